@@ -1,0 +1,23 @@
+using Azure;
+using Polly;
+using Polly.Retry;
+
+namespace MathV2.Activities;
+
+/// <summary>The retry pipeline activities use around storage calls: transient failures only (429, 5xx, timeouts).</summary>
+public static class StorageResilience
+{
+    public static ResiliencePipeline Create(int maxRetries = 4) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = maxRetries,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(200),
+            ShouldHandle = new PredicateBuilder()
+                .Handle<RequestFailedException>(e => e.Status is 0 or 408 or 429 or >= 500)
+                .Handle<HttpRequestException>()
+                .Handle<TimeoutException>(),
+        })
+        .Build();
+}

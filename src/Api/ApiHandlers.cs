@@ -1,0 +1,228 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MathV2.Core;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Jobs;
+using MathV2.Core.Probes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.DurableTask.Client;
+
+namespace MathV2.Api;
+
+/// <summary>
+/// The HTTP API (DESIGN.md). Both hosts route here: the local host through minimal-API routes, the
+/// Functions app through thin HTTP-trigger shells that pass their bound <see cref="DurableTaskClient"/>.
+/// </summary>
+public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJobLimits defaultLimits)
+{
+    /// <summary>Request bodies: unknown fields are errors, so typos do not silently fall back to defaults.</summary>
+    static readonly JsonSerializerOptions Strict = new(Json.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
+    public static readonly string[] InstanceActions = ["terminate", "rewind", "restart", "suspend", "resume"];
+
+    /// <summary>POST /api/probes: starts a Probe orchestration; 202 with the check-status payload.</summary>
+    public async Task<IResult> StartProbeAsync(HttpRequest req, DurableTaskClient client, CancellationToken ct = default)
+    {
+        var (request, error) = await ReadBodyAsync<ProbeRequest>(req, allowEmpty: true, ct);
+        if (error != null) return error;
+        request ??= new ProbeRequest();
+        var errors = request.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+        if (errors.Count > 0) return Problems.Invalid(errors);
+        request = request with { Limits = request.Limits ?? defaultLimits };
+        string id = "probe-" + Guid.NewGuid().ToString("N")[..12];
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Probe, request, new() { InstanceId = id }, ct);
+        return CheckStatus(req, id);
+    }
+
+    /// <summary>The 202 Accepted payload of Durable Functions, pointing at the instance routes.</summary>
+    public static IResult CheckStatus(HttpRequest req, string id) =>
+        Results.Json(CheckStatusPayload.For(BaseUrl(req), id, KeyOf(req)), Json.Options, statusCode: 202);
+
+    /// <summary>GET /api/instances/{id}?showHistory=true&amp;showInput=false</summary>
+    public async Task<IResult> GetInstanceAsync(HttpRequest req, DurableTaskClient client, string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid instance id", "id");
+        bool showInput = BoolQuery(req, "showInput", true);
+        var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
+        if (meta == null) return Problems.NotFound("Instance", id);
+        object? history = null;
+        if (BoolQuery(req, "showHistory", false))
+            history = (await client.GetOrchestrationHistoryAsync(id, ct)).Select(e => new
+            {
+                eventType = e.EventType.ToString(),
+                e.EventId,
+                timestamp = e.Timestamp,
+                name = (e as global::DurableTask.Core.History.TaskScheduledEvent)?.Name
+                       ?? (e as global::DurableTask.Core.History.SubOrchestrationInstanceCreatedEvent)?.Name
+                       ?? (e as global::DurableTask.Core.History.EventRaisedEvent)?.Name
+                       ?? (e as global::DurableTask.Core.History.ExecutionStartedEvent)?.Name,
+            }).ToList();
+        return Results.Json(new
+        {
+            name = meta.Name,
+            instanceId = meta.InstanceId,
+            runtimeStatus = meta.RuntimeStatus.ToString(),
+            input = showInput ? ParseOrNull(meta.SerializedInput) : null,
+            customStatus = ParseOrNull(meta.SerializedCustomStatus),
+            output = ParseOrNull(meta.SerializedOutput),
+            failureDetails = meta.FailureDetails == null ? null : new { meta.FailureDetails.ErrorType, meta.FailureDetails.ErrorMessage },
+            createdTime = meta.CreatedAt,
+            lastUpdatedTime = meta.LastUpdatedAt,
+            historyEvents = history,
+        }, Json.Options);
+    }
+
+    /// <summary>POST /api/instances/{id}/{terminate|rewind|restart|suspend|resume}?reason=…</summary>
+    public async Task<IResult> InstanceActionAsync(HttpRequest req, DurableTaskClient client, string id, string action, CancellationToken ct = default)
+    {
+        if (!InstanceActions.Contains(action))
+            return Problems.NotFound("Instance action", action);
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid instance id", "id");
+        var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: false, ct);
+        if (meta == null) return Problems.NotFound("Instance", id);
+        string reason = req.Query["reason"].FirstOrDefault() ?? $"{action} requested over HTTP";
+        var status = meta.RuntimeStatus;
+        bool terminal = status is OrchestrationRuntimeStatus.Completed or OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated;
+        switch (action)
+        {
+            case "terminate":
+                if (terminal) return Problems.Conflict($"instance {id} is already {status}");
+                await client.TerminateInstanceAsync(id, reason, ct);
+                return Results.Accepted();
+            case "rewind":
+                if (status != OrchestrationRuntimeStatus.Failed) return Problems.Conflict($"only a Failed instance can be rewound; {id} is {status}");
+                await client.RewindInstanceAsync(id, reason, ct);
+                return Results.Accepted();
+            case "suspend":
+                if (status is not (OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Pending))
+                    return Problems.Conflict($"only a Running instance can be suspended; {id} is {status}");
+                await client.SuspendInstanceAsync(id, reason, ct);
+                return Results.Accepted();
+            case "resume":
+                if (status != OrchestrationRuntimeStatus.Suspended) return Problems.Conflict($"only a Suspended instance can be resumed; {id} is {status}");
+                await client.ResumeInstanceAsync(id, reason, ct);
+                return Results.Accepted();
+            default: // restart
+                if (!terminal) return Problems.Conflict($"instance {id} is {status}; terminate it before restarting");
+                bool newId = BoolQuery(req, "restartWithNewInstanceId", true);
+                string newInstance = await client.RestartAsync(id, newId, ct);
+                return CheckStatus(req, newInstance);
+        }
+    }
+
+    /// <summary>POST /api/instances/{id}/raiseEvent/{name} with a JSON body (the event data).</summary>
+    public async Task<IResult> RaiseEventAsync(HttpRequest req, DurableTaskClient client, string id, string name, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid instance id", "id");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 200) return Problems.BadRequest("event name must be 1-200 characters", "name");
+        var (data, error) = await ReadBodyAsync<JsonElement?>(req, allowEmpty: true, ct);
+        if (error != null) return error;
+        var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: false, ct);
+        if (meta == null) return Problems.NotFound("Instance", id);
+        if (meta.RuntimeStatus is OrchestrationRuntimeStatus.Completed or OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated)
+            return Problems.Conflict($"instance {id} is {meta.RuntimeStatus} and takes no events");
+        await client.RaiseEventAsync(id, name, data, ct);
+        return Results.Accepted();
+    }
+
+    /// <summary>DELETE /api/instances/{id}: purge a finished instance's history.</summary>
+    public async Task<IResult> PurgeInstanceAsync(HttpRequest req, DurableTaskClient client, string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid instance id", "id");
+        var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: false, ct);
+        if (meta == null) return Problems.NotFound("Instance", id);
+        if (meta.RuntimeStatus is not (OrchestrationRuntimeStatus.Completed or OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated))
+            return Problems.Conflict($"instance {id} is {meta.RuntimeStatus}; terminate it before purging");
+        var result = await client.PurgeInstanceAsync(id, cancellation: ct);
+        return Results.Json(new { instancesDeleted = result.PurgedInstanceCount }, Json.Options);
+    }
+
+    /// <summary>GET /api/jobs/{id}: record, attempts, progress, worker.</summary>
+    public async Task<IResult> GetJobAsync(string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid job id", "id");
+        var record = await jobs.GetAsync(id, ct);
+        return record == null ? Problems.NotFound("Job", id) : Results.Json(record, Json.Options);
+    }
+
+    /// <summary>GET /api/artifacts/{id}: the manifest.</summary>
+    public async Task<IResult> GetArtifactAsync(string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid artifact id", "id");
+        var m = await artifacts.GetAsync(id, ct);
+        return m == null ? Problems.NotFound("Artifact", id) : Results.Json(m, Json.Options);
+    }
+
+    /// <summary>GET /api/artifacts/{id}/lineage: ancestors, edges and children.</summary>
+    public async Task<IResult> GetLineageAsync(string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid artifact id", "id");
+        var l = await artifacts.GetLineageAsync(id, ct: ct);
+        return l == null ? Problems.NotFound("Artifact", id) : Results.Json(l, Json.Options);
+    }
+
+    /// <summary>Reads a JSON body; malformed JSON, wrong types and unknown fields give 400 naming the field.</summary>
+    public static async Task<(T? Value, IResult? Error)> ReadBodyAsync<T>(HttpRequest req, bool allowEmpty, CancellationToken ct)
+    {
+        using var reader = new StreamReader(req.Body);
+        string text = await reader.ReadToEndAsync(ct);
+        if (string.IsNullOrWhiteSpace(text))
+            return allowEmpty ? (default, null) : (default, Problems.BadRequest("a JSON body is required", "body"));
+        try { return (JsonSerializer.Deserialize<T>(text, Strict), null); }
+        catch (JsonException e)
+        {
+            string field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
+            string message = e.Message.Split(" Path:")[0];
+            return (default, Problems.BadRequest(message, field));
+        }
+    }
+
+    public static string BaseUrl(HttpRequest req) => $"{req.Scheme}://{req.Host}";
+
+    public static string? KeyOf(HttpRequest req) =>
+        req.Headers["x-functions-key"].FirstOrDefault() ?? req.Query["code"].FirstOrDefault();
+
+    static bool BoolQuery(HttpRequest req, string name, bool fallback) =>
+        bool.TryParse(req.Query[name].FirstOrDefault(), out bool v) ? v : fallback;
+
+    static JsonElement? ParseOrNull(string? json)
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        try { return JsonDocument.Parse(json).RootElement.Clone(); }
+        catch (JsonException) { return JsonSerializer.SerializeToElement(json); }
+    }
+}
+
+/// <summary>The Durable Functions check-status payload.</summary>
+public sealed record CheckStatusPayload
+{
+    public required string Id { get; init; }
+    public required string StatusQueryGetUri { get; init; }
+    public required string SendEventPostUri { get; init; }
+    public required string TerminatePostUri { get; init; }
+    public required string RewindPostUri { get; init; }
+    public required string RestartPostUri { get; init; }
+    public required string SuspendPostUri { get; init; }
+    public required string ResumePostUri { get; init; }
+    public required string PurgeHistoryDeleteUri { get; init; }
+
+    public static CheckStatusPayload For(string baseUrl, string id, string? key)
+    {
+        string inst = $"{baseUrl}/api/instances/{Uri.EscapeDataString(id)}";
+        string code = key == null ? "" : "code=" + Uri.EscapeDataString(key);
+        string Q(string path, string? extra = null) =>
+            path + (extra == null && code == "" ? "" : "?" + string.Join("&", new[] { extra, code == "" ? null : code }.Where(s => s != null)));
+        return new CheckStatusPayload
+        {
+            Id = id,
+            StatusQueryGetUri = Q(inst),
+            SendEventPostUri = Q($"{inst}/raiseEvent/{{eventName}}"),
+            TerminatePostUri = Q($"{inst}/terminate", "reason={text}"),
+            RewindPostUri = Q($"{inst}/rewind", "reason={text}"),
+            RestartPostUri = Q($"{inst}/restart"),
+            SuspendPostUri = Q($"{inst}/suspend", "reason={text}"),
+            ResumePostUri = Q($"{inst}/resume", "reason={text}"),
+            PurgeHistoryDeleteUri = Q(inst),
+        };
+    }
+}

@@ -1,0 +1,195 @@
+using System.Text.Json;
+using Azure;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using MathV2.Core;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Jobs;
+using MathV2.Core.Storage;
+using MathV2.Gpu.Worker.Jobs;
+
+namespace MathV2.Gpu.Worker;
+
+/// <summary>
+/// The worker side of the GPU job protocol (DESIGN.md, points 3 and 4): dequeue with a visibility-timeout
+/// lease renewed while the job runs, claim the record with an ETag check, heartbeat progress, write outputs
+/// under jobs/{jobId}/attempt-{n}/ with the manifest last, then mark Succeeded and publish a job event.
+/// </summary>
+public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> handlers, WorkerOptions options, string device)
+{
+    readonly GpuJobClient _jobs = new(storage);
+    readonly ArtifactStore _artifacts = new(storage);
+    readonly Dictionary<string, IGpuJobHandler> _handlers = handlers.ToDictionary(h => h.Kind);
+    DateTimeOffset _lastSeen;
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        await storage.EnsureCreatedAsync(stop);
+        var queue = storage.Queue(StorageNames.GpuJobsQueue);
+        await SeenAsync("idle", null, force: true);
+        Log($"worker {options.WorkerId} ready on {device}; kinds: {string.Join(", ", _handlers.Keys)}");
+        var idle = TimeSpan.FromMilliseconds(50);
+        while (!stop.IsCancellationRequested)
+        {
+            QueueMessage? msg;
+            try { msg = (await queue.ReceiveMessageAsync(TimeSpan.FromSeconds(options.LeaseSeconds), stop)).Value; }
+            catch (OperationCanceledException) { break; }
+            catch (RequestFailedException e) { Log($"queue poll failed: {e.Message}"); msg = null; }
+            if (msg == null)
+            {
+                await SeenAsync("idle", null);
+                try { await Task.Delay(idle, stop); } catch (OperationCanceledException) { break; }
+                idle = TimeSpan.FromMilliseconds(Math.Min(idle.TotalMilliseconds * 2, options.MaxPollSeconds * 1000));
+                continue;
+            }
+            idle = TimeSpan.FromMilliseconds(50);
+            await HandleAsync(queue, msg, stop);
+        }
+        await SeenAsync("stopped", null, force: true);
+    }
+
+    async Task HandleAsync(QueueClient queue, QueueMessage msg, CancellationToken stop)
+    {
+        string? jobId = null;
+        try { jobId = Json.Deserialize<GpuJobClient.JobMessage>(msg.Body.ToString()).JobId; } catch (JsonException) { }
+        if (jobId == null || !Ids.IsValid(jobId))
+        {
+            Log($"dropping malformed gpu-jobs message {msg.MessageId}: {Truncate(msg.Body.ToString())}");
+            await queue.DeleteMessageAsync(msg.MessageId, msg.PopReceipt, CancellationToken.None);
+            return;
+        }
+        var claim = await _jobs.ClaimAsync(jobId, options.WorkerId, stop);
+        if (claim.Kind != ClaimKind.Claimed)
+        {
+            Log($"job {jobId}: {claim.Kind}, message acknowledged");
+            await queue.DeleteMessageAsync(msg.MessageId, msg.PopReceipt, CancellationToken.None);
+            return;
+        }
+        var lease = new Lease(queue, msg.MessageId, msg.PopReceipt, TimeSpan.FromSeconds(options.LeaseSeconds));
+        bool finished = await RunClaimedAsync(claim.Spec!, claim.Attempt, lease, stop);
+        await lease.StopAsync();
+        if (finished)
+        {
+            try { await queue.DeleteMessageAsync(msg.MessageId, lease.PopReceipt, CancellationToken.None); }
+            catch (RequestFailedException e) when (e.Status == 404) { }
+        }
+    }
+
+    /// <summary>Runs one attempt; false when the worker is stopping (the lease then lapses and another attempt follows).</summary>
+    async Task<bool> RunClaimedAsync(GpuJobSpec spec, int attempt, Lease lease, CancellationToken stop)
+    {
+        string artifactId = $"{spec.JobId}.attempt-{attempt}";
+        var writer = _artifacts.Create(artifactId, $"{spec.Kind}-result", StorageNames.JobsContainer, $"{spec.JobId}/attempt-{attempt}",
+            new ArtifactProducer { Lap = spec.Lap, Phase = spec.Phase, Instance = spec.InstanceId, Job = spec.JobId, Attempt = attempt, Worker = options.WorkerId },
+            spec.Inputs);
+        var context = new GpuJobContext(spec, attempt, options.WorkerId, writer, _artifacts);
+        using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        Log($"job {spec.JobId} ({spec.Kind}) attempt {attempt} started");
+        await SeenAsync("running", spec.JobId, force: true);
+        var heartbeat = HeartbeatLoopAsync(context, jobCts);
+        try
+        {
+            if (!_handlers.TryGetValue(spec.Kind, out var handler))
+                throw new NotSupportedException($"unknown job kind '{spec.Kind}' (this worker runs: {string.Join(", ", _handlers.Keys)})");
+            JsonElement? summary = await Task.Run(() => handler.RunAsync(context, jobCts.Token), jobCts.Token);
+            jobCts.Token.ThrowIfCancellationRequested();
+            await writer.CommitAsync(CancellationToken.None);
+            bool owned = await _jobs.CompleteAsync(spec.JobId, attempt, artifactId, summary, CancellationToken.None);
+            Log(owned ? $"job {spec.JobId} attempt {attempt} succeeded → {artifactId}" : $"job {spec.JobId} attempt {attempt} finished after losing the job; result ignored");
+            return true;
+        }
+        catch (OperationCanceledException) when (jobCts.IsCancellationRequested)
+        {
+            if (stop.IsCancellationRequested) { Log($"job {spec.JobId} attempt {attempt} interrupted by shutdown"); return false; }
+            Log($"job {spec.JobId} attempt {attempt} lost ownership; stopped");
+            return true;
+        }
+        catch (Exception e)
+        {
+            Log($"job {spec.JobId} attempt {attempt} failed: {e}");
+            await _jobs.FailAttemptAsync(spec.JobId, attempt, $"{e.GetType().Name}: {e.Message}", CancellationToken.None);
+            return true;
+        }
+        finally
+        {
+            await jobCts.CancelAsync();
+            await heartbeat;
+            await SeenAsync("idle", null, force: true);
+        }
+    }
+
+    async Task HeartbeatLoopAsync(GpuJobContext context, CancellationTokenSource jobCts)
+    {
+        var period = TimeSpan.FromSeconds(options.HeartbeatSeconds);
+        while (!jobCts.IsCancellationRequested)
+        {
+            try { await Task.Delay(period, jobCts.Token); } catch (OperationCanceledException) { return; }
+            try
+            {
+                JsonElement? progress = context.Progress is { } p ? JsonSerializer.SerializeToElement(p, Json.Options) : null;
+                if (!await _jobs.HeartbeatAsync(context.Spec.JobId, context.Attempt, progress, CancellationToken.None))
+                {
+                    await jobCts.CancelAsync();
+                    return;
+                }
+                await SeenAsync("running", context.Spec.JobId);
+            }
+            catch (RequestFailedException e) { Log($"heartbeat failed: {e.Message}"); }
+        }
+    }
+
+    /// <summary>Keeps the workers table current (for `mathv2 status` and `up`'s health wait).</summary>
+    async Task SeenAsync(string state, string? jobId, bool force = false)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (!force && now - _lastSeen < TimeSpan.FromSeconds(2)) return;
+        _lastSeen = now;
+        try
+        {
+            await storage.Table(StorageNames.WorkersTable).UpsertEntityAsync(new TableEntity("workers", options.WorkerId)
+            {
+                ["LastSeen"] = now,
+                ["State"] = state,
+                ["JobId"] = jobId,
+                ["Device"] = device,
+                ["Pid"] = Environment.ProcessId,
+                ["Host"] = Environment.MachineName,
+            }, TableUpdateMode.Replace);
+        }
+        catch (RequestFailedException e) { Log($"worker registration failed: {e.Message}"); }
+    }
+
+    static string Truncate(string s) => s.Length > 200 ? s[..200] + "…" : s;
+
+    internal static void Log(string line) => Console.Error.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {line}");
+
+    /// <summary>Renews a message's visibility every third of the lease until stopped.</summary>
+    sealed class Lease
+    {
+        readonly CancellationTokenSource _cts = new();
+        readonly Task _loop;
+
+        public Lease(QueueClient queue, string messageId, string popReceipt, TimeSpan lease)
+        {
+            PopReceipt = popReceipt;
+            _loop = Task.Run(async () =>
+            {
+                while (!_cts.IsCancellationRequested)
+                {
+                    try { await Task.Delay(lease / 3, _cts.Token); } catch (OperationCanceledException) { return; }
+                    try { PopReceipt = (await queue.UpdateMessageAsync(messageId, PopReceipt, visibilityTimeout: lease)).Value.PopReceipt; }
+                    catch (RequestFailedException e) { Log($"lease renewal failed: {e.Message}"); }
+                }
+            });
+        }
+
+        public string PopReceipt { get; private set; }
+
+        public async Task StopAsync()
+        {
+            await _cts.CancelAsync();
+            await _loop;
+        }
+    }
+}

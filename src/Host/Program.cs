@@ -1,0 +1,75 @@
+using System.Net;
+using DurableTask.AzureStorage;
+using DurableTask.Core;
+using Grpc.Net.Client;
+using MathV2.Activities;
+using MathV2.Api;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Jobs;
+using MathV2.Core.Storage;
+using MathV2.Host;
+using MathV2.Orchestrations;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Converters;
+using Microsoft.DurableTask.Worker;
+
+var options = LocalHostOptions.FromEnvironment();
+var storage = new MathV2Storage(options.StorageConnectionString);
+await storage.EnsureCreatedAsync();
+
+
+var builder = WebApplication.CreateBuilder(args);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Listen(IPAddress.Loopback, options.ApiPort, o => o.Protocols = HttpProtocols.Http1);
+    k.Listen(IPAddress.Loopback, options.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
+});
+var frameworkLevel = Enum.TryParse(Environment.GetEnvironmentVariable("MATHV2_FRAMEWORK_LOG_LEVEL"), true, out LogLevel l) ? l : LogLevel.Warning;
+builder.Logging.AddFilter("Microsoft.AspNetCore", frameworkLevel).AddFilter("DurableTask", frameworkLevel)
+    .AddFilter("Microsoft.DurableTask", frameworkLevel).AddFilter("Grpc", frameworkLevel);
+var services = builder.Services;
+services.AddGrpc();
+services.AddSingleton(sp => new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+{
+    TaskHubName = options.TaskHub,
+    StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnectionString),
+    MaxQueuePollingInterval = options.MaxQueuePollingInterval,
+    // One stable worker name: a restarted host takes its partitions back at once instead of waiting out the leases.
+    WorkerId = "mathv2-local-host",
+    PartitionCount = 4,
+    ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
+    WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(120),
+    LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
+    CustomMessageTypeBinder = new ProtobufTagsTypeBinder(),
+}));
+services.AddSingleton(sp => SidecarServiceAdapter.Wrap(sp.GetRequiredService<AzureStorageOrchestrationService>()));
+services.AddSingleton<IOrchestrationServiceClient>(sp => sp.GetRequiredService<AzureStorageOrchestrationService>());
+services.AddSingleton<MathV2Sidecar>();
+services.AddSingleton(storage);
+services.AddSingleton<GpuJobClient>();
+services.AddSingleton<ArtifactStore>();
+services.AddSingleton(StorageResilience.Create());
+services.AddSingleton(GpuJobLimits.FromEnvironment());
+services.AddSingleton<ApiHandlers>();
+services.AddHostedService<JobEventPump>();
+services.AddProblemDetails();
+
+var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{options.GrpcPort}");
+var converter = new JsonDataConverter(MathV2.Core.Json.Options);
+services.AddDurableTaskClient(b => { b.UseGrpc(channel); b.RegisterDirectly(); b.Configure(o => o.DataConverter = converter); });
+services.AddDurableTaskWorker(b =>
+{
+    b.UseGrpc(channel);
+    b.Configure(o => o.DataConverter = converter);
+    b.AddTasks(r => r.AddMathV2Tasks());
+});
+
+var app = builder.Build();
+await app.Services.GetRequiredService<AzureStorageOrchestrationService>().CreateIfNotExistsAsync();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapGrpcService<MathV2Sidecar>();
+app.MapGet("/healthz", () => Results.Json(new { status = "ok", taskHub = options.TaskHub }));
+app.MapMathV2Api(options.Key);
+app.Run();

@@ -1,0 +1,41 @@
+using System.Security.Cryptography;
+using System.Text;
+using MathV2.Activities;
+using MathV2.Api;
+using MathV2.Orchestrations;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+
+namespace MathV2.Host;
+
+/// <summary>The local host's routes over the shared handlers, behind a function-key check as in Functions.</summary>
+public static class Routes
+{
+    public static void MapMathV2Api(this WebApplication app, string key)
+    {
+        var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
+            KeyMatches(ApiHandlers.KeyOf(ctx.HttpContext.Request), key) ? await next(ctx) : Problems.Unauthorized());
+
+        api.MapPost("/probes", (HttpRequest req, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartProbeAsync(req, c, ct));
+        api.MapGet("/instances/{id}", (HttpRequest req, string id, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetInstanceAsync(req, c, id, ct));
+        api.MapDelete("/instances/{id}", (HttpRequest req, string id, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.PurgeInstanceAsync(req, c, id, ct));
+        api.MapPost("/instances/{id}/raiseEvent/{name}", (HttpRequest req, string id, string name, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.RaiseEventAsync(req, c, id, name, ct));
+        api.MapPost("/instances/{id}/{action}", (HttpRequest req, string id, string action, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.InstanceActionAsync(req, c, id, action, ct));
+        api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));
+        api.MapGet("/artifacts/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetArtifactAsync(id, ct));
+        api.MapGet("/artifacts/{id}/lineage", (string id, ApiHandlers h, CancellationToken ct) => h.GetLineageAsync(id, ct));
+        api.MapFallback(() => Results.Problem("No such API route.", statusCode: 404, title: "Not found"));
+    }
+
+    static bool KeyMatches(string? given, string key) =>
+        given != null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key));
+
+    /// <summary>Every orchestrator and activity of MathV2.</summary>
+    public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r) => r
+        .AddOrchestrator<RunGpuJob>()
+        .AddOrchestrator<Probe>()
+        .AddActivity<SubmitGpuJob>()
+        .AddActivity<GetJobStatus>()
+        .AddActivity<RequeueStaleGpuJob>()
+        .AddActivity<FailGpuJob>();
+}

@@ -1,0 +1,69 @@
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// The GPU job protocol from the orchestrator's side (DESIGN.md, points 1, 2, 5 and 6): submit the job,
+/// wait for its job-finished event with a timer, and on each timeout look at the record: requeue a job whose
+/// heartbeat went stale, give up when no worker claims it or it runs past its limit. Giving up is an
+/// activity failure, so a rewind re-runs that activity, which then requeues the job.
+/// </summary>
+public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
+{
+    public override async Task<GpuJobOutcome> RunAsync(TaskOrchestrationContext context, GpuJobSpec spec)
+    {
+        var limits = spec.Limits;
+        await context.CallActivityAsync<GpuJobRecord>(TaskNames.SubmitGpuJob, spec);
+        DateTime since = context.CurrentUtcDateTime;
+        while (true)
+        {
+            GpuJobOutcome? outcome = await WaitForEventAsync(context, spec.JobId, TimeSpan.FromSeconds(limits.PollSeconds));
+            if (outcome == null)
+            {
+                var record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.RequeueStaleGpuJob, spec.JobId);
+                if (record.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed)
+                    outcome = GpuJobClient.OutcomeOf(record);
+                else
+                {
+                    context.SetCustomStatus(new { jobId = spec.JobId, status = record.Status, attempt = record.Attempt, worker = record.WorkerId });
+                    DateTime now = context.CurrentUtcDateTime;
+                    string? reason = null;
+                    if (record.Status == GpuJobStatus.Queued && now - ToUtc(record.QueuedAt) > TimeSpan.FromSeconds(limits.ClaimTimeoutSeconds))
+                        reason = $"no worker claimed job {spec.JobId} within {limits.ClaimTimeoutSeconds} s (are workers running? see `mathv2 status`)";
+                    else if (now - since > TimeSpan.FromSeconds(limits.JobTimeoutSeconds))
+                        reason = $"job {spec.JobId} did not finish within {limits.JobTimeoutSeconds} s";
+                    if (reason == null) continue;
+                    outcome = await GiveUpAsync(context, spec, reason);
+                    if (outcome == null) { since = context.CurrentUtcDateTime; continue; }
+                }
+            }
+            if (outcome.Status == GpuJobStatus.Succeeded) return outcome;
+            outcome = await GiveUpAsync(context, spec, outcome.Error ?? "job failed");
+            if (outcome == null) { since = context.CurrentUtcDateTime; continue; }
+            return outcome;
+        }
+    }
+
+    /// <summary>Throws (failing the orchestration) unless this is a re-run after rewind; null means "requeued, wait again".</summary>
+    static async Task<GpuJobOutcome?> GiveUpAsync(TaskOrchestrationContext context, GpuJobSpec spec, string reason)
+    {
+        var record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.FailGpuJob, new FailGpuJobInput(spec.JobId, reason, spec.Limits.MaxAttempts));
+        return record.Status == GpuJobStatus.Succeeded ? GpuJobClient.OutcomeOf(record) : null;
+    }
+
+    static async Task<GpuJobOutcome?> WaitForEventAsync(TaskOrchestrationContext context, string jobId, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource();
+        Task<GpuJobOutcome> ev = context.WaitForExternalEvent<GpuJobOutcome>(GpuJobEvent.EventName, cts.Token);
+        Task timer = context.CreateTimer(context.CurrentUtcDateTime.Add(timeout), cts.Token);
+        Task winner = await Task.WhenAny(ev, timer);
+        cts.Cancel();
+        if (winner != ev) return null;
+        GpuJobOutcome outcome = await ev;
+        return outcome.JobId == jobId ? outcome : null;
+    }
+
+    static DateTime ToUtc(DateTimeOffset t) => t.UtcDateTime;
+}
