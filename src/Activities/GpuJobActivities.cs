@@ -15,7 +15,9 @@ public sealed class GpuJobFailedException(string jobId, string error) : Exceptio
 [DurableTask(TaskNames.SubmitGpuJob)]
 public sealed class SubmitGpuJob(GpuJobClient jobs, ResiliencePipeline retry) : TaskActivity<GpuJobSpec, GpuJobRecord>
 {
-    public override async Task<GpuJobRecord> RunAsync(TaskActivityContext context, GpuJobSpec spec) =>
+    public override Task<GpuJobRecord> RunAsync(TaskActivityContext context, GpuJobSpec spec) => ExecuteAsync(spec);
+
+    public async Task<GpuJobRecord> ExecuteAsync(GpuJobSpec spec) =>
         await retry.ExecuteAsync(async ct => await jobs.SubmitAsync(spec, ct));
 }
 
@@ -23,7 +25,9 @@ public sealed class SubmitGpuJob(GpuJobClient jobs, ResiliencePipeline retry) : 
 [DurableTask(TaskNames.GetJobStatus)]
 public sealed class GetJobStatus(GpuJobClient jobs, ResiliencePipeline retry) : TaskActivity<string, GpuJobRecord>
 {
-    public override async Task<GpuJobRecord> RunAsync(TaskActivityContext context, string jobId) =>
+    public override Task<GpuJobRecord> RunAsync(TaskActivityContext context, string jobId) => ExecuteAsync(jobId);
+
+    public async Task<GpuJobRecord> ExecuteAsync(string jobId) =>
         await retry.ExecuteAsync(async ct => await jobs.GetAsync(jobId, ct)) ?? throw new InvalidOperationException($"job {jobId} does not exist");
 }
 
@@ -31,7 +35,9 @@ public sealed class GetJobStatus(GpuJobClient jobs, ResiliencePipeline retry) : 
 [DurableTask(TaskNames.RequeueStaleGpuJob)]
 public sealed class RequeueStaleGpuJob(GpuJobClient jobs, ResiliencePipeline retry) : TaskActivity<string, GpuJobRecord>
 {
-    public override async Task<GpuJobRecord> RunAsync(TaskActivityContext context, string jobId) =>
+    public override Task<GpuJobRecord> RunAsync(TaskActivityContext context, string jobId) => ExecuteAsync(jobId);
+
+    public async Task<GpuJobRecord> ExecuteAsync(string jobId) =>
         await retry.ExecuteAsync(async ct => await jobs.RequeueIfStaleAsync(jobId, ct)) ?? throw new InvalidOperationException($"job {jobId} does not exist");
 }
 
@@ -43,7 +49,9 @@ public sealed class RequeueStaleGpuJob(GpuJobClient jobs, ResiliencePipeline ret
 /// Not retried in-process: a retry after a lost reply would read as a rewind.
 public sealed class FailGpuJob(GpuJobClient jobs) : TaskActivity<FailGpuJobInput, GpuJobRecord>
 {
-    public override async Task<GpuJobRecord> RunAsync(TaskActivityContext context, FailGpuJobInput input)
+    public override Task<GpuJobRecord> RunAsync(TaskActivityContext context, FailGpuJobInput input) => ExecuteAsync(input);
+
+    public async Task<GpuJobRecord> ExecuteAsync(FailGpuJobInput input)
     {
         var (result, record) = await jobs.ConfirmFailureAsync(input.JobId, input.Reason, input.ExtraAttempts);
         if (result == FailureConfirmation.Failed)

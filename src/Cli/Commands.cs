@@ -1,0 +1,312 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Azure.Data.Tables;
+using MathV2.Core;
+using MathV2.Core.Storage;
+
+namespace MathV2.Cli;
+
+/// <summary>The mathv2 commands. With --json each prints exactly one JSON document on stdout; progress goes to stderr.</summary>
+public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter stderr)
+{
+    const string Usage = """
+        usage: mathv2 <command> [options]            (every command takes --json)
+
+        stack     up [--workers N]        start Azurite, the local host and N workers; print URL and key
+                  down                    stop exactly what `up` started (data is kept)
+                  status                  what runs, queue depths, workers seen
+        main      demo                    bring the stack up and run a probe (a full lap, once laps exist)
+                  test                    start what the tests need and run the whole test suite (./mathv2 test)
+        probes    probe [--size N] [--jobs K] [--repeats R] [--min-seconds S]
+        ops       instances show|rewind|terminate|suspend|resume|restart|purge ID [--reason TEXT] [--history]
+                  jobs show ID
+                  artifacts show|lineage ID
+        bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
+        """;
+
+    TextWriter Progress(Args a) => a.Json ? stderr : stdout;
+
+    public async Task<int> RunAsync(string[] argv, CancellationToken ct = default)
+    {
+        if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h") { stdout.WriteLine(Usage); return argv.Length == 0 ? 1 : 0; }
+        var a = new Args(argv.Skip(1));
+        return argv[0] switch
+        {
+            "up" => await UpAsync(a, ct),
+            "down" => await DownAsync(a),
+            "status" => await StatusAsync(a, ct),
+            "probe" => await ProbeAsync(a, ct),
+            "demo" => await DemoAsync(a, ct),
+            "instances" => await InstancesAsync(a, ct),
+            "jobs" => await ShowAsync(a, "jobs", ["show"], ct),
+            "artifacts" => await ShowAsync(a, "artifacts", ["show", "lineage"], ct),
+            "bench" => await BenchAsync(a, ct),
+            _ => throw new CliException($"unknown command '{argv[0]}'; run ./mathv2 help"),
+        };
+    }
+
+    async Task<int> UpAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--workers");
+        var l = layout with { Workers = a.Int("--workers", layout.Workers, 1, 16) };
+        var stack = new LocalStack(l, Progress(a));
+        await stack.UpAsync(ct);
+        var pids = stack.Pids;
+        if (a.Json) WriteJson(new { url = l.Url, key = stack.Key, envFile = l.EnvFile, pids });
+        else
+        {
+            stdout.WriteLine($"MathV2 is up.\n  MATHV2_URL={l.Url}\n  MATHV2_KEY={stack.Key}\n  (also in {l.EnvFile}; logs in {l.LogDir})");
+        }
+        return 0;
+    }
+
+    async Task<int> DownAsync(Args a)
+    {
+        a.Allow();
+        var stopped = await new LocalStack(layout, Progress(a)).DownAsync();
+        if (a.Json) WriteJson(new { stopped });
+        else stdout.WriteLine(stopped.Count == 0 ? "nothing was running" : "stopped: " + string.Join(", ", stopped));
+        return 0;
+    }
+
+    async Task<int> StatusAsync(Args a, CancellationToken ct)
+    {
+        a.Allow();
+        var pids = StackPids.Load(layout.PidFile);
+        var procs = new List<object>
+        {
+            new { name = "azurite", pid = pids.Azurite, running = LocalStack.IsAlive(pids.Azurite, "azurite") },
+            new { name = "host", pid = pids.Host, running = LocalStack.IsAlive(pids.Host, "MathV2.Host.dll") },
+        };
+        procs.AddRange(pids.Workers.Select(w => (object)new { name = "worker", pid = (int?)w, running = LocalStack.IsAlive(w, "MathV2.Gpu.Worker.dll") }));
+        var queues = new Dictionary<string, int?>();
+        var workers = new List<object>();
+        bool storageUp = LocalStack.IsAlive(pids.Azurite, "azurite");
+        if (storageUp)
+        {
+            var storage = new MathV2Storage(layout.StorageConnectionString);
+            foreach (string q in StorageNames.Queues)
+            {
+                try { queues[q] = (await storage.Queue(q).GetPropertiesAsync(ct)).Value.ApproximateMessagesCount; }
+                catch (Azure.RequestFailedException) { queues[q] = null; }
+            }
+            try
+            {
+                await foreach (var e in storage.Table(StorageNames.WorkersTable).QueryAsync<TableEntity>(e => e.PartitionKey == "workers", cancellationToken: ct))
+                {
+                    var seen = e.GetDateTimeOffset("LastSeen") ?? DateTimeOffset.MinValue;
+                    workers.Add(new
+                    {
+                        id = e.RowKey, state = e.GetString("State"), job = e.GetString("JobId"), device = e.GetString("Device"),
+                        pid = e.GetInt32("Pid"), lastSeen = seen, secondsAgo = Math.Round((DateTimeOffset.UtcNow - seen).TotalSeconds, 1),
+                    });
+                }
+            }
+            catch (Azure.RequestFailedException) { }
+        }
+        if (a.Json) WriteJson(new { url = layout.Url, processes = procs, queues, workers });
+        else
+        {
+            foreach (dynamic p in procs) stdout.WriteLine($"{p.name,-8} pid {p.pid?.ToString() ?? "-",-8} {(p.running ? "running" : "stopped")}");
+            if (storageUp)
+            {
+                stdout.WriteLine("queues:  " + string.Join(", ", queues.Select(q => $"{q.Key}={q.Value?.ToString() ?? "?"}")));
+                stdout.WriteLine(workers.Count == 0 ? "workers: none seen" : "workers seen:");
+                foreach (dynamic w in workers) stdout.WriteLine($"  {w.id} {w.state}{(w.job != null ? " " + w.job : "")} on {w.device}, last seen {w.secondsAgo} s ago");
+            }
+        }
+        return 0;
+    }
+
+    async Task<int> ProbeAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--size", "--jobs", "--repeats", "--min-seconds");
+        var body = new Dictionary<string, object>
+        {
+            ["size"] = a.Int("--size", 1024, 1, 16384),
+            ["jobs"] = a.Int("--jobs", 1, 1, 256),
+            ["repeats"] = a.Int("--repeats", 10, 1, 10000),
+            ["minSeconds"] = a.Double("--min-seconds", 0),
+        };
+        using var api = ApiClient.FromEnvironment(layout);
+        var started = await api.PostAsync("/api/probes", body, ct);
+        string id = started.GetProperty("id").GetString()!;
+        var status = await WatchAsync(api, id, Progress(a), ct);
+        bool ok = status.GetProperty("runtimeStatus").GetString() == "Completed";
+        if (a.Json) WriteJson(status);
+        else PrintProbe(status);
+        return ok ? 0 : 1;
+    }
+
+    async Task<int> DemoAsync(Args a, CancellationToken ct)
+    {
+        a.Allow();
+        var stack = new LocalStack(layout, Progress(a));
+        await stack.UpAsync(ct);
+        Progress(a).WriteLine($"stack up at {layout.Url}; running a probe (laps are not built yet)");
+        return await ProbeAsync(new Args(a.Json ? ["--json", "--jobs", "2", "--size", "1024"] : ["--jobs", "2", "--size", "1024"]), ct);
+    }
+
+    void PrintProbe(JsonElement status)
+    {
+        string rs = status.GetProperty("runtimeStatus").GetString()!;
+        stdout.WriteLine($"probe {status.GetProperty("instanceId").GetString()}: {rs}");
+        if (rs != "Completed")
+        {
+            if (status.TryGetProperty("failureDetails", out var f)) stdout.WriteLine($"  {f.GetProperty("errorMessage").GetString()}");
+            stdout.WriteLine($"  ops: ./mathv2 instances rewind {status.GetProperty("instanceId").GetString()}   (after fixing the cause)");
+            return;
+        }
+        stdout.WriteLine($"  {"job",-34} {"worker",-16} {"device",-6} {"threads",7} {"GFLOP/s",9} {"attempt",7}  artifact");
+        foreach (var j in status.GetProperty("output").GetProperty("jobs").EnumerateArray())
+        {
+            var s = j.GetProperty("summary");
+            stdout.WriteLine($"  {j.GetProperty("jobId").GetString(),-34} {s.GetProperty("worker").GetString(),-16} {s.GetProperty("device").GetString(),-6} " +
+                $"{s.GetProperty("threads").GetInt32(),7} {s.GetProperty("gflops").GetDouble(),9:F1} {j.GetProperty("attempt").GetInt32(),7}  {j.GetProperty("resultArtifactId").GetString()}");
+        }
+        var first = status.GetProperty("output").GetProperty("jobs")[0].GetProperty("summary");
+        stdout.WriteLine($"  TorchSharp {first.GetProperty("torchSharpVersion").GetString()}, libtorch {first.GetProperty("libTorchVersion").GetString()}; " +
+            $"total {status.GetProperty("output").GetProperty("totalGflops").GetDouble():F1} GFLOP/s");
+    }
+
+    /// <summary>Polls the instance and its jobs, printing a line whenever a job's state, attempt or progress changes.</summary>
+    internal static async Task<JsonElement> WatchAsync(ApiClient api, string id, TextWriter progress, CancellationToken ct)
+    {
+        var last = new Dictionary<string, string>();
+        while (true)
+        {
+            var st = await api.GetAsync($"/api/instances/{id}?showInput=false", ct);
+            string rs = st.GetProperty("runtimeStatus").GetString()!;
+            if (st.TryGetProperty("customStatus", out var cs) && cs.ValueKind == JsonValueKind.Object && cs.TryGetProperty("jobs", out var jobs))
+                foreach (var j in jobs.EnumerateArray())
+                {
+                    string jobId = j.GetString()!;
+                    JsonElement rec;
+                    try { rec = await api.GetAsync($"/api/jobs/{jobId}", ct); }
+                    catch (CliException) { continue; }
+                    string line = DescribeJob(rec);
+                    if (last.GetValueOrDefault(jobId) != line) { progress.WriteLine($"  {jobId}: {line}"); last[jobId] = line; }
+                }
+            if (rs is "Completed" or "Failed" or "Terminated") return st;
+            await Task.Delay(500, ct);
+        }
+    }
+
+    static string DescribeJob(JsonElement rec)
+    {
+        string s = rec.GetProperty("status").GetString()!;
+        string line = $"{s}, attempt {rec.GetProperty("attempt").GetInt32()}/{rec.GetProperty("maxAttempts").GetInt32()}";
+        if (rec.TryGetProperty("workerId", out var w)) line += $" on {w.GetString()}";
+        if (rec.TryGetProperty("progress", out var p)) line += $" {p.GetRawText()}";
+        if (rec.TryGetProperty("error", out var e) && s is "failed" or "queued") line += $" (error: {e.GetString()})";
+        return line;
+    }
+
+    async Task<int> InstancesAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--reason", "--history");
+        string verb = a.Positional(0, "action (show|rewind|terminate|suspend|resume|restart|purge)");
+        string id = Uri.EscapeDataString(a.Positional(1, "instance id"));
+        using var api = ApiClient.FromEnvironment(layout);
+        string reason = Uri.EscapeDataString(a.Get("--reason") ?? $"{verb} from the mathv2 CLI");
+        JsonElement result = verb switch
+        {
+            "show" => await api.GetAsync($"/api/instances/{id}?showHistory={(a.Has("--history") ? "true" : "false")}", ct),
+            "rewind" or "terminate" or "suspend" or "resume" or "restart" => await api.PostAsync($"/api/instances/{id}/{verb}?reason={reason}", null, ct),
+            "purge" => await api.DeleteAsync($"/api/instances/{id}", ct),
+            _ => throw new CliException($"unknown instances action '{verb}'"),
+        };
+        if (a.Json) WriteJson(result);
+        else if (verb == "show") stdout.WriteLine(JsonSerializer.Serialize(result, Json.Indented));
+        else stdout.WriteLine(verb == "restart" ? $"restarted as {result.GetProperty("id").GetString()}" : $"{verb}: accepted for {a.Positional(1, "id")}");
+        return 0;
+    }
+
+    async Task<int> ShowAsync(Args a, string resource, string[] verbs, CancellationToken ct)
+    {
+        a.Allow();
+        string verb = a.Positional(0, $"action ({string.Join("|", verbs)})");
+        if (!verbs.Contains(verb)) throw new CliException($"unknown {resource} action '{verb}'");
+        string id = Uri.EscapeDataString(a.Positional(1, $"{resource[..^1]} id"));
+        using var api = ApiClient.FromEnvironment(layout);
+        var result = await api.GetAsync(verb == "lineage" ? $"/api/{resource}/{id}/lineage" : $"/api/{resource}/{id}", ct);
+        if (a.Json) WriteJson(result);
+        else stdout.WriteLine(JsonSerializer.Serialize(result, Json.Indented));
+        return 0;
+    }
+
+    async Task<int> BenchAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--jobs");
+        if (a.Positional(0, "benchmark name (protocol)") != "protocol") throw new CliException("unknown benchmark; available: protocol");
+        int n = a.Int("--jobs", 30, 1, 1000);
+        using var api = ApiClient.FromEnvironment(layout);
+        var progress = Progress(a);
+        var rows = new List<BenchRow>();
+        for (int i = 0; i < n; i++)
+        {
+            var started = await api.PostAsync("/api/probes", new { size = 64, repeats = 1, jobs = 1 }, ct);
+            string id = started.GetProperty("id").GetString()!;
+            JsonElement st;
+            while (true)
+            {
+                st = await api.GetAsync($"/api/instances/{id}?showInput=false", ct);
+                if (st.GetProperty("runtimeStatus").GetString() is "Completed" or "Failed" or "Terminated") break;
+                await Task.Delay(50, ct);
+            }
+            if (st.GetProperty("runtimeStatus").GetString() != "Completed") throw new CliException($"bench probe {id} did not complete");
+            string jobId = $"{id}-probe-0";
+            var job = await api.GetAsync($"/api/jobs/{jobId}", ct);
+            var sub = await api.GetAsync($"/api/instances/{jobId}?showInput=false", ct);
+            var attempt = job.GetProperty("attempts")[0];
+            var submitted = job.GetProperty("createdAt").GetDateTimeOffset();
+            var claimed = attempt.GetProperty("startedAt").GetDateTimeOffset();
+            var finished = job.GetProperty("finishedAt").GetDateTimeOffset();
+            var resumed = sub.GetProperty("lastUpdatedTime").GetDateTimeOffset();
+            var row = new BenchRow(jobId, (claimed - submitted).TotalMilliseconds, (resumed - finished).TotalMilliseconds, (finished - claimed).TotalMilliseconds);
+            rows.Add(row);
+            progress.WriteLine($"  {i + 1,3}/{n} submit→claim {row.SubmitToClaimMs,7:F0} ms  finish→resumed {row.FinishToResumedMs,7:F0} ms  run {row.RunMs,6:F0} ms");
+        }
+        var report = new
+        {
+            benchmark = "protocol",
+            jobs = n,
+            submitToClaimMs = Stats(rows.Select(r => r.SubmitToClaimMs)),
+            finishToResumedMs = Stats(rows.Select(r => r.FinishToResumedMs)),
+            overheadMs = Stats(rows.Select(r => r.SubmitToClaimMs + r.FinishToResumedMs)),
+            jobRunMs = Stats(rows.Select(r => r.RunMs)),
+            targetP50OverheadMs = 1000,
+            meetsTarget = Percentile(rows.Select(r => r.SubmitToClaimMs + r.FinishToResumedMs).ToList(), 50) < 1000,
+            perJob = rows,
+        };
+        if (a.Json) WriteJson(report);
+        else
+        {
+            stdout.WriteLine($"protocol overhead over {n} sequential jobs (ms): p50 {report.overheadMs.P50:F0}, p95 {report.overheadMs.P95:F0} " +
+                $"(submit→claim p50 {report.submitToClaimMs.P50:F0}, finish→resumed p50 {report.finishToResumedMs.P50:F0}); " +
+                $"job run time p50 {report.jobRunMs.P50:F0}. Target p50 < 1000: {(report.meetsTarget ? "met" : "NOT met")}");
+        }
+        return 0;
+    }
+
+    public sealed record BenchRow(string JobId, double SubmitToClaimMs, double FinishToResumedMs, double RunMs);
+
+    public sealed record Summary(double P50, double P95, double Mean, double Max);
+
+    static Summary Stats(IEnumerable<double> values)
+    {
+        var l = values.ToList();
+        return new Summary(Percentile(l, 50), Percentile(l, 95), l.Count == 0 ? 0 : l.Average(), l.Count == 0 ? 0 : l.Max());
+    }
+
+    internal static double Percentile(List<double> values, double p)
+    {
+        if (values.Count == 0) return 0;
+        var s = values.OrderBy(v => v).ToList();
+        double rank = p / 100 * (s.Count - 1);
+        int lo = (int)Math.Floor(rank), hi = (int)Math.Ceiling(rank);
+        return s[lo] + (s[hi] - s[lo]) * (rank - lo);
+    }
+
+    void WriteJson<T>(T value) => stdout.WriteLine(JsonSerializer.Serialize(value, Json.Indented));
+}

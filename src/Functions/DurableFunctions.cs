@@ -1,0 +1,52 @@
+using MathV2.Activities;
+using MathV2.Api;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Probes;
+using MathV2.Core.Storage;
+using MathV2.Orchestrations;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+
+namespace MathV2.Functions;
+
+/// <summary>Orchestrator triggers over the shared orchestrators.</summary>
+public static class OrchestratorFunctions
+{
+    [Function(TaskNames.RunGpuJob)]
+    public static Task<GpuJobOutcome> RunGpuJob([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new RunGpuJob().RunAsync(context, context.GetInput<GpuJobSpec>()!);
+
+    [Function(TaskNames.Probe)]
+    public static Task<ProbeReport> Probe([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Probe().RunAsync(context, context.GetInput<ProbeRequest>() ?? new ProbeRequest());
+}
+
+/// <summary>Activity triggers over the shared activities.</summary>
+public sealed class ActivityFunctions(SubmitGpuJob submit, GetJobStatus status, RequeueStaleGpuJob requeue, FailGpuJob fail)
+{
+    [Function(TaskNames.SubmitGpuJob)]
+    public Task<GpuJobRecord> SubmitGpuJob([ActivityTrigger] GpuJobSpec spec) => submit.ExecuteAsync(spec);
+
+    [Function(TaskNames.GetJobStatus)]
+    public Task<GpuJobRecord> GetJobStatus([ActivityTrigger] string jobId) => status.ExecuteAsync(jobId);
+
+    [Function(TaskNames.RequeueStaleGpuJob)]
+    public Task<GpuJobRecord> RequeueStaleGpuJob([ActivityTrigger] string jobId) => requeue.ExecuteAsync(jobId);
+
+    [Function(TaskNames.FailGpuJob)]
+    public Task<GpuJobRecord> FailGpuJob([ActivityTrigger] FailGpuJobInput input) => fail.ExecuteAsync(input);
+}
+
+/// <summary>Protocol step 5 in the cloud: the job-events queue trigger raises job-finished events.</summary>
+public sealed class JobEventFunctions(ILogger<JobEventFunctions> log)
+{
+    [Function("JobEventPump")]
+    public Task Pump(
+        [QueueTrigger(StorageNames.JobEventsQueue, Connection = "MATHV2_STORAGE")] string body,
+        [DurableClient] DurableTaskClient client,
+        CancellationToken ct) =>
+        JobEvents.DeliverAsync(client, body, log, ct);
+}

@@ -1,0 +1,64 @@
+using MathV2.Api;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
+
+namespace MathV2.Functions;
+
+/// <summary>HTTP triggers: each forwards to the shared <see cref="ApiHandlers"/>. Keys are checked by the Functions host.</summary>
+public sealed class HttpFunctions(ApiHandlers api)
+{
+    [Function("StartProbe")]
+    public Task<IActionResult> StartProbe(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "probes")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Execute(req, api.StartProbeAsync(req, client, req.HttpContext.RequestAborted));
+
+    [Function("GetInstance")]
+    public Task<IActionResult> GetInstance(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "instances/{id}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id) =>
+        Execute(req, api.GetInstanceAsync(req, client, id, req.HttpContext.RequestAborted));
+
+    [Function("PurgeInstance")]
+    public Task<IActionResult> PurgeInstance(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = "instances/{id}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id) =>
+        Execute(req, api.PurgeInstanceAsync(req, client, id, req.HttpContext.RequestAborted));
+
+    [Function("RaiseEvent")]
+    public Task<IActionResult> RaiseEvent(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "instances/{id}/raiseEvent/{name}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id, string name) =>
+        Execute(req, api.RaiseEventAsync(req, client, id, name, req.HttpContext.RequestAborted));
+
+    [Function("InstanceAction")]
+    public Task<IActionResult> InstanceAction(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "instances/{id}/{action:regex(^(terminate|rewind|restart|suspend|resume)$)}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id, string action) =>
+        Execute(req, api.InstanceActionAsync(req, client, id, action, req.HttpContext.RequestAborted));
+
+    [Function("GetJob")]
+    public Task<IActionResult> GetJob(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "jobs/{id}")] HttpRequest req, string id) =>
+        Execute(req, api.GetJobAsync(id, req.HttpContext.RequestAborted));
+
+    [Function("GetArtifact")]
+    public Task<IActionResult> GetArtifact(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "artifacts/{id}")] HttpRequest req, string id) =>
+        Execute(req, api.GetArtifactAsync(id, req.HttpContext.RequestAborted));
+
+    [Function("GetArtifactLineage")]
+    public Task<IActionResult> GetArtifactLineage(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "artifacts/{id}/lineage")] HttpRequest req, string id) =>
+        Execute(req, api.GetLineageAsync(id, req.HttpContext.RequestAborted));
+
+    /// <summary>Runs the shared handler's result against the request's HttpContext.</summary>
+    internal static async Task<IActionResult> Execute(HttpRequest req, Task<IResult> handler)
+    {
+        IResult result = await handler;
+        await result.ExecuteAsync(req.HttpContext);
+        return new EmptyResult();
+    }
+}
