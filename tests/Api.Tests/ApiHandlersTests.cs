@@ -1,0 +1,102 @@
+using MathV2.Core.Artifacts;
+using MathV2.Core.Jobs;
+using MathV2.Core.Probes;
+using MathV2.Core.Storage;
+using MathV2.Tests;
+using Microsoft.DurableTask.Client;
+using static MathV2.Tests.HttpTestKit;
+
+namespace MathV2.Api.Tests;
+
+/// <summary>Validation and status logic of the shared handlers (the storage-backed routes are covered end to end in Host.Tests).</summary>
+public sealed class ApiHandlersTests
+{
+    // Storage clients connect lazily; these tests never reach them.
+    static readonly MathV2Storage Unused = new("UseDevelopmentStorage=true");
+    readonly ApiHandlers _api = new(new GpuJobClient(Unused), new ArtifactStore(Unused), new GpuJobLimits { PollSeconds = 7 });
+    readonly RecordingDurableTaskClient _client = new();
+
+    [Theory]
+    [InlineData("{not json", "body")]
+    [InlineData("{\"size\": \"big\"}", "size")]
+    [InlineData("{\"sizee\": 12}", "sizee")]
+    [InlineData("{\"size\": 0}", "size")]
+    [InlineData("{\"jobs\": 1000}", "jobs")]
+    [InlineData("{\"limits\": {\"maxAttempts\": 0}}", "limits.maxAttempts")]
+    public async Task Bad_probe_requests_get_400_problem_json_naming_the_field(string body, string field)
+    {
+        var ctx = Context("POST", "/api/probes", body);
+        var (status, type, json) = await Run(ctx, await _api.StartProbeAsync(ctx.Request, _client));
+        Assert.Equal(400, status);
+        Assert.Equal("application/problem+json", type);
+        Assert.True(json.GetProperty("errors").TryGetProperty(field, out _), $"errors should name {field}: {json}");
+        Assert.Empty(_client.Scheduled);
+    }
+
+    [Fact]
+    public async Task A_probe_starts_with_host_default_limits_and_returns_the_check_status_payload()
+    {
+        var ctx = Context("POST", "/api/probes", "{\"size\": 256, \"jobs\": 3}", "?code=secret");
+        var (status, _, json) = await Run(ctx, await _api.StartProbeAsync(ctx.Request, _client));
+        Assert.Equal(202, status);
+        var (name, input, id) = Assert.Single(_client.Scheduled);
+        Assert.Equal("Probe", name);
+        var request = Assert.IsType<ProbeRequest>(input);
+        Assert.Equal((256, 3, 7), (request.Size, request.Jobs, request.Limits!.PollSeconds));
+        Assert.Equal(id, json.GetProperty("id").GetString());
+        foreach (string uri in new[] { "statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "rewindPostUri", "restartPostUri", "suspendPostUri", "resumePostUri", "purgeHistoryDeleteUri" })
+        {
+            string value = json.GetProperty(uri).GetString()!;
+            Assert.StartsWith($"http://localhost:7071/api/instances/{id}", value);
+            Assert.Contains("code=secret", value);
+        }
+        Assert.Contains("/rewind?reason={text}&code=secret", json.GetProperty("rewindPostUri").GetString());
+    }
+
+    [Theory]
+    [InlineData("rewind", OrchestrationRuntimeStatus.Running, 409)]
+    [InlineData("rewind", OrchestrationRuntimeStatus.Failed, 202)]
+    [InlineData("terminate", OrchestrationRuntimeStatus.Completed, 409)]
+    [InlineData("terminate", OrchestrationRuntimeStatus.Running, 202)]
+    [InlineData("suspend", OrchestrationRuntimeStatus.Running, 202)]
+    [InlineData("resume", OrchestrationRuntimeStatus.Running, 409)]
+    [InlineData("resume", OrchestrationRuntimeStatus.Suspended, 202)]
+    [InlineData("restart", OrchestrationRuntimeStatus.Running, 409)]
+    [InlineData("explode", OrchestrationRuntimeStatus.Running, 404)]
+    public async Task Instance_actions_check_the_runtime_status(string action, OrchestrationRuntimeStatus current, int expected)
+    {
+        _client.Add("inst-1", current);
+        var ctx = Context("POST", $"/api/instances/inst-1/{action}");
+        var (status, type, _) = await Run(ctx, await _api.InstanceActionAsync(ctx.Request, _client, "inst-1", action));
+        Assert.Equal(expected, status);
+        if (expected == 202) Assert.Equal($"{action}:inst-1", Assert.Single(_client.Calls));
+        else { Assert.Empty(_client.Calls); Assert.Equal("application/problem+json", type); }
+    }
+
+    [Fact]
+    public async Task Unknown_instances_are_404_and_bad_ids_400()
+    {
+        var ctx = Context("GET", "/api/instances/nope");
+        Assert.Equal(404, (await Run(ctx, await _api.GetInstanceAsync(ctx.Request, _client, "nope"))).Status);
+        ctx = Context("POST", "/api/instances/nope/rewind");
+        Assert.Equal(404, (await Run(ctx, await _api.InstanceActionAsync(ctx.Request, _client, "nope", "rewind"))).Status);
+        ctx = Context("GET", "/api/jobs/a%20b");
+        Assert.Equal(400, (await Run(ctx, await _api.GetJobAsync("a b"))).Status);
+        ctx = Context("GET", "/api/artifacts/..");
+        Assert.Equal(400, (await Run(ctx, await _api.GetArtifactAsync(".."))).Status);
+    }
+
+    [Fact]
+    public async Task Events_go_only_to_live_instances()
+    {
+        _client.Add("done", OrchestrationRuntimeStatus.Completed);
+        _client.Add("live", OrchestrationRuntimeStatus.Running);
+        var ctx = Context("POST", "/api/instances/done/raiseEvent/x", "{\"a\":1}");
+        Assert.Equal(409, (await Run(ctx, await _api.RaiseEventAsync(ctx.Request, _client, "done", "x"))).Status);
+        ctx = Context("POST", "/api/instances/live/raiseEvent/x", "{\"a\":");
+        Assert.Equal(400, (await Run(ctx, await _api.RaiseEventAsync(ctx.Request, _client, "live", "x"))).Status);
+        ctx = Context("POST", "/api/instances/live/raiseEvent/x", "{\"a\":1}");
+        Assert.Equal(202, (await Run(ctx, await _api.RaiseEventAsync(ctx.Request, _client, "live", "x"))).Status);
+        Assert.Equal(["raise:live:x"], _client.Calls);
+    }
+}
