@@ -57,6 +57,11 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
                        ?? (e as global::DurableTask.Core.History.EventRaisedEvent)?.Name
                        ?? (e as global::DurableTask.Core.History.ExecutionStartedEvent)?.Name,
             }).ToList();
+        // The local engine reports an orchestration's failure as its output; present both engines alike.
+        JsonElement? output = ParseOrNull(meta.SerializedOutput);
+        object? failure = meta.FailureDetails == null ? null : new { meta.FailureDetails.ErrorType, meta.FailureDetails.ErrorMessage };
+        if (failure == null && meta.RuntimeStatus == OrchestrationRuntimeStatus.Failed && output is { ValueKind: JsonValueKind.String } message)
+            (failure, output) = (new { ErrorType = "OrchestrationFailed", ErrorMessage = message.GetString() }, null);
         return Results.Json(new
         {
             name = meta.Name,
@@ -64,8 +69,8 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
             runtimeStatus = meta.RuntimeStatus.ToString(),
             input = showInput ? ParseOrNull(meta.SerializedInput) : null,
             customStatus = ParseOrNull(meta.SerializedCustomStatus),
-            output = ParseOrNull(meta.SerializedOutput),
-            failureDetails = meta.FailureDetails == null ? null : new { meta.FailureDetails.ErrorType, meta.FailureDetails.ErrorMessage },
+            output,
+            failureDetails = failure,
             createdTime = meta.CreatedAt,
             lastUpdatedTime = meta.LastUpdatedAt,
             historyEvents = history,

@@ -31,19 +31,23 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
         if (!File.Exists(layout.KeyFile))
             File.WriteAllText(layout.KeyFile, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24)));
         var pids = StackPids.Load(layout.PidFile);
+        bool startAzurite = !IsAlive(pids.Azurite, "azurite"), startHost = !IsAlive(pids.Host, "MathV2.Host.dll");
+        // Check every port before starting anything, so a conflict leaves nothing half-started.
+        var ports = new List<(string, int)>();
+        if (startAzurite) ports.AddRange([("Azurite blob", layout.AzuritePort), ("Azurite queue", layout.AzuritePort + 1), ("Azurite table", layout.AzuritePort + 2)]);
+        if (startHost) ports.AddRange([("API", layout.ApiPort), ("gRPC", layout.GrpcPort)]);
+        RequireFreePorts([.. ports]);
 
-        if (!IsAlive(pids.Azurite, "azurite"))
+        if (startAzurite)
         {
             EnsureAzuriteInstalled();
-            RequireFreePorts(("Azurite blob", layout.AzuritePort), ("Azurite queue", layout.AzuritePort + 1), ("Azurite table", layout.AzuritePort + 2));
             pids = pids with { Azurite = StartAzurite() };
             pids.Save(layout.PidFile);
         }
         await WaitForAzuriteAsync(pids.Azurite!.Value, ct);
 
-        if (!IsAlive(pids.Host, "MathV2.Host.dll"))
+        if (startHost)
         {
-            RequireFreePorts(("API", layout.ApiPort), ("gRPC", layout.GrpcPort));
             pids = pids with { Host = StartHost() };
             pids.Save(layout.PidFile);
         }
@@ -79,15 +83,21 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
 
     public StackPids Pids => StackPids.Load(layout.PidFile);
 
+    /// <summary>
+    /// Whether the pid is a live process of ours (its command line names the marker). A process that is
+    /// exiting has an empty command line but may still hold its ports, so it counts as alive until it is a zombie.
+    /// </summary>
     public static bool IsAlive(int? pid, string marker)
     {
         if (pid is not { } p) return false;
         try
         {
-            string cmdline = File.ReadAllText($"/proc/{p}/cmdline");
             string stat = File.ReadAllText($"/proc/{p}/stat");
-            bool zombie = stat.Length > stat.LastIndexOf(')') + 2 && stat[stat.LastIndexOf(')') + 2] == 'Z';
-            return !zombie && cmdline.Contains(marker, StringComparison.Ordinal);
+            int close = stat.LastIndexOf(')');
+            char state = close + 2 < stat.Length ? stat[close + 2] : '?';
+            if (state is 'Z' or 'X' or 'x') return false;
+            string cmdline = File.ReadAllText($"/proc/{p}/cmdline");
+            return cmdline.Length == 0 || cmdline.Contains(marker, StringComparison.Ordinal);
         }
         catch (IOException) { return false; }
         catch (UnauthorizedAccessException) { return false; }
@@ -235,17 +245,29 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
     {
         foreach (var (what, port) in ports)
         {
-            try
+            // A process that was just killed can hold its port for a moment while it exits.
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (!IsPortFree(port))
             {
-                var l = new TcpListener(IPAddress.Loopback, port);
-                l.Start();
-                l.Stop();
-            }
-            catch (SocketException)
-            {
-                throw new CliException($"port {port} ({what}) is already in use by another program. Stop it, or choose other ports " +
-                    "with MATHV2_PORT (API; gRPC uses the next port) and MATHV2_AZURITE_PORT (Azurite uses it and the next two).");
+                if (DateTime.UtcNow > deadline)
+                    throw new CliException($"port {port} ({what}) is already in use by another program. Stop it, or choose other ports " +
+                        "with MATHV2_PORT (API; gRPC uses the next port) and MATHV2_AZURITE_PORT (Azurite uses it and the next two).");
+                Thread.Sleep(100);
             }
         }
+    }
+
+    static bool IsPortFree(int port)
+    {
+        try
+        {
+            var l = new TcpListener(IPAddress.Loopback, port);
+            // As Kestrel does: connections in TIME_WAIT from a stopped server do not block a new listener.
+            l.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            l.Start();
+            l.Stop();
+            return true;
+        }
+        catch (SocketException) { return false; }
     }
 }

@@ -26,7 +26,14 @@ public static class Repo
 
     static bool IsFree(int port)
     {
-        try { var l = new TcpListener(IPAddress.Loopback, port); l.Start(); l.Stop(); return true; }
+        try
+        {
+            var l = new TcpListener(IPAddress.Loopback, port);
+            l.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            l.Start();
+            l.Stop();
+            return true;
+        }
         catch (SocketException) { return false; }
     }
 }
