@@ -56,6 +56,13 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
                        ?? (e as global::DurableTask.Core.History.SubOrchestrationInstanceCreatedEvent)?.Name
                        ?? (e as global::DurableTask.Core.History.EventRaisedEvent)?.Name
                        ?? (e as global::DurableTask.Core.History.ExecutionStartedEvent)?.Name,
+                failure = e switch
+                {
+                    global::DurableTask.Core.History.TaskFailedEvent f => f.FailureDetails?.ErrorMessage ?? f.Reason,
+                    global::DurableTask.Core.History.SubOrchestrationInstanceFailedEvent f => f.FailureDetails?.ErrorMessage ?? f.Reason,
+                    global::DurableTask.Core.History.ExecutionCompletedEvent f => f.FailureDetails?.ErrorMessage,
+                    _ => null,
+                },
             }).ToList();
         // The local engine reports an orchestration's failure as its output; present both engines alike.
         JsonElement? output = ParseOrNull(meta.SerializedOutput);

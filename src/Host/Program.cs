@@ -44,7 +44,7 @@ services.AddSingleton(sp => new AzureStorageOrchestrationService(new AzureStorag
     CustomMessageTypeBinder = new ProtobufTagsTypeBinder(),
 }));
 services.AddSingleton(sp => SidecarServiceAdapter.Wrap(sp.GetRequiredService<AzureStorageOrchestrationService>()));
-services.AddSingleton<IOrchestrationServiceClient>(sp => sp.GetRequiredService<AzureStorageOrchestrationService>());
+services.AddSingleton<IOrchestrationServiceClient>(sp => SidecarClientAdapter.Wrap(sp.GetRequiredService<AzureStorageOrchestrationService>()));
 services.AddSingleton<MathV2Sidecar>();
 services.AddSingleton(storage);
 services.AddSingleton<GpuJobClient>();

@@ -60,3 +60,55 @@ public class SidecarServiceAdapter : DispatchProxy
                 };
     }
 }
+
+/// <summary>The backend's client API as the sidecar uses it: the base client plus queries and purges.</summary>
+public interface ISidecarClient : IOrchestrationServiceClient, global::DurableTask.Core.Query.IOrchestrationServiceQueryClient, IOrchestrationServicePurgeClient;
+
+/// <summary>
+/// Sits between the packaged sidecar's API and the Azure Storage backend. The backend returns instance
+/// states without tags (null), which the sidecar copies into its response unchecked and fails; states
+/// come back with an empty tag set instead. Every other call passes through unchanged.
+/// </summary>
+public class SidecarClientAdapter : DispatchProxy
+{
+    object _target = null!;
+
+    public static ISidecarClient Wrap(global::DurableTask.AzureStorage.AzureStorageOrchestrationService service)
+    {
+        var proxy = Create<ISidecarClient, SidecarClientAdapter>();
+        ((SidecarClientAdapter)(object)proxy)._target = service;
+        return proxy;
+    }
+
+    protected override object? Invoke(MethodInfo? method, object?[]? args)
+    {
+        object? result;
+        try { result = method!.Invoke(_target, args); }
+        catch (TargetInvocationException e) when (e.InnerException != null)
+        {
+            ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+        return result switch
+        {
+            Task<OrchestrationState> one => FixAsync(one),
+            Task<IList<OrchestrationState>> many => FixAllAsync(many),
+            _ => result,
+        };
+    }
+
+    static async Task<OrchestrationState> FixAsync(Task<OrchestrationState> task) => Fix(await task);
+
+    static async Task<IList<OrchestrationState>> FixAllAsync(Task<IList<OrchestrationState>> task)
+    {
+        var states = await task;
+        foreach (var s in states) Fix(s);
+        return states;
+    }
+
+    static OrchestrationState Fix(OrchestrationState state)
+    {
+        if (state != null) state.Tags ??= new Dictionary<string, string>();
+        return state!;
+    }
+}

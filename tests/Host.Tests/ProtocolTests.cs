@@ -132,6 +132,9 @@ public sealed class ProtocolTests(StackFixture stack)
 
         var after = await stack.InstanceAsync(jobId);
         Assert.Equal("Completed", after.GetProperty("runtimeStatus").GetString());
+        var history = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/instances/{jobId}?showHistory=true");
+        var raised = history.GetProperty("historyEvents").EnumerateArray().Where(e => e.GetProperty("eventType").GetString() == "EventRaised").ToList();
+        Assert.Equal(GpuJobEvent.EventName, Assert.Single(raised).GetProperty("name").GetString());
         Assert.Equal(1, after.GetProperty("output").GetProperty("attempt").GetInt32());
         Assert.Equal(sub.GetProperty("lastUpdatedTime").GetString(), after.GetProperty("lastUpdatedTime").GetString());
         Assert.Equal(st.GetProperty("output").GetRawText(), (await stack.InstanceAsync(id)).GetProperty("output").GetRawText());

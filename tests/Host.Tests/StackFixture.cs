@@ -57,7 +57,9 @@ public sealed class StackFixture : IAsyncLifetime
     {
         await Stack.DownAsync();
         Http.Dispose();
-        try { Directory.Delete(Stack.Layout.StateDir, recursive: true); } catch (IOException) { }
+        // MATHV2_KEEP_TEST_STATE=1 keeps the stack's logs and data for a look after a failure.
+        if (Environment.GetEnvironmentVariable("MATHV2_KEEP_TEST_STATE") != "1")
+            try { Directory.Delete(Stack.Layout.StateDir, recursive: true); } catch (IOException) { }
     }
 
     public async Task<string> StartProbeAsync(object body)

@@ -1,0 +1,111 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace MathV2.Host.Tests;
+
+/// <summary>The HTTP API of the running local host: keys, problem+json for every client error, instance views.</summary>
+[Collection("stack")]
+public sealed class ApiTests(StackFixture stack)
+{
+    async Task<(HttpStatusCode Status, string? Type, JsonElement Body)> Send(HttpMethod method, string path, string? body = null, string? key = "")
+    {
+        using var req = new HttpRequestMessage(method, path);
+        if (key != "") req.Headers.TryAddWithoutValidation("x-functions-key", key ?? stack.Stack.Key);
+        if (body != null) req.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var plain = new HttpClient { BaseAddress = stack.Http.BaseAddress };
+        var resp = await plain.SendAsync(req);
+        string text = await resp.Content.ReadAsStringAsync();
+        return (resp.StatusCode, resp.Content.Headers.ContentType?.MediaType, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    [Theory]
+    [InlineData("GET", "/api/jobs/x", "")]             // no key
+    [InlineData("GET", "/api/jobs/x", "wrong-key")]
+    [InlineData("POST", "/api/probes", "wrong-key")]
+    public async Task Every_route_needs_the_key(string method, string path, string key)
+    {
+        var (status, type, body) = await Send(new HttpMethod(method), path, key: key);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("application/problem+json", type);
+        Assert.Contains("x-functions-key", body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task The_key_is_also_accepted_as_the_code_query_parameter()
+    {
+        await stack.Stack.UpAsync();
+        var (status, _, _) = await Send(HttpMethod.Get, $"/api/jobs/none?code={stack.Stack.Key}");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+    }
+
+    [Theory]
+    [InlineData("POST", "/api/probes", "{\"size\": 64,", HttpStatusCode.BadRequest, "body")]
+    [InlineData("POST", "/api/probes", "{\"size\": 64, \"colour\": 1}", HttpStatusCode.BadRequest, "colour")]
+    [InlineData("POST", "/api/probes", "{\"size\": 1000000}", HttpStatusCode.BadRequest, "size")]
+    [InlineData("POST", "/api/probes", "{\"jobs\": \"many\"}", HttpStatusCode.BadRequest, "jobs")]
+    [InlineData("GET", "/api/instances/no-such-instance", null, HttpStatusCode.NotFound, null)]
+    [InlineData("POST", "/api/instances/no-such-instance/rewind", null, HttpStatusCode.NotFound, null)]
+    [InlineData("POST", "/api/instances/no-such-instance/explode", null, HttpStatusCode.NotFound, null)]
+    [InlineData("DELETE", "/api/instances/no-such-instance", null, HttpStatusCode.NotFound, null)]
+    [InlineData("GET", "/api/jobs/no-such-job", null, HttpStatusCode.NotFound, null)]
+    [InlineData("GET", "/api/jobs/bad%20id", null, HttpStatusCode.BadRequest, "id")]
+    [InlineData("GET", "/api/artifacts/no-such-artifact", null, HttpStatusCode.NotFound, null)]
+    [InlineData("GET", "/api/artifacts/no-such-artifact/lineage", null, HttpStatusCode.NotFound, null)]
+    [InlineData("GET", "/api/no/such/route", null, HttpStatusCode.NotFound, null)]
+    public async Task Client_errors_are_4xx_problem_json(string method, string path, string? body, HttpStatusCode expected, string? field)
+    {
+        await stack.Stack.UpAsync();
+        var (status, type, json) = await Send(new HttpMethod(method), path, body, key: null);
+        Assert.Equal(expected, status);
+        Assert.Equal("application/problem+json", type);
+        if (field != null) Assert.True(json.GetProperty("errors").TryGetProperty(field, out _), $"expected an error for {field}: {json}");
+    }
+
+    [Fact]
+    public async Task Instance_routes_show_status_history_and_refuse_what_the_state_forbids()
+    {
+        await stack.Stack.UpAsync();
+        string id = await stack.StartProbeAsync(new { size = 32, repeats = 1, jobs = 1 });
+        await stack.WaitForStatusAsync(id, "Completed");
+        var (status, _, view) = await Send(HttpMethod.Get, $"/api/instances/{id}?showHistory=true", key: null);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Probe", view.GetProperty("name").GetString());
+        Assert.Equal(32, view.GetProperty("input").GetProperty("size").GetInt32());
+        var events = view.GetProperty("historyEvents").EnumerateArray().Select(e => e.GetProperty("eventType").GetString()).ToList();
+        Assert.Contains("ExecutionStarted", events);
+        Assert.Contains("SubOrchestrationInstanceCreated", events);
+        Assert.Contains("ExecutionCompleted", events);
+
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, $"/api/instances/{id}/rewind", key: null)).Status);
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, $"/api/instances/{id}/terminate", key: null)).Status);
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, $"/api/instances/{id}/raiseEvent/x", "{}", key: null)).Status);
+
+        var (restarted, _, payload) = await Send(HttpMethod.Post, $"/api/instances/{id}/restart", key: null);
+        Assert.Equal(HttpStatusCode.Accepted, restarted);
+        string newId = payload.GetProperty("id").GetString()!;
+        Assert.NotEqual(id, newId);
+        await stack.WaitForStatusAsync(newId, "Completed");
+
+        var (purged, _, result) = await Send(HttpMethod.Delete, $"/api/instances/{id}", key: null);
+        Assert.Equal(HttpStatusCode.OK, purged);
+        Assert.Equal(1, result.GetProperty("instancesDeleted").GetInt32());
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, $"/api/instances/{id}", key: null)).Status);
+    }
+
+    [Fact]
+    public async Task A_running_probe_can_be_suspended_resumed_and_terminated()
+    {
+        await stack.Stack.UpAsync();
+        string id = await stack.StartProbeAsync(new { size = 32, repeats = 1, jobs = 1, minSeconds = 30 });
+        await stack.WaitForStatusAsync(id, "Running");
+        Assert.Equal(HttpStatusCode.Accepted, (await Send(HttpMethod.Post, $"/api/instances/{id}/suspend?reason=ops", key: null)).Status);
+        await stack.WaitForStatusAsync(id, "Suspended");
+        Assert.Equal(HttpStatusCode.Accepted, (await Send(HttpMethod.Post, $"/api/instances/{id}/resume", key: null)).Status);
+        await stack.WaitForStatusAsync(id, "Running");
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Delete, $"/api/instances/{id}", key: null)).Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await Send(HttpMethod.Post, $"/api/instances/{id}/terminate?reason=done", key: null)).Status);
+        await stack.WaitForStatusAsync(id, "Terminated");
+    }
+}
