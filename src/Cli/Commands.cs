@@ -95,9 +95,13 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 await foreach (var e in storage.Table(StorageNames.WorkersTable).QueryAsync<TableEntity>(e => e.PartitionKey == "workers", cancellationToken: ct))
                 {
                     var seen = e.GetDateTimeOffset("LastSeen") ?? DateTimeOffset.MinValue;
+                    var age = DateTimeOffset.UtcNow - seen;
+                    if (age > TimeSpan.FromHours(1)) continue;
+                    // A worker refreshes its row every few seconds; one silent for 30 s is gone (killed or lost).
+                    string state = age > TimeSpan.FromSeconds(30) && e.GetString("State") != "stopped" ? "gone" : e.GetString("State") ?? "unknown";
                     workers.Add(new
                     {
-                        id = e.RowKey, state = e.GetString("State"), job = e.GetString("JobId"), device = e.GetString("Device"),
+                        id = e.RowKey, state, job = e.GetString("JobId"), device = e.GetString("Device"),
                         pid = e.GetInt32("Pid"), lastSeen = seen, secondsAgo = Math.Round((DateTimeOffset.UtcNow - seen).TotalSeconds, 1),
                     });
                 }
@@ -111,7 +115,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
             if (storageUp)
             {
                 stdout.WriteLine("queues:  " + string.Join(", ", queues.Select(q => $"{q.Key}={q.Value?.ToString() ?? "?"}")));
-                stdout.WriteLine(workers.Count == 0 ? "workers: none seen" : "workers seen:");
+                stdout.WriteLine(workers.Count == 0 ? "workers: none seen in the last hour" : "workers seen in the last hour:");
                 foreach (dynamic w in workers) stdout.WriteLine($"  {w.id} {w.state}{(w.job != null ? " " + w.job : "")} on {w.device}, last seen {w.secondsAgo} s ago");
             }
         }

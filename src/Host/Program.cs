@@ -29,6 +29,8 @@ var frameworkLevel = Enum.TryParse(Environment.GetEnvironmentVariable("MATHV2_FR
 builder.Logging.AddFilter("Microsoft.AspNetCore", frameworkLevel).AddFilter("DurableTask", frameworkLevel)
     .AddFilter("Microsoft.DurableTask", frameworkLevel).AddFilter("Grpc", frameworkLevel);
 var services = builder.Services;
+// The worker's gRPC stream to the in-process sidecar only ends when the host gives up waiting; keep that short.
+services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 services.AddGrpc();
 services.AddSingleton(sp => new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
 {

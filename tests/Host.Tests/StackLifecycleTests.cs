@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using MathV2.Cli;
+
+namespace MathV2.Host.Tests;
+
+/// <summary>`up`, `down` and `status` of a separate stack, and the CLI's --json commands against the shared one.</summary>
+[Collection("stack")]
+public sealed class StackLifecycleTests(StackFixture shared)
+{
+    [Fact]
+    public async Task Up_is_idempotent_down_stops_exactly_what_up_started_and_keeps_the_data()
+    {
+        string dir = Directory.CreateTempSubdirectory("mathv2-lifecycle-").FullName;
+        var stack = new LocalStack(StackFixture.NewLayout(dir), TextWriter.Null);
+        try
+        {
+            await stack.UpAsync();
+            var first = stack.Pids;
+            Assert.True(File.Exists(stack.Layout.EnvFile));
+            Assert.Contains($"MATHV2_KEY={stack.Key}", File.ReadAllText(stack.Layout.EnvFile));
+
+            await stack.UpAsync();
+            Assert.Equal(Json(first), Json(stack.Pids));
+
+            var stopped = await stack.DownAsync();
+            Assert.Equal(3, stopped.Count);
+            Assert.False(LocalStack.IsAlive(first.Host, "MathV2.Host.dll"));
+            Assert.False(LocalStack.IsAlive(first.Azurite, "azurite"));
+            Assert.All(first.Workers, w => Assert.False(LocalStack.IsAlive(w, "MathV2.Gpu.Worker.dll")));
+            Assert.NotEmpty(Directory.EnumerateFiles(stack.Layout.AzuriteDir, "*", SearchOption.AllDirectories));
+            Assert.Empty(await stack.DownAsync());
+        }
+        finally
+        {
+            await stack.DownAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_taken_port_gives_one_clear_message_and_starts_nothing()
+    {
+        string dir = Directory.CreateTempSubdirectory("mathv2-ports-").FullName;
+        var layout = StackFixture.NewLayout(dir);
+        var blocker = new TcpListener(IPAddress.Loopback, layout.ApiPort);
+        blocker.Start();
+        try
+        {
+            var stack = new LocalStack(layout, TextWriter.Null);
+            var e = await Assert.ThrowsAsync<CliException>(() => stack.UpAsync());
+            Assert.Contains($"port {layout.ApiPort} (API) is already in use", e.Message);
+            Assert.False(File.Exists(layout.PidFile));
+        }
+        finally
+        {
+            blocker.Stop();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Cli_commands_print_one_json_document_and_fail_with_a_nonzero_exit_code()
+    {
+        await shared.Stack.UpAsync();
+        var (rc, stdout, _) = await Cli("probe", "--size", "32", "--jobs", "2", "--json");
+        Assert.Equal(0, rc);
+        var probe = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("Completed", probe.GetProperty("runtimeStatus").GetString());
+        string jobId = probe.GetProperty("output").GetProperty("jobs")[0].GetProperty("jobId").GetString()!;
+        string artifactId = probe.GetProperty("output").GetProperty("jobs")[0].GetProperty("resultArtifactId").GetString()!;
+
+        (rc, stdout, _) = await Cli("jobs", "show", jobId, "--json");
+        Assert.Equal(0, rc);
+        Assert.Equal("succeeded", JsonDocument.Parse(stdout).RootElement.GetProperty("status").GetString());
+        (rc, stdout, _) = await Cli("artifacts", "lineage", artifactId, "--json");
+        Assert.Equal(0, rc);
+        Assert.Equal(artifactId, JsonDocument.Parse(stdout).RootElement.GetProperty("id").GetString());
+        (rc, stdout, _) = await Cli("status", "--json");
+        Assert.Equal(0, rc);
+        var status = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(0, status.GetProperty("queues").GetProperty("gpu-jobs").GetInt32());
+        Assert.Contains(status.GetProperty("workers").EnumerateArray(), w => w.GetProperty("state").GetString() == "idle");
+
+        var (bad, _, err) = await Cli("instances", "rewind", probe.GetProperty("instanceId").GetString()!, "--json");
+        Assert.Equal(1, bad);
+        Assert.Contains("409", err);
+        (bad, _, err) = await Cli("probe", "--size", "0");
+        Assert.Equal(1, bad);
+        Assert.Contains("--size", err);
+    }
+
+    [Fact]
+    public async Task Bench_protocol_reports_dispatch_overhead_next_to_run_time()
+    {
+        await shared.Stack.UpAsync();
+        var (rc, stdout, _) = await Cli("bench", "protocol", "--jobs", "3", "--json");
+        Assert.Equal(0, rc);
+        var report = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(3, report.GetProperty("perJob").GetArrayLength());
+        foreach (string k in new[] { "submitToClaimMs", "finishToResumedMs", "overheadMs", "jobRunMs" })
+            Assert.True(report.GetProperty(k).GetProperty("p50").GetDouble() >= 0);
+    }
+
+    async Task<(int Rc, string Stdout, string Stderr)> Cli(params string[] args)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int rc;
+        try { rc = await new Commands(shared.Stack.Layout, o, e).RunAsync(args); }
+        catch (CliException ex) { e.WriteLine(ex.Message); rc = 1; }
+        return (rc, o.ToString(), e.ToString());
+    }
+
+    static string Json(StackPids p) => System.Text.Json.JsonSerializer.Serialize(p);
+}
