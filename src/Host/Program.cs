@@ -69,9 +69,25 @@ services.AddDurableTaskWorker(b =>
 
 var app = builder.Build();
 await app.Services.GetRequiredService<AzureStorageOrchestrationService>().CreateIfNotExistsAsync();
-app.UseExceptionHandler();
+// The engine (sidecar or storage) briefly unavailable is a 503 the caller may retry, not a 500.
+app.UseExceptionHandler(new ExceptionHandlerOptions
+{
+    StatusCodeSelector = e => e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable } or Azure.RequestFailedException { Status: 503 or 0 } ? 503 : 500,
+});
 app.UseStatusCodePages();
 app.MapGrpcService<MathV2Sidecar>();
-app.MapGet("/healthz", () => Results.Json(new { status = "ok", taskHub = options.TaskHub }));
+// Ready only when a client call goes all the way through the sidecar to storage (what `up` waits for).
+app.MapGet("/healthz", async (DurableTaskClient client, CancellationToken ct) =>
+{
+    try
+    {
+        await client.GetInstanceAsync("mathv2-healthz", getInputsAndOutputs: false, ct);
+        return Results.Json(new { status = "ok", taskHub = options.TaskHub });
+    }
+    catch (Exception e) when (e is Grpc.Core.RpcException or Azure.RequestFailedException or HttpRequestException)
+    {
+        return Results.Json(new { status = "starting", error = e.Message }, statusCode: 503);
+    }
+});
 app.MapMathV2Api(options.Key);
 app.Run();
