@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+
+namespace MathV2.Orchestrations.Tests;
+
+/// <summary>
+/// The orchestrator side of the job protocol, on the in-memory test engine with scripted activities
+/// (the storage-backed activities and real processes are covered in Host.Tests).
+/// </summary>
+public sealed class RunGpuJobTests
+{
+    /// <summary>A scripted job record the activities read and change, and the calls they saw.</summary>
+    sealed class Script
+    {
+        public GpuJobStatus Status = GpuJobStatus.Queued;
+        public int Attempt;
+        public DateTimeOffset QueuedAt = DateTimeOffset.UtcNow;
+        public bool FailureConfirmed;
+        public ConcurrentQueue<string> Calls = new();
+
+        public GpuJobRecord Record(string id) => new()
+        {
+            JobId = id, Kind = "probe", Status = Status, InstanceId = id, Attempt = Attempt, QueuedAt = QueuedAt,
+            Error = Status == GpuJobStatus.Failed ? "boom" : null,
+        };
+    }
+
+    static async Task<(DurableTaskTestHost Host, Script Script)> StartAsync(Func<Script, GpuJobRecord, GpuJobRecord>? onPoll = null)
+    {
+        var s = new Script();
+        var host = await DurableTaskTestHost.StartAsync(r =>
+        {
+            r.AddOrchestrator<RunGpuJob>();
+            r.AddActivityFunc<GpuJobSpec, GpuJobRecord>(TaskNames.SubmitGpuJob, (_, spec) => { s.Calls.Enqueue("submit"); return s.Record(spec.JobId); });
+            r.AddActivityFunc<string, GpuJobRecord>(TaskNames.RequeueStaleGpuJob, (_, id) => { s.Calls.Enqueue("poll"); return onPoll?.Invoke(s, s.Record(id)) ?? s.Record(id); });
+            r.AddActivityFunc<FailGpuJobInput, GpuJobRecord>(TaskNames.FailGpuJob, (_, input) =>
+            {
+                s.Calls.Enqueue("fail:" + input.Reason);
+                if (!s.FailureConfirmed) { s.FailureConfirmed = true; s.Status = GpuJobStatus.Failed; throw new InvalidOperationException($"GPU job failed: {input.Reason}"); }
+                s.FailureConfirmed = false;
+                s.Status = GpuJobStatus.Queued;
+                return s.Record(input.JobId);
+            });
+        });
+        return (host, s);
+    }
+
+    static GpuJobSpec Spec(string id, int claimTimeout = 600) => new()
+    {
+        JobId = id, Kind = "probe", InstanceId = id,
+        Limits = new GpuJobLimits { PollSeconds = 1, ClaimTimeoutSeconds = claimTimeout },
+    };
+
+    [Fact]
+    public async Task The_job_finished_event_completes_the_wait_with_the_outcome()
+    {
+        var (host, script) = await StartAsync();
+        await using var _ = host;
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(nameof(RunGpuJob), Spec("job-a"), new StartOrchestrationOptions("job-a"));
+        await host.Client.WaitForInstanceStartAsync(id);
+        var outcome = new GpuJobOutcome { JobId = "job-a", Status = GpuJobStatus.Succeeded, Attempt = 1, ResultArtifactId = "job-a.attempt-1" };
+        await host.Client.RaiseEventAsync(id, GpuJobEvent.EventName, new GpuJobOutcome { JobId = "other-job", Status = GpuJobStatus.Failed });
+        await host.Client.RaiseEventAsync(id, GpuJobEvent.EventName, outcome);
+        var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
+        Assert.Equal("job-a.attempt-1", meta.ReadOutputAs<GpuJobOutcome>()!.ResultArtifactId);
+        Assert.Equal("submit", script.Calls.First());
+        Assert.DoesNotContain(script.Calls, c => c.StartsWith("fail"));
+    }
+
+    [Fact]
+    public async Task A_missed_event_is_made_up_for_by_the_status_poll()
+    {
+        var (host, script) = await StartAsync((s, r) => { s.Status = GpuJobStatus.Succeeded; s.Attempt = 1; return s.Record(r.JobId); });
+        await using var _ = host;
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(nameof(RunGpuJob), Spec("job-b"), new StartOrchestrationOptions("job-b"));
+        var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
+        Assert.Equal(GpuJobStatus.Succeeded, meta.ReadOutputAs<GpuJobOutcome>()!.Status);
+        Assert.Contains("poll", script.Calls);
+    }
+
+    [Fact]
+    public async Task An_unclaimed_job_fails_the_orchestration_with_a_clear_reason()
+    {
+        var (host, script) = await StartAsync();
+        await using var _ = host;
+        script.QueuedAt = DateTimeOffset.UtcNow.AddMinutes(-5);
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(nameof(RunGpuJob), Spec("job-c", claimTimeout: 2), new StartOrchestrationOptions("job-c"));
+        var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, meta.RuntimeStatus);
+        Assert.Contains("no worker claimed job job-c within 2 s", meta.FailureDetails!.ErrorMessage);
+        Assert.Single(script.Calls, c => c.StartsWith("fail:no worker claimed"));
+    }
+
+    [Fact]
+    public async Task A_failed_job_event_fails_with_the_workers_error()
+    {
+        var (host, script) = await StartAsync();
+        await using var _ = host;
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(nameof(RunGpuJob), Spec("job-d"), new StartOrchestrationOptions("job-d"));
+        await host.Client.WaitForInstanceStartAsync(id);
+        await host.Client.RaiseEventAsync(id, GpuJobEvent.EventName,
+            new GpuJobOutcome { JobId = "job-d", Status = GpuJobStatus.Failed, Error = "job failed after 3 attempt(s): CUDA out of memory" });
+        var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, meta.RuntimeStatus);
+        Assert.Contains("CUDA out of memory", meta.FailureDetails!.ErrorMessage);
+    }
+}
