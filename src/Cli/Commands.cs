@@ -189,7 +189,13 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                     try { rec = await api.GetAsync($"/api/jobs/{jobId}", ct); }
                     catch (CliException) { continue; }
                     string line = DescribeJob(rec);
-                    if (last.GetValueOrDefault(jobId) != line) { progress.WriteLine($"  {jobId}: {line}"); last[jobId] = line; }
+                    if (last.GetValueOrDefault(jobId) != line)
+                    {
+                        string beat = rec.TryGetProperty("heartbeatAt", out var hb) && rec.GetProperty("status").GetString() == "running"
+                            ? $" (heartbeat {(DateTimeOffset.UtcNow - hb.GetDateTimeOffset()).TotalSeconds:F1} s ago)" : "";
+                        progress.WriteLine($"  {jobId}: {line}{beat}");
+                        last[jobId] = line;
+                    }
                 }
             if (rs is "Completed" or "Failed" or "Terminated") return st;
             await Task.Delay(500, ct);

@@ -127,7 +127,8 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
 
     public async Task WaitForHostAsync(int pid, CancellationToken ct)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        http.DefaultRequestHeaders.Add("x-functions-key", Key);
         await WaitAsync("host", pid, "MathV2.Host.dll", TimeSpan.FromSeconds(90), async () =>
         {
             try { return (await http.GetAsync($"{layout.Url}/healthz", ct)).IsSuccessStatusCode; }

@@ -77,8 +77,9 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
 app.UseStatusCodePages();
 app.MapGrpcService<MathV2Sidecar>();
 // Ready only when a client call goes all the way through the sidecar to storage (what `up` waits for).
-app.MapGet("/healthz", async (DurableTaskClient client, CancellationToken ct) =>
+app.MapGet("/healthz", async (HttpRequest req, DurableTaskClient client, CancellationToken ct) =>
 {
+    if (!Routes.KeyMatches(ApiHandlers.KeyOf(req), options.Key)) return Problems.Unauthorized();
     try
     {
         await client.GetInstanceAsync("mathv2-healthz", getInputsAndOutputs: false, ct);

@@ -27,7 +27,7 @@ public static class Routes
         api.MapFallback(() => Results.Problem("No such API route.", statusCode: 404, title: "Not found"));
     }
 
-    static bool KeyMatches(string? given, string key) =>
+    public static bool KeyMatches(string? given, string key) =>
         given != null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key));
 
     /// <summary>Every orchestrator and activity of MathV2.</summary>

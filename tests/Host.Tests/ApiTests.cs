@@ -24,6 +24,7 @@ public sealed class ApiTests(StackFixture stack)
     [InlineData("GET", "/api/jobs/x", "")]             // no key
     [InlineData("GET", "/api/jobs/x", "wrong-key")]
     [InlineData("POST", "/api/probes", "wrong-key")]
+    [InlineData("GET", "/healthz", "")]
     public async Task Every_route_needs_the_key(string method, string path, string key)
     {
         var (status, type, body) = await Send(new HttpMethod(method), path, key: key);
