@@ -6,8 +6,9 @@ namespace MathV2.Orchestrations;
 
 /// <summary>
 /// The GPU job protocol from the orchestrator's side (DESIGN.md, points 1, 2, 5 and 6): submit the job,
-/// wait for its job-finished event with a timer, and on each timeout look at the record: requeue a job whose
-/// heartbeat went stale, give up when no worker claims it or it runs past its limit. Giving up is an
+/// wait for its job-finished event with a timer, and on each timeout look at the record (GetJobStatus):
+/// requeue a job whose heartbeat went stale (RequeueStaleGpuJob, which checks again), give up when no
+/// worker claims it or it runs past its limit. Giving up is an
 /// activity failure, so a rewind re-runs that activity, which then requeues the job.
 /// </summary>
 public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
@@ -22,7 +23,9 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
             GpuJobOutcome? outcome = await WaitForEventAsync(context, spec.JobId, TimeSpan.FromSeconds(limits.PollSeconds));
             if (outcome == null)
             {
-                var record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.RequeueStaleGpuJob, spec.JobId);
+                var record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.GetJobStatus, spec.JobId);
+                if (record.Status == GpuJobStatus.Running && IsStale(record, context.CurrentUtcDateTime, limits))
+                    record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.RequeueStaleGpuJob, spec.JobId);
                 if (record.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed)
                     outcome = GpuJobClient.OutcomeOf(record);
                 else
@@ -66,4 +69,7 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
     }
 
     static DateTime ToUtc(DateTimeOffset t) => t.UtcDateTime;
+
+    static bool IsStale(GpuJobRecord r, DateTime now, GpuJobLimits limits) =>
+        r.HeartbeatAt is not { } hb || now - hb.UtcDateTime > TimeSpan.FromSeconds(limits.HeartbeatStaleSeconds);
 }

@@ -19,12 +19,13 @@ public sealed class RunGpuJobTests
         public GpuJobStatus Status = GpuJobStatus.Queued;
         public int Attempt;
         public DateTimeOffset QueuedAt = DateTimeOffset.UtcNow;
+        public DateTimeOffset? HeartbeatAt;
         public bool FailureConfirmed;
         public ConcurrentQueue<string> Calls = new();
 
         public GpuJobRecord Record(string id) => new()
         {
-            JobId = id, Kind = "probe", Status = Status, InstanceId = id, Attempt = Attempt, QueuedAt = QueuedAt,
+            JobId = id, Kind = "probe", Status = Status, InstanceId = id, Attempt = Attempt, QueuedAt = QueuedAt, HeartbeatAt = HeartbeatAt,
             Error = Status == GpuJobStatus.Failed ? "boom" : null,
         };
     }
@@ -36,7 +37,13 @@ public sealed class RunGpuJobTests
         {
             r.AddOrchestrator<RunGpuJob>();
             r.AddActivityFunc<GpuJobSpec, GpuJobRecord>(TaskNames.SubmitGpuJob, (_, spec) => { s.Calls.Enqueue("submit"); return s.Record(spec.JobId); });
-            r.AddActivityFunc<string, GpuJobRecord>(TaskNames.RequeueStaleGpuJob, (_, id) => { s.Calls.Enqueue("poll"); return onPoll?.Invoke(s, s.Record(id)) ?? s.Record(id); });
+            r.AddActivityFunc<string, GpuJobRecord>(TaskNames.GetJobStatus, (_, id) => { s.Calls.Enqueue("poll"); return onPoll?.Invoke(s, s.Record(id)) ?? s.Record(id); });
+            r.AddActivityFunc<string, GpuJobRecord>(TaskNames.RequeueStaleGpuJob, (_, id) =>
+            {
+                s.Calls.Enqueue("requeue");
+                (s.Status, s.QueuedAt) = (GpuJobStatus.Queued, DateTimeOffset.UtcNow);
+                return s.Record(id);
+            });
             r.AddActivityFunc<FailGpuJobInput, GpuJobRecord>(TaskNames.FailGpuJob, (_, input) =>
             {
                 s.Calls.Enqueue("fail:" + input.Reason);
@@ -109,5 +116,24 @@ public sealed class RunGpuJobTests
         var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true);
         Assert.Equal(OrchestrationRuntimeStatus.Failed, meta.RuntimeStatus);
         Assert.Contains("CUDA out of memory", meta.FailureDetails!.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task Only_a_running_job_with_a_stale_heartbeat_is_requeued()
+    {
+        int polls = 0;
+        var (host, script) = await StartAsync((s, r) =>
+        {
+            polls++;
+            if (polls == 1) (s.Status, s.Attempt, s.HeartbeatAt) = (GpuJobStatus.Running, 1, DateTimeOffset.UtcNow);          // fresh
+            else if (polls == 2) s.HeartbeatAt = DateTimeOffset.UtcNow.AddMinutes(-10);                                          // stale
+            else (s.Status, s.Attempt) = (GpuJobStatus.Succeeded, 2);
+            return s.Record(r.JobId);
+        });
+        await using var _ = host;
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(nameof(RunGpuJob), Spec("job-e"), new StartOrchestrationOptions("job-e"));
+        var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
+        Assert.Equal(["submit", "poll", "poll", "requeue", "poll"], script.Calls.ToArray());
     }
 }
