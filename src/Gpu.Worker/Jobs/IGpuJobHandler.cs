@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Jobs;
+using MathV2.Core.Storage;
 
 namespace MathV2.Gpu.Worker.Jobs;
 
@@ -12,7 +13,7 @@ public interface IGpuJobHandler
 }
 
 /// <summary>What a running job sees: its spec, its attempt, its output artifact and a progress channel.</summary>
-public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId, ArtifactWriter output, ArtifactStore artifacts)
+public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId, ArtifactWriter output, ArtifactStore artifacts, MathV2Storage storage)
 {
     volatile object? _progress;
 
@@ -26,6 +27,26 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     /// <summary>Latest progress (step, loss, tokens/s...), sent with the next heartbeat.</summary>
     public void ReportProgress(object progress) => _progress = progress;
     internal object? Progress => _progress;
+
+    /// <summary>
+    /// Saves resumable state (protocol point 7) under jobs/{jobId}/resume/{name}, outside the attempt folders,
+    /// so that a retried attempt continues where the last one saved. Each save replaces the previous one whole.
+    /// </summary>
+    public async Task SaveResumeStateAsync(string name, byte[] data, CancellationToken ct = default) =>
+        await ResumeBlob(name).UploadAsync(BinaryData.FromBytes(data), overwrite: true, ct);
+
+    /// <summary>The state an earlier attempt saved under this name, or null.</summary>
+    public async Task<byte[]?> LoadResumeStateAsync(string name, CancellationToken ct = default)
+    {
+        try { return (await ResumeBlob(name).DownloadContentAsync(ct)).Value.Content.ToArray(); }
+        catch (Azure.RequestFailedException e) when (e.Status == 404) { return null; }
+    }
+
+    Azure.Storage.Blobs.BlobClient ResumeBlob(string name)
+    {
+        if (!Core.Ids.IsValid(name)) throw new ArgumentException($"invalid resume state name '{name}'", nameof(name));
+        return storage.Container(StorageNames.JobsContainer).GetBlobClient($"{Spec.JobId}/resume/{name}");
+    }
 
     public T GetParameters<T>() where T : new() =>
         Spec.Parameters is { } p ? p.Deserialize<T>(Core.Json.Options) ?? new T() : new T();
