@@ -18,14 +18,19 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
         var limits = spec.Limits;
         await context.CallActivityAsync<GpuJobRecord>(TaskNames.SubmitGpuJob, spec);
         DateTime since = context.CurrentUtcDateTime;
+        int poll = limits.PollSeconds;
         while (true)
         {
-            GpuJobOutcome? outcome = await WaitForEventAsync(context, spec.JobId, TimeSpan.FromSeconds(limits.PollSeconds));
+            GpuJobOutcome? outcome = await WaitForEventAsync(context, spec.JobId, TimeSpan.FromSeconds(poll));
             if (outcome == null)
             {
                 var record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.GetJobStatus, spec.JobId);
-                if (record.Status == GpuJobStatus.Running && IsStale(record, context.CurrentUtcDateTime, limits))
+                bool healthy = record.Status == GpuJobStatus.Running && !IsStale(record, context.CurrentUtcDateTime, limits);
+                if (record.Status == GpuJobStatus.Running && !healthy)
                     record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.RequeueStaleGpuJob, spec.JobId);
+                // While a worker heartbeats, poll less and less often (up to 8x): the event is what ends the wait,
+                // and a long job must not grow the history by one poll every few seconds.
+                poll = healthy ? Math.Min(poll * 2, limits.PollSeconds * 8) : limits.PollSeconds;
                 if (record.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed)
                     outcome = GpuJobClient.OutcomeOf(record);
                 else

@@ -136,4 +136,22 @@ public sealed class RunGpuJobTests
         Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
         Assert.Equal(["submit", "poll", "poll", "requeue", "poll"], script.Calls.ToArray());
     }
+
+    [Fact]
+    public async Task Polls_back_off_while_the_worker_heartbeats()
+    {
+        var at = new List<DateTime>();
+        var (host, _) = await StartAsync((s, r) =>
+        {
+            at.Add(DateTime.UtcNow);
+            (s.Status, s.Attempt, s.HeartbeatAt) = at.Count < 4 ? (GpuJobStatus.Running, 1, DateTimeOffset.UtcNow) : (GpuJobStatus.Succeeded, 1, s.HeartbeatAt);
+            return s.Record(r.JobId);
+        });
+        await using var _ = host;
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(nameof(RunGpuJob), Spec("job-f"), new StartOrchestrationOptions("job-f"));
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await host.Client.WaitForInstanceCompletionAsync(id)).RuntimeStatus);
+        var gaps = at.Zip(at.Skip(1), (a, b) => (b - a).TotalSeconds).ToList();
+        Assert.Equal(3, gaps.Count);
+        Assert.True(gaps[1] > gaps[0] * 1.5 && gaps[2] > gaps[1] * 1.5, $"gaps {string.Join(", ", gaps)}");
+    }
 }

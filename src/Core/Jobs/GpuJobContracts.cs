@@ -27,7 +27,7 @@ public sealed record GpuJobLimits
     public int HeartbeatStaleSeconds { get; init; } = 90;
     /// <summary>Overall limit from submission to a result.</summary>
     public int JobTimeoutSeconds { get; init; } = 6 * 3600;
-    /// <summary>How often the orchestrator checks the job record when no event arrives.</summary>
+    /// <summary>How often the orchestrator checks the job record when no event arrives (backing off to 8x this while the worker heartbeats).</summary>
     public int PollSeconds { get; init; } = 30;
 
     /// <summary>Field-level validation errors (empty when valid).</summary>
