@@ -1,0 +1,94 @@
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Tests;
+
+public sealed class ConsensusTests
+{
+    sealed class Scripted(double[] analyses, Func<int, int, double> meta) : IConsensusSamples
+    {
+        public double AnalysisScore(int i) => analyses[i];
+        public double MetaScore(int a, int j) => meta(a, j);
+    }
+
+    static readonly ConsensusOptions O = new() { N = 4, M = 3, K = 2 };
+
+    [Fact]
+    public void No_issue_reported_labels_one()
+    {
+        var r = ConsensusLabeler.Fixed(new Scripted([1, 1, 1, 1], (_, _) => throw new InvalidOperationException()), O);
+        Assert.Equal((ConsensusDecision.Labeled, 1.0), (r.Decision, r.Label!.Value));
+        Assert.Equal(0, r.MetaSampled);
+    }
+
+    [Fact]
+    public void At_least_k_valid_lowest_score_analyses_label_the_proof_with_that_score()
+    {
+        var r = ConsensusLabeler.Fixed(new Scripted([0, 1, 0, 0.5], (_, _) => 1), O);
+        Assert.Equal(0, r.Label);
+        Assert.Equal(3 * 3, r.MetaSampled);
+        Assert.Equal(3, r.Evidence.Count(a => a.Valid == true));
+    }
+
+    [Fact]
+    public void Bogus_issue_reports_label_one_and_a_lone_valid_one_is_discarded()
+    {
+        var allBogus = ConsensusLabeler.Fixed(new Scripted([0, 1, 0.5, 1], (_, _) => 0), O);
+        Assert.Equal(1, allBogus.Label);
+        Assert.Contains("bogus", allBogus.Reason);
+
+        // analysis 0 (score 0) valid, analysis 2 (score 0) bogus: 1 < k valid at the lowest score → discard
+        var lone = ConsensusLabeler.Fixed(new Scripted([0, 1, 0, 1], (a, _) => a == 0 ? 1 : 0), O);
+        Assert.Equal(ConsensusDecision.Discarded, lone.Decision);
+        Assert.Null(lone.Label);
+    }
+
+    [Fact]
+    public void The_meta_majority_decides_validity()
+    {
+        // 2 of 3 confirm → valid; 1 of 3 → not
+        var r = ConsensusLabeler.Fixed(new Scripted([0.5, 0.5, 1, 1], (a, j) => a == 0 ? (j < 2 ? 1 : 0) : (j < 1 ? 1 : 0)), O);
+        Assert.Equal([true, false], r.Evidence.Where(e => e.Score < 1).Select(e => e.Valid!.Value));
+        Assert.Equal(ConsensusDecision.Discarded, r.Decision);
+    }
+
+    sealed class Random3(int seed) : IConsensusSamples
+    {
+        public double AnalysisScore(int i) => Scores.Allowed[(int)(Hash(seed, i, -1) % 3)];
+        public double MetaScore(int a, int j) => Scores.Allowed[(int)(Hash(seed, a, j) % 3)];
+        static ulong Hash(int s, int a, int b) => (ulong)HashCode.Combine(s, a, b) & 0x7fffffff;
+    }
+
+    [Fact]
+    public void Adaptive_labeling_reaches_the_fixed_outcome_with_no_more_samples()
+    {
+        var o = new ConsensusOptions();
+        long fixedSamples = 0, adaptiveSamples = 0;
+        for (int seed = 0; seed < 3000; seed++)
+        {
+            var s = new Random3(seed);
+            var f = ConsensusLabeler.Fixed(s, o);
+            var a = ConsensusLabeler.Adaptive(s, o);
+            Assert.Equal((f.Decision, f.Label), (a.Decision, a.Label));
+            Assert.True(a.SamplesUsed <= f.SamplesUsed, $"seed {seed}: adaptive {a.SamplesUsed} > fixed {f.SamplesUsed}");
+            fixedSamples += f.SamplesUsed;
+            adaptiveSamples += a.SamplesUsed;
+        }
+        Assert.True(adaptiveSamples < fixedSamples * 0.8, $"adaptive {adaptiveSamples} vs fixed {fixedSamples}");
+    }
+
+    [Fact]
+    public void The_simulated_benchmark_is_deterministic_and_adaptive_saves_samples()
+    {
+        var sim = new ConsensusSimulationOptions { Proofs = 500 };
+        var (f1, a1) = ConsensusSimulation.Run(sim, new ConsensusOptions());
+        var (f2, a2) = ConsensusSimulation.Run(sim, new ConsensusOptions());
+        Assert.Equal((f1, a1), (f2, a2));
+        Assert.Equal(f1.Agreement, a1.Agreement);
+        Assert.True(a1.Samples < f1.Samples);
+        Assert.True(f1.Agreement > 0.8, $"agreement {f1.Agreement}");
+    }
+
+    [Fact]
+    public void Options_are_validated() =>
+        Assert.Contains(new ConsensusOptions { N = 2, K = 3 }.Validate(), e => e.Field == "k");
+}

@@ -1,0 +1,53 @@
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Tests;
+
+/// <summary>Rewards against values computed by hand from METHOD.md's formulas.</summary>
+public sealed class RewardTests
+{
+    static AnalysisParse A(double score) => new() { Score = score, FormatOk = true };
+    static readonly AnalysisParse Broken = new() { Failure = ParseFailure.NoBoxedScore };
+
+    [Fact]
+    public void Verifier_v1_is_format_times_score_agreement()
+    {
+        Assert.Equal(1, Rewards.VerifierV1(A(0.5), 0.5));
+        Assert.Equal(0.5, Rewards.VerifierV1(A(1), 0.5));
+        Assert.Equal(0, Rewards.VerifierV1(A(0), 1));
+        Assert.Equal(0, Rewards.VerifierV1(Broken, 1));
+    }
+
+    [Fact]
+    public void Verifier_v2_multiplies_by_the_meta_score_and_meta_reward_mirrors_v1()
+    {
+        Assert.Equal(0.25, Rewards.VerifierV2(A(1), 0.5, 0.5));     // 1 · 0.5 · 0.5
+        Assert.Equal(0, Rewards.VerifierV2(A(0.5), 0.5, 0));
+        Assert.Equal(0.5, Rewards.MetaVerifier(A(0.5), 1));
+        Assert.Equal(0, Rewards.MetaVerifier(Broken, 1));
+    }
+
+    [Fact]
+    public void Generator_reward_weights_proof_and_honest_self_evaluation()
+    {
+        var g = new GenerationParse { FormatOk = true, SelfScore = 1, Proof = "p", SelfEvaluation = "z" };
+        // R_Y = 0.5, R_Z = (1 − |1 − 0.5|) · 1 = 0.5 → 0.76·0.5 + 0.24·0.5 = 0.5
+        Assert.Equal(0.5, Rewards.Generator(g, 0.5, 1), 10);
+        // honest self-score 0.5, meta 0.5: R_Z = 1 · 0.5 → 0.38 + 0.12 = 0.5
+        Assert.Equal(0.5, Rewards.Generator(g with { SelfScore = 0.5 }, 0.5, 0.5), 10);
+        // perfect: 0.76 + 0.24 = 1
+        Assert.Equal(1, Rewards.Generator(g, 1, 1), 10);
+        Assert.Equal(0, Rewards.Generator(g with { FormatOk = false }, 1, 1));
+        Assert.Equal(0.76 * 0.5 + 0.1 * 0.5 * 1, Rewards.Generator(g, 0.5, 1, new GeneratorRewardOptions { Alpha = 0.76, Beta = 0.1 }), 10);
+    }
+
+    [Fact]
+    public void Group_advantages_are_normalised_within_the_group()
+    {
+        double[] adv = Rewards.GroupAdvantages([1, 0, 0, 1]);
+        // mean 0.5, sample std sqrt(1/3) = 0.57735 → ±0.866
+        Assert.Equal([0.866, -0.866, -0.866, 0.866], adv.Select(a => Math.Round(a, 3)));
+        Assert.Equal(0, adv.Sum(), 9);
+        Assert.All(Rewards.GroupAdvantages([0.5, 0.5, 0.5]), a => Assert.Equal(0, a));
+        Assert.Equal([0.0], Rewards.GroupAdvantages([1]));
+    }
+}
