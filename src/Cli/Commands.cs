@@ -7,7 +7,7 @@ using MathV2.Core.Storage;
 namespace MathV2.Cli;
 
 /// <summary>The mathv2 commands. With --json each prints exactly one JSON document on stdout; progress goes to stderr.</summary>
-public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter stderr)
+public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter stderr, TextReader? input = null)
 {
     const string Usage = """
         usage: mathv2 <command> [options]            (every command takes --json)
@@ -21,8 +21,12 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         ops       instances show|rewind|terminate|suspend|resume|restart|purge ID [--reason TEXT] [--history]
                   jobs show ID
                   artifacts show|lineage ID
+        method    method parse --kind verification|meta|generation [--finish-reason stop|length] < output.txt
         bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
+                  bench consensus [--proofs N] [--verifier-accuracy A] [--meta-accuracy A] [--n N --m M --k K] [--seed S]
         """;
+
+    readonly TextReader stdin = input ?? Console.In;
 
     TextWriter Progress(Args a) => a.Json ? stderr : stdout;
 
@@ -41,6 +45,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
             "jobs" => await ShowAsync(a, "jobs", ["show"], ct),
             "artifacts" => await ShowAsync(a, "artifacts", ["show", "lineage"], ct),
             "bench" => await BenchAsync(a, ct),
+            "method" => MethodCommand(a),
             _ => throw new CliException($"unknown command '{argv[0]}'; run ./mathv2 help"),
         };
     }
@@ -245,10 +250,70 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         return 0;
     }
 
+    /// <summary>What the parsers extract from a model output read from stdin (for debugging prompts).</summary>
+    int MethodCommand(Args a)
+    {
+        a.Allow("--kind", "--finish-reason");
+        if (a.Positional(0, "method action (parse)") != "parse") throw new CliException("unknown method action; available: parse");
+        string kind = a.Get("--kind") ?? throw new CliException("--kind is required: verification, meta or generation");
+        string finish = a.Get("--finish-reason") ?? "stop";
+        if (finish is not ("stop" or "length")) throw new CliException("--finish-reason must be stop or length");
+        string text = stdin.ReadToEnd();
+        object result = kind switch
+        {
+            "verification" => Core.Method.Parsers.Verification(text, finish),
+            "meta" => Core.Method.Parsers.MetaVerification(text, finish),
+            "generation" => Core.Method.Parsers.Generation(text, finish),
+            _ => throw new CliException($"unknown --kind '{kind}': use verification, meta or generation"),
+        };
+        var doc = JsonSerializer.SerializeToElement(result, result.GetType(), Json.Options);
+        if (a.Json) WriteJson(doc);
+        else foreach (var p in doc.EnumerateObject()) stdout.WriteLine($"{p.Name,-15} {(p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : p.Value.GetRawText())}");
+        return doc.TryGetProperty("formatOk", out var ok) && ok.GetBoolean() ? 0 : 2;
+    }
+
+    int BenchConsensus(Args a)
+    {
+        a.Allow("--proofs", "--verifier-accuracy", "--meta-accuracy", "--n", "--m", "--k", "--seed");
+        var sim = new Core.Method.ConsensusSimulationOptions
+        {
+            Proofs = a.Int("--proofs", 2000, 1, 1_000_000),
+            VerifierAccuracy = a.Double("--verifier-accuracy", 0.8),
+            MetaAccuracy = a.Double("--meta-accuracy", 0.85),
+            Seed = a.Int("--seed", 7, int.MinValue, int.MaxValue),
+        };
+        var o = new Core.Method.ConsensusOptions { N = a.Int("--n", 8, 1, 64), M = a.Int("--m", 4, 1, 64), K = a.Int("--k", 2, 1, 64) };
+        var invalid = o.Validate().ToList();
+        if (invalid.Count > 0) throw new CliException(string.Join("; ", invalid.Select(e => $"--{e.Field} {e.Message}")));
+        var sw = Stopwatch.StartNew();
+        var (f, ad) = Core.Method.ConsensusSimulation.Run(sim, o);
+        double saved = f.Samples == 0 ? 0 : 1 - (double)ad.Samples / f.Samples;
+        var report = new
+        {
+            benchmark = "consensus",
+            simulation = sim,
+            options = o,
+            @fixed = new { f.Samples, f.SamplesPerProof, f.Agreement, f.DiscardRate },
+            adaptive = new { ad.Samples, ad.SamplesPerProof, ad.Agreement, ad.DiscardRate },
+            samplesSaved = saved,
+            agreementDifferencePoints = (ad.Agreement - f.Agreement) * 100,
+            target = "adaptive uses at least 30% fewer samples with agreement within 1 point of fixed",
+            meetsTarget = saved >= 0.30 && Math.Abs(ad.Agreement - f.Agreement) * 100 <= 1,
+            seconds = sw.Elapsed.TotalSeconds,
+        };
+        if (a.Json) WriteJson(report);
+        else stdout.WriteLine($"consensus over {sim.Proofs} simulated proofs (verifier acc {sim.VerifierAccuracy}, meta acc {sim.MetaAccuracy}, n={o.N} m={o.M} k={o.K}):\n" +
+            $"  fixed:    {f.SamplesPerProof,6:F2} samples/proof, agreement {f.Agreement:P2}, discarded {f.DiscardRate:P1}\n" +
+            $"  adaptive: {ad.SamplesPerProof,6:F2} samples/proof, agreement {ad.Agreement:P2}, discarded {ad.DiscardRate:P1}\n" +
+            $"  samples saved {saved:P1}; target (>= 30% saved, agreement within 1 point): {(report.meetsTarget ? "met" : "NOT met")}");
+        return 0;
+    }
+
     async Task<int> BenchAsync(Args a, CancellationToken ct)
     {
+        if (a.Positionals.FirstOrDefault() == "consensus") return BenchConsensus(a);
         a.Allow("--jobs");
-        if (a.Positional(0, "benchmark name (protocol)") != "protocol") throw new CliException("unknown benchmark; available: protocol");
+        if (a.Positional(0, "benchmark name (protocol|consensus)") != "protocol") throw new CliException("unknown benchmark; available: protocol, consensus");
         int n = a.Int("--jobs", 30, 1, 1000);
         using var api = ApiClient.FromEnvironment(layout);
         var progress = Progress(a);
