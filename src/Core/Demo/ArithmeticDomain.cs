@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace MathV2.Core.Demo;
+
+/// <summary>A claim of the demo domain: an integer expression and the value it is claimed to equal.</summary>
+public sealed record ArithmeticProblem(string Id, string Expression, long Value, int Difficulty)
+{
+    public string Statement => $"Prove that {Expression} = {Value}.";
+}
+
+/// <summary>Injected defects, with the score the rubric gives each.</summary>
+public enum ProofDefect
+{
+    None,
+    /// <summary>A step with wrong arithmetic: 0.</summary>
+    FalseStep,
+    /// <summary>A step without its justification: 0.5.</summary>
+    OmittedJustification,
+    /// <summary>The chain stops before the claimed value: 0.</summary>
+    NotReachingClaim,
+}
+
+/// <summary>
+/// The built-in demo domain: claims about integer arithmetic proved by a chain of rewriting steps, each
+/// justified by the one operation it performs. Correctness is decidable, so an oracle stands in for experts.
+/// Everything is a pure function of the seed.
+/// </summary>
+public static class ArithmeticDomain
+{
+    static readonly char[] Ops = ['+', '-', '*'];
+
+    /// <summary>A problem with difficulty+1 operations (difficulty 1..4), numbers growing with difficulty.</summary>
+    public static ArithmeticProblem Problem(int seed, int index, int difficulty)
+    {
+        if (difficulty is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(difficulty), "difficulty must be 1..4");
+        var rng = new Random(HashCode.Combine(seed, index, difficulty) & 0x7fffffff);
+        int max = difficulty <= 2 ? 9 : 20;
+        string expr = Build(rng, difficulty + 1, max).Text;
+        return new ArithmeticProblem($"arith-{seed}-{difficulty}-{index}", expr, Evaluate(expr), difficulty);
+    }
+
+    /// <summary>A random expression tree with the given number of operations, parenthesised where precedence needs it.</summary>
+    static (string Text, char? Top) Build(Random rng, int ops, int max)
+    {
+        if (ops == 0) return (rng.Next(1, max + 1).ToString(CultureInfo.InvariantCulture), null);
+        int leftOps = rng.Next(ops);
+        char op = Ops[rng.Next(Ops.Length)];
+        var left = Build(rng, leftOps, max);
+        var right = Build(rng, ops - 1 - leftOps, max);
+        bool wrapLeft = op == '*' && left.Top is '+' or '-';
+        bool wrapRight = right.Top != null && (op != '+' || right.Top != '*');
+        string l = wrapLeft ? $"({left.Text})" : left.Text, r = wrapRight ? $"({right.Text})" : right.Text;
+        return ($"{l} {op} {r}", op);
+    }
+
+    /// <summary>The reference prover: evaluate the innermost, leftmost highest-precedence operation, one step at a time.</summary>
+    public static IReadOnlyList<ProofStep> ReferenceSteps(string expression)
+    {
+        var steps = new List<ProofStep>();
+        string current = expression;
+        while (!long.TryParse(current, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+        {
+            var (a, op, b, start, length) = NextOperation(current);
+            long result = Apply(a, op, b);
+            string next = Normalize(current[..start] + result.ToString(CultureInfo.InvariantCulture) + current[(start + length)..]);
+            steps.Add(new ProofStep(current, next, $"{a} {op} {b} = {result}"));
+            current = next;
+        }
+        return steps;
+    }
+
+    /// <summary>Writes a proof of the problem, optionally with one defect injected (deterministic in the seed).</summary>
+    public static string WriteProof(ArithmeticProblem p, ProofDefect defect = ProofDefect.None, int seed = 0)
+    {
+        var steps = ReferenceSteps(p.Expression).ToList();
+        int target = steps.Count == 0 ? 0 : new Random(HashCode.Combine(seed, p.Id)).Next(steps.Count);
+        var sb = new StringBuilder();
+        long concluded = p.Value;
+        int shown = defect == ProofDefect.NotReachingClaim ? Math.Max(0, steps.Count - 1) : steps.Count;
+        for (int i = 0; i < shown; i++)
+        {
+            var s = steps[i];
+            if (defect == ProofDefect.FalseStep && i == target)
+            {
+                // Wrong arithmetic here; later steps follow from the wrong value, so the chain "reaches" a wrong claim.
+                var (a, op, b, start, length) = NextOperation(s.Before);
+                long wrong = Apply(a, op, b) + 1;
+                string after = Normalize(s.Before[..start] + wrong.ToString(CultureInfo.InvariantCulture) + s.Before[(start + length)..]);
+                sb.AppendLine($"Step {i + 1}: {s.Before} = {after}, because {a} {op} {b} = {wrong}.");
+                var rest = ReferenceSteps(after);
+                for (int r = 0; r < rest.Count; r++)
+                    sb.AppendLine($"Step {i + 2 + r}: {rest[r].Before} = {rest[r].After}, because {rest[r].Justification}.");
+                concluded = Evaluate(after);
+                break;
+            }
+            bool omit = defect == ProofDefect.OmittedJustification && i == target;
+            sb.AppendLine(omit ? $"Step {i + 1}: {s.Before} = {s.After}." : $"Step {i + 1}: {s.Before} = {s.After}, because {s.Justification}.");
+        }
+        if (defect == ProofDefect.NotReachingClaim)
+            sb.AppendLine($"Therefore {p.Expression} = {(shown == 0 ? p.Expression : steps[shown - 1].After)}.");
+        else
+            sb.AppendLine($"Therefore {p.Expression} = {concluded}.");
+        return sb.ToString().TrimEnd();
+    }
+
+    public static double ScoreOf(ProofDefect d) => d switch { ProofDefect.None => 1, ProofDefect.OmittedJustification => 0.5, _ => 0 };
+
+    // ---- arithmetic ----
+
+    public sealed record ProofStep(string Before, string After, string Justification);
+
+    internal static string Normalize(string expr)
+    {
+        // Drop parentheses around a lone number: "(12)" → "12".
+        string prev;
+        do { prev = expr; expr = Regex.Replace(expr, @"\((-?\d+)\)", "$1"); } while (expr != prev);
+        return Regex.Replace(expr.Trim(), @"\s+", " ");
+    }
+
+    static long Apply(long a, char op, long b) => op switch { '+' => a + b, '-' => a - b, '*' => a * b, _ => throw new FormatException($"unknown operator {op}") };
+
+    /// <summary>The next operation in evaluation order: inside the first innermost parentheses, '*' before '+'/'-', left to right.</summary>
+    static (long A, char Op, long B, int Start, int Length) NextOperation(string expr)
+    {
+        int open = -1, close = -1;
+        for (int i = 0; i < expr.Length; i++)
+        {
+            if (expr[i] == '(') open = i;
+            else if (expr[i] == ')' && open >= 0) { close = i; break; }
+        }
+        int from = open >= 0 ? open + 1 : 0, to = open >= 0 ? close : expr.Length;
+        string inner = expr[from..to];
+        var bin = new Regex(@"(?<![\d)])(-?\d+)\s*([*])\s*(-?\d+)");
+        var m = bin.Match(inner);
+        if (!m.Success) m = new Regex(@"(?<![\d)])(-?\d+)\s*([-+])\s*(-?\d+)").Match(inner);
+        if (!m.Success) throw new FormatException($"no operation in '{expr}'");
+        long a = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), b = long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
+        return (a, m.Groups[2].Value[0], b, from + m.Index, m.Length);
+    }
+
+    /// <summary>Evaluates +, -, * with parentheses and the usual precedence; throws FormatException on anything else.</summary>
+    public static long Evaluate(string expr)
+    {
+        string current = Normalize(expr);
+        for (int guard = 0; guard < 1000; guard++)
+        {
+            if (long.TryParse(current, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v)) return v;
+            var (a, op, b, start, length) = NextOperation(current);
+            current = Normalize(current[..start] + Apply(a, op, b).ToString(CultureInfo.InvariantCulture) + current[(start + length)..]);
+        }
+        throw new FormatException($"cannot evaluate '{expr}'");
+    }
+
+    public static bool TryEvaluate(string expr, out long value)
+    {
+        try { value = Evaluate(expr); return true; }
+        catch (FormatException) { value = 0; return false; }
+    }
+}

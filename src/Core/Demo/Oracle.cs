@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Demo;
+
+/// <summary>A defect the oracle found in (or an analysis claims for) a proof. Step 0 means the proof as a whole.</summary>
+public sealed record Defect(int Step, ProofDefect Kind);
+
+/// <summary>The oracle's verdict on a proof.</summary>
+public sealed record OracleVerdict(double Score, IReadOnlyList<Defect> Defects);
+
+/// <summary>
+/// The annotator that stands in for experts on the demo domain: it scores proofs exactly as the rubric reads
+/// (a false step → 0, an omitted justification → 0.5, not reaching the claim → 0) and judges verifier analyses
+/// as the meta-rubric reads (do the claimed defects exist, does the score follow from them).
+/// </summary>
+public static class Oracle
+{
+    static readonly Regex StepLine = new(@"^Step\s+(\d+):\s*(.+?)\s*=\s*([^,=]+?)\s*(?:,\s*because\s+(.+?)\s*=\s*(-?\d+))?\s*\.?\s*$", RegexOptions.Compiled);
+    static readonly Regex Conclusion = new(@"^Therefore\s+(.+)\s*=\s*(.+?)\s*\.?\s*$", RegexOptions.Compiled);
+
+    public static OracleVerdict ScoreProof(ArithmeticProblem problem, string proof)
+    {
+        var defects = new List<Defect>();
+        string expected = ArithmeticDomain.Normalize(problem.Expression);
+        string? last = null;
+        bool concluded = false;
+        int stepsSeen = 0;
+        foreach (string raw in proof.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0))
+        {
+            var m = StepLine.Match(raw);
+            if (m.Success && !concluded)
+            {
+                int n = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                stepsSeen++;
+                string before = ArithmeticDomain.Normalize(m.Groups[2].Value), after = ArithmeticDomain.Normalize(m.Groups[3].Value);
+                bool chained = before == (last ?? expected);
+                bool equal = ArithmeticDomain.TryEvaluate(before, out long vb) & ArithmeticDomain.TryEvaluate(after, out long va) && vb == va;
+                bool justified = m.Groups[4].Success;
+                bool justificationTrue = !justified || (ArithmeticDomain.TryEvaluate(m.Groups[4].Value, out long j)
+                    && j == long.Parse(m.Groups[5].Value, CultureInfo.InvariantCulture));
+                if (!chained || !equal || !justificationTrue) defects.Add(new Defect(n, ProofDefect.FalseStep));
+                else if (!justified) defects.Add(new Defect(n, ProofDefect.OmittedJustification));
+                last = after;
+                continue;
+            }
+            var c = Conclusion.Match(raw);
+            if (c.Success && !concluded)
+            {
+                concluded = true;
+                string lhs = ArithmeticDomain.Normalize(c.Groups[1].Value), rhs = ArithmeticDomain.Normalize(c.Groups[2].Value);
+                bool reaches = lhs == expected && long.TryParse(rhs, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v)
+                    && v == problem.Value && (last ?? expected) == rhs;
+                if (!reaches && !defects.Any(d => d.Kind == ProofDefect.FalseStep)) defects.Add(new Defect(0, ProofDefect.NotReachingClaim));
+                continue;
+            }
+            defects.Add(new Defect(0, ProofDefect.NotReachingClaim)); // unreadable or trailing text: the chain is broken
+            break;
+        }
+        if (!concluded && !defects.Any(d => d.Kind == ProofDefect.NotReachingClaim)) defects.Add(new Defect(0, ProofDefect.NotReachingClaim));
+        return new OracleVerdict(ScoreFor(defects), defects.Distinct().ToList());
+    }
+
+    /// <summary>The score the rubric implies for a set of defects.</summary>
+    public static double ScoreFor(IEnumerable<Defect> defects)
+    {
+        var d = defects.ToList();
+        if (d.Any(x => x.Kind is ProofDefect.FalseStep or ProofDefect.NotReachingClaim)) return 0;
+        return d.Any(x => x.Kind == ProofDefect.OmittedJustification) ? 0.5 : 1;
+    }
+
+    /// <summary>A verifier analysis in the method's format that names the given defects and the score they imply.</summary>
+    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null)
+    {
+        var list = claimed.ToList();
+        var sb = new StringBuilder("Here is my evaluation of the solution:\n");
+        if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
+        foreach (var d in list)
+            sb.AppendLine(d.Kind switch
+            {
+                ProofDefect.FalseStep => $"Step {d.Step} is false.",
+                ProofDefect.OmittedJustification => $"Step {d.Step} omits its justification.",
+                _ => "The proof does not reach the claimed value.",
+            });
+        double s = score ?? ScoreFor(list);
+        sb.Append($"Based on my evaluation, the final overall score should be: \\boxed{{{s.ToString("0.#", CultureInfo.InvariantCulture)}}}");
+        return sb.ToString();
+    }
+
+    /// <summary>The defects an analysis claims (parsed from the demo analysis phrasing).</summary>
+    public static IReadOnlyList<Defect> ClaimedDefects(string analysis)
+    {
+        var result = new List<Defect>();
+        foreach (Match m in Regex.Matches(analysis, @"Step\s+(\d+)\s+is\s+false", RegexOptions.IgnoreCase))
+            result.Add(new Defect(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), ProofDefect.FalseStep));
+        foreach (Match m in Regex.Matches(analysis, @"Step\s+(\d+)\s+omits\s+its\s+justification", RegexOptions.IgnoreCase))
+            result.Add(new Defect(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), ProofDefect.OmittedJustification));
+        if (Regex.IsMatch(analysis, @"does\s+not\s+reach\s+the\s+claimed\s+value", RegexOptions.IgnoreCase))
+            result.Add(new Defect(0, ProofDefect.NotReachingClaim));
+        return result;
+    }
+
+    /// <summary>
+    /// Meta-rubric rating of an analysis: 0 if every claimed defect is bogus (or the output is unusable), 0.5 if
+    /// some are bogus or the score does not follow from the claimed defects, else 1.
+    /// </summary>
+    public static double JudgeAnalysis(ArithmeticProblem problem, string proof, string analysis)
+    {
+        var parsed = Parsers.Verification(analysis);
+        if (!parsed.FormatOk) return 0;
+        var actual = ScoreProof(problem, proof).Defects;
+        var claimed = ClaimedDefects(parsed.Analysis);
+        int bogus = claimed.Count(c => !actual.Contains(c));
+        if (claimed.Count > 0 && bogus == claimed.Count) return 0;
+        if (bogus > 0 || parsed.Score != ScoreFor(claimed)) return 0.5;
+        return 1;
+    }
+
+    /// <summary>A meta-verification in the method's format with the oracle's rating.</summary>
+    public static string WriteMetaVerification(ArithmeticProblem problem, string proof, string analysis)
+    {
+        double rating = JudgeAnalysis(problem, proof, analysis);
+        string finding = rating switch
+        {
+            1 => "Every claimed defect exists and the score follows from them.",
+            0.5 => "Some claimed defects do not exist or the score does not follow from them.",
+            _ => "The claimed defects do not exist.",
+        };
+        return $"Here is my analysis of the evaluation:\n{finding}\nBased on my analysis, the quality score of the evaluation should be: \\boxed{{{rating.ToString("0.#", CultureInfo.InvariantCulture)}}}";
+    }
+}

@@ -1,0 +1,72 @@
+using MathV2.Core.Demo;
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Tests;
+
+public sealed class DemoDomainTests
+{
+    public static IEnumerable<object[]> Problems() =>
+        from d in Enumerable.Range(1, 4) from i in Enumerable.Range(0, 25) select new object[] { d, i };
+
+    [Theory]
+    [InlineData("2 + 3 * 4", 14)]
+    [InlineData("(2 + 3) * 4", 20)]
+    [InlineData("10 - 2 - 3", 5)]
+    [InlineData("2 * (3 - 5) * 4", -16)]
+    public void Evaluation_follows_precedence_and_parentheses(string expr, long value) =>
+        Assert.Equal(value, ArithmeticDomain.Evaluate(expr));
+
+    [Theory]
+    [MemberData(nameof(Problems))]
+    public void Reference_proofs_score_one_and_each_injected_defect_gets_its_rubric_score(int difficulty, int index)
+    {
+        var p = ArithmeticDomain.Problem(seed: 11, index, difficulty);
+        Assert.Equal(p.Value, ArithmeticDomain.Evaluate(p.Expression));
+        var clean = Oracle.ScoreProof(p, ArithmeticDomain.WriteProof(p));
+        Assert.Equal(1, clean.Score);
+        Assert.Empty(clean.Defects);
+        foreach (var defect in new[] { ProofDefect.FalseStep, ProofDefect.OmittedJustification, ProofDefect.NotReachingClaim })
+        {
+            var v = Oracle.ScoreProof(p, ArithmeticDomain.WriteProof(p, defect, seed: index));
+            Assert.Equal(ArithmeticDomain.ScoreOf(defect), v.Score);
+            Assert.Contains(v.Defects, d => d.Kind == defect);
+        }
+    }
+
+    [Fact]
+    public void Problems_and_proofs_are_deterministic_in_the_seed()
+    {
+        Assert.Equal(ArithmeticDomain.Problem(3, 7, 2), ArithmeticDomain.Problem(3, 7, 2));
+        Assert.NotEqual(ArithmeticDomain.Problem(3, 7, 2).Expression, ArithmeticDomain.Problem(4, 7, 2).Expression);
+        var p = ArithmeticDomain.Problem(3, 7, 2);
+        Assert.Equal(ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 5), ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 5));
+    }
+
+    [Fact]
+    public void Garbage_and_bare_claims_score_zero()
+    {
+        var p = ArithmeticDomain.Problem(1, 1, 2);
+        Assert.Equal(0, Oracle.ScoreProof(p, "it is obvious").Score);
+        Assert.Equal(0, Oracle.ScoreProof(p, "").Score);
+        Assert.Equal(0, Oracle.ScoreProof(p, $"Therefore {p.Expression} = {p.Value + 1}.").Score);
+    }
+
+    [Fact]
+    public void The_oracle_judges_analyses_as_the_meta_rubric_reads()
+    {
+        var p = ArithmeticDomain.Problem(2, 3, 3);
+        string omitted = ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification, 1);
+        var actual = Oracle.ScoreProof(p, omitted).Defects;
+        Assert.Equal(1, Oracle.JudgeAnalysis(p, omitted, Oracle.WriteAnalysis(actual)));
+        Assert.Equal(0, Oracle.JudgeAnalysis(p, omitted, Oracle.WriteAnalysis([new Defect(99, ProofDefect.FalseStep)])));
+        Assert.Equal(0.5, Oracle.JudgeAnalysis(p, omitted, Oracle.WriteAnalysis([.. actual, new Defect(99, ProofDefect.FalseStep)])));
+        Assert.Equal(0.5, Oracle.JudgeAnalysis(p, omitted, Oracle.WriteAnalysis(actual, score: 1)));
+        Assert.Equal(0, Oracle.JudgeAnalysis(p, omitted, "Step 1 omits its justification. \\boxed{0.5}"));
+
+        var parsed = Parsers.Verification(Oracle.WriteAnalysis(actual));
+        Assert.True(parsed.FormatOk);
+        Assert.Equal(0.5, parsed.Score);
+        var meta = Parsers.MetaVerification(Oracle.WriteMetaVerification(p, omitted, Oracle.WriteAnalysis(actual)));
+        Assert.Equal(1, meta.Score);
+    }
+}
