@@ -1,0 +1,93 @@
+using System.Text;
+using System.Text.Json;
+
+namespace MathV2.Core.Datasets;
+
+/// <summary>A bad row: where it is and what is wrong with it.</summary>
+public sealed record DatasetError(string File, int Line, string Field, string Message)
+{
+    public override string ToString() => $"{File}:{Line}: {Field} {Message}";
+}
+
+/// <summary>The rows read, and the rows set aside (only when skipping was asked for).</summary>
+public sealed record DatasetReadResult<T>
+{
+    public required IReadOnlyList<T> Rows { get; init; }
+    public required IReadOnlyList<DatasetError> Errors { get; init; }
+    /// <summary>The raw text of every rejected row, kept so nothing is silently dropped.</summary>
+    public required IReadOnlyList<string> RejectedLines { get; init; }
+}
+
+/// <summary>Thrown when a dataset has bad rows and skipping was not asked for; names every bad row.</summary>
+public sealed class DatasetException(IReadOnlyList<DatasetError> errors)
+    : Exception($"dataset rejected: {errors.Count} bad row(s); first: {errors[0]}" + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : ""))
+{
+    public IReadOnlyList<DatasetError> Errors { get; } = errors;
+}
+
+/// <summary>JSONL readers and writers for D_p, D_v, D_mv and demonstrations, with schema validation.</summary>
+public static class Jsonl
+{
+    public static DatasetKind KindOf<T>() =>
+        typeof(T) == typeof(ProblemRow) ? DatasetKind.Problems :
+        typeof(T) == typeof(GradedProofRow) ? DatasetKind.GradedProofs :
+        typeof(T) == typeof(GradedAnalysisRow) ? DatasetKind.GradedAnalyses :
+        typeof(T) == typeof(DemonstrationRow) ? DatasetKind.Demonstrations :
+        throw new ArgumentException($"{typeof(T).Name} is not a dataset row type");
+
+    /// <summary>
+    /// Reads and validates every line. Any bad row rejects the whole dataset (<see cref="DatasetException"/>)
+    /// unless <paramref name="skipInvalid"/>; then bad rows are counted and kept aside in the result.
+    /// </summary>
+    public static DatasetReadResult<T> Read<T>(string text, string fileName, bool skipInvalid = false)
+    {
+        var kind = KindOf<T>();
+        var rows = new List<T>();
+        var errors = new List<DatasetError>();
+        var rejected = new List<string>();
+        int lineNo = 0;
+        foreach (string line in text.Split('\n'))
+        {
+            lineNo++;
+            string l = line.TrimEnd('\r');
+            if (string.IsNullOrWhiteSpace(l)) continue;
+            JsonElement row;
+            try { row = JsonDocument.Parse(l).RootElement.Clone(); }
+            catch (JsonException e)
+            {
+                errors.Add(new DatasetError(fileName, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}"));
+                rejected.Add(l);
+                continue;
+            }
+            var problems = DatasetSchema.Validate(kind, row).ToList();
+            if (problems.Count > 0)
+            {
+                errors.AddRange(problems.Select(p => new DatasetError(fileName, lineNo, p.Field, p.Message)));
+                rejected.Add(l);
+                continue;
+            }
+            rows.Add(Convert<T>(kind, row));
+        }
+        if (errors.Count > 0 && !skipInvalid) throw new DatasetException(errors);
+        return new DatasetReadResult<T> { Rows = rows, Errors = errors, RejectedLines = rejected };
+    }
+
+    public static string Write<T>(IEnumerable<T> rows)
+    {
+        var sb = new StringBuilder();
+        foreach (var r in rows) sb.Append(JsonSerializer.Serialize(r, Json.Options)).Append('\n');
+        return sb.ToString();
+    }
+
+    static T Convert<T>(DatasetKind kind, JsonElement row)
+    {
+        if (kind is DatasetKind.GradedProofs or DatasetKind.GradedAnalyses)
+        {
+            // Scores may be spelled "1/2"; store the normalised number.
+            var obj = System.Text.Json.Nodes.JsonNode.Parse(row.GetRawText())!.AsObject();
+            obj["score"] = DatasetSchema.ScoreOf(row.GetProperty("score"));
+            return obj.Deserialize<T>(Json.Options)!;
+        }
+        return row.Deserialize<T>(Json.Options)!;
+    }
+}

@@ -1,0 +1,92 @@
+using MathV2.Core.Datasets;
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Demo;
+
+/// <summary>Sizes of the demo domain's datasets.</summary>
+public sealed record DemoDatasetOptions
+{
+    public int Seed { get; init; } = 1;
+    /// <summary>Problems per difficulty level (levels 1..MaxDifficulty).</summary>
+    public int ProblemsPerDifficulty { get; init; } = 50;
+    public int MaxDifficulty { get; init; } = 2;
+    public double ValidationShare { get; init; } = 0.1;
+}
+
+/// <summary>The demo datasets (D_p, D_v, D_mv) and the bootstrap SFT demonstrations, all from a seed.</summary>
+public static class DemoDatasets
+{
+    static readonly ProofDefect[] Defects = [ProofDefect.None, ProofDefect.FalseStep, ProofDefect.OmittedJustification, ProofDefect.NotReachingClaim];
+
+    public static IReadOnlyList<ArithmeticProblem> Problems(DemoDatasetOptions o) =>
+        (from d in Enumerable.Range(1, o.MaxDifficulty) from i in Enumerable.Range(0, o.ProblemsPerDifficulty) select ArithmeticDomain.Problem(o.Seed, i, d)).ToList();
+
+    public static IEnumerable<ProblemRow> ProblemRows(DemoDatasetOptions o) =>
+        Problems(o).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement, Difficulty = p.Difficulty });
+
+    /// <summary>D_v: each problem with one proof per defect kind, scored by the oracle.</summary>
+    public static IEnumerable<GradedProofRow> GradedProofs(DemoDatasetOptions o) =>
+        from p in Problems(o)
+        from d in Defects
+        let proof = ArithmeticDomain.WriteProof(p, d, o.Seed)
+        select new GradedProofRow { ProblemId = p.Id, Problem = p.Statement, Proof = proof, Score = Oracle.ScoreProof(p, proof).Score };
+
+    /// <summary>D_mv: for each graded proof, a faithful analysis and a corrupted one (a bogus defect or a wrong score), rated by the oracle.</summary>
+    public static IEnumerable<GradedAnalysisRow> GradedAnalyses(DemoDatasetOptions o)
+    {
+        foreach (var p in Problems(o))
+            foreach (var d in Defects)
+            {
+                string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
+                var actual = Oracle.ScoreProof(p, proof).Defects;
+                string faithful = Oracle.WriteAnalysis(actual);
+                string corrupted = p.Id.Sum(c => c) % 2 == 0
+                    ? Oracle.WriteAnalysis([.. actual, new Defect(1, ProofDefect.OmittedJustification)])
+                    : Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1);
+                foreach (string analysis in new[] { faithful, corrupted })
+                    yield return new GradedAnalysisRow
+                    {
+                        ProblemId = p.Id, Problem = p.Statement, Proof = proof, Analysis = analysis,
+                        Score = Oracle.JudgeAnalysis(p, proof, analysis),
+                    };
+            }
+    }
+
+    /// <summary>
+    /// Bootstrap SFT demonstrations in the method's prompt formats: proofs with honest self-evaluations,
+    /// verifications, meta-verifications and refinements (defective candidate → correct proof).
+    /// </summary>
+    public static IEnumerable<DemonstrationRow> Demonstrations(DemoDatasetOptions o)
+    {
+        foreach (var p in Problems(o))
+        {
+            string correct = ArithmeticDomain.WriteProof(p);
+            yield return new DemonstrationRow
+            {
+                Kind = "generation",
+                Prompt = Prompts.RenderGeneration(p.Statement),
+                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([])}",
+            };
+            foreach (var d in Defects)
+            {
+                string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
+                var verdict = Oracle.ScoreProof(p, proof);
+                string analysis = Oracle.WriteAnalysis(verdict.Defects);
+                yield return new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Statement, proof), Completion = analysis };
+                yield return new DemonstrationRow
+                {
+                    Kind = "meta-verification",
+                    Prompt = Prompts.RenderMetaVerification(p.Statement, proof, analysis),
+                    Completion = Oracle.WriteMetaVerification(p, proof, analysis),
+                };
+                if (d != ProofDefect.None)
+                    yield return new DemonstrationRow
+                    {
+                        Kind = "refinement",
+                        Prompt = Prompts.RenderRefinement(p.Statement, [(proof, analysis, verdict.Score)]),
+                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([])}",
+                    };
+            }
+        }
+    }
+}

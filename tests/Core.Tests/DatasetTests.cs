@@ -1,0 +1,96 @@
+using System.Text.Json;
+using MathV2.Core.Datasets;
+using MathV2.Core.Demo;
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Tests;
+
+public sealed class DatasetTests
+{
+    const string Dv = """
+        {"problemId":"p1","problem":"Prove 1+1=2.","proof":"Step 1: 1 + 1 = 2, because 1 + 1 = 2.","score":1}
+        {"problemId":"p2","problem":"Prove 2+2=4.","proof":"obvious","score":"1/2"}
+
+        {"problemId":"p3","problem":"Prove 3+3=6.","proof":"","score":1}
+        {"problemId":"p4","problem":"Prove 4+4=8.","proof":"x","score":0.7}
+        not json
+        """;
+
+    [Fact]
+    public void A_dataset_with_bad_rows_is_rejected_whole_naming_file_line_and_field()
+    {
+        var e = Assert.Throws<DatasetException>(() => Jsonl.Read<GradedProofRow>(Dv, "dv.jsonl"));
+        Assert.Equal(["dv.jsonl:4: proof must not be empty", "dv.jsonl:5: score must be 0, 0.5 or 1 (got 0.7)"],
+            e.Errors.Take(2).Select(x => x.ToString()));
+        Assert.Equal(6, e.Errors[2].Line);
+        Assert.Contains("dv.jsonl:4", e.Message);
+    }
+
+    [Fact]
+    public void Skipping_keeps_bad_rows_aside_and_counts_them()
+    {
+        var r = Jsonl.Read<GradedProofRow>(Dv, "dv.jsonl", skipInvalid: true);
+        Assert.Equal(2, r.Rows.Count);
+        Assert.Equal(0.5, r.Rows[1].Score);
+        Assert.Equal(3, r.RejectedLines.Count);
+        Assert.Equal("not json", r.RejectedLines[^1]);
+        var again = Jsonl.Read<GradedProofRow>(Jsonl.Write(r.Rows), "out.jsonl");
+        Assert.Equal(r.Rows, again.Rows);
+    }
+
+    [Fact]
+    public void Foreign_layouts_import_by_field_mapping()
+    {
+        string array = """[{"meta":{"q":"Prove A."},"answer":"A holds.","grade":"\\frac{1}{2}"},{"meta":{"q":"Prove B."},"answer":"B.","grade":1}]""";
+        var (jsonl, kind, result) = DatasetImporter.Import(array, "x.json", new FieldMapping { ProblemField = "meta.q", ProofField = "answer", ScoreField = "grade" });
+        Assert.Equal(DatasetKind.GradedProofs, kind);
+        var rows = Jsonl.Read<GradedProofRow>(jsonl, "imported").Rows;
+        Assert.Equal([0.5, 1.0], rows.Select(r => r.Score));
+        Assert.Equal(DatasetImporter.IdOf("Prove A."), rows[0].ProblemId);
+        Assert.Empty(result.Errors);
+
+        var e = Assert.Throws<DatasetException>(() => DatasetImporter.Import("{\"q\":\"P\"}\n{\"other\":1}\n", "p.jsonl", new FieldMapping { ProblemField = "q" }));
+        Assert.Equal("p.jsonl:2: q was not found in the row", Assert.Single(e.Errors).ToString());
+        var bad = Assert.Throws<DatasetException>(() => DatasetImporter.Import("{\"q\":\"P\",\"s\":3,\"a\":\"x\"}", "g.jsonl", new FieldMapping { ProblemField = "q", ProofField = "a", ScoreField = "s" }));
+        Assert.Equal("s", Assert.Single(bad.Errors).Field);
+    }
+
+    [Fact]
+    public void Splits_are_deterministic_by_problem_and_near_the_requested_share()
+    {
+        var problems = Enumerable.Range(0, 2000).Select(i => $"Prove claim number {i}.").ToList();
+        var validation = problems.Where(p => Splits.IsValidation(p, 0.2)).ToList();
+        Assert.InRange(validation.Count, 330, 470);
+        Assert.All(validation, p => Assert.True(Splits.IsValidation("  " + p.ToUpperInvariant() + " ", 0.2)));
+    }
+
+    [Fact]
+    public void Demo_datasets_are_deterministic_and_graded_by_the_oracle()
+    {
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 5 };
+        Assert.Equal(Jsonl.Write(DemoDatasets.GradedProofs(o)), Jsonl.Write(DemoDatasets.GradedProofs(o)));
+        var dv = DemoDatasets.GradedProofs(o).ToList();
+        Assert.Equal(new[] { 0.0, 0.5, 1.0 }, dv.Select(r => r.Score).Distinct().OrderBy(x => x));
+        var dmv = DemoDatasets.GradedAnalyses(o).ToList();
+        Assert.Contains(dmv, r => r.Score == 1);
+        Assert.Contains(dmv, r => r.Score < 1);
+        Assert.NotNull(Jsonl.Read<GradedAnalysisRow>(Jsonl.Write(dmv), "dmv.jsonl"));
+    }
+
+    [Fact]
+    public void Demonstrations_are_in_the_formats_the_parsers_accept()
+    {
+        var demos = DemoDatasets.Demonstrations(new DemoDatasetOptions { ProblemsPerDifficulty = 3 }).ToList();
+        Assert.Equal(["generation", "meta-verification", "refinement", "verification"], demos.Select(d => d.Kind).Distinct().Order());
+        foreach (var d in demos)
+        {
+            bool ok = d.Kind switch
+            {
+                "generation" or "refinement" => Parsers.Generation(d.Completion).FormatOk,
+                "verification" => Parsers.Verification(d.Completion).FormatOk,
+                _ => Parsers.MetaVerification(d.Completion).FormatOk,
+            };
+            Assert.True(ok, $"{d.Kind} demonstration does not parse:\n{d.Completion}");
+        }
+    }
+}
