@@ -21,6 +21,9 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         ops       instances show|rewind|terminate|suspend|resume|restart|purge ID [--reason TEXT] [--history]
                   jobs show ID
                   artifacts show|lineage ID
+        datasets  datasets import --in FILE --problem-field F [--proof-field F --score-field F] [--analysis-field F]
+                           [--id-field F] [--out FILE] [--skip-invalid] [--artifact ID]
+                  datasets demo [--seed S] [--problems-per-difficulty N] [--max-difficulty D] --out DIR [--artifact-prefix P]
         method    method parse --kind verification|meta|generation [--finish-reason stop|length] < output.txt
         bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
                   bench consensus [--proofs N] [--verifier-accuracy A] [--meta-accuracy A] [--n N --m M --k K] [--seed S]
@@ -46,6 +49,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
             "artifacts" => await ShowAsync(a, "artifacts", ["show", "lineage"], ct),
             "bench" => await BenchAsync(a, ct),
             "method" => MethodCommand(a),
+            "datasets" => await DatasetsAsync(a, ct),
             _ => throw new CliException($"unknown command '{argv[0]}'; run ./mathv2 help"),
         };
     }
@@ -248,6 +252,81 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         if (a.Json) WriteJson(result);
         else stdout.WriteLine(JsonSerializer.Serialize(result, Json.Indented));
         return 0;
+    }
+
+    async Task<int> DatasetsAsync(Args a, CancellationToken ct)
+    {
+        string verb = a.Positional(0, "datasets action (import|demo)");
+        if (verb == "import")
+        {
+            a.Allow("--in", "--problem-field", "--proof-field", "--score-field", "--analysis-field", "--id-field", "--out", "--skip-invalid", "--artifact");
+            string input = a.Get("--in") ?? throw new CliException("--in FILE is required");
+            if (!File.Exists(input)) throw new CliException($"{input}: no such file");
+            var map = new Core.Datasets.FieldMapping
+            {
+                ProblemField = a.Get("--problem-field") ?? throw new CliException("--problem-field is required"),
+                ProofField = a.Get("--proof-field"), ScoreField = a.Get("--score-field"), AnalysisField = a.Get("--analysis-field"), IdField = a.Get("--id-field"),
+            };
+            string jsonl;
+            Core.Datasets.DatasetKind kind;
+            int rejected;
+            try
+            {
+                var (j, k, r) = Core.Datasets.DatasetImporter.Import(await File.ReadAllTextAsync(input, ct), input, map, a.Has("--skip-invalid"));
+                (jsonl, kind, rejected) = (j, k, r.RejectedLines.Count);
+                foreach (var e in r.Errors) stderr.WriteLine($"skipped: {e}");
+                if (rejected > 0 && a.Get("--out") is { } o) await File.WriteAllLinesAsync(o + ".rejected", r.RejectedLines, ct);
+            }
+            catch (Core.Datasets.DatasetException e) { throw new CliException(string.Join("\n", e.Errors.Take(20)) + (e.Errors.Count > 20 ? $"\n… {e.Errors.Count - 20} more" : "") + "\nnothing was imported (use --skip-invalid to set bad rows aside)"); }
+            catch (ArgumentException e) { throw new CliException(e.Message); }
+            int rows = jsonl.Count(c => c == '\n');
+            string? outPath = a.Get("--out");
+            if (outPath != null) await File.WriteAllTextAsync(outPath, jsonl, ct);
+            string? artifact = a.Get("--artifact") is { } id ? await UploadDatasetAsync(id, kind.ToString(), [("data.jsonl", jsonl)], ct) : null;
+            if (a.Json) WriteJson(new { kind, rows, rejected, @out = outPath, artifact });
+            else stdout.WriteLine($"imported {rows} {kind} row(s){(rejected > 0 ? $", {rejected} set aside" + (outPath != null ? $" in {outPath}.rejected" : " (listed above)") : "")}{(outPath != null ? $" → {outPath}" : "")}{(artifact != null ? $" (artifact {artifact})" : "")}");
+            if (outPath == null && artifact == null && !a.Json) stdout.Write(jsonl);
+            return 0;
+        }
+        if (verb == "demo")
+        {
+            a.Allow("--seed", "--problems-per-difficulty", "--max-difficulty", "--out", "--artifact-prefix");
+            var o = new Core.Demo.DemoDatasetOptions
+            {
+                Seed = a.Int("--seed", 1, int.MinValue, int.MaxValue),
+                ProblemsPerDifficulty = a.Int("--problems-per-difficulty", 50, 1, 100000),
+                MaxDifficulty = a.Int("--max-difficulty", 2, 1, 4),
+            };
+            string dir = a.Get("--out") ?? throw new CliException("--out DIR is required");
+            Directory.CreateDirectory(dir);
+            var files = new (string Name, string Text)[]
+            {
+                ("problems.jsonl", Core.Datasets.Jsonl.Write(Core.Demo.DemoDatasets.ProblemRows(o))),
+                ("graded-proofs.jsonl", Core.Datasets.Jsonl.Write(Core.Demo.DemoDatasets.GradedProofs(o))),
+                ("graded-analyses.jsonl", Core.Datasets.Jsonl.Write(Core.Demo.DemoDatasets.GradedAnalyses(o))),
+                ("demonstrations.jsonl", Core.Datasets.Jsonl.Write(Core.Demo.DemoDatasets.Demonstrations(o))),
+            };
+            foreach (var (name, text) in files) await File.WriteAllTextAsync(Path.Combine(dir, name), text, ct);
+            string? artifact = a.Get("--artifact-prefix") is { } prefix ? await UploadDatasetAsync($"{prefix}-demo-seed{o.Seed}", "demo-datasets", files, ct) : null;
+            var counts = files.ToDictionary(f => f.Name, f => f.Text.Count(c => c == '\n'));
+            if (a.Json) WriteJson(new { dir, options = o, rows = counts, artifact });
+            else stdout.WriteLine($"demo datasets in {dir}: " + string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")) + (artifact != null ? $" (artifact {artifact})" : ""));
+            return 0;
+        }
+        throw new CliException($"unknown datasets action '{verb}'; available: import, demo");
+    }
+
+    /// <summary>Stores files as an immutable artifact in the datasets container of the local stack.</summary>
+    async Task<string> UploadDatasetAsync(string id, string kind, IEnumerable<(string Name, string Text)> files, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id)) throw new CliException($"invalid artifact id '{id}': use letters, digits, '-', '_' or '.'");
+        if (!File.Exists(layout.PidFile)) throw new CliException("storing an artifact needs the local stack: run ./mathv2 up");
+        var store = new Core.Artifacts.ArtifactStore(new MathV2Storage(layout.StorageConnectionString));
+        if (await store.GetAsync(id, ct) != null) throw new CliException($"artifact {id} already exists (artifacts are immutable)");
+        var w = store.Create(id, kind, StorageNames.DatasetsContainer, id, new Core.Artifacts.ArtifactProducer { Worker = "mathv2 cli" });
+        foreach (var (name, text) in files) await w.AddTextAsync(name, text, ct);
+        await w.CommitAsync(ct);
+        return id;
     }
 
     /// <summary>What the parsers extract from a model output read from stdin (for debugging prompts).</summary>
