@@ -92,6 +92,28 @@ public sealed class StackLifecycleTests(StackFixture shared)
     }
 
     [Fact]
+    public async Task Demo_datasets_are_stored_as_an_immutable_artifact_with_a_manifest()
+    {
+        await shared.Stack.UpAsync();
+        string dir = Directory.CreateTempSubdirectory("mathv2-demo-ds-").FullName;
+        string prefix = $"t{Guid.NewGuid():N}"[..10];
+        try
+        {
+            var (rc, stdout, _) = await Cli("datasets", "demo", "--out", dir, "--problems-per-difficulty", "3", "--artifact-prefix", prefix, "--json");
+            Assert.Equal(0, rc);
+            string id = JsonDocument.Parse(stdout).RootElement.GetProperty("artifact").GetString()!;
+            var manifest = (await shared.Artifacts.GetAsync(id))!;
+            Assert.Equal(["demonstrations.jsonl", "graded-analyses.jsonl", "graded-proofs.jsonl", "problems.jsonl"], manifest.Files.Select(f => f.Path).Order());
+            byte[] problems = await shared.Artifacts.ReadFileAsync(manifest, "problems.jsonl");
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(dir, "problems.jsonl")), problems);
+            (rc, _, var err) = await Cli("datasets", "demo", "--out", dir, "--problems-per-difficulty", "3", "--artifact-prefix", prefix);
+            Assert.Equal(1, rc);
+            Assert.Contains("already exists", err);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public async Task Bench_protocol_reports_dispatch_overhead_next_to_run_time()
     {
         await shared.Stack.UpAsync();
