@@ -1,0 +1,225 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MathV2.Gpu.Worker.Model;
+
+/// <summary>Keys and values of earlier positions, per layer, for incremental decoding.</summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor?[] _keys, _values;
+
+    public KvCache(int layers) => (_keys, _values) = (new Tensor?[layers], new Tensor?[layers]);
+
+    /// <summary>Positions already cached.</summary>
+    public long Length => _keys[0]?.shape[2] ?? 0;
+
+    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
+    {
+        var (oldK, oldV) = (_keys[layer], _values[layer]);
+        _keys[layer] = oldK is null ? k.detach().MoveToOuterDisposeScope() : torch.cat([oldK, k.detach()], 2).MoveToOuterDisposeScope();
+        _values[layer] = oldV is null ? v.detach().MoveToOuterDisposeScope() : torch.cat([oldV, v.detach()], 2).MoveToOuterDisposeScope();
+        if (oldK is not null) { oldK.Dispose(); oldV!.Dispose(); }
+        return (_keys[layer]!, _values[layer]!);
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _keys.Concat(_values)) t?.Dispose();
+    }
+}
+
+/// <summary>RMSNorm: x / sqrt(mean(x²) + eps) · weight.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    readonly double _eps;
+    public readonly Parameter weight;
+
+    public RmsNorm(int dim, double eps) : base(nameof(RmsNorm))
+    {
+        _eps = eps;
+        weight = new Parameter(torch.ones(dim));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        var xf = x.to_type(ScalarType.Float32);
+        var normed = xf * torch.rsqrt(xf.pow(2).mean([-1L], keepdim: true) + _eps);
+        return (normed.to_type(x.dtype) * weight).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Grouped-query self-attention with rotary embeddings (HF Llama layout: q_proj, k_proj, v_proj, o_proj).</summary>
+public sealed class LlamaAttention : nn.Module
+{
+    readonly LlamaConfig _c;
+    public readonly Linear q_proj, k_proj, v_proj, o_proj;
+
+    public LlamaAttention(LlamaConfig c) : base(nameof(LlamaAttention))
+    {
+        _c = c;
+        q_proj = nn.Linear(c.HiddenSize, c.Heads * c.HeadDim, hasBias: false);
+        k_proj = nn.Linear(c.HiddenSize, c.KvHeads * c.HeadDim, hasBias: false);
+        v_proj = nn.Linear(c.HiddenSize, c.KvHeads * c.HeadDim, hasBias: false);
+        o_proj = nn.Linear(c.Heads * c.HeadDim, c.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <param name="x">[batch, seq, hidden]</param>
+    /// <param name="cos">[batch, seq, head_dim] for the query positions</param>
+    /// <param name="mask">additive [batch, 1, seq, total] mask (0 or -inf)</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    {
+        long b = x.shape[0], s = x.shape[1];
+        int h = _c.Heads, kvh = _c.KvHeads, d = _c.HeadDim;
+        var q = q_proj.forward(x).view(b, s, h, d).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, s, kvh, d).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, s, kvh, d).transpose(1, 2);
+        var c4 = cos.unsqueeze(1);
+        var s4 = sin.unsqueeze(1);
+        q = q * c4 + RotateHalf(q) * s4;
+        k = k * c4 + RotateHalf(k) * s4;
+        if (cache != null) (k, v) = cache.Append(layer, k, v);
+        if (kvh != h)
+        {
+            k = k.repeat_interleave(h / kvh, 1);
+            v = v.repeat_interleave(h / kvh, 1);
+        }
+        var scores = torch.matmul(q, k.transpose(2, 3)) / Math.Sqrt(d) + mask;
+        var probs = scores.to_type(ScalarType.Float32).softmax(-1).to_type(q.dtype);
+        var o = torch.matmul(probs, v).transpose(1, 2).reshape(b, s, h * d);
+        return o_proj.forward(o);
+    }
+
+    static Tensor RotateHalf(Tensor x)
+    {
+        long half = x.shape[^1] / 2;
+        var x1 = x[TensorIndex.Ellipsis, TensorIndex.Slice(0, half)];
+        var x2 = x[TensorIndex.Ellipsis, TensorIndex.Slice(half, null)];
+        return torch.cat([-x2, x1], -1);
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) · up(x)).</summary>
+public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear gate_proj, up_proj, down_proj;
+
+    public LlamaMlp(LlamaConfig c) : base(nameof(LlamaMlp))
+    {
+        gate_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        up_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        down_proj = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x));
+}
+
+public sealed class LlamaDecoderLayer : nn.Module
+{
+    public readonly LlamaAttention self_attn;
+    public readonly LlamaMlp mlp;
+    public readonly RmsNorm input_layernorm, post_attention_layernorm;
+
+    public LlamaDecoderLayer(LlamaConfig c) : base(nameof(LlamaDecoderLayer))
+    {
+        self_attn = new LlamaAttention(c);
+        mlp = new LlamaMlp(c);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    {
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
+        return h + mlp.forward(post_attention_layernorm.forward(h));
+    }
+}
+
+/// <summary>The decoder stack (HF name "model").</summary>
+public sealed class LlamaBody : nn.Module
+{
+    public readonly Embedding embed_tokens;
+    public readonly ModuleList<LlamaDecoderLayer> layers;
+    public readonly RmsNorm norm;
+
+    public LlamaBody(LlamaConfig c) : base(nameof(LlamaBody))
+    {
+        embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize);
+        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, c.Layers).Select(_ => new LlamaDecoderLayer(c)).ToArray());
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// A Llama-family causal LM (RMSNorm, rotary embeddings, SwiGLU, grouped-query attention, causal mask, KV cache)
+/// whose parameter names match Hugging Face Llama/Qwen2 checkpoints (model.layers.N.self_attn.q_proj.weight, …).
+/// </summary>
+public sealed class LlamaForCausalLM : nn.Module
+{
+    public LlamaConfig Config { get; }
+    public readonly LlamaBody model;
+    public readonly Linear? lm_head;
+
+    public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        Config = config;
+        model = new LlamaBody(config);
+        if (!config.TieEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// Logits [batch, seq, vocab] for token ids [batch, seq]. Positions continue after the cache's length; rows may
+    /// carry left padding, given as an optional [batch, total] attention mask (1 keep, 0 pad), and positions then
+    /// count only real tokens.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? attentionMask = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        long b = inputIds.shape[0], s = inputIds.shape[1];
+        long past = cache?.Length ?? 0, total = past + s;
+        var device = inputIds.device;
+        Tensor positions;
+        if (attentionMask is null) positions = torch.arange(past, total, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, s);
+        else positions = (attentionMask.to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0)[TensorIndex.Colon, TensorIndex.Slice(past, total)];
+        var (cos, sin) = Rotary(positions, device);
+        var x = model.embed_tokens.forward(inputIds);
+        var mask = CausalMask(b, s, past, attentionMask, x.dtype, device);
+        for (int i = 0; i < model.layers.Count; i++)
+            x = model.layers[i].Forward(x, cos, sin, mask, cache, i);
+        x = model.norm.forward(x);
+        var logits = lm_head is null ? torch.matmul(x, model.embed_tokens.weight!.t()) : lm_head.forward(x);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    (Tensor Cos, Tensor Sin) Rotary(Tensor positions, Device device)
+    {
+        int d = Config.HeadDim;
+        var invFreq = torch.pow(Config.RopeTheta, -torch.arange(0, d, 2, dtype: ScalarType.Float64, device: device) / d).to_type(ScalarType.Float32);
+        var freqs = positions.to_type(ScalarType.Float32).unsqueeze(-1) * invFreq;   // [b, s, d/2]
+        var emb = torch.cat([freqs, freqs], -1);                                      // [b, s, d]
+        return (emb.cos(), emb.sin());
+    }
+
+    static Tensor CausalMask(long b, long s, long past, Tensor? attentionMask, ScalarType dtype, Device device)
+    {
+        long total = past + s;
+        var q = torch.arange(past, total, device: device).unsqueeze(1);
+        var k = torch.arange(0, total, device: device).unsqueeze(0);
+        var allowed = (k <= q).unsqueeze(0).unsqueeze(0).expand(b, 1, s, total);
+        if (attentionMask is not null)
+        {
+            allowed = allowed & attentionMask.to_type(ScalarType.Bool).unsqueeze(1).unsqueeze(1);
+            // A padding query still sees itself, so its row is never all -inf (NaN would reach real rows through V).
+            allowed = allowed | (k == q).unsqueeze(0).unsqueeze(0).expand(b, 1, s, total);
+        }
+        var zeros = torch.zeros(b, 1, s, total, dtype: dtype, device: device);
+        return zeros.masked_fill(allowed.logical_not(), float.NegativeInfinity);
+    }
+}

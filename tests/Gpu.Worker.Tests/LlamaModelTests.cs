@@ -1,0 +1,106 @@
+using MathV2.Gpu.Worker.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MathV2.Gpu.Worker.Tests;
+
+public sealed class LlamaModelTests
+{
+    static readonly LlamaConfig Tiny = new() { HiddenSize = 32, Layers = 2, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 48, VocabSize = 40, MaxPositions = 64 };
+
+    static LlamaForCausalLM Make(LlamaConfig c, int seed = 1)
+    {
+        torch.manual_seed(seed);
+        var m = new LlamaForCausalLM(c);
+        // Non-trivial norm weights so the parity test checks them too.
+        using (torch.no_grad())
+            foreach (var (name, p) in m.named_parameters())
+                if (name.EndsWith("norm.weight")) p.copy_(torch.rand(p.shape) + 0.5);
+        m.eval();
+        return m;
+    }
+
+    static Dictionary<string, float[]> Weights(nn.Module m) =>
+        m.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.contiguous().data<float>().ToArray());
+
+    [Fact]
+    public void Parameter_names_follow_the_hugging_face_llama_layout()
+    {
+        var names = Make(Tiny).state_dict().Keys.ToHashSet();
+        foreach (string n in new[] { "model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight",
+                     "model.layers.0.mlp.gate_proj.weight", "model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight",
+                     "model.norm.weight", "lm_head.weight" })
+            Assert.Contains(n, names);
+        Assert.DoesNotContain("lm_head.weight", Make(Tiny with { TieEmbeddings = true }).state_dict().Keys);
+    }
+
+    [Theory]
+    [InlineData(false, 2)]
+    [InlineData(true, 4)]
+    public void The_forward_pass_matches_the_plain_reference_to_1e4(bool tie, int kvHeads)
+    {
+        var c = Tiny with { TieEmbeddings = tie, KvHeadsOrNull = kvHeads };
+        using var model = Make(c);
+        int[] tokens = [3, 17, 5, 39, 0, 22, 8, 8, 11];
+        using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray()).unsqueeze(0);
+        using var _ = torch.no_grad();
+        using var logits = model.Forward(ids);
+        var reference = new ReferenceLlama(c, Weights(model)).Forward(tokens);
+        var actual = logits[0].data<float>().ToArray();
+        double maxDiff = 0;
+        for (int t = 0; t < tokens.Length; t++)
+            for (int v = 0; v < c.VocabSize; v++)
+                maxDiff = Math.Max(maxDiff, Math.Abs(actual[t * c.VocabSize + v] - reference[t][v]));
+        Assert.True(maxDiff < 1e-4, $"max |diff| = {maxDiff}");
+    }
+
+    [Fact]
+    public void Greedy_decoding_with_the_kv_cache_yields_exactly_the_tokens_without_it()
+    {
+        using var model = Make(Tiny, seed: 5);
+        using var _ = torch.no_grad();
+        var prompt = new long[] { 1, 2, 3, 4 };
+
+        var noCache = prompt.ToList();
+        for (int i = 0; i < 20; i++)
+        {
+            using var logits = model.Forward(torch.tensor(noCache.ToArray()).unsqueeze(0));
+            noCache.Add(logits[0, -1].argmax().item<long>());
+        }
+
+        var withCache = prompt.ToList();
+        using var cache = new KvCache(Tiny.Layers);
+        using (var first = model.Forward(torch.tensor(prompt).unsqueeze(0), cache))
+            withCache.Add(first[0, -1].argmax().item<long>());
+        for (int i = 1; i < 20; i++)
+        {
+            using var logits = model.Forward(torch.tensor(new[] { withCache[^1] }).unsqueeze(0), cache);
+            withCache.Add(logits[0, -1].argmax().item<long>());
+        }
+        Assert.Equal(noCache, withCache);
+        Assert.Equal(prompt.Length + 19, cache.Length);
+    }
+
+    [Fact]
+    public void Left_padding_with_an_attention_mask_gives_the_unpadded_logits()
+    {
+        using var model = Make(Tiny, seed: 9);
+        using var _ = torch.no_grad();
+        using var plain = model.Forward(torch.tensor(new long[] { 7, 8, 9 }).unsqueeze(0));
+        using var padded = model.Forward(torch.tensor(new long[] { 0, 0, 7, 8, 9 }).unsqueeze(0), attentionMask: torch.tensor(new long[] { 0, 0, 1, 1, 1 }).unsqueeze(0));
+        double diff = (plain[0] - padded[0, TensorIndex.Slice(2, null)]).abs().max().item<float>();
+        Assert.True(diff < 1e-5, $"diff {diff}");
+        Assert.False(padded.isnan().any().item<bool>());
+    }
+
+    [Fact]
+    public void Configs_round_trip_through_config_json_and_bad_ones_name_the_field()
+    {
+        var parsed = LlamaConfig.Parse(Tiny.ToJson());
+        Assert.Equal(Tiny, parsed with { Architectures = Tiny.Architectures });
+        Assert.Contains("\"num_key_value_heads\": 2", Tiny.ToJson());
+        var e = Assert.Throws<ArgumentException>(() => LlamaConfig.Parse("""{"hidden_size": 30, "num_attention_heads": 4}"""));
+        Assert.Contains("hidden_size", e.Message);
+        Assert.Contains("num_key_value_heads", Assert.Throws<ArgumentException>(() => LlamaConfig.Parse("""{"num_attention_heads": 4, "num_key_value_heads": 3}""")).Message);
+    }
+}
