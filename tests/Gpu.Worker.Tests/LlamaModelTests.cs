@@ -104,3 +104,51 @@ public sealed class LlamaModelTests
         Assert.Contains("num_key_value_heads", Assert.Throws<ArgumentException>(() => LlamaConfig.Parse("""{"num_attention_heads": 4, "num_key_value_heads": 3}""")).Message);
     }
 }
+
+public sealed class LlamaCheckpointTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("mathv2-ckpt-").FullName;
+    static readonly LlamaConfig C = new() { HiddenSize = 32, Layers = 2, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 48, VocabSize = 40 };
+
+    static void AssertBitExact(nn.Module a, nn.Module b)
+    {
+        var sa = a.state_dict();
+        var sb = b.state_dict();
+        Assert.Equal(sa.Keys.OrderBy(k => k), sb.Keys.OrderBy(k => k));
+        foreach (var (k, t) in sa) Assert.Equal(t.contiguous().bytes.ToArray(), sb[k].contiguous().bytes.ToArray());
+    }
+
+    [Fact]
+    public void Save_then_load_is_bit_exact()
+    {
+        torch.manual_seed(3);
+        using var model = new LlamaForCausalLM(C);
+        var files = LlamaCheckpoint.Save(model, _dir);
+        Assert.Equal(["config.json", "model.safetensors"], files);
+        using var loaded = LlamaCheckpoint.Load(_dir);
+        Assert.Equal(C, loaded.Config with { Architectures = C.Architectures });
+        AssertBitExact(model, loaded);
+    }
+
+    [Fact]
+    public void Sharded_checkpoints_with_an_index_load_and_a_missing_parameter_is_named()
+    {
+        torch.manual_seed(4);
+        using var model = new LlamaForCausalLM(C);
+        var files = LlamaCheckpoint.Save(model, _dir, maxShardBytes: 16 * 1024);
+        Assert.Contains(LlamaCheckpoint.IndexFile, files);
+        Assert.True(files.Count(f => f.EndsWith(".safetensors")) > 2);
+        var map = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, LlamaCheckpoint.IndexFile)))!["weight_map"]!.AsObject();
+        Assert.Equal(model.state_dict().Keys.OrderBy(k => k), map.Select(kv => kv.Key).OrderBy(k => k));
+        using (var loaded = LlamaCheckpoint.Load(_dir)) AssertBitExact(model, loaded);
+
+        // Drop one parameter from the index's shard list: the load must say which are missing.
+        string lastShard = files.Last(f => f.EndsWith(".safetensors"));
+        foreach (var kv in map.ToList()) if (kv.Value!.GetValue<string>() == lastShard) map.Remove(kv.Key);
+        File.WriteAllText(Path.Combine(_dir, LlamaCheckpoint.IndexFile), new System.Text.Json.Nodes.JsonObject { ["weight_map"] = map.DeepClone() }.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => LlamaCheckpoint.Load(_dir));
+        Assert.Contains("lacks", e.Message);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
