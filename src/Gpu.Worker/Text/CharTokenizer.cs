@@ -1,0 +1,56 @@
+using System.Text.Json;
+
+namespace MathV2.Gpu.Worker.Text;
+
+/// <summary>What the sampler and trainers need of a tokenizer.</summary>
+public interface ITokenizer
+{
+    int VocabSize { get; }
+    int PadId { get; }
+    int BosId { get; }
+    int EosId { get; }
+    int[] Encode(string text);
+    string Decode(IEnumerable<int> ids);
+}
+
+/// <summary>
+/// A character tokenizer for the built-in demo domain: special tokens &lt;pad&gt; &lt;bos&gt; &lt;eos&gt; &lt;unk&gt;,
+/// then one id per character of its alphabet. Saved as tokenizer.json ({"type":"mathv2-char",…}).
+/// </summary>
+public sealed class CharTokenizer : ITokenizer
+{
+    public static readonly string[] Specials = ["<pad>", "<bos>", "<eos>", "<unk>"];
+    public const string FileName = "tokenizer.json";
+
+    readonly string _alphabet;
+    readonly Dictionary<char, int> _ids;
+
+    public CharTokenizer(string alphabet)
+    {
+        _alphabet = new string(alphabet.Distinct().ToArray());
+        _ids = _alphabet.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i + Specials.Length);
+    }
+
+    /// <summary>The printable ASCII range plus newline: enough for the demo domain and its prompts.</summary>
+    public static CharTokenizer Ascii() => new("\n" + new string(Enumerable.Range(32, 95).Select(i => (char)i).ToArray()) + "½");
+
+    public int VocabSize => Specials.Length + _alphabet.Length;
+    public int PadId => 0;
+    public int BosId => 1;
+    public int EosId => 2;
+    public int UnkId => 3;
+
+    public int[] Encode(string text) => text.Select(c => _ids.TryGetValue(c, out int id) ? id : UnkId).ToArray();
+
+    public string Decode(IEnumerable<int> ids) =>
+        new(ids.Where(i => i >= Specials.Length && i < VocabSize).Select(i => _alphabet[i - Specials.Length]).ToArray());
+
+    public string ToJson() => JsonSerializer.Serialize(new { type = "mathv2-char", specials = Specials, alphabet = _alphabet });
+
+    public static CharTokenizer FromJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.GetProperty("type").GetString() != "mathv2-char") throw new InvalidDataException("tokenizer.json is not a mathv2-char tokenizer");
+        return new CharTokenizer(doc.RootElement.GetProperty("alphabet").GetString()!);
+    }
+}

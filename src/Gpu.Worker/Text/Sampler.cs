@@ -1,0 +1,105 @@
+using MathV2.Gpu.Worker.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MathV2.Gpu.Worker.Text;
+
+/// <summary>Sampling settings; temperature 0 is greedy.</summary>
+public sealed record SamplingOptions
+{
+    public int MaxNewTokens { get; init; } = 64;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+    public long Seed { get; init; } = 0;
+}
+
+/// <summary>One completion: its tokens, text, per-token log-probabilities and why it ended.</summary>
+public sealed record Sample
+{
+    public required int[] Tokens { get; init; }
+    public required string Text { get; init; }
+    /// <summary>log p(token) under the sampling distribution (softmax of logits / temperature; the model's own at temperature 0).</summary>
+    public required double[] LogProbs { get; init; }
+    /// <summary>"stop" (end of sequence or a stop string) or "length".</summary>
+    public required string FinishReason { get; init; }
+}
+
+/// <summary>Batched generation with left padding and a KV cache.</summary>
+public static class Sampler
+{
+    public static IReadOnlyList<Sample> Generate(LlamaForCausalLM model, ITokenizer tok, IReadOnlyList<string> prompts, SamplingOptions o, bool useCache = true)
+    {
+        if (o.TopP is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(o), "top_p must be in (0, 1]");
+        if (o.Temperature < 0) throw new ArgumentOutOfRangeException(nameof(o), "temperature must be >= 0");
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var device = model.model.embed_tokens.weight!.device;
+        var encoded = prompts.Select(p => new[] { tok.BosId }.Concat(tok.Encode(p)).ToArray()).ToList();
+        int b = encoded.Count, width = encoded.Max(e => e.Length);
+        var ids = new long[b * width];
+        var maskArr = new long[b * width];
+        for (int r = 0; r < b; r++)
+            for (int i = 0; i < encoded[r].Length; i++)
+            {
+                int at = r * width + width - encoded[r].Length + i;
+                ids[at] = encoded[r][i];
+                maskArr[at] = 1;
+            }
+        var input = torch.tensor(ids, [b, width], device: device);
+        var mask = torch.tensor(maskArr, [b, width], device: device);
+        var generator = new torch.Generator((ulong)o.Seed, device);
+        var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToList();
+        var logps = Enumerable.Range(0, b).Select(_ => new List<double>()).ToList();
+        var finish = new string?[b];
+        using var cache = useCache ? new KvCache(model.Config.Layers) : null;
+        var step = input;
+        var fullIds = input;
+        for (int t = 0; t < o.MaxNewTokens && finish.Any(f => f == null); t++)
+        {
+            var logits = model.Forward(useCache ? step : fullIds, cache, mask)[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
+            var scaled = o.Temperature > 0 ? logits / o.Temperature : logits;
+            var logProbs = scaled.log_softmax(-1);
+            Tensor next = o.Temperature == 0 ? logits.argmax(-1) : SampleTopP(logProbs, o.TopP, generator);
+            var chosen = logProbs.gather(1, next.unsqueeze(1)).squeeze(1);
+            long[] nextIds = next.cpu().data<long>().ToArray();
+            double[] chosenLp = chosen.cpu().to_type(ScalarType.Float64).data<double>().ToArray();
+            for (int r = 0; r < b; r++)
+            {
+                if (finish[r] != null) { nextIds[r] = tok.EosId; continue; }
+                if (nextIds[r] == tok.EosId) { finish[r] = "stop"; continue; }
+                tokens[r].Add((int)nextIds[r]);
+                logps[r].Add(chosenLp[r]);
+                if (o.StopStrings.Count > 0 && o.StopStrings.Any(s => tok.Decode(tokens[r]).Contains(s, StringComparison.Ordinal))) finish[r] = "stop";
+            }
+            step = torch.tensor(nextIds, [b, 1], device: device);
+            fullIds = torch.cat([fullIds, step], 1);
+            mask = torch.cat([mask, torch.ones(b, 1, dtype: ScalarType.Int64, device: device)], 1);
+        }
+        return Enumerable.Range(0, b).Select(r =>
+        {
+            string text = tok.Decode(tokens[r]);
+            foreach (string s in o.StopStrings)
+            {
+                int at = text.IndexOf(s, StringComparison.Ordinal);
+                if (at >= 0) text = text[..at];
+            }
+            return new Sample { Tokens = [.. tokens[r]], Text = text, LogProbs = [.. logps[r]], FinishReason = finish[r] ?? "length" };
+        }).ToList();
+    }
+
+    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p.</summary>
+    static Tensor SampleTopP(Tensor logProbs, double topP, torch.Generator generator)
+    {
+        var probs = logProbs.exp();
+        if (topP < 1)
+        {
+            var (sorted, order) = probs.sort(-1, descending: true);
+            var cumulative = sorted.cumsum(-1);
+            var drop = (cumulative - sorted) >= topP;       // tokens entirely past the nucleus
+            sorted = sorted.masked_fill(drop, 0);
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted);
+        }
+        return torch.multinomial(probs, 1, generator: generator).squeeze(1);
+    }
+}

@@ -1,0 +1,74 @@
+using MathV2.Gpu.Worker.Model;
+using MathV2.Gpu.Worker.Text;
+using TorchSharp;
+
+namespace MathV2.Gpu.Worker.Tests;
+
+public sealed class SamplerTests
+{
+    static readonly CharTokenizer Tok = CharTokenizer.Ascii();
+
+    static LlamaForCausalLM Model(int seed = 2)
+    {
+        torch.manual_seed(seed);
+        var m = new LlamaForCausalLM(new LlamaConfig { HiddenSize = 32, Layers = 2, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 64, VocabSize = Tok.VocabSize, MaxPositions = 256 });
+        m.eval();
+        return m;
+    }
+
+    [Fact]
+    public void The_char_tokenizer_round_trips_text_and_its_json()
+    {
+        const string text = "Prove that (3 + 4) * 5 = 35.\n## Solution\nStep 1: ½ \\boxed{1}";
+        Assert.Equal(text, Tok.Decode(Tok.Encode(text)));
+        var again = CharTokenizer.FromJson(Tok.ToJson());
+        Assert.Equal(Tok.Encode(text), again.Encode(text));
+        Assert.Equal(Tok.UnkId, Tok.Encode("é")[0]);
+        Assert.Equal("ab", Tok.Decode([Tok.BosId, .. Tok.Encode("a"), Tok.PadId, .. Tok.Encode("b"), Tok.EosId]));
+    }
+
+    [Fact]
+    public void Batched_left_padded_greedy_decoding_equals_decoding_one_by_one()
+    {
+        using var m = Model();
+        string[] prompts = ["1 + 1", "Prove that 2 * 3 = 6.", "x"];
+        var o = new SamplingOptions { Temperature = 0, MaxNewTokens = 12 };
+        var batched = Sampler.Generate(m, Tok, prompts, o);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            var single = Sampler.Generate(m, Tok, [prompts[i]], o).Single();
+            Assert.Equal(single.Tokens, batched[i].Tokens);
+            Assert.Equal(single.LogProbs.Select(x => Math.Round(x, 4)), batched[i].LogProbs.Select(x => Math.Round(x, 4)));
+        }
+    }
+
+    [Fact]
+    public void Sampling_is_reproducible_from_the_seed_with_or_without_the_cache()
+    {
+        using var m = Model();
+        var o = new SamplingOptions { Temperature = 1.0, TopP = 0.9, MaxNewTokens = 16, Seed = 42 };
+        var a = Sampler.Generate(m, Tok, ["abc", "de"], o);
+        var b = Sampler.Generate(m, Tok, ["abc", "de"], o);
+        var c = Sampler.Generate(m, Tok, ["abc", "de"], o, useCache: false);
+        Assert.Equal(a.Select(s => s.Text), b.Select(s => s.Text));
+        Assert.Equal(a.Select(s => s.Text), c.Select(s => s.Text));
+        var other = Sampler.Generate(m, Tok, ["abc", "de"], o with { Seed = 43 });
+        Assert.NotEqual(a.Select(s => s.Text), other.Select(s => s.Text));
+        Assert.All(a, s => Assert.All(s.LogProbs, lp => Assert.True(lp <= 0)));
+        Assert.All(a, s => Assert.Equal(s.Tokens.Length, s.LogProbs.Length));
+    }
+
+    [Fact]
+    public void Completions_end_at_the_token_limit_or_a_stop_string()
+    {
+        using var m = Model();
+        var limited = Sampler.Generate(m, Tok, ["q"], new SamplingOptions { Temperature = 0, MaxNewTokens = 5 }).Single();
+        Assert.Equal("length", limited.FinishReason);
+        Assert.Equal(5, limited.Tokens.Length);
+
+        string stop = limited.Text.Substring(2, 2);
+        var stopped = Sampler.Generate(m, Tok, ["q"], new SamplingOptions { Temperature = 0, MaxNewTokens = 5, StopStrings = [stop] }).Single();
+        Assert.Equal("stop", stopped.FinishReason);
+        Assert.Equal(limited.Text[..limited.Text.IndexOf(stop, StringComparison.Ordinal)], stopped.Text);
+    }
+}
