@@ -48,14 +48,8 @@ services.AddSingleton(sp => new AzureStorageOrchestrationService(new AzureStorag
 services.AddSingleton(sp => SidecarServiceAdapter.Wrap(sp.GetRequiredService<AzureStorageOrchestrationService>()));
 services.AddSingleton<IOrchestrationServiceClient>(sp => SidecarClientAdapter.Wrap(sp.GetRequiredService<AzureStorageOrchestrationService>()));
 services.AddSingleton<MathV2Sidecar>();
-services.AddSingleton(storage);
-services.AddSingleton<GpuJobClient>();
-services.AddSingleton<ArtifactStore>();
-services.AddSingleton(StorageResilience.Create());
-services.AddSingleton(GpuJobLimits.FromEnvironment());
-services.AddSingleton<ApiHandlers>();
+services.AddMathV2Services(_ => storage);
 services.AddHostedService<JobEventPump>();
-services.AddProblemDetails();
 
 var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{options.GrpcPort}");
 var converter = new JsonDataConverter(MathV2.Core.Json.Options);

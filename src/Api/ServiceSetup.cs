@@ -1,0 +1,27 @@
+using MathV2.Activities;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Jobs;
+using MathV2.Core.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MathV2.Api;
+
+/// <summary>The services both hosts (local host and Functions app) need, registered in one place.</summary>
+public static class ServiceSetup
+{
+    public static IServiceCollection AddMathV2Services(this IServiceCollection services, Func<IServiceProvider, MathV2Storage> storage)
+    {
+        services.AddSingleton(storage);
+        services.AddSingleton<GpuJobClient>();
+        services.AddSingleton<ArtifactStore>();
+        services.AddSingleton(StorageResilience.Create());
+        services.AddSingleton(GpuJobLimits.FromEnvironment());
+        services.AddSingleton<ApiHandlers>();
+        services.AddSingleton<SubmitGpuJob>();
+        services.AddSingleton<GetJobStatus>();
+        services.AddSingleton<RequeueStaleGpuJob>();
+        services.AddSingleton<FailGpuJob>();
+        services.AddProblemDetails();
+        return services;
+    }
+}
