@@ -24,7 +24,7 @@ public sealed class SamplerTests
         var again = CharTokenizer.FromJson(Tok.ToJson());
         Assert.Equal(Tok.Encode(text), again.Encode(text));
         Assert.Equal(Tok.UnkId, Tok.Encode("é")[0]);
-        Assert.Equal("ab", Tok.Decode([Tok.BosId, .. Tok.Encode("a"), Tok.PadId, .. Tok.Encode("b"), Tok.EosId]));
+        Assert.Equal("ab", Tok.Decode([Tok.BosId!.Value, .. Tok.Encode("a"), Tok.PadId, .. Tok.Encode("b"), Tok.EosId]));
     }
 
     [Fact]

@@ -7,7 +7,8 @@ public interface ITokenizer
 {
     int VocabSize { get; }
     int PadId { get; }
-    int BosId { get; }
+    /// <summary>Prepended to every sequence when the tokenizer has one.</summary>
+    int? BosId { get; }
     int EosId { get; }
     int[] Encode(string text);
     string Decode(IEnumerable<int> ids);
@@ -36,7 +37,7 @@ public sealed class CharTokenizer : ITokenizer
 
     public int VocabSize => Specials.Length + _alphabet.Length;
     public int PadId => 0;
-    public int BosId => 1;
+    public int? BosId => 1;
     public int EosId => 2;
     public int UnkId => 3;
 
@@ -53,4 +54,22 @@ public sealed class CharTokenizer : ITokenizer
         if (doc.RootElement.GetProperty("type").GetString() != "mathv2-char") throw new InvalidDataException("tokenizer.json is not a mathv2-char tokenizer");
         return new CharTokenizer(doc.RootElement.GetProperty("alphabet").GetString()!);
     }
+}
+
+/// <summary>Loads the tokenizer saved beside a checkpoint: the demo's character tokenizer or a HF byte-level BPE.</summary>
+public static class Tokenizers
+{
+    public static ITokenizer Load(string dir)
+    {
+        string path = Path.Combine(dir, CharTokenizer.FileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint {dir} has no {CharTokenizer.FileName}");
+        string json = File.ReadAllText(path);
+        using (var doc = JsonDocument.Parse(json))
+            if (doc.RootElement.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "mathv2-char")
+                return CharTokenizer.FromJson(json);
+        return BpeTokenizer.FromFile(path);
+    }
+
+    /// <summary>Token ids of a sequence start: BOS when the tokenizer has one.</summary>
+    public static int[] Start(this ITokenizer tok) => tok.BosId is { } b ? [b] : [];
 }

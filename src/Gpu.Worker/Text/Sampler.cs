@@ -35,7 +35,7 @@ public static class Sampler
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var device = model.model.embed_tokens.weight!.device;
-        var encoded = prompts.Select(p => new[] { tok.BosId }.Concat(tok.Encode(p)).ToArray()).ToList();
+        var encoded = prompts.Select(p => tok.Start().Concat(tok.Encode(p)).ToArray()).ToList();
         int b = encoded.Count, width = encoded.Max(e => e.Length);
         var ids = new long[b * width];
         var maskArr = new long[b * width];

@@ -1,0 +1,91 @@
+using System.Text.Json.Nodes;
+using MathV2.Gpu.Worker.Text;
+
+namespace MathV2.Gpu.Worker.Tests;
+
+public sealed class BpeTokenizerTests
+{
+    /// <summary>256 byte symbols, then "he", "Ġt", "Ġthe"; merges h+e, Ġ+t, Ġt+he; &lt;|endoftext|&gt; special.</summary>
+    static string HandBuilt(bool arrayMerges = false)
+    {
+        var vocab = new JsonObject();
+        var symbols = BpeTokenizer.ByteSymbols;
+        for (int i = 0; i < symbols.Count; i++) vocab[symbols[i]] = i;
+        vocab["he"] = 256;
+        vocab["Ġt"] = 257;
+        vocab["Ġthe"] = 258;
+        string[][] merges = [["h", "e"], ["Ġ", "t"], ["Ġt", "he"]];
+        var mergeNodes = merges.Select(m => arrayMerges ? (JsonNode)new JsonArray(m[0], m[1]) : $"{m[0]} {m[1]}").ToArray();
+        return new JsonObject
+        {
+            ["added_tokens"] = new JsonArray(new JsonObject { ["id"] = 259, ["content"] = "<|endoftext|>", ["special"] = true }),
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false },
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray(mergeNodes) },
+        }.ToJsonString();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Merges_apply_lowest_rank_first_and_special_tokens_match_literally(bool arrayMerges)
+    {
+        var tok = BpeTokenizer.FromJson(HandBuilt(arrayMerges));
+        // "the" → t, h, e → t, he (no t+he merge);  " the" → Ġ t he → Ġt he → Ġthe.
+        Assert.Equal([(int)'t', 256, 258, 259], tok.Encode("the the<|endoftext|>"));
+        Assert.Equal(259, tok.EosId);
+        Assert.Equal(259, tok.PadId);
+        Assert.Null(tok.BosId);
+        Assert.Equal(260, tok.VocabSize);
+        Assert.Equal("the the", tok.Decode([(int)'t', 256, 258, 259]));
+    }
+
+    [Fact]
+    public void Any_text_round_trips_through_bytes()
+    {
+        var tok = BpeTokenizer.FromJson(HandBuilt());
+        const string text = "Grüße, 世界! 🎉\n\tx  y   \\boxed{½}\r\n";
+        Assert.Equal(text, tok.Decode(tok.Encode(text)));
+    }
+
+    [Fact]
+    public void Trained_merges_compress_and_round_trip_and_config_names_the_special_tokens()
+    {
+        string[] corpus = ["Prove that 3 + 4 = 7.", "Prove that 12 * 3 = 36.", "The proof is complete."];
+        string json = BpeTokenizer.Train(corpus, merges: 40, specials: ["<s>", "</s>", "<pad>"]);
+        string config = """{"bos_token": "<s>", "eos_token": {"content": "</s>"}, "pad_token": "<pad>"}""";
+        var tok = BpeTokenizer.FromJson(json, config);
+        const string text = "Prove that 5 + 5 = 10. The proof is complete.";
+        var ids = tok.Encode(text);
+        Assert.True(ids.Length < System.Text.Encoding.UTF8.GetByteCount(text) / 2, $"{ids.Length} tokens");
+        Assert.Equal(text, tok.Decode(ids));
+        Assert.Equal(tok.Encode("<s>")[0], tok.BosId);
+        Assert.Equal(tok.Encode("</s>")[0], tok.EosId);
+        Assert.Equal(tok.Encode("<pad>")[0], tok.PadId);
+        Assert.Equal(text, tok.Decode([tok.BosId!.Value, .. ids, tok.EosId]));
+    }
+
+    [Fact]
+    public void Tokenizers_load_finds_either_kind_beside_a_checkpoint()
+    {
+        string dir = Directory.CreateTempSubdirectory("mathv2-tok-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), HandBuilt());
+            Assert.IsType<BpeTokenizer>(Tokenizers.Load(dir));
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), CharTokenizer.Ascii().ToJson());
+            Assert.IsType<CharTokenizer>(Tokenizers.Load(dir));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Unsupported_files_get_clear_errors()
+    {
+        var wordPiece = """{"model": {"type": "WordPiece", "vocab": {}}}""";
+        Assert.Contains("WordPiece is not supported", Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromJson(wordPiece)).Message);
+        var noEos = """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""";
+        Assert.Contains("end-of-sequence", Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromJson(noEos)).Message);
+        var badMerge = """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b c"]}}""";
+        Assert.Contains("merges[0]", Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromJson(badMerge)).Message);
+    }
+}
