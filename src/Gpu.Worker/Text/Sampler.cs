@@ -23,6 +23,8 @@ public sealed record Sample
     public required double[] LogProbs { get; init; }
     /// <summary>"stop" (end of sequence or a stop string) or "length".</summary>
     public required string FinishReason { get; init; }
+    /// <summary>Whether the end-of-sequence token ended it (that token is not in Tokens).</summary>
+    public bool EndedWithEos { get; init; }
 }
 
 /// <summary>Batched generation with left padding and a KV cache.</summary>
@@ -36,6 +38,7 @@ public static class Sampler
         using var scope = torch.NewDisposeScope();
         var device = model.model.embed_tokens.weight!.device;
         var encoded = prompts.Select(p => tok.Start().Concat(tok.Encode(p)).ToArray()).ToList();
+        if (encoded.Any(e => e.Length == 0)) throw new ArgumentException("an empty prompt needs a tokenizer with a BOS token");
         int b = encoded.Count, width = encoded.Max(e => e.Length);
         var ids = new long[b * width];
         var maskArr = new long[b * width];
@@ -52,6 +55,7 @@ public static class Sampler
         var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToList();
         var logps = Enumerable.Range(0, b).Select(_ => new List<double>()).ToList();
         var finish = new string?[b];
+        var eos = new bool[b];
         using var cache = useCache ? new KvCache(model.Config.Layers) : null;
         var step = input;
         var fullIds = input;
@@ -67,7 +71,7 @@ public static class Sampler
             for (int r = 0; r < b; r++)
             {
                 if (finish[r] != null) { nextIds[r] = tok.EosId; continue; }
-                if (nextIds[r] == tok.EosId) { finish[r] = "stop"; continue; }
+                if (nextIds[r] == tok.EosId) { finish[r] = "stop"; eos[r] = true; continue; }
                 tokens[r].Add((int)nextIds[r]);
                 logps[r].Add(chosenLp[r]);
                 if (o.StopStrings.Count > 0 && o.StopStrings.Any(s => tok.Decode(tokens[r]).Contains(s, StringComparison.Ordinal))) finish[r] = "stop";
@@ -84,7 +88,7 @@ public static class Sampler
                 int at = text.IndexOf(s, StringComparison.Ordinal);
                 if (at >= 0) text = text[..at];
             }
-            return new Sample { Tokens = [.. tokens[r]], Text = text, LogProbs = [.. logps[r]], FinishReason = finish[r] ?? "length" };
+            return new Sample { Tokens = [.. tokens[r]], Text = text, LogProbs = [.. logps[r]], FinishReason = finish[r] ?? "length", EndedWithEos = eos[r] };
         }).ToList();
     }
 

@@ -1,0 +1,147 @@
+using System.Text.Json;
+using MathV2.Gpu.Worker.Model;
+using MathV2.Gpu.Worker.Text;
+using MathV2.Gpu.Worker.Training;
+using TorchSharp;
+using Xunit.Abstractions;
+
+namespace MathV2.Gpu.Worker.Tests;
+
+public sealed class TrainingTests(ITestOutputHelper output)
+{
+    static readonly CharTokenizer Tok = new("abcde>!");
+
+    static LlamaForCausalLM Model(int seed, int hidden = 64)
+    {
+        torch.manual_seed(seed);
+        return new LlamaForCausalLM(new LlamaConfig { HiddenSize = hidden, Layers = 2, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 2 * hidden, VocabSize = Tok.VocabSize, MaxPositions = 64 });
+    }
+
+    /// <summary>The shift task: "abc>" → "bcd" (each letter moves one on, e wraps to a).</summary>
+    static List<SftExample> ShiftTask()
+    {
+        const string letters = "abcde";
+        var all = new List<SftExample>();
+        foreach (char x in letters) foreach (char y in letters) foreach (char z in letters)
+        {
+            string w = $"{x}{y}{z}";
+            all.Add(new SftExample(w + ">", new string(w.Select(c => letters[(letters.IndexOf(c) + 1) % 5]).ToArray())));
+        }
+        return all;
+    }
+
+    [Fact]
+    public void The_schedule_warms_up_linearly_then_decays_by_cosine_to_the_floor()
+    {
+        var o = new TrainOptions { Steps = 110, WarmupSteps = 10, LearningRate = 1e-3, MinLrRatio = 0.1 };
+        Assert.Equal(1e-4, LrSchedule.At(o, 0), 12);
+        Assert.Equal(5e-4, LrSchedule.At(o, 4), 12);
+        Assert.Equal(1e-3, LrSchedule.At(o, 10), 12);
+        Assert.Equal(1e-4 + 0.9e-3 * 0.5 * (1 + Math.Cos(Math.PI * 50 / 99.0)), LrSchedule.At(o, 60), 12);
+        Assert.Equal(1e-4, LrSchedule.At(o, 109), 12);
+    }
+
+    [Fact]
+    public void AdamW_matches_torch_adamw_step_for_step()
+    {
+        var o = new TrainOptions { LearningRate = 0.01, WeightDecay = 0.1, Beta1 = 0.9, Beta2 = 0.95, Epsilon = 1e-8 };
+        torch.manual_seed(5);
+        var w0 = torch.randn(4, 3);
+        var ours = new TorchSharp.Modules.Parameter(w0.clone());
+        var theirs = new TorchSharp.Modules.Parameter(w0.clone());
+        using var adam = new AdamW([("w", ours)], o);
+        var reference = torch.optim.AdamW([theirs], lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1);
+        var x = torch.randn(3, 5);
+        for (int i = 0; i < 5; i++)
+        {
+            adam.ZeroGrad();
+            reference.zero_grad();
+            torch.matmul(ours, x).pow(2).sum().backward();
+            torch.matmul(theirs, x).pow(2).sum().backward();
+            adam.Step(0.01);
+            reference.step();
+        }
+        Assert.True(torch.allclose(ours, theirs, rtol: 1e-5, atol: 1e-6), $"max diff {(ours - theirs).abs().max().item<float>()}");
+        Assert.False(torch.allclose(ours, w0));
+    }
+
+    [Fact]
+    public void Sft_teaches_a_tiny_model_the_shift_task_on_held_out_words()
+    {
+        var all = ShiftTask();
+        var eval = all.Where((_, i) => i % 5 == 0).ToList();
+        var train = all.Where((_, i) => i % 5 != 0).ToList();
+        using var model = Model(1);
+        var o = new TrainOptions { Steps = 300, LearningRate = 3e-3, WarmupSteps = 20, BatchSize = 16, GradAccum = 2, EvalEvery = 50, Seed = 7 };
+        using var trainer = new SftTrainer(model, Tok, train, eval, o);
+        double before = trainer.Evaluate()!.Value;
+        trainer.Run();
+        double after = trainer.Metrics[^1].EvalLoss!.Value;
+        output.WriteLine($"held-out loss {before:F3} → {after:F3}; {string.Join(" ", trainer.Metrics.Where(m => m.EvalLoss != null).Select(m => $"{m.Step}:{m.EvalLoss:F3}"))}");
+        Assert.True(before > 1.5, $"untrained held-out loss {before}");
+        Assert.True(after < 0.1, $"held-out loss after SFT {after} (threshold 0.1 nats/token)");
+        model.eval();
+        var greedy = Sampler.Generate(model, Tok, eval.Take(5).Select(e => e.Prompt).ToList(), new SamplingOptions { Temperature = 0, MaxNewTokens = 5 });
+        Assert.Equal(eval.Take(5).Select(e => e.Completion), greedy.Select(s => s.Text));
+    }
+
+    [Fact]
+    public void An_interrupted_sft_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does()
+    {
+        var data = ShiftTask();
+        var o = new TrainOptions { Steps = 12, CheckpointEvery = 5, BatchSize = 8, GradAccum = 2, EvalEvery = 4, Seed = 3, LearningRate = 3e-3, WarmupSteps = 3 };
+        using var straightModel = Model(4);
+        using var straight = new SftTrainer(straightModel, Tok, data, data.Take(10).ToList(), o);
+        straight.Run();
+
+        byte[]? saved = null;
+        using var cts = new CancellationTokenSource();
+        using var firstModel = Model(4);
+        using var first = new SftTrainer(firstModel, Tok, data, data.Take(10).ToList(), o)
+        {
+            OnCheckpoint = b => saved = b,
+            OnStep = m => { if (m.Step == 7) cts.Cancel(); },
+        };
+        Assert.Throws<OperationCanceledException>(() => first.Run(cts.Token));
+        Assert.Equal(7, first.StepsDone);
+
+        using var resumedModel = Model(99);   // a different init: everything must come from the checkpoint
+        using var resumed = new SftTrainer(resumedModel, Tok, data, data.Take(10).ToList(), o) { Attempt = 2 };
+        resumed.LoadState(saved!);
+        Assert.Equal(5, resumed.StepsDone);
+        resumed.Run();
+
+        Assert.Equal(Enumerable.Range(1, 12), resumed.Metrics.Select(m => m.Step));
+        Assert.Equal([1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2], resumed.Metrics.Select(m => m.Attempt));
+        for (int i = 0; i < 12; i++) Assert.Equal(straight.Metrics[i].Loss, resumed.Metrics[i].Loss, 5);
+        Assert.Equal(straight.Metrics[^1].EvalLoss!.Value, resumed.Metrics[^1].EvalLoss!.Value, 5);
+        foreach (var ((name, a), (_, b)) in straightModel.named_parameters().Zip(resumedModel.named_parameters()))
+            Assert.True(torch.allclose(a, b, rtol: 1e-5, atol: 1e-6), name);
+        var wrongSeed = new SftTrainer(Model(4), Tok, data, [], o with { Seed = 4 });
+        Assert.Contains("seed 3", Assert.Throws<InvalidDataException>(() => wrongSeed.LoadState(saved!)).Message);
+    }
+
+    static List<JsonElement> Prompts(params string[] prompts) =>
+        prompts.Select(p => JsonSerializer.SerializeToElement(new { prompt = p })).ToList();
+
+    [Fact]
+    public void Grpo_raises_the_reward_of_completions_that_end_with_the_rewarded_token()
+    {
+        using var policy = Model(11, hidden: 32);
+        using var reference = Model(11, hidden: 32);
+        var rows = Prompts("a>", "b>", "c>", "d>", "e>", "ab>", "cd>", "ea>");
+        var o = new GrpoOptions
+        {
+            Steps = 30, GroupSize = 8, PromptsPerStep = 4, MaxNewTokens = 4, LearningRate = 3e-3, BatchSize = 16,
+            UpdatesPerStep = 2, KlCoef = 0.01, Seed = 5, CheckpointEvery = 100,
+        };
+        using var trainer = new GrpoTrainer(policy, reference, Tok, rows, new RewardSpec { Kind = RewardSpec.Suffix, Text = "!" }.Create(_ => throw new InvalidOperationException()), o);
+        trainer.Run();
+        var r = trainer.Metrics.Select(m => m.MeanReward!.Value).ToList();
+        double early = r.Take(5).Average(), late = r.TakeLast(5).Average();
+        output.WriteLine($"mean reward {early:F3} → {late:F3}; kl {trainer.Metrics[^1].Kl:F4}; clip {trainer.Metrics.Max(m => m.ClipFraction):F3}; {string.Join(" ", r.Select(x => x.ToString("F2")))}");
+        Assert.True(late >= early + 0.4, $"mean reward {early:F3} → {late:F3} (margin 0.4 required)");
+        Assert.All(trainer.Metrics, m => Assert.True(m.Kl >= 0 && m.RewardStd >= 0 && m.TokensPerSecond > 0));
+        Assert.Contains(trainer.Metrics, m => m.ClipFraction > 0);   // the second pass sees ratios away from 1
+    }
+}
