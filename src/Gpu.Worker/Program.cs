@@ -15,6 +15,6 @@ catch (Exception e)
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-var loop = new JobLoop(MathV2Storage.FromEnvironment(), [new ProbeJob()], options, device);
+var loop = new JobLoop(MathV2Storage.FromEnvironment(), [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob()], options, device);
 await loop.RunAsync(stop.Token);
 return 0;

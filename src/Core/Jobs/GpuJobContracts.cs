@@ -10,7 +10,10 @@ public enum GpuJobStatus { Queued, Running, Succeeded, Failed }
 public static class GpuJobKinds
 {
     public const string Probe = "probe";
-    public static readonly string[] All = [Probe];
+    public const string Sft = "sft";
+    public const string Sample = "sample";
+    public const string Grpo = "grpo";
+    public static readonly string[] All = [Probe, Sft, Sample, Grpo];
 }
 
 /// <summary>

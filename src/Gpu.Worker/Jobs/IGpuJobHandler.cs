@@ -24,6 +24,9 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     public ArtifactWriter Output { get; } = output;
     public ArtifactStore Artifacts { get; } = artifacts;
 
+    /// <summary>A line in the worker's log, prefixed with the job id.</summary>
+    public void Log(string message) => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} job {Spec.JobId}: {message}");
+
     /// <summary>Latest progress (step, loss, tokens/s...), sent with the next heartbeat.</summary>
     public void ReportProgress(object progress) => _progress = progress;
     internal object? Progress => _progress;

@@ -76,7 +76,20 @@ public sealed class BpeTokenizer : ITokenizer
         return FromJson(File.ReadAllText(tokenizerJson), File.Exists(configPath) ? File.ReadAllText(configPath) : null);
     }
 
+    /// <summary>The tokenizer.json it was read from (saved beside checkpoints as is).</summary>
+    public string Json { get; private set; } = "";
+    /// <summary>The tokenizer_config.json read with it, if any.</summary>
+    public string? ConfigJson { get; private set; }
+
     public static BpeTokenizer FromJson(string json, string? tokenizerConfigJson = null)
+    {
+        var tok = Parse(json, tokenizerConfigJson);
+        tok.Json = json;
+        tok.ConfigJson = tokenizerConfigJson;
+        return tok;
+    }
+
+    static BpeTokenizer Parse(string json, string? tokenizerConfigJson)
     {
         var root = JsonNode.Parse(json)?.AsObject() ?? throw new InvalidDataException("tokenizer.json is empty");
         var model = root["model"]?.AsObject() ?? throw new InvalidDataException("tokenizer.json: no model");

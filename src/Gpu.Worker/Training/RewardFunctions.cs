@@ -65,6 +65,15 @@ public sealed record RewardSpec
         };
     }
 
+    /// <summary>Reads the dataset this reward trains on (D_v, D_mv, D_p, or {"prompt": …} rows for suffix), rejecting bad rows by file and line.</summary>
+    public IReadOnlyList<JsonElement> ReadRows(string text, string file) => Kind switch
+    {
+        Suffix => PromptRows.Read(text, file).Select(r => r.Row).ToList(),
+        VerifierV1 or VerifierV2 => Jsonl.Read<GradedProofRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
+        MetaVerifierKind => Jsonl.Read<GradedAnalysisRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
+        _ => Jsonl.Read<ProblemRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
+    };
+
     internal static T Row<T>(JsonElement row) => row.Deserialize<T>(Json.Options) ?? throw new InvalidDataException("empty dataset row");
 }
 
@@ -155,4 +164,34 @@ sealed class GeneratorReward(RewardModel verifier, RewardModel? meta, GeneratorR
     }
 
     public void Dispose() { verifier.Dispose(); meta?.Dispose(); }
+}
+
+/// <summary>Rows of {"prompt": "…", "id": "…"?, …}: the sample job's input and the suffix reward's dataset.</summary>
+public static class PromptRows
+{
+    public static IReadOnlyList<(string Id, string Prompt, JsonElement Row)> Read(string text, string file)
+    {
+        var rows = new List<(string, string, JsonElement)>();
+        var errors = new List<DatasetError>();
+        int lineNo = 0;
+        foreach (string raw in text.Split('\n'))
+        {
+            lineNo++;
+            string line = raw.TrimEnd('\r');
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonElement row;
+            try { row = JsonDocument.Parse(line).RootElement.Clone(); }
+            catch (JsonException e) { errors.Add(new DatasetError(file, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")); continue; }
+            if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || p.GetString()!.Length == 0)
+            {
+                errors.Add(new DatasetError(file, lineNo, "prompt", "is required (a non-empty string)"));
+                continue;
+            }
+            string id = row.TryGetProperty("id", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString()! : $"{rows.Count}";
+            rows.Add((id, p.GetString()!, row));
+        }
+        if (errors.Count > 0) throw new DatasetException(errors);
+        if (rows.Count == 0) throw new DatasetException([new DatasetError(file, 0, "(file)", "has no rows")]);
+        return rows;
+    }
 }

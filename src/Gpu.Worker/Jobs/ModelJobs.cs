@@ -1,0 +1,326 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Datasets;
+using MathV2.Core.Jobs;
+using MathV2.Gpu.Worker.Model;
+using MathV2.Gpu.Worker.Text;
+using MathV2.Gpu.Worker.Training;
+using TorchSharp;
+
+namespace MathV2.Gpu.Worker.Jobs;
+
+/// <summary>A file inside an artifact that the job lists among its inputs.</summary>
+public sealed record ArtifactFileRef
+{
+    public string Artifact { get; init; } = "";
+    public string File { get; init; } = "";
+}
+
+/// <summary>A model built from scratch: a HF config.json object (vocab_size comes from the tokenizer) and the tokenizer ("char").</summary>
+public sealed record ModelInit
+{
+    public JsonElement? Config { get; init; }
+    public string Tokenizer { get; init; } = "char";
+    public long Seed { get; init; }
+}
+
+public sealed record SftJobParameters
+{
+    /// <summary>Checkpoint artifact to start from; or Init to start from scratch (the bootstrap).</summary>
+    public string? Base { get; init; }
+    public ModelInit? Init { get; init; }
+    /// <summary>Demonstrations JSONL ({kind, prompt, completion}).</summary>
+    public ArtifactFileRef? Dataset { get; init; }
+    /// <summary>Held-out demonstrations; without it, EvalShare of the prompts (by hash) are held out.</summary>
+    public ArtifactFileRef? Eval { get; init; }
+    public double EvalShare { get; init; } = 0.1;
+    public TrainOptions Options { get; init; } = new();
+}
+
+public sealed record GrpoJobParameters
+{
+    public string? Policy { get; init; }
+    /// <summary>The frozen KL reference; the policy's starting checkpoint when left out.</summary>
+    public string? Reference { get; init; }
+    public RewardSpec Reward { get; init; } = new();
+    public ArtifactFileRef? Dataset { get; init; }
+    public GrpoOptions Options { get; init; } = new();
+}
+
+public sealed record SampleJobParameters
+{
+    public string? Model { get; init; }
+    /// <summary>Prompts JSONL ({"id"?, "prompt", …}).</summary>
+    public ArtifactFileRef? Prompts { get; init; }
+    /// <summary>Completions per prompt.</summary>
+    public int N { get; init; } = 1;
+    public int BatchSize { get; init; } = 16;
+    public int MaxNewTokens { get; init; } = 256;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+    public long Seed { get; init; }
+}
+
+/// <summary>Reading checkpoints and datasets from artifacts, writing checkpoints into the job's result.</summary>
+public static class ModelArtifacts
+{
+    public const string MetricsFile = "metrics.jsonl";
+    public const string TrainStateName = "train-state";
+
+    public static torch.Device Device => torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+
+    static void RequireInput(GpuJobContext context, string artifact, string field)
+    {
+        if (string.IsNullOrEmpty(artifact)) throw new ArgumentException($"{context.Spec.Kind}: {field} is required");
+        if (!context.Spec.Inputs.Contains(artifact))
+            throw new ArgumentException($"{context.Spec.Kind}: {field} artifact '{artifact}' is not among the job's inputs (inputs are the result's lineage parents)");
+    }
+
+    public static async Task<string> ReadTextAsync(GpuJobContext context, ArtifactFileRef? file, string field, CancellationToken ct)
+    {
+        if (file is null) throw new ArgumentException($"{context.Spec.Kind}: {field} is required");
+        RequireInput(context, file.Artifact, $"{field}.artifact");
+        var m = await context.Artifacts.GetAsync(file.Artifact, ct) ?? throw new FileNotFoundException($"{field}: artifact {file.Artifact} does not exist");
+        return Encoding.UTF8.GetString(await context.Artifacts.ReadFileAsync(m, file.File, ct));
+    }
+
+    /// <summary>Downloads a checkpoint artifact (config, weights, tokenizer) and loads it onto the job's device.</summary>
+    public static async Task<(LlamaForCausalLM Model, ITokenizer Tok)> LoadAsync(GpuJobContext context, string? artifact, string field, string workDir, CancellationToken ct)
+    {
+        RequireInput(context, artifact ?? "", field);
+        var m = await context.Artifacts.GetAsync(artifact!, ct) ?? throw new FileNotFoundException($"{field}: artifact {artifact} does not exist");
+        string dir = Path.Combine(workDir, artifact!);
+        Directory.CreateDirectory(dir);
+        foreach (var f in m.Files.Where(f => f.Path.EndsWith(".json") || f.Path.EndsWith(".safetensors")))
+        {
+            string path = Path.Combine(dir, f.Path);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await File.WriteAllBytesAsync(path, await context.Artifacts.ReadFileAsync(m, f.Path, ct), ct);
+        }
+        var tok = Tokenizers.Load(dir);
+        var model = LlamaCheckpoint.Load(dir);
+        if (model.Config.VocabSize < tok.VocabSize)
+            throw new InvalidDataException($"{field}: the tokenizer has {tok.VocabSize} tokens, the model's vocab_size is {model.Config.VocabSize}");
+        model.to(Device);
+        return (model, tok);
+    }
+
+    /// <summary>A fresh model for the bootstrap: the config given, vocab from the tokenizer, weights from the seed.</summary>
+    public static (LlamaForCausalLM Model, ITokenizer Tok) Create(ModelInit init)
+    {
+        if (init.Tokenizer != "char") throw new ArgumentException($"init.tokenizer: '{init.Tokenizer}' is not supported (use \"char\", or start from a base checkpoint)");
+        var tok = CharTokenizer.Ascii();
+        var config = init.Config is { } c ? LlamaConfig.Parse(c.GetRawText()) : new LlamaConfig();
+        config = config with { VocabSize = tok.VocabSize };
+        torch.manual_seed(init.Seed);
+        var model = new LlamaForCausalLM(config);
+        model.to(Device);
+        return (model, tok);
+    }
+
+    /// <summary>bf16 on CUDA when asked; fp32 otherwise.</summary>
+    public static void ApplyPrecision(LlamaForCausalLM model, TrainOptions o, Action<string>? log = null)
+    {
+        if (!o.Bf16) return;
+        if (Device.type == DeviceType.CUDA) model.to(torch.ScalarType.BFloat16);
+        else log?.Invoke("bf16 asked for, but this worker has no CUDA device: training in fp32");
+    }
+
+    /// <summary>Writes config.json, weights and tokenizer.json into the job's result artifact.</summary>
+    public static async Task AddCheckpointAsync(GpuJobContext context, LlamaForCausalLM model, ITokenizer tok, string workDir, CancellationToken ct)
+    {
+        string dir = Path.Combine(workDir, "out");
+        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        var files = LlamaCheckpoint.Save(model, dir, maxShardBytes: 2L << 30);
+        foreach (string f in files) await context.Output.AddFileAsync(f, await File.ReadAllBytesAsync(Path.Combine(dir, f), ct), ct);
+        string tokJson = tok switch
+        {
+            CharTokenizer c => c.ToJson(),
+            BpeTokenizer b => b.Json,
+            _ => throw new NotSupportedException($"cannot save a {tok.GetType().Name}"),
+        };
+        await context.Output.AddTextAsync(CharTokenizer.FileName, tokJson, ct);
+        if (tok is BpeTokenizer { ConfigJson: { } config }) await context.Output.AddTextAsync("tokenizer_config.json", config, ct);
+    }
+
+    public static string MetricsJsonl(IEnumerable<StepMetrics> metrics) =>
+        string.Concat(metrics.Select(m => Json.Serialize(m) + "\n"));
+
+    /// <summary>Resumes from the last training checkpoint of an earlier attempt, if any; checkpoints are saved as the trainer writes them.</summary>
+    public static async Task<int> ResumeAsync(GpuJobContext context, Trainer trainer, CancellationToken ct)
+    {
+        var saved = await context.LoadResumeStateAsync(TrainStateName, ct);
+        if (saved is null) return 0;
+        trainer.LoadState(saved);
+        return trainer.StepsDone;
+    }
+
+    public static string WorkDir(GpuJobContext context)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "mathv2-jobs", $"{context.Spec.JobId}-{context.Attempt}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+}
+
+/// <summary>The sft job: supervised fine-tuning from a checkpoint (or from scratch) on demonstrations.</summary>
+public sealed class SftJob : IGpuJobHandler
+{
+    public string Kind => GpuJobKinds.Sft;
+
+    public async Task<JsonElement?> RunAsync(GpuJobContext context, CancellationToken ct)
+    {
+        var p = context.GetParameters<SftJobParameters>();
+        p.Options.ThrowIfInvalid("sft.options");
+        if ((p.Base is null) == (p.Init is null)) throw new ArgumentException("sft: give exactly one of base (a checkpoint artifact) and init (a model from scratch)");
+        string work = ModelArtifacts.WorkDir(context);
+        try
+        {
+            string file = p.Dataset?.File ?? "";
+            var rows = Jsonl.Read<DemonstrationRow>(await ModelArtifacts.ReadTextAsync(context, p.Dataset, "dataset", ct), file).Rows;
+            IReadOnlyList<DemonstrationRow> train = rows, eval = [];
+            if (p.Eval is not null) eval = Jsonl.Read<DemonstrationRow>(await ModelArtifacts.ReadTextAsync(context, p.Eval, "eval", ct), p.Eval.File).Rows;
+            else if (p.EvalShare > 0)
+            {
+                train = rows.Where(r => !Splits.IsValidation(r.Prompt, p.EvalShare)).ToList();
+                eval = rows.Where(r => Splits.IsValidation(r.Prompt, p.EvalShare)).ToList();
+            }
+            var (model, tok) = p.Base is not null ? await ModelArtifacts.LoadAsync(context, p.Base, "base", work, ct) : ModelArtifacts.Create(p.Init!);
+            using var _ = model;
+            ModelArtifacts.ApplyPrecision(model, p.Options, context.Log);
+            using var trainer = new SftTrainer(model, tok, train.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(),
+                eval.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(), p.Options)
+            {
+                Attempt = context.Attempt,
+                OnStep = context.ReportProgress,
+                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct).GetAwaiter().GetResult(),
+            };
+            int resumedFrom = await ModelArtifacts.ResumeAsync(context, trainer, ct);
+            var sw = Stopwatch.StartNew();
+            trainer.Run(ct);
+            await ModelArtifacts.AddCheckpointAsync(context, model, tok, work, ct);
+            await context.Output.AddTextAsync(ModelArtifacts.MetricsFile, ModelArtifacts.MetricsJsonl(trainer.Metrics), ct);
+            var last = trainer.Metrics[^1];
+            return JsonSerializer.SerializeToElement(new
+            {
+                steps = trainer.StepsDone, resumedFrom, trainExamples = train.Count, evalExamples = eval.Count,
+                loss = last.Loss, evalLoss = trainer.Metrics.LastOrDefault(m => m.EvalLoss != null)?.EvalLoss,
+                seconds = Math.Round(sw.Elapsed.TotalSeconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
+            }, Json.Options);
+        }
+        finally { try { Directory.Delete(work, true); } catch (IOException) { } }
+    }
+}
+
+/// <summary>The grpo job: GRPO of a policy checkpoint against a reward (rule-based or frozen reward models).</summary>
+public sealed class GrpoJob : IGpuJobHandler
+{
+    public string Kind => GpuJobKinds.Grpo;
+
+    public async Task<JsonElement?> RunAsync(GpuJobContext context, CancellationToken ct)
+    {
+        var p = context.GetParameters<GrpoJobParameters>();
+        p.Options.ThrowIfInvalid("grpo.options");
+        var rewardErrors = p.Reward.Validate().ToList();
+        if (rewardErrors.Count > 0) throw new ArgumentException("grpo: " + string.Join("; ", rewardErrors.Select(e => $"{e.Field} {e.Message}")));
+        string work = ModelArtifacts.WorkDir(context);
+        try
+        {
+            var rows = p.Reward.ReadRows(await ModelArtifacts.ReadTextAsync(context, p.Dataset, "dataset", ct), p.Dataset!.File);
+            var (policy, tok) = await ModelArtifacts.LoadAsync(context, p.Policy, "policy", work, ct);
+            using var _ = policy;
+            var (reference, _) = await ModelArtifacts.LoadAsync(context, p.Reference ?? p.Policy, "reference", Path.Combine(work, "ref"), ct);
+            using var __ = reference;
+            ModelArtifacts.ApplyPrecision(policy, p.Options, context.Log);
+            ModelArtifacts.ApplyPrecision(reference, p.Options);
+            var frozen = new List<string>();
+            var reward = p.Reward.Create(id =>
+            {
+                frozen.Add(id);
+                var loaded = ModelArtifacts.LoadAsync(context, id, "reward model", Path.Combine(work, "reward"), ct).GetAwaiter().GetResult();
+                loaded.Model.eval();
+                return loaded;
+            });
+            using var trainer = new GrpoTrainer(policy, reference, tok, rows, reward, p.Options)
+            {
+                Attempt = context.Attempt,
+                OnStep = context.ReportProgress,
+                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct).GetAwaiter().GetResult(),
+            };
+            int resumedFrom = await ModelArtifacts.ResumeAsync(context, trainer, ct);
+            var sw = Stopwatch.StartNew();
+            trainer.Run(ct);
+            await ModelArtifacts.AddCheckpointAsync(context, policy, tok, work, ct);
+            await context.Output.AddTextAsync(ModelArtifacts.MetricsFile, ModelArtifacts.MetricsJsonl(trainer.Metrics), ct);
+            var m = trainer.Metrics;
+            return JsonSerializer.SerializeToElement(new
+            {
+                steps = trainer.StepsDone, resumedFrom, rows = rows.Count, reward = p.Reward.Kind, rewardModels = frozen,
+                firstMeanReward = m[0].MeanReward, lastMeanReward = m[^1].MeanReward, kl = m[^1].Kl,
+                seconds = Math.Round(sw.Elapsed.TotalSeconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
+            }, Json.Options);
+        }
+        finally { try { Directory.Delete(work, true); } catch (IOException) { } }
+    }
+}
+
+/// <summary>The sample job: completions with per-token log-probs for a prompts JSONL, N per prompt, in batches.</summary>
+public sealed class SampleJob : IGpuJobHandler
+{
+    public const string OutputFile = "completions.jsonl";
+
+    public string Kind => GpuJobKinds.Sample;
+
+    public async Task<JsonElement?> RunAsync(GpuJobContext context, CancellationToken ct)
+    {
+        var p = context.GetParameters<SampleJobParameters>();
+        if (p.N < 1) throw new ArgumentException("sample: n must be at least 1");
+        if (p.BatchSize < 1) throw new ArgumentException("sample: batchSize must be at least 1");
+        if (p.MaxNewTokens < 1) throw new ArgumentException("sample: maxNewTokens must be at least 1");
+        string work = ModelArtifacts.WorkDir(context);
+        try
+        {
+            var rows = PromptRows.Read(await ModelArtifacts.ReadTextAsync(context, p.Prompts, "prompts", ct), p.Prompts!.File);
+            var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
+            using var _ = model;
+            model.eval();
+            var items = rows.SelectMany(r => Enumerable.Range(0, p.N).Select(k => (r.Id, r.Prompt, Index: k))).ToList();
+            var sb = new StringBuilder();
+            var sw = Stopwatch.StartNew();
+            long tokens = 0;
+            int stopped = 0;
+            for (int i = 0; i < items.Count; i += p.BatchSize)
+            {
+                ct.ThrowIfCancellationRequested();
+                var batch = items.Skip(i).Take(p.BatchSize).ToList();
+                var samples = Sampler.Generate(model, tok, batch.Select(b => b.Prompt).ToList(), new SamplingOptions
+                {
+                    MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, StopStrings = p.StopStrings,
+                    Seed = p.Seed * 1_000_003 + i,
+                });
+                for (int k = 0; k < batch.Count; k++)
+                {
+                    var s = samples[k];
+                    tokens += s.Tokens.Length;
+                    if (s.FinishReason == "stop") stopped++;
+                    sb.Append(Json.Serialize(new
+                    {
+                        id = batch[k].Id, index = batch[k].Index, prompt = batch[k].Prompt, completion = s.Text,
+                        finishReason = s.FinishReason, tokens = s.Tokens.Length, logProbs = s.LogProbs.Select(x => Math.Round(x, 5)),
+                    })).Append('\n');
+                }
+                context.ReportProgress(new { done = Math.Min(i + p.BatchSize, items.Count), total = items.Count, tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
+            }
+            await context.Output.AddTextAsync(OutputFile, sb.ToString(), ct);
+            return JsonSerializer.SerializeToElement(new
+            {
+                prompts = rows.Count, completions = items.Count, tokens, stopped, lengthLimited = items.Count - stopped,
+                tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
+            }, Json.Options);
+        }
+        finally { try { Directory.Delete(work, true); } catch (IOException) { } }
+    }
+}

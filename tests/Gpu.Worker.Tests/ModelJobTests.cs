@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Datasets;
+using MathV2.Core.Jobs;
+using MathV2.Core.Storage;
+using MathV2.Gpu.Worker.Jobs;
+using MathV2.Tests;
+
+namespace MathV2.Gpu.Worker.Tests;
+
+/// <summary>The sft, sample and grpo job kinds on the job protocol, on a real Azurite; artifacts in, artifacts out.</summary>
+public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    GpuJobClient Jobs => new(azurite.Storage);
+    ArtifactStore Artifacts => new(azurite.Storage);
+
+    static readonly object TinyConfig = new { hidden_size = 32, num_hidden_layers = 1, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 64, max_position_embeddings = 128 };
+
+    async Task<string> Dataset(string file, string text)
+    {
+        string id = $"ds-{Guid.NewGuid():N}"[..16];
+        var w = Artifacts.Create(id, "dataset", StorageNames.DatasetsContainer, id, new ArtifactProducer { Job = "test" });
+        await w.AddTextAsync(file, text);
+        await w.CommitAsync();
+        return id;
+    }
+
+    static string Demonstrations() => Jsonl.Write(Enumerable.Range(0, 40).Select(i => new DemonstrationRow
+    {
+        Kind = "demo", Prompt = $"{i % 10}+1=", Completion = $"{i % 10 + 1}!",
+    }));
+
+    static GpuJobSpec Spec(string kind, object parameters, params string[] inputs)
+    {
+        string id = $"{kind}-{Guid.NewGuid():N}"[..20];
+        return new GpuJobSpec
+        {
+            JobId = id, Kind = kind, InstanceId = id, Inputs = inputs,
+            Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options),
+            Limits = new GpuJobLimits { MaxAttempts = 2, HeartbeatStaleSeconds = 3 },
+        };
+    }
+
+    async Task<GpuJobRecord> Run(GpuJobSpec spec)
+    {
+        await Jobs.SubmitAsync(spec);
+        var options = new WorkerOptions { WorkerId = $"w-{spec.JobId}", LeaseSeconds = 5, HeartbeatSeconds = 0.2, MaxPollSeconds = 0.2 };
+        using var stop = new CancellationTokenSource();
+        var loop = new JobLoop(azurite.Storage, [new SftJob(), new SampleJob(), new GrpoJob()], options, "cpu").RunAsync(stop.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        GpuJobRecord record;
+        while ((record = (await Jobs.GetAsync(spec.JobId))!).Status is GpuJobStatus.Queued or GpuJobStatus.Running)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"job did not finish: {Json.Serialize(record)}");
+            await Task.Delay(100);
+        }
+        await stop.CancelAsync();
+        await loop;
+        return record;
+    }
+
+    async Task<string> Text(string artifact, string file)
+    {
+        var m = (await Artifacts.GetAsync(artifact))!;
+        return Encoding.UTF8.GetString(await Artifacts.ReadFileAsync(m, file));
+    }
+
+    [Fact]
+    public async Task Sft_from_scratch_then_sample_then_grpo_each_read_and_write_artifacts_with_lineage()
+    {
+        string data = await Dataset("demos.jsonl", Demonstrations());
+        var sft = await Run(Spec(GpuJobKinds.Sft, new
+        {
+            init = new { config = TinyConfig, tokenizer = "char", seed = 1 },
+            dataset = new { artifact = data, file = "demos.jsonl" },
+            evalShare = 0.2,
+            options = new { steps = 6, batchSize = 4, gradAccum = 2, checkpointEvery = 3, evalEvery = 3, learningRate = 3e-3, warmupSteps = 2 },
+        }, data));
+        Assert.True(sft.Status == GpuJobStatus.Succeeded, sft.Error);
+        var model = (await Artifacts.GetAsync(sft.ResultArtifactId!))!;
+        Assert.Equal(["config.json", "metrics.jsonl", "model.safetensors", "tokenizer.json"], model.Files.Select(f => f.Path).Order());
+        Assert.Equal([data], model.Parents);
+        var metrics = (await Text(model.Id, "metrics.jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l)).ToList();
+        Assert.Equal(Enumerable.Range(1, 6), metrics.Select(m => m.RootElement.GetProperty("step").GetInt32()));
+        Assert.True(metrics[^1].RootElement.GetProperty("evalLoss").GetDouble() > 0);
+        Assert.Equal(6, sft.Summary!.Value.GetProperty("steps").GetInt32());
+        Assert.True(sft.Summary.Value.GetProperty("evalExamples").GetInt32() is > 0 and < 40);
+
+        string prompts = await Dataset("prompts.jsonl", "{\"id\":\"p1\",\"prompt\":\"3+1=\"}\n{\"id\":\"p2\",\"prompt\":\"7+1=\"}\n");
+        var sample = await Run(Spec(GpuJobKinds.Sample, new { model = model.Id, prompts = new { artifact = prompts, file = "prompts.jsonl" }, n = 3, batchSize = 4, maxNewTokens = 5, seed = 2 }, model.Id, prompts));
+        Assert.True(sample.Status == GpuJobStatus.Succeeded, sample.Error);
+        var lines = (await Text(sample.ResultArtifactId!, SampleJob.OutputFile)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["p1", "p1", "p1", "p2", "p2", "p2"], lines.Select(l => l.GetProperty("id").GetString()));
+        Assert.Equal([0, 1, 2, 0, 1, 2], lines.Select(l => l.GetProperty("index").GetInt32()));
+        Assert.All(lines, l =>
+        {
+            Assert.Equal(l.GetProperty("tokens").GetInt32(), l.GetProperty("logProbs").GetArrayLength());
+            Assert.Contains(l.GetProperty("finishReason").GetString(), new[] { "stop", "length" });
+            Assert.All(l.GetProperty("logProbs").EnumerateArray(), lp => Assert.True(lp.GetDouble() <= 0));
+        });
+        Assert.Equal([model.Id, prompts], (await Artifacts.GetAsync(sample.ResultArtifactId!))!.Parents);
+
+        string grpoData = await Dataset("rl.jsonl", "{\"prompt\":\"1+1=\"}\n{\"prompt\":\"2+1=\"}\n");
+        var grpo = await Run(Spec(GpuJobKinds.Grpo, new
+        {
+            policy = model.Id, reward = new { kind = "suffix", text = "!" }, dataset = new { artifact = grpoData, file = "rl.jsonl" },
+            options = new { steps = 3, groupSize = 4, promptsPerStep = 2, maxNewTokens = 4, batchSize = 8, checkpointEvery = 2, learningRate = 1e-3 },
+        }, model.Id, grpoData));
+        Assert.True(grpo.Status == GpuJobStatus.Succeeded, grpo.Error);
+        var grpoMetrics = (await Text(grpo.ResultArtifactId!, "metrics.jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(3, grpoMetrics.Count);
+        Assert.All(grpoMetrics, m => Assert.True(m.TryGetProperty("meanReward", out _) && m.TryGetProperty("kl", out _) && m.TryGetProperty("clipFraction", out _)));
+        var lineage = (await Artifacts.GetLineageAsync(grpo.ResultArtifactId!))!;
+        Assert.Equal(new[] { data, model.Id, grpoData }.Order(), lineage.Ancestors.Select(a => a.Id).Order());
+    }
+
+    [Fact]
+    public async Task Bad_inputs_fail_the_job_naming_the_file_line_or_field()
+    {
+        string data = await Dataset("demos.jsonl", Demonstrations() + "{\"kind\":\"demo\",\"prompt\":\"x\"}\n");
+        var bad = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig }, dataset = new { artifact = data, file = "demos.jsonl" }, options = new { steps = 1 } }, data));
+        Assert.Equal(GpuJobStatus.Failed, bad.Status);
+        Assert.Contains("demos.jsonl:41: completion", bad.Error);
+
+        var notInput = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig }, dataset = new { artifact = data, file = "demos.jsonl" } }));
+        Assert.Contains("is not among the job's inputs", notInput.Error);
+
+        var options = await Run(Spec(GpuJobKinds.Grpo, new { policy = "x", options = new { groupSize = 1 }, reward = new { kind = "suffix", text = "!" } }, "x"));
+        Assert.Contains("groupSize must be at least 2", options.Error);
+    }
+
+    [Fact]
+    public async Task A_killed_grpo_worker_process_resumes_from_its_checkpoint_in_the_next_attempt_and_finishes()
+    {
+        // A model to start from (in-process), then the grpo job in a real worker process that is killed mid-run.
+        string data = await Dataset("demos.jsonl", Demonstrations());
+        var sft = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig, seed = 3 }, dataset = new { artifact = data, file = "demos.jsonl" }, options = new { steps = 2, batchSize = 4 } }, data));
+        string rl = await Dataset("rl.jsonl", "{\"prompt\":\"1+1=\"}\n{\"prompt\":\"2+1=\"}\n{\"prompt\":\"3+1=\"}\n");
+        const int steps = 24, every = 4;
+        var spec = Spec(GpuJobKinds.Grpo, new
+        {
+            policy = sft.ResultArtifactId, reward = new { kind = "suffix", text = "!" }, dataset = new { artifact = rl, file = "rl.jsonl" },
+            options = new { steps, groupSize = 4, promptsPerStep = 2, maxNewTokens = 6, batchSize = 8, checkpointEvery = every, learningRate = 1e-3, seed = 9 },
+        }, sft.ResultArtifactId!, rl);
+        await Jobs.SubmitAsync(spec);
+
+        using var first = StartWorker("kill-1");
+        try
+        {
+            // Killed after its second training checkpoint, somewhere in the steps that follow it.
+            await Until(async () => ((await Jobs.GetAsync(spec.JobId))!.Progress is { } p && p.GetProperty("step").GetInt32() >= 2 * every + 1), 120, "no progress past the second checkpoint");
+        }
+        finally { first.Kill(entireProcessTree: true); await first.WaitForExitAsync(); }
+        var killedAt = (await Jobs.GetAsync(spec.JobId))!;
+        Assert.Equal(GpuJobStatus.Running, killedAt.Status);
+        int lastSeen = killedAt.Progress!.Value.GetProperty("step").GetInt32();
+        Assert.True(lastSeen < steps, "the job finished before it was killed; make it longer");
+
+        // What RunGpuJob does when the heartbeat goes stale: requeue (one attempt used).
+        await Until(async () => (await Jobs.RequeueIfStaleAsync(spec.JobId))!.Status == GpuJobStatus.Queued, 30, "the heartbeat never went stale");
+        using var second = StartWorker("kill-2");
+        try
+        {
+            await Until(async () => (await Jobs.GetAsync(spec.JobId))!.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed, 180, "the second attempt did not finish");
+        }
+        finally { second.Kill(entireProcessTree: true); await second.WaitForExitAsync(); }
+
+        var done = (await Jobs.GetAsync(spec.JobId))!;
+        Assert.True(done.Status == GpuJobStatus.Succeeded, done.Error);
+        Assert.Equal(["lost", "succeeded"], done.Attempts.Select(a => a.State));
+        int resumedFrom = done.Summary!.Value.GetProperty("resumedFrom").GetInt32();
+        Assert.True(resumedFrom >= 2 * every && resumedFrom % every == 0 && resumedFrom <= lastSeen, $"resumed from step {resumedFrom}, last seen {lastSeen}");
+        var metrics = (await Text(done.ResultArtifactId!, "metrics.jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(Enumerable.Range(1, steps), metrics.Select(m => m.GetProperty("step").GetInt32()));
+        Assert.Equal(Enumerable.Range(1, steps).Select(s => s <= resumedFrom ? 1 : 2), metrics.Select(m => m.GetProperty("attempt").GetInt32()));
+        Assert.False(await Artifacts.HasManifestAsync(StorageNames.JobsContainer, $"{spec.JobId}/attempt-1"));
+    }
+
+    Process StartWorker(string id)
+    {
+        string dll = Path.Combine(Repo.Root, "src", "Gpu.Worker", "bin", Repo.Configuration, "net10.0", "MathV2.Gpu.Worker.dll");
+        var psi = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["MATHV2_STORAGE"] = azurite.ConnectionString;
+        psi.Environment["MATHV2_WORKER_ID"] = id;
+        psi.Environment["MATHV2_WORKER_LEASE_S"] = "5";
+        psi.Environment["MATHV2_WORKER_HEARTBEAT_S"] = "0.5";
+        psi.Environment["MATHV2_WORKER_MAX_POLL_S"] = "0.3";
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    static async Task Until(Func<Task<bool>> condition, int seconds, string message)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, message);
+            await Task.Delay(100);
+        }
+    }
+}
