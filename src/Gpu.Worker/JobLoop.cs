@@ -108,7 +108,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
         catch (Exception e)
         {
             Log($"job {spec.JobId} attempt {attempt} failed: {e}");
-            await _jobs.FailAttemptAsync(spec.JobId, attempt, $"{e.GetType().Name}: {e.Message}", CancellationToken.None);
+            await _jobs.FailAttemptAsync(spec.JobId, attempt, $"{e.GetType().Name}: {e.Message}", CancellationToken.None, permanent: IsBadInput(e));
             return true;
         }
         finally
@@ -118,6 +118,10 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             await SeenAsync("idle", null, force: true);
         }
     }
+
+    /// <summary>Errors another attempt would repeat: bad parameters, bad datasets, missing or corrupt artifacts, unknown kinds.</summary>
+    static bool IsBadInput(Exception e) => e is ArgumentException or Core.Datasets.DatasetException or InvalidDataException
+        or FileNotFoundException or NotSupportedException or System.Text.Json.JsonException;
 
     async Task HeartbeatLoopAsync(GpuJobContext context, CancellationTokenSource jobCts)
     {

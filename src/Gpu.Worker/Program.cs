@@ -12,9 +12,28 @@ catch (Exception e)
     Console.Error.WriteLine($"TorchSharp failed to load: {e.Message}");
     return 3;
 }
+if (args is ["bench", ..])
+{
+    // `mathv2 bench worker` runs this in its own process: ./mathv2 bench worker [--quick] [--steps N] [--new-tokens N]
+    var o = new MathV2.Gpu.Worker.Bench.WorkerBenchOptions
+    {
+        Quick = args.Contains("--quick"),
+        TrainSteps = ArgInt("--steps", 4),
+        NewTokens = ArgInt("--new-tokens", 256),
+    };
+    var result = MathV2.Gpu.Worker.Bench.WorkerBench.Run(o, m => Console.Error.WriteLine($"bench: {m}"));
+    Console.WriteLine(MathV2.Core.Json.Serialize(result, indented: true));
+    return 0;
+}
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
 var loop = new JobLoop(MathV2Storage.FromEnvironment(), [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob()], options, device);
 await loop.RunAsync(stop.Token);
 return 0;
+
+int ArgInt(string name, int fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out int v) && v > 0 ? v : fallback;
+}

@@ -124,6 +124,8 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         var bad = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig }, dataset = new { artifact = data, file = "demos.jsonl" }, options = new { steps = 1 } }, data));
         Assert.Equal(GpuJobStatus.Failed, bad.Status);
         Assert.Contains("demos.jsonl:41: completion", bad.Error);
+        Assert.Contains("not retried", bad.Error);
+        Assert.Single(bad.Attempts);
 
         var notInput = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig }, dataset = new { artifact = data, file = "demos.jsonl" } }));
         Assert.Contains("is not among the job's inputs", notInput.Error);

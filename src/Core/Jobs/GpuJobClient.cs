@@ -154,14 +154,22 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         return true;
     }
 
-    /// <summary>An attempt threw: requeue with backoff while attempts remain, else fail the job and publish the event.</summary>
-    public async Task FailAttemptAsync(string jobId, int attempt, string error, CancellationToken ct = default)
+    /// <summary>
+    /// An attempt threw: requeue with backoff while attempts remain, else fail the job and publish the event.
+    /// A permanent error (bad parameters or inputs: another attempt would fail the same way) fails the job at once.
+    /// </summary>
+    public async Task FailAttemptAsync(string jobId, int attempt, string error, CancellationToken ct = default, bool permanent = false)
     {
         var e = await GetEntityAsync(jobId, ct);
         if (e == null || StatusOf(e) != GpuJobStatus.Running || e.GetInt32("Attempt") != attempt) return;
         var now = Now;
         var attempts = AttemptsOf(e);
         MarkLast(attempts, "failed", now, error);
+        if (permanent)
+        {
+            await FinishFailedAsync(e, attempts, $"job failed (bad input, not retried): {error}", ct);
+            return;
+        }
         if (attempt >= (e.GetInt32("MaxAttempts") ?? 1))
         {
             await FinishFailedAsync(e, attempts, $"job failed after {attempt} attempt(s): {error}", ct);

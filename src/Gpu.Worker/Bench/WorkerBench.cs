@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using MathV2.Core.Probes;
+using MathV2.Gpu.Worker.Jobs;
+using MathV2.Gpu.Worker.Model;
+using MathV2.Gpu.Worker.Text;
+using MathV2.Gpu.Worker.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MathV2.Gpu.Worker.Bench;
+
+/// <summary>Settings of `mathv2 bench worker`; Quick shrinks everything for a smoke test.</summary>
+public sealed record WorkerBenchOptions
+{
+    public bool Quick { get; init; }
+    public int TrainSteps { get; init; } = 4;
+    public int NewTokens { get; init; } = 256;
+}
+
+public sealed record TrainingBench(string Config, long Parameters, int BatchSize, int SeqLen, double TokensPerSecond, double ModelGflops, double Mfu);
+public sealed record SamplingBench(string Config, int NewTokens, double CachedTokensPerSecond, double UncachedTokensPerSecond, double CacheSpeedup,
+    int Batch, double BatchedTokensPerSecond, double OneByOneTokensPerSecond, double BatchSpeedup);
+
+/// <summary>
+/// Training throughput and model FLOP utilisation against the matmul GFLOP/s measured in the same process
+/// (training FLOPs per token = 6·N + 12·layers·hidden·seq, N the non-embedding parameters plus the LM head),
+/// and sampling throughput with vs. without the KV cache and batched vs. one by one.
+/// </summary>
+public static class WorkerBench
+{
+    public static readonly LlamaConfig Demo = new() { HiddenSize = 128, Layers = 4, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 352, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 1024 };
+    public static readonly LlamaConfig Larger = new() { HiddenSize = 512, Layers = 4, Heads = 8, KvHeadsOrNull = 4, IntermediateSize = 1408, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 1024 };
+
+    public static object Run(WorkerBenchOptions o, Action<string> progress)
+    {
+        var device = ModelArtifacts.Device;
+        var demo = o.Quick ? Demo with { HiddenSize = 32, Layers = 1, IntermediateSize = 64 } : Demo;
+        var larger = o.Quick ? Larger with { HiddenSize = 64, Layers = 1, IntermediateSize = 128 } : Larger;
+        int newTokens = o.Quick ? 16 : o.NewTokens;
+        progress("matmul baseline");
+        var matmul = ProbeJob.Measure(new ProbeParameters { Size = o.Quick ? 128 : 1024, Repeats = 3, MinSeconds = o.Quick ? 0.2 : 3 }, "bench");
+        var training = new List<TrainingBench>();
+        foreach (var (name, c, batch, seq) in new[] { ("demo", demo, 8, o.Quick ? 32 : 256), ("larger", larger, 8, o.Quick ? 32 : 256) })
+        {
+            progress($"training {name}");
+            training.Add(Train(name, c, batch, seq, o.Quick ? 2 : o.TrainSteps, matmul.Gflops, device));
+        }
+        progress("sampling demo");
+        var sampling = Sample("demo", demo, newTokens, o.Quick ? 2 : 8, device);
+        return new
+        {
+            benchmark = "worker",
+            device = matmul.Device,
+            threads = matmul.Threads,
+            matmulGflops = Math.Round(matmul.Gflops, 2),
+            training,
+            sampling,
+            targets = new
+            {
+                trainingMfuLarger = 0.35,
+                trainingMfuLargerMet = training[1].Mfu >= 0.35,
+                cacheSpeedup = 5.0,
+                cacheSpeedupMet = sampling.CacheSpeedup >= 5,
+            },
+        };
+    }
+
+    static TrainingBench Train(string name, LlamaConfig c, int batch, int seq, int steps, double matmulGflops, Device device)
+    {
+        torch.manual_seed(1);
+        using var model = new LlamaForCausalLM(c);
+        model.to(device);
+        long all = model.parameters().Sum(p => p.numel());
+        long embedding = (long)c.VocabSize * c.HiddenSize;
+        long n = all - embedding + (c.TieEmbeddings ? embedding : 0);
+        double flopsPerToken = 6.0 * n + 12.0 * c.Layers * c.HiddenSize * seq;
+        using var adam = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), new TrainOptions());
+        var gen = new Random(3);
+        var ids = Enumerable.Range(0, batch * (seq + 1)).Select(_ => (long)gen.Next(4, c.VocabSize)).ToArray();
+        using var data = torch.tensor(ids, [batch, seq + 1], device: device);
+        using var inputs = data[TensorIndex.Colon, TensorIndex.Slice(0, seq)].contiguous();
+        using var targets = data[TensorIndex.Colon, TensorIndex.Slice(1, seq + 1)].contiguous();
+        void Step()
+        {
+            using var scope = torch.NewDisposeScope();
+            adam.ZeroGrad();
+            var logits = model.Forward(inputs);
+            nn.functional.cross_entropy(logits.reshape(-1, c.VocabSize), targets.reshape(-1)).backward();
+            adam.Step(1e-4);
+        }
+        Step();   // warm-up
+        Sync(device);
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) Step();
+        Sync(device);
+        double tps = (double)batch * seq * steps / sw.Elapsed.TotalSeconds;
+        double gflops = tps * flopsPerToken / 1e9;
+        return new TrainingBench(name, all, batch, seq, Math.Round(tps, 1), Math.Round(gflops, 2), Math.Round(gflops / matmulGflops, 3));
+    }
+
+    static SamplingBench Sample(string name, LlamaConfig c, int newTokens, int batch, Device device)
+    {
+        var tok = CharTokenizer.Ascii();
+        torch.manual_seed(2);
+        using var model = new LlamaForCausalLM(c);
+        model.to(device);
+        model.eval();
+        var greedy = new SamplingOptions { Temperature = 0, MaxNewTokens = newTokens };
+        string prompt = "Prove that 12 + 30 = 42.";
+        double Rate(IReadOnlyList<string> prompts, bool cache)
+        {
+            var sw = Stopwatch.StartNew();
+            var s = Sampler.Generate(model, tok, prompts, greedy, useCache: cache);
+            // Untrained models rarely emit EOS; count what was generated.
+            return s.Sum(x => x.Tokens.Length + (x.EndedWithEos ? 1 : 0)) / sw.Elapsed.TotalSeconds;
+        }
+        Rate([prompt], true);   // warm-up
+        double cached = Rate([prompt], true), uncached = Rate([prompt], false);
+        var prompts = Enumerable.Range(0, batch).Select(i => $"Prove that {i} + {i} = {2 * i}.").ToList();
+        double batched = Rate(prompts, true);
+        var sw = Stopwatch.StartNew();
+        long tokens = prompts.Sum(p => Sampler.Generate(model, tok, [p], greedy).Sum(x => x.Tokens.Length + (x.EndedWithEos ? 1 : 0)));
+        double oneByOne = tokens / sw.Elapsed.TotalSeconds;
+        return new SamplingBench(name, newTokens, Math.Round(cached, 1), Math.Round(uncached, 1), Math.Round(cached / uncached, 2),
+            batch, Math.Round(batched, 1), Math.Round(oneByOne, 1), Math.Round(batched / oneByOne, 2));
+    }
+
+    static void Sync(Device device)
+    {
+        if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
+    }
+}
