@@ -26,6 +26,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                   datasets demo [--seed S] [--problems-per-difficulty N] [--max-difficulty D] --out DIR [--artifact-prefix P]
         method    method parse --kind verification|meta|generation [--finish-reason stop|length] < output.txt
         bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
+                  bench worker [--quick] [--steps N] [--new-tokens N]   training MFU vs. matmul, KV cache and batching ratios
                   bench consensus [--proofs N] [--verifier-accuracy A] [--meta-accuracy A] [--n N --m M --k K] [--seed S]
         """;
 
@@ -391,8 +392,9 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
     async Task<int> BenchAsync(Args a, CancellationToken ct)
     {
         if (a.Positionals.FirstOrDefault() == "consensus") return BenchConsensus(a);
+        if (a.Positionals.FirstOrDefault() == "worker") return await BenchWorkerAsync(a, ct);
         a.Allow("--jobs");
-        if (a.Positional(0, "benchmark name (protocol|consensus)") != "protocol") throw new CliException("unknown benchmark; available: protocol, consensus");
+        if (a.Positional(0, "benchmark name (protocol|consensus|worker)") != "protocol") throw new CliException("unknown benchmark; available: protocol, consensus, worker");
         int n = a.Int("--jobs", 30, 1, 1000);
         using var api = ApiClient.FromEnvironment(layout);
         var progress = Progress(a);
@@ -440,6 +442,44 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 $"(submit→claim p50 {report.submitToClaimMs.P50:F0}, finish→resumed p50 {report.finishToResumedMs.P50:F0}); " +
                 $"job run time p50 {report.jobRunMs.P50:F0}. Target p50 < 1000: {(report.meetsTarget ? "met" : "NOT met")}");
         }
+        return 0;
+    }
+
+    /// <summary>Runs the worker's benchmark in a worker process (TorchSharp lives there, not in the CLI).</summary>
+    async Task<int> BenchWorkerAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--quick", "--steps", "--new-tokens");
+        if (!File.Exists(layout.WorkerDll)) throw new CliException($"worker not built: {layout.WorkerDll} is missing (run ./mathv2 once to build)");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string x in new[] { layout.WorkerDll, "bench" }) psi.ArgumentList.Add(x);
+        if (a.Has("--quick")) psi.ArgumentList.Add("--quick");
+        foreach (string o in new[] { "--steps", "--new-tokens" })
+            if (a.Get(o) is { } v) { psi.ArgumentList.Add(o); psi.ArgumentList.Add(a.Int(o, 1, 1, 100_000).ToString()); }
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var progress = Progress(a);
+        var errTask = Task.Run(async () =>
+        {
+            var err = new System.Text.StringBuilder();
+            while (await p.StandardError.ReadLineAsync(ct) is { } line) { progress.WriteLine(line); err.AppendLine(line); }
+            return err.ToString();
+        }, ct);
+        string json = await p.StandardOutput.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        string err = await errTask;
+        if (p.ExitCode != 0) throw new CliException($"worker benchmark failed (exit {p.ExitCode}): {err.Trim()}");
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement;
+        if (a.Json) { stdout.WriteLine(json.Trim()); return 0; }
+        stdout.WriteLine($"worker benchmark on {r.GetProperty("device").GetString()} ({r.GetProperty("threads").GetInt32()} threads), matmul {r.GetProperty("matmulGflops").GetDouble():F1} GFLOP/s");
+        foreach (var t in r.GetProperty("training").EnumerateArray())
+            stdout.WriteLine($"  training {t.GetProperty("config").GetString(),-6} {t.GetProperty("parameters").GetInt64(),10:N0} params: {t.GetProperty("tokensPerSecond").GetDouble(),9:F0} tokens/s, " +
+                $"{t.GetProperty("modelGflops").GetDouble():F1} GFLOP/s = {t.GetProperty("mfu").GetDouble():P0} of matmul");
+        var s = r.GetProperty("sampling");
+        stdout.WriteLine($"  sampling {s.GetProperty("newTokens").GetInt32()} new tokens after a {s.GetProperty("promptTokens").GetInt32()}-token prompt: KV cache {s.GetProperty("cachedTokensPerSecond").GetDouble():F0} vs. " +
+            $"{s.GetProperty("uncachedTokensPerSecond").GetDouble():F0} tokens/s without ({s.GetProperty("cacheSpeedup").GetDouble():F1}x; {s.GetProperty("shortPromptCacheSpeedup").GetDouble():F1}x after a {s.GetProperty("shortPromptTokens").GetInt32()}-token prompt)");
+        stdout.WriteLine($"  batched ({s.GetProperty("batch").GetInt32()}) {s.GetProperty("batchedTokensPerSecond").GetDouble():F0} vs. one by one {s.GetProperty("oneByOneTokensPerSecond").GetDouble():F0} tokens/s ({s.GetProperty("batchSpeedup").GetDouble():F1}x)");
+        var g = r.GetProperty("targets");
+        stdout.WriteLine($"  targets: training >= 35% of matmul (larger): {(g.GetProperty("trainingMfuLargerMet").GetBoolean() ? "met" : "NOT met")}; KV cache >= 5x: {(g.GetProperty("cacheSpeedupMet").GetBoolean() ? "met" : "NOT met")}");
         return 0;
     }
 

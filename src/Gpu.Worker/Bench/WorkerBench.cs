@@ -18,7 +18,8 @@ public sealed record WorkerBenchOptions
 }
 
 public sealed record TrainingBench(string Config, long Parameters, int BatchSize, int SeqLen, double TokensPerSecond, double ModelGflops, double Mfu);
-public sealed record SamplingBench(string Config, int NewTokens, double CachedTokensPerSecond, double UncachedTokensPerSecond, double CacheSpeedup,
+public sealed record SamplingBench(string Config, int PromptTokens, int NewTokens, double CachedTokensPerSecond, double UncachedTokensPerSecond, double CacheSpeedup,
+    int ShortPromptTokens, double ShortPromptCacheSpeedup,
     int Batch, double BatchedTokensPerSecond, double OneByOneTokensPerSecond, double BatchSpeedup);
 
 /// <summary>
@@ -28,8 +29,8 @@ public sealed record SamplingBench(string Config, int NewTokens, double CachedTo
 /// </summary>
 public static class WorkerBench
 {
-    public static readonly LlamaConfig Demo = new() { HiddenSize = 128, Layers = 4, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 352, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 1024 };
-    public static readonly LlamaConfig Larger = new() { HiddenSize = 512, Layers = 4, Heads = 8, KvHeadsOrNull = 4, IntermediateSize = 1408, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 1024 };
+    public static readonly LlamaConfig Demo = new() { HiddenSize = 128, Layers = 4, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 352, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 2048 };
+    public static readonly LlamaConfig Larger = new() { HiddenSize = 512, Layers = 4, Heads = 8, KvHeadsOrNull = 4, IntermediateSize = 1408, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 2048 };
 
     public static object Run(WorkerBenchOptions o, Action<string> progress)
     {
@@ -106,7 +107,9 @@ public static class WorkerBench
         model.to(device);
         model.eval();
         var greedy = new SamplingOptions { Temperature = 0, MaxNewTokens = newTokens };
-        string prompt = "Prove that 12 + 30 = 42.";
+        // The demo's own workload: a verification prompt for a demo problem and its reference proof.
+        var problem = Core.Demo.ArithmeticDomain.Problem(1, 0, 3);
+        string prompt = Core.Method.Prompts.RenderVerification(problem.Statement, Core.Demo.ArithmeticDomain.WriteProof(problem));
         double Rate(IReadOnlyList<string> prompts, bool cache)
         {
             var sw = Stopwatch.StartNew();
@@ -116,12 +119,19 @@ public static class WorkerBench
         }
         Rate([prompt], true);   // warm-up
         double cached = Rate([prompt], true), uncached = Rate([prompt], false);
-        var prompts = Enumerable.Range(0, batch).Select(i => $"Prove that {i} + {i} = {2 * i}.").ToList();
+        const string shortPrompt = "Prove that 12 + 30 = 42.";
+        double shortCached = Rate([shortPrompt], true), shortUncached = Rate([shortPrompt], false);
+        var prompts = Enumerable.Range(0, batch).Select(i =>
+        {
+            var p = Core.Demo.ArithmeticDomain.Problem(1, i, 3);
+            return Core.Method.Prompts.RenderVerification(p.Statement, Core.Demo.ArithmeticDomain.WriteProof(p));
+        }).ToList();
         double batched = Rate(prompts, true);
         var sw = Stopwatch.StartNew();
         long tokens = prompts.Sum(p => Sampler.Generate(model, tok, [p], greedy).Sum(x => x.Tokens.Length + (x.EndedWithEos ? 1 : 0)));
         double oneByOne = tokens / sw.Elapsed.TotalSeconds;
-        return new SamplingBench(name, newTokens, Math.Round(cached, 1), Math.Round(uncached, 1), Math.Round(cached / uncached, 2),
+        return new SamplingBench(name, tok.Encode(prompt).Length + 1, newTokens, Math.Round(cached, 1), Math.Round(uncached, 1), Math.Round(cached / uncached, 2),
+            tok.Encode(shortPrompt).Length + 1, Math.Round(shortCached / shortUncached, 2),
             batch, Math.Round(batched, 1), Math.Round(oneByOne, 1), Math.Round(batched / oneByOne, 2));
     }
 

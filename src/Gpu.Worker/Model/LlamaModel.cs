@@ -4,22 +4,49 @@ using static TorchSharp.torch;
 
 namespace MathV2.Gpu.Worker.Model;
 
-/// <summary>Keys and values of earlier positions, per layer, for incremental decoding.</summary>
-public sealed class KvCache : IDisposable
+/// <summary>
+/// Keys and values of earlier positions, per layer, for incremental decoding. With a capacity, buffers are allocated
+/// once and each step writes into them (no copy of the whole cache per token); without one, steps concatenate.
+/// </summary>
+public sealed class KvCache(int layers, long capacity = 0) : IDisposable
 {
-    readonly Tensor?[] _keys, _values;
-
-    public KvCache(int layers) => (_keys, _values) = (new Tensor?[layers], new Tensor?[layers]);
+    readonly Tensor?[] _keys = new Tensor?[layers], _values = new Tensor?[layers];
+    readonly long[] _lengths = new long[layers];
 
     /// <summary>Positions already cached.</summary>
-    public long Length => _keys[0]?.shape[2] ?? 0;
+    public long Length => _lengths[0];
 
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {
+        long s = k.shape[2], len = _lengths[layer];
+        if (capacity > 0 && len + s <= capacity)
+        {
+            if (_keys[layer] is null)
+            {
+                _keys[layer] = torch.empty([k.shape[0], k.shape[1], capacity, k.shape[3]], dtype: k.dtype, device: k.device).DetachFromDisposeScope();
+                _values[layer] = torch.empty([v.shape[0], v.shape[1], capacity, v.shape[3]], dtype: v.dtype, device: v.device).DetachFromDisposeScope();
+            }
+            using (torch.no_grad())
+            {
+                _keys[layer]!.narrow(2, len, s).copy_(k);
+                _values[layer]!.narrow(2, len, s).copy_(v);
+            }
+            _lengths[layer] = len + s;
+            return (_keys[layer]!.narrow(2, 0, len + s), _values[layer]!.narrow(2, 0, len + s));
+        }
+        if (capacity > 0 && _keys[layer] is not null && _keys[layer]!.shape[2] != len)
+        {
+            // Past the capacity: continue by concatenation from the filled part.
+            var (fk, fv) = (_keys[layer]!, _values[layer]!);
+            _keys[layer] = fk.narrow(2, 0, len).clone().DetachFromDisposeScope();
+            _values[layer] = fv.narrow(2, 0, len).clone().DetachFromDisposeScope();
+            fk.Dispose(); fv.Dispose();
+        }
         var (oldK, oldV) = (_keys[layer], _values[layer]);
         _keys[layer] = oldK is null ? k.detach().MoveToOuterDisposeScope() : torch.cat([oldK, k.detach()], 2).MoveToOuterDisposeScope();
         _values[layer] = oldV is null ? v.detach().MoveToOuterDisposeScope() : torch.cat([oldV, v.detach()], 2).MoveToOuterDisposeScope();
         if (oldK is not null) { oldK.Dispose(); oldV!.Dispose(); }
+        _lengths[layer] = len + s;
         return (_keys[layer]!, _values[layer]!);
     }
 
@@ -45,9 +72,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var xf = x.to_type(ScalarType.Float32);
+        bool fp32 = x.dtype == ScalarType.Float32;
+        var xf = fp32 ? x : x.to_type(ScalarType.Float32);
         var normed = xf * torch.rsqrt(xf.pow(2).mean([-1L], keepdim: true) + _eps);
-        return (normed.to_type(x.dtype) * weight).MoveToOuterDisposeScope();
+        return ((fp32 ? normed : normed.to_type(x.dtype)) * weight).MoveToOuterDisposeScope();
     }
 }
 
@@ -68,8 +96,8 @@ public sealed class LlamaAttention : nn.Module
     }
 
     /// <param name="x">[batch, seq, hidden]</param>
-    /// <param name="cos">[batch, seq, head_dim] for the query positions</param>
-    /// <param name="mask">additive [batch, 1, seq, total] mask (0 or -inf)</param>
+    /// <param name="cos">[batch, 1, seq, head_dim] for the query positions (sin likewise)</param>
+    /// <param name="mask">additive [batch, 1, (heads / kv heads) · seq, total] mask (0 or -inf), the causal mask tiled per query group</param>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
     {
         long b = x.shape[0], s = x.shape[1];
@@ -77,27 +105,21 @@ public sealed class LlamaAttention : nn.Module
         var q = q_proj.forward(x).view(b, s, h, d).transpose(1, 2);
         var k = k_proj.forward(x).view(b, s, kvh, d).transpose(1, 2);
         var v = v_proj.forward(x).view(b, s, kvh, d).transpose(1, 2);
-        var c4 = cos.unsqueeze(1);
-        var s4 = sin.unsqueeze(1);
-        q = q * c4 + RotateHalf(q) * s4;
-        k = k * c4 + RotateHalf(k) * s4;
+        q = q * cos + RotateHalf(q) * sin;
+        k = k * cos + RotateHalf(k) * sin;
         if (cache != null) (k, v) = cache.Append(layer, k, v);
-        if (kvh != h)
-        {
-            k = k.repeat_interleave(h / kvh, 1);
-            v = v.repeat_interleave(h / kvh, 1);
-        }
-        var scores = torch.matmul(q, k.transpose(2, 3)) / Math.Sqrt(d) + mask;
-        var probs = scores.to_type(ScalarType.Float32).softmax(-1).to_type(q.dtype);
-        var o = torch.matmul(probs, v).transpose(1, 2).reshape(b, s, h * d);
+        // Grouped-query attention without copying K/V per head: the query heads of one KV head are stacked along
+        // the sequence axis (head i uses KV head i / (h / kvh), as repeat_interleave would), one fused SDPA call.
+        var qg = q.reshape(b, kvh, h / kvh * s, d);
+        var o = nn.functional.scaled_dot_product_attention(qg, k, v, mask).view(b, h, s, d).transpose(1, 2).reshape(b, s, h * d);
         return o_proj.forward(o);
     }
 
     static Tensor RotateHalf(Tensor x)
     {
         long half = x.shape[^1] / 2;
-        var x1 = x[TensorIndex.Ellipsis, TensorIndex.Slice(0, half)];
-        var x2 = x[TensorIndex.Ellipsis, TensorIndex.Slice(half, null)];
+        var x1 = x.narrow(-1, 0, half);
+        var x2 = x.narrow(-1, half, half);
         return torch.cat([-x2, x1], -1);
     }
 }
@@ -191,6 +213,8 @@ public sealed class LlamaForCausalLM : nn.Module
         var (cos, sin) = Rotary(positions, device);
         var x = model.embed_tokens.forward(inputIds);
         var mask = CausalMask(b, s, past, attentionMask, x.dtype, device);
+        int groups = Config.Heads / Config.KvHeads;
+        if (groups > 1) mask = mask.repeat(1, 1, groups, 1);
         for (int i = 0; i < model.layers.Count; i++)
             x = model.layers[i].Forward(x, cos, sin, mask, cache, i);
         x = model.norm.forward(x);
@@ -198,13 +222,21 @@ public sealed class LlamaForCausalLM : nn.Module
         return logits.MoveToOuterDisposeScope();
     }
 
+    Tensor? _invFreq;
+
     (Tensor Cos, Tensor Sin) Rotary(Tensor positions, Device device)
     {
         int d = Config.HeadDim;
-        var invFreq = torch.pow(Config.RopeTheta, -torch.arange(0, d, 2, dtype: ScalarType.Float64, device: device) / d).to_type(ScalarType.Float32);
+        if (_invFreq is null || _invFreq.device != device)
+        {
+            _invFreq?.Dispose();
+            using var noGrad = torch.no_grad();
+            _invFreq = torch.pow(Config.RopeTheta, -torch.arange(0, d, 2, dtype: ScalarType.Float64, device: device) / d).to_type(ScalarType.Float32).DetachFromDisposeScope();
+        }
+        var invFreq = _invFreq;
         var freqs = positions.to_type(ScalarType.Float32).unsqueeze(-1) * invFreq;   // [b, s, d/2]
         var emb = torch.cat([freqs, freqs], -1);                                      // [b, s, d]
-        return (emb.cos(), emb.sin());
+        return (emb.cos().unsqueeze(1), emb.sin().unsqueeze(1));
     }
 
     static Tensor CausalMask(long b, long s, long past, Tensor? attentionMask, ScalarType dtype, Device device)

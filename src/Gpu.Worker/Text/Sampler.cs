@@ -56,7 +56,8 @@ public static class Sampler
         var logps = Enumerable.Range(0, b).Select(_ => new List<double>()).ToList();
         var finish = new string?[b];
         var eos = new bool[b];
-        using var cache = useCache ? new KvCache(model.Config.Layers) : null;
+        int stopTail = o.StopStrings.Count == 0 ? 0 : o.StopStrings.Max(s => s.Length) + 4;
+        using var cache = useCache ? new KvCache(model.Config.Layers, capacity: width + o.MaxNewTokens) : null;
         var step = input;
         var fullIds = input;
         for (int t = 0; t < o.MaxNewTokens && finish.Any(f => f == null); t++)
@@ -74,7 +75,12 @@ public static class Sampler
                 if (nextIds[r] == tok.EosId) { finish[r] = "stop"; eos[r] = true; continue; }
                 tokens[r].Add((int)nextIds[r]);
                 logps[r].Add(chosenLp[r]);
-                if (o.StopStrings.Count > 0 && o.StopStrings.Any(s => tok.Decode(tokens[r]).Contains(s, StringComparison.Ordinal))) finish[r] = "stop";
+                if (stopTail > 0)
+                {
+                    // Only the newest tokens can complete a stop string (every token decodes to at least one character).
+                    string tail = tok.Decode(tokens[r].Skip(Math.Max(0, tokens[r].Count - stopTail)));
+                    if (o.StopStrings.Any(s => tail.Contains(s, StringComparison.Ordinal))) finish[r] = "stop";
+                }
             }
             step = torch.tensor(nextIds, [b, 1], device: device);
             fullIds = torch.cat([fullIds, step], 1);

@@ -1,0 +1,40 @@
+using System.Reflection;
+using System.Text.Json;
+using MathV2.Cli;
+
+namespace MathV2.Cli.Tests;
+
+public sealed class BenchWorkerTests
+{
+    static string Meta(string key) => typeof(BenchWorkerTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+
+    [Fact]
+    public async Task Bench_worker_quick_reports_training_mfu_and_sampling_ratios_measured_in_one_worker_process()
+    {
+        var layout = StackLayout.ForRepository(Meta("RepoRoot"), Meta("Configuration"));
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int rc = await new Commands(layout, o, e).RunAsync(["bench", "worker", "--quick", "--json"]);
+        Assert.True(rc == 0, e.ToString());
+        var r = JsonDocument.Parse(o.ToString()).RootElement;
+        Assert.Equal("worker", r.GetProperty("benchmark").GetString());
+        double matmul = r.GetProperty("matmulGflops").GetDouble();
+        Assert.True(matmul > 0);
+        var training = r.GetProperty("training").EnumerateArray().ToList();
+        Assert.Equal(["demo", "larger"], training.Select(t => t.GetProperty("config").GetString()));
+        Assert.All(training, t =>
+        {
+            Assert.True(t.GetProperty("tokensPerSecond").GetDouble() > 0);
+            Assert.Equal(t.GetProperty("modelGflops").GetDouble() / matmul, t.GetProperty("mfu").GetDouble(), 2);
+        });
+        var s = r.GetProperty("sampling");
+        Assert.Equal(s.GetProperty("cachedTokensPerSecond").GetDouble() / s.GetProperty("uncachedTokensPerSecond").GetDouble(), s.GetProperty("cacheSpeedup").GetDouble(), 1);
+        Assert.True(s.GetProperty("promptTokens").GetInt32() > 100);   // the demo's verification prompt
+        Assert.Contains("bench: matmul baseline", e.ToString());       // progress goes to stderr with --json
+
+        var human = new StringWriter();
+        Assert.Equal(0, await new Commands(layout, human, TextWriter.Null).RunAsync(["bench", "worker", "--quick"]));
+        Assert.Contains("of matmul", human.ToString());
+        Assert.Contains("KV cache", human.ToString());
+    }
+}
