@@ -50,16 +50,22 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         var options = new WorkerOptions { WorkerId = $"w-{spec.JobId}", LeaseSeconds = 5, HeartbeatSeconds = 0.2, MaxPollSeconds = 0.2 };
         using var stop = new CancellationTokenSource();
         var loop = new JobLoop(azurite.Storage, [new SftJob(), new SampleJob(), new GrpoJob()], options, "cpu").RunAsync(stop.Token);
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        GpuJobRecord record;
-        while ((record = (await Jobs.GetAsync(spec.JobId))!).Status is GpuJobStatus.Queued or GpuJobStatus.Running)
+        try
         {
-            Assert.True(DateTime.UtcNow < deadline, $"job did not finish: {Json.Serialize(record)}");
-            await Task.Delay(100);
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            GpuJobRecord record;
+            while ((record = (await Jobs.GetAsync(spec.JobId))!).Status is GpuJobStatus.Queued or GpuJobStatus.Running)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"job did not finish: {Json.Serialize(record)}");
+                await Task.Delay(100);
+            }
+            return record;
         }
-        await stop.CancelAsync();
-        await loop;
-        return record;
+        finally
+        {
+            await stop.CancelAsync();
+            await loop;
+        }
     }
 
     async Task<string> Text(string artifact, string file)

@@ -86,7 +86,7 @@ public sealed class TrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void An_interrupted_sft_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does()
+    public async Task An_interrupted_sft_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does()
     {
         var data = ShiftTask();
         var o = new TrainOptions { Steps = 12, CheckpointEvery = 5, BatchSize = 8, GradAccum = 2, EvalEvery = 4, Seed = 3, LearningRate = 3e-3, WarmupSteps = 3 };
@@ -99,10 +99,10 @@ public sealed class TrainingTests(ITestOutputHelper output)
         using var firstModel = Model(4);
         using var first = new SftTrainer(firstModel, Tok, data, data.Take(10).ToList(), o)
         {
-            OnCheckpoint = b => saved = b,
+            OnCheckpoint = b => { saved = b; return Task.CompletedTask; },
             OnStep = m => { if (m.Step == 7) cts.Cancel(); },
         };
-        Assert.Throws<OperationCanceledException>(() => first.Run(cts.Token));
+        await Assert.ThrowsAsync<OperationCanceledException>(() => first.RunAsync(cts.Token));
         Assert.Equal(7, first.StepsDone);
 
         using var resumedModel = Model(99);   // a different init: everything must come from the checkpoint

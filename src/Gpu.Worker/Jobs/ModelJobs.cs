@@ -196,11 +196,11 @@ public sealed class SftJob : IGpuJobHandler
             {
                 Attempt = context.Attempt,
                 OnStep = context.ReportProgress,
-                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct).GetAwaiter().GetResult(),
+                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct),
             };
             int resumedFrom = await ModelArtifacts.ResumeAsync(context, trainer, ct);
             var sw = Stopwatch.StartNew();
-            trainer.Run(ct);
+            await trainer.RunAsync(ct);
             await ModelArtifacts.AddCheckpointAsync(context, model, tok, work, ct);
             await context.Output.AddTextAsync(ModelArtifacts.MetricsFile, ModelArtifacts.MetricsJsonl(trainer.Metrics), ct);
             var last = trainer.Metrics[^1];
@@ -236,29 +236,30 @@ public sealed class GrpoJob : IGpuJobHandler
             using var __ = reference;
             ModelArtifacts.ApplyPrecision(policy, p.Options, context.Log);
             ModelArtifacts.ApplyPrecision(reference, p.Options);
-            var frozen = new List<string>();
-            var reward = p.Reward.Create(id =>
+            // Frozen reward models the reward spec names, loaded once for the whole job.
+            var frozen = new Dictionary<string, (Model.LlamaForCausalLM Model, ITokenizer Tok)>();
+            foreach (string id in new[] { p.Reward.Verifier, p.Reward.MetaVerifier }.OfType<string>().Distinct())
             {
-                frozen.Add(id);
-                var loaded = ModelArtifacts.LoadAsync(context, id, "reward model", Path.Combine(work, "reward"), ct).GetAwaiter().GetResult();
+                var loaded = await ModelArtifacts.LoadAsync(context, id, "reward model", Path.Combine(work, "reward"), ct);
                 loaded.Model.eval();
-                return loaded;
-            });
+                frozen[id] = loaded;
+            }
+            var reward = p.Reward.Create(id => frozen[id]);
             using var trainer = new GrpoTrainer(policy, reference, tok, rows, reward, p.Options)
             {
                 Attempt = context.Attempt,
                 OnStep = context.ReportProgress,
-                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct).GetAwaiter().GetResult(),
+                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct),
             };
             int resumedFrom = await ModelArtifacts.ResumeAsync(context, trainer, ct);
             var sw = Stopwatch.StartNew();
-            trainer.Run(ct);
+            await trainer.RunAsync(ct);
             await ModelArtifacts.AddCheckpointAsync(context, policy, tok, work, ct);
             await context.Output.AddTextAsync(ModelArtifacts.MetricsFile, ModelArtifacts.MetricsJsonl(trainer.Metrics), ct);
             var m = trainer.Metrics;
             return JsonSerializer.SerializeToElement(new
             {
-                steps = trainer.StepsDone, resumedFrom, rows = rows.Count, reward = p.Reward.Kind, rewardModels = frozen,
+                steps = trainer.StepsDone, resumedFrom, rows = rows.Count, reward = p.Reward.Kind, rewardModels = frozen.Keys,
                 firstMeanReward = m[0].MeanReward, lastMeanReward = m[^1].MeanReward, kl = m[^1].Kl,
                 seconds = Math.Round(sw.Elapsed.TotalSeconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
             }, Json.Options);

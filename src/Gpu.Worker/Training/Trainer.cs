@@ -40,10 +40,17 @@ public abstract class Trainer : IDisposable
     /// <summary>Called after every step with its metrics.</summary>
     public Action<StepMetrics>? OnStep { get; init; }
     /// <summary>Called with a serialized training checkpoint every CheckpointEvery steps and at the end.</summary>
-    public Action<byte[]>? OnCheckpoint { get; init; }
+    public Func<byte[], Task>? OnCheckpoint { get; init; }
 
     /// <summary>Runs the remaining steps; cancellation stops between steps.</summary>
     public void Run(CancellationToken ct = default)
+    {
+        if (OnCheckpoint != null) throw new InvalidOperationException("a trainer with OnCheckpoint runs with RunAsync");
+        RunAsync(ct).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Runs the remaining steps, awaiting each checkpoint's upload between steps; cancellation stops between steps.</summary>
+    public async Task RunAsync(CancellationToken ct = default)
     {
         Model.train();
         while (StepsDone < Options.Steps)
@@ -61,7 +68,7 @@ public abstract class Trainer : IDisposable
             StepsDone = step + 1;
             OnStep?.Invoke(m);
             if (OnCheckpoint != null && (StepsDone % Options.CheckpointEvery == 0 || StepsDone == Options.Steps))
-                OnCheckpoint(SaveState());
+                await OnCheckpoint(SaveState());
         }
     }
 
