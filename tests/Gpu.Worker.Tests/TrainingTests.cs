@@ -144,4 +144,42 @@ public sealed class TrainingTests(ITestOutputHelper output)
         Assert.All(trainer.Metrics, m => Assert.True(m.Kl >= 0 && m.RewardStd >= 0 && m.TokensPerSecond > 0));
         Assert.Contains(trainer.Metrics, m => m.ClipFraction > 0);   // the second pass sees ratios away from 1
     }
+
+    [Fact]
+    public void The_generator_reward_asks_the_frozen_verifier_and_weighs_proof_and_self_evaluation_by_alpha_beta()
+    {
+        // A frozen verifier that has learnt (by SFT) to answer every verification prompt with score 1.
+        const string verdict = "Here is my evaluation of the solution: every step holds.\nBased on my evaluation, the final overall score should be: \\boxed{1}";
+        var ascii = CharTokenizer.Ascii();
+        var problems = Enumerable.Range(0, 6).Select(i => Core.Demo.ArithmeticDomain.Problem(4, i, 1)).ToList();
+        var examples = problems.Select(p => new SftExample(Core.Method.Prompts.RenderVerification(p.Statement, Core.Demo.ArithmeticDomain.WriteProof(p)), verdict)).ToList();
+        torch.manual_seed(21);
+        using var verifier = new LlamaForCausalLM(new LlamaConfig { HiddenSize = 64, Layers = 2, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 128, VocabSize = ascii.VocabSize, MaxPositions = 2048 });
+        using (var sft = new SftTrainer(verifier, ascii, examples, [], new TrainOptions { Steps = 150, BatchSize = 2, LearningRate = 1e-2, WarmupSteps = 10, MaxSeqLen = 1200 }))
+        {
+            sft.Run();
+            output.WriteLine($"verifier SFT loss {sft.Metrics[0].Loss:F3} → {sft.Metrics[^1].Loss:F4}");
+        }
+        verifier.eval();
+        var said = Sampler.Generate(verifier, ascii, [Core.Method.Prompts.RenderVerification(problems[0].Statement, "Some other proof.")], new SamplingOptions { Temperature = 0, MaxNewTokens = 200 });
+        output.WriteLine($"verifier says: {said[0].Text} ({said[0].FinishReason})");
+
+        var spec = new RewardSpec { Kind = RewardSpec.Generator, Verifier = "frozen-verifier" };
+        string? asked = null;
+        using var reward = spec.Create(id => { asked = id; return (verifier, ascii); });
+        Assert.Equal("frozen-verifier", asked);
+        string Generation(int selfScore) =>
+            $"## Solution\n{Core.Demo.ArithmeticDomain.WriteProof(problems[0])}\n## Self Evaluation\nHere is my evaluation of the solution: fine.\n" +
+            $"Based on my evaluation, the final overall score should be: \\boxed{{{selfScore}}}";
+        var row = JsonSerializer.SerializeToElement(new Core.Datasets.ProblemRow { Id = problems[0].Id, Problem = problems[0].Statement }, Core.Json.Options);
+        Assert.Contains("Prove that", reward.Prompt(row));
+        var scores = reward.Score([
+            new RewardInput(row, "", Generation(1), "stop"),
+            new RewardInput(row, "", Generation(0), "stop"),
+            new RewardInput(row, "", "no sections at all", "stop"),
+            new RewardInput(row, "", Generation(1), "length"),
+        ]);
+        // R = R_format · (α·R_Y + β·(1 − |s_self − R_Y|)·R_meta), R_Y = 1 from the frozen verifier, no meta-verifier → R_meta = 1.
+        Assert.Equal([1.0, 0.76, 0, 0], scores.Select(x => Math.Round(x, 6)));
+    }
 }
