@@ -23,7 +23,8 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                   artifacts show|lineage ID
         datasets  datasets import --in FILE --problem-field F [--proof-field F --score-field F] [--analysis-field F]
                            [--id-field F] [--out FILE] [--skip-invalid] [--artifact ID]
-                  datasets demo [--seed S] [--problems-per-difficulty N] [--max-difficulty D] --out DIR [--artifact-prefix P]
+                  datasets demo [--seed S] [--problems-per-difficulty N] [--max-difficulty D] [--prompts standard|compact]
+                           --out DIR [--artifact-prefix P]
         method    method parse --kind verification|meta|generation [--finish-reason stop|length] < output.txt
         bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
                   bench worker [--quick] [--steps N] [--new-tokens N]   training MFU vs. matmul, KV cache and batching ratios
@@ -291,12 +292,14 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         }
         if (verb == "demo")
         {
-            a.Allow("--seed", "--problems-per-difficulty", "--max-difficulty", "--out", "--artifact-prefix");
+            a.Allow("--seed", "--problems-per-difficulty", "--max-difficulty", "--out", "--artifact-prefix", "--prompts");
             var o = new Core.Demo.DemoDatasetOptions
             {
                 Seed = a.Int("--seed", 1, int.MinValue, int.MaxValue),
                 ProblemsPerDifficulty = a.Int("--problems-per-difficulty", 50, 1, 100000),
                 MaxDifficulty = a.Int("--max-difficulty", 2, 1, 4),
+                Prompts = a.Get("--prompts") is { } ps && ps is "standard" or "compact" ? ps : a.Get("--prompts") is null ? "standard"
+                    : throw new CliException("--prompts must be standard or compact"),
             };
             string dir = a.Get("--out") ?? throw new CliException("--out DIR is required");
             Directory.CreateDirectory(dir);

@@ -11,6 +11,8 @@ public sealed record DemoDatasetOptions
     public int ProblemsPerDifficulty { get; init; } = 50;
     public int MaxDifficulty { get; init; } = 2;
     public double ValidationShare { get; init; } = 0.1;
+    /// <summary>The prompt set of the demonstrations: "standard" or "compact" (for tiny models on a CPU).</summary>
+    public string Prompts { get; init; } = "standard";
 }
 
 /// <summary>The demo datasets (D_p, D_v, D_mv) and the bootstrap SFT demonstrations, all from a seed.</summary>
@@ -58,13 +60,14 @@ public static class DemoDatasets
     /// </summary>
     public static IEnumerable<DemonstrationRow> Demonstrations(DemoDatasetOptions o)
     {
+        var set = Method.Prompts.Set(o.Prompts);
         foreach (var p in Problems(o))
         {
             string correct = ArithmeticDomain.WriteProof(p);
             yield return new DemonstrationRow
             {
                 Kind = "generation",
-                Prompt = Prompts.RenderGeneration(p.Statement),
+                Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
                 Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([])}",
             };
             foreach (var d in Defects)
@@ -72,18 +75,18 @@ public static class DemoDatasets
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var verdict = Oracle.ScoreProof(p, proof);
                 string analysis = Oracle.WriteAnalysis(verdict.Defects);
-                yield return new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Statement, proof), Completion = analysis };
+                yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification), Completion = analysis };
                 yield return new DemonstrationRow
                 {
                     Kind = "meta-verification",
-                    Prompt = Prompts.RenderMetaVerification(p.Statement, proof, analysis),
+                    Prompt = Method.Prompts.RenderMetaVerification(p.Statement, proof, analysis, set.MetaVerification),
                     Completion = Oracle.WriteMetaVerification(p, proof, analysis),
                 };
                 if (d != ProofDefect.None)
                     yield return new DemonstrationRow
                     {
                         Kind = "refinement",
-                        Prompt = Prompts.RenderRefinement(p.Statement, [(proof, analysis, verdict.Score)]),
+                        Prompt = Method.Prompts.RenderRefinement(p.Statement, [(proof, analysis, verdict.Score)], set.Refinement),
                         Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([])}",
                     };
             }

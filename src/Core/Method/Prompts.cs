@@ -17,6 +17,16 @@ public sealed record PromptTemplate
     }
 }
 
+/// <summary>The four templates a lap uses; <see cref="Prompts.Standard"/> or <see cref="Prompts.Compact"/>, or a spec's own.</summary>
+public sealed record PromptSet
+{
+    public required string Name { get; init; }
+    public required PromptTemplate Verification { get; init; }
+    public required PromptTemplate MetaVerification { get; init; }
+    public required PromptTemplate Generation { get; init; }
+    public required PromptTemplate Refinement { get; init; }
+}
+
 /// <summary>The method's prompts (METHOD.md): verification, meta-verification, generation with self-evaluation, refinement.</summary>
 public static class Prompts
 {
@@ -119,6 +129,32 @@ public static class Prompts
             Answer with "## Solution" followed by your proof, then "## Self Evaluation" in the evaluation format,
             ending with "Based on my evaluation, the final overall score should be:" and the score in \boxed{}.
             """,
+    };
+
+    /// <summary>
+    /// Compact templates for tiny models (the demo on a CPU): short instructions without the rubric, which the
+    /// model learns from its demonstrations instead; the answer formats and key phrases are the same.
+    /// </summary>
+    public static readonly PromptSet Compact = new()
+    {
+        Name = "compact",
+        Verification = new() { Name = "verification-compact", Version = 1, Text = "Verify the proof; score 1, 0.5 or 0.\nProblem: {problem}\nProof:\n{proof}\n" },
+        MetaVerification = new() { Name = "meta-verification-compact", Version = 1, Text = "Judge the evaluation; rate 1, 0.5 or 0.\nProblem: {problem}\nProof:\n{proof}\nEvaluation:\n{analysis}\n" },
+        Generation = new() { Name = "generation-compact", Version = 1, Text = "Prove it, then evaluate your proof.\nProblem: {problem}\n" },
+        Refinement = new() { Name = "refinement-compact", Version = 1, Text = "Improve the proof, then evaluate it.\nProblem: {problem}\n{candidates}\n" },
+    };
+
+    /// <summary>The full templates above, as a set.</summary>
+    public static readonly PromptSet Standard = new()
+    {
+        Name = "standard", Verification = Verification, MetaVerification = MetaVerification, Generation = Generation, Refinement = Refinement,
+    };
+
+    public static PromptSet Set(string? name) => name switch
+    {
+        null or "" or "standard" => Standard,
+        "compact" => Compact,
+        _ => throw new ArgumentException($"unknown prompt set '{name}' (standard, compact)"),
     };
 
     public static string RenderVerification(string problem, string proof, PromptTemplate? t = null) =>

@@ -37,6 +37,8 @@ public sealed record RewardSpec
     public string? MetaVerifier { get; init; }
     public double Alpha { get; init; } = 0.76;
     public double Beta { get; init; } = 0.24;
+    /// <summary>The prompt set of the policy's and the reward models' prompts: "standard" or "compact".</summary>
+    public string Prompts { get; init; } = "standard";
     /// <summary>Tokens a frozen reward model may write per analysis.</summary>
     public int RewardMaxNewTokens { get; init; } = 256;
 
@@ -47,6 +49,7 @@ public sealed record RewardSpec
         if (Kind == VerifierV2 && MetaVerifier == null) yield return ("reward.metaVerifier", "is required for verifier-v2");
         if (Kind == Generator && Verifier == null) yield return ("reward.verifier", "is required for the generator reward");
         if (RewardMaxNewTokens < 1) yield return ("reward.rewardMaxNewTokens", "must be at least 1");
+        if (Prompts is not ("standard" or "compact")) yield return ("reward.prompts", "must be standard or compact");
     }
 
     /// <summary>Builds the reward; loadModel turns an artifact id into a frozen checkpoint directory's model and tokenizer.</summary>
@@ -54,14 +57,15 @@ public sealed record RewardSpec
     {
         var errors = Validate().ToList();
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors.Select(e => $"{e.Field} {e.Message}")));
-        RewardModel? Frozen(string? id) => id is null ? null : new RewardModel(loadModel(id), RewardMaxNewTokens);
+        var set = Core.Method.Prompts.Set(Prompts);
+        RewardModel? Frozen(string? id) => id is null ? null : new RewardModel(loadModel(id), RewardMaxNewTokens, set);
         return Kind switch
         {
             Suffix => new SuffixReward(Text!, Value),
-            VerifierV1 => new VerifierReward(null),
-            MetaVerifierKind => new MetaVerifierReward(),
-            VerifierV2 => new VerifierReward(Frozen(MetaVerifier)),
-            _ => new GeneratorReward(Frozen(Verifier)!, Frozen(MetaVerifier), new GeneratorRewardOptions { Alpha = Alpha, Beta = Beta }),
+            VerifierV1 => new VerifierReward(null, set),
+            MetaVerifierKind => new MetaVerifierReward(set),
+            VerifierV2 => new VerifierReward(Frozen(MetaVerifier), set),
+            _ => new GeneratorReward(Frozen(Verifier)!, Frozen(MetaVerifier), new GeneratorRewardOptions { Alpha = Alpha, Beta = Beta }, set),
         };
     }
 
@@ -78,7 +82,7 @@ public sealed record RewardSpec
 }
 
 /// <summary>A frozen model that writes analyses (greedy) which the method's parsers score.</summary>
-public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int maxNewTokens) : IDisposable
+public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int maxNewTokens, PromptSet prompts) : IDisposable
 {
     public IReadOnlyList<Sample> Generate(IReadOnlyList<string> prompts)
     {
@@ -88,12 +92,12 @@ public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int 
 
     /// <summary>The parsed scores of analyses of (problem, proof), 0 where the output does not parse.</summary>
     public double[] Verify(IReadOnlyList<(string Problem, string Proof)> items) =>
-        Generate(items.Select(i => Prompts.RenderVerification(i.Problem, i.Proof)).ToList())
+        Generate(items.Select(i => Prompts.RenderVerification(i.Problem, i.Proof, prompts.Verification)).ToList())
             .Select(s => Parsers.Verification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : 0).ToArray();
 
     /// <summary>The parsed meta-scores of (problem, proof, analysis), 0 where the output does not parse.</summary>
     public double[] Meta(IReadOnlyList<(string Problem, string Proof, string Analysis)> items) =>
-        Generate(items.Select(i => Prompts.RenderMetaVerification(i.Problem, i.Proof, i.Analysis)).ToList())
+        Generate(items.Select(i => Prompts.RenderMetaVerification(i.Problem, i.Proof, i.Analysis, prompts.MetaVerification)).ToList())
             .Select(s => Parsers.MetaVerification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : 0).ToArray();
 
     public void Dispose() => m.Model.Dispose();
@@ -110,12 +114,12 @@ sealed class SuffixReward(string suffix, double value) : IRewardFunction
     public void Dispose() { }
 }
 
-sealed class VerifierReward(RewardModel? meta) : IRewardFunction
+sealed class VerifierReward(RewardModel? meta, PromptSet prompts) : IRewardFunction
 {
     public string Prompt(JsonElement row)
     {
         var r = RewardSpec.Row<GradedProofRow>(row);
-        return Prompts.RenderVerification(r.Problem, r.Proof);
+        return Prompts.RenderVerification(r.Problem, r.Proof, prompts.Verification);
     }
 
     public double[] Score(IReadOnlyList<RewardInput> batch)
@@ -131,12 +135,12 @@ sealed class VerifierReward(RewardModel? meta) : IRewardFunction
     public void Dispose() => meta?.Dispose();
 }
 
-sealed class MetaVerifierReward : IRewardFunction
+sealed class MetaVerifierReward(PromptSet prompts) : IRewardFunction
 {
     public string Prompt(JsonElement row)
     {
         var r = RewardSpec.Row<GradedAnalysisRow>(row);
-        return Prompts.RenderMetaVerification(r.Problem, r.Proof, r.Analysis);
+        return Prompts.RenderMetaVerification(r.Problem, r.Proof, r.Analysis, prompts.MetaVerification);
     }
 
     public double[] Score(IReadOnlyList<RewardInput> batch) =>
@@ -145,9 +149,9 @@ sealed class MetaVerifierReward : IRewardFunction
     public void Dispose() { }
 }
 
-sealed class GeneratorReward(RewardModel verifier, RewardModel? meta, GeneratorRewardOptions options) : IRewardFunction
+sealed class GeneratorReward(RewardModel verifier, RewardModel? meta, GeneratorRewardOptions options, PromptSet prompts) : IRewardFunction
 {
-    public string Prompt(JsonElement row) => Prompts.RenderGeneration(RewardSpec.Row<ProblemRow>(row).Problem);
+    public string Prompt(JsonElement row) => Prompts.RenderGeneration(RewardSpec.Row<ProblemRow>(row).Problem, prompts.Generation);
 
     public double[] Score(IReadOnlyList<RewardInput> batch)
     {
