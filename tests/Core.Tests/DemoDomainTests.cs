@@ -1,3 +1,4 @@
+using MathV2.Core;
 using MathV2.Core.Demo;
 using MathV2.Core.Method;
 
@@ -40,6 +41,17 @@ public sealed class DemoDomainTests
         Assert.NotEqual(ArithmeticDomain.Problem(3, 7, 2).Expression, ArithmeticDomain.Problem(4, 7, 2).Expression);
         var p = ArithmeticDomain.Problem(3, 7, 2);
         Assert.Equal(ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 5), ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 5));
+    }
+
+    [Fact]
+    public void The_demo_domain_is_the_same_in_every_process()
+    {
+        // Pinned values: a per-process randomised hash (HashCode.Combine) would change them from run to run.
+        Assert.Equal("Prove that 9 * (3 - 9) = -54.", ArithmeticDomain.Problem(1, 0, 1).Statement);
+        Assert.Equal("Prove that 1 * (7 + 5) = 12.", ArithmeticDomain.Problem(1, 1, 1).Statement);
+        Assert.Equal(StableHash.Seed("a", 1, 2), StableHash.Seed("a", 1, 2));
+        Assert.NotEqual(StableHash.Seed("a", 1, 2), StableHash.Seed("a", 2, 1));
+        Assert.Equal(1220578217, StableHash.Seed("problem", 1, 0, 1));   // FNV-1a 64 of "problem|1|0|1", folded
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public static class ArithmeticDomain
     public static ArithmeticProblem Problem(int seed, int index, int difficulty)
     {
         if (difficulty is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(difficulty), "difficulty must be 1..4");
-        var rng = new Random(HashCode.Combine(seed, index, difficulty) & 0x7fffffff);
+        var rng = new Random(StableHash.Seed("problem", seed, index, difficulty));
         int max = difficulty <= 2 ? 9 : 20;
         string expr = Build(rng, difficulty + 1, max).Text;
         return new ArithmeticProblem($"arith-{seed}-{difficulty}-{index}", expr, Evaluate(expr), difficulty);
@@ -75,7 +75,7 @@ public static class ArithmeticDomain
     public static string WriteProof(ArithmeticProblem p, ProofDefect defect = ProofDefect.None, int seed = 0)
     {
         var steps = ReferenceSteps(p.Expression).ToList();
-        int target = steps.Count == 0 ? 0 : new Random(HashCode.Combine(seed, p.Id)).Next(steps.Count);
+        int target = steps.Count == 0 ? 0 : new Random(StableHash.Seed("defect", seed, p.Id)).Next(steps.Count);
         var sb = new StringBuilder();
         long concluded = p.Value;
         int shown = defect == ProofDefect.NotReachingClaim ? Math.Max(0, steps.Count - 1) : steps.Count;

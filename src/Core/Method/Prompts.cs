@@ -132,16 +132,16 @@ public static class Prompts
     };
 
     /// <summary>
-    /// Compact templates for tiny models (the demo on a CPU): short instructions without the rubric, which the
-    /// model learns from its demonstrations instead; the answer formats and key phrases are the same.
+    /// Compact templates for tiny models (the demo on a CPU): a short instruction at the end, right before the
+    /// answer, and no rubric (the model learns it from its demonstrations); the answer formats and key phrases are the same.
     /// </summary>
     public static readonly PromptSet Compact = new()
     {
         Name = "compact",
-        Verification = new() { Name = "verification-compact", Version = 1, Text = "Verify the proof; score 1, 0.5 or 0.\nProblem: {problem}\nProof:\n{proof}\n" },
-        MetaVerification = new() { Name = "meta-verification-compact", Version = 1, Text = "Judge the evaluation; rate 1, 0.5 or 0.\nProblem: {problem}\nProof:\n{proof}\nEvaluation:\n{analysis}\n" },
-        Generation = new() { Name = "generation-compact", Version = 1, Text = "Prove it, then evaluate your proof.\nProblem: {problem}\n" },
-        Refinement = new() { Name = "refinement-compact", Version = 1, Text = "Improve the proof, then evaluate it.\nProblem: {problem}\n{candidates}\n" },
+        Verification = new() { Name = "verification-compact", Version = 1, Text = "Problem: {problem}\nProof:\n{proof}\nVerify the proof; score 1, 0.5 or 0.\n" },
+        MetaVerification = new() { Name = "meta-verification-compact", Version = 1, Text = "Problem: {problem}\nProof:\n{proof}\nEvaluation:\n{analysis}\nJudge the evaluation; rate 1, 0.5 or 0.\n" },
+        Generation = new() { Name = "generation-compact", Version = 1, Text = "Problem: {problem}\nProve it, then evaluate your proof.\n" },
+        Refinement = new() { Name = "refinement-compact", Version = 1, Text = "Problem: {problem}\n{candidates}\nImprove the proof, then evaluate it.\n" },
     };
 
     /// <summary>The full templates above, as a set.</summary>
