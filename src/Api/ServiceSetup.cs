@@ -17,6 +17,11 @@ public static class ServiceSetup
         services.AddSingleton(StorageResilience.Create());
         services.AddSingleton(GpuJobLimits.FromEnvironment());
         services.AddSingleton<ApiHandlers>();
+        services.AddSingleton<LapHandlers>();
+        services.AddSingleton<PrepareLapDatasets>();
+        services.AddSingleton<CreateAnnotationBatch>();
+        services.AddSingleton<OracleAnnotate>();
+        services.AddSingleton<BuildGradedProofs>();
         services.AddSingleton<SubmitGpuJob>();
         services.AddSingleton<GetJobStatus>();
         services.AddSingleton<RequeueStaleGpuJob>();

@@ -9,4 +9,11 @@ public static class TaskNames
     public const string GetJobStatus = nameof(GetJobStatus);
     public const string RequeueStaleGpuJob = nameof(RequeueStaleGpuJob);
     public const string FailGpuJob = nameof(FailGpuJob);
+    public const string Lap = nameof(Lap);
+    public const string Phase1A = nameof(Phase1A);
+    public const string Phase1B = nameof(Phase1B);
+    public const string PrepareLapDatasets = nameof(PrepareLapDatasets);
+    public const string CreateAnnotationBatch = nameof(CreateAnnotationBatch);
+    public const string OracleAnnotate = nameof(OracleAnnotate);
+    public const string BuildGradedProofs = nameof(BuildGradedProofs);
 }

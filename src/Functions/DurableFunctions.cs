@@ -2,6 +2,7 @@ using MathV2.Activities;
 using MathV2.Api;
 using MathV2.Core;
 using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
 using MathV2.Core.Probes;
 using MathV2.Core.Storage;
 using MathV2.Orchestrations;
@@ -22,6 +23,34 @@ public static class OrchestratorFunctions
     [Function(TaskNames.Probe)]
     public static Task<ProbeReport> Probe([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new Probe().RunAsync(context, context.GetInput<ProbeRequest>() ?? new ProbeRequest());
+
+    [Function(TaskNames.Lap)]
+    public static Task<LapResult> Lap([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Lap().RunAsync(context, context.GetInput<LapInput>()!);
+
+    [Function(TaskNames.Phase1A)]
+    public static Task<PhaseResult> Phase1A([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Phase1A().RunAsync(context, context.GetInput<PhaseInput>()!);
+
+    [Function(TaskNames.Phase1B)]
+    public static Task<PhaseResult> Phase1B([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Phase1B().RunAsync(context, context.GetInput<PhaseInput>()!);
+}
+
+/// <summary>Activity triggers of the lap.</summary>
+public sealed class LapActivityFunctions(PrepareLapDatasets prepare, CreateAnnotationBatch batch, OracleAnnotate oracle, BuildGradedProofs graded)
+{
+    [Function(TaskNames.PrepareLapDatasets)]
+    public Task<LapDatasets> PrepareLapDatasets([ActivityTrigger] LapInput input) => prepare.ExecuteAsync(input);
+
+    [Function(TaskNames.CreateAnnotationBatch)]
+    public Task<AnnotationBatch> CreateAnnotationBatch([ActivityTrigger] CreateAnnotationBatchInput input) => batch.ExecuteAsync(input);
+
+    [Function(TaskNames.OracleAnnotate)]
+    public Task<int> OracleAnnotate([ActivityTrigger] AnnotationBatch input) => oracle.ExecuteAsync(input);
+
+    [Function(TaskNames.BuildGradedProofs)]
+    public Task<string> BuildGradedProofs([ActivityTrigger] AnnotationBatch input) => graded.ExecuteAsync(input);
 }
 
 /// <summary>Activity triggers over the shared activities.</summary>

@@ -7,8 +7,37 @@ using Microsoft.DurableTask.Client;
 namespace MathV2.Functions;
 
 /// <summary>HTTP triggers: each forwards to the shared <see cref="ApiHandlers"/>. Keys are checked by the Functions host.</summary>
-public sealed class HttpFunctions(ApiHandlers api)
+public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps)
 {
+    [Function("StartLap")]
+    public Task<IActionResult> StartLap(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "laps")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Execute(req, laps.StartLapAsync(req, client, req.HttpContext.RequestAborted));
+
+    [Function("ListLaps")]
+    public Task<IActionResult> ListLaps(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "laps")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Execute(req, laps.ListLapsAsync(client, req.HttpContext.RequestAborted));
+
+    [Function("GetLap")]
+    public Task<IActionResult> GetLap(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "laps/{id}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id) =>
+        Execute(req, laps.GetLapAsync(client, id, req.HttpContext.RequestAborted));
+
+    [Function("GetAnnotationBatch")]
+    public Task<IActionResult> GetAnnotationBatch(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "laps/{id}/annotations/{batchId}")] HttpRequest req, string id, string batchId) =>
+        Execute(req, laps.GetAnnotationBatchAsync(id, batchId, req.HttpContext.RequestAborted));
+
+    [Function("SubmitAnnotations")]
+    public Task<IActionResult> SubmitAnnotations(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "laps/{id}/annotations/{batchId}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id, string batchId) =>
+        Execute(req, laps.SubmitAnnotationsAsync(req, client, id, batchId, req.HttpContext.RequestAborted));
+
     [Function("StartProbe")]
     public Task<IActionResult> StartProbe(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "probes")] HttpRequest req,

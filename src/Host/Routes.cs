@@ -21,6 +21,11 @@ public static class Routes
         api.MapDelete("/instances/{id}", (HttpRequest req, string id, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.PurgeInstanceAsync(req, c, id, ct));
         api.MapPost("/instances/{id}/raiseEvent/{name}", (HttpRequest req, string id, string name, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.RaiseEventAsync(req, c, id, name, ct));
         api.MapPost("/instances/{id}/{action}", (HttpRequest req, string id, string action, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.InstanceActionAsync(req, c, id, action, ct));
+        api.MapPost("/laps", (HttpRequest req, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartLapAsync(req, c, ct));
+        api.MapGet("/laps", (LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.ListLapsAsync(c, ct));
+        api.MapGet("/laps/{id}", (string id, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetLapAsync(c, id, ct));
+        api.MapGet("/laps/{id}/annotations/{batchId}", (string id, string batchId, LapHandlers h, CancellationToken ct) => h.GetAnnotationBatchAsync(id, batchId, ct));
+        api.MapPost("/laps/{id}/annotations/{batchId}", (HttpRequest req, string id, string batchId, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.SubmitAnnotationsAsync(req, c, id, batchId, ct));
         api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));
         api.MapGet("/artifacts/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetArtifactAsync(id, ct));
         api.MapGet("/artifacts/{id}/lineage", (string id, ApiHandlers h, CancellationToken ct) => h.GetLineageAsync(id, ct));
@@ -34,6 +39,13 @@ public static class Routes
     public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r) => r
         .AddOrchestrator<RunGpuJob>()
         .AddOrchestrator<Probe>()
+        .AddOrchestrator<Lap>()
+        .AddOrchestrator<Phase1A>()
+        .AddOrchestrator<Phase1B>()
+        .AddActivity<PrepareLapDatasets>()
+        .AddActivity<CreateAnnotationBatch>()
+        .AddActivity<OracleAnnotate>()
+        .AddActivity<BuildGradedProofs>()
         .AddActivity<SubmitGpuJob>()
         .AddActivity<GetJobStatus>()
         .AddActivity<RequeueStaleGpuJob>()

@@ -159,3 +159,16 @@ public static class ArithmeticDomain
         catch (FormatException) { value = 0; return false; }
     }
 }
+
+/// <summary>Demo problem ids ("arith-{seed}-{difficulty}-{index}") back to their problems.</summary>
+public static class ArithmeticDomainIds
+{
+    public static ArithmeticProblem? TryProblem(string id)
+    {
+        var parts = id.Split('-');
+        if (parts.Length != 4 || parts[0] != "arith") return null;
+        if (!int.TryParse(parts[1], out int seed) || !int.TryParse(parts[2], out int d) || !int.TryParse(parts[3], out int i) || d is < 1 or > 4 || i < 0) return null;
+        var p = ArithmeticDomain.Problem(seed, i, d);
+        return p.Id == id ? p : null;
+    }
+}

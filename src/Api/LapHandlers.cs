@@ -1,0 +1,100 @@
+using System.Text;
+using MathV2.Activities;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using MathV2.Core.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.DurableTask.Client;
+
+namespace MathV2.Api;
+
+/// <summary>The lap routes: start, show, list, and the annotation batches a lap waits for.</summary>
+public sealed class LapHandlers(MathV2Storage storage, GpuJobLimits defaultLimits)
+{
+    public const string LapPrefix = "lap-";
+
+    /// <summary>POST /api/laps: validates the LapSpec (field-level errors) and starts a Lap; 202 with the check-status payload.</summary>
+    public async Task<IResult> StartLapAsync(HttpRequest req, DurableTaskClient client, CancellationToken ct = default)
+    {
+        var (spec, error) = await ApiHandlers.ReadBodyAsync<LapSpec>(req, allowEmpty: true, ct);
+        if (error != null) return error;
+        spec ??= new LapSpec();
+        if (req.Query["limits"].Count == 0 && !HasLimits(spec)) spec = spec with { Limits = defaultLimits };
+        var errors = spec.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+        if (errors.Count > 0) return Problems.Invalid(errors);
+        string id = LapPrefix + Guid.NewGuid().ToString("N")[..12];
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, new LapInput { LapId = id, Spec = spec }, new() { InstanceId = id }, ct);
+        return ApiHandlers.CheckStatus(req, id);
+    }
+
+    static bool HasLimits(LapSpec spec) => spec.Limits != new GpuJobLimits();
+
+    /// <summary>GET /api/laps/{id}: runtime status, the lap's phase status, the running phase's own status (job, annotation wait), output.</summary>
+    public async Task<IResult> GetLapAsync(DurableTaskClient client, string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id) || !id.StartsWith(LapPrefix)) return Problems.BadRequest($"'{id}' is not a lap id", "id");
+        var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
+        if (meta == null) return Problems.NotFound("Lap", id);
+        var status = ParseOrNull(meta.SerializedCustomStatus);
+        object? phaseStatus = null;
+        if (status is { } s && s.TryGetProperty("phase", out var ph) && ph.GetString() is { } phase && phase is not ("done" or "datasets"))
+        {
+            var sub = await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: false, ct);
+            phaseStatus = sub == null ? null : new { instanceId = sub.InstanceId, runtimeStatus = sub.RuntimeStatus.ToString(), status = ParseOrNull(sub.SerializedCustomStatus) };
+        }
+        return Results.Json(new
+        {
+            id, runtimeStatus = meta.RuntimeStatus.ToString(), createdAt = meta.CreatedAt, lastUpdatedAt = meta.LastUpdatedAt,
+            status, phaseStatus, output = ParseOrNull(meta.SerializedOutput), failure = meta.FailureDetails?.ErrorMessage,
+        }, Json.Options);
+    }
+
+    /// <summary>GET /api/laps: the laps, newest first.</summary>
+    public async Task<IResult> ListLapsAsync(DurableTaskClient client, CancellationToken ct = default)
+    {
+        var laps = new List<LapSummary>();
+        await foreach (var m in client.GetAllInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = LapPrefix, FetchInputsAndOutputs = false }).WithCancellation(ct))
+        {
+            if (m.InstanceId.Count(c => c == '-') != 1) continue;   // phases and jobs of a lap share its prefix
+            laps.Add(new LapSummary(m.InstanceId, m.RuntimeStatus.ToString(), m.CreatedAt, m.LastUpdatedAt, ParseOrNull(m.SerializedCustomStatus)));
+        }
+        return Results.Json(laps.OrderByDescending(l => l.CreatedAt).ToList(), Json.Options);
+    }
+
+    public sealed record LapSummary(string Id, string RuntimeStatus, DateTimeOffset CreatedAt, DateTimeOffset LastUpdatedAt, System.Text.Json.JsonElement? Status);
+
+    /// <summary>GET /api/laps/{id}/annotations/{batchId}: the batch's items as JSONL.</summary>
+    public async Task<IResult> GetAnnotationBatchAsync(string id, string batchId, CancellationToken ct = default)
+    {
+        var batch = await LapStore.GetBatchAsync(storage, batchId, ct);
+        if (batch == null || batch.LapId != id) return Problems.NotFound("Annotation batch", batchId);
+        string items = await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.ItemsPath, ct);
+        return Results.Text(items, "application/x-ndjson", Encoding.UTF8);
+    }
+
+    /// <summary>
+    /// POST /api/laps/{id}/annotations/{batchId}: labels as JSONL ({"itemId", "score"} per line). Every item must be
+    /// labelled exactly once with 0, 0.5 or 1; any bad line rejects the whole submission (400, each line named) and
+    /// nothing is stored; a batch takes one submission (409 after). Stored labels wake the waiting lap.
+    /// </summary>
+    public async Task<IResult> SubmitAnnotationsAsync(HttpRequest req, DurableTaskClient client, string id, string batchId, CancellationToken ct = default)
+    {
+        var batch = await LapStore.GetBatchAsync(storage, batchId, ct);
+        if (batch == null || batch.LapId != id) return Problems.NotFound("Annotation batch", batchId);
+        using var reader = new StreamReader(req.Body);
+        string body = await reader.ReadToEndAsync(ct);
+        if (string.IsNullOrWhiteSpace(body)) return Problems.BadRequest("a JSONL body is required: one {\"itemId\", \"score\"} per line", "body");
+        var items = AnnotationValidation.ReadItems(await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.ItemsPath, ct));
+        var (labels, errors) = AnnotationValidation.Parse(body, items);
+        if (errors.Count > 0)
+            return Problems.Invalid(errors.GroupBy(e => e.Line == 0 ? e.Field : $"line {e.Line}: {e.Field}").ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
+                $"{errors.Count} problem(s) in the labels; nothing was stored");
+        if (!await LapStore.TryStoreLabelsAsync(storage, batch, labels, ct)) return Problems.Conflict($"batch {batchId} was already labelled");
+        await client.RaiseEventAsync(batch.InstanceId, AnnotationEvents.Submitted(batchId), labels.Count, ct);
+        return Results.Json(new { batchId, labels = labels.Count, instanceId = batch.InstanceId }, Json.Options, statusCode: 202);
+    }
+
+    static System.Text.Json.JsonElement? ParseOrNull(string? json) =>
+        string.IsNullOrEmpty(json) ? null : System.Text.Json.JsonDocument.Parse(json).RootElement.Clone();
+}

@@ -1,0 +1,93 @@
+using System.Text;
+using System.Text.Json;
+using MathV2.Core.Datasets;
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Laps;
+
+/// <summary>One proof to label.</summary>
+public sealed record AnnotationItem
+{
+    public required string ItemId { get; init; }
+    public required string ProblemId { get; init; }
+    public required string Problem { get; init; }
+    public required string Proof { get; init; }
+}
+
+/// <summary>A label posted for an item: the rubric's score (0, 0.5, 1).</summary>
+public sealed record AnnotationLabel
+{
+    public required string ItemId { get; init; }
+    public required double Score { get; init; }
+}
+
+/// <summary>What a lap waits for: a batch in annotations/{batchId}/items.jsonl, labels in labels.jsonl.</summary>
+public sealed record AnnotationBatch
+{
+    public required string BatchId { get; init; }
+    public required string LapId { get; init; }
+    /// <summary>The orchestration instance that waits for the labels.</summary>
+    public required string InstanceId { get; init; }
+    /// <summary>The artifact the items were drawn from (the parent of the resulting D_v).</summary>
+    public required string SamplesArtifact { get; init; }
+    public required int Items { get; init; }
+    public required string ItemsPath { get; init; }
+    public required string LabelsPath { get; init; }
+}
+
+/// <summary>The event a lap waits for; raised once labels for the whole batch are stored.</summary>
+public static class AnnotationEvents
+{
+    public static string Submitted(string batchId) => $"annotations-submitted:{batchId}";
+}
+
+/// <summary>Checks posted labels against their batch: every item labelled exactly once, scores from the rubric.</summary>
+public static class AnnotationValidation
+{
+    public static (IReadOnlyList<AnnotationLabel> Labels, IReadOnlyList<DatasetError> Errors) Parse(string jsonl, IReadOnlyList<AnnotationItem> items, string file = "labels.jsonl")
+    {
+        var known = items.Select(i => i.ItemId).ToHashSet();
+        var seen = new HashSet<string>();
+        var labels = new List<AnnotationLabel>();
+        var errors = new List<DatasetError>();
+        int lineNo = 0;
+        foreach (string raw in jsonl.Split('\n'))
+        {
+            lineNo++;
+            string line = raw.TrimEnd('\r');
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonElement row;
+            try { row = JsonDocument.Parse(line).RootElement.Clone(); }
+            catch (JsonException e) { errors.Add(new DatasetError(file, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")); continue; }
+            if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("itemId", out var idEl) || idEl.ValueKind != JsonValueKind.String)
+            {
+                errors.Add(new DatasetError(file, lineNo, "itemId", "is required (a string)"));
+                continue;
+            }
+            string id = idEl.GetString()!;
+            if (!known.Contains(id)) { errors.Add(new DatasetError(file, lineNo, "itemId", $"'{id}' is not an item of this batch")); continue; }
+            if (!seen.Add(id)) { errors.Add(new DatasetError(file, lineNo, "itemId", $"'{id}' is labelled twice")); continue; }
+            double? score = row.TryGetProperty("score", out var s) ? s.ValueKind switch
+            {
+                JsonValueKind.Number => Scores.Normalize(s.GetRawText()),
+                JsonValueKind.String => Scores.Normalize(s.GetString()!),
+                _ => null,
+            } : null;
+            if (score is null) { errors.Add(new DatasetError(file, lineNo, "score", "must be 0, 0.5 or 1")); continue; }
+            labels.Add(new AnnotationLabel { ItemId = id, Score = score.Value });
+        }
+        var missing = items.Where(i => !seen.Contains(i.ItemId)).Select(i => i.ItemId).ToList();
+        if (missing.Count > 0 && errors.Count == 0)
+            errors.Add(new DatasetError(file, 0, "(batch)", $"{missing.Count} item(s) have no label, e.g. {string.Join(", ", missing.Take(3))}"));
+        return (labels, errors);
+    }
+
+    public static string Write(IEnumerable<AnnotationLabel> labels) =>
+        string.Concat(labels.Select(l => Json.Serialize(l) + "\n"));
+
+    public static IReadOnlyList<AnnotationItem> ReadItems(string jsonl) =>
+        jsonl.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<AnnotationItem>(l)).ToList();
+
+    public static string WriteItems(IEnumerable<AnnotationItem> items) =>
+        string.Concat(items.Select(i => Json.Serialize(i) + "\n"));
+}
