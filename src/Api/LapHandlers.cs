@@ -40,7 +40,7 @@ public sealed class LapHandlers(MathV2Storage storage, GpuJobLimits defaultLimit
         object? phaseStatus = null;
         if (status is { } s && s.TryGetProperty("phase", out var ph) && ph.GetString() is { } phase && phase is not ("done" or "datasets"))
         {
-            var sub = await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: false, ct);
+            var sub = await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: true, ct);   // custom status comes only with inputs and outputs
             phaseStatus = sub == null ? null : new { instanceId = sub.InstanceId, runtimeStatus = sub.RuntimeStatus.ToString(), status = ParseOrNull(sub.SerializedCustomStatus) };
         }
         return Results.Json(new

@@ -59,6 +59,11 @@ services.AddDurableTaskWorker(b =>
     b.UseGrpc(channel);
     b.Configure(o => o.DataConverter = converter);
     b.AddTasks(r => r.AddMathV2Tasks());
+    // The in-process sidecar sends no health pings: with the default 120 s silent-disconnect timeout an idle
+    // worker (a lap waiting for annotators) reconnects and the sidecar keeps feeding the dead stream, so work
+    // stalls. The stream is in-process; it cannot disconnect silently.
+    b.Services.Configure<Microsoft.DurableTask.Worker.Grpc.GrpcDurableTaskWorkerOptions>(b.Name,
+        o => Microsoft.DurableTask.Worker.Grpc.Internal.InternalOptionsExtensions.SetSilentDisconnectTimeout(o, TimeSpan.Zero));
 });
 
 var app = builder.Build();

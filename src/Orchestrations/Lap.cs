@@ -158,12 +158,13 @@ static class Annotations
             var timer = context.CreateTimer(next, timerCts.Token);
             if (await Task.WhenAny(labelled, timer) == labelled)
             {
-                await timerCts.CancelAsync();
+                // Synchronous Cancel: an awaited CancelAsync would continue off the orchestration's thread.
+                timerCts.Cancel();
                 return;
             }
             if (context.CurrentUtcDateTime >= deadline)
             {
-                await cts.CancelAsync();
+                cts.Cancel();
                 throw new TimeoutException($"annotation batch {batch.BatchId} ({batch.Items} items) was not labelled within {o.DeadlineMinutes} minutes");
             }
             reminders++;

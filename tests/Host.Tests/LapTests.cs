@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Datasets;
+using MathV2.Core.Demo;
+using MathV2.Core.Laps;
+using MathV2.Core.Storage;
+
+namespace MathV2.Host.Tests;
+
+/// <summary>Laps on the real stack (host, worker, Azurite processes) with small sizes: phases 1A and 1B.</summary>
+[Collection("stack")]
+public sealed class LapTests(StackFixture stack)
+{
+    static object Spec(string annotator) => new
+    {
+        name = "test lap",
+        demo = new { seed = 2, problemsPerDifficulty = 3, maxDifficulty = 1, prompts = "compact" },
+        bootstrap = new
+        {
+            config = new { hidden_size = 32, num_hidden_layers = 1, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 64, max_position_embeddings = 1024 },
+            options = new { steps = 3, batchSize = 4, maxSeqLen = 512 },
+        },
+        coldStart = new { proofsPerProblem = 2, maxNewTokens = 30 },
+        annotation = new { annotator, batchSize = 4, deadlineMinutes = 60, reminderMinutes = 1 },
+        verifier = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 16, batchSize = 4, maxSeqLen = 512 },
+        limits = new { pollSeconds = 1, heartbeatStaleSeconds = 30 },
+    };
+
+    async Task<string> StartAsync(object spec)
+    {
+        var resp = await stack.Http.PostAsJsonAsync("/api/laps", spec, Json.Options);
+        Assert.True(resp.StatusCode == HttpStatusCode.Accepted, await resp.Content.ReadAsStringAsync());
+        var body = await resp.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.StartsWith($"{stack.Stack.Layout.Url}/api/instances/", body.GetProperty("statusQueryGetUri").GetString());
+        return body.GetProperty("id").GetString()!;
+    }
+
+    async Task<JsonElement> LapAsync(string id) => await stack.Http.GetFromJsonAsync<JsonElement>($"/api/laps/{id}");
+
+    async Task<JsonElement> WaitForLapAsync(string id, string status, int seconds = 240)
+    {
+        JsonElement lap = default;
+        await StackFixture.Until(async () => (lap = await LapAsync(id)).GetProperty("runtimeStatus").GetString() is var s && (s == status || s == "Failed"), seconds,
+            () => $"lap {id} never became {status}; last: {lap}");
+        Assert.True(lap.GetProperty("runtimeStatus").GetString() == status, $"lap {id}: {lap}");
+        return lap;
+    }
+
+    [Fact]
+    public async Task A_lap_with_the_oracle_runs_cold_start_and_verifier_v1_with_artifacts_and_lineage()
+    {
+        await stack.Stack.UpAsync();
+        string id = await StartAsync(Spec("oracle"));
+        var lap = await WaitForLapAsync(id, "Completed");
+
+        var phases = lap.GetProperty("output").GetProperty("phases").EnumerateArray().ToList();
+        Assert.Equal(["1a", "1b"], phases.Select(p => p.GetProperty("phase").GetString()));
+        var a = phases[0].GetProperty("artifacts");
+        string base_ = a.GetProperty("base").GetString()!, dv = a.GetProperty("dv").GetString()!, proofs = a.GetProperty("coldStartProofs").GetString()!;
+        string v1 = phases[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!;
+        Assert.Equal(["sft", "sample"], phases[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()!.Split('-')[^1] switch { "bootstrap" => "sft", "proofs" => "sample", var x => x }));
+
+        // D_v: the batch, labelled by the oracle exactly.
+        var dvManifest = (await stack.Artifacts.GetAsync(dv))!;
+        var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(dvManifest, LapFiles.GradedProofs)), "dv").Rows;
+        Assert.Equal(4, rows.Count);
+        Assert.All(rows, r => Assert.Equal(Oracle.ScoreProof(ArithmeticDomainIds.TryProblem(r.ProblemId)!, r.Proof).Score, r.Score));
+        Assert.Equal([proofs], dvManifest.Parents);
+
+        // Lineage of verifier v1 reaches back to the lap's datasets through every phase's artifacts.
+        var lineage = (await stack.Artifacts.GetLineageAsync(v1))!;
+        var ancestors = lineage.Ancestors.Select(m => m.Id).ToHashSet();
+        foreach (string expected in new[] { base_, dv, proofs, $"{id}.problems", $"{id}.demonstrations" }) Assert.Contains(expected, ancestors);
+        var v1Manifest = (await stack.Artifacts.GetAsync(v1))!;
+        Assert.Equal(id, v1Manifest.Producer.Lap);
+        Assert.Equal("1b", v1Manifest.Producer.Phase);
+        Assert.Contains("metrics.jsonl", v1Manifest.Files.Select(f => f.Path));
+
+        var list = await stack.Http.GetFromJsonAsync<JsonElement>("/api/laps");
+        Assert.Contains(list.EnumerateArray(), l => l.GetProperty("id").GetString() == id);
+        Assert.DoesNotContain(list.EnumerateArray(), l => l.GetProperty("id").GetString()!.StartsWith($"{id}-"));
+    }
+
+    [Fact]
+    public async Task With_the_http_annotator_the_lap_waits_for_labels_and_bad_submissions_change_nothing()
+    {
+        await stack.Stack.UpAsync();
+        string id = await StartAsync(Spec("http"));
+        JsonElement lap = default;
+        await StackFixture.Until(async () => (lap = await LapAsync(id)).TryGetProperty("phaseStatus", out var ps)
+            && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object && s.TryGetProperty("status", out var st) && st.GetString() == "awaiting-annotation", 240,
+            () => $"lap {id} never waited for annotation; last: {lap}");
+        var wait = lap.GetProperty("phaseStatus").GetProperty("status");
+        string batchId = wait.GetProperty("batchId").GetString()!;
+        Assert.Equal(4, wait.GetProperty("items").GetInt32());
+
+        string itemsJsonl = await stack.Http.GetStringAsync($"/api/laps/{id}/annotations/{batchId}");
+        var items = AnnotationValidation.ReadItems(itemsJsonl);
+        Assert.Equal(4, items.Count);
+        async Task<HttpResponseMessage> Post(string body) =>
+            await stack.Http.PostAsync($"/api/laps/{id}/annotations/{batchId}", new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+
+        string Line(string itemId, object score) => JsonSerializer.Serialize(new { itemId, score }) + "\n";
+        var bad = await Post(Line(items[0].ItemId, 1) + Line(items[0].ItemId, 0) + Line("item-99999", 1) + Line(items[1].ItemId, 0.7) + "not json\n");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+        string problem = await bad.Content.ReadAsStringAsync();
+        foreach (string expected in new[] { "labelled twice", "is not an item of this batch", "must be 0, 0.5 or 1", "is not valid JSON", "nothing was stored" })
+            Assert.Contains(expected, problem);
+        var missing = await Post(Line(items[0].ItemId, 1));
+        Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+        Assert.Contains("have no label", await missing.Content.ReadAsStringAsync());
+        Assert.False((await stack.Storage.Container(StorageNames.AnnotationsContainer).GetBlobClient($"{batchId}/{LapFiles.Labels}").ExistsAsync()).Value);
+        Assert.Equal("Running", (await LapAsync(id)).GetProperty("runtimeStatus").GetString());
+
+        double[] scores = [1, 0.5, 0, 1];
+        var good = await Post(string.Concat(items.Select((it, i) => Line(it.ItemId, i == 1 ? "1/2" : scores[i]))));
+        Assert.Equal(HttpStatusCode.Accepted, good.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await Post(string.Concat(items.Select(it => Line(it.ItemId, 0))))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.PostAsync($"/api/laps/{id}/annotations/no-such-batch", new StringContent(Line("x", 1)))).StatusCode);
+
+        lap = await WaitForLapAsync(id, "Completed");
+        string dv = lap.GetProperty("output").GetProperty("phases")[0].GetProperty("artifacts").GetProperty("dv").GetString()!;
+        var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(dv))!, LapFiles.GradedProofs)), "dv").Rows;
+        Assert.Equal(scores, rows.Select(r => r.Score));
+    }
+
+    [Fact]
+    public async Task A_bad_lap_spec_gets_field_level_errors_and_starts_nothing()
+    {
+        await stack.Stack.UpAsync();
+        var resp = await stack.Http.PostAsJsonAsync("/api/laps", new { domain = "nope", annotation = new { annotator = "crowd", batchSize = 0 }, demo = new { maxDifficulty = 9 } }, Json.Options);
+        Assert.Equal(HttpStatusCode.BadRequest, resp.StatusCode);
+        var errors = (await resp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        foreach (string field in new[] { "domain", "annotation.annotator", "annotation.batchSize", "demo.maxDifficulty" })
+            Assert.True(errors.TryGetProperty(field, out _), $"no error for {field}: {errors}");
+        var unknown = await stack.Http.PostAsJsonAsync("/api/laps", new { demo = new { sed = 1 } }, Json.Options);
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("sed", await unknown.Content.ReadAsStringAsync());
+    }
+}
