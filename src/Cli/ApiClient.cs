@@ -29,11 +29,30 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
     public Task<JsonElement> PostAsync(string path, object? body = null, CancellationToken ct = default) => SendAsync(HttpMethod.Post, path, body, ct);
     public Task<JsonElement> DeleteAsync(string path, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, path, null, ct);
 
+    /// <summary>A route that answers with text (JSONL).</summary>
+    public Task<string> GetTextAsync(string path, CancellationToken ct = default) => SendRawAsync(HttpMethod.Get, path, null, ct);
+
+    /// <summary>Posts a text body (JSONL) and returns the JSON answer.</summary>
+    public async Task<JsonElement> PostTextAsync(string path, string text, string contentType, CancellationToken ct = default)
+    {
+        string answer = await SendRawAsync(HttpMethod.Post, path, new StringContent(text, Encoding.UTF8, contentType), ct);
+        using var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(answer) ? "{}" : answer);
+        return doc.RootElement.Clone();
+    }
+
     async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    {
+        string text = await SendRawAsync(method, path, body == null ? null : new StringContent(Core.Json.Serialize(body), Encoding.UTF8, "application/json"), ct);
+        if (string.IsNullOrWhiteSpace(text)) return JsonDocument.Parse("{}").RootElement.Clone();
+        using var ok = JsonDocument.Parse(text);
+        return ok.RootElement.Clone();
+    }
+
+    async Task<string> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
     {
         using var req = new HttpRequestMessage(method, path);
         req.Headers.Add("x-functions-key", key);
-        if (body != null) req.Content = new StringContent(Core.Json.Serialize(body), Encoding.UTF8, "application/json");
+        req.Content = content;
         HttpResponseMessage resp;
         try { resp = await _http.SendAsync(req, ct); }
         catch (HttpRequestException e) { throw new CliException($"cannot reach the MathV2 API at {_http.BaseAddress}: {e.Message} (is the stack up? ./mathv2 status)"); }
@@ -53,9 +72,7 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
                 catch (JsonException) { }
                 throw new CliException($"{(int)resp.StatusCode} {resp.ReasonPhrase}: {detail}");
             }
-            if (string.IsNullOrWhiteSpace(text)) return JsonDocument.Parse("{}").RootElement.Clone();
-            using var ok = JsonDocument.Parse(text);
-            return ok.RootElement.Clone();
+            return text;
         }
     }
 

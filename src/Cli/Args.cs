@@ -5,7 +5,7 @@ public sealed class Args
 {
     readonly List<string> _positionals = [];
     readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
-    static readonly HashSet<string> Flags = ["--json", "--history", "--help", "-h", "--skip-invalid", "--quick"];
+    static readonly HashSet<string> Flags = ["--json", "--history", "--help", "-h", "--skip-invalid", "--quick", "--wait"];
 
     public Args(IEnumerable<string> args)
     {

@@ -18,6 +18,9 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         main      demo                    bring the stack up and run a probe (a full lap, once laps exist)
                   test                    start what the tests need and run the whole test suite (./mathv2 test)
         probes    probe [--size N] [--jobs K] [--repeats R] [--min-seconds S]
+        laps      lap start [--spec FILE] [--annotator oracle|http] [--wait]   start a lap (LapSpec JSON, docs/laps.md)
+                  lap show ID | lap list
+                  annotations pull LAP BATCH [--out FILE] | annotations submit LAP BATCH --in FILE (JSONL itemId/score)
         ops       instances show|rewind|terminate|suspend|resume|restart|purge ID [--reason TEXT] [--history]
                   jobs show ID
                   artifacts show|lineage ID
@@ -47,6 +50,8 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
             "probe" => await ProbeAsync(a, ct),
             "demo" => await DemoAsync(a, ct),
             "instances" => await InstancesAsync(a, ct),
+            "lap" => await LapAsync(a, ct),
+            "annotations" => await AnnotationsAsync(a, ct),
             "jobs" => await ShowAsync(a, "jobs", ["show"], ct),
             "artifacts" => await ShowAsync(a, "artifacts", ["show", "lineage"], ct),
             "bench" => await BenchAsync(a, ct),
@@ -446,6 +451,116 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 $"job run time p50 {report.jobRunMs.P50:F0}. Target p50 < 1000: {(report.meetsTarget ? "met" : "NOT met")}");
         }
         return 0;
+    }
+
+    async Task<int> LapAsync(Args a, CancellationToken ct)
+    {
+        string verb = a.Positional(0, "lap command (start|show|list)");
+        using var api = ApiClient.FromEnvironment(layout);
+        switch (verb)
+        {
+            case "start":
+            {
+                a.Allow("--spec", "--annotator", "--wait");
+                var spec = a.Get("--spec") is { } file
+                    ? (File.Exists(file) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!.AsObject() : throw new CliException($"no such spec file: {file}"))
+                    : new System.Text.Json.Nodes.JsonObject();
+                if (a.Get("--annotator") is { } annotator)
+                {
+                    var ann = spec["annotation"] as System.Text.Json.Nodes.JsonObject ?? new System.Text.Json.Nodes.JsonObject();
+                    ann["annotator"] = annotator;
+                    spec["annotation"] = ann;
+                }
+                var started = await api.PostAsync("/api/laps", spec, ct);
+                string id = started.GetProperty("id").GetString()!;
+                if (!a.Has("--wait")) { if (a.Json) WriteJson(started); else stdout.WriteLine($"lap {id} started; ./mathv2 lap show {id}"); return 0; }
+                var progress = Progress(a);
+                progress.WriteLine($"lap {id} started");
+                string last = "";
+                while (true)
+                {
+                    var lap = await api.GetAsync($"/api/laps/{id}", ct);
+                    string line = LapLine(lap);
+                    if (line != last) { progress.WriteLine(line); last = line; }
+                    string rs = lap.GetProperty("runtimeStatus").GetString()!;
+                    if (rs is "Completed" or "Failed" or "Terminated")
+                    {
+                        if (a.Json) WriteJson(lap);
+                        return rs == "Completed" ? 0 : 1;
+                    }
+                    await Task.Delay(1000, ct);
+                }
+            }
+            case "show":
+            {
+                a.Allow();
+                var lap = await api.GetAsync($"/api/laps/{a.Positional(1, "lap id")}", ct);
+                if (a.Json) { WriteJson(lap); return 0; }
+                stdout.WriteLine(LapLine(lap));
+                if (lap.TryGetProperty("status", out var st) && st.TryGetProperty("artifacts", out var arts))
+                    foreach (var p in arts.EnumerateObject()) stdout.WriteLine($"  {p.Name,-16} {p.Value.GetString()}");
+                if (lap.TryGetProperty("failure", out var f)) stdout.WriteLine($"  failure: {f.GetString()}");
+                return 0;
+            }
+            case "list":
+            {
+                a.Allow();
+                var laps = await api.GetAsync("/api/laps", ct);
+                if (a.Json) { WriteJson(laps); return 0; }
+                foreach (var l in laps.EnumerateArray())
+                    stdout.WriteLine($"{l.GetProperty("id").GetString(),-18} {l.GetProperty("runtimeStatus").GetString(),-10} {l.GetProperty("createdAt").GetDateTimeOffset():u} " +
+                        (l.TryGetProperty("status", out var s) && s.TryGetProperty("phase", out var ph) ? $"phase {ph.GetString()}" : ""));
+                return 0;
+            }
+            default: throw new CliException("lap commands: start, show, list");
+        }
+    }
+
+    /// <summary>One line: status, phase, what the running phase is doing (job step, annotation wait).</summary>
+    static string LapLine(JsonElement lap)
+    {
+        var sb = new System.Text.StringBuilder($"{lap.GetProperty("id").GetString()} {lap.GetProperty("runtimeStatus").GetString()}");
+        if (lap.TryGetProperty("status", out var st) && st.TryGetProperty("phase", out var phase)) sb.Append($", phase {phase.GetString()}");
+        if (lap.TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object)
+        {
+            if (s.TryGetProperty("step", out var step)) sb.Append($": {step.GetString()}");
+            if (s.TryGetProperty("status", out var w) && w.GetString() == "awaiting-annotation")
+                sb.Append($": awaiting annotation of {s.GetProperty("batchId").GetString()} ({s.GetProperty("items").GetInt32()} items; ./mathv2 annotations pull)");
+        }
+        return sb.ToString();
+    }
+
+    async Task<int> AnnotationsAsync(Args a, CancellationToken ct)
+    {
+        string verb = a.Positional(0, "annotations command (pull|submit)");
+        string lap = a.Positional(1, "lap id"), batch = a.Positional(2, "batch id");
+        using var api = ApiClient.FromEnvironment(layout);
+        switch (verb)
+        {
+            case "pull":
+            {
+                a.Allow("--out");
+                string items = await api.GetTextAsync($"/api/laps/{lap}/annotations/{batch}", ct);
+                if (a.Get("--out") is { } path)
+                {
+                    File.WriteAllText(path, items);
+                    int n = items.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+                    if (a.Json) WriteJson(new { batch, items = n, path }); else stdout.WriteLine($"{n} items written to {path}; label each with {{\"itemId\", \"score\"}} and submit");
+                }
+                else stdout.Write(items);
+                return 0;
+            }
+            case "submit":
+            {
+                a.Allow("--in");
+                string path = a.Get("--in") ?? throw new CliException("--in FILE (labels JSONL) is required");
+                if (!File.Exists(path)) throw new CliException($"no such file: {path}");
+                var result = await api.PostTextAsync($"/api/laps/{lap}/annotations/{batch}", File.ReadAllText(path), "application/x-ndjson", ct);
+                if (a.Json) WriteJson(result); else stdout.WriteLine($"{result.GetProperty("labels").GetInt32()} labels stored for {batch}; the lap continues");
+                return 0;
+            }
+            default: throw new CliException("annotations commands: pull, submit");
+        }
     }
 
     /// <summary>Runs the worker's benchmark in a worker process (TorchSharp lives there, not in the CLI).</summary>

@@ -10,11 +10,10 @@ using MathV2.Core.Storage;
 
 namespace MathV2.Host.Tests;
 
-/// <summary>Laps on the real stack (host, worker, Azurite processes) with small sizes: phases 1A and 1B.</summary>
-[Collection("stack")]
-public sealed class LapTests(StackFixture stack)
+/// <summary>A lap small enough for a test: 3 problems, a one-layer model, a few steps per job.</summary>
+static class LapTestSpecs
 {
-    static object Spec(string annotator) => new
+    public static object Small(string annotator) => new
     {
         name = "test lap",
         demo = new { seed = 2, problemsPerDifficulty = 3, maxDifficulty = 1, prompts = "compact" },
@@ -28,6 +27,13 @@ public sealed class LapTests(StackFixture stack)
         verifier = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 16, batchSize = 4, maxSeqLen = 512 },
         limits = new { pollSeconds = 1, heartbeatStaleSeconds = 30 },
     };
+}
+
+/// <summary>Laps on the real stack (host, worker, Azurite processes) with small sizes: phases 1A and 1B.</summary>
+[Collection("stack")]
+public sealed class LapTests(StackFixture stack)
+{
+    static object Spec(string annotator) => LapTestSpecs.Small(annotator);
 
     async Task<string> StartAsync(object spec)
     {
@@ -140,5 +146,57 @@ public sealed class LapTests(StackFixture stack)
         var unknown = await stack.Http.PostAsJsonAsync("/api/laps", new { demo = new { sed = 1 } }, Json.Options);
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
         Assert.Contains("sed", await unknown.Content.ReadAsStringAsync());
+    }
+}
+
+/// <summary>The lap and annotations commands of the CLI against the same stack.</summary>
+[Collection("stack")]
+public sealed class LapCliTests(StackFixture stack)
+{
+    async Task<(int Rc, string Out, string Err)> Cli(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int rc = await new MathV2.Cli.Commands(stack.Stack.Layout, o, e).RunAsync(args);
+        return (rc, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public async Task Lap_start_show_and_annotations_pull_submit_drive_an_http_annotated_lap()
+    {
+        await stack.Stack.UpAsync();
+        string dir = Directory.CreateTempSubdirectory("mathv2-lapcli-").FullName;
+        string specFile = Path.Combine(dir, "spec.json");
+        File.WriteAllText(specFile, JsonSerializer.Serialize(LapTestSpecs.Small("oracle"), Json.Options));
+        var (rc, output, err) = await Cli("lap", "start", "--spec", specFile, "--annotator", "http", "--json");
+        Assert.True(rc == 0, err);
+        string id = JsonDocument.Parse(output).RootElement.GetProperty("id").GetString()!;
+
+        string batch = "";
+        await StackFixture.Until(async () =>
+        {
+            var (_, show, _) = await Cli("lap", "show", id, "--json");
+            var lap = JsonDocument.Parse(show).RootElement;
+            if (lap.TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object
+                && s.TryGetProperty("batchId", out var b)) batch = b.GetString()!;
+            return batch != "";
+        }, 240, () => $"lap {id} never waited for annotation");
+        var (_, human, _) = await Cli("lap", "show", id);
+        Assert.Contains("awaiting annotation", human);
+
+        string itemsFile = Path.Combine(dir, "items.jsonl"), labelsFile = Path.Combine(dir, "labels.jsonl");
+        Assert.Equal(0, (await Cli("annotations", "pull", id, batch, "--out", itemsFile)).Rc);
+        var items = AnnotationValidation.ReadItems(File.ReadAllText(itemsFile));
+        File.WriteAllText(labelsFile, string.Concat(items.Select(i => JsonSerializer.Serialize(new { itemId = i.ItemId, score = 0.5 }) + "\n")));
+        var submitted = await Cli("annotations", "submit", id, batch, "--in", labelsFile);
+        Assert.True(submitted.Rc == 0, submitted.Err);
+        Assert.Contains($"{items.Count} labels stored", submitted.Out);
+        var again = await Assert.ThrowsAsync<MathV2.Cli.CliException>(() => Cli("annotations", "submit", id, batch, "--in", labelsFile));
+        Assert.Contains("409", again.Message);
+
+        await StackFixture.Until(async () => (await Cli("lap", "show", id, "--json")).Out.Contains("\"Completed\""), 240, () => $"lap {id} did not complete");
+        var (_, list, _) = await Cli("lap", "list");
+        Assert.Contains(id, list);
+        Directory.Delete(dir, true);
     }
 }
