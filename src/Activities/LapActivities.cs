@@ -99,23 +99,37 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
         var m = await artifacts.GetAsync(input.Samples) ?? throw new InvalidOperationException($"samples artifact {input.Samples} does not exist");
         var completions = Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, "completions.jsonl"))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
-        var problems = DemoProblems(input.LapId, completions.Select(c => c.GetProperty("id").GetString()!));
-        // Round-robin over problems so a small batch still covers many of them.
-        var ordered = completions.Select((c, i) => (c, i)).OrderBy(x => x.c.GetProperty("index").GetInt32()).ThenBy(x => x.i).Select(x => x.c);
-        var items = ordered.Take(input.BatchSize).Select((c, n) =>
+        // Round-robin over prompts so a small batch still covers many of them.
+        var ordered = completions.Select((c, i) => (c, i)).OrderBy(x => x.c.GetProperty("index").GetInt32()).ThenBy(x => x.i).Select(x => x.c).Take(input.BatchSize).ToList();
+        List<AnnotationItem> items;
+        if (input.Kind == AnnotationKinds.Analyses)
         {
-            string text = c.GetProperty("completion").GetString()!;
-            var parsed = Parsers.Generation(text, c.GetProperty("finishReason").GetString() ?? "stop");
-            string problemId = c.GetProperty("id").GetString()!;
-            return new AnnotationItem
+            var dvm = await artifacts.GetAsync(input.GradedProofs ?? "") ?? throw new InvalidOperationException($"graded proofs artifact {input.GradedProofs} does not exist");
+            var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(dvm, LapFiles.GradedProofs)), LapFiles.GradedProofs).Rows;
+            items = ordered.Select((c, n) =>
             {
-                ItemId = $"item-{n:00000}", ProblemId = problemId, Problem = problems.GetValueOrDefault(problemId, problemId),
-                Proof = parsed.Proof ?? text.Split("## Self Evaluation")[0].Replace("## Solution", "").Trim(),
-            };
-        }).ToList();
+                var row = rows[int.Parse(c.GetProperty("id").GetString()!["row-".Length..], System.Globalization.CultureInfo.InvariantCulture)];
+                return new AnnotationItem { ItemId = $"item-{n:00000}", ProblemId = row.ProblemId, Problem = row.Problem, Proof = row.Proof, Analysis = NonEmpty(c.GetProperty("completion").GetString()) };
+            }).ToList();
+        }
+        else
+        {
+            var problems = DemoProblems(completions.Select(c => c.GetProperty("id").GetString()!));
+            items = ordered.Select((c, n) =>
+            {
+                string text = c.GetProperty("completion").GetString()!;
+                var parsed = Parsers.Generation(text, c.GetProperty("finishReason").GetString() ?? "stop");
+                string problemId = c.GetProperty("id").GetString()!;
+                return new AnnotationItem
+                {
+                    ItemId = $"item-{n:00000}", ProblemId = problemId, Problem = problems.GetValueOrDefault(problemId, problemId),
+                    Proof = NonEmpty(parsed.Proof ?? text.Split("## Self Evaluation")[0].Replace("## Solution", "").Trim()),
+                };
+            }).ToList();
+        }
         var batch = new AnnotationBatch
         {
-            BatchId = batchId, LapId = input.LapId, InstanceId = input.InstanceId, Items = items.Count,
+            BatchId = batchId, LapId = input.LapId, Kind = input.Kind, InstanceId = input.InstanceId, Items = items.Count,
             ItemsPath = $"{batchId}/{LapFiles.Items}", LabelsPath = $"{batchId}/{LapFiles.Labels}", SamplesArtifact = input.Samples,
         };
         var container = storage.Container(StorageNames.AnnotationsContainer);
@@ -124,7 +138,12 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
         return batch;
     }
 
-    static Dictionary<string, string> DemoProblems(string lapId, IEnumerable<string> ids) =>
+    /// <summary>An empty output is still an output to label (it is wrong); datasets need non-empty text.</summary>
+    public const string EmptyOutput = "(empty output)";
+
+    static string NonEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? EmptyOutput : text;
+
+    static Dictionary<string, string> DemoProblems(IEnumerable<string> ids) =>
         ids.Distinct().Select(id => (id, p: ArithmeticDomainIds.TryProblem(id))).Where(x => x.p != null).ToDictionary(x => x.id, x => x.p!.Statement);
 }
 
@@ -140,30 +159,61 @@ public sealed class OracleAnnotate(MathV2Storage storage) : TaskActivity<Annotat
         var labels = items.Select(i =>
         {
             var p = ArithmeticDomainIds.TryProblem(i.ProblemId) ?? throw new InvalidOperationException($"item {i.ItemId}: {i.ProblemId} is not a demo problem (the oracle labels only the demo domain)");
-            return new AnnotationLabel { ItemId = i.ItemId, Score = Oracle.ScoreProof(p, i.Proof).Score };
+            double score = i.Analysis is { } analysis ? Oracle.JudgeAnalysis(p, i.Proof, analysis) : Oracle.ScoreProof(p, i.Proof).Score;
+            return new AnnotationLabel { ItemId = i.ItemId, Score = score };
         }).ToList();
         await LapStore.TryStoreLabelsAsync(storage, batch, labels);
         return labels.Count;
     }
 }
 
-/// <summary>Items + stored labels → a D_v artifact (graded-proofs.jsonl), child of the samples it came from.</summary>
-[DurableTask(TaskNames.BuildGradedProofs)]
-public sealed class BuildGradedProofs(MathV2Storage storage, ArtifactStore artifacts) : TaskActivity<AnnotationBatch, string>
+/// <summary>Items + stored labels → D_v (graded-proofs.jsonl) or, for analysis batches, D_mv (graded-analyses.jsonl).</summary>
+[DurableTask(TaskNames.BuildLabelledDataset)]
+public sealed class BuildLabelledDataset(MathV2Storage storage, ArtifactStore artifacts) : TaskActivity<AnnotationBatch, string>
 {
     public override Task<string> RunAsync(TaskActivityContext context, AnnotationBatch batch) => ExecuteAsync(batch);
 
     public async Task<string> ExecuteAsync(AnnotationBatch batch)
     {
-        string id = $"{batch.BatchId}.dv";
+        bool analyses = batch.Kind == AnnotationKinds.Analyses;
+        string id = $"{batch.BatchId}.{(analyses ? "dmv" : "dv")}";
         if (await artifacts.GetAsync(id) != null) return id;
         var items = AnnotationValidation.ReadItems(await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.ItemsPath));
         var labels = (await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.LabelsPath))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<AnnotationLabel>(l)).ToDictionary(l => l.ItemId, l => l.Score);
-        var rows = items.Where(i => labels.ContainsKey(i.ItemId)).Select(i => new GradedProofRow { ProblemId = i.ProblemId, Problem = i.Problem, Proof = i.Proof, Score = labels[i.ItemId] });
-        var w = artifacts.Create(id, "dataset-graded-proofs", StorageNames.DatasetsContainer, id,
-            new ArtifactProducer { Lap = batch.LapId, Phase = "1A", Instance = batch.InstanceId }, [batch.SamplesArtifact]);
-        await w.AddTextAsync(LapFiles.GradedProofs, Jsonl.Write(rows));
+        var labelled = items.Where(i => labels.ContainsKey(i.ItemId)).ToList();
+        var w = artifacts.Create(id, analyses ? "dataset-graded-analyses" : "dataset-graded-proofs", StorageNames.DatasetsContainer, id,
+            new ArtifactProducer { Lap = batch.LapId, Phase = batch.BatchId.Split('-')[^2], Instance = batch.InstanceId }, [batch.SamplesArtifact]);
+        if (analyses)
+            await w.AddTextAsync(LapFiles.GradedAnalyses, Jsonl.Write(labelled.Select(i => new GradedAnalysisRow
+            {
+                ProblemId = i.ProblemId, Problem = i.Problem, Proof = i.Proof, Analysis = i.Analysis ?? "", Score = labels[i.ItemId],
+            })));
+        else
+            await w.AddTextAsync(LapFiles.GradedProofs, Jsonl.Write(labelled.Select(i => new GradedProofRow { ProblemId = i.ProblemId, Problem = i.Problem, Proof = i.Proof, Score = labels[i.ItemId] })));
+        try { await w.CommitAsync(); }
+        catch (RequestFailedException e) when (e.Status is 409 or 412) { }
+        return id;
+    }
+}
+
+/// <summary>Phase 1C: verification prompts for every D_v row (ids row-N), as a prompts artifact for a sample job.</summary>
+[DurableTask(TaskNames.WriteVerificationPrompts)]
+public sealed class WriteVerificationPrompts(ArtifactStore artifacts) : TaskActivity<VerificationPromptsInput, string>
+{
+    public override Task<string> RunAsync(TaskActivityContext context, VerificationPromptsInput input) => ExecuteAsync(input);
+
+    public async Task<string> ExecuteAsync(VerificationPromptsInput input)
+    {
+        string id = $"{input.LapId}-{input.Phase}.verification-prompts";
+        if (await artifacts.GetAsync(id) != null) return id;
+        var dv = await artifacts.GetAsync(input.GradedProofs) ?? throw new InvalidOperationException($"graded proofs artifact {input.GradedProofs} does not exist");
+        var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(dv, LapFiles.GradedProofs)), LapFiles.GradedProofs).Rows;
+        var set = Prompts.Set(input.Prompts);
+        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id,
+            new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, [input.GradedProofs]);
+        await w.AddTextAsync(LapFiles.VerificationPrompts, string.Concat(rows.Select((r, i) =>
+            Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
         try { await w.CommitAsync(); }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { }
         return id;

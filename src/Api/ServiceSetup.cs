@@ -21,7 +21,8 @@ public static class ServiceSetup
         services.AddSingleton<PrepareLapDatasets>();
         services.AddSingleton<CreateAnnotationBatch>();
         services.AddSingleton<OracleAnnotate>();
-        services.AddSingleton<BuildGradedProofs>();
+        services.AddSingleton<BuildLabelledDataset>();
+        services.AddSingleton<WriteVerificationPrompts>();
         services.AddSingleton<SubmitGpuJob>();
         services.AddSingleton<GetJobStatus>();
         services.AddSingleton<RequeueStaleGpuJob>();

@@ -15,5 +15,7 @@ public static class TaskNames
     public const string PrepareLapDatasets = nameof(PrepareLapDatasets);
     public const string CreateAnnotationBatch = nameof(CreateAnnotationBatch);
     public const string OracleAnnotate = nameof(OracleAnnotate);
-    public const string BuildGradedProofs = nameof(BuildGradedProofs);
+    public const string BuildLabelledDataset = nameof(BuildLabelledDataset);
+    public const string WriteVerificationPrompts = nameof(WriteVerificationPrompts);
+    public const string Phase1C = nameof(Phase1C);
 }

@@ -35,10 +35,14 @@ public static class OrchestratorFunctions
     [Function(TaskNames.Phase1B)]
     public static Task<PhaseResult> Phase1B([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new Phase1B().RunAsync(context, context.GetInput<PhaseInput>()!);
+
+    [Function(TaskNames.Phase1C)]
+    public static Task<PhaseResult> Phase1C([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Phase1C().RunAsync(context, context.GetInput<PhaseInput>()!);
 }
 
 /// <summary>Activity triggers of the lap.</summary>
-public sealed class LapActivityFunctions(PrepareLapDatasets prepare, CreateAnnotationBatch batch, OracleAnnotate oracle, BuildGradedProofs graded)
+public sealed class LapActivityFunctions(PrepareLapDatasets prepare, CreateAnnotationBatch batch, OracleAnnotate oracle, BuildLabelledDataset labelled, WriteVerificationPrompts prompts)
 {
     [Function(TaskNames.PrepareLapDatasets)]
     public Task<LapDatasets> PrepareLapDatasets([ActivityTrigger] LapInput input) => prepare.ExecuteAsync(input);
@@ -49,8 +53,11 @@ public sealed class LapActivityFunctions(PrepareLapDatasets prepare, CreateAnnot
     [Function(TaskNames.OracleAnnotate)]
     public Task<int> OracleAnnotate([ActivityTrigger] AnnotationBatch input) => oracle.ExecuteAsync(input);
 
-    [Function(TaskNames.BuildGradedProofs)]
-    public Task<string> BuildGradedProofs([ActivityTrigger] AnnotationBatch input) => graded.ExecuteAsync(input);
+    [Function(TaskNames.BuildLabelledDataset)]
+    public Task<string> BuildLabelledDataset([ActivityTrigger] AnnotationBatch input) => labelled.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteVerificationPrompts)]
+    public Task<string> WriteVerificationPrompts([ActivityTrigger] VerificationPromptsInput input) => prompts.ExecuteAsync(input);
 }
 
 /// <summary>Activity triggers over the shared activities.</summary>

@@ -34,11 +34,11 @@ public sealed record LapResult
 /// <summary>
 /// One flywheel lap (METHOD.md, "Phases of one lap"): each phase is a sub-orchestration with a deterministic
 /// instance id ({lapId}-{phase}); every phase input and output is an artifact with lineage.
-/// Implemented so far: 1A cold start, 1B verifier v1.
+/// Implemented so far: 1A cold start, 1B verifier v1, 1C meta-verifier.
 /// </summary>
 public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
 {
-    public static readonly (string Phase, string Orchestrator)[] Phases = [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B)];
+    public static readonly (string Phase, string Orchestrator)[] Phases = [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C)];
 
     public override async Task<LapResult> RunAsync(TaskOrchestrationContext context, LapInput input)
     {
@@ -127,7 +127,7 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         });
         if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
-        string dv = await context.CallActivityAsync<string>(TaskNames.BuildGradedProofs, batch);
+        string dv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
         return new PhaseResult
         {
             Phase = "1a", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs,
@@ -191,6 +191,49 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo],
             Artifacts = new() { ["verifierV1"] = grpo.ResultArtifactId! },
+        };
+    }
+}
+
+/// <summary>
+/// 1C meta-verifier: verifier v1 writes analyses of the D_v proofs; annotators rate them with the meta-rubric
+/// (oracle or people) → D_mv; GRPO from the base model on D_mv with R_format · (1 − |ms′ − ms|).
+/// </summary>
+public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], v1 = input.Artifacts["verifierV1"];
+        string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
+            new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts });
+        context.SetCustomStatus(new { phase = "1c", step = "analyses" });
+        var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", GpuJobKinds.Sample, new
+        {
+            model = v1, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts },
+            n = spec.Analyses.PerProof, maxNewTokens = spec.Analyses.MaxNewTokens, temperature = spec.Analyses.Temperature, seed = spec.Demo.Seed,
+        }, v1, prompts);
+        var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
+        {
+            LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize,
+            Kind = AnnotationKinds.Analyses, GradedProofs = dv,
+        });
+        if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
+        else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
+        string dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
+        context.SetCustomStatus(new { phase = "1c", step = "meta-verifier" });
+        var grpo = await PhaseJobs.RunAsync(context, input, "1c", "meta-verifier", GpuJobKinds.Grpo, new
+        {
+            policy = baseModel,
+            reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
+            dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
+            options = spec.MetaVerifier,
+        }, baseModel, dmv);
+        return new PhaseResult
+        {
+            Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [analyses, grpo],
+            Artifacts = new() { ["verifierAnalyses"] = analyses.ResultArtifactId!, ["dmv"] = dmv, ["batch1c"] = batch.BatchId, ["metaVerifier"] = grpo.ResultArtifactId! },
         };
     }
 }

@@ -25,6 +25,8 @@ static class LapTestSpecs
         coldStart = new { proofsPerProblem = 2, maxNewTokens = 30 },
         annotation = new { annotator, batchSize = 4, deadlineMinutes = 60, reminderMinutes = 1 },
         verifier = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 16, batchSize = 4, maxSeqLen = 512 },
+        metaVerifier = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 16, batchSize = 4, maxSeqLen = 768 },
+        analyses = new { perProof = 1, maxNewTokens = 24 },
         limits = new { pollSeconds = 1, heartbeatStaleSeconds = 30 },
     };
 }
@@ -56,14 +58,14 @@ public sealed class LapTests(StackFixture stack)
     }
 
     [Fact]
-    public async Task A_lap_with_the_oracle_runs_cold_start_and_verifier_v1_with_artifacts_and_lineage()
+    public async Task A_lap_with_the_oracle_runs_cold_start_verifier_v1_and_meta_verifier_with_artifacts_and_lineage()
     {
         await stack.Stack.UpAsync();
         string id = await StartAsync(Spec("oracle"));
         var lap = await WaitForLapAsync(id, "Completed");
 
         var phases = lap.GetProperty("output").GetProperty("phases").EnumerateArray().ToList();
-        Assert.Equal(["1a", "1b"], phases.Select(p => p.GetProperty("phase").GetString()));
+        Assert.Equal(["1a", "1b", "1c"], phases.Select(p => p.GetProperty("phase").GetString()));
         var a = phases[0].GetProperty("artifacts");
         string base_ = a.GetProperty("base").GetString()!, dv = a.GetProperty("dv").GetString()!, proofs = a.GetProperty("coldStartProofs").GetString()!;
         string v1 = phases[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!;
@@ -84,6 +86,16 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal(id, v1Manifest.Producer.Lap);
         Assert.Equal("1b", v1Manifest.Producer.Phase);
         Assert.Contains("metrics.jsonl", v1Manifest.Files.Select(f => f.Path));
+
+        // 1C: v1's analyses of the D_v proofs, rated by the oracle with the meta-rubric → D_mv → the meta-verifier.
+        var c = phases[2].GetProperty("artifacts");
+        string dmv = c.GetProperty("dmv").GetString()!, meta = c.GetProperty("metaVerifier").GetString()!;
+        var dmvRows = Jsonl.Read<GradedAnalysisRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(dmv))!, LapFiles.GradedAnalyses)), "dmv").Rows;
+        Assert.Equal(4, dmvRows.Count);
+        Assert.All(dmvRows, r => Assert.Equal(Oracle.JudgeAnalysis(ArithmeticDomainIds.TryProblem(r.ProblemId)!, r.Proof, r.Analysis), r.Score));
+        Assert.Equal(rows.Select(r => r.Proof).Order(), dmvRows.Select(r => r.Proof).Order());
+        var metaAncestors = (await stack.Artifacts.GetLineageAsync(meta))!.Ancestors.Select(m => m.Id).ToHashSet();
+        foreach (string expected in new[] { dmv, c.GetProperty("verifierAnalyses").GetString()!, v1, dv, base_ }) Assert.Contains(expected, metaAncestors);
 
         var list = await stack.Http.GetFromJsonAsync<JsonElement>("/api/laps");
         Assert.Contains(list.EnumerateArray(), l => l.GetProperty("id").GetString() == id);
@@ -128,10 +140,32 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal(HttpStatusCode.Conflict, (await Post(string.Concat(items.Select(it => Line(it.ItemId, 0))))).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.PostAsync($"/api/laps/{id}/annotations/no-such-batch", new StringContent(Line("x", 1)))).StatusCode);
 
+        // Phase 1C asks for ratings of verifier analyses in a second batch.
+        string batch1c = await WaitForBatchAsync(stack, id, "-1c-batch");
+        var analyses = AnnotationValidation.ReadItems(await stack.Http.GetStringAsync($"/api/laps/{id}/annotations/{batch1c}"));
+        Assert.All(analyses, a => Assert.False(string.IsNullOrEmpty(a.Analysis)));
+        Assert.Equal(HttpStatusCode.Accepted, (await stack.Http.PostAsync($"/api/laps/{id}/annotations/{batch1c}",
+            new StringContent(string.Concat(analyses.Select(a => Line(a.ItemId, 1)))))).StatusCode);
+
         lap = await WaitForLapAsync(id, "Completed");
         string dv = lap.GetProperty("output").GetProperty("phases")[0].GetProperty("artifacts").GetProperty("dv").GetString()!;
         var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(dv))!, LapFiles.GradedProofs)), "dv").Rows;
         Assert.Equal(scores, rows.Select(r => r.Score));
+    }
+
+    /// <summary>Waits until the lap's running phase waits for a batch whose id ends as given; returns the batch id.</summary>
+    internal static async Task<string> WaitForBatchAsync(StackFixture stack, string id, string suffix)
+    {
+        string batch = "";
+        JsonElement lap = default;
+        await StackFixture.Until(async () =>
+        {
+            lap = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/laps/{id}");
+            if (lap.TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object
+                && s.TryGetProperty("batchId", out var b) && b.GetString()!.EndsWith(suffix)) batch = b.GetString()!;
+            return batch != "";
+        }, 240, () => $"lap {id} never waited for a {suffix} batch; last: {lap}");
+        return batch;
     }
 
     [Fact]
@@ -172,15 +206,7 @@ public sealed class LapCliTests(StackFixture stack)
         Assert.True(rc == 0, err);
         string id = JsonDocument.Parse(output).RootElement.GetProperty("id").GetString()!;
 
-        string batch = "";
-        await StackFixture.Until(async () =>
-        {
-            var (_, show, _) = await Cli("lap", "show", id, "--json");
-            var lap = JsonDocument.Parse(show).RootElement;
-            if (lap.TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object
-                && s.TryGetProperty("batchId", out var b)) batch = b.GetString()!;
-            return batch != "";
-        }, 240, () => $"lap {id} never waited for annotation");
+        string batch = await LapTests.WaitForBatchAsync(stack, id, "-1a-batch");
         var (_, human, _) = await Cli("lap", "show", id);
         Assert.Contains("awaiting annotation", human);
 
@@ -193,6 +219,11 @@ public sealed class LapCliTests(StackFixture stack)
         Assert.Contains($"{items.Count} labels stored", submitted.Out);
         var again = await Assert.ThrowsAsync<MathV2.Cli.CliException>(() => Cli("annotations", "submit", id, batch, "--in", labelsFile));
         Assert.Contains("409", again.Message);
+
+        string batch1c = await LapTests.WaitForBatchAsync(stack, id, "-1c-batch");
+        Assert.Equal(0, (await Cli("annotations", "pull", id, batch1c, "--out", itemsFile)).Rc);
+        File.WriteAllText(labelsFile, string.Concat(AnnotationValidation.ReadItems(File.ReadAllText(itemsFile)).Select(i => JsonSerializer.Serialize(new { itemId = i.ItemId, score = 1 }) + "\n")));
+        Assert.Equal(0, (await Cli("annotations", "submit", id, batch1c, "--in", labelsFile)).Rc);
 
         await StackFixture.Until(async () => (await Cli("lap", "show", id, "--json")).Out.Contains("\"Completed\""), 240, () => $"lap {id} did not complete");
         var (_, list, _) = await Cli("lap", "list");

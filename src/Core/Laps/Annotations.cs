@@ -12,6 +12,17 @@ public sealed record AnnotationItem
     public required string ProblemId { get; init; }
     public required string Problem { get; init; }
     public required string Proof { get; init; }
+    /// <summary>For analysis batches (phase 1C): the verifier's analysis to rate with the meta-rubric.</summary>
+    public string? Analysis { get; init; }
+}
+
+/// <summary>What a batch asks annotators to score.</summary>
+public static class AnnotationKinds
+{
+    /// <summary>Proofs, scored with the rubric (0, 0.5, 1) → D_v.</summary>
+    public const string Proofs = "proofs";
+    /// <summary>Verifier analyses, rated with the meta-rubric (0, 0.5, 1) → D_mv.</summary>
+    public const string Analyses = "analyses";
 }
 
 /// <summary>A label posted for an item: the rubric's score (0, 0.5, 1).</summary>
@@ -26,6 +37,7 @@ public sealed record AnnotationBatch
 {
     public required string BatchId { get; init; }
     public required string LapId { get; init; }
+    public string Kind { get; init; } = AnnotationKinds.Proofs;
     /// <summary>The orchestration instance that waits for the labels.</summary>
     public required string InstanceId { get; init; }
     /// <summary>The artifact the items were drawn from (the parent of the resulting D_v).</summary>

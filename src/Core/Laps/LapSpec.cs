@@ -43,6 +43,14 @@ public sealed record ColdStartOptions
     public double Temperature { get; init; } = 1.0;
 }
 
+/// <summary>Phase 1C's sampling of verifier analyses of D_v.</summary>
+public sealed record AnalysisSamplingOptions
+{
+    public int PerProof { get; init; } = 1;
+    public int MaxNewTokens { get; init; } = 256;
+    public double Temperature { get; init; } = 1.0;
+}
+
 /// <summary>
 /// What a lap runs on and with: the domain (the built-in demo), the base checkpoint or a bootstrap, the annotator,
 /// per-phase options (documented defaults), job limits.
@@ -60,6 +68,10 @@ public sealed record LapSpec
     public ColdStartOptions ColdStart { get; init; } = new();
     /// <summary>grpo job options of the verifier (phase 1B; see docs/worker.md).</summary>
     public JsonElement? Verifier { get; init; }
+    /// <summary>grpo job options of the meta-verifier (phase 1C).</summary>
+    public JsonElement? MetaVerifier { get; init; }
+    /// <summary>Phase 1C: how the verifier writes the analyses that annotators rate.</summary>
+    public AnalysisSamplingOptions Analyses { get; init; } = new();
     public GpuJobLimits Limits { get; init; } = new();
 
     public IEnumerable<(string Field, string Message)> Validate()
@@ -73,6 +85,9 @@ public sealed record LapSpec
         if (Bootstrap.Config is { } c && c.ValueKind != JsonValueKind.Object) yield return ("bootstrap.config", "must be an object (HF config.json fields)");
         if (Bootstrap.Options is { } o && o.ValueKind != JsonValueKind.Object) yield return ("bootstrap.options", "must be an object (sft options)");
         if (Verifier is { } v && v.ValueKind != JsonValueKind.Object) yield return ("verifier", "must be an object (grpo options)");
+        if (MetaVerifier is { } mv && mv.ValueKind != JsonValueKind.Object) yield return ("metaVerifier", "must be an object (grpo options)");
+        if (Analyses.PerProof is < 1 or > 64) yield return ("analyses.perProof", "must be between 1 and 64");
+        if (Analyses.MaxNewTokens is < 1 or > 8192) yield return ("analyses.maxNewTokens", "must be between 1 and 8192");
         if (Annotation.Annotator is not ("oracle" or "http")) yield return ("annotation.annotator", "must be oracle or http");
         if (Annotation.DeadlineMinutes is < 1 or > 365 * 24 * 60) yield return ("annotation.deadlineMinutes", "must be between 1 and 525600");
         if (Annotation.ReminderMinutes < 1) yield return ("annotation.reminderMinutes", "must be at least 1");
@@ -109,6 +124,19 @@ public sealed record CreateAnnotationBatchInput
     /// <summary>A sample job's result (completions.jsonl of generation prompts).</summary>
     public required string Samples { get; init; }
     public required int BatchSize { get; init; }
+    /// <summary>proofs (samples of generation prompts) or analyses (samples of verification prompts of D_v rows).</summary>
+    public string Kind { get; init; } = AnnotationKinds.Proofs;
+    /// <summary>For analyses: the D_v artifact whose rows the verification prompts were made from.</summary>
+    public string? GradedProofs { get; init; }
+}
+
+public sealed record VerificationPromptsInput
+{
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    /// <summary>A D_v artifact (graded-proofs.jsonl).</summary>
+    public required string GradedProofs { get; init; }
+    public required string Prompts { get; init; }
 }
 
 /// <summary>File names inside lap artifacts and annotation batches.</summary>
@@ -118,6 +146,8 @@ public static class LapFiles
     public const string GenerationPrompts = "generation-prompts.jsonl";
     public const string Demonstrations = "demonstrations.jsonl";
     public const string GradedProofs = "graded-proofs.jsonl";
+    public const string GradedAnalyses = "graded-analyses.jsonl";
+    public const string VerificationPrompts = "verification-prompts.jsonl";
     public const string Items = "items.jsonl";
     public const string Labels = "labels.jsonl";
     public const string Batch = "batch.json";
