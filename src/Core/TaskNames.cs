@@ -18,4 +18,5 @@ public static class TaskNames
     public const string BuildLabelledDataset = nameof(BuildLabelledDataset);
     public const string WriteVerificationPrompts = nameof(WriteVerificationPrompts);
     public const string Phase1C = nameof(Phase1C);
+    public const string Phase1D = nameof(Phase1D);
 }

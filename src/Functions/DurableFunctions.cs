@@ -39,6 +39,10 @@ public static class OrchestratorFunctions
     [Function(TaskNames.Phase1C)]
     public static Task<PhaseResult> Phase1C([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new Phase1C().RunAsync(context, context.GetInput<PhaseInput>()!);
+
+    [Function(TaskNames.Phase1D)]
+    public static Task<PhaseResult> Phase1D([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Phase1D().RunAsync(context, context.GetInput<PhaseInput>()!);
 }
 
 /// <summary>Activity triggers of the lap.</summary>

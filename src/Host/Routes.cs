@@ -43,6 +43,7 @@ public static class Routes
         .AddOrchestrator<Phase1A>()
         .AddOrchestrator<Phase1B>()
         .AddOrchestrator<Phase1C>()
+        .AddOrchestrator<Phase1D>()
         .AddActivity<PrepareLapDatasets>()
         .AddActivity<CreateAnnotationBatch>()
         .AddActivity<OracleAnnotate>()

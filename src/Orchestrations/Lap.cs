@@ -34,11 +34,11 @@ public sealed record LapResult
 /// <summary>
 /// One flywheel lap (METHOD.md, "Phases of one lap"): each phase is a sub-orchestration with a deterministic
 /// instance id ({lapId}-{phase}); every phase input and output is an artifact with lineage.
-/// Implemented so far: 1A cold start, 1B verifier v1, 1C meta-verifier.
+/// Implemented so far: 1A cold start, 1B verifier v1, 1C meta-verifier, 1D verifier v2.
 /// </summary>
 public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
 {
-    public static readonly (string Phase, string Orchestrator)[] Phases = [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C)];
+    public static readonly (string Phase, string Orchestrator)[] Phases = [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C), ("1d", TaskNames.Phase1D)];
 
     public override async Task<LapResult> RunAsync(TaskOrchestrationContext context, LapInput input)
     {
@@ -234,6 +234,42 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [analyses, grpo],
             Artifacts = new() { ["verifierAnalyses"] = analyses.ResultArtifactId!, ["dmv"] = dmv, ["batch1c"] = batch.BatchId, ["metaVerifier"] = grpo.ResultArtifactId! },
+        };
+    }
+}
+
+/// <summary>
+/// 1D verifier v2: fresh from the base model, GRPO on D_v with R_format · R_score · R_meta (R_meta from the frozen
+/// meta-verifier of 1C), then on D_mv with the meta-verifier reward, so that one model does both tasks.
+/// </summary>
+public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], dmv = input.Artifacts["dmv"], meta = input.Artifacts["metaVerifier"];
+        context.SetCustomStatus(new { phase = "1d", step = "verification" });
+        var verification = await PhaseJobs.RunAsync(context, input, "1d", "verification", GpuJobKinds.Grpo, new
+        {
+            policy = baseModel,
+            reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
+            dataset = new { artifact = dv, file = LapFiles.GradedProofs },
+            options = spec.Verifier,
+        }, baseModel, meta, dv);
+        context.SetCustomStatus(new { phase = "1d", step = "meta-verification" });
+        var both = await PhaseJobs.RunAsync(context, input, "1d", "meta-verification", GpuJobKinds.Grpo, new
+        {
+            policy = verification.ResultArtifactId,
+            reference = baseModel,
+            reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
+            dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
+            options = spec.MetaVerifier,
+        }, verification.ResultArtifactId!, baseModel, dmv);
+        return new PhaseResult
+        {
+            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [verification, both],
+            Artifacts = new() { ["verifierV2"] = both.ResultArtifactId! },
         };
     }
 }

@@ -58,14 +58,14 @@ public sealed class LapTests(StackFixture stack)
     }
 
     [Fact]
-    public async Task A_lap_with_the_oracle_runs_cold_start_verifier_v1_and_meta_verifier_with_artifacts_and_lineage()
+    public async Task A_lap_with_the_oracle_runs_phases_1A_to_1D_with_artifacts_and_lineage()
     {
         await stack.Stack.UpAsync();
         string id = await StartAsync(Spec("oracle"));
         var lap = await WaitForLapAsync(id, "Completed");
 
         var phases = lap.GetProperty("output").GetProperty("phases").EnumerateArray().ToList();
-        Assert.Equal(["1a", "1b", "1c"], phases.Select(p => p.GetProperty("phase").GetString()));
+        Assert.Equal(["1a", "1b", "1c", "1d"], phases.Select(p => p.GetProperty("phase").GetString()));
         var a = phases[0].GetProperty("artifacts");
         string base_ = a.GetProperty("base").GetString()!, dv = a.GetProperty("dv").GetString()!, proofs = a.GetProperty("coldStartProofs").GetString()!;
         string v1 = phases[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!;
@@ -96,6 +96,14 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal(rows.Select(r => r.Proof).Order(), dmvRows.Select(r => r.Proof).Order());
         var metaAncestors = (await stack.Artifacts.GetLineageAsync(meta))!.Ancestors.Select(m => m.Id).ToHashSet();
         foreach (string expected in new[] { dmv, c.GetProperty("verifierAnalyses").GetString()!, v1, dv, base_ }) Assert.Contains(expected, metaAncestors);
+
+        // 1D: v2 from the base model, trained against the frozen meta-verifier on D_v, then on D_mv.
+        string v2 = phases[3].GetProperty("artifacts").GetProperty("verifierV2").GetString()!;
+        var v2Lineage = (await stack.Artifacts.GetLineageAsync(v2))!;
+        foreach (string expected in new[] { meta, dv, dmv, base_ }) Assert.Contains(expected, v2Lineage.Ancestors.Select(m => m.Id));
+        var jobs1d = phases[3].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("summary")).ToList();
+        Assert.Equal(["verifier-v2", "meta-verifier"], jobs1d.Select(j => j.GetProperty("reward").GetString()));
+        Assert.Equal([meta], jobs1d[0].GetProperty("rewardModels").EnumerateArray().Select(x => x.GetString()));
 
         var list = await stack.Http.GetFromJsonAsync<JsonElement>("/api/laps");
         Assert.Contains(list.EnumerateArray(), l => l.GetProperty("id").GetString() == id);
