@@ -19,4 +19,5 @@ public static class TaskNames
     public const string WriteVerificationPrompts = nameof(WriteVerificationPrompts);
     public const string Phase1C = nameof(Phase1C);
     public const string Phase1D = nameof(Phase1D);
+    public const string Phase2 = nameof(Phase2);
 }

@@ -43,6 +43,10 @@ public static class OrchestratorFunctions
     [Function(TaskNames.Phase1D)]
     public static Task<PhaseResult> Phase1D([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new Phase1D().RunAsync(context, context.GetInput<PhaseInput>()!);
+
+    [Function(TaskNames.Phase2)]
+    public static Task<PhaseResult> Phase2([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Phase2().RunAsync(context, context.GetInput<PhaseInput>()!);
 }
 
 /// <summary>Activity triggers of the lap.</summary>

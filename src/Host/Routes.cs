@@ -44,6 +44,7 @@ public static class Routes
         .AddOrchestrator<Phase1B>()
         .AddOrchestrator<Phase1C>()
         .AddOrchestrator<Phase1D>()
+        .AddOrchestrator<Phase2>()
         .AddActivity<PrepareLapDatasets>()
         .AddActivity<CreateAnnotationBatch>()
         .AddActivity<OracleAnnotate>()

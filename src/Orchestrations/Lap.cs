@@ -34,11 +34,11 @@ public sealed record LapResult
 /// <summary>
 /// One flywheel lap (METHOD.md, "Phases of one lap"): each phase is a sub-orchestration with a deterministic
 /// instance id ({lapId}-{phase}); every phase input and output is an artifact with lineage.
-/// Implemented so far: 1A cold start, 1B verifier v1, 1C meta-verifier, 1D verifier v2.
+/// Implemented so far: 1A cold start, 1B verifier v1, 1C meta-verifier, 1D verifier v2, 2 generator.
 /// </summary>
 public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
 {
-    public static readonly (string Phase, string Orchestrator)[] Phases = [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C), ("1d", TaskNames.Phase1D)];
+    public static readonly (string Phase, string Orchestrator)[] Phases = [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C), ("1d", TaskNames.Phase1D), ("2", TaskNames.Phase2)];
 
     public override async Task<LapResult> RunAsync(TaskOrchestrationContext context, LapInput input)
     {
@@ -270,6 +270,30 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [verification, both],
             Artifacts = new() { ["verifierV2"] = both.ResultArtifactId! },
+        };
+    }
+}
+
+/// <summary>2 generator: GRPO from the base model on D_p, the frozen verifier v2 scoring each proof (R_Y).</summary>
+public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"];
+        context.SetCustomStatus(new { phase = "2", step = "generator" });
+        var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", GpuJobKinds.Grpo, new
+        {
+            policy = baseModel,
+            reward = new { kind = "generator", verifier = v2, prompts = spec.Demo.Prompts, rewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            dataset = new { artifact = input.Datasets.Problems, file = LapFiles.Problems },
+            options = spec.Generator,
+        }, baseModel, v2, input.Datasets.Problems);
+        return new PhaseResult
+        {
+            Phase = "2", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo],
+            Artifacts = new() { ["generator"] = grpo.ResultArtifactId! },
         };
     }
 }

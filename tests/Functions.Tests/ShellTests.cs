@@ -54,7 +54,7 @@ public sealed class ShellTests
             .Select(m => (m, name: m.GetCustomAttribute<FunctionAttribute>()?.Name)).Where(x => x.name != null).ToList();
         var orchestrators = functions.Where(f => f.m.GetParameters().Any(p => p.GetCustomAttribute<OrchestrationTriggerAttribute>() != null)).Select(f => f.name).ToHashSet();
         var activities = functions.Where(f => f.m.GetParameters().Any(p => p.GetCustomAttribute<ActivityTriggerAttribute>() != null)).Select(f => f.name).ToHashSet();
-        Assert.Equal(new HashSet<string?> { TaskNames.RunGpuJob, TaskNames.Probe, TaskNames.Lap, TaskNames.Phase1A, TaskNames.Phase1B, TaskNames.Phase1C, TaskNames.Phase1D }, orchestrators);
+        Assert.Equal(new HashSet<string?> { TaskNames.RunGpuJob, TaskNames.Probe, TaskNames.Lap, TaskNames.Phase1A, TaskNames.Phase1B, TaskNames.Phase1C, TaskNames.Phase1D, TaskNames.Phase2 }, orchestrators);
         Assert.Equal(new HashSet<string?>
         {
             TaskNames.SubmitGpuJob, TaskNames.GetJobStatus, TaskNames.RequeueStaleGpuJob, TaskNames.FailGpuJob, TaskNames.PrepareLapDatasets,

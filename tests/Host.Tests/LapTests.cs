@@ -26,6 +26,7 @@ static class LapTestSpecs
         annotation = new { annotator, batchSize = 4, deadlineMinutes = 60, reminderMinutes = 1 },
         verifier = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 16, batchSize = 4, maxSeqLen = 512 },
         metaVerifier = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 16, batchSize = 4, maxSeqLen = 768 },
+        generator = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 24, batchSize = 4, maxSeqLen = 512 },
         analyses = new { perProof = 1, maxNewTokens = 24 },
         limits = new { pollSeconds = 1, heartbeatStaleSeconds = 30 },
     };
@@ -58,14 +59,14 @@ public sealed class LapTests(StackFixture stack)
     }
 
     [Fact]
-    public async Task A_lap_with_the_oracle_runs_phases_1A_to_1D_with_artifacts_and_lineage()
+    public async Task A_lap_with_the_oracle_runs_phases_1A_to_2_with_artifacts_and_lineage()
     {
         await stack.Stack.UpAsync();
         string id = await StartAsync(Spec("oracle"));
         var lap = await WaitForLapAsync(id, "Completed");
 
         var phases = lap.GetProperty("output").GetProperty("phases").EnumerateArray().ToList();
-        Assert.Equal(["1a", "1b", "1c", "1d"], phases.Select(p => p.GetProperty("phase").GetString()));
+        Assert.Equal(["1a", "1b", "1c", "1d", "2"], phases.Select(p => p.GetProperty("phase").GetString()));
         var a = phases[0].GetProperty("artifacts");
         string base_ = a.GetProperty("base").GetString()!, dv = a.GetProperty("dv").GetString()!, proofs = a.GetProperty("coldStartProofs").GetString()!;
         string v1 = phases[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!;
@@ -104,6 +105,14 @@ public sealed class LapTests(StackFixture stack)
         var jobs1d = phases[3].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("summary")).ToList();
         Assert.Equal(["verifier-v2", "meta-verifier"], jobs1d.Select(j => j.GetProperty("reward").GetString()));
         Assert.Equal([meta], jobs1d[0].GetProperty("rewardModels").EnumerateArray().Select(x => x.GetString()));
+
+        // 2: the generator from the base model on D_p, rewarded by the frozen verifier v2.
+        var gen = phases[4];
+        string generator = gen.GetProperty("artifacts").GetProperty("generator").GetString()!;
+        var genSummary = gen.GetProperty("jobs")[0].GetProperty("summary");
+        Assert.Equal("generator", genSummary.GetProperty("reward").GetString());
+        Assert.Equal([v2], genSummary.GetProperty("rewardModels").EnumerateArray().Select(x => x.GetString()));
+        Assert.Contains(v2, (await stack.Artifacts.GetLineageAsync(generator))!.Ancestors.Select(m => m.Id));
 
         var list = await stack.Http.GetFromJsonAsync<JsonElement>("/api/laps");
         Assert.Contains(list.EnumerateArray(), l => l.GetProperty("id").GetString() == id);

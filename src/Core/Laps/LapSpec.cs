@@ -70,6 +70,8 @@ public sealed record LapSpec
     public JsonElement? Verifier { get; init; }
     /// <summary>grpo job options of the meta-verifier (phase 1C).</summary>
     public JsonElement? MetaVerifier { get; init; }
+    /// <summary>grpo job options of the generator (phase 2).</summary>
+    public JsonElement? Generator { get; init; }
     /// <summary>Phase 1C: how the verifier writes the analyses that annotators rate.</summary>
     public AnalysisSamplingOptions Analyses { get; init; } = new();
     public GpuJobLimits Limits { get; init; } = new();
@@ -86,6 +88,7 @@ public sealed record LapSpec
         if (Bootstrap.Options is { } o && o.ValueKind != JsonValueKind.Object) yield return ("bootstrap.options", "must be an object (sft options)");
         if (Verifier is { } v && v.ValueKind != JsonValueKind.Object) yield return ("verifier", "must be an object (grpo options)");
         if (MetaVerifier is { } mv && mv.ValueKind != JsonValueKind.Object) yield return ("metaVerifier", "must be an object (grpo options)");
+        if (Generator is { } g && g.ValueKind != JsonValueKind.Object) yield return ("generator", "must be an object (grpo options)");
         if (Analyses.PerProof is < 1 or > 64) yield return ("analyses.perProof", "must be between 1 and 64");
         if (Analyses.MaxNewTokens is < 1 or > 8192) yield return ("analyses.maxNewTokens", "must be between 1 and 8192");
         if (Annotation.Annotator is not ("oracle" or "http")) yield return ("annotation.annotator", "must be oracle or http");
