@@ -170,6 +170,32 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal(scores, rows.Select(r => r.Score));
     }
 
+    [Fact]
+    public async Task Killing_the_host_during_phase_2_loses_nothing_and_finished_jobs_are_not_redone()
+    {
+        await stack.Stack.UpAsync();
+        // A generator phase long enough to be caught running.
+        var spec = JsonSerializer.SerializeToNode(LapTestSpecs.Small("oracle"), Json.Options)!.AsObject();
+        spec["generator"] = JsonSerializer.SerializeToNode(new { steps = 40, groupSize = 2, promptsPerStep = 2, maxNewTokens = 24, batchSize = 4, maxSeqLen = 512 });
+        string id = await StartAsync(spec);
+        string genJob = $"{id}-2-generator";
+        await stack.WaitForJobAsync(genJob, r => r.Status == Core.Jobs.GpuJobStatus.Running, seconds: 240);
+        await stack.KillAsync(stack.Stack.Pids.Host!.Value, "MathV2.Host.dll");
+        Assert.Equal(Core.Jobs.GpuJobStatus.Running, (await stack.Jobs.GetAsync(genJob))!.Status);   // the worker goes on
+        await stack.Stack.UpAsync();
+
+        var lap = await WaitForLapAsync(id, "Completed");
+        var jobs = lap.GetProperty("output").GetProperty("phases").EnumerateArray()
+            .SelectMany(p => p.GetProperty("jobs").EnumerateArray()).Select(j => j.GetProperty("jobId").GetString()!).ToList();
+        Assert.Equal(8, jobs.Count);   // sft, sample (1A), grpo (1B), sample, grpo (1C), 2 × grpo (1D), grpo (2)
+        foreach (string job in jobs)
+        {
+            var record = (await stack.Jobs.GetAsync(job))!;
+            Assert.True(record.Attempt == 1 && record.Attempts.Count == 1, $"job {job} ran {record.Attempts.Count} attempt(s)");
+        }
+        Assert.Contains(genJob, jobs);
+    }
+
     /// <summary>Waits until the lap's running phase waits for a batch whose id ends as given; returns the batch id.</summary>
     internal static async Task<string> WaitForBatchAsync(StackFixture stack, string id, string suffix)
     {
