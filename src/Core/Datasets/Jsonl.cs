@@ -45,20 +45,8 @@ public static class Jsonl
         var rows = new List<T>();
         var errors = new List<DatasetError>();
         var rejected = new List<string>();
-        int lineNo = 0;
-        foreach (string line in text.Split('\n'))
+        foreach (var (lineNo, row, l) in Lines(text, fileName, errors, rejected))
         {
-            lineNo++;
-            string l = line.TrimEnd('\r');
-            if (string.IsNullOrWhiteSpace(l)) continue;
-            JsonElement row;
-            try { row = JsonDocument.Parse(l).RootElement.Clone(); }
-            catch (JsonException e)
-            {
-                errors.Add(new DatasetError(fileName, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}"));
-                rejected.Add(l);
-                continue;
-            }
             var problems = DatasetSchema.Validate(kind, row).ToList();
             if (problems.Count > 0)
             {
@@ -70,6 +58,30 @@ public static class Jsonl
         }
         if (errors.Count > 0 && !skipInvalid) throw new DatasetException(errors);
         return new DatasetReadResult<T> { Rows = rows, Errors = errors, RejectedLines = rejected };
+    }
+
+    /// <summary>
+    /// The non-blank lines of a JSONL text parsed as JSON, with their 1-based line numbers. A line that is not JSON is
+    /// added to <paramref name="errors"/> (and its text to <paramref name="rejected"/>) and skipped.
+    /// </summary>
+    public static IEnumerable<(int Line, JsonElement Row, string Text)> Lines(string text, string fileName, List<DatasetError> errors, List<string>? rejected = null)
+    {
+        int lineNo = 0;
+        foreach (string raw in text.Split('\n'))
+        {
+            lineNo++;
+            string l = raw.TrimEnd('\r');
+            if (string.IsNullOrWhiteSpace(l)) continue;
+            JsonElement row;
+            try { row = JsonDocument.Parse(l).RootElement.Clone(); }
+            catch (JsonException e)
+            {
+                errors.Add(new DatasetError(fileName, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}"));
+                rejected?.Add(l);
+                continue;
+            }
+            yield return (lineNo, row, l);
+        }
     }
 
     public static string Write<T>(IEnumerable<T> rows)

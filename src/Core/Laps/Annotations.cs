@@ -62,15 +62,8 @@ public static class AnnotationValidation
         var seen = new HashSet<string>();
         var labels = new List<AnnotationLabel>();
         var errors = new List<DatasetError>();
-        int lineNo = 0;
-        foreach (string raw in jsonl.Split('\n'))
+        foreach (var (lineNo, row, _) in Jsonl.Lines(jsonl, file, errors))
         {
-            lineNo++;
-            string line = raw.TrimEnd('\r');
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement row;
-            try { row = JsonDocument.Parse(line).RootElement.Clone(); }
-            catch (JsonException e) { errors.Add(new DatasetError(file, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")); continue; }
             if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("itemId", out var idEl) || idEl.ValueKind != JsonValueKind.String)
             {
                 errors.Add(new DatasetError(file, lineNo, "itemId", "is required (a string)"));

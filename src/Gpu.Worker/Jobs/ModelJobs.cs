@@ -92,13 +92,18 @@ public static class ModelArtifacts
     {
         RequireInput(context, artifact ?? "", field);
         var m = await context.Artifacts.GetAsync(artifact!, ct) ?? throw new FileNotFoundException($"{field}: artifact {artifact} does not exist");
-        string dir = Path.Combine(workDir, artifact!);
-        Directory.CreateDirectory(dir);
-        foreach (var f in m.Files.Where(f => f.Path.EndsWith(".json") || f.Path.EndsWith(".safetensors")))
+        // One download per artifact and job: the policy and its KL reference are often the same checkpoint.
+        string dir = Path.Combine(workDir, artifact!), done = Path.Combine(dir, ".downloaded");
+        if (!File.Exists(done))
         {
-            string path = Path.Combine(dir, f.Path);
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            await File.WriteAllBytesAsync(path, await context.Artifacts.ReadFileAsync(m, f.Path, ct), ct);
+            Directory.CreateDirectory(dir);
+            foreach (var f in m.Files.Where(f => f.Path.EndsWith(".json") || f.Path.EndsWith(".safetensors")))
+            {
+                string path = Path.Combine(dir, f.Path);
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                await File.WriteAllBytesAsync(path, await context.Artifacts.ReadFileAsync(m, f.Path, ct), ct);
+            }
+            await File.WriteAllTextAsync(done, "", ct);
         }
         var tok = Tokenizers.Load(dir);
         var model = LlamaCheckpoint.Load(dir);
@@ -149,13 +154,23 @@ public static class ModelArtifacts
     public static string MetricsJsonl(IEnumerable<StepMetrics> metrics) =>
         string.Concat(metrics.Select(m => Json.Serialize(m) + "\n"));
 
-    /// <summary>Resumes from the last training checkpoint of an earlier attempt, if any; checkpoints are saved as the trainer writes them.</summary>
-    public static async Task<int> ResumeAsync(GpuJobContext context, Trainer trainer, CancellationToken ct)
+    /// <summary>
+    /// Runs a trainer as a job: progress into the heartbeat, checkpoints into the job's resume state, resumed from an
+    /// earlier attempt's last one; then the trained checkpoint and metrics.jsonl go into the result.
+    /// </summary>
+    public static async Task<(int ResumedFrom, double Seconds)> TrainAsync(GpuJobContext context, Trainer trainer, ITokenizer tok, string workDir, CancellationToken ct)
     {
-        var saved = await context.LoadResumeStateAsync(TrainStateName, ct);
-        if (saved is null) return 0;
-        trainer.LoadState(saved);
-        return trainer.StepsDone;
+        trainer.Attempt = context.Attempt;
+        trainer.OnStep = context.ReportProgress;
+        trainer.OnCheckpoint = b => context.SaveResumeStateAsync(TrainStateName, b, ct);
+        if (await context.LoadResumeStateAsync(TrainStateName, ct) is { } saved) trainer.LoadState(saved);
+        int resumedFrom = trainer.StepsDone;
+        var sw = Stopwatch.StartNew();
+        await trainer.RunAsync(ct);
+        double seconds = sw.Elapsed.TotalSeconds;
+        await AddCheckpointAsync(context, trainer.Model, tok, workDir, ct);
+        await context.Output.AddTextAsync(MetricsFile, MetricsJsonl(trainer.Metrics), ct);
+        return (resumedFrom, seconds);
     }
 
     public static string WorkDir(GpuJobContext context)
@@ -192,23 +207,14 @@ public sealed class SftJob : IGpuJobHandler
             using var _ = model;
             ModelArtifacts.ApplyPrecision(model, p.Options, context.Log);
             using var trainer = new SftTrainer(model, tok, train.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(),
-                eval.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(), p.Options)
-            {
-                Attempt = context.Attempt,
-                OnStep = context.ReportProgress,
-                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct),
-            };
-            int resumedFrom = await ModelArtifacts.ResumeAsync(context, trainer, ct);
-            var sw = Stopwatch.StartNew();
-            await trainer.RunAsync(ct);
-            await ModelArtifacts.AddCheckpointAsync(context, model, tok, work, ct);
-            await context.Output.AddTextAsync(ModelArtifacts.MetricsFile, ModelArtifacts.MetricsJsonl(trainer.Metrics), ct);
+                eval.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(), p.Options);
+            var (resumedFrom, seconds) = await ModelArtifacts.TrainAsync(context, trainer, tok, work, ct);
             var last = trainer.Metrics[^1];
             return JsonSerializer.SerializeToElement(new
             {
                 steps = trainer.StepsDone, resumedFrom, trainExamples = train.Count, evalExamples = eval.Count,
                 loss = last.Loss, evalLoss = trainer.Metrics.LastOrDefault(m => m.EvalLoss != null)?.EvalLoss,
-                seconds = Math.Round(sw.Elapsed.TotalSeconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
+                seconds = Math.Round(seconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
             }, Json.Options);
         }
         finally { try { Directory.Delete(work, true); } catch (IOException) { } }
@@ -232,7 +238,7 @@ public sealed class GrpoJob : IGpuJobHandler
             var rows = p.Reward.ReadRows(await ModelArtifacts.ReadTextAsync(context, p.Dataset, "dataset", ct), p.Dataset!.File);
             var (policy, tok) = await ModelArtifacts.LoadAsync(context, p.Policy, "policy", work, ct);
             using var _ = policy;
-            var (reference, _) = await ModelArtifacts.LoadAsync(context, p.Reference ?? p.Policy, "reference", Path.Combine(work, "ref"), ct);
+            var (reference, _) = await ModelArtifacts.LoadAsync(context, p.Reference ?? p.Policy, "reference", work, ct);
             using var __ = reference;
             ModelArtifacts.ApplyPrecision(policy, p.Options, context.Log);
             ModelArtifacts.ApplyPrecision(reference, p.Options);
@@ -240,28 +246,19 @@ public sealed class GrpoJob : IGpuJobHandler
             var frozen = new Dictionary<string, (Model.LlamaForCausalLM Model, ITokenizer Tok)>();
             foreach (string id in new[] { p.Reward.Verifier, p.Reward.MetaVerifier }.OfType<string>().Distinct())
             {
-                var loaded = await ModelArtifacts.LoadAsync(context, id, "reward model", Path.Combine(work, "reward"), ct);
+                var loaded = await ModelArtifacts.LoadAsync(context, id, "reward model", work, ct);
                 loaded.Model.eval();
                 frozen[id] = loaded;
             }
             var reward = p.Reward.Create(id => frozen[id]);
-            using var trainer = new GrpoTrainer(policy, reference, tok, rows, reward, p.Options)
-            {
-                Attempt = context.Attempt,
-                OnStep = context.ReportProgress,
-                OnCheckpoint = b => context.SaveResumeStateAsync(ModelArtifacts.TrainStateName, b, ct),
-            };
-            int resumedFrom = await ModelArtifacts.ResumeAsync(context, trainer, ct);
-            var sw = Stopwatch.StartNew();
-            await trainer.RunAsync(ct);
-            await ModelArtifacts.AddCheckpointAsync(context, policy, tok, work, ct);
-            await context.Output.AddTextAsync(ModelArtifacts.MetricsFile, ModelArtifacts.MetricsJsonl(trainer.Metrics), ct);
+            using var trainer = new GrpoTrainer(policy, reference, tok, rows, reward, p.Options);
+            var (resumedFrom, seconds) = await ModelArtifacts.TrainAsync(context, trainer, tok, work, ct);
             var m = trainer.Metrics;
             return JsonSerializer.SerializeToElement(new
             {
                 steps = trainer.StepsDone, resumedFrom, rows = rows.Count, reward = p.Reward.Kind, rewardModels = frozen.Keys,
                 firstMeanReward = m[0].MeanReward, lastMeanReward = m[^1].MeanReward, kl = m[^1].Kl,
-                seconds = Math.Round(sw.Elapsed.TotalSeconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
+                seconds = Math.Round(seconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
             }, Json.Options);
         }
         finally { try { Directory.Delete(work, true); } catch (IOException) { } }

@@ -177,15 +177,8 @@ public static class PromptRows
     {
         var rows = new List<(string, string, JsonElement)>();
         var errors = new List<DatasetError>();
-        int lineNo = 0;
-        foreach (string raw in text.Split('\n'))
+        foreach (var (lineNo, row, _) in Jsonl.Lines(text, file, errors))
         {
-            lineNo++;
-            string line = raw.TrimEnd('\r');
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement row;
-            try { row = JsonDocument.Parse(line).RootElement.Clone(); }
-            catch (JsonException e) { errors.Add(new DatasetError(file, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")); continue; }
             if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || p.GetString()!.Length == 0)
             {
                 errors.Add(new DatasetError(file, lineNo, "prompt", "is required (a non-empty string)"));

@@ -35,12 +35,12 @@ public abstract class Trainer : IDisposable
     public int StepsDone { get; private set; }
     public List<StepMetrics> Metrics { get; } = [];
     /// <summary>The attempt number written into metrics.</summary>
-    public int Attempt { get; init; } = 1;
+    public int Attempt { get; set; } = 1;
 
     /// <summary>Called after every step with its metrics.</summary>
-    public Action<StepMetrics>? OnStep { get; init; }
+    public Action<StepMetrics>? OnStep { get; set; }
     /// <summary>Called with a serialized training checkpoint every CheckpointEvery steps and at the end.</summary>
-    public Func<byte[], Task>? OnCheckpoint { get; init; }
+    public Func<byte[], Task>? OnCheckpoint { get; set; }
 
     /// <summary>Runs the remaining steps; cancellation stops between steps.</summary>
     public void Run(CancellationToken ct = default)
