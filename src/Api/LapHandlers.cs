@@ -20,15 +20,13 @@ public sealed class LapHandlers(MathV2Storage storage, GpuJobLimits defaultLimit
         var (spec, error) = await ApiHandlers.ReadBodyAsync<LapSpec>(req, allowEmpty: true, ct);
         if (error != null) return error;
         spec ??= new LapSpec();
-        if (req.Query["limits"].Count == 0 && !HasLimits(spec)) spec = spec with { Limits = defaultLimits };
+        spec = spec with { Limits = spec.Limits ?? defaultLimits };
         var errors = spec.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
         if (errors.Count > 0) return Problems.Invalid(errors);
         string id = LapPrefix + Guid.NewGuid().ToString("N")[..12];
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, new LapInput { LapId = id, Spec = spec }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
     }
-
-    static bool HasLimits(LapSpec spec) => spec.Limits != new GpuJobLimits();
 
     /// <summary>GET /api/laps/{id}: runtime status, the lap's phase status, the running phase's own status (job, annotation wait), output.</summary>
     public async Task<IResult> GetLapAsync(DurableTaskClient client, string id, CancellationToken ct = default)

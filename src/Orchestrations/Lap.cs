@@ -77,7 +77,7 @@ static class PhaseJobs
         var spec = new GpuJobSpec
         {
             JobId = jobId, Kind = kind, InstanceId = jobId, Lap = input.LapId, Phase = phase, Inputs = inputs,
-            Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits,
+            Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits ?? new GpuJobLimits(),
         };
         var outcome = await context.CallSubOrchestratorAsync<GpuJobOutcome>(TaskNames.RunGpuJob, spec, new SubOrchestrationOptions { InstanceId = jobId });
         if (outcome.Status != GpuJobStatus.Succeeded || outcome.ResultArtifactId is null)

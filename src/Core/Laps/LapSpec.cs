@@ -74,7 +74,8 @@ public sealed record LapSpec
     public JsonElement? Generator { get; init; }
     /// <summary>Phase 1C: how the verifier writes the analyses that annotators rate.</summary>
     public AnalysisSamplingOptions Analyses { get; init; } = new();
-    public GpuJobLimits Limits { get; init; } = new();
+    /// <summary>Job limits; the host's defaults (MATHV2_JOB_* settings) when left out.</summary>
+    public GpuJobLimits? Limits { get; init; }
 
     public IEnumerable<(string Field, string Message)> Validate()
     {
@@ -98,7 +99,7 @@ public sealed record LapSpec
         if (ColdStart.ProofsPerProblem is < 1 or > 64) yield return ("coldStart.proofsPerProblem", "must be between 1 and 64");
         if (ColdStart.MaxNewTokens is < 1 or > 8192) yield return ("coldStart.maxNewTokens", "must be between 1 and 8192");
         if (ColdStart.Temperature is < 0 or > 2) yield return ("coldStart.temperature", "must be between 0 and 2");
-        foreach (var e in Limits.Validate()) yield return e;
+        foreach (var e in (Limits ?? new()).Validate()) yield return e;
     }
 }
 
