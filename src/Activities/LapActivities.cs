@@ -43,6 +43,27 @@ public static class LapStore
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { return false; }
     }
+
+    public static async Task<string> ReadArtifactTextAsync(ArtifactStore artifacts, string id, string file)
+    {
+        var m = await artifacts.GetAsync(id) ?? throw new InvalidOperationException($"artifact {id} does not exist");
+        return Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, file));
+    }
+
+    /// <summary>completions.jsonl of sample job results, in order.</summary>
+    public static async Task<List<SampleCompletion>> ReadCompletionsAsync(ArtifactStore artifacts, IEnumerable<string> ids)
+    {
+        var all = new List<SampleCompletion>();
+        foreach (string id in ids) all.AddRange(SampleCompletion.Read(await ReadArtifactTextAsync(artifacts, id, LapFiles.Completions)));
+        return all;
+    }
+
+    /// <summary>A replay after a commit that lost its reply finds the manifest already there: that is success.</summary>
+    public static async Task CommitOnceAsync(ArtifactWriter w)
+    {
+        try { await w.CommitAsync(); }
+        catch (RequestFailedException e) when (e.Status is 409 or 412) { }
+    }
 }
 
 /// <summary>Writes the lap's demo datasets as artifacts (problems + generation prompts, demonstrations).</summary>
@@ -72,15 +93,25 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
             await w.AddTextAsync(LapFiles.Demonstrations, Jsonl.Write(DemoDatasets.Demonstrations(o)));
             await CommitOnceAsync(w);
         }
-        return new LapDatasets { Problems = problems, Demonstrations = demos };
+        string heldOut = $"{input.LapId}.heldout";
+        if (await artifacts.GetAsync(heldOut) == null)
+        {
+            int per = input.Spec.Evaluation.HeldOutPerDifficulty;
+            var rows = DemoDatasets.HeldOutProblems(o, per).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement, Difficulty = p.Difficulty }).ToList();
+            var graded = DemoDatasets.HeldOutGradedProofs(o, per).ToList();
+            var w = artifacts.Create(heldOut, "dataset-heldout", StorageNames.DatasetsContainer, heldOut, producer);
+            await w.AddTextAsync(LapFiles.HeldOutProblems, Jsonl.Write(rows));
+            await w.AddTextAsync(LapFiles.HeldOutGenerationPrompts, string.Concat(rows.Select(r =>
+                Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
+            await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(graded));
+            await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(graded.Select((r, i) =>
+                Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
+            await CommitOnceAsync(w);
+        }
+        return new LapDatasets { Problems = problems, Demonstrations = demos, HeldOut = heldOut };
     }
 
-    /// <summary>A replay after a commit that lost its reply finds the manifest already there: that is success.</summary>
-    static async Task CommitOnceAsync(ArtifactWriter w)
-    {
-        try { await w.CommitAsync(); }
-        catch (RequestFailedException e) when (e.Status is 409 or 412) { }
-    }
+    static Task CommitOnceAsync(ArtifactWriter w) => LapStore.CommitOnceAsync(w);
 }
 
 /// <summary>
@@ -216,6 +247,192 @@ public sealed class WriteVerificationPrompts(ArtifactStore artifacts) : TaskActi
             Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
         try { await w.CommitAsync(); }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { }
+        return id;
+    }
+}
+
+
+/// <summary>Held-out measures of sample (or refine) job results: see LapMeasures.</summary>
+[DurableTask(TaskNames.MeasureSamples)]
+public sealed class MeasureSamples(ArtifactStore artifacts) : TaskActivity<MeasureInput, Dictionary<string, double>>
+{
+    public override Task<Dictionary<string, double>> RunAsync(TaskActivityContext context, MeasureInput input) => ExecuteAsync(input);
+
+    public async Task<Dictionary<string, double>> ExecuteAsync(MeasureInput input)
+    {
+        switch (input.Kind)
+        {
+            case "verifier":
+                var rows = Jsonl.Read<GradedProofRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.HeldOut ?? throw new ArgumentException("verifier measures need the held-out set"),
+                    LapFiles.HeldOutGradedProofs), LapFiles.HeldOutGradedProofs).Rows;
+                return LapMeasures.Verifier(input.Subject, rows, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
+            case "generator":
+                return LapMeasures.Generator(input.Subject, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
+            case "judged":
+                var m = new Dictionary<string, double>();
+                foreach (var g in (await LapStore.ReadCompletionsAsync(artifacts, input.Samples)).GroupBy(c => c.Id.Split('|')[0]))
+                    LapMeasures.Merge(m, LapMeasures.JudgedByVerifier(g.Key, g.ToList()));
+                return m;
+            case "refinement":
+                var records = new List<RefinementRecord>();
+                foreach (string id in input.Samples)
+                    records.AddRange((await LapStore.ReadArtifactTextAsync(artifacts, id, LapFiles.Refinements)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                        .Select(l => Json.Deserialize<RefinementRecord>(l)));
+                return LapMeasures.Refinement(records, input.MaxIterations);
+            default:
+                throw new ArgumentException($"unknown measure kind '{input.Kind}'");
+        }
+    }
+}
+
+/// <summary>Verification prompts (and proofs.jsonl) for generated proofs; an output without a readable proof gives none.</summary>
+[DurableTask(TaskNames.WriteProofPrompts)]
+public sealed class WriteProofPrompts(ArtifactStore artifacts) : TaskActivity<ProofPromptsInput, string>
+{
+    public const string ProofsFile = "proofs.jsonl";
+
+    public override Task<string> RunAsync(TaskActivityContext context, ProofPromptsInput input) => ExecuteAsync(input);
+
+    public async Task<string> ExecuteAsync(ProofPromptsInput input)
+    {
+        string id = $"{input.LapId}-{input.Phase}.{input.Step}-prompts";
+        if (await artifacts.GetAsync(id) != null) return id;
+        var set = Prompts.Set(input.Prompts);
+        var proofs = new List<ConsensusProof>();
+        foreach (var (subject, sources) in input.Sources)
+            foreach (var c in await LapStore.ReadCompletionsAsync(artifacts, sources))
+            {
+                var parsed = Parsers.Generation(c.Completion, c.FinishReason);
+                if (parsed.Proof is not { Length: > 0 } proof) continue;
+                string problem = ArithmeticDomainIds.TryProblem(c.Id)?.Statement ?? c.Id;
+                proofs.Add(new ConsensusProof { Id = $"{subject}|{c.Id}|{c.Index}", ProblemId = c.Id, Problem = problem, Proof = proof });
+            }
+        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id,
+            new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, input.Sources.Values.SelectMany(x => x).Distinct().ToList());
+        await w.AddTextAsync(ProofsFile, string.Concat(proofs.Select(p => Json.Serialize(p) + "\n")));
+        await w.AddTextAsync(LapFiles.VerificationPrompts, string.Concat(proofs.Select(p =>
+            Json.Serialize(new { id = p.Id, prompt = Prompts.RenderVerification(p.Problem, p.Proof, set.Verification) }) + "\n")));
+        await LapStore.CommitOnceAsync(w);
+        return id;
+    }
+
+    public static async Task<List<ConsensusProof>> ReadProofsAsync(ArtifactStore artifacts, string id) =>
+        (await LapStore.ReadArtifactTextAsync(artifacts, id, ProofsFile)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<ConsensusProof>(l)).ToList();
+}
+
+/// <summary>Phase 4: meta-verification prompts for every parsable analysis that reports an issue.</summary>
+[DurableTask(TaskNames.WriteMetaPrompts)]
+public sealed class WriteMetaPrompts(ArtifactStore artifacts) : TaskActivity<MetaPromptsInput, MetaPromptsResult>
+{
+    public override Task<MetaPromptsResult> RunAsync(TaskActivityContext context, MetaPromptsInput input) => ExecuteAsync(input);
+
+    public async Task<MetaPromptsResult> ExecuteAsync(MetaPromptsInput input)
+    {
+        string id = $"{input.LapId}-{input.Phase}.meta-prompts";
+        if (await artifacts.GetAsync(id) is { } existing)
+        {
+            string text = Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, LapFiles.MetaPrompts));
+            return new MetaPromptsResult { Artifact = id, Prompts = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length };
+        }
+        var set = Prompts.Set(input.Prompts);
+        var proofs = (await WriteProofPrompts.ReadProofsAsync(artifacts, input.Proofs)).ToDictionary(p => p.Id);
+        var analyses = await LapStore.ReadCompletionsAsync(artifacts, input.Analyses);
+        var lines = new StringBuilder();
+        int n = 0;
+        foreach (var g in analyses.GroupBy(a => a.Id))
+        {
+            if (!proofs.TryGetValue(g.Key, out var proof)) continue;
+            foreach (var (index, analysis) in AutoLabelling.IssueReports(g))
+            {
+                lines.Append(Json.Serialize(new { id = AutoLabelling.MetaId(g.Key, index), prompt = Prompts.RenderMetaVerification(proof.Problem, proof.Proof, analysis, set.MetaVerification) })).Append('\n');
+                n++;
+            }
+        }
+        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id,
+            new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, [input.Proofs, .. input.Analyses]);
+        await w.AddTextAsync(LapFiles.MetaPrompts, lines.ToString());
+        await LapStore.CommitOnceAsync(w);
+        return new MetaPromptsResult { Artifact = id, Prompts = n };
+    }
+}
+
+/// <summary>
+/// Phase 4's consensus labels: consensus.jsonl (every decision with its evidence, fixed and adaptive) and
+/// discarded.jsonl (the proofs sent to humans) in {lapId}-4.consensus; the labelled proofs merged into D_v as {lapId}-4.dv.
+/// </summary>
+[DurableTask(TaskNames.AutoLabel)]
+public sealed class AutoLabel(ArtifactStore artifacts) : TaskActivity<AutoLabelInput, AutoLabelResult>
+{
+    public override Task<AutoLabelResult> RunAsync(TaskActivityContext context, AutoLabelInput input) => ExecuteAsync(input);
+
+    public async Task<AutoLabelResult> ExecuteAsync(AutoLabelInput input)
+    {
+        string consensusId = $"{input.LapId}-4.consensus", dvId = $"{input.LapId}-4.dv";
+        List<ConsensusLabel> labels;
+        if (await artifacts.GetAsync(consensusId) is { } existing)
+            labels = Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, LapFiles.Consensus)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => Json.Deserialize<ConsensusLabel>(l)).ToList();
+        else
+        {
+            var proofs = await WriteProofPrompts.ReadProofsAsync(artifacts, input.Proofs);
+            labels = AutoLabelling.Label(proofs, await LapStore.ReadCompletionsAsync(artifacts, input.Analyses), await LapStore.ReadCompletionsAsync(artifacts, input.Metas),
+                new ConsensusOptions { N = input.N, M = input.M, K = input.K });
+            var w = artifacts.Create(consensusId, "consensus-labels", StorageNames.DatasetsContainer, consensusId,
+                new ArtifactProducer { Lap = input.LapId, Phase = "4" }, [input.Proofs, .. input.Analyses, .. input.Metas]);
+            await w.AddTextAsync(LapFiles.Consensus, string.Concat(labels.Select(l => Json.Serialize(l) + "\n")));
+            await w.AddTextAsync(LapFiles.Discarded, string.Concat(labels.Where(l => l.Fixed.Decision == ConsensusDecision.Discarded).Select(l => Json.Serialize(l) + "\n")));
+            await LapStore.CommitOnceAsync(w);
+        }
+        if (await artifacts.GetAsync(dvId) == null)
+        {
+            var earlier = Jsonl.Read<GradedProofRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.Dv, LapFiles.GradedProofs), LapFiles.GradedProofs).Rows;
+            var added = labels.Where(l => l.Fixed.Decision == ConsensusDecision.Labeled)
+                .Select(l => new GradedProofRow { ProblemId = l.Proof.ProblemId, Problem = l.Proof.Problem, Proof = l.Proof.Proof, Score = l.Fixed.Label!.Value });
+            var w = artifacts.Create(dvId, "dataset-graded-proofs", StorageNames.DatasetsContainer, dvId, new ArtifactProducer { Lap = input.LapId, Phase = "4" }, [input.Dv, consensusId]);
+            await w.AddTextAsync(LapFiles.GradedProofs, Jsonl.Write(earlier.Concat(added)));
+            await LapStore.CommitOnceAsync(w);
+        }
+        return new AutoLabelResult { Dv = dvId, Consensus = consensusId, Metrics = AutoLabelling.Measures(labels) };
+    }
+}
+
+/// <summary>One JSONL file concatenated across artifacts (identical lines once): D_v or D_mv of a later lap.</summary>
+[DurableTask(TaskNames.MergeDatasets)]
+public sealed class MergeDatasets(ArtifactStore artifacts) : TaskActivity<MergeDatasetsInput, string>
+{
+    public override Task<string> RunAsync(TaskActivityContext context, MergeDatasetsInput input) => ExecuteAsync(input);
+
+    public async Task<string> ExecuteAsync(MergeDatasetsInput input)
+    {
+        if (await artifacts.GetAsync(input.Id) != null) return input.Id;
+        var lines = new List<string>();
+        foreach (string parent in input.Parents)
+            lines.AddRange((await LapStore.ReadArtifactTextAsync(artifacts, parent, input.File)).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var w = artifacts.Create(input.Id, input.Type, StorageNames.DatasetsContainer, input.Id, new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, input.Parents);
+        await w.AddTextAsync(input.File, string.Concat(lines.Distinct().Select(l => l + "\n")));
+        await LapStore.CommitOnceAsync(w);
+        return input.Id;
+    }
+}
+
+/// <summary>The lap report as an artifact ({lapId}.report: report.json, report.md) whose parents are the lap's artifacts.</summary>
+[DurableTask(TaskNames.WriteLapReport)]
+public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapReportInput, string>
+{
+    public override Task<string> RunAsync(TaskActivityContext context, LapReportInput input) => ExecuteAsync(input);
+
+    public async Task<string> ExecuteAsync(LapReportInput input)
+    {
+        string id = $"{input.LapId}.report";
+        if (await artifacts.GetAsync(id) != null) return id;
+        var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts);
+        var parents = new List<string>();
+        foreach (string a in input.Artifacts.Values.Distinct())
+            if (await artifacts.GetAsync(a) != null) parents.Add(a); // batch ids are not artifacts
+        var w = artifacts.Create(id, "lap-report", StorageNames.DatasetsContainer, id, new ArtifactProducer { Lap = input.LapId, Phase = "report" }, parents);
+        await w.AddTextAsync(LapFiles.ReportJson, Json.Serialize(report, indented: true));
+        await w.AddTextAsync(LapFiles.ReportMarkdown, report.ToMarkdown());
+        await LapStore.CommitOnceAsync(w);
         return id;
     }
 }

@@ -23,6 +23,12 @@ public static class ServiceSetup
         services.AddSingleton<OracleAnnotate>();
         services.AddSingleton<BuildLabelledDataset>();
         services.AddSingleton<WriteVerificationPrompts>();
+        services.AddSingleton<MeasureSamples>();
+        services.AddSingleton<WriteProofPrompts>();
+        services.AddSingleton<WriteMetaPrompts>();
+        services.AddSingleton<AutoLabel>();
+        services.AddSingleton<MergeDatasets>();
+        services.AddSingleton<WriteLapReport>();
         services.AddSingleton<SubmitGpuJob>();
         services.AddSingleton<GetJobStatus>();
         services.AddSingleton<RequeueStaleGpuJob>();

@@ -20,4 +20,13 @@ public static class TaskNames
     public const string Phase1C = nameof(Phase1C);
     public const string Phase1D = nameof(Phase1D);
     public const string Phase2 = nameof(Phase2);
+    public const string Phase3 = nameof(Phase3);
+    public const string Phase4 = nameof(Phase4);
+    public const string Flywheel = nameof(Flywheel);
+    public const string MeasureSamples = nameof(MeasureSamples);
+    public const string WriteProofPrompts = nameof(WriteProofPrompts);
+    public const string WriteMetaPrompts = nameof(WriteMetaPrompts);
+    public const string AutoLabel = nameof(AutoLabel);
+    public const string MergeDatasets = nameof(MergeDatasets);
+    public const string WriteLapReport = nameof(WriteLapReport);
 }

@@ -47,6 +47,18 @@ public static class OrchestratorFunctions
     [Function(TaskNames.Phase2)]
     public static Task<PhaseResult> Phase2([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new Phase2().RunAsync(context, context.GetInput<PhaseInput>()!);
+
+    [Function(TaskNames.Phase3)]
+    public static Task<PhaseResult> Phase3([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Phase3().RunAsync(context, context.GetInput<PhaseInput>()!);
+
+    [Function(TaskNames.Phase4)]
+    public static Task<PhaseResult> Phase4([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Phase4().RunAsync(context, context.GetInput<PhaseInput>()!);
+
+    [Function(TaskNames.Flywheel)]
+    public static Task<FlywheelResult> Flywheel([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Flywheel().RunAsync(context, context.GetInput<FlywheelInput>()!);
 }
 
 /// <summary>Activity triggers of the lap.</summary>
@@ -66,6 +78,28 @@ public sealed class LapActivityFunctions(PrepareLapDatasets prepare, CreateAnnot
 
     [Function(TaskNames.WriteVerificationPrompts)]
     public Task<string> WriteVerificationPrompts([ActivityTrigger] VerificationPromptsInput input) => prompts.ExecuteAsync(input);
+}
+
+/// <summary>Activity triggers of phases 2–4 and the report.</summary>
+public sealed class MeasureActivityFunctions(MeasureSamples measure, WriteProofPrompts proofPrompts, WriteMetaPrompts metaPrompts, AutoLabel autoLabel, MergeDatasets merge, WriteLapReport report)
+{
+    [Function(TaskNames.MeasureSamples)]
+    public Task<Dictionary<string, double>> MeasureSamples([ActivityTrigger] MeasureInput input) => measure.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteProofPrompts)]
+    public Task<string> WriteProofPrompts([ActivityTrigger] ProofPromptsInput input) => proofPrompts.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteMetaPrompts)]
+    public Task<MetaPromptsResult> WriteMetaPrompts([ActivityTrigger] MetaPromptsInput input) => metaPrompts.ExecuteAsync(input);
+
+    [Function(TaskNames.AutoLabel)]
+    public Task<AutoLabelResult> AutoLabel([ActivityTrigger] AutoLabelInput input) => autoLabel.ExecuteAsync(input);
+
+    [Function(TaskNames.MergeDatasets)]
+    public Task<string> MergeDatasets([ActivityTrigger] MergeDatasetsInput input) => merge.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteLapReport)]
+    public Task<string> WriteLapReport([ActivityTrigger] LapReportInput input) => report.ExecuteAsync(input);
 }
 
 /// <summary>Activity triggers over the shared activities.</summary>

@@ -28,7 +28,7 @@ if (args is ["bench", ..])
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-var loop = new JobLoop(MathV2Storage.FromEnvironment(), [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob()], options, device);
+var loop = new JobLoop(MathV2Storage.FromEnvironment(), [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob(), new RefineJob()], options, device);
 await loop.RunAsync(stop.Token);
 return 0;
 

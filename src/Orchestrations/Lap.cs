@@ -6,16 +6,6 @@ using Microsoft.DurableTask;
 
 namespace MathV2.Orchestrations;
 
-/// <summary>What each phase produced (artifact ids) and how long it took.</summary>
-public sealed record PhaseResult
-{
-    public required string Phase { get; init; }
-    public Dictionary<string, string> Artifacts { get; init; } = [];
-    public List<GpuJobOutcome> Jobs { get; init; } = [];
-    public DateTime Started { get; init; }
-    public DateTime Finished { get; init; }
-}
-
 /// <summary>The input of a phase sub-orchestration: the lap, its datasets, and what earlier phases produced.</summary>
 public sealed record PhaseInput
 {
@@ -23,40 +13,57 @@ public sealed record PhaseInput
     public required LapSpec Spec { get; init; }
     public required LapDatasets Datasets { get; init; }
     public Dictionary<string, string> Artifacts { get; init; } = [];
-}
+    /// <summary>In a flywheel: the previous lap's artifacts (later laps start from its checkpoints and datasets).</summary>
+    public Dictionary<string, string>? Previous { get; init; }
+    public bool HumanFree { get; init; }
 
-public sealed record LapResult
-{
-    public required string LapId { get; init; }
-    public required List<PhaseResult> Phases { get; init; }
+    /// <summary>The previous lap's artifact of that name, else the fallback.</summary>
+    public string From(string previousKey, string fallback) => Previous?.GetValueOrDefault(previousKey) ?? fallback;
 }
 
 /// <summary>
 /// One flywheel lap (METHOD.md, "Phases of one lap"): each phase is a sub-orchestration with a deterministic
-/// instance id ({lapId}-{phase}); every phase input and output is an artifact with lineage.
-/// Implemented so far: 1A cold start, 1B verifier v1, 1C meta-verifier, 1D verifier v2, 2 generator.
+/// instance id ({lapId}-{phase}); every phase input and output is an artifact with lineage. Phases reused from an
+/// earlier lap (restart from a phase) are not run again. The lap ends by writing its report.
 /// </summary>
 public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
 {
-    public static readonly (string Phase, string Orchestrator)[] Phases = [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C), ("1d", TaskNames.Phase1D), ("2", TaskNames.Phase2)];
+    public static readonly (string Phase, string Orchestrator)[] Phases =
+        [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C), ("1d", TaskNames.Phase1D), ("2", TaskNames.Phase2), ("3", TaskNames.Phase3), ("4", TaskNames.Phase4)];
+
+    public static readonly string[] PhaseNames = Phases.Select(p => p.Phase).ToArray();
 
     public override async Task<LapResult> RunAsync(TaskOrchestrationContext context, LapInput input)
     {
+        var started = context.CurrentUtcDateTime;
         context.SetCustomStatus(new LapStatus { Phase = "datasets" });
         var datasets = await context.CallActivityAsync<LapDatasets>(TaskNames.PrepareLapDatasets, input);
         var artifacts = new Dictionary<string, string> { ["problems"] = datasets.Problems, ["demonstrations"] = datasets.Demonstrations };
+        if (datasets.HeldOut is { } h) artifacts["heldOut"] = h;
         var results = new List<PhaseResult>();
         foreach (var (phase, orchestrator) in Phases)
         {
+            if (input.Reused.FirstOrDefault(r => r.Phase == phase) is { } reused)
+            {
+                foreach (var (k, v) in reused.Artifacts) artifacts[k] = v;
+                results.Add(reused with { ReusedFrom = reused.ReusedFrom ?? input.RestartedFrom });
+                continue;
+            }
             context.SetCustomStatus(new LapStatus { Phase = phase, Completed = results.Select(r => r.Phase).ToList(), Artifacts = artifacts });
             var r = await context.CallSubOrchestratorAsync<PhaseResult>(orchestrator,
-                new PhaseInput { LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = new(artifacts) },
+                new PhaseInput { LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = new(artifacts), Previous = input.Previous, HumanFree = input.HumanFree },
                 new SubOrchestrationOptions { InstanceId = $"{input.LapId}-{phase}" });
             foreach (var (k, v) in r.Artifacts) artifacts[k] = v;
             results.Add(r);
         }
+        context.SetCustomStatus(new LapStatus { Phase = "report", Completed = results.Select(r => r.Phase).ToList(), Artifacts = artifacts });
+        string report = await context.CallActivityAsync<string>(TaskNames.WriteLapReport, new LapReportInput
+        {
+            LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
+        });
+        artifacts["report"] = report;
         context.SetCustomStatus(new LapStatus { Phase = "done", Completed = results.Select(r => r.Phase).ToList(), Artifacts = artifacts });
-        return new LapResult { LapId = input.LapId, Phases = results };
+        return new LapResult { LapId = input.LapId, Phases = results, Report = report, Artifacts = artifacts };
     }
 }
 
@@ -84,11 +91,47 @@ static class PhaseJobs
             throw new InvalidOperationException($"phase {phase}: job {jobId} ({kind}) failed: {outcome.Error}");
         return outcome;
     }
+
+    /// <summary>
+    /// A sample job split into shards (rows i % shards == s), run side by side on as many workers as there are:
+    /// sampling over many prompts is a few jobs, never one activity per sample.
+    /// </summary>
+    public static async Task<List<GpuJobOutcome>> SampleShardedAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, int shards,
+        Func<SampleShardParameters?, object> parameters, params string[] inputs)
+    {
+        if (shards <= 1) return [await RunAsync(context, input, phase, step, GpuJobKinds.Sample, parameters(null), inputs)];
+        var tasks = Enumerable.Range(0, shards).Select(i => RunAsync(context, input, phase, $"{step}{i}", GpuJobKinds.Sample, parameters(new SampleShardParameters(i, shards)), inputs)).ToList();
+        return (await Task.WhenAll(tasks)).ToList();
+    }
+}
+
+public sealed record SampleShardParameters(int Index, int Count);
+
+/// <summary>Held-out measures: a sample job on a held-out file, then the measure activity.</summary>
+static class HeldOut
+{
+    public static async Task<(GpuJobOutcome Job, Dictionary<string, double> Metrics)> MeasureAsync(TaskOrchestrationContext context, PhaseInput input, string phase,
+        string subject, string model, string kind)
+    {
+        var e = input.Spec.Evaluation;
+        string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
+        string file = kind == "verifier" ? LapFiles.HeldOutVerificationPrompts : LapFiles.HeldOutGenerationPrompts;
+        context.SetCustomStatus(new { phase, step = $"measure {subject}" });
+        var job = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}", GpuJobKinds.Sample, new
+        {
+            model, prompts = new { artifact = heldOut, file }, n = 1, maxNewTokens = e.MaxNewTokens, temperature = e.Temperature, seed = input.Spec.Demo.Seed,
+        }, model, heldOut);
+        var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+            new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], HeldOut = heldOut });
+        return (job, metrics);
+    }
 }
 
 /// <summary>
 /// 1A cold start: the base model (bootstrapped by SFT on the demonstrations unless the spec names one) proposes
 /// proofs for D_p; a batch goes to the annotator (oracle, or people over HTTP with a deadline and reminders) → D_v.
+/// Later flywheel laps keep the base model, let the previous generator propose, and merge with the previous D_v;
+/// in human-free mode D_v is the previous lap's (auto-labelled in its phase 4).
 /// </summary>
 public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -97,9 +140,8 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         var jobs = new List<GpuJobOutcome>();
-        string baseModel;
-        if (spec.BaseCheckpoint is { } given) baseModel = given;
-        else
+        string? baseModel = spec.BaseCheckpoint ?? input.Previous?.GetValueOrDefault("base");
+        if (baseModel is null)
         {
             context.SetCustomStatus(new { phase = "1a", step = "bootstrap" });
             var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", GpuJobKinds.Sft, new
@@ -111,14 +153,25 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             jobs.Add(sft);
             baseModel = sft.ResultArtifactId!;
         }
+        var artifacts = new Dictionary<string, string> { ["base"] = baseModel };
+        var (heldOutJob, metrics) = await HeldOut.MeasureAsync(context, input, "1a", "base", baseModel, "generator");
+        jobs.Add(heldOutJob);
+        artifacts["baseHeldOutProofs"] = heldOutJob.ResultArtifactId!;
+
+        if (input.HumanFree && input.Previous?.GetValueOrDefault("dv") is { } previousDv)
+        {
+            artifacts["dv"] = previousDv;
+            return Result(context, started, jobs, artifacts, metrics);
+        }
+        string proposer = input.From("selfVerifyingGenerator", baseModel);
         context.SetCustomStatus(new { phase = "1a", step = "proofs" });
         var sample = await PhaseJobs.RunAsync(context, input, "1a", "proofs", GpuJobKinds.Sample, new
         {
-            model = baseModel,
+            model = proposer,
             prompts = new { artifact = input.Datasets.Problems, file = LapFiles.GenerationPrompts },
             n = spec.ColdStart.ProofsPerProblem, maxNewTokens = spec.ColdStart.MaxNewTokens, temperature = spec.ColdStart.Temperature,
             seed = spec.Demo.Seed,
-        }, baseModel, input.Datasets.Problems);
+        }, proposer, input.Datasets.Problems);
         jobs.Add(sample);
 
         var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
@@ -128,12 +181,19 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
         string dv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
-        return new PhaseResult
-        {
-            Phase = "1a", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs,
-            Artifacts = new() { ["base"] = baseModel, ["coldStartProofs"] = sample.ResultArtifactId!, ["dv"] = dv, ["batch1a"] = batch.BatchId },
-        };
+        if (input.Previous?.GetValueOrDefault("dv") is { } earlier)
+            dv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
+            {
+                Id = $"{input.LapId}-1a.dv", LapId = input.LapId, Phase = "1a", Type = "dataset-graded-proofs", File = LapFiles.GradedProofs, Parents = [earlier, dv],
+            });
+        artifacts["coldStartProofs"] = sample.ResultArtifactId!;
+        artifacts["dv"] = dv;
+        artifacts["batch1a"] = batch.BatchId;
+        return Result(context, started, jobs, artifacts, metrics);
     }
+
+    static PhaseResult Result(TaskOrchestrationContext context, DateTime started, List<GpuJobOutcome> jobs, Dictionary<string, string> artifacts, Dictionary<string, double> metrics) =>
+        new() { Phase = "1a", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Artifacts = artifacts, Metrics = metrics };
 }
 
 /// <summary>Waiting for people: custom status "awaiting-annotation", a deadline, reminders in the status while waiting.</summary>
@@ -172,32 +232,34 @@ static class Annotations
     }
 }
 
-/// <summary>1B verifier v1: GRPO from the base model on D_v with R_format · R_score.</summary>
+/// <summary>1B verifier v1: GRPO on D_v with R_format · R_score, from the base model (later laps: the previous verifier v3).</summary>
 public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
 {
     public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
     {
         var started = context.CurrentUtcDateTime;
-        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"];
+        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], policy = input.From("verifierV3", baseModel);
         context.SetCustomStatus(new { phase = "1b", step = "verifier-v1" });
         var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", GpuJobKinds.Grpo, new
         {
-            policy = baseModel,
+            policy, reference = baseModel,
             reward = new { kind = "verifier-v1", prompts = input.Spec.Demo.Prompts },
             dataset = new { artifact = dv, file = LapFiles.GradedProofs },
             options = input.Spec.Verifier,
-        }, baseModel, dv);
+        }, policy, baseModel, dv);
+        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "1b", "verifierV1", grpo.ResultArtifactId!, "verifier");
         return new PhaseResult
         {
-            Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo],
-            Artifacts = new() { ["verifierV1"] = grpo.ResultArtifactId! },
+            Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, eval], Metrics = metrics,
+            Artifacts = new() { ["verifierV1"] = grpo.ResultArtifactId!, ["verifierV1HeldOut"] = eval.ResultArtifactId! },
         };
     }
 }
 
 /// <summary>
 /// 1C meta-verifier: verifier v1 writes analyses of the D_v proofs; annotators rate them with the meta-rubric
-/// (oracle or people) → D_mv; GRPO from the base model on D_mv with R_format · (1 − |ms′ − ms|).
+/// (oracle or people) → D_mv; GRPO on D_mv with R_format · (1 − |ms′ − ms|), from the base model (later laps: the
+/// previous meta-verifier; human-free laps reuse the previous D_mv).
 /// </summary>
 public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -206,41 +268,57 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], v1 = input.Artifacts["verifierV1"];
-        string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
-            new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts });
-        context.SetCustomStatus(new { phase = "1c", step = "analyses" });
-        var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", GpuJobKinds.Sample, new
+        var jobs = new List<GpuJobOutcome>();
+        var artifacts = new Dictionary<string, string>();
+        string dmv;
+        if (input.HumanFree && input.Previous?.GetValueOrDefault("dmv") is { } previousDmv) dmv = previousDmv;
+        else
         {
-            model = v1, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts },
-            n = spec.Analyses.PerProof, maxNewTokens = spec.Analyses.MaxNewTokens, temperature = spec.Analyses.Temperature, seed = spec.Demo.Seed,
-        }, v1, prompts);
-        var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
-        {
-            LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize,
-            Kind = AnnotationKinds.Analyses, GradedProofs = dv,
-        });
-        if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
-        else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
-        string dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
+            string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
+                new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts });
+            context.SetCustomStatus(new { phase = "1c", step = "analyses" });
+            var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", GpuJobKinds.Sample, new
+            {
+                model = v1, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts },
+                n = spec.Analyses.PerProof, maxNewTokens = spec.Analyses.MaxNewTokens, temperature = spec.Analyses.Temperature, seed = spec.Demo.Seed,
+            }, v1, prompts);
+            jobs.Add(analyses);
+            var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
+            {
+                LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize,
+                Kind = AnnotationKinds.Analyses, GradedProofs = dv,
+            });
+            if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
+            else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
+            dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
+            if (input.Previous?.GetValueOrDefault("dmv") is { } earlier)
+                dmv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
+                {
+                    Id = $"{input.LapId}-1c.dmv", LapId = input.LapId, Phase = "1c", Type = "dataset-graded-analyses", File = LapFiles.GradedAnalyses, Parents = [earlier, dmv],
+                });
+            artifacts["verifierAnalyses"] = analyses.ResultArtifactId!;
+            artifacts["batch1c"] = batch.BatchId;
+        }
+        string policy = input.From("metaVerifier", baseModel);
         context.SetCustomStatus(new { phase = "1c", step = "meta-verifier" });
         var grpo = await PhaseJobs.RunAsync(context, input, "1c", "meta-verifier", GpuJobKinds.Grpo, new
         {
-            policy = baseModel,
+            policy, reference = baseModel,
             reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
             dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
             options = spec.MetaVerifier,
-        }, baseModel, dmv);
-        return new PhaseResult
-        {
-            Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [analyses, grpo],
-            Artifacts = new() { ["verifierAnalyses"] = analyses.ResultArtifactId!, ["dmv"] = dmv, ["batch1c"] = batch.BatchId, ["metaVerifier"] = grpo.ResultArtifactId! },
-        };
+        }, policy, baseModel, dmv);
+        jobs.Add(grpo);
+        artifacts["dmv"] = dmv;
+        artifacts["metaVerifier"] = grpo.ResultArtifactId!;
+        return new PhaseResult { Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Artifacts = artifacts };
     }
 }
 
 /// <summary>
-/// 1D verifier v2: fresh from the base model, GRPO on D_v with R_format · R_score · R_meta (R_meta from the frozen
-/// meta-verifier of 1C), then on D_mv with the meta-verifier reward, so that one model does both tasks.
+/// 1D verifier v2: GRPO on D_v with R_format · R_score · R_meta (R_meta from the frozen meta-verifier of 1C), then on
+/// D_mv with the meta-verifier reward, so that one model does both tasks. Fresh from the base model in lap 1; later
+/// laps start from the previous lap's verifier v3.
 /// </summary>
 public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -249,14 +327,15 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], dmv = input.Artifacts["dmv"], meta = input.Artifacts["metaVerifier"];
+        string policy = input.From("verifierV3", baseModel);
         context.SetCustomStatus(new { phase = "1d", step = "verification" });
         var verification = await PhaseJobs.RunAsync(context, input, "1d", "verification", GpuJobKinds.Grpo, new
         {
-            policy = baseModel,
+            policy, reference = baseModel,
             reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
             dataset = new { artifact = dv, file = LapFiles.GradedProofs },
             options = spec.Verifier,
-        }, baseModel, meta, dv);
+        }, policy, baseModel, meta, dv);
         context.SetCustomStatus(new { phase = "1d", step = "meta-verification" });
         var both = await PhaseJobs.RunAsync(context, input, "1d", "meta-verification", GpuJobKinds.Grpo, new
         {
@@ -266,34 +345,169 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
             dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
             options = spec.MetaVerifier,
         }, verification.ResultArtifactId!, baseModel, dmv);
+        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
         return new PhaseResult
         {
-            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [verification, both],
-            Artifacts = new() { ["verifierV2"] = both.ResultArtifactId! },
+            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [verification, both, eval], Metrics = metrics,
+            Artifacts = new() { ["verifierV2"] = both.ResultArtifactId!, ["verifierV2HeldOut"] = eval.ResultArtifactId! },
         };
     }
 }
 
-/// <summary>2 generator: GRPO from the base model on D_p, the frozen verifier v2 scoring each proof (R_Y).</summary>
+/// <summary>
+/// 2 generator: GRPO on D_p, the frozen verifier v2 scoring each proof (R_Y), from the base model (later laps: the
+/// previous lap's generator). Measured on held-out problems by the oracle and by v2, against the base model.
+/// </summary>
 public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
 {
     public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"];
+        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], policy = input.From("selfVerifyingGenerator", baseModel);
         context.SetCustomStatus(new { phase = "2", step = "generator" });
         var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", GpuJobKinds.Grpo, new
         {
-            policy = baseModel,
+            policy, reference = baseModel,
             reward = new { kind = "generator", verifier = v2, prompts = spec.Demo.Prompts, rewardMaxNewTokens = spec.Analyses.MaxNewTokens },
             dataset = new { artifact = input.Datasets.Problems, file = LapFiles.Problems },
             options = spec.Generator,
-        }, baseModel, v2, input.Datasets.Problems);
+        }, policy, baseModel, v2, input.Datasets.Problems);
+        string generator = grpo.ResultArtifactId!;
+        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "2", "generator", generator, "generator");
+
+        // Both models' held-out proofs judged by v2: the verifier's view of the improvement.
+        string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
+        {
+            LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.Demo.Prompts,
+            Sources = new() { ["base"] = [input.Artifacts["baseHeldOutProofs"]], ["generator"] = [eval.ResultArtifactId!] },
+        });
+        context.SetCustomStatus(new { phase = "2", step = "judge held-out proofs" });
+        var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", GpuJobKinds.Sample, new
+        {
+            model = v2, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts }, n = 1,
+            maxNewTokens = spec.Evaluation.MaxNewTokens, temperature = spec.Evaluation.Temperature, seed = spec.Demo.Seed,
+        }, v2, prompts);
+        LapMeasures.Merge(metrics, await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+            new MeasureInput { Kind = "judged", Samples = [judged.ResultArtifactId!] }));
         return new PhaseResult
         {
-            Phase = "2", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo],
-            Artifacts = new() { ["generator"] = grpo.ResultArtifactId! },
+            Phase = "2", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, eval, judged], Metrics = metrics,
+            Artifacts = new() { ["generator"] = generator, ["generatorHeldOut"] = eval.ResultArtifactId! },
+        };
+    }
+}
+
+/// <summary>
+/// 3 self-verification: the generator continues with the full α/β reward (R_Y from the frozen verifier v2, R_Z the
+/// honesty of its self-score times v2's meta-verification of the self-analysis); then inference-time refinement on
+/// held-out problems: draft → self-critique → revise, stopping at a self-score of 1 or after the cap (8).
+/// </summary>
+public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], generator = input.Artifacts["generator"];
+        string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
+        context.SetCustomStatus(new { phase = "3", step = "self-verification" });
+        var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", GpuJobKinds.Grpo, new
+        {
+            policy = generator, reference = baseModel,
+            reward = new { kind = "generator", verifier = v2, metaVerifier = v2, prompts = spec.Demo.Prompts, rewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            dataset = new { artifact = input.Datasets.Problems, file = LapFiles.Problems },
+            options = spec.SelfVerification ?? spec.Generator,
+        }, generator, baseModel, v2, input.Datasets.Problems);
+        string selfVerifying = grpo.ResultArtifactId!;
+        context.SetCustomStatus(new { phase = "3", step = "refinement" });
+        var refine = await PhaseJobs.RunAsync(context, input, "3", "refinement", GpuJobKinds.Refine, new
+        {
+            model = selfVerifying, problems = new { artifact = heldOut, file = LapFiles.HeldOutProblems },
+            maxIterations = spec.Refinement.MaxIterations, maxNewTokens = spec.Refinement.MaxNewTokens, temperature = spec.Refinement.Temperature,
+            seed = spec.Demo.Seed, prompts = spec.Demo.Prompts,
+        }, selfVerifying, heldOut);
+        var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+            new MeasureInput { Kind = "refinement", Samples = [refine.ResultArtifactId!], MaxIterations = spec.Refinement.MaxIterations });
+        return new PhaseResult
+        {
+            Phase = "3", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, refine], Metrics = metrics,
+            Artifacts = new() { ["selfVerifyingGenerator"] = selfVerifying, ["refinements"] = refine.ResultArtifactId! },
+        };
+    }
+}
+
+/// <summary>
+/// 4 scaled verification: the improved generator proves D_p problems; verifier v2 writes n analyses of each proof
+/// (sharded over jobs); each issue-reporting analysis gets m meta-verifications; the consensus rule labels the
+/// proof or sends it to humans (kept as an artifact). The labels merge into D_v and verifier v3 is trained on it.
+/// </summary>
+public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        var c = spec.Consensus;
+        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], dv = input.Artifacts["dv"], meta = input.Artifacts["metaVerifier"];
+        string generator = input.Artifacts["selfVerifyingGenerator"];
+        var jobs = new List<GpuJobOutcome>();
+        context.SetCustomStatus(new { phase = "4", step = "proofs" });
+        var proofs = await PhaseJobs.SampleShardedAsync(context, input, "4", "proofs", c.Shards, shard => new
+        {
+            model = generator, prompts = new { artifact = input.Datasets.Problems, file = LapFiles.GenerationPrompts }, n = 1, maxPrompts = c.Proofs,
+            maxNewTokens = spec.ColdStart.MaxNewTokens, temperature = spec.ColdStart.Temperature, seed = spec.Demo.Seed + 4, shard,
+        }, generator, input.Datasets.Problems);
+        jobs.AddRange(proofs);
+        string proofPrompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
+        {
+            LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.Demo.Prompts,
+            Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
+        });
+        context.SetCustomStatus(new { phase = "4", step = "analyses" });
+        var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new
+        {
+            model = v2, prompts = new { artifact = proofPrompts, file = LapFiles.VerificationPrompts }, n = c.N,
+            maxNewTokens = c.MaxNewTokens, temperature = c.Temperature, seed = spec.Demo.Seed + 40, shard,
+        }, v2, proofPrompts);
+        jobs.AddRange(analyses);
+        var analysisIds = analyses.Select(j => j.ResultArtifactId!).ToList();
+        var metaPrompts = await context.CallActivityAsync<MetaPromptsResult>(TaskNames.WriteMetaPrompts, new MetaPromptsInput
+        {
+            LapId = input.LapId, Phase = "4", Proofs = proofPrompts, Analyses = analysisIds, Prompts = spec.Demo.Prompts,
+        });
+        var metaIds = new List<string>();
+        if (metaPrompts.Prompts > 0)
+        {
+            context.SetCustomStatus(new { phase = "4", step = "meta-verifications" });
+            var metas = await PhaseJobs.SampleShardedAsync(context, input, "4", "meta", c.Shards, shard => new
+            {
+                model = v2, prompts = new { artifact = metaPrompts.Artifact, file = LapFiles.MetaPrompts }, n = c.M,
+                maxNewTokens = c.MaxNewTokens, temperature = c.Temperature, seed = spec.Demo.Seed + 400, shard,
+            }, v2, metaPrompts.Artifact);
+            jobs.AddRange(metas);
+            metaIds = metas.Select(j => j.ResultArtifactId!).ToList();
+        }
+        var labelled = await context.CallActivityAsync<AutoLabelResult>(TaskNames.AutoLabel, new AutoLabelInput
+        {
+            LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, Dv = dv, N = c.N, M = c.M, K = c.K,
+        });
+        context.SetCustomStatus(new { phase = "4", step = "verifier-v3" });
+        var v3 = await PhaseJobs.RunAsync(context, input, "4", "verifier-v3", GpuJobKinds.Grpo, new
+        {
+            policy = v2, reference = baseModel,
+            reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
+            dataset = new { artifact = labelled.Dv, file = LapFiles.GradedProofs },
+            options = spec.Verifier,
+        }, v2, baseModel, meta, labelled.Dv);
+        jobs.Add(v3);
+        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "4", "verifierV3", v3.ResultArtifactId!, "verifier");
+        jobs.Add(eval);
+        LapMeasures.Merge(metrics, labelled.Metrics);
+        return new PhaseResult
+        {
+            Phase = "4", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
+            Artifacts = new() { ["dv"] = labelled.Dv, ["consensus"] = labelled.Consensus, ["verifierV3"] = v3.ResultArtifactId!, ["consensusProofs"] = proofPrompts },
         };
     }
 }

@@ -49,7 +49,7 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         await Jobs.SubmitAsync(spec);
         var options = new WorkerOptions { WorkerId = $"w-{spec.JobId}", LeaseSeconds = 5, HeartbeatSeconds = 0.2, MaxPollSeconds = 0.2 };
         using var stop = new CancellationTokenSource();
-        var loop = new JobLoop(azurite.Storage, [new SftJob(), new SampleJob(), new GrpoJob()], options, "cpu").RunAsync(stop.Token);
+        var loop = new JobLoop(azurite.Storage, [new SftJob(), new SampleJob(), new GrpoJob(), new RefineJob()], options, "cpu").RunAsync(stop.Token);
         try
         {
             var deadline = DateTime.UtcNow.AddSeconds(120);

@@ -26,11 +26,28 @@ public static class DemoDatasets
     public static IEnumerable<ProblemRow> ProblemRows(DemoDatasetOptions o) =>
         Problems(o).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement, Difficulty = p.Difficulty });
 
+    /// <summary>
+    /// Held-out problems for the lap report: the next indices after D_p's at every difficulty, leaving out any whose
+    /// statement is also in D_p, so no held-out problem was trained on.
+    /// </summary>
+    public static IReadOnlyList<ArithmeticProblem> HeldOutProblems(DemoDatasetOptions o, int perDifficulty)
+    {
+        var seen = Problems(o).Select(p => p.Statement).ToHashSet();
+        return (from d in Enumerable.Range(1, o.MaxDifficulty)
+                from i in Enumerable.Range(o.ProblemsPerDifficulty, perDifficulty)
+                select ArithmeticDomain.Problem(o.Seed, i, d)).Where(p => !seen.Contains(p.Statement)).ToList();
+    }
+
+    /// <summary>Graded proofs of the held-out problems: one per defect kind, scored by the oracle.</summary>
+    public static IEnumerable<GradedProofRow> HeldOutGradedProofs(DemoDatasetOptions o, int perDifficulty) => GradedProofs(HeldOutProblems(o, perDifficulty), o.Seed);
+
     /// <summary>D_v: each problem with one proof per defect kind, scored by the oracle.</summary>
-    public static IEnumerable<GradedProofRow> GradedProofs(DemoDatasetOptions o) =>
-        from p in Problems(o)
+    public static IEnumerable<GradedProofRow> GradedProofs(DemoDatasetOptions o) => GradedProofs(Problems(o), o.Seed);
+
+    static IEnumerable<GradedProofRow> GradedProofs(IEnumerable<ArithmeticProblem> problems, int seed) =>
+        from p in problems
         from d in Defects
-        let proof = ArithmeticDomain.WriteProof(p, d, o.Seed)
+        let proof = ArithmeticDomain.WriteProof(p, d, seed)
         select new GradedProofRow { ProblemId = p.Id, Problem = p.Statement, Proof = proof, Score = Oracle.ScoreProof(p, proof).Score };
 
     /// <summary>D_mv: for each graded proof, a faithful analysis and a corrupted one (a bogus defect or a wrong score), rated by the oracle.</summary>

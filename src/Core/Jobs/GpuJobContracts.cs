@@ -13,7 +13,8 @@ public static class GpuJobKinds
     public const string Sft = "sft";
     public const string Sample = "sample";
     public const string Grpo = "grpo";
-    public static readonly string[] All = [Probe, Sft, Sample, Grpo];
+    public const string Refine = "refine";
+    public static readonly string[] All = [Probe, Sft, Sample, Grpo, Refine];
 }
 
 /// <summary>

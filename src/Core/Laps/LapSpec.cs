@@ -51,6 +51,37 @@ public sealed record AnalysisSamplingOptions
     public double Temperature { get; init; } = 1.0;
 }
 
+/// <summary>Phase 3's refinement measure: draft → self-critique → revise until the self-score is 1 or the cap.</summary>
+public sealed record RefinementOptions
+{
+    public int MaxIterations { get; init; } = 8;
+    public int MaxNewTokens { get; init; } = 400;
+    public double Temperature { get; init; } = 1.0;
+}
+
+/// <summary>Phase 4's auto-labelling: n analyses per proof, m meta-verifications per issue report, k valid lowest.</summary>
+public sealed record ConsensusLapOptions
+{
+    public int N { get; init; } = 8;
+    public int M { get; init; } = 4;
+    public int K { get; init; } = 2;
+    /// <summary>New proofs auto-labelled per lap (the improved generator's, one per problem, in D_p order).</summary>
+    public int Proofs { get; init; } = 64;
+    /// <summary>Sample jobs each sampling step is split into (run side by side on as many workers).</summary>
+    public int Shards { get; init; } = 2;
+    public int MaxNewTokens { get; init; } = 256;
+    public double Temperature { get; init; } = 1.0;
+}
+
+/// <summary>The held-out measures of the lap report: problems never in D_p, their graded proofs (one per defect kind).</summary>
+public sealed record EvaluationOptions
+{
+    public int HeldOutPerDifficulty { get; init; } = 8;
+    /// <summary>Tokens per held-out analysis or proof; greedy decoding (temperature 0) unless set.</summary>
+    public int MaxNewTokens { get; init; } = 400;
+    public double Temperature { get; init; }
+}
+
 /// <summary>
 /// What a lap runs on and with: the domain (the built-in demo), the base checkpoint or a bootstrap, the annotator,
 /// per-phase options (documented defaults), job limits.
@@ -72,8 +103,13 @@ public sealed record LapSpec
     public JsonElement? MetaVerifier { get; init; }
     /// <summary>grpo job options of the generator (phase 2).</summary>
     public JsonElement? Generator { get; init; }
+    /// <summary>grpo job options of phase 3 (the α/β self-verification reward); the generator's when left out.</summary>
+    public JsonElement? SelfVerification { get; init; }
     /// <summary>Phase 1C: how the verifier writes the analyses that annotators rate.</summary>
     public AnalysisSamplingOptions Analyses { get; init; } = new();
+    public RefinementOptions Refinement { get; init; } = new();
+    public ConsensusLapOptions Consensus { get; init; } = new();
+    public EvaluationOptions Evaluation { get; init; } = new();
     /// <summary>Job limits; the host's defaults (MATHV2_JOB_* settings) when left out.</summary>
     public GpuJobLimits? Limits { get; init; }
 
@@ -99,6 +135,20 @@ public sealed record LapSpec
         if (ColdStart.ProofsPerProblem is < 1 or > 64) yield return ("coldStart.proofsPerProblem", "must be between 1 and 64");
         if (ColdStart.MaxNewTokens is < 1 or > 8192) yield return ("coldStart.maxNewTokens", "must be between 1 and 8192");
         if (ColdStart.Temperature is < 0 or > 2) yield return ("coldStart.temperature", "must be between 0 and 2");
+        if (SelfVerification is { } sv && sv.ValueKind != JsonValueKind.Object) yield return ("selfVerification", "must be an object (grpo options)");
+        if (Refinement.MaxIterations is < 1 or > 64) yield return ("refinement.maxIterations", "must be between 1 and 64");
+        if (Refinement.MaxNewTokens is < 1 or > 8192) yield return ("refinement.maxNewTokens", "must be between 1 and 8192");
+        if (Refinement.Temperature is < 0 or > 2) yield return ("refinement.temperature", "must be between 0 and 2");
+        foreach (var (f, m) in new Method.ConsensusOptions { N = Consensus.N, M = Consensus.M, K = Consensus.K }.Validate()) yield return ($"consensus.{f}", m);
+        if (Consensus.N > 64) yield return ("consensus.n", "must be at most 64");
+        if (Consensus.M > 64) yield return ("consensus.m", "must be at most 64");
+        if (Consensus.Shards is < 1 or > 64) yield return ("consensus.shards", "must be between 1 and 64");
+        if (Consensus.Proofs is < 1 or > 100_000) yield return ("consensus.proofs", "must be between 1 and 100000");
+        if (Consensus.MaxNewTokens is < 1 or > 8192) yield return ("consensus.maxNewTokens", "must be between 1 and 8192");
+        if (Consensus.Temperature is < 0 or > 2) yield return ("consensus.temperature", "must be between 0 and 2");
+        if (Evaluation.HeldOutPerDifficulty is < 1 or > 10_000) yield return ("evaluation.heldOutPerDifficulty", "must be between 1 and 10000");
+        if (Evaluation.MaxNewTokens is < 1 or > 8192) yield return ("evaluation.maxNewTokens", "must be between 1 and 8192");
+        if (Evaluation.Temperature is < 0 or > 2) yield return ("evaluation.temperature", "must be between 0 and 2");
         foreach (var e in (Limits ?? new()).Validate()) yield return e;
     }
 }
@@ -108,6 +158,38 @@ public sealed record LapInput
 {
     public required string LapId { get; init; }
     public required LapSpec Spec { get; init; }
+    /// <summary>Phases taken over from an earlier lap (restart from a later phase): their results, artifacts included.</summary>
+    public List<PhaseResult> Reused { get; init; } = [];
+    /// <summary>The lap the reused phases come from.</summary>
+    public string? RestartedFrom { get; init; }
+    /// <summary>In a flywheel: which lap this is (1-based) and the previous lap's artifacts it starts from.</summary>
+    public int Number { get; init; } = 1;
+    public Dictionary<string, string>? Previous { get; init; }
+    /// <summary>Human-free mode (later flywheel laps): no annotation batches; D_v and D_mv come from the previous lap.</summary>
+    public bool HumanFree { get; init; }
+}
+
+/// <summary>What a phase produced (artifact ids), its held-out measures, its jobs, and how long it took.</summary>
+public sealed record PhaseResult
+{
+    public required string Phase { get; init; }
+    public Dictionary<string, string> Artifacts { get; init; } = [];
+    /// <summary>Measures on held-out data and counts (keys as in docs/laps.md, "Lap report").</summary>
+    public Dictionary<string, double> Metrics { get; init; } = [];
+    public List<Jobs.GpuJobOutcome> Jobs { get; init; } = [];
+    public DateTime Started { get; init; }
+    public DateTime Finished { get; init; }
+    /// <summary>Set when the phase was taken over from another lap rather than run.</summary>
+    public string? ReusedFrom { get; init; }
+}
+
+public sealed record LapResult
+{
+    public required string LapId { get; init; }
+    public required List<PhaseResult> Phases { get; init; }
+    /// <summary>The report artifact (report.json, report.md).</summary>
+    public string? Report { get; init; }
+    public Dictionary<string, string> Artifacts { get; init; } = [];
 }
 
 /// <summary>The datasets a lap starts from (artifact ids).</summary>
@@ -117,6 +199,8 @@ public sealed record LapDatasets
     public required string Problems { get; init; }
     /// <summary>demonstrations.jsonl for the bootstrap SFT.</summary>
     public required string Demonstrations { get; init; }
+    /// <summary>The held-out set of the report: problems, generation prompts, graded proofs, verification prompts.</summary>
+    public string? HeldOut { get; init; }
 }
 
 public sealed record CreateAnnotationBatchInput
@@ -155,4 +239,150 @@ public static class LapFiles
     public const string Items = "items.jsonl";
     public const string Labels = "labels.jsonl";
     public const string Batch = "batch.json";
+    public const string HeldOutProblems = "heldout-problems.jsonl";
+    public const string HeldOutGenerationPrompts = "heldout-generation-prompts.jsonl";
+    public const string HeldOutGradedProofs = "heldout-graded-proofs.jsonl";
+    public const string HeldOutVerificationPrompts = "heldout-verification-prompts.jsonl";
+    public const string Completions = "completions.jsonl";
+    public const string Refinements = "refinements.jsonl";
+    public const string MetaPrompts = "meta-prompts.jsonl";
+    public const string Consensus = "consensus.jsonl";
+    public const string Discarded = "discarded.jsonl";
+    public const string ReportJson = "report.json";
+    public const string ReportMarkdown = "report.md";
+}
+
+/// <summary>When a flywheel stops early: a lap whose verifier accuracy fell by more than this below the previous lap's.</summary>
+public sealed record FlywheelGates
+{
+    /// <summary>Null: no gate.</summary>
+    public double? MaxVerifierAccuracyDrop { get; init; } = 0.05;
+}
+
+/// <summary>A multi-lap run: lap k+1 starts from lap k's artifacts; from HumanFreeFromLap on no one annotates.</summary>
+public sealed record FlywheelSpec
+{
+    public string? Name { get; init; }
+    public int Laps { get; init; } = 3;
+    public int HumanFreeFromLap { get; init; } = 2;
+    public FlywheelGates Gates { get; init; } = new();
+    public LapSpec Lap { get; init; } = new();
+
+    public IEnumerable<(string Field, string Message)> Validate()
+    {
+        if (Name is { Length: > 100 }) yield return ("name", "must be at most 100 characters");
+        if (Laps is < 1 or > 100) yield return ("laps", "must be between 1 and 100");
+        if (HumanFreeFromLap < 2) yield return ("humanFreeFromLap", "must be at least 2 (lap 1 bootstraps with labels)");
+        if (Gates.MaxVerifierAccuracyDrop is < 0 or > 1) yield return ("gates.maxVerifierAccuracyDrop", "must be between 0 and 1");
+        foreach (var (f, m) in Lap.Validate()) yield return ($"lap.{f}", m);
+    }
+}
+
+/// <summary>One lap of a flywheel as the flywheel remembers it.</summary>
+public sealed record FlywheelLap
+{
+    public required string LapId { get; init; }
+    public int Number { get; init; }
+    public string? Report { get; init; }
+    public double? VerifierAccuracy { get; init; }
+    public Dictionary<string, string> Artifacts { get; init; } = [];
+}
+
+/// <summary>The Flywheel orchestration's input; ContinueAsNew carries the next lap's number and the laps so far.</summary>
+public sealed record FlywheelInput
+{
+    public required string FlywheelId { get; init; }
+    public required FlywheelSpec Spec { get; init; }
+    public int Next { get; init; } = 1;
+    public List<FlywheelLap> Laps { get; init; } = [];
+}
+
+public sealed record FlywheelResult
+{
+    public required string FlywheelId { get; init; }
+    public required List<FlywheelLap> Laps { get; init; }
+    public required string Stopped { get; init; }
+}
+
+/// <summary>Held-out measures of sample or refine job results (LapMeasures): kind verifier, generator, judged or refinement.</summary>
+public sealed record MeasureInput
+{
+    public required string Kind { get; init; }
+    public string Subject { get; init; } = "";
+    public List<string> Samples { get; init; } = [];
+    /// <summary>The lap's held-out artifact (verifier: its graded proofs).</summary>
+    public string? HeldOut { get; init; }
+    public int MaxIterations { get; init; } = 8;
+}
+
+/// <summary>
+/// Verification prompts for generated proofs: each source (a subject → sample job results of generation prompts)
+/// gives rows with ids "{subject}|{problemId}|{index}"; proofs.jsonl keeps the proofs (ConsensusProof rows).
+/// </summary>
+public sealed record ProofPromptsInput
+{
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    public required string Step { get; init; }
+    public required Dictionary<string, List<string>> Sources { get; init; }
+    public required string Prompts { get; init; }
+}
+
+/// <summary>Meta-verification prompts for the analyses that report issues (phase 4), ids "{proofId}#{i}".</summary>
+public sealed record MetaPromptsInput
+{
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    /// <summary>The WriteProofPrompts artifact (proofs.jsonl).</summary>
+    public required string Proofs { get; init; }
+    public required List<string> Analyses { get; init; }
+    public required string Prompts { get; init; }
+}
+
+public sealed record MetaPromptsResult
+{
+    public required string Artifact { get; init; }
+    public int Prompts { get; init; }
+}
+
+public sealed record AutoLabelInput
+{
+    public required string LapId { get; init; }
+    public required string Proofs { get; init; }
+    public required List<string> Analyses { get; init; }
+    public List<string> Metas { get; init; } = [];
+    /// <summary>D_v the labels are merged into.</summary>
+    public required string Dv { get; init; }
+    public int N { get; init; } = 8;
+    public int M { get; init; } = 4;
+    public int K { get; init; } = 2;
+}
+
+public sealed record AutoLabelResult
+{
+    public required string Dv { get; init; }
+    public required string Consensus { get; init; }
+    public Dictionary<string, double> Metrics { get; init; } = [];
+}
+
+/// <summary>Concatenates one JSONL file across artifacts (identical rows once) into a new artifact whose parents they are.</summary>
+public sealed record MergeDatasetsInput
+{
+    public required string Id { get; init; }
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    public required string Type { get; init; }
+    public required string File { get; init; }
+    public required List<string> Parents { get; init; }
+}
+
+public sealed record LapReportInput
+{
+    public required string LapId { get; init; }
+    public string? Name { get; init; }
+    public int Number { get; init; } = 1;
+    public required List<PhaseResult> Phases { get; init; }
+    public DateTime Started { get; init; }
+    public DateTime Finished { get; init; }
+    public Dictionary<string, string> Artifacts { get; init; } = [];
 }

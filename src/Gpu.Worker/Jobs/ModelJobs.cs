@@ -62,7 +62,13 @@ public sealed record SampleJobParameters
     public double TopP { get; init; } = 1.0;
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public long Seed { get; init; }
+    /// <summary>Only the first MaxPrompts rows (all when null).</summary>
+    public int? MaxPrompts { get; init; }
+    /// <summary>Shard of the rows this job samples: rows whose position % Count == Index (sampling split across jobs).</summary>
+    public SampleShard? Shard { get; init; }
 }
+
+public sealed record SampleShard(int Index, int Count);
 
 /// <summary>Reading checkpoints and datasets from artifacts, writing checkpoints into the job's result.</summary>
 public static class ModelArtifacts
@@ -278,10 +284,13 @@ public sealed class SampleJob : IGpuJobHandler
         if (p.N < 1) throw new ArgumentException("sample: n must be at least 1");
         if (p.BatchSize < 1) throw new ArgumentException("sample: batchSize must be at least 1");
         if (p.MaxNewTokens < 1) throw new ArgumentException("sample: maxNewTokens must be at least 1");
+        if (p.MaxPrompts is < 0) throw new ArgumentException("sample: maxPrompts must not be negative");
+        if (p.Shard is { } sh && (sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count)) throw new ArgumentException("sample: shard.index must be in [0, shard.count)");
         string work = ModelArtifacts.WorkDir(context);
         try
         {
-            var rows = PromptRows.Read(await ModelArtifacts.ReadTextAsync(context, p.Prompts, "prompts", ct), p.Prompts!.File);
+            var rows = PromptRows.Read(await ModelArtifacts.ReadTextAsync(context, p.Prompts, "prompts", ct), p.Prompts!.File)
+                .Take(p.MaxPrompts ?? int.MaxValue).Where((_, i) => p.Shard is not { } s || i % s.Count == s.Index).ToList();
             var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
             using var _ = model;
             model.eval();
@@ -316,7 +325,8 @@ public sealed class SampleJob : IGpuJobHandler
             return JsonSerializer.SerializeToElement(new
             {
                 prompts = rows.Count, completions = items.Count, tokens, stopped, lengthLimited = items.Count - stopped,
-                tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
+                tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1), seconds = Math.Round(sw.Elapsed.TotalSeconds, 2),
+                device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
             }, Json.Options);
         }
         finally { try { Directory.Delete(work, true); } catch (IOException) { } }

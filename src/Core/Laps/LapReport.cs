@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace MathV2.Core.Laps;
+
+public sealed record PhaseReport
+{
+    public required string Phase { get; init; }
+    public double WallSeconds { get; init; }
+    /// <summary>Seconds the phase's jobs spent computing (their summaries' "seconds").</summary>
+    public double JobSeconds { get; init; }
+    public int Jobs { get; init; }
+    public string? ReusedFrom { get; init; }
+    public Dictionary<string, double> Metrics { get; init; } = [];
+}
+
+/// <summary>A target of the demo (issue 5), checked against the measures; Met is null when a measure is missing.</summary>
+public sealed record ReportTarget(string Name, string Rule, bool? Met);
+
+/// <summary>The lap report (report.json; report.md renders it).</summary>
+public sealed record LapReport
+{
+    public required string LapId { get; init; }
+    public string? Name { get; init; }
+    public int Number { get; init; } = 1;
+    public double WallSeconds { get; init; }
+    public double JobSeconds { get; init; }
+    public List<PhaseReport> Phases { get; init; } = [];
+    /// <summary>All phases' measures; parse-failure counts summed.</summary>
+    public Dictionary<string, double> Measures { get; init; } = [];
+    public List<ReportTarget> Targets { get; init; } = [];
+    public Dictionary<string, string> Artifacts { get; init; } = [];
+
+    public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, Dictionary<string, string> artifacts)
+    {
+        var measures = new Dictionary<string, double>();
+        foreach (var p in phases) LapMeasures.Merge(measures, p.Metrics);
+        var phaseReports = phases.Select(p => new PhaseReport
+        {
+            Phase = p.Phase, ReusedFrom = p.ReusedFrom, Jobs = p.Jobs.Count, Metrics = p.Metrics,
+            WallSeconds = p.ReusedFrom == null ? Math.Round((p.Finished - p.Started).TotalSeconds, 1) : 0,
+            JobSeconds = p.ReusedFrom == null ? Math.Round(p.Jobs.Sum(JobSecondsOf), 1) : 0,
+        }).ToList();
+        double wall = Math.Round((finished - started).TotalSeconds, 1);
+        return new LapReport
+        {
+            LapId = lapId, Name = name, Number = number, WallSeconds = wall, JobSeconds = Math.Round(phaseReports.Sum(p => p.JobSeconds), 1),
+            Phases = phaseReports, Measures = measures, Targets = CheckTargets(measures, wall), Artifacts = artifacts,
+        };
+    }
+
+    static double JobSecondsOf(Jobs.GpuJobOutcome j) =>
+        j.Summary is { ValueKind: JsonValueKind.Object } s && s.TryGetProperty("seconds", out var x) && x.ValueKind == JsonValueKind.Number ? x.GetDouble() : 0;
+
+    /// <summary>The demo's targets (printed, never asserted by timed tests).</summary>
+    public static List<ReportTarget> CheckTargets(IReadOnlyDictionary<string, double> m, double wallSeconds)
+    {
+        bool? Cmp(string a, Func<double, bool> ok) => m.TryGetValue(a, out var v) ? ok(v) : null;
+        bool? Cmp2(string a, string b, Func<double, double, bool> ok) => m.TryGetValue(a, out var x) && m.TryGetValue(b, out var y) ? ok(x, y) : null;
+        return
+        [
+            new("lap wall time", "at most 15 minutes", wallSeconds <= 15 * 60),
+            new("verifier v2 accuracy", "verifierV2.accuracy ≥ 0.9 on held-out proofs", Cmp("verifierV2.accuracy", v => v >= 0.9)),
+            new("meta quality", "verifierV2.metaQuality > verifierV1.metaQuality", Cmp2("verifierV2.metaQuality", "verifierV1.metaQuality", (a, b) => a > b)),
+            new("generator", "generator.oraclePassRate > base.oraclePassRate", Cmp2("generator.oraclePassRate", "base.oraclePassRate", (a, b) => a > b)),
+            new("refinement", "refinement.passAtMaxIterations > refinement.passAt1Iteration", Cmp2("refinement.passAtMaxIterations", "refinement.passAt1Iteration", (a, b) => a > b)),
+            new("consensus", "consensus.agreement ≥ 0.95", Cmp("consensus.agreement", v => v >= 0.95)),
+        ];
+    }
+
+    public string ToMarkdown()
+    {
+        var sb = new StringBuilder();
+        var ci = CultureInfo.InvariantCulture;
+        sb.Append(ci, $"# Lap report: {LapId}{(Name is null ? "" : $" ({Name})")}\n\n");
+        sb.Append(ci, $"Lap {Number}; wall time {Minutes(WallSeconds)}, job compute {Minutes(JobSeconds)}.\n\n");
+        sb.Append("| phase | wall | job compute | jobs | note |\n|---|---|---|---|---|\n");
+        foreach (var p in Phases)
+            sb.Append(ci, $"| {p.Phase} | {Minutes(p.WallSeconds)} | {Minutes(p.JobSeconds)} | {p.Jobs} | {(p.ReusedFrom is null ? "" : $"reused from {p.ReusedFrom}")} |\n");
+        sb.Append("\n## Measures on held-out data\n\n| measure | value |\n|---|---|\n");
+        foreach (var (k, v) in Measures.Where(x => !x.Key.StartsWith("parseFailures.", StringComparison.Ordinal)).OrderBy(x => x.Key, StringComparer.Ordinal))
+            sb.Append(ci, $"| {k} | {v.ToString("0.####", ci)} |\n");
+        var failures = Measures.Where(x => x.Key.StartsWith("parseFailures.", StringComparison.Ordinal)).OrderBy(x => x.Key, StringComparer.Ordinal).ToList();
+        sb.Append("\n## Parse failures by reason\n\n");
+        if (failures.Count == 0) sb.Append("none\n");
+        else
+        {
+            sb.Append("| reason | count |\n|---|---|\n");
+            foreach (var (k, v) in failures) sb.Append(ci, $"| {k["parseFailures.".Length..]} | {v.ToString("0", ci)} |\n");
+        }
+        sb.Append("\n## Targets\n\n| target | rule | met |\n|---|---|---|\n");
+        foreach (var t in Targets) sb.Append(ci, $"| {t.Name} | {t.Rule} | {(t.Met is null ? "n/a" : t.Met.Value ? "yes" : "no")} |\n");
+        return sb.ToString();
+    }
+
+    static string Minutes(double seconds) => seconds >= 60
+        ? $"{(int)(seconds / 60)} min {(seconds % 60).ToString("0", CultureInfo.InvariantCulture)} s"
+        : $"{seconds.ToString("0.#", CultureInfo.InvariantCulture)} s";
+}

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Datasets;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using MathV2.Core.Method;
+using MathV2.Gpu.Worker.Text;
+
+namespace MathV2.Gpu.Worker.Jobs;
+
+public sealed record RefineJobParameters
+{
+    public string? Model { get; init; }
+    /// <summary>Problems JSONL (D_p rows: id, problem).</summary>
+    public ArtifactFileRef? Problems { get; init; }
+    /// <summary>Drafts per problem at most: the loop stops at a self-score of 1 or after this many.</summary>
+    public int MaxIterations { get; init; } = 8;
+    /// <summary>Latest attempts shown to the model as candidates (lowest self-score first).</summary>
+    public int Candidates { get; init; } = 1;
+    public int MaxNewTokens { get; init; } = 400;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    public int BatchSize { get; init; } = 16;
+    public long Seed { get; init; }
+    /// <summary>Prompt set: "standard" or "compact".</summary>
+    public string Prompts { get; init; } = "standard";
+}
+
+/// <summary>
+/// The refine job (phase 3's inference-time refinement): for each problem, draft a proof with a self-evaluation;
+/// while the self-score is below 1 and iterations remain, show the latest attempts with their self-evaluations
+/// in the refinement prompt and draft again. Problems still refining are batched together. refinements.jsonl
+/// has every attempt, so pass@1 can be read for any cap up to MaxIterations.
+/// </summary>
+public sealed class RefineJob : IGpuJobHandler
+{
+    public string Kind => GpuJobKinds.Refine;
+
+    public async Task<JsonElement?> RunAsync(GpuJobContext context, CancellationToken ct)
+    {
+        var p = context.GetParameters<RefineJobParameters>();
+        if (p.MaxIterations is < 1 or > 64) throw new ArgumentException("refine: maxIterations must be between 1 and 64");
+        if (p.Candidates < 1) throw new ArgumentException("refine: candidates must be at least 1");
+        if (p.BatchSize < 1) throw new ArgumentException("refine: batchSize must be at least 1");
+        if (p.MaxNewTokens < 1) throw new ArgumentException("refine: maxNewTokens must be at least 1");
+        if (p.Prompts is not ("standard" or "compact")) throw new ArgumentException("refine: prompts must be standard or compact");
+        var set = Prompts.Set(p.Prompts);
+        string work = ModelArtifacts.WorkDir(context);
+        try
+        {
+            string file = p.Problems?.File ?? "";
+            var problems = Jsonl.Read<ProblemRow>(await ModelArtifacts.ReadTextAsync(context, p.Problems, "problems", ct), file).Rows;
+            var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
+            using var _ = model;
+            model.eval();
+            var attempts = problems.Select(_ => new List<(RefinementAttempt Attempt, GenerationParse Parse)>()).ToList();
+            var sw = Stopwatch.StartNew();
+            long tokens = 0;
+            var active = Enumerable.Range(0, problems.Count).ToList();
+            for (int iteration = 1; iteration <= p.MaxIterations && active.Count > 0; iteration++)
+            {
+                for (int b = 0; b < active.Count; b += p.BatchSize)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var batch = active.Skip(b).Take(p.BatchSize).ToList();
+                    var prompts = batch.Select(i => iteration == 1
+                        ? Prompts.RenderGeneration(problems[i].Problem, set.Generation)
+                        : Prompts.RenderRefinement(problems[i].Problem, attempts[i].TakeLast(p.Candidates).Select(Candidate), set.Refinement)).ToList();
+                    var samples = Sampler.Generate(model, tok, prompts, new SamplingOptions
+                    {
+                        MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, Seed = p.Seed * 1_000_003 + iteration * 10_007 + b,
+                    });
+                    for (int k = 0; k < batch.Count; k++)
+                    {
+                        var s = samples[k];
+                        tokens += s.Tokens.Length;
+                        var parse = Parsers.Generation(s.Text, s.FinishReason);
+                        attempts[batch[k]].Add((new RefinementAttempt { Iteration = iteration, Completion = s.Text, FinishReason = s.FinishReason, SelfScore = parse.FormatOk ? parse.SelfScore : null }, parse));
+                    }
+                }
+                active = active.Where(i => attempts[i][^1].Attempt.SelfScore is not >= 1).ToList();
+                context.ReportProgress(new { iteration, stillRefining = active.Count, problems = problems.Count, tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
+            }
+            var sb = new StringBuilder();
+            for (int i = 0; i < problems.Count; i++)
+                sb.Append(Json.Serialize(new RefinementRecord { Id = problems[i].Id, Problem = problems[i].Problem, Attempts = attempts[i].Select(a => a.Attempt).ToList() })).Append('\n');
+            await context.Output.AddTextAsync(LapFiles.Refinements, sb.ToString(), ct);
+            return JsonSerializer.SerializeToElement(new
+            {
+                problems = problems.Count, maxIterations = p.MaxIterations,
+                meanIterations = problems.Count == 0 ? 0 : Math.Round(attempts.Average(a => (double)a.Count), 3),
+                selfAccepted = attempts.Count(a => a.Count > 0 && a[^1].Attempt.SelfScore >= 1),
+                tokens, seconds = Math.Round(sw.Elapsed.TotalSeconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
+            }, Json.Options);
+        }
+        finally { try { Directory.Delete(work, true); } catch (IOException) { } }
+    }
+
+    /// <summary>An attempt as a refinement candidate: its proof (or the raw text) and self-evaluation, scored 0 when unreadable.</summary>
+    static (string Proof, string Analysis, double Score) Candidate((RefinementAttempt Attempt, GenerationParse Parse) a) =>
+        (a.Parse.Proof is { Length: > 0 } proof ? proof : a.Attempt.Completion.Trim() is { Length: > 0 } t ? t : "(empty output)",
+         a.Parse.SelfEvaluation ?? "(no self-evaluation)", a.Attempt.SelfScore ?? 0);
+}

@@ -1,0 +1,44 @@
+using MathV2.Core;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// N laps (METHOD.md, "Phases of one lap", "and loop"): lap k+1 starts from lap k's artifacts (base model, verifier v3,
+/// meta-verifier, self-verifying generator, D_v with phase 4's labels, D_mv); from HumanFreeFromLap on, no one
+/// annotates. Between laps the orchestration continues as new, so its history stays one lap long. A gate stops
+/// the run when the verifier's held-out accuracy falls by more than the spec allows.
+/// </summary>
+public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
+{
+    public static string LapId(string flywheelId, int number) => $"{flywheelId}-lap{number}";
+
+    public override async Task<FlywheelResult> RunAsync(TaskOrchestrationContext context, FlywheelInput input)
+    {
+        int k = input.Next;
+        var previous = input.Laps.LastOrDefault();
+        string lapId = LapId(input.FlywheelId, k);
+        context.SetCustomStatus(new { lap = k, of = input.Spec.Laps, lapId, laps = input.Laps });
+        var result = await context.CallSubOrchestratorAsync<LapResult>(TaskNames.Lap, new LapInput
+        {
+            LapId = lapId, Spec = input.Spec.Lap with { Name = input.Spec.Name ?? input.Spec.Lap.Name }, Number = k,
+            Previous = previous?.Artifacts, HumanFree = k >= input.Spec.HumanFreeFromLap,
+        }, new SubOrchestrationOptions { InstanceId = lapId });
+        var metrics = result.Phases.SelectMany(p => p.Metrics).GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+        double? accuracy = metrics.TryGetValue("verifierV3.accuracy", out var a3) ? a3 : metrics.TryGetValue("verifierV2.accuracy", out var a2) ? a2 : null;
+        var laps = input.Laps.Append(new FlywheelLap { LapId = lapId, Number = k, Report = result.Report, VerifierAccuracy = accuracy, Artifacts = result.Artifacts }).ToList();
+
+        string? stopped = null;
+        if (input.Spec.Gates.MaxVerifierAccuracyDrop is { } drop && previous?.VerifierAccuracy is { } before && accuracy is { } now && now < before - drop)
+            stopped = $"gate: verifier accuracy fell from {before:0.###} (lap {k - 1}) to {now:0.###} (lap {k}), more than {drop:0.###}";
+        else if (k >= input.Spec.Laps) stopped = $"all {input.Spec.Laps} laps done";
+        if (stopped != null)
+        {
+            context.SetCustomStatus(new { lap = k, of = input.Spec.Laps, stopped, laps });
+            return new FlywheelResult { FlywheelId = input.FlywheelId, Laps = laps, Stopped = stopped };
+        }
+        context.ContinueAsNew(input with { Next = k + 1, Laps = laps });
+        return null!;
+    }
+}
