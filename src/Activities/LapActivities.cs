@@ -149,12 +149,11 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
             items = ordered.Select((c, n) =>
             {
                 string text = c.GetProperty("completion").GetString()!;
-                var parsed = Parsers.Generation(text, c.GetProperty("finishReason").GetString() ?? "stop");
                 string problemId = c.GetProperty("id").GetString()!;
                 return new AnnotationItem
                 {
                     ItemId = $"item-{n:00000}", ProblemId = problemId, Problem = problems.GetValueOrDefault(problemId, problemId),
-                    Proof = NonEmpty(parsed.Proof ?? text.Split("## Self Evaluation")[0].Replace("## Solution", "").Trim()),
+                    Proof = ProofOf(text, c.GetProperty("finishReason").GetString() ?? "stop"),
                 };
             }).ToList();
         }
@@ -173,6 +172,10 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
     public const string EmptyOutput = "(empty output)";
 
     static string NonEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? EmptyOutput : text;
+
+    /// <summary>The proof of a generation: its Solution section, or for an unparsable output the text itself (it is judged as written).</summary>
+    public static string ProofOf(string text, string finishReason) =>
+        NonEmpty(Parsers.Generation(text, finishReason).Proof ?? text.Split("## Self Evaluation")[0].Replace("## Solution", "").Trim());
 
     static Dictionary<string, string> DemoProblems(IEnumerable<string> ids) =>
         ids.Distinct().Select(id => (id, p: ArithmeticDomainIds.TryProblem(id))).Where(x => x.p != null).ToDictionary(x => x.id, x => x.p!.Statement);
@@ -285,7 +288,7 @@ public sealed class MeasureSamples(ArtifactStore artifacts) : TaskActivity<Measu
     }
 }
 
-/// <summary>Verification prompts (and proofs.jsonl) for generated proofs; an output without a readable proof gives none.</summary>
+/// <summary>Verification prompts (and proofs.jsonl) for generated proofs; an unparsable output is judged as written.</summary>
 [DurableTask(TaskNames.WriteProofPrompts)]
 public sealed class WriteProofPrompts(ArtifactStore artifacts) : TaskActivity<ProofPromptsInput, string>
 {
@@ -302,8 +305,7 @@ public sealed class WriteProofPrompts(ArtifactStore artifacts) : TaskActivity<Pr
         foreach (var (subject, sources) in input.Sources)
             foreach (var c in await LapStore.ReadCompletionsAsync(artifacts, sources))
             {
-                var parsed = Parsers.Generation(c.Completion, c.FinishReason);
-                if (parsed.Proof is not { Length: > 0 } proof) continue;
+                string proof = CreateAnnotationBatch.ProofOf(c.Completion, c.FinishReason);
                 string problem = ArithmeticDomainIds.TryProblem(c.Id)?.Statement ?? c.Id;
                 proofs.Add(new ConsensusProof { Id = $"{subject}|{c.Id}|{c.Index}", ProblemId = c.Id, Problem = problem, Proof = proof });
             }

@@ -197,7 +197,7 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
     static bool BoolQuery(HttpRequest req, string name, bool fallback) =>
         bool.TryParse(req.Query[name].FirstOrDefault(), out bool v) ? v : fallback;
 
-    static JsonElement? ParseOrNull(string? json)
+    internal static JsonElement? ParseOrNull(string? json)
     {
         if (string.IsNullOrEmpty(json)) return null;
         try { return JsonDocument.Parse(json).RootElement.Clone(); }

@@ -1,6 +1,7 @@
 using System.Text;
 using MathV2.Activities;
 using MathV2.Core;
+using MathV2.Core.Artifacts;
 using MathV2.Core.Jobs;
 using MathV2.Core.Laps;
 using MathV2.Core.Storage;
@@ -9,10 +10,14 @@ using Microsoft.DurableTask.Client;
 
 namespace MathV2.Api;
 
-/// <summary>The lap routes: start, show, list, and the annotation batches a lap waits for.</summary>
-public sealed class LapHandlers(MathV2Storage storage, GpuJobLimits defaultLimits)
+/// <summary>The lap routes: start, show, list, restart, report, flywheels, and the annotation batches a lap waits for.</summary>
+public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, GpuJobLimits defaultLimits)
 {
     public const string LapPrefix = "lap-";
+    public const string FlywheelPrefix = "fly-";
+
+    /// <summary>Lap k of flywheel fly-{hex} is lap-{hex}_{k} (one dash, so it is listed with the laps).</summary>
+    public static string FlywheelLapId(string flywheelId, int number) => $"{LapPrefix}{flywheelId[FlywheelPrefix.Length..]}_{number}";
 
     /// <summary>POST /api/laps: validates the LapSpec (field-level errors) and starts a Lap; 202 with the check-status payload.</summary>
     public async Task<IResult> StartLapAsync(HttpRequest req, DurableTaskClient client, CancellationToken ct = default)
@@ -26,6 +31,82 @@ public sealed class LapHandlers(MathV2Storage storage, GpuJobLimits defaultLimit
         string id = LapPrefix + Guid.NewGuid().ToString("N")[..12];
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, new LapInput { LapId = id, Spec = spec }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
+    }
+
+    /// <summary>
+    /// POST /api/laps/{id}/restart?fromPhase=P: a new lap that takes over the named lap's phases before P (their
+    /// results and artifacts) and runs P and the rest. The body may give a new LapSpec; the old one otherwise.
+    /// Every phase before P must have completed in the named lap (409 otherwise).
+    /// </summary>
+    public async Task<IResult> RestartLapAsync(HttpRequest req, DurableTaskClient client, string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id) || !id.StartsWith(LapPrefix)) return Problems.BadRequest($"'{id}' is not a lap id", "id");
+        string? from = req.Query["fromPhase"];
+        if (string.IsNullOrEmpty(from)) return Problems.BadRequest($"fromPhase is required: one of {string.Join(", ", LapPhases.Names)}", "fromPhase");
+        from = from.ToLowerInvariant();
+        int index = Array.IndexOf(LapPhases.Names, from);
+        if (index < 0) return Problems.BadRequest($"fromPhase '{from}' is not a phase: one of {string.Join(", ", LapPhases.Names)}", "fromPhase");
+        var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
+        if (meta == null) return Problems.NotFound("Lap", id);
+        if (meta.RuntimeStatus is OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Pending or OrchestrationRuntimeStatus.Suspended)
+            return Problems.Conflict($"lap {id} is still {meta.RuntimeStatus.ToString().ToLowerInvariant()}; restart it once it has finished, failed or been terminated");
+        var old = meta.ReadInputAs<LapInput>()!;
+        var (spec, error) = await ApiHandlers.ReadBodyAsync<LapSpec>(req, allowEmpty: true, ct);
+        if (error != null) return error;
+        spec = spec == null ? old.Spec : spec with { Limits = spec.Limits ?? defaultLimits };
+        var errors = spec.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+        if (errors.Count > 0) return Problems.Invalid(errors);
+        var reused = new List<PhaseResult>();
+        foreach (string phase in LapPhases.Names.Take(index))
+        {
+            if (old.Reused.FirstOrDefault(r => r.Phase == phase) is { } carried) { reused.Add(carried); continue; }
+            var sub = await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: true, ct);
+            if (sub?.RuntimeStatus != OrchestrationRuntimeStatus.Completed)
+                return Problems.Conflict($"phase {phase} of lap {id} did not complete ({sub?.RuntimeStatus.ToString() ?? "never started"}); restart from it or an earlier phase");
+            reused.Add(sub.ReadOutputAs<PhaseResult>()! with { ReusedFrom = id });
+        }
+        string newId = LapPrefix + Guid.NewGuid().ToString("N")[..12];
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, old with { LapId = newId, Spec = spec, Reused = reused, RestartedFrom = id },
+            new() { InstanceId = newId }, ct);
+        return ApiHandlers.CheckStatus(req, newId);
+    }
+
+    /// <summary>GET /api/laps/{id}/report[?format=json]: the finished lap's report (Markdown, or JSON).</summary>
+    public async Task<IResult> GetReportAsync(HttpRequest req, string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id) || !id.StartsWith(LapPrefix)) return Problems.BadRequest($"'{id}' is not a lap id", "id");
+        var m = await artifacts.GetAsync($"{id}.report", ct);
+        if (m == null) return Problems.NotFound("Lap report", id);
+        bool json = req.Query["format"] == "json";
+        byte[] bytes = await artifacts.ReadFileAsync(m, json ? LapFiles.ReportJson : LapFiles.ReportMarkdown, ct);
+        return Results.Text(Encoding.UTF8.GetString(bytes), json ? "application/json" : "text/markdown", Encoding.UTF8);
+    }
+
+    /// <summary>POST /api/flywheels: a FlywheelSpec (laps, humanFreeFromLap, gates, lap: a LapSpec) → 202; laps are lap-{hex}_{k}.</summary>
+    public async Task<IResult> StartFlywheelAsync(HttpRequest req, DurableTaskClient client, CancellationToken ct = default)
+    {
+        var (spec, error) = await ApiHandlers.ReadBodyAsync<FlywheelSpec>(req, allowEmpty: true, ct);
+        if (error != null) return error;
+        spec ??= new FlywheelSpec();
+        spec = spec with { Lap = spec.Lap with { Limits = spec.Lap.Limits ?? defaultLimits } };
+        var errors = spec.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+        if (errors.Count > 0) return Problems.Invalid(errors);
+        string id = FlywheelPrefix + Guid.NewGuid().ToString("N")[..12];
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new FlywheelInput { FlywheelId = id, Spec = spec }, new() { InstanceId = id }, ct);
+        return ApiHandlers.CheckStatus(req, id);
+    }
+
+    /// <summary>GET /api/flywheels/{id}: the lap running, the laps so far (with their reports), why it stopped.</summary>
+    public async Task<IResult> GetFlywheelAsync(DurableTaskClient client, string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id) || !id.StartsWith(FlywheelPrefix)) return Problems.BadRequest($"'{id}' is not a flywheel id", "id");
+        var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
+        if (meta == null) return Problems.NotFound("Flywheel", id);
+        return Results.Json(new
+        {
+            id, runtimeStatus = meta.RuntimeStatus.ToString(), createdAt = meta.CreatedAt, lastUpdatedAt = meta.LastUpdatedAt,
+            status = ParseOrNull(meta.SerializedCustomStatus), output = ParseOrNull(meta.SerializedOutput), failure = meta.FailureDetails?.ErrorMessage,
+        }, Json.Options);
     }
 
     /// <summary>GET /api/laps/{id}: runtime status, the lap's phase status, the running phase's own status (job, annotation wait), output.</summary>
@@ -93,6 +174,5 @@ public sealed class LapHandlers(MathV2Storage storage, GpuJobLimits defaultLimit
         return Results.Json(new { batchId, labels = labels.Count, instanceId = batch.InstanceId }, Json.Options, statusCode: 202);
     }
 
-    static System.Text.Json.JsonElement? ParseOrNull(string? json) =>
-        string.IsNullOrEmpty(json) ? null : System.Text.Json.JsonDocument.Parse(json).RootElement.Clone();
+    static System.Text.Json.JsonElement? ParseOrNull(string? json) => ApiHandlers.ParseOrNull(json);
 }

@@ -38,6 +38,29 @@ public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps)
         [DurableClient] DurableTaskClient client, string id, string batchId) =>
         Execute(req, laps.SubmitAnnotationsAsync(req, client, id, batchId, req.HttpContext.RequestAborted));
 
+    [Function("RestartLap")]
+    public Task<IActionResult> RestartLap(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "laps/{id}/restart")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id) =>
+        Execute(req, laps.RestartLapAsync(req, client, id, req.HttpContext.RequestAborted));
+
+    [Function("GetLapReport")]
+    public Task<IActionResult> GetLapReport(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "laps/{id}/report")] HttpRequest req, string id) =>
+        Execute(req, laps.GetReportAsync(req, id, req.HttpContext.RequestAborted));
+
+    [Function("StartFlywheel")]
+    public Task<IActionResult> StartFlywheel(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "flywheels")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Execute(req, laps.StartFlywheelAsync(req, client, req.HttpContext.RequestAborted));
+
+    [Function("GetFlywheel")]
+    public Task<IActionResult> GetFlywheel(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "flywheels/{id}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id) =>
+        Execute(req, laps.GetFlywheelAsync(client, id, req.HttpContext.RequestAborted));
+
     [Function("StartProbe")]
     public Task<IActionResult> StartProbe(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "probes")] HttpRequest req,

@@ -24,6 +24,10 @@ public static class Routes
         api.MapPost("/laps", (HttpRequest req, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartLapAsync(req, c, ct));
         api.MapGet("/laps", (LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.ListLapsAsync(c, ct));
         api.MapGet("/laps/{id}", (string id, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetLapAsync(c, id, ct));
+        api.MapPost("/laps/{id}/restart", (HttpRequest req, string id, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.RestartLapAsync(req, c, id, ct));
+        api.MapGet("/laps/{id}/report", (HttpRequest req, string id, LapHandlers h, CancellationToken ct) => h.GetReportAsync(req, id, ct));
+        api.MapPost("/flywheels", (HttpRequest req, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartFlywheelAsync(req, c, ct));
+        api.MapGet("/flywheels/{id}", (string id, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetFlywheelAsync(c, id, ct));
         api.MapGet("/laps/{id}/annotations/{batchId}", (string id, string batchId, LapHandlers h, CancellationToken ct) => h.GetAnnotationBatchAsync(id, batchId, ct));
         api.MapPost("/laps/{id}/annotations/{batchId}", (HttpRequest req, string id, string batchId, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.SubmitAnnotationsAsync(req, c, id, batchId, ct));
         api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));

@@ -12,7 +12,7 @@ namespace MathV2.Orchestrations;
 /// </summary>
 public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
 {
-    public static string LapId(string flywheelId, int number) => $"{flywheelId}-lap{number}";
+    public static string LapId(string flywheelId, int number) => $"lap-{flywheelId[(flywheelId.IndexOf('-') + 1)..]}_{number}";
 
     public override async Task<FlywheelResult> RunAsync(TaskOrchestrationContext context, FlywheelInput input)
     {

@@ -31,7 +31,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
     public static readonly (string Phase, string Orchestrator)[] Phases =
         [("1a", TaskNames.Phase1A), ("1b", TaskNames.Phase1B), ("1c", TaskNames.Phase1C), ("1d", TaskNames.Phase1D), ("2", TaskNames.Phase2), ("3", TaskNames.Phase3), ("4", TaskNames.Phase4)];
 
-    public static readonly string[] PhaseNames = Phases.Select(p => p.Phase).ToArray();
+    public static readonly string[] PhaseNames = LapPhases.Names;
 
     public override async Task<LapResult> RunAsync(TaskOrchestrationContext context, LapInput input)
     {

@@ -16,7 +16,7 @@ namespace MathV2.Functions.Tests;
 public sealed class ShellTests
 {
     static readonly MathV2Storage Unused = new("UseDevelopmentStorage=true");
-    readonly HttpFunctions _http = new(new ApiHandlers(new GpuJobClient(Unused), new ArtifactStore(Unused), new GpuJobLimits()), new LapHandlers(Unused, new GpuJobLimits()));
+    readonly HttpFunctions _http = new(new ApiHandlers(new GpuJobClient(Unused), new ArtifactStore(Unused), new GpuJobLimits()), new LapHandlers(Unused, new ArtifactStore(Unused), new GpuJobLimits()));
     readonly RecordingDurableTaskClient _client = new();
 
     [Fact]
@@ -54,11 +54,12 @@ public sealed class ShellTests
             .Select(m => (m, name: m.GetCustomAttribute<FunctionAttribute>()?.Name)).Where(x => x.name != null).ToList();
         var orchestrators = functions.Where(f => f.m.GetParameters().Any(p => p.GetCustomAttribute<OrchestrationTriggerAttribute>() != null)).Select(f => f.name).ToHashSet();
         var activities = functions.Where(f => f.m.GetParameters().Any(p => p.GetCustomAttribute<ActivityTriggerAttribute>() != null)).Select(f => f.name).ToHashSet();
-        Assert.Equal(new HashSet<string?> { TaskNames.RunGpuJob, TaskNames.Probe, TaskNames.Lap, TaskNames.Phase1A, TaskNames.Phase1B, TaskNames.Phase1C, TaskNames.Phase1D, TaskNames.Phase2 }, orchestrators);
+        Assert.Equal(new HashSet<string?> { TaskNames.RunGpuJob, TaskNames.Probe, TaskNames.Lap, TaskNames.Phase1A, TaskNames.Phase1B, TaskNames.Phase1C, TaskNames.Phase1D, TaskNames.Phase2, TaskNames.Phase3, TaskNames.Phase4, TaskNames.Flywheel }, orchestrators);
         Assert.Equal(new HashSet<string?>
         {
             TaskNames.SubmitGpuJob, TaskNames.GetJobStatus, TaskNames.RequeueStaleGpuJob, TaskNames.FailGpuJob, TaskNames.PrepareLapDatasets,
             TaskNames.CreateAnnotationBatch, TaskNames.OracleAnnotate, TaskNames.BuildLabelledDataset, TaskNames.WriteVerificationPrompts,
+            TaskNames.MeasureSamples, TaskNames.WriteProofPrompts, TaskNames.WriteMetaPrompts, TaskNames.AutoLabel, TaskNames.MergeDatasets, TaskNames.WriteLapReport,
         }, activities);
         Assert.Equal(functions.Count, functions.Select(f => f.name).Distinct().Count());
     }
@@ -74,6 +75,7 @@ public sealed class ShellTests
             "POST probes", "GET instances/{id}", "DELETE instances/{id}", "POST instances/{id}/raiseEvent/{name}",
             "POST instances/{id}/{action:regex(^(terminate|rewind|restart|suspend|resume)$)}", "GET jobs/{id}", "GET artifacts/{id}", "GET artifacts/{id}/lineage",
             "POST laps", "GET laps", "GET laps/{id}", "GET laps/{id}/annotations/{batchId}", "POST laps/{id}/annotations/{batchId}",
+            "POST laps/{id}/restart", "GET laps/{id}/report", "POST flywheels", "GET flywheels/{id}",
         };
         Assert.Equal(expected.OrderBy(x => x), routes.Select(r => $"{r.Methods![0].ToUpperInvariant()} {r.Route}").OrderBy(x => x));
     }

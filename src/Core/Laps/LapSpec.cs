@@ -386,3 +386,9 @@ public sealed record LapReportInput
     public DateTime Finished { get; init; }
     public Dictionary<string, string> Artifacts { get; init; } = [];
 }
+
+/// <summary>The phases of a lap, in order (METHOD.md).</summary>
+public static class LapPhases
+{
+    public static readonly string[] Names = ["1a", "1b", "1c", "1d", "2", "3", "4"];
+}
