@@ -98,17 +98,29 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
         {
             int per = input.Spec.Evaluation.HeldOutPerDifficulty;
             var rows = DemoDatasets.HeldOutProblems(o, per).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement, Difficulty = p.Difficulty }).ToList();
-            var graded = DemoDatasets.HeldOutGradedProofs(o, per).ToList();
+            var heldOutGraded = DemoDatasets.HeldOutGradedProofs(o, per).ToList();
             var w = artifacts.Create(heldOut, "dataset-heldout", StorageNames.DatasetsContainer, heldOut, producer);
             await w.AddTextAsync(LapFiles.HeldOutProblems, Jsonl.Write(rows));
             await w.AddTextAsync(LapFiles.HeldOutGenerationPrompts, string.Concat(rows.Select(r =>
                 Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
-            await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(graded));
-            await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(graded.Select((r, i) =>
+            await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(heldOutGraded));
+            await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(heldOutGraded.Select((r, i) =>
                 Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
             await CommitOnceAsync(w);
         }
-        return new LapDatasets { Problems = problems, Demonstrations = demos, HeldOut = heldOut };
+        string? graded = null;
+        if (input.Spec.Demo.SeedGradedSets)
+        {
+            graded = $"{input.LapId}.graded";
+            if (await artifacts.GetAsync(graded) == null)
+            {
+                var w = artifacts.Create(graded, "dataset-graded", StorageNames.DatasetsContainer, graded, producer);
+                await w.AddTextAsync(LapFiles.GradedProofs, Jsonl.Write(DemoDatasets.GradedProofs(o)));
+                await w.AddTextAsync(LapFiles.GradedAnalyses, Jsonl.Write(DemoDatasets.GradedAnalyses(o)));
+                await CommitOnceAsync(w);
+            }
+        }
+        return new LapDatasets { Problems = problems, Demonstrations = demos, HeldOut = heldOut, Graded = graded };
     }
 
     static Task CommitOnceAsync(ArtifactWriter w) => LapStore.CommitOnceAsync(w);
@@ -246,8 +258,11 @@ public sealed class WriteVerificationPrompts(ArtifactStore artifacts) : TaskActi
         var set = Prompts.Set(input.Prompts);
         var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id,
             new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, [input.GradedProofs]);
-        await w.AddTextAsync(LapFiles.VerificationPrompts, string.Concat(rows.Select((r, i) =>
-            Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
+        var picked = input.MaxRows is { } max && max < rows.Count
+            ? Enumerable.Range(0, max).Select(k => (int)((long)k * rows.Count / max)).ToList()
+            : Enumerable.Range(0, rows.Count).ToList();
+        await w.AddTextAsync(LapFiles.VerificationPrompts, string.Concat(picked.Select(i =>
+            Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(rows[i].Problem, rows[i].Proof, set.Verification) }) + "\n")));
         try { await w.CommitAsync(); }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { }
         return id;

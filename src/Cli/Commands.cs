@@ -15,11 +15,14 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         stack     up [--workers N]        start Azurite, the local host and N workers; print URL and key
                   down                    stop exactly what `up` started (data is kept)
                   status                  what runs, queue depths, workers seen
-        main      demo                    bring the stack up and run a probe (a full lap, once laps exist)
+        main      demo [--laps N] [--spec FILE]   bring the stack up and run a full lap on the demo domain (N laps: a
+                                          flywheel), with progress, ending with the lap report
                   test                    start what the tests need and run the whole test suite (./mathv2 test)
         probes    probe [--size N] [--jobs K] [--repeats R] [--min-seconds S]
         laps      lap start [--spec FILE] [--annotator oracle|http] [--wait]   start a lap (LapSpec JSON, docs/laps.md)
-                  lap show ID | lap list
+                  lap show ID (the report once done) | lap list | lap report ID
+                  lap restart ID --from-phase 1a|1b|1c|1d|2|3|4 [--spec FILE] [--wait]   a new lap reusing the earlier phases
+                  flywheel start [--spec FILE] [--laps N] [--wait] | flywheel show ID       multi-lap runs (FlywheelSpec)
                   annotations pull LAP BATCH [--out FILE] | annotations submit LAP BATCH --in FILE (JSONL itemId/score)
         ops       instances show|rewind|terminate|suspend|resume|restart|purge ID [--reason TEXT] [--history]
                   jobs show ID
@@ -51,6 +54,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
             "demo" => await DemoAsync(a, ct),
             "instances" => await InstancesAsync(a, ct),
             "lap" => await LapAsync(a, ct),
+            "flywheel" => await FlywheelAsync(a, ct),
             "annotations" => await AnnotationsAsync(a, ct),
             "jobs" => await ShowAsync(a, "jobs", ["show"], ct),
             "artifacts" => await ShowAsync(a, "artifacts", ["show", "lineage"], ct),
@@ -158,13 +162,127 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         return ok ? 0 : 1;
     }
 
+    /// <summary>The main job: the stack up, one lap (or a flywheel of --laps N) on the demo domain with the oracle, the report at the end.</summary>
     async Task<int> DemoAsync(Args a, CancellationToken ct)
     {
-        a.Allow();
+        a.Allow("--laps", "--spec");
+        int laps = a.Int("--laps", 1, 1, 100);
         var stack = new LocalStack(layout, Progress(a));
         await stack.UpAsync(ct);
-        Progress(a).WriteLine($"stack up at {layout.Url}; running a probe (laps are not built yet)");
-        return await ProbeAsync(new Args(a.Json ? ["--json", "--jobs", "2", "--size", "1024"] : ["--jobs", "2", "--size", "1024"]), ct);
+        var spec = ReadSpec(a.Get("--spec"));
+        using var api = ApiClient.FromEnvironment(layout);
+        if (laps == 1)
+        {
+            Progress(a).WriteLine($"stack up at {layout.Url}; running one lap on the demo domain (oracle annotator; about 15 minutes on 2 cores)");
+            var started = await api.PostAsync("/api/laps", spec, ct);
+            return await WaitForLapAsync(api, started.GetProperty("id").GetString()!, a, ct);
+        }
+        Progress(a).WriteLine($"stack up at {layout.Url}; running a flywheel of {laps} laps on the demo domain (human-free from lap 2)");
+        var fw = await api.PostAsync("/api/flywheels", new System.Text.Json.Nodes.JsonObject { ["laps"] = laps, ["lap"] = spec }, ct);
+        return await WaitForFlywheelAsync(api, fw.GetProperty("id").GetString()!, a, ct);
+    }
+
+    static System.Text.Json.Nodes.JsonObject ReadSpec(string? file) => file is null
+        ? new System.Text.Json.Nodes.JsonObject()
+        : File.Exists(file) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file)) as System.Text.Json.Nodes.JsonObject ?? throw new CliException($"{file}: a JSON object is expected")
+        : throw new CliException($"no such spec file: {file}");
+
+    /// <summary>Follows a lap (a line whenever its phase or step changes); once it completes, prints its report.</summary>
+    async Task<int> WaitForLapAsync(ApiClient api, string id, Args a, CancellationToken ct)
+    {
+        var progress = Progress(a);
+        progress.WriteLine($"lap {id} started");
+        string last = "";
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var lap = await api.GetAsync($"/api/laps/{id}", ct);
+            string line = LapLine(lap);
+            if (line != last) { progress.WriteLine($"[{sw.Elapsed:mm\\:ss}] {line}"); last = line; }
+            string rs = lap.GetProperty("runtimeStatus").GetString()!;
+            if (rs is "Completed" or "Failed" or "Terminated")
+            {
+                if (a.Json) WriteJson(lap);
+                else if (rs == "Completed") stdout.Write(await api.GetTextAsync($"/api/laps/{id}/report", ct));
+                else stdout.WriteLine($"lap {id} {rs.ToLowerInvariant()}: {(lap.TryGetProperty("failure", out var f) ? f.GetString() : "")}\n  ops: ./mathv2 instances rewind {id}, or ./mathv2 lap restart {id} --from-phase P");
+                return rs == "Completed" ? 0 : 1;
+            }
+            await Task.Delay(1000, ct);
+        }
+    }
+
+    async Task<int> WaitForFlywheelAsync(ApiClient api, string id, Args a, CancellationToken ct)
+    {
+        var progress = Progress(a);
+        progress.WriteLine($"flywheel {id} started");
+        string lastLap = "", lastLine = "";
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var fw = await api.GetAsync($"/api/flywheels/{id}", ct);
+            string rs = fw.GetProperty("runtimeStatus").GetString()!;
+            if (fw.TryGetProperty("status", out var st) && st.ValueKind == JsonValueKind.Object && st.TryGetProperty("lapId", out var lapIdEl) && lapIdEl.GetString() is { } lapId)
+            {
+                if (lapId != lastLap) { progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] lap {st.GetProperty("lap").GetInt32()} of {st.GetProperty("of").GetInt32()}: {lapId}"); lastLap = lapId; }
+                try
+                {
+                    string line = LapLine(await api.GetAsync($"/api/laps/{lapId}", ct));
+                    if (line != lastLine) { progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] {line}"); lastLine = line; }
+                }
+                catch (CliException) { }   // the lap is not scheduled yet
+            }
+            if (rs is "Completed" or "Failed" or "Terminated")
+            {
+                if (a.Json) { WriteJson(fw); return rs == "Completed" ? 0 : 1; }
+                if (rs != "Completed") { stdout.WriteLine($"flywheel {id} {rs.ToLowerInvariant()}: {(fw.TryGetProperty("failure", out var f) ? f.GetString() : "")}"); return 1; }
+                var output = fw.GetProperty("output");
+                foreach (var lap in output.GetProperty("laps").EnumerateArray())
+                {
+                    stdout.Write(await api.GetTextAsync($"/api/laps/{lap.GetProperty("lapId").GetString()}/report", ct));
+                    stdout.WriteLine();
+                }
+                stdout.WriteLine($"flywheel {id}: {output.GetProperty("stopped").GetString()}; verifier accuracy by lap: " +
+                    string.Join(" → ", output.GetProperty("laps").EnumerateArray().Select(l => l.TryGetProperty("verifierAccuracy", out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("0.###") : "n/a")));
+                return 0;
+            }
+            await Task.Delay(2000, ct);
+        }
+    }
+
+    async Task<int> FlywheelAsync(Args a, CancellationToken ct)
+    {
+        string verb = a.Positional(0, "flywheel command (start|show)");
+        using var api = ApiClient.FromEnvironment(layout);
+        switch (verb)
+        {
+            case "start":
+            {
+                a.Allow("--spec", "--laps", "--wait");
+                var spec = ReadSpec(a.Get("--spec"));
+                if (a.Get("--laps") != null) spec["laps"] = a.Int("--laps", 3, 1, 100);
+                var started = await api.PostAsync("/api/flywheels", spec, ct);
+                string id = started.GetProperty("id").GetString()!;
+                if (a.Has("--wait")) return await WaitForFlywheelAsync(api, id, a, ct);
+                if (a.Json) WriteJson(started); else stdout.WriteLine($"flywheel {id} started; ./mathv2 flywheel show {id}");
+                return 0;
+            }
+            case "show":
+            {
+                a.Allow();
+                var fw = await api.GetAsync($"/api/flywheels/{a.Positional(1, "flywheel id")}", ct);
+                if (a.Json) { WriteJson(fw); return 0; }
+                stdout.WriteLine($"{fw.GetProperty("id").GetString()} {fw.GetProperty("runtimeStatus").GetString()}");
+                var src = fw.TryGetProperty("output", out var o) && o.ValueKind == JsonValueKind.Object ? o : fw.TryGetProperty("status", out var st) ? st : default;
+                if (src.ValueKind == JsonValueKind.Object && src.TryGetProperty("laps", out var laps))
+                    foreach (var l in laps.EnumerateArray())
+                        stdout.WriteLine($"  lap {l.GetProperty("number").GetInt32()} {l.GetProperty("lapId").GetString()} verifier accuracy " +
+                            (l.TryGetProperty("verifierAccuracy", out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("0.###") : "n/a"));
+                if (src.ValueKind == JsonValueKind.Object && src.TryGetProperty("stopped", out var stopped)) stdout.WriteLine($"  stopped: {stopped.GetString()}");
+                if (fw.TryGetProperty("failure", out var f) && f.ValueKind == JsonValueKind.String) stdout.WriteLine($"  failure: {f.GetString()}");
+                return 0;
+            }
+            default: throw new CliException("flywheel commands: start, show");
+        }
     }
 
     void PrintProbe(JsonElement status)
@@ -455,16 +573,14 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
 
     async Task<int> LapAsync(Args a, CancellationToken ct)
     {
-        string verb = a.Positional(0, "lap command (start|show|list)");
+        string verb = a.Positional(0, "lap command (start|show|list|restart|report)");
         using var api = ApiClient.FromEnvironment(layout);
         switch (verb)
         {
             case "start":
             {
                 a.Allow("--spec", "--annotator", "--wait");
-                var spec = a.Get("--spec") is { } file
-                    ? (File.Exists(file) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!.AsObject() : throw new CliException($"no such spec file: {file}"))
-                    : new System.Text.Json.Nodes.JsonObject();
+                var spec = ReadSpec(a.Get("--spec"));
                 if (a.Get("--annotator") is { } annotator)
                 {
                     var ann = spec["annotation"] as System.Text.Json.Nodes.JsonObject ?? new System.Text.Json.Nodes.JsonObject();
@@ -473,23 +589,28 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 }
                 var started = await api.PostAsync("/api/laps", spec, ct);
                 string id = started.GetProperty("id").GetString()!;
-                if (!a.Has("--wait")) { if (a.Json) WriteJson(started); else stdout.WriteLine($"lap {id} started; ./mathv2 lap show {id}"); return 0; }
-                var progress = Progress(a);
-                progress.WriteLine($"lap {id} started");
-                string last = "";
-                while (true)
-                {
-                    var lap = await api.GetAsync($"/api/laps/{id}", ct);
-                    string line = LapLine(lap);
-                    if (line != last) { progress.WriteLine(line); last = line; }
-                    string rs = lap.GetProperty("runtimeStatus").GetString()!;
-                    if (rs is "Completed" or "Failed" or "Terminated")
-                    {
-                        if (a.Json) WriteJson(lap);
-                        return rs == "Completed" ? 0 : 1;
-                    }
-                    await Task.Delay(1000, ct);
-                }
+                if (a.Has("--wait")) return await WaitForLapAsync(api, id, a, ct);
+                if (a.Json) WriteJson(started); else stdout.WriteLine($"lap {id} started; ./mathv2 lap show {id}");
+                return 0;
+            }
+            case "restart":
+            {
+                a.Allow("--from-phase", "--spec", "--wait");
+                string id = a.Positional(1, "lap id");
+                string phase = a.Get("--from-phase") ?? throw new CliException("--from-phase is required (1a, 1b, 1c, 1d, 2, 3 or 4)");
+                var body = a.Get("--spec") is { } file ? ReadSpec(file) : null;
+                var started = await api.PostAsync($"/api/laps/{id}/restart?fromPhase={Uri.EscapeDataString(phase)}", body, ct);
+                string newId = started.GetProperty("id").GetString()!;
+                if (a.Has("--wait")) return await WaitForLapAsync(api, newId, a, ct);
+                if (a.Json) WriteJson(started); else stdout.WriteLine($"lap {newId} started from phase {phase}, reusing the earlier phases of {id}; ./mathv2 lap show {newId}");
+                return 0;
+            }
+            case "report":
+            {
+                a.Allow();
+                string id = a.Positional(1, "lap id");
+                stdout.Write(await api.GetTextAsync($"/api/laps/{id}/report{(a.Json ? "?format=json" : "")}", ct));
+                return 0;
             }
             case "show":
             {
@@ -499,7 +620,8 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 stdout.WriteLine(LapLine(lap));
                 if (lap.TryGetProperty("status", out var st) && st.TryGetProperty("artifacts", out var arts))
                     foreach (var p in arts.EnumerateObject()) stdout.WriteLine($"  {p.Name,-16} {p.Value.GetString()}");
-                if (lap.TryGetProperty("failure", out var f)) stdout.WriteLine($"  failure: {f.GetString()}");
+                if (lap.TryGetProperty("failure", out var f) && f.ValueKind == JsonValueKind.String) stdout.WriteLine($"  failure: {f.GetString()}");
+                if (lap.GetProperty("runtimeStatus").GetString() == "Completed") { stdout.WriteLine(); stdout.Write(await api.GetTextAsync($"/api/laps/{lap.GetProperty("id").GetString()}/report", ct)); }
                 return 0;
             }
             case "list":
@@ -512,7 +634,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                         (l.TryGetProperty("status", out var s) && s.TryGetProperty("phase", out var ph) ? $"phase {ph.GetString()}" : ""));
                 return 0;
             }
-            default: throw new CliException("lap commands: start, show, list");
+            default: throw new CliException("lap commands: start, show, list, restart, report");
         }
     }
 

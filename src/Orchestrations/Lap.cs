@@ -181,7 +181,8 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
         string dv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
-        if (input.Previous?.GetValueOrDefault("dv") is { } earlier)
+        // Later laps add to the previous D_v; lap 1 may start with the demo's graded proofs.
+        if ((input.Previous?.GetValueOrDefault("dv") ?? input.Datasets.Graded) is { } earlier)
             dv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
             {
                 Id = $"{input.LapId}-1a.dv", LapId = input.LapId, Phase = "1a", Type = "dataset-graded-proofs", File = LapFiles.GradedProofs, Parents = [earlier, dv],
@@ -275,7 +276,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         else
         {
             string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
-                new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts });
+                new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts, MaxRows = spec.Annotation.BatchSize });
             context.SetCustomStatus(new { phase = "1c", step = "analyses" });
             var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", GpuJobKinds.Sample, new
             {
@@ -291,7 +292,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
             if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
             else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
             dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
-            if (input.Previous?.GetValueOrDefault("dmv") is { } earlier)
+            if ((input.Previous?.GetValueOrDefault("dmv") ?? input.Datasets.Graded) is { } earlier)
                 dmv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
                 {
                     Id = $"{input.LapId}-1c.dmv", LapId = input.LapId, Phase = "1c", Type = "dataset-graded-analyses", File = LapFiles.GradedAnalyses, Parents = [earlier, dmv],

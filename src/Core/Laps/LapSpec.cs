@@ -11,15 +11,38 @@ public sealed record DemoLapOptions
     public int MaxDifficulty { get; init; } = 2;
     /// <summary>Prompt set of the lap's prompts and demonstrations: "compact" (tiny models) or "standard".</summary>
     public string Prompts { get; init; } = "compact";
+    /// <summary>
+    /// The demo domain's own graded proofs and rated analyses of D_p (one proof per defect kind, the oracle's labels)
+    /// join D_v and D_mv in lap 1: the stand-in for the expert-curated sets the paper starts from.
+    /// </summary>
+    public bool SeedGradedSets { get; init; } = true;
+}
+
+/// <summary>
+/// The demo's defaults, sized for one lap in about 15 minutes on a 2-core CPU (docs/laps.md). An object given in
+/// a spec replaces the default whole; fields it leaves out take the worker's defaults (docs/worker.md).
+/// </summary>
+public static class LapDefaults
+{
+    static JsonElement J(object o) => JsonSerializer.SerializeToElement(o, Json.Options);
+
+    public static JsonElement BootstrapConfig => J(new
+    {
+        hidden_size = 64, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 176, max_position_embeddings = 1024,
+    });
+    public static JsonElement BootstrapOptions => J(new { steps = 400, batchSize = 8, learningRate = 6e-3, warmupSteps = 20, evalEvery = 100, checkpointEvery = 100, maxSeqLen = 1024 });
+    public static JsonElement Verifier => J(new { steps = 10, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 5 });
+    public static JsonElement MetaVerifier => J(new { steps = 10, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
+    public static JsonElement Generator => J(new { steps = 8, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 4 });
 }
 
 /// <summary>The bootstrap (the stand-in for the SFT base model): a model from scratch trained on the demonstrations.</summary>
 public sealed record BootstrapOptions
 {
     /// <summary>HF config.json fields of the model (vocab_size comes from the tokenizer).</summary>
-    public JsonElement? Config { get; init; }
+    public JsonElement? Config { get; init; } = LapDefaults.BootstrapConfig;
     /// <summary>sft job options (steps, learningRate, batchSize, …; see docs/worker.md).</summary>
-    public JsonElement? Options { get; init; }
+    public JsonElement? Options { get; init; } = LapDefaults.BootstrapOptions;
 }
 
 /// <summary>How labels reach the lap: "oracle" (the demo domain's program) or "http" (people post them).</summary>
@@ -38,7 +61,7 @@ public sealed record AnnotationOptions
 public sealed record ColdStartOptions
 {
     /// <summary>Proofs sampled per problem by the base model.</summary>
-    public int ProofsPerProblem { get; init; } = 2;
+    public int ProofsPerProblem { get; init; } = 1;
     public int MaxNewTokens { get; init; } = 400;
     public double Temperature { get; init; } = 1.0;
 }
@@ -62,14 +85,15 @@ public sealed record RefinementOptions
 /// <summary>Phase 4's auto-labelling: n analyses per proof, m meta-verifications per issue report, k valid lowest.</summary>
 public sealed record ConsensusLapOptions
 {
-    public int N { get; init; } = 8;
-    public int M { get; init; } = 4;
+    /// <summary>The paper's n = 8, m = 4 cost too much for the CPU demo; set them for real runs.</summary>
+    public int N { get; init; } = 4;
+    public int M { get; init; } = 3;
     public int K { get; init; } = 2;
     /// <summary>New proofs auto-labelled per lap (the improved generator's, one per problem, in D_p order).</summary>
-    public int Proofs { get; init; } = 64;
+    public int Proofs { get; init; } = 32;
     /// <summary>Sample jobs each sampling step is split into (run side by side on as many workers).</summary>
     public int Shards { get; init; } = 2;
-    public int MaxNewTokens { get; init; } = 256;
+    public int MaxNewTokens { get; init; } = 200;
     public double Temperature { get; init; } = 1.0;
 }
 
@@ -98,11 +122,11 @@ public sealed record LapSpec
     public AnnotationOptions Annotation { get; init; } = new();
     public ColdStartOptions ColdStart { get; init; } = new();
     /// <summary>grpo job options of the verifier (phase 1B; see docs/worker.md).</summary>
-    public JsonElement? Verifier { get; init; }
+    public JsonElement? Verifier { get; init; } = LapDefaults.Verifier;
     /// <summary>grpo job options of the meta-verifier (phase 1C).</summary>
-    public JsonElement? MetaVerifier { get; init; }
+    public JsonElement? MetaVerifier { get; init; } = LapDefaults.MetaVerifier;
     /// <summary>grpo job options of the generator (phase 2).</summary>
-    public JsonElement? Generator { get; init; }
+    public JsonElement? Generator { get; init; } = LapDefaults.Generator;
     /// <summary>grpo job options of phase 3 (the α/β self-verification reward); the generator's when left out.</summary>
     public JsonElement? SelfVerification { get; init; }
     /// <summary>Phase 1C: how the verifier writes the analyses that annotators rate.</summary>
@@ -201,6 +225,8 @@ public sealed record LapDatasets
     public required string Demonstrations { get; init; }
     /// <summary>The held-out set of the report: problems, generation prompts, graded proofs, verification prompts.</summary>
     public string? HeldOut { get; init; }
+    /// <summary>demo.seedGradedSets: graded-proofs.jsonl and graded-analyses.jsonl of D_p's problems.</summary>
+    public string? Graded { get; init; }
 }
 
 public sealed record CreateAnnotationBatchInput
@@ -225,6 +251,8 @@ public sealed record VerificationPromptsInput
     /// <summary>A D_v artifact (graded-proofs.jsonl).</summary>
     public required string GradedProofs { get; init; }
     public required string Prompts { get; init; }
+    /// <summary>At most this many rows, evenly spread over D_v (all when null).</summary>
+    public int? MaxRows { get; init; }
 }
 
 /// <summary>File names inside lap artifacts and annotation batches.</summary>

@@ -1,0 +1,175 @@
+using MathV2.Core.Datasets;
+using MathV2.Core.Demo;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Tests;
+
+/// <summary>The lap report's measures, auto-labelling on sampled outputs, the report and the flywheel spec.</summary>
+public sealed class LapMeasuresTests
+{
+    static readonly DemoDatasetOptions O = new() { Seed = 4, ProblemsPerDifficulty = 5, MaxDifficulty = 2, Prompts = "compact" };
+
+    static string Analysis(ArithmeticProblem p, string proof) => Oracle.WriteAnalysis(Oracle.ScoreProof(p, proof).Defects);
+
+    static string Generation(string proof, double selfScore) =>
+        $"## Solution\n{proof}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(selfScore >= 1 ? [] : [new Defect(1, selfScore == 0 ? ProofDefect.FalseStep : ProofDefect.OmittedJustification)])}";
+
+    [Fact]
+    public void Held_out_problems_are_new_problems_and_their_graded_proofs_cover_every_defect_kind()
+    {
+        var dp = DemoDatasets.Problems(O).Select(p => p.Statement).ToHashSet();
+        var held = DemoDatasets.HeldOutProblems(O, 4);
+        Assert.NotEmpty(held);
+        Assert.DoesNotContain(held, h => dp.Contains(h.Statement));
+        Assert.Equal(held.Select(h => h.Id), DemoDatasets.HeldOutProblems(O, 4).Select(h => h.Id));   // deterministic
+        var graded = DemoDatasets.HeldOutGradedProofs(O, 4).ToList();
+        Assert.Equal(held.Count * 4, graded.Count);
+        Assert.Equal([0, 0.5, 1], graded.Select(g => g.Score).Distinct().Order());
+    }
+
+    [Fact]
+    public void Verifier_measures_count_exact_scores_errors_and_the_oracles_rating_of_each_analysis()
+    {
+        var rows = DemoDatasets.HeldOutGradedProofs(O, 1).Take(4).ToList();
+        var p = ArithmeticDomainIds.TryProblem(rows[0].ProblemId)!;
+        // Row 0 and 1 judged faithfully; row 2 scored 1 regardless (wrong unless it is correct); row 3 cut off.
+        var completions = new List<SampleCompletion>
+        {
+            new() { Id = "row-0", Completion = Analysis(p, rows[0].Proof) },
+            new() { Id = "row-1", Completion = Analysis(ArithmeticDomainIds.TryProblem(rows[1].ProblemId)!, rows[1].Proof) },
+            new() { Id = "row-2", Completion = Oracle.WriteAnalysis([]) },
+            new() { Id = "row-3", Completion = "Here is my evaluation", FinishReason = "length" },
+        };
+        var m = LapMeasures.Verifier("v", rows, completions);
+        double expectedCorrect = 2 + (rows[2].Score == 1 ? 1 : 0);
+        Assert.Equal(expectedCorrect / 4, m["v.accuracy"], 4);
+        Assert.Equal(Math.Round((Math.Abs(1 - rows[2].Score) + 1) / 4, 4), m["v.meanAbsError"], 4);
+        Assert.Equal(0.75, m["v.formatRate"]);
+        Assert.Equal(1, m["parseFailures.unfinished"]);
+        double meta = completions.Select((c, i) => Oracle.JudgeAnalysis(ArithmeticDomainIds.TryProblem(rows[i].ProblemId)!, rows[i].Proof, c.Completion)).Average();
+        Assert.Equal(Math.Round(meta, 4), m["v.metaQuality"], 4);
+        Assert.True(m["v.metaQuality"] < 1);
+    }
+
+    [Fact]
+    public void Generator_measures_use_the_oracle_and_the_honesty_of_the_self_score()
+    {
+        var held = DemoDatasets.HeldOutProblems(O, 1);
+        var a = held[0];
+        var b = held[1];
+        var completions = new List<SampleCompletion>
+        {
+            new() { Id = a.Id, Completion = Generation(ArithmeticDomain.WriteProof(a), 1) },                             // correct, honest
+            new() { Id = b.Id, Completion = Generation(ArithmeticDomain.WriteProof(b, ProofDefect.FalseStep, 4), 1) },  // wrong, claims 1
+            new() { Id = b.Id, Completion = "no sections at all" },
+        };
+        var m = LapMeasures.Generator("g", completions);
+        Assert.Equal(Math.Round(1 / 3.0, 4), m["g.oraclePassRate"]);
+        Assert.Equal(Math.Round(2 / 3.0, 4), m["g.formatRate"]);
+        Assert.Equal(0.5, m["g.selfScoreHonesty"]);   // (1 + 0) / 2
+        Assert.Equal(1, m["parseFailures.missingSolution"]);
+        var judged = LapMeasures.JudgedByVerifier("g", [new SampleCompletion { Id = "x", Completion = Oracle.WriteAnalysis([]) }, new SampleCompletion { Id = "y", Completion = "?" }]);
+        Assert.Equal(0.5, judged["g.verifierPassRate"]);
+        Assert.Equal(0.5, judged["g.verifierMeanScore"]);
+    }
+
+    [Fact]
+    public void Refinement_pass_at_1_and_at_the_cap_read_the_last_attempt_within_the_cap()
+    {
+        var held = DemoDatasets.HeldOutProblems(O, 1);
+        var p = held[0];
+        string wrong = Generation(ArithmeticDomain.WriteProof(p, ProofDefect.NotReachingClaim, 4), 0), right = Generation(ArithmeticDomain.WriteProof(p), 1);
+        var records = new List<RefinementRecord>
+        {
+            new() { Id = p.Id, Attempts = [new() { Iteration = 1, Completion = wrong, SelfScore = 0 }, new() { Iteration = 2, Completion = right, SelfScore = 1 }] },
+            new() { Id = held[1].Id, Attempts = [new() { Iteration = 1, Completion = Generation(ArithmeticDomain.WriteProof(held[1]), 1), SelfScore = 1 }] },
+        };
+        var m = LapMeasures.Refinement(records, 8);
+        Assert.Equal(0.5, m["refinement.passAt1Iteration"]);
+        Assert.Equal(1, m["refinement.passAtMaxIterations"]);
+        Assert.Equal(1.5, m["refinement.meanIterations"]);
+        Assert.Equal(1, m["refinement.selfAcceptedRate"]);
+        Assert.Equal(0.5, LapMeasures.Refinement(records, 1)["refinement.passAtMaxIterations"]);
+    }
+
+    [Fact]
+    public void Auto_labelling_applies_the_consensus_rule_to_parsed_samples_and_keeps_the_evidence()
+    {
+        var p = DemoDatasets.Problems(O)[0];
+        string correct = ArithmeticDomain.WriteProof(p), flawed = ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 4);
+        var proofs = new List<ConsensusProof>
+        {
+            new() { Id = "proof|a|0", ProblemId = p.Id, Problem = p.Statement, Proof = correct },
+            new() { Id = "proof|b|0", ProblemId = p.Id, Problem = p.Statement, Proof = flawed },
+            new() { Id = "proof|c|0", ProblemId = p.Id, Problem = p.Statement, Proof = flawed },
+        };
+        string issue = Analysis(p, flawed), clean = Oracle.WriteAnalysis([]);
+        string confirm = Oracle.WriteMetaVerification(p, flawed, issue);
+        var analyses = new List<SampleCompletion>
+        {
+            // a: nobody finds an issue → 1. b: two issue reports, both confirmed → 0. c: unparsable only → discarded.
+            new() { Id = "proof|a|0", Index = 0, Completion = clean }, new() { Id = "proof|a|0", Index = 1, Completion = clean },
+            new() { Id = "proof|b|0", Index = 0, Completion = issue }, new() { Id = "proof|b|0", Index = 1, Completion = issue },
+            new() { Id = "proof|c|0", Index = 0, Completion = "garbage" }, new() { Id = "proof|c|0", Index = 1, Completion = "x", FinishReason = "length" },
+        };
+        Assert.Equal([0, 1], AutoLabelling.IssueReports(analyses.Where(x => x.Id == "proof|b|0")).Select(x => x.Index));
+        var metas = new List<SampleCompletion>();
+        foreach (int i in new[] { 0, 1 })
+            for (int j = 0; j < 2; j++) metas.Add(new() { Id = AutoLabelling.MetaId("proof|b|0", i), Index = j, Completion = confirm });
+        var labels = AutoLabelling.Label(proofs, analyses, metas, new ConsensusOptions { N = 2, M = 2, K = 2 });
+        Assert.Equal(1, labels[0].Fixed.Label);
+        Assert.Equal(0, labels[1].Fixed.Label);
+        Assert.Equal(2, labels[1].Fixed.Evidence.Count(e => e.Valid == true));
+        Assert.Equal(ConsensusDecision.Discarded, labels[2].Fixed.Decision);
+        Assert.Equal([1.0, 0.0, 0.0], labels.Select(l => l.Oracle!.Value));
+        Assert.All(labels, l => Assert.Equal(l.Fixed.Label, l.Adaptive.Label));
+
+        var m = AutoLabelling.Measures(labels);
+        Assert.Equal(2, m["consensus.labelled"]);
+        Assert.Equal(Math.Round(1 / 3.0, 4), m["consensus.discardRate"]);
+        Assert.Equal(1, m["consensus.agreement"]);
+        Assert.Equal(2 + 2 + 2 * 2, m["consensus.samplesFixed"]);
+        Assert.True(m["consensus.samplesAdaptive"] <= m["consensus.samplesFixed"]);
+    }
+
+    [Fact]
+    public void The_report_sums_job_seconds_merges_measures_and_checks_the_targets()
+    {
+        var t0 = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        GpuJobOutcome Job(double seconds) => new() { JobId = "j", Status = GpuJobStatus.Succeeded, Summary = System.Text.Json.JsonSerializer.SerializeToElement(new { seconds }) };
+        var phases = new List<PhaseResult>
+        {
+            new() { Phase = "1a", Started = t0, Finished = t0.AddSeconds(90), Jobs = [Job(40), Job(20)], Metrics = new() { ["base.oraclePassRate"] = 0.2, ["parseFailures.unfinished"] = 3 } },
+            new() { Phase = "1b", Started = t0, Finished = t0, Jobs = [Job(7)], ReusedFrom = "lap-old", Metrics = new() { ["verifierV1.metaQuality"] = 0.5 } },
+            new() { Phase = "1d", Started = t0.AddSeconds(90), Finished = t0.AddSeconds(150), Jobs = [Job(30)],
+                Metrics = new() { ["verifierV2.accuracy"] = 0.92, ["verifierV2.metaQuality"] = 0.7, ["parseFailures.unfinished"] = 2 } },
+            new() { Phase = "2", Started = t0.AddSeconds(150), Finished = t0.AddSeconds(200), Jobs = [], Metrics = new() { ["generator.oraclePassRate"] = 0.1 } },
+        };
+        var r = LapReport.Build("lap-x", "demo", 1, phases, t0, t0.AddSeconds(1000), []);
+        Assert.Equal(90, r.Phases[0].JobSeconds + 30);
+        Assert.Equal(0, r.Phases[1].JobSeconds);   // reused: not this lap's compute
+        Assert.Equal(90, r.JobSeconds);
+        Assert.Equal(5, r.Measures["parseFailures.unfinished"]);
+        var targets = r.Targets.ToDictionary(t => t.Name, t => t.Met);
+        Assert.False(targets["lap wall time"]);   // 1000 s > 15 min
+        Assert.True(targets["verifier v2 accuracy"]);
+        Assert.True(targets["meta quality"]);
+        Assert.False(targets["generator"]);
+        Assert.Null(targets["consensus"]);
+        string md = r.ToMarkdown();
+        Assert.Contains("| 1b | 0 s | 0 s | 1 | reused from lap-old |", md);
+        Assert.Contains("| unfinished | 5 |", md);
+        Assert.Contains("| consensus | consensus.agreement ≥ 0.95 | n/a |", md);
+    }
+
+    [Fact]
+    public void A_flywheel_spec_is_validated_field_by_field_including_its_lap()
+    {
+        var errors = new FlywheelSpec { Laps = 0, HumanFreeFromLap = 1, Gates = new() { MaxVerifierAccuracyDrop = 2 }, Lap = new LapSpec { Domain = "x" } }.Validate().Select(e => e.Field).ToList();
+        Assert.Equal(["laps", "humanFreeFromLap", "gates.maxVerifierAccuracyDrop", "lap.domain"], errors);
+        Assert.Empty(new FlywheelSpec().Validate());
+        Assert.Contains(("consensus.k", "must be between 1 and n"), new LapSpec { Consensus = new() { N = 2, K = 3 } }.Validate());
+    }
+}
