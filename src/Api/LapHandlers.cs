@@ -11,7 +11,7 @@ using Microsoft.DurableTask.Client;
 namespace MathV2.Api;
 
 /// <summary>The lap routes: start, show, list, restart, report, flywheels, and the annotation batches a lap waits for.</summary>
-public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, GpuJobLimits defaultLimits)
+public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, GpuJobClient jobs, GpuJobLimits defaultLimits)
 {
     public const string LapPrefix = "lap-";
     public const string FlywheelPrefix = "fly-";
@@ -105,7 +105,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         return Results.Json(new
         {
             id, runtimeStatus = meta.RuntimeStatus.ToString(), createdAt = meta.CreatedAt, lastUpdatedAt = meta.LastUpdatedAt,
-            status = ParseOrNull(meta.SerializedCustomStatus), output = ParseOrNull(meta.SerializedOutput), failure = meta.FailureDetails?.ErrorMessage,
+            status = ParseOrNull(meta.SerializedCustomStatus), output = ParseOrNull(meta.SerializedOutput), failure = FailureOf(meta),
         }, Json.Options);
     }
 
@@ -120,12 +120,19 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (status is { } s && s.TryGetProperty("phase", out var ph) && ph.GetString() is { } phase && phase is not ("done" or "datasets"))
         {
             var sub = await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: true, ct);   // custom status comes only with inputs and outputs
-            phaseStatus = sub == null ? null : new { instanceId = sub.InstanceId, runtimeStatus = sub.RuntimeStatus.ToString(), status = ParseOrNull(sub.SerializedCustomStatus) };
+            var subStatus = sub == null ? null : ParseOrNull(sub.SerializedCustomStatus);
+            // The running jobs' progress (step/steps, done/total, iteration), from their records.
+            var running = new List<object>();
+            if (subStatus is { ValueKind: System.Text.Json.JsonValueKind.Object } ss && ss.TryGetProperty("jobs", out var js) && js.ValueKind == System.Text.Json.JsonValueKind.Array)
+                foreach (var j in js.EnumerateArray())
+                    if (j.GetString() is { } jobId && await jobs.GetAsync(jobId, ct) is { } r)
+                        running.Add(new { jobId, status = r.Status, attempt = r.Attempt, progress = r.Progress });
+            phaseStatus = sub == null ? null : new { instanceId = sub.InstanceId, runtimeStatus = sub.RuntimeStatus.ToString(), status = subStatus, jobs = running };
         }
         return Results.Json(new
         {
             id, runtimeStatus = meta.RuntimeStatus.ToString(), createdAt = meta.CreatedAt, lastUpdatedAt = meta.LastUpdatedAt,
-            status, phaseStatus, output = ParseOrNull(meta.SerializedOutput), failure = meta.FailureDetails?.ErrorMessage,
+            status, phaseStatus, output = ParseOrNull(meta.SerializedOutput), failure = FailureOf(meta),
         }, Json.Options);
     }
 
@@ -175,4 +182,8 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
     }
 
     static System.Text.Json.JsonElement? ParseOrNull(string? json) => ApiHandlers.ParseOrNull(json);
+
+    /// <summary>The failure message; the local engine keeps it in the output of a failed instance.</summary>
+    static string? FailureOf(OrchestrationMetadata meta) =>
+        meta.FailureDetails?.ErrorMessage ?? (meta.RuntimeStatus == OrchestrationRuntimeStatus.Failed && ParseOrNull(meta.SerializedOutput) is { ValueKind: System.Text.Json.JsonValueKind.String } s ? s.GetString() : null);
 }

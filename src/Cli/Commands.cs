@@ -194,11 +194,18 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         progress.WriteLine($"lap {id} started");
         string last = "";
         var sw = Stopwatch.StartNew();
+        var printed = TimeSpan.Zero;
         while (true)
         {
             var lap = await api.GetAsync($"/api/laps/{id}", ct);
             string line = LapLine(lap);
-            if (line != last) { progress.WriteLine($"[{sw.Elapsed:mm\\:ss}] {line}"); last = line; }
+            // A new line when the phase or step changes; progress within a step at most every 15 s.
+            if (line.Split(" (")[0] != last.Split(" (")[0] || (line != last && sw.Elapsed - printed > TimeSpan.FromSeconds(15)))
+            {
+                progress.WriteLine($"[{sw.Elapsed:mm\\:ss}] {line}");
+                last = line;
+                printed = sw.Elapsed;
+            }
             string rs = lap.GetProperty("runtimeStatus").GetString()!;
             if (rs is "Completed" or "Failed" or "Terminated")
             {
@@ -638,7 +645,17 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         }
     }
 
-    /// <summary>One line: status, phase, what the running phase is doing (job step, annotation wait).</summary>
+    /// <summary>A job's progress in a few words: training steps, samples done, refinement iterations.</summary>
+    static string? Progress(JsonElement p)
+    {
+        int? I(string name) => p.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : null;
+        if (I("step") is { } step && I("steps") is { } steps) return $"step {step}/{steps}";
+        if (I("done") is { } done && I("total") is { } total) return $"{done}/{total} samples";
+        if (I("iteration") is { } it) return $"iteration {it}, {I("stillRefining")} still refining";
+        return null;
+    }
+
+    /// <summary>One line: status, phase, what the running phase is doing (job step and progress, annotation wait).</summary>
     static string LapLine(JsonElement lap)
     {
         var sb = new System.Text.StringBuilder($"{lap.GetProperty("id").GetString()} {lap.GetProperty("runtimeStatus").GetString()}");
@@ -646,6 +663,11 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         if (lap.TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object)
         {
             if (s.TryGetProperty("step", out var step)) sb.Append($": {step.GetString()}");
+            if (ps.TryGetProperty("jobs", out var jobs) && jobs.ValueKind == JsonValueKind.Array)
+            {
+                var parts = jobs.EnumerateArray().Select(j => j.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object ? Progress(p) : null).OfType<string>().ToList();
+                if (parts.Count > 0) sb.Append($" ({string.Join("; ", parts)})");
+            }
             if (s.TryGetProperty("status", out var w) && w.GetString() == "awaiting-annotation")
                 sb.Append($": awaiting annotation of {s.GetProperty("batchId").GetString()} ({s.GetProperty("items").GetInt32()} items; ./mathv2 annotations pull)");
         }

@@ -29,10 +29,7 @@ public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
         double? accuracy = metrics.TryGetValue("verifierV3.accuracy", out var a3) ? a3 : metrics.TryGetValue("verifierV2.accuracy", out var a2) ? a2 : null;
         var laps = input.Laps.Append(new FlywheelLap { LapId = lapId, Number = k, Report = result.Report, VerifierAccuracy = accuracy, Artifacts = result.Artifacts }).ToList();
 
-        string? stopped = null;
-        if (input.Spec.Gates.MaxVerifierAccuracyDrop is { } drop && previous?.VerifierAccuracy is { } before && accuracy is { } now && now < before - drop)
-            stopped = $"gate: verifier accuracy fell from {before:0.###} (lap {k - 1}) to {now:0.###} (lap {k}), more than {drop:0.###}";
-        else if (k >= input.Spec.Laps) stopped = $"all {input.Spec.Laps} laps done";
+        string? stopped = input.Spec.Gates.Stop(k, input.Spec.Laps, previous?.VerifierAccuracy, accuracy);
         if (stopped != null)
         {
             context.SetCustomStatus(new { lap = k, of = input.Spec.Laps, stopped, laps });

@@ -49,20 +49,20 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
                 results.Add(reused with { ReusedFrom = reused.ReusedFrom ?? input.RestartedFrom });
                 continue;
             }
-            context.SetCustomStatus(new LapStatus { Phase = phase, Completed = results.Select(r => r.Phase).ToList(), Artifacts = artifacts });
+            context.SetCustomStatus(LapStatus.Of(phase, results, artifacts));
             var r = await context.CallSubOrchestratorAsync<PhaseResult>(orchestrator,
                 new PhaseInput { LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = new(artifacts), Previous = input.Previous, HumanFree = input.HumanFree },
                 new SubOrchestrationOptions { InstanceId = $"{input.LapId}-{phase}" });
             foreach (var (k, v) in r.Artifacts) artifacts[k] = v;
             results.Add(r);
         }
-        context.SetCustomStatus(new LapStatus { Phase = "report", Completed = results.Select(r => r.Phase).ToList(), Artifacts = artifacts });
+        context.SetCustomStatus(LapStatus.Of("report", results, artifacts));
         string report = await context.CallActivityAsync<string>(TaskNames.WriteLapReport, new LapReportInput
         {
             LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
         });
         artifacts["report"] = report;
-        context.SetCustomStatus(new LapStatus { Phase = "done", Completed = results.Select(r => r.Phase).ToList(), Artifacts = artifacts });
+        context.SetCustomStatus(LapStatus.Of("done", results, artifacts));
         return new LapResult { LapId = input.LapId, Phases = results, Report = report, Artifacts = artifacts };
     }
 }
@@ -73,12 +73,28 @@ public sealed record LapStatus
     public required string Phase { get; init; }
     public List<string> Completed { get; init; } = [];
     public Dictionary<string, string> Artifacts { get; init; } = [];
+    /// <summary>The measures of the phases done so far.</summary>
+    public Dictionary<string, double> Metrics { get; init; } = [];
+
+    public static LapStatus Of(string phase, List<PhaseResult> done, Dictionary<string, string> artifacts)
+    {
+        var metrics = new Dictionary<string, double>();
+        foreach (var r in done) LapMeasures.Merge(metrics, r.Metrics);
+        return new LapStatus { Phase = phase, Completed = done.Select(r => r.Phase).ToList(), Artifacts = artifacts, Metrics = metrics };
+    }
 }
 
 /// <summary>Running GPU jobs from a phase: deterministic ids, the lap's limits, failure as an exception.</summary>
 static class PhaseJobs
 {
-    public static async Task<GpuJobOutcome> RunAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string kind, object parameters, params string[] inputs)
+    public static Task<GpuJobOutcome> RunAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string kind, object parameters, params string[] inputs)
+    {
+        // The phase's status names the job, so GET /api/laps/{id} can show its progress.
+        context.SetCustomStatus(new { phase, step, jobs = new[] { $"{input.LapId}-{phase}-{step}" } });
+        return RunQuietAsync(context, input, phase, step, kind, parameters, inputs);
+    }
+
+    static async Task<GpuJobOutcome> RunQuietAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string kind, object parameters, params string[] inputs)
     {
         string jobId = $"{input.LapId}-{phase}-{step}";
         var spec = new GpuJobSpec
@@ -100,7 +116,8 @@ static class PhaseJobs
         Func<SampleShardParameters?, object> parameters, params string[] inputs)
     {
         if (shards <= 1) return [await RunAsync(context, input, phase, step, GpuJobKinds.Sample, parameters(null), inputs)];
-        var tasks = Enumerable.Range(0, shards).Select(i => RunAsync(context, input, phase, $"{step}{i}", GpuJobKinds.Sample, parameters(new SampleShardParameters(i, shards)), inputs)).ToList();
+        context.SetCustomStatus(new { phase, step, jobs = Enumerable.Range(0, shards).Select(i => $"{input.LapId}-{phase}-{step}{i}").ToArray() });
+        var tasks = Enumerable.Range(0, shards).Select(i => RunQuietAsync(context, input, phase, $"{step}{i}", GpuJobKinds.Sample, parameters(new SampleShardParameters(i, shards)), inputs)).ToList();
         return (await Task.WhenAll(tasks)).ToList();
     }
 }
@@ -116,7 +133,6 @@ static class HeldOut
         var e = input.Spec.Evaluation;
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
         string file = kind == "verifier" ? LapFiles.HeldOutVerificationPrompts : LapFiles.HeldOutGenerationPrompts;
-        context.SetCustomStatus(new { phase, step = $"measure {subject}" });
         var job = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}", GpuJobKinds.Sample, new
         {
             model, prompts = new { artifact = heldOut, file }, n = 1, maxNewTokens = e.MaxNewTokens, temperature = e.Temperature, seed = input.Spec.Demo.Seed,
@@ -143,7 +159,6 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         string? baseModel = spec.BaseCheckpoint ?? input.Previous?.GetValueOrDefault("base");
         if (baseModel is null)
         {
-            context.SetCustomStatus(new { phase = "1a", step = "bootstrap" });
             var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", GpuJobKinds.Sft, new
             {
                 init = new { config = spec.Bootstrap.Config, tokenizer = "char", seed = spec.Demo.Seed },
@@ -164,7 +179,6 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             return Result(context, started, jobs, artifacts, metrics);
         }
         string proposer = input.From("selfVerifyingGenerator", baseModel);
-        context.SetCustomStatus(new { phase = "1a", step = "proofs" });
         var sample = await PhaseJobs.RunAsync(context, input, "1a", "proofs", GpuJobKinds.Sample, new
         {
             model = proposer,
@@ -240,7 +254,6 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], policy = input.From("verifierV3", baseModel);
-        context.SetCustomStatus(new { phase = "1b", step = "verifier-v1" });
         var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", GpuJobKinds.Grpo, new
         {
             policy, reference = baseModel,
@@ -277,7 +290,6 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
                 new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts, MaxRows = spec.Annotation.BatchSize });
-            context.SetCustomStatus(new { phase = "1c", step = "analyses" });
             var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", GpuJobKinds.Sample, new
             {
                 model = v1, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts },
@@ -301,7 +313,6 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
             artifacts["batch1c"] = batch.BatchId;
         }
         string policy = input.From("metaVerifier", baseModel);
-        context.SetCustomStatus(new { phase = "1c", step = "meta-verifier" });
         var grpo = await PhaseJobs.RunAsync(context, input, "1c", "meta-verifier", GpuJobKinds.Grpo, new
         {
             policy, reference = baseModel,
@@ -317,9 +328,9 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
 }
 
 /// <summary>
-/// 1D verifier v2: GRPO on D_v with R_format · R_score · R_meta (R_meta from the frozen meta-verifier of 1C), then on
-/// D_mv with the meta-verifier reward, so that one model does both tasks. Fresh from the base model in lap 1; later
-/// laps start from the previous lap's verifier v3.
+/// 1D verifier v2: one model for both tasks. GRPO on D_mv with the meta-verifier reward, then on D_v with
+/// R_format · R_score · R_meta (R_meta from the frozen meta-verifier of 1C), so that it ends on its main task.
+/// Fresh from the base model in lap 1; later laps start from the previous lap's verifier v3.
 /// </summary>
 public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -329,27 +340,24 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], dmv = input.Artifacts["dmv"], meta = input.Artifacts["metaVerifier"];
         string policy = input.From("verifierV3", baseModel);
-        context.SetCustomStatus(new { phase = "1d", step = "verification" });
-        var verification = await PhaseJobs.RunAsync(context, input, "1d", "verification", GpuJobKinds.Grpo, new
+        var metaTask = await PhaseJobs.RunAsync(context, input, "1d", "meta-verification", GpuJobKinds.Grpo, new
         {
             policy, reference = baseModel,
-            reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
-            dataset = new { artifact = dv, file = LapFiles.GradedProofs },
-            options = spec.Verifier,
-        }, policy, baseModel, meta, dv);
-        context.SetCustomStatus(new { phase = "1d", step = "meta-verification" });
-        var both = await PhaseJobs.RunAsync(context, input, "1d", "meta-verification", GpuJobKinds.Grpo, new
-        {
-            policy = verification.ResultArtifactId,
-            reference = baseModel,
             reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
             dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
             options = spec.MetaVerifier,
-        }, verification.ResultArtifactId!, baseModel, dmv);
+        }, policy, baseModel, dmv);
+        var both = await PhaseJobs.RunAsync(context, input, "1d", "verification", GpuJobKinds.Grpo, new
+        {
+            policy = metaTask.ResultArtifactId, reference = baseModel,
+            reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
+            dataset = new { artifact = dv, file = LapFiles.GradedProofs },
+            options = spec.Verifier,
+        }, metaTask.ResultArtifactId!, baseModel, meta, dv);
         var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
         return new PhaseResult
         {
-            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [verification, both, eval], Metrics = metrics,
+            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [metaTask, both, eval], Metrics = metrics,
             Artifacts = new() { ["verifierV2"] = both.ResultArtifactId!, ["verifierV2HeldOut"] = eval.ResultArtifactId! },
         };
     }
@@ -366,7 +374,6 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], policy = input.From("selfVerifyingGenerator", baseModel);
-        context.SetCustomStatus(new { phase = "2", step = "generator" });
         var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", GpuJobKinds.Grpo, new
         {
             policy, reference = baseModel,
@@ -383,7 +390,6 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
             LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.Demo.Prompts,
             Sources = new() { ["base"] = [input.Artifacts["baseHeldOutProofs"]], ["generator"] = [eval.ResultArtifactId!] },
         });
-        context.SetCustomStatus(new { phase = "2", step = "judge held-out proofs" });
         var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", GpuJobKinds.Sample, new
         {
             model = v2, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts }, n = 1,
@@ -412,7 +418,6 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], generator = input.Artifacts["generator"];
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
-        context.SetCustomStatus(new { phase = "3", step = "self-verification" });
         var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", GpuJobKinds.Grpo, new
         {
             policy = generator, reference = baseModel,
@@ -421,7 +426,6 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
             options = spec.SelfVerification ?? spec.Generator,
         }, generator, baseModel, v2, input.Datasets.Problems);
         string selfVerifying = grpo.ResultArtifactId!;
-        context.SetCustomStatus(new { phase = "3", step = "refinement" });
         var refine = await PhaseJobs.RunAsync(context, input, "3", "refinement", GpuJobKinds.Refine, new
         {
             model = selfVerifying, problems = new { artifact = heldOut, file = LapFiles.HeldOutProblems },
@@ -453,7 +457,6 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], dv = input.Artifacts["dv"], meta = input.Artifacts["metaVerifier"];
         string generator = input.Artifacts["selfVerifyingGenerator"];
         var jobs = new List<GpuJobOutcome>();
-        context.SetCustomStatus(new { phase = "4", step = "proofs" });
         var proofs = await PhaseJobs.SampleShardedAsync(context, input, "4", "proofs", c.Shards, shard => new
         {
             model = generator, prompts = new { artifact = input.Datasets.Problems, file = LapFiles.GenerationPrompts }, n = 1, maxPrompts = c.Proofs,
@@ -465,7 +468,6 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
             LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.Demo.Prompts,
             Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
         });
-        context.SetCustomStatus(new { phase = "4", step = "analyses" });
         var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new
         {
             model = v2, prompts = new { artifact = proofPrompts, file = LapFiles.VerificationPrompts }, n = c.N,
@@ -480,7 +482,6 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         var metaIds = new List<string>();
         if (metaPrompts.Prompts > 0)
         {
-            context.SetCustomStatus(new { phase = "4", step = "meta-verifications" });
             var metas = await PhaseJobs.SampleShardedAsync(context, input, "4", "meta", c.Shards, shard => new
             {
                 model = v2, prompts = new { artifact = metaPrompts.Artifact, file = LapFiles.MetaPrompts }, n = c.M,
@@ -493,7 +494,6 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, Dv = dv, N = c.N, M = c.M, K = c.K,
         });
-        context.SetCustomStatus(new { phase = "4", step = "verifier-v3" });
         var v3 = await PhaseJobs.RunAsync(context, input, "4", "verifier-v3", GpuJobKinds.Grpo, new
         {
             policy = v2, reference = baseModel,

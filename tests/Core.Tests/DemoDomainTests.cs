@@ -17,6 +17,19 @@ public sealed class DemoDomainTests
     public void Evaluation_follows_precedence_and_parentheses(string expr, long value) =>
         Assert.Equal(value, ArithmeticDomain.Evaluate(expr));
 
+    /// <summary>Model-written proofs contain anything: the oracle must reject, never crash.</summary>
+    [Theory]
+    [InlineData("1) + (2")]
+    [InlineData("(3 + 4")]
+    [InlineData("99999999999999999999 + 1")]
+    [InlineData("2 + ")]
+    public void Malformed_expressions_are_not_evaluable_and_a_proof_made_of_them_scores_zero(string expr)
+    {
+        Assert.False(ArithmeticDomain.TryEvaluate(expr, out _));
+        var p = ArithmeticDomain.Problem(1, 0, 1);
+        Assert.Equal(0, Oracle.ScoreProof(p, $"{expr} = 3 (by arithmetic)\n{p.Expression} = {p.Value}").Score);
+    }
+
     [Theory]
     [MemberData(nameof(Problems))]
     public void Reference_proofs_score_one_and_each_injected_defect_gets_its_rubric_score(int difficulty, int index)

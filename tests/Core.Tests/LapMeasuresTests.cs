@@ -172,4 +172,15 @@ public sealed class LapMeasuresTests
         Assert.Empty(new FlywheelSpec().Validate());
         Assert.Contains(("consensus.k", "must be between 1 and n"), new LapSpec { Consensus = new() { N = 2, K = 3 } }.Validate());
     }
+
+    [Fact]
+    public void The_accuracy_gate_stops_a_flywheel_only_on_a_drop_larger_than_allowed()
+    {
+        var g = new FlywheelGates { MaxVerifierAccuracyDrop = 0.05 };
+        Assert.Null(g.Stop(2, 3, 0.9, 0.86));
+        Assert.StartsWith("gate: verifier accuracy fell from 0.9 (lap 1) to 0.8 (lap 2)", g.Stop(2, 3, 0.9, 0.8));
+        Assert.Equal("all 3 laps done", g.Stop(3, 3, 0.9, 0.95));
+        Assert.Null(g.Stop(2, 3, null, 0.1));
+        Assert.Null(new FlywheelGates { MaxVerifierAccuracyDrop = null }.Stop(2, 3, 0.9, 0.1));
+    }
 }

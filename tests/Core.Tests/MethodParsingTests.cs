@@ -36,6 +36,17 @@ public sealed class MethodParsingTests
     public void Other_values_are_rejected(string raw) => Assert.Null(Scores.Normalize(raw));
 
     [Fact]
+    public void Headings_with_nothing_between_them_are_a_missing_solution_not_a_crash()
+    {
+        foreach (string text in new[] { "## Solution\n\n## Self Evaluation\nx", "## Solution\n## Self Evaluation", "#Solution\n \n ## Self-Evaluation:\n\\boxed{1}" })
+        {
+            var g = Parsers.Generation(text);
+            Assert.Equal(ParseFailure.MissingSolution, g.Failure);
+            Assert.Null(g.Proof);
+        }
+    }
+
+    [Fact]
     public void The_last_brace_balanced_box_after_thinking_wins()
     {
         Assert.Equal(@"\frac{1}{2}", Boxed.Last(@"<think>maybe \boxed{1}</think> first \boxed{0} then \boxed{\frac{1}{2}}"));

@@ -16,7 +16,7 @@ namespace MathV2.Functions.Tests;
 public sealed class ShellTests
 {
     static readonly MathV2Storage Unused = new("UseDevelopmentStorage=true");
-    readonly HttpFunctions _http = new(new ApiHandlers(new GpuJobClient(Unused), new ArtifactStore(Unused), new GpuJobLimits()), new LapHandlers(Unused, new ArtifactStore(Unused), new GpuJobLimits()));
+    readonly HttpFunctions _http = new(new ApiHandlers(new GpuJobClient(Unused), new ArtifactStore(Unused), new GpuJobLimits()), new LapHandlers(Unused, new ArtifactStore(Unused), new GpuJobClient(Unused), new GpuJobLimits()));
     readonly RecordingDurableTaskClient _client = new();
 
     [Fact]

@@ -123,6 +123,54 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Equal(new[] { data, model.Id, grpoData }.Order(), lineage.Ancestors.Select(a => a.Id).Order());
     }
 
+    /// <summary>
+    /// A model taught to score its drafts 0 and its refinements 1: the refine job drafts, sees self-score 0, refines
+    /// with the refinement prompt, sees 1 and stops; every attempt is in refinements.jsonl.
+    /// </summary>
+    [Fact]
+    public async Task Refine_drafts_then_revises_until_the_self_score_is_1_or_the_cap()
+    {
+        var set = Core.Method.Prompts.Compact;
+        var problems = Enumerable.Range(0, 6).Select(i => Core.Demo.ArithmeticDomain.Problem(9, i, 1)).ToList();
+        static string Answer(double score) => $"## Solution\nok\n## Self Evaluation\n{Core.Demo.Oracle.WriteAnalysis(score >= 1 ? [] : [new Core.Demo.Defect(1, Core.Demo.ProofDefect.FalseStep)])}";
+        var demos = problems.SelectMany(p => new[]
+        {
+            new DemonstrationRow { Kind = "generation", Prompt = Core.Method.Prompts.RenderGeneration(p.Statement, set.Generation), Completion = Answer(0) },
+            new DemonstrationRow { Kind = "refinement", Prompt = Core.Method.Prompts.RenderRefinement(p.Statement, [("ok", "x", 0)], set.Refinement), Completion = Answer(1) },
+        });
+        string data = await Dataset("demos.jsonl", Jsonl.Write(demos));
+        var sft = await Run(Spec(GpuJobKinds.Sft, new
+        {
+            init = new { config = new { hidden_size = 64, num_hidden_layers = 1, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 128, max_position_embeddings = 1024 }, seed = 1 },
+            dataset = new { artifact = data, file = "demos.jsonl" }, evalShare = 0,
+            options = new { steps = 150, batchSize = 6, learningRate = 6e-3, warmupSteps = 10, maxSeqLen = 1024, checkpointEvery = 1000 },
+        }, data));
+        Assert.True(sft.Status == GpuJobStatus.Succeeded, sft.Error);
+        string rows = await Dataset("problems.jsonl", Jsonl.Write(problems.Take(3).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement })));
+        var refine = await Run(Spec(GpuJobKinds.Refine, new
+        {
+            model = sft.ResultArtifactId, problems = new { artifact = rows, file = "problems.jsonl" }, maxIterations = 3, maxNewTokens = 300, temperature = 0, prompts = "compact",
+        }, sft.ResultArtifactId!, rows));
+        Assert.True(refine.Status == GpuJobStatus.Succeeded, refine.Error);
+        var records = (await Text(refine.ResultArtifactId!, Core.Laps.LapFiles.Refinements)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => Json.Deserialize<Core.Laps.RefinementRecord>(l)).ToList();
+        Assert.Equal(problems.Take(3).Select(p => p.Id), records.Select(r => r.Id));
+        Assert.All(records, r =>
+        {
+            Assert.Equal([1, 2], r.Attempts.Select(a => a.Iteration));
+            Assert.Equal([0.0, 1.0], r.Attempts.Select(a => a.SelfScore ?? -1));
+        });
+        Assert.Equal(2.0, refine.Summary!.Value.GetProperty("meanIterations").GetDouble());
+        Assert.Equal(3, refine.Summary.Value.GetProperty("selfAccepted").GetInt32());
+
+        var capped = await Run(Spec(GpuJobKinds.Refine, new
+        {
+            model = sft.ResultArtifactId, problems = new { artifact = rows, file = "problems.jsonl" }, maxIterations = 1, maxNewTokens = 300, temperature = 0, prompts = "compact",
+        }, sft.ResultArtifactId!, rows));
+        Assert.Equal(0, capped.Summary!.Value.GetProperty("selfAccepted").GetInt32());
+        Assert.Equal(1.0, capped.Summary.Value.GetProperty("meanIterations").GetDouble());
+    }
+
     [Fact]
     public async Task Bad_inputs_fail_the_job_naming_the_file_line_or_field()
     {

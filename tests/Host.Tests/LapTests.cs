@@ -103,13 +103,13 @@ public sealed class LapTests(StackFixture stack)
         var metaAncestors = (await stack.Artifacts.GetLineageAsync(meta))!.Ancestors.Select(m => m.Id).ToHashSet();
         foreach (string expected in new[] { dmv, c.GetProperty("verifierAnalyses").GetString()!, v1, dv, base_ }) Assert.Contains(expected, metaAncestors);
 
-        // 1D: v2 from the base model, trained against the frozen meta-verifier on D_v, then on D_mv.
+        // 1D: v2 from the base model, trained on D_mv, then against the frozen meta-verifier on D_v.
         string v2 = phases[3].GetProperty("artifacts").GetProperty("verifierV2").GetString()!;
         var v2Lineage = (await stack.Artifacts.GetLineageAsync(v2))!;
         foreach (string expected in new[] { meta, dv, dmv, base_ }) Assert.Contains(expected, v2Lineage.Ancestors.Select(m => m.Id));
         var jobs1d = phases[3].GetProperty("jobs").EnumerateArray().Take(2).Select(j => j.GetProperty("summary")).ToList();
-        Assert.Equal(["verifier-v2", "meta-verifier"], jobs1d.Select(j => j.GetProperty("reward").GetString()));
-        Assert.Equal([meta], jobs1d[0].GetProperty("rewardModels").EnumerateArray().Select(x => x.GetString()));
+        Assert.Equal(["meta-verifier", "verifier-v2"], jobs1d.Select(j => j.GetProperty("reward").GetString()));
+        Assert.Equal([meta], jobs1d[1].GetProperty("rewardModels").EnumerateArray().Select(x => x.GetString()));
 
         // 2: the generator from the base model on D_p, rewarded by the frozen verifier v2.
         var gen = phases[4];
@@ -267,6 +267,89 @@ public sealed class LapTests(StackFixture stack)
         Assert.Contains(genJob, jobs);
     }
 
+    [Fact]
+    public async Task Restarting_from_phase_3_reuses_the_earlier_phases_and_runs_only_the_rest()
+    {
+        await stack.Stack.UpAsync();
+        string id = await StartAsync(Spec("oracle"));
+        var early = await stack.Http.PostAsync($"/api/laps/{id}/restart?fromPhase=3", null);
+        Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);   // still running
+        var first = await WaitForLapAsync(id, "Completed");
+        Assert.Equal(HttpStatusCode.BadRequest, (await stack.Http.PostAsync($"/api/laps/{id}/restart?fromPhase=9", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await stack.Http.PostAsync($"/api/laps/{id}/restart", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.PostAsync("/api/laps/lap-000000000000/restart?fromPhase=2", null)).StatusCode);
+
+        var resp = await stack.Http.PostAsync($"/api/laps/{id}/restart?fromPhase=3", null);
+        Assert.Equal(HttpStatusCode.Accepted, resp.StatusCode);
+        string again = (await resp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        var lap = await WaitForLapAsync(again, "Completed");
+        var oldPhases = first.GetProperty("output").GetProperty("phases").EnumerateArray().ToList();
+        var phases = lap.GetProperty("output").GetProperty("phases").EnumerateArray().ToList();
+        Assert.Equal(LapPhases.Names, phases.Select(p => p.GetProperty("phase").GetString()));
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(id, phases[i].GetProperty("reusedFrom").GetString());
+            Assert.Equal(oldPhases[i].GetProperty("artifacts").GetRawText(), phases[i].GetProperty("artifacts").GetRawText());
+        }
+        foreach (var p in phases.Skip(5))
+        {
+            Assert.Equal(JsonValueKind.Null, p.TryGetProperty("reusedFrom", out var r) ? r.ValueKind : JsonValueKind.Null);
+            Assert.All(p.GetProperty("jobs").EnumerateArray(), j => Assert.StartsWith($"{again}-", j.GetProperty("jobId").GetString()));
+        }
+        // Phase 3 trained from the first lap's generator.
+        string generator = oldPhases[4].GetProperty("artifacts").GetProperty("generator").GetString()!;
+        Assert.Contains(generator, (await stack.Artifacts.GetLineageAsync(phases[5].GetProperty("artifacts").GetProperty("selfVerifyingGenerator").GetString()!))!.Ancestors.Select(m => m.Id));
+        Assert.Null(await stack.Jobs.GetAsync($"{again}-1a-bootstrap"));
+        string report = await stack.Http.GetStringAsync($"/api/laps/{again}/report");
+        Assert.Contains($"| 1a | 0 s | 0 s | 3 | reused from {id} |", report);
+    }
+
+    [Fact]
+    public async Task A_flywheel_runs_laps_from_the_previous_laps_artifacts_and_later_laps_are_human_free()
+    {
+        await stack.Stack.UpAsync();
+        var resp = await stack.Http.PostAsJsonAsync("/api/flywheels", new { laps = 2, humanFreeFromLap = 2, lap = Spec("http") }, Json.Options);
+        Assert.True(resp.StatusCode == HttpStatusCode.Accepted, await resp.Content.ReadAsStringAsync());
+        string id = (await resp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        string lap1 = $"lap-{id[4..]}_1", lap2 = $"lap-{id[4..]}_2";
+
+        // Lap 1 bootstraps with people's labels; lap 2 needs none.
+        foreach (string suffix in new[] { "-1a-batch", "-1c-batch" })
+        {
+            string batch = await WaitForBatchAsync(stack, lap1, suffix);
+            var items = AnnotationValidation.ReadItems(await stack.Http.GetStringAsync($"/api/laps/{lap1}/annotations/{batch}"));
+            Assert.Equal(HttpStatusCode.Accepted, (await stack.Http.PostAsync($"/api/laps/{lap1}/annotations/{batch}",
+                new StringContent(string.Concat(items.Select(i => JsonSerializer.Serialize(new { itemId = i.ItemId, score = 1 }) + "\n"))))).StatusCode);
+        }
+        JsonElement fw = default;
+        await StackFixture.Until(async () => (fw = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/flywheels/{id}")).GetProperty("runtimeStatus").GetString() is "Completed" or "Failed",
+            300, () => $"flywheel {id} did not finish: {fw}");
+        Assert.True(fw.GetProperty("runtimeStatus").GetString() == "Completed", fw.ToString());
+        var output = fw.GetProperty("output");
+        Assert.Equal("all 2 laps done", output.GetProperty("stopped").GetString());
+        Assert.Equal([lap1, lap2], output.GetProperty("laps").EnumerateArray().Select(l => l.GetProperty("lapId").GetString()));
+
+        var first = (await LapAsync(lap1)).GetProperty("output");
+        var second = (await LapAsync(lap2)).GetProperty("output");
+        var a1 = first.GetProperty("artifacts");
+        var phases2 = second.GetProperty("phases").EnumerateArray().ToList();
+        // Human-free: no bootstrap, no cold-start batch, no analyses batch; D_v is lap 1's auto-labelled one, D_mv lap 1's.
+        Assert.Equal([$"{lap2}-1a-heldout-base"], phases2[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
+        Assert.Equal(a1.GetProperty("base").GetString(), phases2[0].GetProperty("artifacts").GetProperty("base").GetString());
+        Assert.Equal(a1.GetProperty("dv").GetString(), phases2[0].GetProperty("artifacts").GetProperty("dv").GetString());
+        Assert.Equal($"{lap1}-4.dv", a1.GetProperty("dv").GetString());
+        Assert.Equal(a1.GetProperty("dmv").GetString(), phases2[2].GetProperty("artifacts").GetProperty("dmv").GetString());
+        Assert.Null(await LapTestsBatches.BatchAsync(stack, $"{lap2}-1a-batch"));
+        // Lap 2's checkpoints continue lap 1's.
+        var v1Ancestors = (await stack.Artifacts.GetLineageAsync(phases2[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!))!.Ancestors.Select(m => m.Id).ToList();
+        Assert.Contains(a1.GetProperty("verifierV3").GetString(), v1Ancestors);
+        var genAncestors = (await stack.Artifacts.GetLineageAsync(phases2[4].GetProperty("artifacts").GetProperty("generator").GetString()!))!.Ancestors.Select(m => m.Id).ToList();
+        Assert.Contains(a1.GetProperty("selfVerifyingGenerator").GetString(), genAncestors);
+        Assert.Contains("Lap 2;", await stack.Http.GetStringAsync($"/api/laps/{lap2}/report"));
+        var laps = await stack.Http.GetFromJsonAsync<JsonElement>("/api/laps");
+        Assert.Contains(laps.EnumerateArray(), l => l.GetProperty("id").GetString() == lap2);
+    }
+
     /// <summary>Waits until the lap's running phase waits for a batch whose id ends as given; returns the batch id.</summary>
     internal static async Task<string> WaitForBatchAsync(StackFixture stack, string id, string suffix)
     {
@@ -295,6 +378,12 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
         Assert.Contains("sed", await unknown.Content.ReadAsStringAsync());
     }
+}
+
+static class LapTestsBatches
+{
+    public static async Task<string?> BatchAsync(StackFixture stack, string batchId) =>
+        (await stack.Storage.Container(StorageNames.AnnotationsContainer).GetBlobClient($"{batchId}/{LapFiles.Batch}").ExistsAsync()).Value ? batchId : null;
 }
 
 /// <summary>The lap and annotations commands of the CLI against the same stack.</summary>
@@ -342,6 +431,17 @@ public sealed class LapCliTests(StackFixture stack)
         await StackFixture.Until(async () => (await Cli("lap", "show", id, "--json")).Out.Contains("\"Completed\""), 240, () => $"lap {id} did not complete");
         var (_, list, _) = await Cli("lap", "list");
         Assert.Contains(id, list);
+        var (_, shown, _) = await Cli("lap", "show", id);
+        Assert.Contains($"# Lap report: {id}", shown);
+        Assert.Contains("## Targets", shown);
+
+        // Restart from phase 4: the CLI follows the new lap and ends with its report, phases 1A–3 reused.
+        var restarted = await Cli("lap", "restart", id, "--from-phase", "4", "--wait");
+        Assert.True(restarted.Rc == 0, restarted.Err + restarted.Out);
+        Assert.Contains($"| 3 | 0 s | 0 s | 2 | reused from {id} |", restarted.Out);
+        Assert.Contains("| verifierV3.accuracy |", restarted.Out);
+        var bad = await Assert.ThrowsAsync<MathV2.Cli.CliException>(() => Cli("lap", "restart", id, "--from-phase", "5"));
+        Assert.Contains("fromPhase", bad.Message);
         Directory.Delete(dir, true);
     }
 }

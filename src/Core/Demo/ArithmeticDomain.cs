@@ -130,6 +130,7 @@ public static class ArithmeticDomain
             if (expr[i] == '(') open = i;
             else if (expr[i] == ')' && open >= 0) { close = i; break; }
         }
+        if (open >= 0 && close < 0) throw new FormatException($"unbalanced parentheses in '{expr}'");
         int from = open >= 0 ? open + 1 : 0, to = open >= 0 ? close : expr.Length;
         string inner = expr[from..to];
         var bin = new Regex(@"(?<![\d)])(-?\d+)\s*([*])\s*(-?\d+)");
@@ -156,7 +157,7 @@ public static class ArithmeticDomain
     public static bool TryEvaluate(string expr, out long value)
     {
         try { value = Evaluate(expr); return true; }
-        catch (FormatException) { value = 0; return false; }
+        catch (Exception e) when (e is FormatException or OverflowException) { value = 0; return false; }
     }
 }
 

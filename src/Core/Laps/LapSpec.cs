@@ -285,6 +285,14 @@ public sealed record FlywheelGates
 {
     /// <summary>Null: no gate.</summary>
     public double? MaxVerifierAccuracyDrop { get; init; } = 0.05;
+
+    /// <summary>Why the flywheel stops after lap <paramref name="number"/> of <paramref name="laps"/>, or null to go on.</summary>
+    public string? Stop(int number, int laps, double? previousAccuracy, double? accuracy)
+    {
+        if (MaxVerifierAccuracyDrop is { } drop && previousAccuracy is { } before && accuracy is { } now && now < before - drop - 1e-9)
+            return $"gate: verifier accuracy fell from {before:0.###} (lap {number - 1}) to {now:0.###} (lap {number}), more than {drop:0.###}";
+        return number >= laps ? $"all {laps} laps done" : null;
+    }
 }
 
 /// <summary>A multi-lap run: lap k+1 starts from lap k's artifacts; from HumanFreeFromLap on no one annotates.</summary>

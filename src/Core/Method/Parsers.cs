@@ -69,6 +69,8 @@ public static class Parsers
         var selfEval = self.Cast<Match>().LastOrDefault(m => m.Index > solution.Index);
         if (selfEval == null)
             return new GenerationParse { Proof = body[(solution.Index + solution.Length)..].Trim(), Failure = ParseFailure.MissingSelfEvaluation };
+        // The headings' patterns may span blank lines, so the two matches can overlap: then there is no proof between them.
+        if (selfEval.Index < solution.Index + solution.Length) return new GenerationParse { Failure = ParseFailure.MissingSolution };
         string proof = body[(solution.Index + solution.Length)..selfEval.Index].Trim();
         if (proof.Length == 0) return new GenerationParse { Failure = ParseFailure.MissingSolution };
         string evaluation = body[(selfEval.Index + selfEval.Length)..].Trim();
