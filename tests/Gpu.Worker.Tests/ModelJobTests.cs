@@ -132,11 +132,12 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
     {
         var set = Core.Method.Prompts.Compact;
         var problems = Enumerable.Range(0, 6).Select(i => Core.Demo.ArithmeticDomain.Problem(9, i, 1)).ToList();
-        static string Answer(double score) => $"## Solution\nok\n## Self Evaluation\n{Core.Demo.Oracle.WriteAnalysis(score >= 1 ? [] : [new Core.Demo.Defect(1, Core.Demo.ProofDefect.FalseStep)])}";
+        static string Analysis(double score) => Core.Demo.Oracle.WriteAnalysis(score >= 1 ? [] : [new Core.Demo.Defect(1, Core.Demo.ProofDefect.FalseStep)]);
+        static string Answer(double score) => $"## Solution\nok\n## Self Evaluation\n{Analysis(score)}";
         var demos = problems.SelectMany(p => new[]
         {
             new DemonstrationRow { Kind = "generation", Prompt = Core.Method.Prompts.RenderGeneration(p.Statement, set.Generation), Completion = Answer(0) },
-            new DemonstrationRow { Kind = "refinement", Prompt = Core.Method.Prompts.RenderRefinement(p.Statement, [("ok", "x", 0)], set.Refinement), Completion = Answer(1) },
+            new DemonstrationRow { Kind = "refinement", Prompt = Core.Method.Prompts.RenderRefinement(p.Statement, [("ok", Analysis(0), 0)], set.Refinement), Completion = Answer(1) },
         });
         string data = await Dataset("demos.jsonl", Jsonl.Write(demos));
         var sft = await Run(Spec(GpuJobKinds.Sft, new
