@@ -165,6 +165,18 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         return m == null ? Problems.NotFound("Artifact", id) : Results.Json(m, Json.Options);
     }
 
+    /// <summary>GET /api/artifacts/{id}/files/{path}: one file of an artifact (sha256-checked), as stored.</summary>
+    public async Task<IResult> GetArtifactFileAsync(string id, string path, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid artifact id", "id");
+        var m = await artifacts.GetAsync(id, ct);
+        if (m == null) return Problems.NotFound("Artifact", id);
+        if (!m.Files.Any(f => f.Path == path)) return Problems.NotFound($"File of artifact {id}", path);
+        byte[] bytes = await artifacts.ReadFileAsync(m, path, ct);
+        string type = path.EndsWith(".jsonl") ? "application/x-ndjson" : path.EndsWith(".json") ? "application/json" : path.EndsWith(".md") ? "text/markdown" : "application/octet-stream";
+        return Results.Bytes(bytes, type);
+    }
+
     /// <summary>GET /api/artifacts/{id}/lineage: ancestors, edges and children.</summary>
     public async Task<IResult> GetLineageAsync(string id, CancellationToken ct = default)
     {

@@ -26,7 +26,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                   annotations pull LAP BATCH [--out FILE] | annotations submit LAP BATCH --in FILE (JSONL itemId/score)
         ops       instances show|rewind|terminate|suspend|resume|restart|purge ID [--reason TEXT] [--history]
                   jobs show ID
-                  artifacts show|lineage ID
+                  artifacts show|lineage ID | artifacts get ID PATH [--out FILE]
         datasets  datasets import --in FILE --problem-field F [--proof-field F --score-field F] [--analysis-field F]
                            [--id-field F] [--out FILE] [--skip-invalid] [--artifact ID]
                   datasets demo [--seed S] [--problems-per-difficulty N] [--max-difficulty D] [--prompts standard|compact]
@@ -57,6 +57,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
             "flywheel" => await FlywheelAsync(a, ct),
             "annotations" => await AnnotationsAsync(a, ct),
             "jobs" => await ShowAsync(a, "jobs", ["show"], ct),
+            "artifacts" when argv.Length > 1 && argv[1] == "get" => await ArtifactFileAsync(a, ct),
             "artifacts" => await ShowAsync(a, "artifacts", ["show", "lineage"], ct),
             "bench" => await BenchAsync(a, ct),
             "method" => MethodCommand(a),
@@ -383,6 +384,18 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         var result = await api.GetAsync(verb == "lineage" ? $"/api/{resource}/{id}/lineage" : $"/api/{resource}/{id}", ct);
         if (a.Json) WriteJson(result);
         else stdout.WriteLine(JsonSerializer.Serialize(result, Json.Indented));
+        return 0;
+    }
+
+    /// <summary>artifacts get ID PATH [--out FILE]: one file of an artifact (samples, reports, datasets).</summary>
+    async Task<int> ArtifactFileAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--out");
+        string id = Uri.EscapeDataString(a.Positional(1, "artifact id")), path = a.Positional(2, "file path inside the artifact");
+        using var api = ApiClient.FromEnvironment(layout);
+        string text = await api.GetTextAsync($"/api/artifacts/{id}/files/{string.Join('/', path.Split('/').Select(Uri.EscapeDataString))}", ct);
+        if (a.Get("--out") is { } file) { File.WriteAllText(file, text); stdout.WriteLine($"{path} of {a.Positional(1, "artifact id")} written to {file}"); }
+        else stdout.Write(text);
         return 0;
     }
 

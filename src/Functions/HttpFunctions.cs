@@ -101,6 +101,11 @@ public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps)
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "artifacts/{id}")] HttpRequest req, string id) =>
         Execute(req, api.GetArtifactAsync(id, req.HttpContext.RequestAborted));
 
+    [Function("GetArtifactFile")]
+    public Task<IActionResult> GetArtifactFile(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "artifacts/{id}/files/{*path}")] HttpRequest req, string id, string path) =>
+        Execute(req, api.GetArtifactFileAsync(id, path, req.HttpContext.RequestAborted));
+
     [Function("GetArtifactLineage")]
     public Task<IActionResult> GetArtifactLineage(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "artifacts/{id}/lineage")] HttpRequest req, string id) =>

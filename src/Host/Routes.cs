@@ -32,6 +32,7 @@ public static class Routes
         api.MapPost("/laps/{id}/annotations/{batchId}", (HttpRequest req, string id, string batchId, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.SubmitAnnotationsAsync(req, c, id, batchId, ct));
         api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));
         api.MapGet("/artifacts/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetArtifactAsync(id, ct));
+        api.MapGet("/artifacts/{id}/files/{**path}", (string id, string path, ApiHandlers h, CancellationToken ct) => h.GetArtifactFileAsync(id, path, ct));
         api.MapGet("/artifacts/{id}/lineage", (string id, ApiHandlers h, CancellationToken ct) => h.GetLineageAsync(id, ct));
         api.MapFallback(() => Results.Problem("No such API route.", statusCode: 404, title: "Not found"));
     }

@@ -30,8 +30,8 @@ public static class LapDefaults
     {
         hidden_size = 64, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 176, max_position_embeddings = 1024,
     });
-    public static JsonElement BootstrapOptions => J(new { steps = 400, batchSize = 8, learningRate = 6e-3, warmupSteps = 20, evalEvery = 100, checkpointEvery = 100, maxSeqLen = 1024 });
-    public static JsonElement Verifier => J(new { steps = 10, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 5 });
+    public static JsonElement BootstrapOptions => J(new { steps = 900, batchSize = 8, learningRate = 6e-3, warmupSteps = 20, evalEvery = 150, checkpointEvery = 150, maxSeqLen = 1024 });
+    public static JsonElement Verifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 5 });
     public static JsonElement MetaVerifier => J(new { steps = 10, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
     public static JsonElement Generator => J(new { steps = 8, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 4 });
 }
