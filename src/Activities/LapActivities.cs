@@ -225,8 +225,8 @@ public sealed class BuildLabelledDataset(MathV2Storage storage, ArtifactStore ar
         string id = $"{batch.BatchId}.{(analyses ? "dmv" : "dv")}";
         if (await artifacts.GetAsync(id) != null) return id;
         var items = AnnotationValidation.ReadItems(await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.ItemsPath));
-        var labels = (await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.LabelsPath))
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<AnnotationLabel>(l)).ToDictionary(l => l.ItemId, l => l.Score);
+        var labels = Jsonl.Records<AnnotationLabel>(await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.LabelsPath))
+            .ToDictionary(l => l.ItemId, l => l.Score);
         var labelled = items.Where(i => labels.ContainsKey(i.ItemId)).ToList();
         var w = artifacts.Create(id, analyses ? "dataset-graded-analyses" : "dataset-graded-proofs", StorageNames.DatasetsContainer, id,
             new ArtifactProducer { Lap = batch.LapId, Phase = batch.BatchId.Split('-')[^2], Instance = batch.InstanceId }, [batch.SamplesArtifact]);
@@ -294,8 +294,7 @@ public sealed class MeasureSamples(ArtifactStore artifacts) : TaskActivity<Measu
             case "refinement":
                 var records = new List<RefinementRecord>();
                 foreach (string id in input.Samples)
-                    records.AddRange((await LapStore.ReadArtifactTextAsync(artifacts, id, LapFiles.Refinements)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                        .Select(l => Json.Deserialize<RefinementRecord>(l)));
+                    records.AddRange(Jsonl.Records<RefinementRecord>(await LapStore.ReadArtifactTextAsync(artifacts, id, LapFiles.Refinements)));
                 return LapMeasures.Refinement(records, input.MaxIterations);
             default:
                 throw new ArgumentException($"unknown measure kind '{input.Kind}'");
@@ -334,7 +333,7 @@ public sealed class WriteProofPrompts(ArtifactStore artifacts) : TaskActivity<Pr
     }
 
     public static async Task<List<ConsensusProof>> ReadProofsAsync(ArtifactStore artifacts, string id) =>
-        (await LapStore.ReadArtifactTextAsync(artifacts, id, ProofsFile)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<ConsensusProof>(l)).ToList();
+        Jsonl.Records<ConsensusProof>(await LapStore.ReadArtifactTextAsync(artifacts, id, ProofsFile));
 }
 
 /// <summary>Phase 4: meta-verification prompts for every parsable analysis that reports an issue.</summary>
@@ -387,8 +386,7 @@ public sealed class AutoLabel(ArtifactStore artifacts) : TaskActivity<AutoLabelI
         string consensusId = $"{input.LapId}-4.consensus", dvId = $"{input.LapId}-4.dv";
         List<ConsensusLabel> labels;
         if (await artifacts.GetAsync(consensusId) is { } existing)
-            labels = Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, LapFiles.Consensus)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(l => Json.Deserialize<ConsensusLabel>(l)).ToList();
+            labels = Jsonl.Records<ConsensusLabel>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, LapFiles.Consensus)));
         else
         {
             var proofs = await WriteProofPrompts.ReadProofsAsync(artifacts, input.Proofs);

@@ -6,37 +6,45 @@ using MathV2.Gpu.Worker.Model;
 using MathV2.Gpu.Worker.Text;
 using MathV2.Gpu.Worker.Training;
 using TorchSharp;
+using MathV2.Core.Laps;
+using System.Text.Json;
 using Xunit.Abstractions;
 
 namespace MathV2.Gpu.Worker.Tests;
 
-/// <summary>The demo's compact demonstrations are sized so that a tiny model learns the answer formats on a CPU.</summary>
+/// <summary>
+/// The demo's compact demonstrations are sized so that the lap's bootstrap (LapDefaults: the model and the sft
+/// options a demo lap uses) learns every answer format on a CPU.
+/// </summary>
 public sealed class DemoFormatLearningTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// ~90 s on 2 cores: the verification and meta-verification formats are learnt; proof writing (generation,
-    /// refinement) needs more training than a unit test can afford and is only reported here (the lap's bootstrap
-    /// trains longer and its report measures it).
+    /// About 4 minutes on 2 cores (the bootstrap of a demo lap): held-out prompts of every kind — verification,
+    /// meta-verification, generation with self-evaluation, refinement — get well-formed answers (greedy decoding).
+    /// Well-formed is the format, not correctness: whether the proofs are right is what the lap report measures.
     /// </summary>
     [Fact]
-    public void A_tiny_model_learns_the_verification_formats_from_the_compact_demonstrations()
+    public void The_demo_bootstrap_learns_every_answer_format_from_the_compact_demonstrations()
     {
-        var o = new DemoDatasetOptions { Seed = 3, ProblemsPerDifficulty = 20, MaxDifficulty = 2, Prompts = "compact" };
+        var lap = new LapSpec();
+        var o = new DemoDatasetOptions { Seed = 3, ProblemsPerDifficulty = lap.Demo.ProblemsPerDifficulty, MaxDifficulty = lap.Demo.MaxDifficulty, Prompts = lap.Demo.Prompts };
         var rows = DemoDatasets.Demonstrations(o).ToList();
         var train = rows.Where(r => !Splits.IsValidation(r.Prompt, 0.1)).Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
         var held = rows.Where(r => Splits.IsValidation(r.Prompt, 0.1)).ToList();
         var tok = CharTokenizer.Ascii();
         torch.manual_seed(5);
-        using var model = new LlamaForCausalLM(new LlamaConfig { HiddenSize = 64, Layers = 2, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 176, VocabSize = tok.VocabSize, MaxPositions = 1024 });
+        var config = LlamaConfig.Parse(LapDefaults.BootstrapConfig.GetRawText()) with { VocabSize = tok.VocabSize };
+        var options = LapDefaults.BootstrapOptions.Deserialize<TrainOptions>(MathV2.Core.Json.Options)! with { Seed = 1 };
+        using var model = new LlamaForCausalLM(config);
         var sw = Stopwatch.StartNew();
-        using (var sft = new SftTrainer(model, tok, train, held.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(),
-            new TrainOptions { Steps = 350, BatchSize = 8, LearningRate = 6e-3, WarmupSteps = 20, EvalEvery = 100, MaxSeqLen = 1024, Seed = 1 }))
+        using (var sft = new SftTrainer(model, tok, train, held.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(), options))
         {
             sft.Run();
-            output.WriteLine($"{train.Count} demonstrations, {sft.Metrics.Sum(m => m.Seconds):F0} s of training; held-out loss {sft.Metrics[^1].EvalLoss:F3}");
+            output.WriteLine($"{train.Count} demonstrations, {options.Steps} steps, {sft.Metrics.Sum(m => m.Seconds):F0} s of training; held-out loss {sft.Metrics[^1].EvalLoss:F3}");
         }
         model.eval();
         var byKind = held.GroupBy(r => r.Kind).ToDictionary(g => g.Key, g => g.Take(6).ToList());
+        Assert.Equal(["generation", "meta-verification", "refinement", "verification"], byKind.Keys.Order());
         foreach (var (kind, items) in byKind)
         {
             var samples = Sampler.Generate(model, tok, items.Select(r => r.Prompt).ToList(), new SamplingOptions { Temperature = 0, MaxNewTokens = 600 });
@@ -48,8 +56,7 @@ public sealed class DemoFormatLearningTests(ITestOutputHelper output)
             }).ToList();
             var ok = parsed.Select(p => p.FormatOk).ToList();
             output.WriteLine($"{kind}: {ok.Count(x => x)}/{ok.Count} well-formed ({string.Join(", ", parsed.Where(p => !p.FormatOk).Select(p => p.Failure))}); e.g. {samples[0].Text.Replace("\n", " | ")}");
-            if (kind is "verification" or "meta-verification")
-                Assert.True(ok.Count(x => x) >= ok.Count - 1, $"{kind}: only {ok.Count(x => x)} of {ok.Count} held-out answers are well-formed");
+            Assert.True(ok.Count(x => x) * 3 >= ok.Count * 2, $"{kind}: only {ok.Count(x => x)} of {ok.Count} held-out answers are well-formed");
         }
         output.WriteLine($"total {sw.Elapsed.TotalSeconds:F0} s");
     }

@@ -84,6 +84,10 @@ public static class Jsonl
         }
     }
 
+    /// <summary>Records the product wrote itself (samples, decisions, items), one JSON object per non-blank line.</summary>
+    public static List<T> Records<T>(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => Json.Deserialize<T>(l)).ToList();
+
     public static string Write<T>(IEnumerable<T> rows)
     {
         var sb = new StringBuilder();

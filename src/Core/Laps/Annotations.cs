@@ -91,7 +91,7 @@ public static class AnnotationValidation
         string.Concat(labels.Select(l => Json.Serialize(l) + "\n"));
 
     public static IReadOnlyList<AnnotationItem> ReadItems(string jsonl) =>
-        jsonl.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<AnnotationItem>(l)).ToList();
+        Jsonl.Records<AnnotationItem>(jsonl);
 
     public static string WriteItems(IEnumerable<AnnotationItem> items) =>
         string.Concat(items.Select(i => Json.Serialize(i) + "\n"));
