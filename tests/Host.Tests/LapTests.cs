@@ -430,7 +430,8 @@ public sealed class LapCliTests(StackFixture stack)
         File.WriteAllText(labelsFile, string.Concat(AnnotationValidation.ReadItems(File.ReadAllText(itemsFile)).Select(i => JsonSerializer.Serialize(new { itemId = i.ItemId, score = 1 }) + "\n")));
         Assert.Equal(0, (await Cli("annotations", "submit", id, batch1c, "--in", labelsFile)).Rc);
 
-        await StackFixture.Until(async () => (await Cli("lap", "show", id, "--json")).Out.Contains("\"Completed\""), 240, () => $"lap {id} did not complete");
+        await StackFixture.Until(async () => JsonDocument.Parse((await Cli("lap", "show", id, "--json")).Out).RootElement.GetProperty("runtimeStatus").GetString() == "Completed",
+            240, () => $"lap {id} did not complete");
         var (_, list, _) = await Cli("lap", "list");
         Assert.Contains(id, list);
         var (_, shown, _) = await Cli("lap", "show", id);

@@ -33,7 +33,7 @@ public static class LapDefaults
     public static JsonElement BootstrapOptions => J(new { steps = 900, batchSize = 8, learningRate = 6e-3, warmupSteps = 20, evalEvery = 150, checkpointEvery = 150, maxSeqLen = 1024 });
     public static JsonElement Verifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 5 });
     public static JsonElement MetaVerifier => J(new { steps = 10, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
-    public static JsonElement Generator => J(new { steps = 8, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 4 });
+    public static JsonElement Generator => J(new { steps = 8, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 4 });
 }
 
 /// <summary>The bootstrap (the stand-in for the SFT base model): a model from scratch trained on the demonstrations.</summary>
