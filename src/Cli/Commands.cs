@@ -225,6 +225,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         progress.WriteLine($"flywheel {id} started");
         string lastLap = "", lastLine = "";
         var sw = Stopwatch.StartNew();
+        var printed = TimeSpan.Zero;
         while (true)
         {
             var fw = await api.GetAsync($"/api/flywheels/{id}", ct);
@@ -235,7 +236,12 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 try
                 {
                     string line = LapLine(await api.GetAsync($"/api/laps/{lapId}", ct));
-                    if (line != lastLine) { progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] {line}"); lastLine = line; }
+                    if (line.Split(" (")[0] != lastLine.Split(" (")[0] || (line != lastLine && sw.Elapsed - printed > TimeSpan.FromSeconds(15)))
+                    {
+                        progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] {line}");
+                        lastLine = line;
+                        printed = sw.Elapsed;
+                    }
                 }
                 catch (CliException) { }   // the lap is not scheduled yet
             }
