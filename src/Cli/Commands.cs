@@ -193,20 +193,11 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
     {
         var progress = Progress(a);
         progress.WriteLine($"lap {id} started");
-        string last = "";
-        var sw = Stopwatch.StartNew();
-        var printed = TimeSpan.Zero;
+        var lines = new ProgressLines(progress);
         while (true)
         {
             var lap = await api.GetAsync($"/api/laps/{id}", ct);
-            string line = LapLine(lap);
-            // A new line when the phase or step changes; progress within a step at most every 15 s.
-            if (line.Split(" (")[0] != last.Split(" (")[0] || (line != last && sw.Elapsed - printed > TimeSpan.FromSeconds(15)))
-            {
-                progress.WriteLine($"[{sw.Elapsed:mm\\:ss}] {line}");
-                last = line;
-                printed = sw.Elapsed;
-            }
+            lines.Write(LapLine(lap));
             string rs = lap.GetProperty("runtimeStatus").GetString()!;
             if (rs is "Completed" or "Failed" or "Terminated")
             {
@@ -223,26 +214,16 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
     {
         var progress = Progress(a);
         progress.WriteLine($"flywheel {id} started");
-        string lastLap = "", lastLine = "";
-        var sw = Stopwatch.StartNew();
-        var printed = TimeSpan.Zero;
+        string lastLap = "";
+        var lines = new ProgressLines(progress);
         while (true)
         {
             var fw = await api.GetAsync($"/api/flywheels/{id}", ct);
             string rs = fw.GetProperty("runtimeStatus").GetString()!;
             if (fw.TryGetProperty("status", out var st) && st.ValueKind == JsonValueKind.Object && st.TryGetProperty("lapId", out var lapIdEl) && lapIdEl.GetString() is { } lapId)
             {
-                if (lapId != lastLap) { progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] lap {st.GetProperty("lap").GetInt32()} of {st.GetProperty("of").GetInt32()}: {lapId}"); lastLap = lapId; }
-                try
-                {
-                    string line = LapLine(await api.GetAsync($"/api/laps/{lapId}", ct));
-                    if (line.Split(" (")[0] != lastLine.Split(" (")[0] || (line != lastLine && sw.Elapsed - printed > TimeSpan.FromSeconds(15)))
-                    {
-                        progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] {line}");
-                        lastLine = line;
-                        printed = sw.Elapsed;
-                    }
-                }
+                if (lapId != lastLap) { lines.Write($"lap {st.GetProperty("lap").GetInt32()} of {st.GetProperty("of").GetInt32()}: {lapId}"); lastLap = lapId; }
+                try { lines.Write(LapLine(await api.GetAsync($"/api/laps/{lapId}", ct))); }
                 catch (CliException) { }   // the lap is not scheduled yet
             }
             if (rs is "Completed" or "Failed" or "Terminated")
@@ -661,6 +642,25 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 return 0;
             }
             default: throw new CliException("lap commands: start, show, list, restart, report");
+        }
+    }
+
+    /// <summary>
+    /// Progress lines with the elapsed time: a new line when the phase or step changes (the text before " ("),
+    /// progress within a step at most every 15 s.
+    /// </summary>
+    sealed class ProgressLines(TextWriter progress)
+    {
+        readonly Stopwatch sw = Stopwatch.StartNew();
+        TimeSpan printed;
+        string last = "";
+
+        public void Write(string line)
+        {
+            if (line.Split(" (")[0] == last.Split(" (")[0] && (line == last || sw.Elapsed - printed < TimeSpan.FromSeconds(15))) return;
+            progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] {line}");
+            last = line;
+            printed = sw.Elapsed;
         }
     }
 
