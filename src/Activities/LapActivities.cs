@@ -151,7 +151,7 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
             var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(dvm, LapFiles.GradedProofs)), LapFiles.GradedProofs).Rows;
             items = ordered.Select((c, n) =>
             {
-                var row = rows[int.Parse(c.GetProperty("id").GetString()!["row-".Length..], System.Globalization.CultureInfo.InvariantCulture)];
+                var row = rows[LapMeasures.RowIndex(c.GetProperty("id").GetString()!)];
                 return new AnnotationItem { ItemId = $"item-{n:00000}", ProblemId = row.ProblemId, Problem = row.Problem, Proof = row.Proof, Analysis = NonEmpty(c.GetProperty("completion").GetString()) };
             }).ToList();
         }

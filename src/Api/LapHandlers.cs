@@ -16,9 +16,6 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
     public const string LapPrefix = "lap-";
     public const string FlywheelPrefix = "fly-";
 
-    /// <summary>Lap k of flywheel fly-{hex} is lap-{hex}_{k} (one dash, so it is listed with the laps).</summary>
-    public static string FlywheelLapId(string flywheelId, int number) => $"{LapPrefix}{flywheelId[FlywheelPrefix.Length..]}_{number}";
-
     /// <summary>POST /api/laps: validates the LapSpec (field-level errors) and starts a Lap; 202 with the check-status payload.</summary>
     public async Task<IResult> StartLapAsync(HttpRequest req, DurableTaskClient client, CancellationToken ct = default)
     {

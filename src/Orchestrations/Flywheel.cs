@@ -12,6 +12,7 @@ namespace MathV2.Orchestrations;
 /// </summary>
 public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
 {
+    /// <summary>Lap k of flywheel fly-{hex} is lap-{hex}_{k} (one dash, so it is listed with the laps).</summary>
     public static string LapId(string flywheelId, int number) => $"lap-{flywheelId[(flywheelId.IndexOf('-') + 1)..]}_{number}";
 
     public override async Task<FlywheelResult> RunAsync(TaskOrchestrationContext context, FlywheelInput input)
