@@ -126,6 +126,51 @@ public sealed class GpuJobClientTests(AzuriteFixture azurite) : IClassFixture<Az
         Assert.Equal(3, record.Progress!.Value.GetProperty("step").GetInt32());
     }
 
+    /// <summary>A clock that runs an action the first time it is read after being armed.</summary>
+    sealed class InterruptingClock(DateTimeOffset now) : TimeProvider
+    {
+        public Action? OnNextRead { get; set; }
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            var action = OnNextRead;
+            OnNextRead = null;
+            action?.Invoke();
+            return now;
+        }
+    }
+
+    [Fact]
+    public async Task A_heartbeat_landing_between_the_commits_read_and_write_does_not_lose_the_result()
+    {
+        string id = NewId();
+        var clock = new InterruptingClock(_clock.Now);
+        var worker = new GpuJobClient(azurite.Storage, clock);
+        await Jobs.SubmitAsync(Spec(id));
+        await Jobs.ClaimAsync(id, "w1");
+        // CompleteAsync reads the record, then the clock: the attempt's own heartbeat changes the ETag right then.
+        clock.OnNextRead = () => Assert.True(Jobs.HeartbeatAsync(id, 1, null).GetAwaiter().GetResult());
+        Assert.True(await worker.CompleteAsync(id, 1, "result-1", null));
+        var record = (await Jobs.GetAsync(id))!;
+        Assert.Equal(GpuJobStatus.Succeeded, record.Status);
+        Assert.Equal("result-1", record.ResultArtifactId);
+    }
+
+    [Fact]
+    public async Task A_heartbeat_landing_between_a_failures_read_and_write_still_requeues_the_job()
+    {
+        string id = NewId();
+        var clock = new InterruptingClock(_clock.Now);
+        var worker = new GpuJobClient(azurite.Storage, clock);
+        await Jobs.SubmitAsync(Spec(id));
+        await Jobs.ClaimAsync(id, "w1");
+        clock.OnNextRead = () => Assert.True(Jobs.HeartbeatAsync(id, 1, null).GetAwaiter().GetResult());
+        await worker.FailAttemptAsync(id, 1, "boom");
+        var record = (await Jobs.GetAsync(id))!;
+        Assert.Equal(GpuJobStatus.Queued, record.Status);
+        Assert.Equal("boom", record.Error);
+    }
+
     [Theory]
     [InlineData("ok-id_1.2", true)]
     [InlineData("", false)]

@@ -134,53 +134,66 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         return true;
     }
 
-    /// <summary>Commit: status Succeeded with the result artifact, then the job event. False when the attempt lost the job.</summary>
+    /// <summary>
+    /// Commit: status Succeeded with the result artifact, then the job event. False when the attempt lost the job.
+    /// A concurrent write (this attempt's own heartbeat) changes the ETag: the record is read again and the commit retried.
+    /// </summary>
     public async Task<bool> CompleteAsync(string jobId, int attempt, string resultArtifactId, JsonElement? summary, CancellationToken ct = default)
     {
-        var e = await GetEntityAsync(jobId, ct);
-        if (e == null || StatusOf(e) != GpuJobStatus.Running || e.GetInt32("Attempt") != attempt) return false;
-        var now = Now;
-        var attempts = AttemptsOf(e);
-        MarkLast(attempts, "succeeded", now, null);
-        e["Status"] = nameof(GpuJobStatus.Succeeded);
-        e["ResultArtifactId"] = resultArtifactId;
-        e["Summary"] = summary?.GetRawText();
-        e["FinishedAt"] = now;
-        e["HeartbeatAt"] = now;
-        e["Error"] = null;
-        e["Attempts"] = Json.Serialize(attempts);
-        if (!await TryUpdateAsync(e, ct)) return false;
-        await PublishEventAsync(e, ct);
-        return true;
+        for (int i = 0; i < 5; i++)
+        {
+            var e = await GetEntityAsync(jobId, ct);
+            if (e == null || StatusOf(e) != GpuJobStatus.Running || e.GetInt32("Attempt") != attempt) return false;
+            var now = Now;
+            var attempts = AttemptsOf(e);
+            MarkLast(attempts, "succeeded", now, null);
+            e["Status"] = nameof(GpuJobStatus.Succeeded);
+            e["ResultArtifactId"] = resultArtifactId;
+            e["Summary"] = summary?.GetRawText();
+            e["FinishedAt"] = now;
+            e["HeartbeatAt"] = now;
+            e["Error"] = null;
+            e["Attempts"] = Json.Serialize(attempts);
+            if (!await TryUpdateAsync(e, ct)) continue;
+            await PublishEventAsync(e, ct);
+            return true;
+        }
+        throw new InvalidOperationException($"job {jobId}: too much contention completing attempt {attempt}");
     }
 
     /// <summary>
     /// An attempt threw: requeue with backoff while attempts remain, else fail the job and publish the event.
     /// A permanent error (bad parameters or inputs: another attempt would fail the same way) fails the job at once.
+    /// Retried on a concurrent write like <see cref="CompleteAsync"/>.
     /// </summary>
     public async Task FailAttemptAsync(string jobId, int attempt, string error, CancellationToken ct = default, bool permanent = false)
     {
-        var e = await GetEntityAsync(jobId, ct);
-        if (e == null || StatusOf(e) != GpuJobStatus.Running || e.GetInt32("Attempt") != attempt) return;
-        var now = Now;
-        var attempts = AttemptsOf(e);
-        MarkLast(attempts, "failed", now, error);
-        if (permanent)
+        for (int i = 0; i < 5; i++)
         {
-            await FinishFailedAsync(e, attempts, $"job failed (bad input, not retried): {error}", ct);
-            return;
-        }
-        if (attempt >= (e.GetInt32("MaxAttempts") ?? 1))
-        {
-            await FinishFailedAsync(e, attempts, $"job failed after {attempt} attempt(s): {error}", ct);
-            return;
-        }
-        e["Status"] = nameof(GpuJobStatus.Queued);
-        e["QueuedAt"] = now;
-        e["Error"] = error;
-        e["Attempts"] = Json.Serialize(attempts);
-        if (await TryUpdateAsync(e, ct))
+            var e = await GetEntityAsync(jobId, ct);
+            if (e == null || StatusOf(e) != GpuJobStatus.Running || e.GetInt32("Attempt") != attempt) return;
+            var now = Now;
+            var attempts = AttemptsOf(e);
+            MarkLast(attempts, "failed", now, error);
+            if (permanent)
+            {
+                if (await FinishFailedAsync(e, attempts, $"job failed (bad input, not retried): {error}", ct)) return;
+                continue;
+            }
+            if (attempt >= (e.GetInt32("MaxAttempts") ?? 1))
+            {
+                if (await FinishFailedAsync(e, attempts, $"job failed after {attempt} attempt(s): {error}", ct)) return;
+                continue;
+            }
+            e["Status"] = nameof(GpuJobStatus.Queued);
+            e["QueuedAt"] = now;
+            e["Error"] = error;
+            e["Attempts"] = Json.Serialize(attempts);
+            if (!await TryUpdateAsync(e, ct)) continue;
             await EnqueueAsync(jobId, TimeSpan.FromSeconds(Math.Min(30, 1 << attempt)), ct);
+            return;
+        }
+        throw new InvalidOperationException($"job {jobId}: too much contention failing attempt {attempt}");
     }
 
     /// <summary>
