@@ -19,6 +19,7 @@ public static class LapStore
     public static DemoDatasetOptions DemoOptions(LapSpec spec) => new()
     {
         Seed = spec.Demo.Seed, ProblemsPerDifficulty = spec.Demo.ProblemsPerDifficulty, MaxDifficulty = spec.Demo.MaxDifficulty, Prompts = spec.Demo.Prompts,
+        FactProblemsPerDifficulty = spec.Demo.FactProblemsPerDifficulty,
     };
 
     public static async Task<string> ReadTextAsync(MathV2Storage storage, string container, string path, CancellationToken ct = default) =>

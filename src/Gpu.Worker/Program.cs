@@ -12,6 +12,25 @@ catch (Exception e)
     Console.Error.WriteLine($"TorchSharp failed to load: {e.Message}");
     return 3;
 }
+if (args is ["bench", "bootstrap", ..])
+{
+    // `mathv2 bench bootstrap`: ./mathv2 bench bootstrap [--quick] [--steps N] [--tokenizers char,words]
+    int ti = Array.IndexOf(args, "--tokenizers");
+    var bo = new MathV2.Gpu.Worker.Bench.BootstrapBenchOptions
+    {
+        Quick = args.Contains("--quick"),
+        Steps = Array.IndexOf(args, "--steps") >= 0 ? ArgInt("--steps", 1) : null,
+        Hidden = Array.IndexOf(args, "--hidden") >= 0 ? ArgInt("--hidden", 64) : null,
+        Layers = Array.IndexOf(args, "--layers") >= 0 ? ArgInt("--layers", 2) : null,
+        ProblemsPerDifficulty = Array.IndexOf(args, "--problems") >= 0 ? ArgInt("--problems", 40) : null,
+        FactProblemsPerDifficulty = Array.IndexOf(args, "--facts") >= 0 ? (int.TryParse(args[Array.IndexOf(args, "--facts") + 1], out int fp) ? fp : 0) : null,
+        HeldOutPerDifficulty = ArgInt("--heldout", 8),
+        Tokenizers = ti >= 0 && ti + 1 < args.Length ? args[ti + 1].Split(',', StringSplitOptions.RemoveEmptyEntries) : ["char", "words"],
+    };
+    var br = MathV2.Gpu.Worker.Bench.BootstrapBench.Run(bo, m => Console.Error.WriteLine($"bench: {DateTime.Now:HH:mm:ss} {m}"));
+    Console.WriteLine(MathV2.Core.Json.Serialize(br, indented: true));
+    return 0;
+}
 if (args is ["bench", ..])
 {
     // `mathv2 bench worker` runs this in its own process: ./mathv2 bench worker [--quick] [--steps N] [--new-tokens N]

@@ -161,7 +161,7 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", GpuJobKinds.Sft, new
             {
-                init = new { config = spec.Bootstrap.Config, tokenizer = "char", seed = spec.Demo.Seed },
+                init = new { config = spec.Bootstrap.Config, tokenizer = spec.Bootstrap.Tokenizer, seed = spec.Demo.Seed },
                 dataset = new { artifact = input.Datasets.Demonstrations, file = LapFiles.Demonstrations },
                 options = spec.Bootstrap.Options,
             }, input.Datasets.Demonstrations);

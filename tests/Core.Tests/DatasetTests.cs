@@ -8,7 +8,7 @@ namespace MathV2.Core.Tests;
 public sealed class DatasetTests
 {
     const string Dv = """
-        {"problemId":"p1","problem":"Prove 1+1=2.","proof":"Step 1: 1 + 1 = 2, because 1 + 1 = 2.","score":1}
+        {"problemId":"p1","problem":"Prove 1+1=2.","proof":"Step 1: 1 + 1 = 2, so 1 + 1 = 2.","score":1}
         {"problemId":"p2","problem":"Prove 2+2=4.","proof":"obvious","score":"1/2"}
 
         {"problemId":"p3","problem":"Prove 3+3=6.","proof":"","score":1}
@@ -75,6 +75,27 @@ public sealed class DatasetTests
         Assert.Contains(dmv, r => r.Score == 1);
         Assert.Contains(dmv, r => r.Score < 1);
         Assert.NotNull(Jsonl.Read<GradedAnalysisRow>(Jsonl.Write(dmv), "dmv.jsonl"));
+    }
+
+    [Fact]
+    public void Arithmetic_facts_are_true_distinct_and_drawn_apart_from_the_problems()
+    {
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 3, FactProblemsPerDifficulty = 200 };
+        var facts = DemoDatasets.ArithmeticFacts(o);
+        Assert.True(facts.Count > 100, $"{facts.Count} facts");
+        Assert.Equal(facts.Count, facts.Distinct().Count());
+        foreach (string f in facts)
+        {
+            var (lhs, rhs) = (f[..f.IndexOf(" = ", StringComparison.Ordinal)], f[(f.IndexOf(" = ", StringComparison.Ordinal) + 3)..]);
+            Assert.Equal(ArithmeticDomain.Evaluate(lhs), long.Parse(rhs, System.Globalization.CultureInfo.InvariantCulture));
+        }
+        Assert.Equal(facts, DemoDatasets.ArithmeticFacts(o));   // deterministic
+        var rows = DemoDatasets.Demonstrations(o).Where(d => d.Kind == "arithmetic").ToList();
+        Assert.Equal((facts.Count + DemoDatasets.FactsPerRow - 1) / DemoDatasets.FactsPerRow, rows.Count);
+        Assert.Equal(facts.Select(f => $"Fact: {f}."), rows.SelectMany(r => r.Completion.Split('\n')));
+        // The facts are knowledge, not D_p: the same with another number of D_p problems, none without facts.
+        Assert.Equal(facts, DemoDatasets.ArithmeticFacts(o with { ProblemsPerDifficulty = 7 }));
+        Assert.DoesNotContain(DemoDatasets.Demonstrations(o with { FactProblemsPerDifficulty = 0 }), d => d.Kind == "arithmetic");
     }
 
     [Fact]

@@ -65,7 +65,7 @@ public sealed class BpeTokenizerTests
     }
 
     [Fact]
-    public void Tokenizers_load_finds_either_kind_beside_a_checkpoint()
+    public void Tokenizers_load_finds_every_kind_beside_a_checkpoint()
     {
         string dir = Directory.CreateTempSubdirectory("mathv2-tok-").FullName;
         try
@@ -74,6 +74,8 @@ public sealed class BpeTokenizerTests
             Assert.IsType<BpeTokenizer>(Tokenizers.Load(dir));
             File.WriteAllText(Path.Combine(dir, "tokenizer.json"), CharTokenizer.Ascii().ToJson());
             Assert.IsType<CharTokenizer>(Tokenizers.Load(dir));
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), WordTokenizer.Train(["Step 1: 2 + 3 = 5.", "Step 1: 2 + 3 = 5."]).ToJson());
+            Assert.IsType<WordTokenizer>(Tokenizers.Load(dir));
         }
         finally { Directory.Delete(dir, true); }
     }

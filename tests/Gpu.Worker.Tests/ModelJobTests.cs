@@ -7,6 +7,7 @@ using MathV2.Core.Datasets;
 using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
 using MathV2.Gpu.Worker.Jobs;
+using MathV2.Gpu.Worker.Text;
 using MathV2.Tests;
 
 namespace MathV2.Gpu.Worker.Tests;
@@ -121,6 +122,33 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.All(grpoMetrics, m => Assert.True(m.TryGetProperty("meanReward", out _) && m.TryGetProperty("kl", out _) && m.TryGetProperty("clipFraction", out _)));
         var lineage = (await Artifacts.GetLineageAsync(grpo.ResultArtifactId!))!;
         Assert.Equal(new[] { data, model.Id, grpoData }.Order(), lineage.Ancestors.Select(a => a.Id).Order());
+    }
+
+    [Fact]
+    public async Task A_bootstrap_with_the_words_tokenizer_saves_the_vocabulary_of_its_demonstrations_and_samples_from_it()
+    {
+        string data = await Dataset("demos.jsonl", Demonstrations());
+        var sft = await Run(Spec(GpuJobKinds.Sft, new
+        {
+            init = new { config = TinyConfig, tokenizer = "words", seed = 1 },
+            dataset = new { artifact = data, file = "demos.jsonl" },
+            evalShare = 0,
+            options = new { steps = 2, batchSize = 4, checkpointEvery = 2, evalEvery = 2, learningRate = 3e-3, warmupSteps = 1 },
+        }, data));
+        Assert.True(sft.Status == GpuJobStatus.Succeeded, sft.Error);
+        var tok = WordTokenizer.FromJson(await Text(sft.ResultArtifactId!, "tokenizer.json"));
+        Assert.Contains("10", tok.Words);   // "10!" occurs 4 times in the demonstrations
+        var config = JsonDocument.Parse(await Text(sft.ResultArtifactId!, "config.json")).RootElement;
+        Assert.Equal(tok.VocabSize, config.GetProperty("vocab_size").GetInt32());
+
+        string prompts = await Dataset("prompts.jsonl", "{\"id\":\"p1\",\"prompt\":\"3+1=\"}\n");
+        var sample = await Run(Spec(GpuJobKinds.Sample, new { model = sft.ResultArtifactId, prompts = new { artifact = prompts, file = "prompts.jsonl" }, n = 2, maxNewTokens = 4, seed = 2 }, sft.ResultArtifactId!, prompts));
+        Assert.True(sample.Status == GpuJobStatus.Succeeded, sample.Error);
+        Assert.Equal(2, (await Text(sample.ResultArtifactId!, SampleJob.OutputFile)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+
+        var bad = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig, tokenizer = "bytes" }, dataset = new { artifact = data, file = "demos.jsonl" } }, data));
+        Assert.Equal(GpuJobStatus.Failed, bad.Status);
+        Assert.Contains("init.tokenizer: 'bytes' is not supported", bad.Error);
     }
 
     /// <summary>

@@ -31,13 +31,13 @@ public static class ArithmeticDomain
 {
     static readonly char[] Ops = ['+', '-', '*'];
 
-    /// <summary>A problem with difficulty+1 operations (difficulty 1..4), numbers growing with difficulty.</summary>
+    /// <summary>A problem with as many operations as its difficulty (1..4), numbers growing with difficulty.</summary>
     public static ArithmeticProblem Problem(int seed, int index, int difficulty)
     {
         if (difficulty is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(difficulty), "difficulty must be 1..4");
         var rng = new Random(StableHash.Seed("problem", seed, index, difficulty));
         int max = difficulty <= 2 ? 9 : 20;
-        string expr = Build(rng, difficulty + 1, max).Text;
+        string expr = Build(rng, difficulty, max).Text;
         return new ArithmeticProblem($"arith-{seed}-{difficulty}-{index}", expr, Evaluate(expr), difficulty);
     }
 
@@ -88,15 +88,15 @@ public static class ArithmeticDomain
                 var (a, op, b, start, length) = NextOperation(s.Before);
                 long wrong = Apply(a, op, b) + 1;
                 string after = Normalize(s.Before[..start] + wrong.ToString(CultureInfo.InvariantCulture) + s.Before[(start + length)..]);
-                sb.AppendLine($"Step {i + 1}: {s.Before} = {after}, because {a} {op} {b} = {wrong}.");
+                sb.AppendLine(StepLine(i + 1, new ProofStep(s.Before, after, $"{a} {op} {b} = {wrong}")));
                 var rest = ReferenceSteps(after);
                 for (int r = 0; r < rest.Count; r++)
-                    sb.AppendLine($"Step {i + 2 + r}: {rest[r].Before} = {rest[r].After}, because {rest[r].Justification}.");
+                    sb.AppendLine(StepLine(i + 2 + r, rest[r]));
                 concluded = Evaluate(after);
                 break;
             }
             bool omit = defect == ProofDefect.OmittedJustification && i == target;
-            sb.AppendLine(omit ? $"Step {i + 1}: {s.Before} = {s.After}." : $"Step {i + 1}: {s.Before} = {s.After}, because {s.Justification}.");
+            sb.AppendLine(StepLine(i + 1, s, omit));
         }
         if (defect == ProofDefect.NotReachingClaim)
             sb.AppendLine($"Therefore {p.Expression} = {(shown == 0 ? p.Expression : steps[shown - 1].After)}.");
@@ -104,6 +104,13 @@ public static class ArithmeticDomain
             sb.AppendLine($"Therefore {p.Expression} = {concluded}.");
         return sb.ToString().TrimEnd();
     }
+
+    /// <summary>
+    /// A proof step: the one operation computed first, then the rewritten expression ("Step 2: 4 * 3 = 12, so 2 + 4 * 3
+    /// = 2 + 12."), so a writer states the result before it uses it; without the computation the step is unjustified.
+    /// </summary>
+    public static string StepLine(int number, ProofStep s, bool omitJustification = false) =>
+        omitJustification ? $"Step {number}: {s.Before} = {s.After}." : $"Step {number}: {s.Justification}, so {s.Before} = {s.After}.";
 
     public static double ScoreOf(ProofDefect d) => d switch { ProofDefect.None => 1, ProofDefect.OmittedJustification => 0.5, _ => 0 };
 

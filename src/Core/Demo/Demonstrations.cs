@@ -13,6 +13,11 @@ public sealed record DemoDatasetOptions
     public double ValidationShare { get; init; } = 0.1;
     /// <summary>The prompt set of the demonstrations: "standard" or "compact" (for tiny models on a CPU).</summary>
     public string Prompts { get; init; } = "standard";
+    /// <summary>
+    /// Problems per difficulty whose reference steps make up the arithmetic-facts demonstrations (0: none): the
+    /// stand-in for what a pretrained base model knows. Drawn from their own seed stream, not from D_p.
+    /// </summary>
+    public int FactProblemsPerDifficulty { get; init; }
 }
 
 /// <summary>The demo datasets (D_p, D_v, D_mv) and the bootstrap SFT demonstrations, all from a seed.</summary>
@@ -71,11 +76,38 @@ public static class DemoDatasets
             }
     }
 
+    /// <summary>Facts per arithmetic-facts demonstration.</summary>
+    public const int FactsPerRow = 20;
+
+    /// <summary>
+    /// The distinct one-operation facts ("6 * 7 = 42") of the reference proofs of FactProblemsPerDifficulty problems
+    /// per difficulty, drawn from a seed stream of their own, in a seeded order.
+    /// </summary>
+    public static IReadOnlyList<string> ArithmeticFacts(DemoDatasetOptions o)
+    {
+        if (o.FactProblemsPerDifficulty <= 0) return [];
+        int seed = StableHash.Seed("facts", o.Seed);
+        var facts = (from d in Enumerable.Range(1, o.MaxDifficulty)
+                     from i in Enumerable.Range(0, o.FactProblemsPerDifficulty)
+                     from step in ArithmeticDomain.ReferenceSteps(ArithmeticDomain.Problem(seed, i, d).Expression)
+                     select step.Justification).Distinct().Order(StringComparer.Ordinal).ToList();
+        var rng = new Random(seed);
+        return facts.OrderBy(_ => rng.Next()).ToList();
+    }
+
     /// <summary>
     /// Bootstrap SFT demonstrations in the method's prompt formats: proofs with honest self-evaluations,
-    /// verifications, meta-verifications and refinements (defective candidate → correct proof).
+    /// verifications, meta-verifications and refinements (defective candidate → correct proof); then the
+    /// arithmetic facts, <see cref="FactsPerRow"/> to a row, as lines "Fact: a op b = c." (kind "arithmetic").
     /// </summary>
     public static IEnumerable<DemonstrationRow> Demonstrations(DemoDatasetOptions o)
+    {
+        foreach (var row in ProofDemonstrations(o)) yield return row;
+        foreach (var chunk in ArithmeticFacts(o).Chunk(FactsPerRow))
+            yield return new DemonstrationRow { Kind = "arithmetic", Prompt = "Arithmetic facts:\n", Completion = string.Join("\n", chunk.Select(f => $"Fact: {f}.")) };
+    }
+
+    static IEnumerable<DemonstrationRow> ProofDemonstrations(DemoDatasetOptions o)
     {
         var set = Method.Prompts.Set(o.Prompts);
         foreach (var p in Problems(o))

@@ -18,7 +18,8 @@ public sealed record OracleVerdict(double Score, IReadOnlyList<Defect> Defects);
 /// </summary>
 public static class Oracle
 {
-    static readonly Regex StepLine = new(@"^Step\s+(\d+):\s*(.+?)\s*=\s*([^,=]+?)\s*(?:,\s*because\s+(.+?)\s*=\s*(-?\d+))?\s*\.?\s*$", RegexOptions.Compiled);
+    // "Step n: a op b = c, so before = after." (the computation is the justification) or "Step n: before = after."
+    static readonly Regex StepLine = new(@"^Step\s+(\d+):\s*(?:(.+?)\s*=\s*(-?\d+)\s*,\s*so\s+)?(.+?)\s*=\s*([^,=]+?)\s*\.?\s*$", RegexOptions.Compiled);
     static readonly Regex Conclusion = new(@"^Therefore\s+(.+)\s*=\s*(.+?)\s*\.?\s*$", RegexOptions.Compiled);
 
     public static OracleVerdict ScoreProof(ArithmeticProblem problem, string proof)
@@ -35,12 +36,12 @@ public static class Oracle
             {
                 int n = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
                 stepsSeen++;
-                string before = ArithmeticDomain.Normalize(m.Groups[2].Value), after = ArithmeticDomain.Normalize(m.Groups[3].Value);
+                string before = ArithmeticDomain.Normalize(m.Groups[4].Value), after = ArithmeticDomain.Normalize(m.Groups[5].Value);
                 bool chained = before == (last ?? expected);
                 bool equal = ArithmeticDomain.TryEvaluate(before, out long vb) & ArithmeticDomain.TryEvaluate(after, out long va) && vb == va;
-                bool justified = m.Groups[4].Success;
-                bool justificationTrue = !justified || (ArithmeticDomain.TryEvaluate(m.Groups[4].Value, out long j)
-                    && j == long.Parse(m.Groups[5].Value, CultureInfo.InvariantCulture));
+                bool justified = m.Groups[2].Success;
+                bool justificationTrue = !justified || (ArithmeticDomain.TryEvaluate(m.Groups[2].Value, out long j)
+                    && long.TryParse(m.Groups[3].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long claimed) && j == claimed);
                 if (!chained || !equal || !justificationTrue) defects.Add(new Defect(n, ProofDefect.FalseStep));
                 else if (!justified) defects.Add(new Defect(n, ProofDefect.OmittedJustification));
                 last = after;

@@ -16,6 +16,11 @@ public sealed record DemoLapOptions
     /// join D_v and D_mv in lap 1: the stand-in for the expert-curated sets the paper starts from.
     /// </summary>
     public bool SeedGradedSets { get; init; } = true;
+    /// <summary>
+    /// The bootstrap's arithmetic facts: the distinct steps of this many problems per difficulty (their own seed
+    /// stream), as demonstrations; 0 for none. The stand-in for what a pretrained base model knows.
+    /// </summary>
+    public int FactProblemsPerDifficulty { get; init; } = 500;
 }
 
 /// <summary>
@@ -43,6 +48,8 @@ public sealed record BootstrapOptions
     public JsonElement? Config { get; init; } = LapDefaults.BootstrapConfig;
     /// <summary>sft job options (steps, learningRate, batchSize, …; see docs/worker.md).</summary>
     public JsonElement? Options { get; init; } = LapDefaults.BootstrapOptions;
+    /// <summary>"words" (the demonstrations' words and numbers as tokens, characters as fallback) or "char".</summary>
+    public string Tokenizer { get; init; } = "words";
 }
 
 /// <summary>How labels reach the lap: "oracle" (the demo domain's program) or "http" (people post them).</summary>
@@ -144,9 +151,11 @@ public sealed record LapSpec
         if (Demo.ProblemsPerDifficulty is < 1 or > 100_000) yield return ("demo.problemsPerDifficulty", "must be between 1 and 100000");
         if (Demo.MaxDifficulty is < 1 or > 4) yield return ("demo.maxDifficulty", "must be between 1 and 4");
         if (Demo.Prompts is not ("compact" or "standard")) yield return ("demo.prompts", "must be compact or standard");
+        if (Demo.FactProblemsPerDifficulty is < 0 or > 100_000) yield return ("demo.factProblemsPerDifficulty", "must be between 0 and 100000");
         if (BaseCheckpoint != null && !Ids.IsValid(BaseCheckpoint)) yield return ("baseCheckpoint", "is not a valid artifact id");
         if (Bootstrap.Config is { } c && c.ValueKind != JsonValueKind.Object) yield return ("bootstrap.config", "must be an object (HF config.json fields)");
         if (Bootstrap.Options is { } o && o.ValueKind != JsonValueKind.Object) yield return ("bootstrap.options", "must be an object (sft options)");
+        if (Bootstrap.Tokenizer is not ("words" or "char")) yield return ("bootstrap.tokenizer", "must be \"words\" or \"char\"");
         if (Verifier is { } v && v.ValueKind != JsonValueKind.Object) yield return ("verifier", "must be an object (grpo options)");
         if (MetaVerifier is { } mv && mv.ValueKind != JsonValueKind.Object) yield return ("metaVerifier", "must be an object (grpo options)");
         if (Generator is { } g && g.ValueKind != JsonValueKind.Object) yield return ("generator", "must be an object (grpo options)");

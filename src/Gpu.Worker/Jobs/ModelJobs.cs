@@ -18,7 +18,10 @@ public sealed record ArtifactFileRef
     public string File { get; init; } = "";
 }
 
-/// <summary>A model built from scratch: a HF config.json object (vocab_size comes from the tokenizer) and the tokenizer ("char").</summary>
+/// <summary>
+/// A model built from scratch: a HF config.json object (vocab_size comes from the tokenizer) and the tokenizer:
+/// "char" (printable ASCII) or "words" (words and numbers of the training set as tokens, characters as fallback).
+/// </summary>
 public sealed record ModelInit
 {
     public JsonElement? Config { get; init; }
@@ -119,11 +122,18 @@ public static class ModelArtifacts
         return (model, tok);
     }
 
-    /// <summary>A fresh model for the bootstrap: the config given, vocab from the tokenizer, weights from the seed.</summary>
-    public static (LlamaForCausalLM Model, ITokenizer Tok) Create(ModelInit init)
+    /// <summary>
+    /// A fresh model for the bootstrap: the config given, vocab from the tokenizer, weights from the seed. The "words"
+    /// tokenizer is built from the training texts (prompts and completions of the demonstrations).
+    /// </summary>
+    public static (LlamaForCausalLM Model, ITokenizer Tok) Create(ModelInit init, IEnumerable<string>? trainingTexts = null)
     {
-        if (init.Tokenizer != "char") throw new ArgumentException($"init.tokenizer: '{init.Tokenizer}' is not supported (use \"char\", or start from a base checkpoint)");
-        var tok = CharTokenizer.Ascii();
+        ITokenizer tok = init.Tokenizer switch
+        {
+            "char" => CharTokenizer.Ascii(),
+            "words" => WordTokenizer.Train(trainingTexts ?? []),
+            _ => throw new ArgumentException($"init.tokenizer: '{init.Tokenizer}' is not supported (use \"char\" or \"words\", or start from a base checkpoint)"),
+        };
         var config = init.Config is { } c ? LlamaConfig.Parse(c.GetRawText()) : new LlamaConfig();
         config = config with { VocabSize = tok.VocabSize };
         torch.manual_seed(init.Seed);
@@ -150,6 +160,7 @@ public static class ModelArtifacts
         string tokJson = tok switch
         {
             CharTokenizer c => c.ToJson(),
+            WordTokenizer w => w.ToJson(),
             BpeTokenizer b => b.Json,
             _ => throw new NotSupportedException($"cannot save a {tok.GetType().Name}"),
         };
@@ -209,7 +220,7 @@ public sealed class SftJob : IGpuJobHandler
                 train = rows.Where(r => !Splits.IsValidation(r.Prompt, p.EvalShare)).ToList();
                 eval = rows.Where(r => Splits.IsValidation(r.Prompt, p.EvalShare)).ToList();
             }
-            var (model, tok) = p.Base is not null ? await ModelArtifacts.LoadAsync(context, p.Base, "base", work, ct) : ModelArtifacts.Create(p.Init!);
+            var (model, tok) = p.Base is not null ? await ModelArtifacts.LoadAsync(context, p.Base, "base", work, ct) : ModelArtifacts.Create(p.Init!, train.SelectMany(r => new[] { r.Prompt, r.Completion }));
             using var _ = model;
             ModelArtifacts.ApplyPrecision(model, p.Options, context.Log);
             using var trainer = new SftTrainer(model, tok, train.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(),

@@ -35,6 +35,7 @@ public sealed class CharTokenizer : ITokenizer
     /// <summary>The printable ASCII range plus newline: enough for the demo domain and its prompts.</summary>
     public static CharTokenizer Ascii() => new("\n" + new string(Enumerable.Range(32, 95).Select(i => (char)i).ToArray()) + "½");
 
+    public string Alphabet => _alphabet;
     public int VocabSize => Specials.Length + _alphabet.Length;
     public int PadId => 0;
     public int? BosId => 1;
@@ -56,7 +57,7 @@ public sealed class CharTokenizer : ITokenizer
     }
 }
 
-/// <summary>Loads the tokenizer saved beside a checkpoint: the demo's character tokenizer or a HF byte-level BPE.</summary>
+/// <summary>Loads the tokenizer saved beside a checkpoint: the demo's character or word tokenizer, or a HF byte-level BPE.</summary>
 public static class Tokenizers
 {
     public static ITokenizer Load(string dir)
@@ -65,8 +66,12 @@ public static class Tokenizers
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint {dir} has no {CharTokenizer.FileName}");
         string json = File.ReadAllText(path);
         using (var doc = JsonDocument.Parse(json))
-            if (doc.RootElement.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "mathv2-char")
-                return CharTokenizer.FromJson(json);
+            if (doc.RootElement.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String)
+                switch (t.GetString())
+                {
+                    case "mathv2-char": return CharTokenizer.FromJson(json);
+                    case WordTokenizer.Type: return WordTokenizer.FromJson(json);
+                }
         return BpeTokenizer.FromFile(path);
     }
 

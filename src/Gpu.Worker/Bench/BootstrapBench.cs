@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Datasets;
+using MathV2.Core.Demo;
+using MathV2.Core.Laps;
+using MathV2.Core.Method;
+using MathV2.Gpu.Worker.Jobs;
+using MathV2.Gpu.Worker.Model;
+using MathV2.Gpu.Worker.Text;
+using MathV2.Gpu.Worker.Training;
+using TorchSharp;
+
+namespace MathV2.Gpu.Worker.Bench;
+
+/// <summary>Settings of `mathv2 bench bootstrap`: which tokenizers to compare, and the sft steps (the lap's by default).</summary>
+public sealed record BootstrapBenchOptions
+{
+    public IReadOnlyList<string> Tokenizers { get; init; } = ["char", "words"];
+    public int? Steps { get; init; }
+    public int HeldOutPerDifficulty { get; init; } = 8;
+    public bool Quick { get; init; }
+    /// <summary>Overrides of the lap's bootstrap model (hidden size, layers) and demo size, for experiments.</summary>
+    public int? Hidden { get; init; }
+    public int? Layers { get; init; }
+    public int? ProblemsPerDifficulty { get; init; }
+    public int? FactProblemsPerDifficulty { get; init; }
+}
+
+/// <summary>
+/// What a demo lap's bootstrap (phase 1A's sft: LapDefaults' model and options on the demo's demonstrations) can do
+/// before any RL, measured the way the lap report measures it on held-out problems: verification accuracy on the
+/// graded proofs, and the oracle pass rate of its proofs (greedy and sampled) — once per tokenizer, same seeds.
+/// </summary>
+public static class BootstrapBench
+{
+    public static object Run(BootstrapBenchOptions o, Action<string> progress)
+    {
+        var lap = new LapSpec();
+        var demo = new DemoDatasetOptions { Seed = lap.Demo.Seed, ProblemsPerDifficulty = o.ProblemsPerDifficulty ?? lap.Demo.ProblemsPerDifficulty, MaxDifficulty = lap.Demo.MaxDifficulty, Prompts = lap.Demo.Prompts,
+            FactProblemsPerDifficulty = o.FactProblemsPerDifficulty ?? lap.Demo.FactProblemsPerDifficulty };
+        var set = Prompts.Set(demo.Prompts);
+        var rows = DemoDatasets.Demonstrations(demo).ToList();
+        var train = rows.Where(r => !Splits.IsValidation(r.Prompt, 0.1)).Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
+        var eval = rows.Where(r => Splits.IsValidation(r.Prompt, 0.1)).Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
+        int perDifficulty = o.Quick ? 1 : o.HeldOutPerDifficulty;
+        var problems = DemoDatasets.HeldOutProblems(demo, perDifficulty);
+        var graded = DemoDatasets.HeldOutGradedProofs(demo, perDifficulty).ToList();
+        var options = LapDefaults.BootstrapOptions.Deserialize<TrainOptions>(Json.Options)! with { Seed = 1 };
+        if (o.Steps is { } s) options = options with { Steps = s, EvalEvery = Math.Min(options.EvalEvery, s), CheckpointEvery = Math.Min(options.CheckpointEvery, s) };
+        if (o.Quick) options = options with { Steps = 2, EvalEvery = 2, CheckpointEvery = 2 };
+        var results = new List<object>();
+        foreach (string tokenizer in o.Tokenizers)
+        {
+            progress($"{tokenizer}: training the bootstrap ({options.Steps} steps on {train.Count} demonstrations)");
+            var config = System.Text.Json.Nodes.JsonNode.Parse(LapDefaults.BootstrapConfig.GetRawText())!.AsObject();
+            if (o.Hidden is { } h) { config["hidden_size"] = h; config["intermediate_size"] = h * 11 / 4; }
+            if (o.Layers is { } l) config["num_hidden_layers"] = l;
+            var init = new ModelInit { Config = JsonSerializer.SerializeToElement(config), Tokenizer = tokenizer, Seed = 5 };
+            var (model, tok) = ModelArtifacts.Create(init, train.SelectMany(e => new[] { e.Prompt, e.Completion }));
+            using var _ = model;
+            var sw = Stopwatch.StartNew();
+            double? evalLoss;
+            int trainTokens = train.Sum(e => tok.Encode(e.Prompt).Length + tok.Encode(e.Completion).Length + 1);
+            using (var sft = new SftTrainer(model, tok, train, eval, options))
+            {
+                sft.Run();
+                evalLoss = sft.Metrics.LastOrDefault(m => m.EvalLoss != null)?.EvalLoss;
+            }
+            double trainSeconds = sw.Elapsed.TotalSeconds;
+            model.eval();
+            int maxNew = o.Quick ? 8 : lap.Evaluation.MaxNewTokens;
+            progress($"{tokenizer}: verifying {graded.Count} held-out proofs");
+            var verdicts = Sampler.Generate(model, tok, graded.Select(g => Prompts.RenderVerification(g.Problem, g.Proof, set.Verification)).ToList(),
+                new SamplingOptions { Temperature = 0, MaxNewTokens = maxNew });
+            var verifier = LapMeasures.Verifier("verifier", graded, verdicts.Select((v, i) => new SampleCompletion { Id = $"row-{i}", Completion = v.Text, FinishReason = v.FinishReason }).ToList());
+            var generation = new Dictionary<string, object>();
+            foreach (var (name, temperature) in new[] { ("greedy", 0.0), ("sampled", 1.0) })
+            {
+                progress($"{tokenizer}: proving {problems.Count} held-out problems ({name})");
+                var proofs = Sampler.Generate(model, tok, problems.Select(p => Prompts.RenderGeneration(p.Statement, set.Generation)).ToList(),
+                    new SamplingOptions { Temperature = temperature, MaxNewTokens = maxNew, Seed = 7 });
+                var m = LapMeasures.Generator("generator", proofs.Select((p, i) => new SampleCompletion { Id = problems[i].Id, Completion = p.Text, FinishReason = p.FinishReason }).ToList());
+                var byDifficulty = problems.Select((p, i) => (p.Difficulty, Pass: Oracle.ScoreProof(p, Parsers.Generation(proofs[i].Text, proofs[i].FinishReason).Proof ?? "").Score == 1))
+                    .GroupBy(x => x.Difficulty).OrderBy(g => g.Key).ToDictionary(g => $"level{g.Key}", g => Math.Round(g.Average(x => x.Pass ? 1.0 : 0), 4));
+                generation[name] = new { oraclePassRate = m.GetValueOrDefault("generator.oraclePassRate"), byDifficulty, formatRate = m.GetValueOrDefault("generator.formatRate"),
+                    failures = problems.Select((p, i) => (p, proofs[i].Text)).Where(x => x.p.Difficulty > 1).Take(3).Select(x => $"{x.p.Statement}\n{x.Text}").ToList() };
+            }
+            results.Add(new
+            {
+                tokenizer, vocab = tok.VocabSize, config = init.Config, demonstrations = train.Count, demo.ProblemsPerDifficulty, demo.FactProblemsPerDifficulty, steps = options.Steps, trainTokens, trainSeconds = Math.Round(trainSeconds, 1), evalLoss,
+                verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"),
+                generation, totalSeconds = Math.Round(sw.Elapsed.TotalSeconds, 1),
+            });
+        }
+        return new { benchmark = "bootstrap", device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(), threads = torch.get_num_threads(), heldOutProblems = problems.Count, heldOutProofs = graded.Count, results };
+    }
+}

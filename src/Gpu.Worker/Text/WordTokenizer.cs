@@ -1,0 +1,89 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace MathV2.Gpu.Worker.Text;
+
+/// <summary>
+/// A word-level tokenizer built from a training set, for tiny models on the demo domain: text is cut into pieces —
+/// a word, a number, or one other character, each with an optional leading space — and every piece that occurs
+/// at least <c>minCount</c> times in the training texts is one token; any other piece falls back to its characters
+/// (printable ASCII, newline, '½'; anything else is &lt;unk&gt;, as in <see cref="CharTokenizer"/>), so every text over
+/// that alphabet encodes and decodes losslessly. Numbers as single tokens make a
+/// step's arithmetic one lookup and shorten sequences about three-fold against characters.
+/// Saved as tokenizer.json ({"type":"mathv2-words",…}).
+/// </summary>
+public sealed partial class WordTokenizer : ITokenizer
+{
+    public const string Type = "mathv2-words";
+
+    [GeneratedRegex(@" ?[A-Za-z]+| ?\d+| ?[^\sA-Za-z\d]|\s", RegexOptions.CultureInvariant)]
+    private static partial Regex Pieces();
+
+    readonly string[] _tokens;
+    readonly Dictionary<string, int> _ids;
+
+    /// <summary>Vocabulary: the specials, the character fallback, then the given pieces (order kept, duplicates dropped).</summary>
+    public WordTokenizer(IEnumerable<string> pieces)
+    {
+        var tokens = new List<string>(CharTokenizer.Specials);
+        _ids = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string s in CharTokenizer.Specials) _ids[s] = _ids.Count;
+        foreach (string p in Fallback.Concat(pieces))
+            if (p.Length > 0 && _ids.TryAdd(p, tokens.Count)) tokens.Add(p);
+        _tokens = [.. tokens];
+        Words = _tokens.Skip(CharTokenizer.Specials.Length + Fallback.Count()).ToList();
+    }
+
+    static IEnumerable<string> Fallback => CharTokenizer.Ascii().Alphabet.Select(c => c.ToString());
+
+    /// <summary>The pieces of the vocabulary beyond the specials and the character fallback.</summary>
+    public IReadOnlyList<string> Words { get; }
+
+    /// <summary>Every piece seen at least minCount times, most frequent first (ties in ordinal order), at most maxWords.</summary>
+    public static WordTokenizer Train(IEnumerable<string> texts, int minCount = 2, int maxWords = 4096)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string t in texts)
+            foreach (Match m in Pieces().Matches(t))
+                if (m.Length > 1) counts[m.Value] = counts.GetValueOrDefault(m.Value) + 1;
+        return new WordTokenizer(counts.Where(kv => kv.Value >= minCount)
+            .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+            .Take(maxWords).Select(kv => kv.Key));
+    }
+
+    public int VocabSize => _tokens.Length;
+    public int PadId => 0;
+    public int? BosId => 1;
+    public int EosId => 2;
+    public int UnkId => 3;
+
+    public int[] Encode(string text)
+    {
+        var ids = new List<int>(text.Length / 2 + 1);
+        int at = 0;
+        foreach (Match m in Pieces().Matches(text))
+        {
+            // The regex covers every character; a gap would only be a character it cannot see (none today).
+            for (; at < m.Index; at++) ids.Add(Char(text[at]));
+            if (_ids.TryGetValue(m.Value, out int id)) ids.Add(id);
+            else foreach (char c in m.Value) ids.Add(Char(c));
+            at = m.Index + m.Length;
+        }
+        for (; at < text.Length; at++) ids.Add(Char(text[at]));
+        return [.. ids];
+    }
+
+    int Char(char c) => _ids.TryGetValue(c.ToString(), out int id) ? id : UnkId;
+
+    public string Decode(IEnumerable<int> ids) =>
+        string.Concat(ids.Where(i => i >= CharTokenizer.Specials.Length && i < _tokens.Length).Select(i => _tokens[i]));
+
+    public string ToJson() => JsonSerializer.Serialize(new { type = Type, specials = CharTokenizer.Specials, words = Words });
+
+    public static WordTokenizer FromJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.GetProperty("type").GetString() != Type) throw new InvalidDataException($"tokenizer.json is not a {Type} tokenizer");
+        return new WordTokenizer(doc.RootElement.GetProperty("words").EnumerateArray().Select(w => w.GetString() ?? ""));
+    }
+}
