@@ -16,11 +16,7 @@ namespace MathV2.Activities;
 public static class LapStore
 {
 
-    public static DemoDatasetOptions DemoOptions(LapSpec spec) => new()
-    {
-        Seed = spec.Demo.Seed, ProblemsPerDifficulty = spec.Demo.ProblemsPerDifficulty, MaxDifficulty = spec.Demo.MaxDifficulty, Prompts = spec.Demo.Prompts,
-        FactProblemsPerDifficulty = spec.Demo.FactProblemsPerDifficulty,
-    };
+    public static DemoDatasetOptions DemoOptions(LapSpec spec) => spec.Demo.ToDatasetOptions();
 
     public static async Task<string> ReadTextAsync(MathV2Storage storage, string container, string path, CancellationToken ct = default) =>
         (await storage.Container(container).GetBlobClient(path).DownloadContentAsync(ct)).Value.Content.ToString();

@@ -25,6 +25,8 @@ if (args is ["bench", "bootstrap", ..])
         ProblemsPerDifficulty = Array.IndexOf(args, "--problems") >= 0 ? ArgInt("--problems", 40) : null,
         FactProblemsPerDifficulty = Array.IndexOf(args, "--facts") >= 0 ? (int.TryParse(args[Array.IndexOf(args, "--facts") + 1], out int fp) ? fp : 0) : null,
         HeldOutPerDifficulty = ArgInt("--heldout", 8),
+        FactRepeats = Array.IndexOf(args, "--fact-repeats") >= 0 ? ArgInt("--fact-repeats", 1) : null,
+        LearningRate = Array.IndexOf(args, "--lr") >= 0 ? double.Parse(args[Array.IndexOf(args, "--lr") + 1], System.Globalization.CultureInfo.InvariantCulture) : null,
         Tokenizers = ti >= 0 && ti + 1 < args.Length ? args[ti + 1].Split(',', StringSplitOptions.RemoveEmptyEntries) : ["char", "words"],
     };
     var br = MathV2.Gpu.Worker.Bench.BootstrapBench.Run(bo, m => Console.Error.WriteLine($"bench: {DateTime.Now:HH:mm:ss} {m}"));

@@ -135,7 +135,8 @@ static class HeldOut
         string file = kind == "verifier" ? LapFiles.HeldOutVerificationPrompts : LapFiles.HeldOutGenerationPrompts;
         var job = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}", GpuJobKinds.Sample, new
         {
-            model, prompts = new { artifact = heldOut, file }, n = 1, maxNewTokens = e.MaxNewTokens, temperature = e.Temperature, seed = input.Spec.Demo.Seed,
+            model, prompts = new { artifact = heldOut, file }, n = kind == "verifier" ? 1 : e.ProofSamples, maxNewTokens = e.MaxNewTokens,
+            temperature = kind == "verifier" ? e.Temperature : e.ProofTemperature, seed = input.Spec.Demo.Seed,
         }, model, heldOut);
         var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
             new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], HeldOut = heldOut });

@@ -60,12 +60,27 @@ public sealed class DemoDomainTests
     public void The_demo_domain_is_the_same_in_every_process()
     {
         // Pinned values: a per-process randomised hash (HashCode.Combine) would change them from run to run.
-        Assert.Equal("Prove that 9 * 2 = 18.", ArithmeticDomain.Problem(1, 0, 1).Statement);
-        Assert.Equal("Prove that 1 * 5 = 5.", ArithmeticDomain.Problem(1, 1, 1).Statement);
-        Assert.Equal("Prove that 1 * 3 - 9 = -6.", ArithmeticDomain.Problem(1, 1, 2).Statement);
+        Assert.Equal("Prove that 5 * 2 = 10.", ArithmeticDomain.Problem(1, 0, 1).Statement);
+        Assert.Equal("Prove that 1 * 3 = 3.", ArithmeticDomain.Problem(1, 1, 1).Statement);
+        Assert.Equal("Prove that 1 * 2 - 5 = -3.", ArithmeticDomain.Problem(1, 1, 2).Statement);
         Assert.Equal(StableHash.Seed("a", 1, 2), StableHash.Seed("a", 1, 2));
         Assert.NotEqual(StableHash.Seed("a", 1, 2), StableHash.Seed("a", 2, 1));
         Assert.Equal(1220578217, StableHash.Seed("problem", 1, 0, 1));   // FNV-1a 64 of "problem|1|0|1", folded
+    }
+
+    [Fact]
+    public void An_analysis_given_the_proof_redoes_each_steps_computation_before_its_verdict()
+    {
+        var p = new ArithmeticProblem("t", "2 + 4 * 3", 14, 2);
+        string proof = "Step 1: 4 * 3 = 13, so 2 + 4 * 3 = 2 + 13.\nStep 2: 2 + 13 = 15, so 2 + 13 = 15.\nTherefore 2 + 4 * 3 = 15.";
+        var verdict = Oracle.ScoreProof(p, proof);
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
+        string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
+        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12.\nStep 2: 2 + 13 = 15.\nStep 1 is false.\n" +
+            "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
+        Assert.Equal(verdict.Defects, Oracle.ClaimedDefects(analysis));
+        Assert.Equal(1, Oracle.JudgeAnalysis(p, proof, analysis));
+        Assert.Equal(0, Parsers.Verification(analysis).Score);
     }
 
     [Fact]

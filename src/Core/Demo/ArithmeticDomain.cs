@@ -36,7 +36,7 @@ public static class ArithmeticDomain
     {
         if (difficulty is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(difficulty), "difficulty must be 1..4");
         var rng = new Random(StableHash.Seed("problem", seed, index, difficulty));
-        int max = difficulty <= 2 ? 9 : 20;
+        int max = difficulty switch { 1 or 2 => 5, 3 => 9, _ => 20 };
         string expr = Build(rng, difficulty, max).Text;
         return new ArithmeticProblem($"arith-{seed}-{difficulty}-{index}", expr, Evaluate(expr), difficulty);
     }

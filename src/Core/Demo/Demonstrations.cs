@@ -18,6 +18,14 @@ public sealed record DemoDatasetOptions
     /// stand-in for what a pretrained base model knows. Drawn from their own seed stream, not from D_p.
     /// </summary>
     public int FactProblemsPerDifficulty { get; init; }
+    /// <summary>How many times each fact is shown (each time in another seeded order and row).</summary>
+    public int FactRepeats { get; init; } = 1;
+    /// <summary>
+    /// Share of problems that also get a flawed generation demonstration (a proof with one defect and an honest
+    /// self-evaluation naming it): the base model then sometimes errs and says so, as real base models do, which is
+    /// what refinement and the generator's reward have to work with.
+    /// </summary>
+    public double FlawedProofShare { get; init; } = 0.25;
 }
 
 /// <summary>The demo datasets (D_p, D_v, D_mv) and the bootstrap SFT demonstrations, all from a seed.</summary>
@@ -63,10 +71,10 @@ public static class DemoDatasets
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var actual = Oracle.ScoreProof(p, proof).Defects;
-                string faithful = Oracle.WriteAnalysis(actual);
+                string faithful = Oracle.WriteAnalysis(actual, proof: proof);
                 string corrupted = p.Id.Sum(c => c) % 2 == 0
-                    ? Oracle.WriteAnalysis([.. actual, new Defect(1, ProofDefect.OmittedJustification)])
-                    : Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1);
+                    ? Oracle.WriteAnalysis([.. actual, new Defect(1, ProofDefect.OmittedJustification)], proof: proof)
+                    : Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof);
                 foreach (string analysis in new[] { faithful, corrupted })
                     yield return new GradedAnalysisRow
                     {
@@ -103,8 +111,11 @@ public static class DemoDatasets
     public static IEnumerable<DemonstrationRow> Demonstrations(DemoDatasetOptions o)
     {
         foreach (var row in ProofDemonstrations(o)) yield return row;
-        foreach (var chunk in ArithmeticFacts(o).Chunk(FactsPerRow))
-            yield return new DemonstrationRow { Kind = "arithmetic", Prompt = "Arithmetic facts:\n", Completion = string.Join("\n", chunk.Select(f => $"Fact: {f}.")) };
+        var facts = ArithmeticFacts(o);
+        var rng = new Random(StableHash.Seed("fact-rows", o.Seed));
+        for (int r = 0; r < o.FactRepeats; r++)
+            foreach (var chunk in (r == 0 ? facts : facts.OrderBy(_ => rng.Next()).ToList()).Chunk(FactsPerRow))
+                yield return new DemonstrationRow { Kind = "arithmetic", Prompt = "Arithmetic facts:\n", Completion = string.Join("\n", chunk.Select(f => $"Fact: {f}.")) };
     }
 
     static IEnumerable<DemonstrationRow> ProofDemonstrations(DemoDatasetOptions o)
@@ -117,13 +128,24 @@ public static class DemoDatasets
             {
                 Kind = "generation",
                 Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
-                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([])}",
+                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct)}",
             };
+            var pick = new Random(StableHash.Seed("flawed", o.Seed, p.Id));
+            if (pick.NextDouble() < o.FlawedProofShare)
+            {
+                string flawed = ArithmeticDomain.WriteProof(p, Defects[1 + pick.Next(Defects.Length - 1)], o.Seed);
+                yield return new DemonstrationRow
+                {
+                    Kind = "generation",
+                    Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
+                    Completion = $"## Solution\n{flawed}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(Oracle.ScoreProof(p, flawed).Defects, proof: flawed)}",
+                };
+            }
             foreach (var d in Defects)
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var verdict = Oracle.ScoreProof(p, proof);
-                string analysis = Oracle.WriteAnalysis(verdict.Defects);
+                string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
                 yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification), Completion = analysis };
                 yield return new DemonstrationRow
                 {
@@ -136,7 +158,7 @@ public static class DemoDatasets
                     {
                         Kind = "refinement",
                         Prompt = Method.Prompts.RenderRefinement(p.Statement, [(proof, analysis, verdict.Score)], set.Refinement),
-                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([])}",
+                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct)}",
                     };
             }
         }

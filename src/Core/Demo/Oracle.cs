@@ -72,11 +72,18 @@ public static class Oracle
         return d.Any(x => x.Kind == ProofDefect.OmittedJustification) ? 0.5 : 1;
     }
 
-    /// <summary>A verifier analysis in the method's format that names the given defects and the score they imply.</summary>
-    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null)
+    /// <summary>
+    /// A verifier analysis in the method's format that names the given defects and the score they imply. Given the
+    /// proof, it first redoes each step's computation ("Step 2: 4 * 3 = 12."), the way a careful reader checks a
+    /// chain, so that a false step is one the analysis can see.
+    /// </summary>
+    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null)
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
+        foreach (var (step, computation) in Computations(proof ?? ""))
+            if (ArithmeticDomain.TryEvaluate(computation, out long value))
+                sb.AppendLine($"Step {step}: {ArithmeticDomain.Normalize(computation)} = {value.ToString(CultureInfo.InvariantCulture)}.");
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
         foreach (var d in list)
             sb.AppendLine(d.Kind switch
@@ -88,6 +95,14 @@ public static class Oracle
         double s = score ?? ScoreFor(list);
         sb.Append($"Based on my evaluation, the final overall score should be: \\boxed{{{s.ToString("0.#", CultureInfo.InvariantCulture)}}}");
         return sb.ToString();
+    }
+
+    /// <summary>The computations ("a op b" of "Step n: a op b = c, so …") of a proof's steps, in order.</summary>
+    public static IEnumerable<(int Step, string Computation)> Computations(string proof)
+    {
+        foreach (string line in proof.Split('\n').Select(l => l.Trim()))
+            if (StepLine.Match(line) is { Success: true } m && m.Groups[2].Success)
+                yield return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[2].Value);
     }
 
     /// <summary>The defects an analysis claims (parsed from the demo analysis phrasing).</summary>

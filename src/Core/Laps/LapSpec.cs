@@ -7,7 +7,7 @@ namespace MathV2.Core.Laps;
 public sealed record DemoLapOptions
 {
     public int Seed { get; init; } = 1;
-    public int ProblemsPerDifficulty { get; init; } = 40;
+    public int ProblemsPerDifficulty { get; init; } = 100;
     public int MaxDifficulty { get; init; } = 2;
     /// <summary>Prompt set of the lap's prompts and demonstrations: "compact" (tiny models) or "standard".</summary>
     public string Prompts { get; init; } = "compact";
@@ -21,6 +21,17 @@ public sealed record DemoLapOptions
     /// stream), as demonstrations; 0 for none. The stand-in for what a pretrained base model knows.
     /// </summary>
     public int FactProblemsPerDifficulty { get; init; } = 500;
+    /// <summary>How many times each arithmetic fact is shown to the bootstrap.</summary>
+    public int FactRepeats { get; init; } = 1;
+
+    /// <summary>The demo datasets these options describe.</summary>
+    public Demo.DemoDatasetOptions ToDatasetOptions() => new()
+    {
+        Seed = Seed, ProblemsPerDifficulty = ProblemsPerDifficulty, MaxDifficulty = MaxDifficulty, Prompts = Prompts,
+        FactProblemsPerDifficulty = FactProblemsPerDifficulty, FactRepeats = FactRepeats, FlawedProofShare = FlawedProofShare,
+    };
+    /// <summary>Share of problems with a flawed, honestly self-evaluated generation demonstration besides the correct one.</summary>
+    public double FlawedProofShare { get; init; } = 0.25;
 }
 
 /// <summary>
@@ -33,9 +44,9 @@ public static class LapDefaults
 
     public static JsonElement BootstrapConfig => J(new
     {
-        hidden_size = 64, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 176, max_position_embeddings = 1024,
+        hidden_size = 128, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 352, max_position_embeddings = 1024,
     });
-    public static JsonElement BootstrapOptions => J(new { steps = 900, batchSize = 8, learningRate = 6e-3, warmupSteps = 20, evalEvery = 150, checkpointEvery = 150, maxSeqLen = 1024 });
+    public static JsonElement BootstrapOptions => J(new { steps = 3000, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024 });
     public static JsonElement Verifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 5 });
     public static JsonElement MetaVerifier => J(new { steps = 10, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
     public static JsonElement Generator => J(new { steps = 8, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 4 });
@@ -108,9 +119,15 @@ public sealed record ConsensusLapOptions
 public sealed record EvaluationOptions
 {
     public int HeldOutPerDifficulty { get; init; } = 8;
-    /// <summary>Tokens per held-out analysis or proof; greedy decoding (temperature 0) unless set.</summary>
+    /// <summary>Tokens per held-out analysis or proof; analyses are greedy (temperature 0) unless set.</summary>
     public int MaxNewTokens { get; init; } = 400;
     public double Temperature { get; init; }
+    /// <summary>
+    /// Proofs sampled per held-out problem for the generator measures (pass rates are means over them), and their
+    /// temperature: what the policy does, not only its single most likely proof.
+    /// </summary>
+    public int ProofSamples { get; init; } = 4;
+    public double ProofTemperature { get; init; } = 1.0;
 }
 
 /// <summary>
@@ -151,6 +168,8 @@ public sealed record LapSpec
         if (Demo.ProblemsPerDifficulty is < 1 or > 100_000) yield return ("demo.problemsPerDifficulty", "must be between 1 and 100000");
         if (Demo.MaxDifficulty is < 1 or > 4) yield return ("demo.maxDifficulty", "must be between 1 and 4");
         if (Demo.Prompts is not ("compact" or "standard")) yield return ("demo.prompts", "must be compact or standard");
+        if (Demo.FlawedProofShare is < 0 or > 1) yield return ("demo.flawedProofShare", "must be between 0 and 1");
+        if (Demo.FactRepeats is < 1 or > 100) yield return ("demo.factRepeats", "must be between 1 and 100");
         if (Demo.FactProblemsPerDifficulty is < 0 or > 100_000) yield return ("demo.factProblemsPerDifficulty", "must be between 0 and 100000");
         if (BaseCheckpoint != null && !Ids.IsValid(BaseCheckpoint)) yield return ("baseCheckpoint", "is not a valid artifact id");
         if (Bootstrap.Config is { } c && c.ValueKind != JsonValueKind.Object) yield return ("bootstrap.config", "must be an object (HF config.json fields)");
@@ -182,6 +201,8 @@ public sealed record LapSpec
         if (Evaluation.HeldOutPerDifficulty is < 1 or > 10_000) yield return ("evaluation.heldOutPerDifficulty", "must be between 1 and 10000");
         if (Evaluation.MaxNewTokens is < 1 or > 8192) yield return ("evaluation.maxNewTokens", "must be between 1 and 8192");
         if (Evaluation.Temperature is < 0 or > 2) yield return ("evaluation.temperature", "must be between 0 and 2");
+        if (Evaluation.ProofSamples is < 1 or > 64) yield return ("evaluation.proofSamples", "must be between 1 and 64");
+        if (Evaluation.ProofTemperature is < 0 or > 2) yield return ("evaluation.proofTemperature", "must be between 0 and 2");
         foreach (var e in (Limits ?? new()).Validate()) yield return e;
     }
 }

@@ -25,6 +25,8 @@ public sealed record BootstrapBenchOptions
     public int? Layers { get; init; }
     public int? ProblemsPerDifficulty { get; init; }
     public int? FactProblemsPerDifficulty { get; init; }
+    public double? LearningRate { get; init; }
+    public int? FactRepeats { get; init; }
 }
 
 /// <summary>
@@ -37,8 +39,12 @@ public static class BootstrapBench
     public static object Run(BootstrapBenchOptions o, Action<string> progress)
     {
         var lap = new LapSpec();
-        var demo = new DemoDatasetOptions { Seed = lap.Demo.Seed, ProblemsPerDifficulty = o.ProblemsPerDifficulty ?? lap.Demo.ProblemsPerDifficulty, MaxDifficulty = lap.Demo.MaxDifficulty, Prompts = lap.Demo.Prompts,
-            FactProblemsPerDifficulty = o.FactProblemsPerDifficulty ?? lap.Demo.FactProblemsPerDifficulty };
+        var demo = lap.Demo.ToDatasetOptions() with
+        {
+            ProblemsPerDifficulty = o.ProblemsPerDifficulty ?? lap.Demo.ProblemsPerDifficulty,
+            FactProblemsPerDifficulty = o.FactProblemsPerDifficulty ?? lap.Demo.FactProblemsPerDifficulty,
+            FactRepeats = o.FactRepeats ?? lap.Demo.FactRepeats,
+        };
         var set = Prompts.Set(demo.Prompts);
         var rows = DemoDatasets.Demonstrations(demo).ToList();
         var train = rows.Where(r => !Splits.IsValidation(r.Prompt, 0.1)).Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
@@ -48,6 +54,7 @@ public static class BootstrapBench
         var graded = DemoDatasets.HeldOutGradedProofs(demo, perDifficulty).ToList();
         var options = LapDefaults.BootstrapOptions.Deserialize<TrainOptions>(Json.Options)! with { Seed = 1 };
         if (o.Steps is { } s) options = options with { Steps = s, EvalEvery = Math.Min(options.EvalEvery, s), CheckpointEvery = Math.Min(options.CheckpointEvery, s) };
+        if (o.LearningRate is { } lr) options = options with { LearningRate = lr };
         if (o.Quick) options = options with { Steps = 2, EvalEvery = 2, CheckpointEvery = 2 };
         var results = new List<object>();
         foreach (string tokenizer in o.Tokenizers)
@@ -74,6 +81,9 @@ public static class BootstrapBench
             var verdicts = Sampler.Generate(model, tok, graded.Select(g => Prompts.RenderVerification(g.Problem, g.Proof, set.Verification)).ToList(),
                 new SamplingOptions { Temperature = 0, MaxNewTokens = maxNew });
             var verifier = LapMeasures.Verifier("verifier", graded, verdicts.Select((v, i) => new SampleCompletion { Id = $"row-{i}", Completion = v.Text, FinishReason = v.FinishReason }).ToList());
+            // Held-out graded proofs come one per defect kind, in ProofDefect order.
+            var verifierByDefect = graded.Select((g, i) => (Defect: (ProofDefect)(i % 4), Right: Parsers.Verification(verdicts[i].Text, verdicts[i].FinishReason).Score == g.Score))
+                .GroupBy(x => x.Defect).ToDictionary(g => g.Key.ToString(), g => Math.Round(g.Average(x => x.Right ? 1.0 : 0), 4));
             var generation = new Dictionary<string, object>();
             foreach (var (name, temperature) in new[] { ("greedy", 0.0), ("sampled", 1.0) })
             {
@@ -89,7 +99,8 @@ public static class BootstrapBench
             results.Add(new
             {
                 tokenizer, vocab = tok.VocabSize, config = init.Config, demonstrations = train.Count, demo.ProblemsPerDifficulty, demo.FactProblemsPerDifficulty, steps = options.Steps, trainTokens, trainSeconds = Math.Round(trainSeconds, 1), evalLoss,
-                verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"),
+                verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"), verifierByDefect,
+                falseStepExample = graded.Count > 1 ? $"{graded[1].Proof}\n---\n{verdicts[1].Text}" : null,
                 generation, totalSeconds = Math.Round(sw.Elapsed.TotalSeconds, 1),
             });
         }
