@@ -34,6 +34,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         method    method parse --kind verification|meta|generation [--finish-reason stop|length] < output.txt
         bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
                   bench worker [--quick] [--steps N] [--new-tokens N]   training MFU vs. matmul, KV cache and batching ratios
+                  bench bootstrap [--quick] [--steps N] [--tokenizers char,words] [--heldout N]   the demo bootstrap before RL, per tokenizer
                   bench consensus [--proofs N] [--verifier-accuracy A] [--meta-accuracy A] [--n N --m M --k K] [--seed S]
         """;
 
@@ -526,8 +527,9 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
     {
         if (a.Positionals.FirstOrDefault() == "consensus") return BenchConsensus(a);
         if (a.Positionals.FirstOrDefault() == "worker") return await BenchWorkerAsync(a, ct);
+        if (a.Positionals.FirstOrDefault() == "bootstrap") return await BenchBootstrapAsync(a, ct);
         a.Allow("--jobs");
-        if (a.Positional(0, "benchmark name (protocol|consensus|worker)") != "protocol") throw new CliException("unknown benchmark; available: protocol, consensus, worker");
+        if (a.Positional(0, "benchmark name (protocol|consensus|worker|bootstrap)") != "protocol") throw new CliException("unknown benchmark; available: protocol, consensus, worker, bootstrap");
         int n = a.Int("--jobs", 30, 1, 1000);
         using var api = ApiClient.FromEnvironment(layout);
         var progress = Progress(a);
@@ -726,16 +728,45 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         }
     }
 
-    /// <summary>Runs the worker's benchmark in a worker process (TorchSharp lives there, not in the CLI).</summary>
-    async Task<int> BenchWorkerAsync(Args a, CancellationToken ct)
+    /// <summary>
+    /// `bench bootstrap`: what the demo lap's bootstrap can do before any RL (held-out verification accuracy by
+    /// defect kind, oracle pass rate of its proofs by difficulty), once per tokenizer with the same seeds.
+    /// </summary>
+    async Task<int> BenchBootstrapAsync(Args a, CancellationToken ct)
     {
-        a.Allow("--quick", "--steps", "--new-tokens");
+        a.Allow("--quick", "--steps", "--tokenizers", "--heldout");
+        var args = new List<string> { "bench", "bootstrap" };
+        if (a.Has("--quick")) args.Add("--quick");
+        foreach (string o in new[] { "--steps", "--heldout" })
+            if (a.Get(o) is { } v) { args.Add(o); args.Add(a.Int(o, 1, 1, 100_000).ToString()); }
+        if (a.Get("--tokenizers") is { } t)
+        {
+            if (t.Split(',').Any(x => x is not ("char" or "words"))) throw new CliException("--tokenizers: a comma-separated list of char, words");
+            args.Add("--tokenizers"); args.Add(t);
+        }
+        string json = await RunWorkerBenchAsync(a, args, ct);
+        if (a.Json) { stdout.WriteLine(json.Trim()); return 0; }
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement;
+        stdout.WriteLine($"bootstrap benchmark on {r.GetProperty("device").GetString()} ({r.GetProperty("threads").GetInt32()} threads): " +
+            $"{r.GetProperty("heldOutProblems").GetInt32()} held-out problems, {r.GetProperty("heldOutProofs").GetInt32()} held-out graded proofs");
+        foreach (var x in r.GetProperty("results").EnumerateArray())
+        {
+            var g = x.GetProperty("generation");
+            stdout.WriteLine($"  {x.GetProperty("tokenizer").GetString(),-6} vocab {x.GetProperty("vocab").GetInt32(),5}, {x.GetProperty("trainTokens").GetInt32(),8:N0} training tokens, " +
+                $"{x.GetProperty("steps").GetInt32()} steps in {x.GetProperty("trainSeconds").GetDouble():F0} s: verifier accuracy {x.GetProperty("verifierAccuracy").GetDouble():F2}, " +
+                $"oracle pass rate {g.GetProperty("greedy").GetProperty("oraclePassRate").GetDouble():F2} greedy / {g.GetProperty("sampled").GetProperty("oraclePassRate").GetDouble():F2} sampled");
+        }
+        return 0;
+    }
+
+    /// <summary>Runs `dotnet Gpu.Worker.dll bench …`, relaying its progress (stderr); returns its JSON (stdout).</summary>
+    async Task<string> RunWorkerBenchAsync(Args a, IEnumerable<string> args, CancellationToken ct)
+    {
         if (!File.Exists(layout.WorkerDll)) throw new CliException($"worker not built: {layout.WorkerDll} is missing (run ./mathv2 once to build)");
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string x in new[] { layout.WorkerDll, "bench" }) psi.ArgumentList.Add(x);
-        if (a.Has("--quick")) psi.ArgumentList.Add("--quick");
-        foreach (string o in new[] { "--steps", "--new-tokens" })
-            if (a.Get(o) is { } v) { psi.ArgumentList.Add(o); psi.ArgumentList.Add(a.Int(o, 1, 1, 100_000).ToString()); }
+        psi.ArgumentList.Add(layout.WorkerDll);
+        foreach (string x in args) psi.ArgumentList.Add(x);
         using var p = System.Diagnostics.Process.Start(psi)!;
         var progress = Progress(a);
         var errTask = Task.Run(async () =>
@@ -748,6 +779,18 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         await p.WaitForExitAsync(ct);
         string err = await errTask;
         if (p.ExitCode != 0) throw new CliException($"worker benchmark failed (exit {p.ExitCode}): {err.Trim()}");
+        return json;
+    }
+
+    /// <summary>Runs the worker's benchmark in a worker process (TorchSharp lives there, not in the CLI).</summary>
+    async Task<int> BenchWorkerAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--quick", "--steps", "--new-tokens");
+        var args = new List<string> { "bench" };
+        if (a.Has("--quick")) args.Add("--quick");
+        foreach (string o in new[] { "--steps", "--new-tokens" })
+            if (a.Get(o) is { } v) { args.Add(o); args.Add(a.Int(o, 1, 1, 100_000).ToString()); }
+        string json = await RunWorkerBenchAsync(a, args, ct);
         using var doc = JsonDocument.Parse(json);
         var r = doc.RootElement;
         if (a.Json) { stdout.WriteLine(json.Trim()); return 0; }

@@ -14,20 +14,20 @@ catch (Exception e)
 }
 if (args is ["bench", "bootstrap", ..])
 {
-    // `mathv2 bench bootstrap`: ./mathv2 bench bootstrap [--quick] [--steps N] [--tokenizers char,words]
-    int ti = Array.IndexOf(args, "--tokenizers");
+    // `mathv2 bench bootstrap [--quick] [--steps N] [--tokenizers char,words] [--heldout N]`; for experiments also
+    // --hidden N --layers N --lr X --problems N --facts N --fact-repeats N (overrides of the lap's defaults).
     var bo = new MathV2.Gpu.Worker.Bench.BootstrapBenchOptions
     {
         Quick = args.Contains("--quick"),
-        Steps = Array.IndexOf(args, "--steps") >= 0 ? ArgInt("--steps", 1) : null,
-        Hidden = Array.IndexOf(args, "--hidden") >= 0 ? ArgInt("--hidden", 64) : null,
-        Layers = Array.IndexOf(args, "--layers") >= 0 ? ArgInt("--layers", 2) : null,
-        ProblemsPerDifficulty = Array.IndexOf(args, "--problems") >= 0 ? ArgInt("--problems", 40) : null,
-        FactProblemsPerDifficulty = Array.IndexOf(args, "--facts") >= 0 ? (int.TryParse(args[Array.IndexOf(args, "--facts") + 1], out int fp) ? fp : 0) : null,
-        HeldOutPerDifficulty = ArgInt("--heldout", 8),
-        FactRepeats = Array.IndexOf(args, "--fact-repeats") >= 0 ? ArgInt("--fact-repeats", 1) : null,
-        LearningRate = Array.IndexOf(args, "--lr") >= 0 ? double.Parse(args[Array.IndexOf(args, "--lr") + 1], System.Globalization.CultureInfo.InvariantCulture) : null,
-        Tokenizers = ti >= 0 && ti + 1 < args.Length ? args[ti + 1].Split(',', StringSplitOptions.RemoveEmptyEntries) : ["char", "words"],
+        Steps = OptInt("--steps"),
+        Hidden = OptInt("--hidden"),
+        Layers = OptInt("--layers"),
+        LearningRate = Opt("--lr") is { } lr ? double.Parse(lr, System.Globalization.CultureInfo.InvariantCulture) : null,
+        ProblemsPerDifficulty = OptInt("--problems"),
+        FactProblemsPerDifficulty = OptInt("--facts", min: 0),
+        FactRepeats = OptInt("--fact-repeats"),
+        HeldOutPerDifficulty = OptInt("--heldout") ?? 8,
+        Tokenizers = Opt("--tokenizers")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? ["char", "words"],
     };
     var br = MathV2.Gpu.Worker.Bench.BootstrapBench.Run(bo, m => Console.Error.WriteLine($"bench: {DateTime.Now:HH:mm:ss} {m}"));
     Console.WriteLine(MathV2.Core.Json.Serialize(br, indented: true));
@@ -39,8 +39,8 @@ if (args is ["bench", ..])
     var o = new MathV2.Gpu.Worker.Bench.WorkerBenchOptions
     {
         Quick = args.Contains("--quick"),
-        TrainSteps = ArgInt("--steps", 4),
-        NewTokens = ArgInt("--new-tokens", 256),
+        TrainSteps = OptInt("--steps") ?? 4,
+        NewTokens = OptInt("--new-tokens") ?? 256,
     };
     var result = MathV2.Gpu.Worker.Bench.WorkerBench.Run(o, m => Console.Error.WriteLine($"bench: {m}"));
     Console.WriteLine(MathV2.Core.Json.Serialize(result, indented: true));
@@ -53,8 +53,10 @@ var loop = new JobLoop(MathV2Storage.FromEnvironment(), [new ProbeJob(), new Sft
 await loop.RunAsync(stop.Token);
 return 0;
 
-int ArgInt(string name, int fallback)
+string? Opt(string name)
 {
     int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out int v) && v > 0 ? v : fallback;
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
+
+int? OptInt(string name, int min = 1) => Opt(name) is { } v && int.TryParse(v, out int n) && n >= min ? n : null;

@@ -41,4 +41,30 @@ public sealed class BenchWorkerTests
         Assert.Contains("of matmul", human.ToString());
         Assert.Contains("KV cache", human.ToString());
     }
+
+    [Fact]
+    public async Task Bench_bootstrap_quick_measures_each_tokenizer_on_the_same_held_out_set()
+    {
+        var layout = StackLayout.ForRepository(Meta("RepoRoot"), Meta("Configuration"));
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int rc = await new Commands(layout, o, e).RunAsync(["bench", "bootstrap", "--quick", "--json"]);
+        Assert.True(rc == 0, e.ToString());
+        var r = JsonDocument.Parse(o.ToString()).RootElement;
+        Assert.Equal("bootstrap", r.GetProperty("benchmark").GetString());
+        var results = r.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(["char", "words"], results.Select(x => x.GetProperty("tokenizer").GetString()));
+        // The same demonstrations: the words tokenizer needs fewer tokens than one per character.
+        Assert.True(results[1].GetProperty("trainTokens").GetInt32() < results[0].GetProperty("trainTokens").GetInt32());
+        Assert.All(results, x =>
+        {
+            Assert.InRange(x.GetProperty("verifierAccuracy").GetDouble(), 0, 1);
+            Assert.InRange(x.GetProperty("generation").GetProperty("sampled").GetProperty("oraclePassRate").GetDouble(), 0, 1);
+        });
+        Assert.Contains("training the bootstrap", e.ToString());
+
+        var bad = new StringWriter();
+        Assert.NotEqual(0, await new Commands(layout, TextWriter.Null, bad).RunAsync(["bench", "bootstrap", "--tokenizers", "bytes"]));
+        Assert.Contains("--tokenizers", bad.ToString());
+    }
 }

@@ -76,7 +76,7 @@ public sealed class DemoDomainTests
         var verdict = Oracle.ScoreProof(p, proof);
         Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
         string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
-        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12.\nStep 2: 2 + 13 = 15.\nStep 1 is false.\n" +
+        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12; the proof says 13, wrong.\nStep 2: 2 + 13 = 15; the proof says 15, right.\nStep 1 is false.\n" +
             "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
         Assert.Equal(verdict.Defects, Oracle.ClaimedDefects(analysis));
         Assert.Equal(1, Oracle.JudgeAnalysis(p, proof, analysis));

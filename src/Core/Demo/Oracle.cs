@@ -74,16 +74,17 @@ public static class Oracle
 
     /// <summary>
     /// A verifier analysis in the method's format that names the given defects and the score they imply. Given the
-    /// proof, it first redoes each step's computation ("Step 2: 4 * 3 = 12."), the way a careful reader checks a
-    /// chain, so that a false step is one the analysis can see.
+    /// proof, it first redoes each step's computation next to what the proof claims ("Step 2: 4 * 3 = 12; the proof
+    /// says 13, wrong."), the way a careful reader checks a chain, so that a false step is one the analysis can see.
     /// </summary>
     public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null)
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
-        foreach (var (step, computation) in Computations(proof ?? ""))
+        foreach (var (step, computation, written) in Computations(proof ?? ""))
             if (ArithmeticDomain.TryEvaluate(computation, out long value))
-                sb.AppendLine($"Step {step}: {ArithmeticDomain.Normalize(computation)} = {value.ToString(CultureInfo.InvariantCulture)}.");
+                sb.AppendLine($"Step {step}: {ArithmeticDomain.Normalize(computation)} = {value.ToString(CultureInfo.InvariantCulture)}; the proof says {written}, " +
+                    $"{(written == value.ToString(CultureInfo.InvariantCulture) ? "right" : "wrong")}.");
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
         foreach (var d in list)
             sb.AppendLine(d.Kind switch
@@ -97,12 +98,12 @@ public static class Oracle
         return sb.ToString();
     }
 
-    /// <summary>The computations ("a op b" of "Step n: a op b = c, so …") of a proof's steps, in order.</summary>
-    public static IEnumerable<(int Step, string Computation)> Computations(string proof)
+    /// <summary>The computations of a proof's steps ("a op b" and the claimed c of "Step n: a op b = c, so …"), in order.</summary>
+    public static IEnumerable<(int Step, string Computation, string Claimed)> Computations(string proof)
     {
         foreach (string line in proof.Split('\n').Select(l => l.Trim()))
             if (StepLine.Match(line) is { Success: true } m && m.Groups[2].Success)
-                yield return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[2].Value);
+                yield return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[2].Value, m.Groups[3].Value);
     }
 
     /// <summary>The defects an analysis claims (parsed from the demo analysis phrasing).</summary>

@@ -47,9 +47,9 @@ public static class LapDefaults
         hidden_size = 128, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 352, max_position_embeddings = 1024,
     });
     public static JsonElement BootstrapOptions => J(new { steps = 3000, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024 });
-    public static JsonElement Verifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 5 });
-    public static JsonElement MetaVerifier => J(new { steps = 10, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
-    public static JsonElement Generator => J(new { steps = 8, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 4 });
+    public static JsonElement Verifier => J(new { steps = 60, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 20 });
+    public static JsonElement MetaVerifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
+    public static JsonElement Generator => J(new { steps = 24, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 2e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 8 });
 }
 
 /// <summary>The bootstrap (the stand-in for the SFT base model): a model from scratch trained on the demonstrations.</summary>
@@ -118,7 +118,7 @@ public sealed record ConsensusLapOptions
 /// <summary>The held-out measures of the lap report: problems never in D_p, their graded proofs (one per defect kind).</summary>
 public sealed record EvaluationOptions
 {
-    public int HeldOutPerDifficulty { get; init; } = 8;
+    public int HeldOutPerDifficulty { get; init; } = 16;
     /// <summary>Tokens per held-out analysis or proof; analyses are greedy (temperature 0) unless set.</summary>
     public int MaxNewTokens { get; init; } = 400;
     public double Temperature { get; init; }
