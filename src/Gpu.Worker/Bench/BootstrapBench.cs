@@ -94,13 +94,13 @@ public static class BootstrapBench
                 var byDifficulty = problems.Select((p, i) => (p.Difficulty, Pass: Oracle.ScoreProof(p, Parsers.Generation(proofs[i].Text, proofs[i].FinishReason).Proof ?? "").Score == 1))
                     .GroupBy(x => x.Difficulty).OrderBy(g => g.Key).ToDictionary(g => $"level{g.Key}", g => Math.Round(g.Average(x => x.Pass ? 1.0 : 0), 4));
                 generation[name] = new { oraclePassRate = m.GetValueOrDefault("generator.oraclePassRate"), byDifficulty, formatRate = m.GetValueOrDefault("generator.formatRate"),
-                    failures = problems.Select((p, i) => (p, proofs[i].Text)).Where(x => x.p.Difficulty > 1).Take(3).Select(x => $"{x.p.Statement}\n{x.Text}").ToList() };
+                    examples = problems.Select((p, i) => (p, proofs[i].Text)).Where(x => x.p.Difficulty > 1).Take(3).Select(x => $"{x.p.Statement}\n{x.Text}").ToList() };
             }
             results.Add(new
             {
                 tokenizer, vocab = tok.VocabSize, config = init.Config, demonstrations = train.Count, demo.ProblemsPerDifficulty, demo.FactProblemsPerDifficulty, steps = options.Steps, trainTokens, trainSeconds = Math.Round(trainSeconds, 1), evalLoss,
                 verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"), verifierByDefect,
-                falseStepExample = graded.Count > 1 ? $"{graded[1].Proof}\n---\n{verdicts[1].Text}" : null,
+                falseStepExample = graded.Count > 1 ? $"{graded[1].Proof}\n---\n{verdicts[1].Text}" : null,   // graded[1]: the first false-step proof
                 generation, totalSeconds = Math.Round(sw.Elapsed.TotalSeconds, 1),
             });
         }
