@@ -128,9 +128,16 @@ sealed class VerifierReward(RewardModel? meta, PromptSet prompts) : IRewardFunct
         var parses = batch.Select(b => Parsers.Verification(b.Completion, b.FinishReason)).ToList();
         var v1 = parses.Select((p, i) => Rewards.VerifierV1(p, rows[i].Score)).ToArray();
         if (meta is null) return v1;
-        var metaScores = meta.Meta(rows.Select((r, i) => (r.Problem, r.Proof, parses[i].Analysis)).ToList());
+        var metaScores = meta.Meta(MetaItems(rows, batch));
         return v1.Select((v, i) => v * metaScores[i]).ToArray();
     }
+
+    /// <summary>
+    /// What the frozen meta-verifier judges: each analysis as the policy wrote it (lead phrase, findings, boxed
+    /// score), the form its meta-verification prompts were trained on, not the parser's inner text.
+    /// </summary>
+    internal static List<(string Problem, string Proof, string Analysis)> MetaItems(IReadOnlyList<GradedProofRow> rows, IReadOnlyList<RewardInput> batch) =>
+        rows.Select((r, i) => (r.Problem, r.Proof, batch[i].Completion.Trim())).ToList();
 
     public void Dispose() => meta?.Dispose();
 }
