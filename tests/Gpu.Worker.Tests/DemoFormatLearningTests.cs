@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MathV2.Core.Datasets;
 using MathV2.Core.Demo;
 using MathV2.Core.Method;
+using MathV2.Gpu.Worker.Bench;
 using MathV2.Gpu.Worker.Jobs;
 using MathV2.Gpu.Worker.Model;
 using MathV2.Gpu.Worker.Text;
@@ -29,20 +30,13 @@ public sealed class DemoFormatLearningTests(ITestOutputHelper output)
     {
         var lap = new LapSpec();
         var o = lap.Demo.ToDatasetOptions() with { Seed = 3 };
-        var rows = DemoDatasets.Demonstrations(o).ToList();
-        var train = rows.Where(r => !Splits.IsValidation(r.Prompt, 0.1)).Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
-        var held = rows.Where(r => Splits.IsValidation(r.Prompt, 0.1) && r.Kind != "arithmetic").ToList();
-        var (model, tok) = ModelArtifacts.Create(new ModelInit { Config = LapDefaults.BootstrapConfig, Tokenizer = lap.Bootstrap.Tokenizer, Seed = 5 },
-            train.SelectMany(e => new[] { e.Prompt, e.Completion }));
+        var (train, heldAll) = BootstrapBench.Split(DemoDatasets.Demonstrations(o));
+        var held = heldAll.Where(r => r.Kind != "arithmetic").ToList();
         var options = LapDefaults.BootstrapOptions.Deserialize<TrainOptions>(MathV2.Core.Json.Options)! with { Seed = 1 };
-        using var _ = model;
         var sw = Stopwatch.StartNew();
-        using (var sft = new SftTrainer(model, tok, train, held.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(), options))
-        {
-            sft.Run();
-            output.WriteLine($"{train.Count} demonstrations, {options.Steps} steps, {sft.Metrics.Sum(m => m.Seconds):F0} s of training; held-out loss {sft.Metrics[^1].EvalLoss:F3}");
-        }
-        model.eval();
+        using var trained = BootstrapBench.Train(train, held, new ModelInit { Config = LapDefaults.BootstrapConfig, Tokenizer = lap.Bootstrap.Tokenizer, Seed = 5 }, options);
+        var (model, tok) = (trained.Model, trained.Tok);
+        output.WriteLine($"{train.Count} demonstrations, {options.Steps} steps, {trained.Seconds:F0} s of training; held-out loss {trained.EvalLoss:F3}");
         var byKind = held.GroupBy(r => r.Kind).ToDictionary(g => g.Key, g => g.Take(6).ToList());
         Assert.Equal(["generation", "meta-verification", "refinement", "verification"], byKind.Keys.Order());
         foreach (var (kind, items) in byKind)

@@ -36,6 +36,35 @@ public sealed record BootstrapBenchOptions
 /// </summary>
 public static class BootstrapBench
 {
+    /// <summary>The sft job's default split: demonstrations whose prompt hashes into the 10% share are held out.</summary>
+    public static (List<DemonstrationRow> Train, List<DemonstrationRow> Held) Split(IEnumerable<DemonstrationRow> rows, double share = 0.1)
+    {
+        var all = rows.ToList();
+        return (all.Where(r => !Splits.IsValidation(r.Prompt, share)).ToList(), all.Where(r => Splits.IsValidation(r.Prompt, share)).ToList());
+    }
+
+    /// <summary>A bootstrap trained as phase 1A's sft job trains it: a model from scratch (its tokenizer built from train), then sft.</summary>
+    public sealed record TrainedBootstrap(LlamaForCausalLM Model, ITokenizer Tok, int TrainTokens, double? EvalLoss, double Seconds) : IDisposable
+    {
+        public void Dispose() => Model.Dispose();
+    }
+
+    public static TrainedBootstrap Train(IReadOnlyList<DemonstrationRow> train, IReadOnlyList<DemonstrationRow> eval, ModelInit init, TrainOptions options)
+    {
+        var examples = train.Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
+        var (model, tok) = ModelArtifacts.Create(init, train.SelectMany(e => new[] { e.Prompt, e.Completion }));
+        int tokens = examples.Sum(e => tok.Encode(e.Prompt).Length + tok.Encode(e.Completion).Length + 1);
+        var sw = Stopwatch.StartNew();
+        double? evalLoss;
+        using (var sft = new SftTrainer(model, tok, examples, eval.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(), options))
+        {
+            sft.Run();
+            evalLoss = sft.Metrics.LastOrDefault(m => m.EvalLoss != null)?.EvalLoss;
+        }
+        model.eval();
+        return new TrainedBootstrap(model, tok, tokens, evalLoss, sw.Elapsed.TotalSeconds);
+    }
+
     public static object Run(BootstrapBenchOptions o, Action<string> progress)
     {
         var lap = new LapSpec();
@@ -46,9 +75,7 @@ public static class BootstrapBench
             FactRepeats = o.FactRepeats ?? lap.Demo.FactRepeats,
         };
         var set = Prompts.Set(demo.Prompts);
-        var rows = DemoDatasets.Demonstrations(demo).ToList();
-        var train = rows.Where(r => !Splits.IsValidation(r.Prompt, 0.1)).Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
-        var eval = rows.Where(r => Splits.IsValidation(r.Prompt, 0.1)).Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
+        var (train, eval) = Split(DemoDatasets.Demonstrations(demo));
         int perDifficulty = o.Quick ? 1 : o.HeldOutPerDifficulty;
         var problems = DemoDatasets.HeldOutProblems(demo, perDifficulty);
         var graded = DemoDatasets.HeldOutGradedProofs(demo, perDifficulty).ToList();
@@ -64,18 +91,9 @@ public static class BootstrapBench
             if (o.Hidden is { } h) { config["hidden_size"] = h; config["intermediate_size"] = h * 11 / 4; }
             if (o.Layers is { } l) config["num_hidden_layers"] = l;
             var init = new ModelInit { Config = JsonSerializer.SerializeToElement(config), Tokenizer = tokenizer, Seed = 5 };
-            var (model, tok) = ModelArtifacts.Create(init, train.SelectMany(e => new[] { e.Prompt, e.Completion }));
-            using var _ = model;
             var sw = Stopwatch.StartNew();
-            double? evalLoss;
-            int trainTokens = train.Sum(e => tok.Encode(e.Prompt).Length + tok.Encode(e.Completion).Length + 1);
-            using (var sft = new SftTrainer(model, tok, train, eval, options))
-            {
-                sft.Run();
-                evalLoss = sft.Metrics.LastOrDefault(m => m.EvalLoss != null)?.EvalLoss;
-            }
-            double trainSeconds = sw.Elapsed.TotalSeconds;
-            model.eval();
+            using var trained = Train(train, eval, init, options);
+            var (model, tok, trainTokens, evalLoss, trainSeconds) = trained;
             int maxNew = o.Quick ? 8 : lap.Evaluation.MaxNewTokens;
             progress($"{tokenizer}: verifying {graded.Count} held-out proofs");
             var verdicts = Sampler.Generate(model, tok, graded.Select(g => Prompts.RenderVerification(g.Problem, g.Proof, set.Verification)).ToList(),
