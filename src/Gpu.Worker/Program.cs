@@ -15,7 +15,7 @@ catch (Exception e)
 if (args is ["bench", "bootstrap", ..])
 {
     // `mathv2 bench bootstrap [--quick] [--steps N] [--tokenizers char,words] [--heldout N]`; for experiments also
-    // --hidden N --layers N --lr X --problems N --facts N --fact-repeats N (overrides of the lap's defaults).
+    // --hidden N --layers N --lr X --problems N --facts N --fact-repeats N --fact-checks N (overrides of the lap's defaults).
     var bo = new MathV2.Gpu.Worker.Bench.BootstrapBenchOptions
     {
         Quick = args.Contains("--quick"),
@@ -26,6 +26,7 @@ if (args is ["bench", "bootstrap", ..])
         ProblemsPerDifficulty = OptInt("--problems"),
         FactProblemsPerDifficulty = OptInt("--facts", min: 0),
         FactRepeats = OptInt("--fact-repeats"),
+        FactChecks = OptInt("--fact-checks", min: 0),
         HeldOutPerDifficulty = OptInt("--heldout") ?? 8,
         Tokenizers = Opt("--tokenizers")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? ["char", "words"],
     };

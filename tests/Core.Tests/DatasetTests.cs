@@ -99,6 +99,39 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void Fact_checks_judge_each_claim_as_an_analysis_would_and_half_of_them_are_wrong()
+    {
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 3, FactProblemsPerDifficulty = 200, FactChecks = 2 };
+        var facts = DemoDatasets.ArithmeticFacts(o);
+        var lines = DemoDatasets.FactCheckLines(o).ToList();
+        Assert.Equal(2 * facts.Count, lines.Count);
+        var check = new System.Text.RegularExpressions.Regex(@"^Step [12]: (.+) = (-?\d+); the proof says (-?\d+); (-?\d+) - (-?\d+) = (-?\d+), (right|wrong)\.$");
+        int wrong = 0;
+        foreach (string line in lines)
+        {
+            var m = check.Match(line);
+            Assert.True(m.Success, line);
+            Assert.Contains($"{m.Groups[1].Value} = {m.Groups[2].Value}", facts);
+            bool same = m.Groups[2].Value == m.Groups[3].Value;
+            Assert.Equal((m.Groups[3].Value, m.Groups[2].Value), (m.Groups[4].Value, m.Groups[5].Value));
+            Assert.Equal(long.Parse(m.Groups[3].Value) - long.Parse(m.Groups[2].Value), long.Parse(m.Groups[6].Value));
+            Assert.Equal(same ? "right" : "wrong", m.Groups[7].Value);
+            if (!same) wrong++;
+        }
+        Assert.InRange(wrong, lines.Count * 0.4, lines.Count * 0.6);
+        // Each fact is checked FactChecks times; the lines are what the verifier writes for a proof's step.
+        Assert.All(facts, f => Assert.Equal(2, lines.Count(l => l.Contains($": {f};", StringComparison.Ordinal))));
+        var p = ArithmeticDomain.Problem(1, 0, 2);
+        string falseProof = ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 1);
+        var (step, computation, claimed) = Oracle.Computations(falseProof).First(c => ArithmeticDomain.Evaluate(c.Computation).ToString() != c.Claimed);
+        Assert.Contains(Oracle.CheckLine(step, computation, ArithmeticDomain.Evaluate(computation), claimed) + "\n", Oracle.WriteAnalysis(Oracle.ScoreProof(p, falseProof).Defects, proof: falseProof));
+        var rows = DemoDatasets.Demonstrations(o).Where(d => d.Prompt == "Arithmetic checks:\n").ToList();
+        Assert.Equal(lines, rows.SelectMany(r => r.Completion.Split('\n')));
+        Assert.All(rows, r => Assert.Equal("arithmetic", r.Kind));
+        Assert.DoesNotContain(DemoDatasets.Demonstrations(o with { FactChecks = 0 }), d => d.Prompt == "Arithmetic checks:\n");
+    }
+
+    [Fact]
     public void Demonstrations_are_in_the_formats_the_parsers_accept()
     {
         var demos = DemoDatasets.Demonstrations(new DemoDatasetOptions { ProblemsPerDifficulty = 3 }).ToList();

@@ -76,7 +76,7 @@ public sealed class DemoDomainTests
         var verdict = Oracle.ScoreProof(p, proof);
         Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
         string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
-        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12; the proof says 13, wrong.\nStep 2: 2 + 13 = 15; the proof says 15, right.\nStep 1 is false.\n" +
+        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nStep 1 is false.\n" +
             "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
         Assert.Equal(verdict.Defects, Oracle.ClaimedDefects(analysis));
         Assert.Equal(1, Oracle.JudgeAnalysis(p, proof, analysis));
@@ -90,6 +90,52 @@ public sealed class DemoDomainTests
         Assert.Equal(0, Oracle.ScoreProof(p, "it is obvious").Score);
         Assert.Equal(0, Oracle.ScoreProof(p, "").Score);
         Assert.Equal(0, Oracle.ScoreProof(p, $"Therefore {p.Expression} = {p.Value + 1}.").Score);
+    }
+
+    [Fact]
+    public void A_meta_verification_checks_each_claimed_defect_against_the_proof_before_its_rating()
+    {
+        var p = new ArithmeticProblem("t", "2 + 4 * 3", 14, 2);
+        string proof = "Step 1: 4 * 3 = 13, so 2 + 4 * 3 = 2 + 13.\nStep 2: 2 + 13 = 15, so 2 + 13 = 15.\nTherefore 2 + 4 * 3 = 15.";
+        var actual = Oracle.ScoreProof(p, proof).Defects;
+        Assert.Equal("Here is my analysis of the evaluation:\nClaim: Step 1 is false.\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong.\nThe claim is true.\n" +
+            "The score 0 follows from the claims.\nEvery claimed defect exists and the score follows from them.\n" +
+            "Based on my analysis, the quality score of the evaluation should be: \\boxed{1}", Oracle.WriteMetaVerification(p, proof, Oracle.WriteAnalysis(actual, proof: proof)));
+
+        // A verifier's slip: step 2 miscomputed (15 - 16 = -1, wrong) and called false. The meta-verifier redoes step 2.
+        string slip = Oracle.WriteAnalysis([.. actual, new Defect(2, ProofDefect.FalseStep)], proof: proof, miscomputedStep: 2);
+        Assert.Contains("Step 2: 2 + 13 = 16; the proof says 15; 15 - 16 = -1, wrong.", slip);
+        Assert.Equal(0.5, Oracle.JudgeAnalysis(p, proof, slip));
+        string meta = Oracle.WriteMetaVerification(p, proof, slip);
+        Assert.Contains("Claim: Step 2 is false.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nThe claim is false.\n", meta);
+        Assert.Equal(0.5, Parsers.MetaVerification(meta).Score);
+
+        // Claims of omitted justifications and of not reaching the claim, and a score that does not follow.
+        string omitted = "Step 1: 2 + 4 * 3 = 2 + 12.\nStep 2: 2 + 12 = 14, so 2 + 12 = 14.\nTherefore 2 + 4 * 3 = 14.";
+        string bogus = Oracle.WriteAnalysis([new Defect(1, ProofDefect.OmittedJustification), new Defect(2, ProofDefect.OmittedJustification)], score: 1, proof: omitted);
+        meta = Oracle.WriteMetaVerification(p, omitted, bogus);
+        Assert.Contains("Claim: Step 1 omits its justification.\nStep 1: the proof gives no computation.\nThe claim is true.\n", meta);
+        Assert.Contains("Claim: Step 2 omits its justification.\nStep 2: 2 + 12 = 14; the proof says 14; 14 - 14 = 0, right.\nThe claim is false.\n", meta);
+        Assert.Contains("The score 1 does not follow from the claims.", meta);
+        Assert.Contains("Claim: The proof does not reach the claimed value.\nThe claim is false.", Oracle.WriteMetaVerification(p, omitted, Oracle.WriteAnalysis([new Defect(0, ProofDefect.NotReachingClaim)])));
+        Assert.Equal(0, Parsers.MetaVerification(Oracle.WriteMetaVerification(p, omitted, "garbage")).Score);
+    }
+
+    [Fact]
+    public void Unfaithful_analyses_in_D_mv_and_the_demonstrations_come_in_three_slips()
+    {
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 20 };
+        var unfaithful = DemoDatasets.GradedAnalyses(o).Where((_, i) => i % 2 == 1).ToList();
+        Assert.Contains(unfaithful, r => r.Analysis.Contains("omits its justification") && r.Score < 1);
+        Assert.Contains(unfaithful, r => Oracle.ClaimedDefects(r.Analysis).Count == 0 && Parsers.Verification(r.Analysis).Score == 0);
+        var slips = unfaithful.Where(r => System.Text.RegularExpressions.Regex.IsMatch(r.Analysis, @"says (-?\d+); \1 - (-?\d+) = -1, wrong")).ToList();
+        Assert.NotEmpty(slips);
+        Assert.All(slips, r => Assert.True(r.Score < 1, r.Analysis));
+        Assert.All(unfaithful, r => Assert.True(r.Score < 1, r.Analysis));
+        var metas = DemoDatasets.Demonstrations(o).Where(d => d.Kind == "meta-verification").Select(d => Parsers.MetaVerification(d.Completion).Score).ToList();
+        Assert.Contains(1.0, metas);
+        Assert.Contains(0.5, metas);
+        Assert.Contains(0.0, metas);
     }
 
     [Fact]

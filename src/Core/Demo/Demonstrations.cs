@@ -21,6 +21,12 @@ public sealed record DemoDatasetOptions
     /// <summary>How many times each fact is shown (each time in another seeded order and row).</summary>
     public int FactRepeats { get; init; } = 1;
     /// <summary>
+    /// How many times each arithmetic fact is also shown as a step check in the analyses' format ("Step 2: 3 + 2 = 5;
+    /// the proof says 6, wrong."), half of them with a wrong claim: checks in verifications are mostly "right" (a
+    /// proof has at most one false step), and these teach the comparison itself. 0: none.
+    /// </summary>
+    public int FactChecks { get; init; }
+    /// <summary>
     /// Share of problems that also get a flawed generation demonstration (a proof with one defect and an honest
     /// self-evaluation naming it): the base model then sometimes errs and says so, as real base models do, which is
     /// what refinement and the generator's reward have to work with.
@@ -72,16 +78,34 @@ public static class DemoDatasets
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var actual = Oracle.ScoreProof(p, proof).Defects;
                 string faithful = Oracle.WriteAnalysis(actual, proof: proof);
-                string corrupted = p.Id.Sum(c => c) % 2 == 0
-                    ? Oracle.WriteAnalysis([.. actual, new Defect(1, ProofDefect.OmittedJustification)], proof: proof)
-                    : Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof);
-                foreach (string analysis in new[] { faithful, corrupted })
+                foreach (string analysis in new[] { faithful, CorruptedAnalysis(p, proof, actual, (int)d) })
                     yield return new GradedAnalysisRow
                     {
                         ProblemId = p.Id, Problem = p.Statement, Proof = proof, Analysis = analysis,
                         Score = Oracle.JudgeAnalysis(p, proof, analysis),
                     };
             }
+    }
+
+    /// <summary>
+    /// An unfaithful analysis of a proof, one of three slips by problem and proof: a bogus omitted justification, a
+    /// score that does not follow, or a step miscomputed (a right step called false, and the score from that).
+    /// </summary>
+    public static string CorruptedAnalysis(ArithmeticProblem p, string proof, IReadOnlyList<Defect> actual, int variant = 0)
+    {
+        int kind = (p.Id.Sum(c => c) + variant) % 3;
+        // Steps the proof got right (a computation, true, no defect): where a slip can claim a defect that is not there.
+        var right = Oracle.Computations(proof).Where(c => ArithmeticDomain.TryEvaluate(c.Computation, out long v) && v.ToString(System.Globalization.CultureInfo.InvariantCulture) == c.Claimed)
+            .Select(c => c.Step).Where(step => !actual.Any(a => a.Step == step)).ToList();
+        if (right.Count == 0) kind = 1;
+        int at = right.Count == 0 ? 0 : right[(p.Id.Length + variant) % right.Count];
+        return kind switch
+        {
+            0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof),
+            // Miscompute a right step: its check reads "wrong", and the analysis calls it false.
+            2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at),
+            _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof),
+        };
     }
 
     /// <summary>Facts per arithmetic-facts demonstration.</summary>
@@ -104,9 +128,30 @@ public static class DemoDatasets
     }
 
     /// <summary>
+    /// Step checks of the arithmetic facts in the analyses' format, <see cref="DemoDatasetOptions.FactChecks"/> per fact
+    /// in a seeded order: the claim is the fact's value or, half the time, a wrong one (one more, as the domain's false
+    /// steps have it, or another value near it).
+    /// </summary>
+    public static IEnumerable<string> FactCheckLines(DemoDatasetOptions o)
+    {
+        var facts = ArithmeticFacts(o);
+        var rng = new Random(StableHash.Seed("fact-checks", o.Seed));
+        for (int r = 0; r < o.FactChecks; r++)
+            foreach (string fact in facts.OrderBy(_ => rng.Next()).ToList())
+            {
+                int eq = fact.LastIndexOf(" = ", StringComparison.Ordinal);
+                string computation = fact[..eq];
+                long value = long.Parse(fact[(eq + 3)..], System.Globalization.CultureInfo.InvariantCulture);
+                long claimed = rng.Next(2) == 0 ? value : value + (rng.Next(2) == 0 ? 1 : rng.Next(2) == 0 ? -1 : rng.Next(2, 6) * (rng.Next(2) == 0 ? 1 : -1));
+                yield return Oracle.CheckLine(1 + rng.Next(Math.Max(2, o.MaxDifficulty)), computation, value, claimed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+    }
+
+    /// <summary>
     /// Bootstrap SFT demonstrations in the method's prompt formats: proofs with honest self-evaluations,
     /// verifications, meta-verifications and refinements (defective candidate → correct proof); then the
-    /// arithmetic facts, <see cref="FactsPerRow"/> to a row, as lines "Fact: a op b = c." (kind "arithmetic").
+    /// arithmetic facts, <see cref="FactsPerRow"/> to a row, as lines "Fact: a op b = c." (kind "arithmetic"), and
+    /// their step checks, as many to a row ("Arithmetic checks:", also kind "arithmetic").
     /// </summary>
     public static IEnumerable<DemonstrationRow> Demonstrations(DemoDatasetOptions o)
     {
@@ -116,6 +161,8 @@ public static class DemoDatasets
         for (int r = 0; r < o.FactRepeats; r++)
             foreach (var chunk in (r == 0 ? facts : facts.OrderBy(_ => rng.Next()).ToList()).Chunk(FactsPerRow))
                 yield return new DemonstrationRow { Kind = "arithmetic", Prompt = "Arithmetic facts:\n", Completion = string.Join("\n", chunk.Select(f => $"Fact: {f}.")) };
+        foreach (var chunk in FactCheckLines(o).Chunk(FactsPerRow))
+            yield return new DemonstrationRow { Kind = "arithmetic", Prompt = "Arithmetic checks:\n", Completion = string.Join("\n", chunk) };
     }
 
     static IEnumerable<DemonstrationRow> ProofDemonstrations(DemoDatasetOptions o)
@@ -147,12 +194,14 @@ public static class DemoDatasets
                 var verdict = Oracle.ScoreProof(p, proof);
                 string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
                 yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification), Completion = analysis };
-                yield return new DemonstrationRow
-                {
-                    Kind = "meta-verification",
-                    Prompt = Method.Prompts.RenderMetaVerification(p.Statement, proof, analysis, set.MetaVerification),
-                    Completion = Oracle.WriteMetaVerification(p, proof, analysis),
-                };
+                // The faithful analysis, and for half of the proofs an unfaithful one: meta-verification is judging both.
+                foreach (string judged in (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? [analysis, CorruptedAnalysis(p, proof, verdict.Defects, (int)d)] : new[] { analysis })
+                    yield return new DemonstrationRow
+                    {
+                        Kind = "meta-verification",
+                        Prompt = Method.Prompts.RenderMetaVerification(p.Statement, proof, judged, set.MetaVerification),
+                        Completion = Oracle.WriteMetaVerification(p, proof, judged),
+                    };
                 if (d != ProofDefect.None)
                     yield return new DemonstrationRow
                     {

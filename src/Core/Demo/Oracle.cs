@@ -77,14 +77,14 @@ public static class Oracle
     /// proof, it first redoes each step's computation next to what the proof claims ("Step 2: 4 * 3 = 12; the proof
     /// says 13, wrong."), the way a careful reader checks a chain, so that a false step is one the analysis can see.
     /// </summary>
-    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null)
+    /// <param name="miscomputedStep">A step whose computation the analysis gets wrong (one too many): a verifier's slip.</param>
+    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null)
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
         foreach (var (step, computation, written) in Computations(proof ?? ""))
             if (ArithmeticDomain.TryEvaluate(computation, out long value))
-                sb.AppendLine($"Step {step}: {ArithmeticDomain.Normalize(computation)} = {value.ToString(CultureInfo.InvariantCulture)}; the proof says {written}, " +
-                    $"{(written == value.ToString(CultureInfo.InvariantCulture) ? "right" : "wrong")}.");
+                sb.AppendLine(CheckLine(step, computation, step == miscomputedStep ? value + 1 : value, written));
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
         foreach (var d in list)
             sb.AppendLine(d.Kind switch
@@ -96,6 +96,18 @@ public static class Oracle
         double s = score ?? ScoreFor(list);
         sb.Append($"Based on my evaluation, the final overall score should be: \\boxed{{{s.ToString("0.#", CultureInfo.InvariantCulture)}}}");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// An analysis' check of one step: "Step 2: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong." The claim is
+    /// compared by subtracting (an arithmetic fact, which a small model learns) and reading the difference.
+    /// </summary>
+    public static string CheckLine(int step, string computation, long value, string written)
+    {
+        string v = value.ToString(CultureInfo.InvariantCulture);
+        string diff = long.TryParse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long c)
+            ? $"; {written} - {v} = {(c - value).ToString(CultureInfo.InvariantCulture)}" : "";
+        return $"Step {step}: {ArithmeticDomain.Normalize(computation)} = {v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
     }
 
     /// <summary>The computations of a proof's steps ("a op b" and the claimed c of "Step n: a op b = c, so …"), in order.</summary>
@@ -135,16 +147,48 @@ public static class Oracle
         return 1;
     }
 
-    /// <summary>A meta-verification in the method's format with the oracle's rating.</summary>
+    /// <summary>
+    /// A meta-verification in the method's format with the oracle's rating. Before its finding it checks each defect
+    /// the analysis claims against the proof, the way the verifier checks steps ("Claim: Step 1 is false." then the
+    /// step's check, then "The claim is true." or "The claim is false."), and whether the score follows.
+    /// </summary>
     public static string WriteMetaVerification(ArithmeticProblem problem, string proof, string analysis)
     {
         double rating = JudgeAnalysis(problem, proof, analysis);
-        string finding = rating switch
+        var sb = new StringBuilder("Here is my analysis of the evaluation:\n");
+        var parsed = Parsers.Verification(analysis);
+        if (parsed.FormatOk)
+        {
+            var actual = ScoreProof(problem, proof).Defects;
+            var claimed = ClaimedDefects(parsed.Analysis);
+            var computations = Computations(proof).ToList();
+            foreach (var c in claimed)
+            {
+                sb.AppendLine(c.Kind switch
+                {
+                    ProofDefect.FalseStep => $"Claim: Step {c.Step} is false.",
+                    ProofDefect.OmittedJustification => $"Claim: Step {c.Step} omits its justification.",
+                    _ => "Claim: The proof does not reach the claimed value.",
+                });
+                if (c.Kind != ProofDefect.NotReachingClaim)
+                {
+                    var step = computations.FirstOrDefault(x => x.Step == c.Step);
+                    sb.AppendLine(step.Computation == null ? $"Step {c.Step}: the proof gives no computation."
+                        : ArithmeticDomain.TryEvaluate(step.Computation, out long value) ? CheckLine(step.Step, step.Computation, value, step.Claimed)
+                        : $"Step {c.Step}: the proof computes {step.Computation}.");
+                }
+                sb.AppendLine(actual.Contains(c) ? "The claim is true." : "The claim is false.");
+            }
+            if (parsed.Score is { } sc)
+                sb.AppendLine($"The score {sc.ToString("0.#", CultureInfo.InvariantCulture)} {(sc == ScoreFor(claimed) ? "follows" : "does not follow")} from the claims.");
+        }
+        sb.AppendLine(rating switch
         {
             1 => "Every claimed defect exists and the score follows from them.",
             0.5 => "Some claimed defects do not exist or the score does not follow from them.",
             _ => "The claimed defects do not exist.",
-        };
-        return $"Here is my analysis of the evaluation:\n{finding}\nBased on my analysis, the quality score of the evaluation should be: \\boxed{{{rating.ToString("0.#", CultureInfo.InvariantCulture)}}}";
+        });
+        sb.Append($"Based on my analysis, the quality score of the evaluation should be: \\boxed{{{rating.ToString("0.#", CultureInfo.InvariantCulture)}}}");
+        return sb.ToString();
     }
 }

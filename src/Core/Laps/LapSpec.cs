@@ -23,12 +23,14 @@ public sealed record DemoLapOptions
     public int FactProblemsPerDifficulty { get; init; } = 500;
     /// <summary>How many times each arithmetic fact is shown to the bootstrap.</summary>
     public int FactRepeats { get; init; } = 1;
+    /// <summary>How many times each arithmetic fact is also shown as a step check in the analyses' format (half with a wrong claim); 0 for none.</summary>
+    public int FactChecks { get; init; } = 4;
 
     /// <summary>The demo datasets these options describe.</summary>
     public Demo.DemoDatasetOptions ToDatasetOptions() => new()
     {
         Seed = Seed, ProblemsPerDifficulty = ProblemsPerDifficulty, MaxDifficulty = MaxDifficulty, Prompts = Prompts,
-        FactProblemsPerDifficulty = FactProblemsPerDifficulty, FactRepeats = FactRepeats, FlawedProofShare = FlawedProofShare,
+        FactProblemsPerDifficulty = FactProblemsPerDifficulty, FactRepeats = FactRepeats, FactChecks = FactChecks, FlawedProofShare = FlawedProofShare,
     };
     /// <summary>Share of problems with a flawed, honestly self-evaluated generation demonstration besides the correct one.</summary>
     public double FlawedProofShare { get; init; } = 0.25;
@@ -170,6 +172,7 @@ public sealed record LapSpec
         if (Demo.Prompts is not ("compact" or "standard")) yield return ("demo.prompts", "must be compact or standard");
         if (Demo.FlawedProofShare is < 0 or > 1) yield return ("demo.flawedProofShare", "must be between 0 and 1");
         if (Demo.FactRepeats is < 1 or > 100) yield return ("demo.factRepeats", "must be between 1 and 100");
+        if (Demo.FactChecks is < 0 or > 100) yield return ("demo.factChecks", "must be between 0 and 100");
         if (Demo.FactProblemsPerDifficulty is < 0 or > 100_000) yield return ("demo.factProblemsPerDifficulty", "must be between 0 and 100000");
         if (BaseCheckpoint != null && !Ids.IsValid(BaseCheckpoint)) yield return ("baseCheckpoint", "is not a valid artifact id");
         if (Bootstrap.Config is { } c && c.ValueKind != JsonValueKind.Object) yield return ("bootstrap.config", "must be an object (HF config.json fields)");

@@ -27,6 +27,7 @@ public sealed record BootstrapBenchOptions
     public int? FactProblemsPerDifficulty { get; init; }
     public double? LearningRate { get; init; }
     public int? FactRepeats { get; init; }
+    public int? FactChecks { get; init; }
 }
 
 /// <summary>
@@ -73,6 +74,7 @@ public static class BootstrapBench
             ProblemsPerDifficulty = o.ProblemsPerDifficulty ?? lap.Demo.ProblemsPerDifficulty,
             FactProblemsPerDifficulty = o.FactProblemsPerDifficulty ?? lap.Demo.FactProblemsPerDifficulty,
             FactRepeats = o.FactRepeats ?? lap.Demo.FactRepeats,
+            FactChecks = o.FactChecks ?? lap.Demo.FactChecks,
         };
         var set = Prompts.Set(demo.Prompts);
         var (train, eval) = Split(DemoDatasets.Demonstrations(demo));
@@ -102,6 +104,12 @@ public static class BootstrapBench
             // Held-out graded proofs come one per defect kind, in ProofDefect order.
             var verifierByDefect = graded.Select((g, i) => (Defect: (ProofDefect)(i % 4), Right: Parsers.Verification(verdicts[i].Text, verdicts[i].FinishReason).Score == g.Score))
                 .GroupBy(x => x.Defect).ToDictionary(g => g.Key.ToString(), g => Math.Round(g.Average(x => x.Right ? 1.0 : 0), 4));
+            // The comparison alone: greedy verdicts of step checks (half with a wrong claim) after "Arithmetic checks:".
+            var checks = DemoDatasets.FactCheckLines(demo with { FactChecks = 1, FactProblemsPerDifficulty = Math.Max(demo.FactProblemsPerDifficulty, 50), Seed = demo.Seed + 1000 })
+                .Take(o.Quick ? 4 : 200).Select(l => (Prompt: "Arithmetic checks:\n" + l[..(l.IndexOf(" says ", StringComparison.Ordinal) + 6)] + l[(l.IndexOf(" says ", StringComparison.Ordinal) + 6)..].Split(',', ';')[0],
+                    Verdict: l[(l.LastIndexOf(", ", StringComparison.Ordinal) + 2)..^1])).ToList();
+            var checkOut = Sampler.Generate(model, tok, checks.Select(c => c.Prompt).ToList(), new SamplingOptions { Temperature = 0, MaxNewTokens = 16 });
+            double checkAccuracy = checks.Count == 0 ? 0 : Math.Round(checks.Select((c, i) => System.Text.RegularExpressions.Regex.Match(checkOut[i].Text, "right|wrong").Value == c.Verdict ? 1.0 : 0).Average(), 4);
             var generation = new Dictionary<string, object>();
             foreach (var (name, temperature) in new[] { ("greedy", 0.0), ("sampled", 1.0) })
             {
@@ -117,8 +125,10 @@ public static class BootstrapBench
             results.Add(new
             {
                 tokenizer, vocab = tok.VocabSize, config = init.Config, demonstrations = train.Count, demo.ProblemsPerDifficulty, demo.FactProblemsPerDifficulty, steps = options.Steps, trainTokens, trainSeconds = Math.Round(trainSeconds, 1), evalLoss,
-                verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"), verifierByDefect,
-                falseStepExample = graded.Count > 1 ? $"{graded[1].Proof}\n---\n{verdicts[1].Text}" : null,   // graded[1]: the first false-step proof
+                verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"), verifierByDefect, checkAccuracy,
+                // The first wrongly scored proof of each defect kind, with the analysis.
+                verifierMisses = graded.Select((g, i) => (Defect: (ProofDefect)(i % 4), i)).Where(x => Parsers.Verification(verdicts[x.i].Text, verdicts[x.i].FinishReason).Score != graded[x.i].Score)
+                    .GroupBy(x => x.Defect).ToDictionary(g => g.Key.ToString(), g => $"{graded[g.First().i].Proof}\n---\n{verdicts[g.First().i].Text}"),
                 generation, totalSeconds = Math.Round(sw.Elapsed.TotalSeconds, 1),
             });
         }
