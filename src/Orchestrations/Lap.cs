@@ -173,6 +173,10 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         var (heldOutJob, metrics) = await HeldOut.MeasureAsync(context, input, "1a", "base", baseModel, "generator");
         jobs.Add(heldOutJob);
         artifacts["baseHeldOutProofs"] = heldOutJob.ResultArtifactId!;
+        // The base model as a verifier too: what phase 1B's RL starts from.
+        var (baseVerifierJob, baseVerifierMetrics) = await HeldOut.MeasureAsync(context, input, "1a", "baseVerifier", baseModel, "verifier");
+        jobs.Add(baseVerifierJob);
+        foreach (var (k, v) in baseVerifierMetrics) metrics[k] = v;
 
         if (input.HumanFree && input.Previous?.GetValueOrDefault("dv") is { } previousDv)
         {

@@ -74,7 +74,7 @@ public sealed class LapTests(StackFixture stack)
         var a = phases[0].GetProperty("artifacts");
         string base_ = a.GetProperty("base").GetString()!, dv = a.GetProperty("dv").GetString()!, proofs = a.GetProperty("coldStartProofs").GetString()!;
         string v1 = phases[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!;
-        Assert.Equal([$"{id}-1a-bootstrap", $"{id}-1a-heldout-base", $"{id}-1a-proofs"], phases[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
+        Assert.Equal([$"{id}-1a-bootstrap", $"{id}-1a-heldout-base", $"{id}-1a-heldout-baseverifier", $"{id}-1a-proofs"], phases[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
 
         // D_v: the demo's graded proofs of D_p (3 problems × 4 defect kinds) and the batch, labelled by the oracle exactly.
         var dvManifest = (await stack.Artifacts.GetAsync(dv))!;
@@ -170,7 +170,7 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal(phases.Select(p => p.GetProperty("jobs").GetArrayLength()), report.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("jobs").GetInt32()));
         Assert.True(report.GetProperty("jobSeconds").GetDouble() > 0);
         var measures = report.GetProperty("measures");
-        foreach (string key in new[] { "base.oraclePassRate", "verifierV1.accuracy", "verifierV1.metaQuality", "verifierV2.accuracy", "verifierV2.meanAbsError", "verifierV2.metaQuality",
+        foreach (string key in new[] { "base.oraclePassRate", "baseVerifier.accuracy", "verifierV1.accuracy", "verifierV1.metaQuality", "verifierV2.accuracy", "verifierV2.meanAbsError", "verifierV2.metaQuality",
                      "generator.oraclePassRate", "base.verifierPassRate", "generator.verifierPassRate", "refinement.passAt1Iteration", "refinement.passAtMaxIterations", "consensus.discardRate", "verifierV3.accuracy" })
             Assert.True(measures.TryGetProperty(key, out _), $"the report has no {key}: {measures}");
         var heldOutGraded = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync($"{id}.heldout"))!, LapFiles.HeldOutGradedProofs)), "g").Rows;
@@ -334,7 +334,7 @@ public sealed class LapTests(StackFixture stack)
         var a1 = first.GetProperty("artifacts");
         var phases2 = second.GetProperty("phases").EnumerateArray().ToList();
         // Human-free: no bootstrap, no cold-start batch, no analyses batch; D_v is lap 1's auto-labelled one, D_mv lap 1's.
-        Assert.Equal([$"{lap2}-1a-heldout-base"], phases2[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
+        Assert.Equal([$"{lap2}-1a-heldout-base", $"{lap2}-1a-heldout-baseverifier"], phases2[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
         Assert.Equal(a1.GetProperty("base").GetString(), phases2[0].GetProperty("artifacts").GetProperty("base").GetString());
         Assert.Equal(a1.GetProperty("dv").GetString(), phases2[0].GetProperty("artifacts").GetProperty("dv").GetString());
         Assert.Equal($"{lap1}-4.dv", a1.GetProperty("dv").GetString());

@@ -110,6 +110,8 @@ public static class DemoDatasets
 
     /// <summary>Facts per arithmetic-facts demonstration.</summary>
     public const int FactsPerRow = 20;
+    /// <summary>Step checks per arithmetic-checks demonstration (a check is about three facts long).</summary>
+    public const int ChecksPerRow = 8;
 
     /// <summary>
     /// The distinct one-operation facts ("6 * 7 = 42") of the reference proofs of FactProblemsPerDifficulty problems
@@ -151,7 +153,7 @@ public static class DemoDatasets
     /// Bootstrap SFT demonstrations in the method's prompt formats: proofs with honest self-evaluations,
     /// verifications, meta-verifications and refinements (defective candidate → correct proof); then the
     /// arithmetic facts, <see cref="FactsPerRow"/> to a row, as lines "Fact: a op b = c." (kind "arithmetic"), and
-    /// their step checks, as many to a row ("Arithmetic checks:", also kind "arithmetic").
+    /// their step checks, <see cref="ChecksPerRow"/> to a row ("Arithmetic checks:", also kind "arithmetic").
     /// </summary>
     public static IEnumerable<DemonstrationRow> Demonstrations(DemoDatasetOptions o)
     {
@@ -161,7 +163,7 @@ public static class DemoDatasets
         for (int r = 0; r < o.FactRepeats; r++)
             foreach (var chunk in (r == 0 ? facts : facts.OrderBy(_ => rng.Next()).ToList()).Chunk(FactsPerRow))
                 yield return new DemonstrationRow { Kind = "arithmetic", Prompt = "Arithmetic facts:\n", Completion = string.Join("\n", chunk.Select(f => $"Fact: {f}.")) };
-        foreach (var chunk in FactCheckLines(o).Chunk(FactsPerRow))
+        foreach (var chunk in FactCheckLines(o).Chunk(ChecksPerRow))
             yield return new DemonstrationRow { Kind = "arithmetic", Prompt = "Arithmetic checks:\n", Completion = string.Join("\n", chunk) };
     }
 
@@ -194,14 +196,14 @@ public static class DemoDatasets
                 var verdict = Oracle.ScoreProof(p, proof);
                 string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
                 yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification), Completion = analysis };
-                // The faithful analysis, and for half of the proofs an unfaithful one: meta-verification is judging both.
-                foreach (string judged in (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? [analysis, CorruptedAnalysis(p, proof, verdict.Defects, (int)d)] : new[] { analysis })
-                    yield return new DemonstrationRow
-                    {
-                        Kind = "meta-verification",
-                        Prompt = Method.Prompts.RenderMetaVerification(p.Statement, proof, judged, set.MetaVerification),
-                        Completion = Oracle.WriteMetaVerification(p, proof, judged),
-                    };
+                // Meta-verification judges the faithful analysis of half of the proofs and an unfaithful one of the others.
+                string judged = (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? CorruptedAnalysis(p, proof, verdict.Defects, (int)d) : analysis;
+                yield return new DemonstrationRow
+                {
+                    Kind = "meta-verification",
+                    Prompt = Method.Prompts.RenderMetaVerification(p.Statement, proof, judged, set.MetaVerification),
+                    Completion = Oracle.WriteMetaVerification(p, proof, judged),
+                };
                 if (d != ProofDefect.None)
                     yield return new DemonstrationRow
                     {
