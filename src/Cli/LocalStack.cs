@@ -1,9 +1,8 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Azure.Data.Tables;
+using MathV2.Core;
 using MathV2.Core.Storage;
 
 namespace MathV2.Cli;
@@ -31,6 +30,17 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
         if (!File.Exists(layout.KeyFile))
             File.WriteAllText(layout.KeyFile, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24)));
         var pids = StackPids.Load(layout.PidFile);
+        // A host or worker started before the last build runs the old code: restart it (a worker's job is retried).
+        if (IsAlive(pids.Host, "MathV2.Host.dll") && IsStale(pids.Host!.Value, layout.HostDll))
+        {
+            log.WriteLine($"restarting the host (pid {pids.Host}): its binaries were built after it started");
+            await StopAsync(pids.Host, "MathV2.Host.dll");
+        }
+        foreach (int w in pids.Workers.Where(w => IsAlive(w, "MathV2.Gpu.Worker.dll") && IsStale(w, layout.WorkerDll)).ToList())
+        {
+            log.WriteLine($"restarting worker {w}: its binaries were built after it started");
+            await StopAsync(w, "MathV2.Gpu.Worker.dll");
+        }
         bool startAzurite = !IsAlive(pids.Azurite, "azurite"), startHost = !IsAlive(pids.Host, "MathV2.Host.dll");
         // Check every port before starting anything, so a conflict leaves nothing half-started.
         var ports = new List<(string, int)>();
@@ -87,6 +97,17 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
     /// Whether the pid is a live process of ours (its command line names the marker). A process that is
     /// exiting has an empty command line but may still hold its ports, so it counts as alive until it is a zombie.
     /// </summary>
+    /// <summary>Whether the process started before the MathV2 assemblies next to <paramref name="dll"/> were last written.</summary>
+    public static bool IsStale(int pid, string dll)
+    {
+        DateTime started;
+        try { started = Process.GetProcessById(pid).StartTime.ToUniversalTime(); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
+        string? dir = Path.GetDirectoryName(dll);
+        if (dir is null || !Directory.Exists(dir)) return false;
+        return Directory.GetFiles(dir, "MathV2.*.dll").Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max() > started;
+    }
+
     public static bool IsAlive(int? pid, string marker)
     {
         if (pid is not { } p) return false;
@@ -248,7 +269,7 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
         {
             // A process that was just killed can hold its port for a moment while it exits.
             var deadline = DateTime.UtcNow.AddSeconds(5);
-            while (!IsPortFree(port))
+            while (!LoopbackPorts.IsFree(port))
             {
                 if (DateTime.UtcNow > deadline)
                     throw new CliException($"port {port} ({what}) is already in use by another program. Stop it, or choose other ports " +
@@ -256,19 +277,5 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
                 Thread.Sleep(100);
             }
         }
-    }
-
-    static bool IsPortFree(int port)
-    {
-        try
-        {
-            var l = new TcpListener(IPAddress.Loopback, port);
-            // As Kestrel does: connections in TIME_WAIT from a stopped server do not block a new listener.
-            l.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            l.Start();
-            l.Stop();
-            return true;
-        }
-        catch (SocketException) { return false; }
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Reflection;
 using MathV2.Core.Storage;
 
@@ -14,28 +12,7 @@ public static class Repo
     public static string Configuration => Meta("Configuration");
 
     /// <summary>A base port with <paramref name="count"/> free consecutive ports on loopback.</summary>
-    public static int FreePorts(int count)
-    {
-        for (int attempt = 0; attempt < 200; attempt++)
-        {
-            int start = Random.Shared.Next(20000, 60000 - count);
-            if (Enumerable.Range(start, count).All(IsFree)) return start;
-        }
-        throw new InvalidOperationException("no free ports");
-    }
-
-    static bool IsFree(int port)
-    {
-        try
-        {
-            var l = new TcpListener(IPAddress.Loopback, port);
-            l.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            l.Start();
-            l.Stop();
-            return true;
-        }
-        catch (SocketException) { return false; }
-    }
+    public static int FreePorts(int count) => MathV2.Core.LoopbackPorts.FreeRange(count);
 }
 
 /// <summary>A real Azurite process from the repo's node_modules, on free ports, with its data in a temp folder.</summary>
