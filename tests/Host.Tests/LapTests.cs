@@ -301,7 +301,7 @@ public sealed class LapTests(StackFixture stack)
         Assert.Contains(generator, (await stack.Artifacts.GetLineageAsync(phases[5].GetProperty("artifacts").GetProperty("selfVerifyingGenerator").GetString()!))!.Ancestors.Select(m => m.Id));
         Assert.Null(await stack.Jobs.GetAsync($"{again}-1a-bootstrap"));
         string report = await stack.Http.GetStringAsync($"/api/laps/{again}/report");
-        Assert.Contains($"| 1a | 0 s | 0 s | 3 | reused from {id} |", report);
+        Assert.Contains($"| 1a | 0 s | 0 s | 4 | reused from {id} |", report);
     }
 
     [Fact]
