@@ -138,9 +138,11 @@ public static class Oracle
     public static double JudgeAnalysis(ArithmeticProblem problem, string proof, string analysis)
     {
         var parsed = Parsers.Verification(analysis);
-        if (!parsed.FormatOk) return 0;
-        var actual = ScoreProof(problem, proof).Defects;
-        var claimed = ClaimedDefects(parsed.Analysis);
+        return parsed.FormatOk ? Judge(parsed, ScoreProof(problem, proof).Defects, ClaimedDefects(parsed.Analysis)) : 0;
+    }
+
+    static double Judge(AnalysisParse parsed, IReadOnlyList<Defect> actual, IReadOnlyList<Defect> claimed)
+    {
         int bogus = claimed.Count(c => !actual.Contains(c));
         if (claimed.Count > 0 && bogus == claimed.Count) return 0;
         if (bogus > 0 || parsed.Score != ScoreFor(claimed)) return 0.5;
@@ -154,13 +156,14 @@ public static class Oracle
     /// </summary>
     public static string WriteMetaVerification(ArithmeticProblem problem, string proof, string analysis)
     {
-        double rating = JudgeAnalysis(problem, proof, analysis);
+        double rating = 0;
         var sb = new StringBuilder("Here is my analysis of the evaluation:\n");
         var parsed = Parsers.Verification(analysis);
         if (parsed.FormatOk)
         {
             var actual = ScoreProof(problem, proof).Defects;
             var claimed = ClaimedDefects(parsed.Analysis);
+            rating = Judge(parsed, actual, claimed);
             var computations = Computations(proof).ToList();
             foreach (var c in claimed)
             {
