@@ -78,6 +78,22 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void Demonstrations_are_written_for_problems_apart_from_D_p()
+    {
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 10, MaxDifficulty = 2 };
+        var dp = DemoDatasets.Problems(o);
+        var demo = DemoDatasets.DemonstrationProblems(o);
+        Assert.Equal(dp.Count, demo.Count);
+        Assert.Equal(6, DemoDatasets.DemonstrationProblems(o with { DemonstrationProblemsPerDifficulty = 3 }).Count);
+        Assert.Empty(demo.Select(p => p.Id).Intersect(dp.Select(p => p.Id)));
+        // Level 2 has thousands of claims: two draws of ten share hardly any.
+        Assert.True(demo.Where(p => p.Difficulty == 2).Select(p => p.Statement).Intersect(dp.Select(p => p.Statement)).Count() <= 1);
+        var prompts = DemoDatasets.Demonstrations(o).Where(d => d.Kind != "arithmetic").Select(d => d.Prompt).ToList();
+        Assert.All(demo, p => Assert.Contains(prompts, x => x.Contains(p.Statement, StringComparison.Ordinal)));
+        Assert.DoesNotContain(prompts, x => dp.Where(p => p.Difficulty == 2 && !demo.Any(q => q.Statement == p.Statement)).Any(p => x.Contains(p.Statement, StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void Arithmetic_facts_are_true_distinct_and_drawn_apart_from_the_problems()
     {
         var o = new DemoDatasetOptions { ProblemsPerDifficulty = 3, FactProblemsPerDifficulty = 200 };

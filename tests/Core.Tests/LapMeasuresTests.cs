@@ -19,10 +19,11 @@ public sealed class LapMeasuresTests
     [Fact]
     public void Held_out_problems_are_new_problems_and_their_graded_proofs_cover_every_defect_kind()
     {
-        var dp = DemoDatasets.Problems(O).Select(p => p.Statement).ToHashSet();
+        var trained = DemoDatasets.Problems(O).Concat(DemoDatasets.DemonstrationProblems(O)).Select(p => p.Statement).ToHashSet();
         var held = DemoDatasets.HeldOutProblems(O, 4);
-        Assert.NotEmpty(held);
-        Assert.DoesNotContain(held, h => dp.Contains(h.Statement));
+        Assert.Equal(4, held.Count(h => h.Difficulty == 2));   // level 2 has thousands of claims: all four found
+        Assert.DoesNotContain(held, h => trained.Contains(h.Statement));
+        Assert.Equal(held.Count, held.Select(h => h.Statement).Distinct().Count());
         Assert.Equal(held.Select(h => h.Id), DemoDatasets.HeldOutProblems(O, 4).Select(h => h.Id));   // deterministic
         var graded = DemoDatasets.HeldOutGradedProofs(O, 4).ToList();
         Assert.Equal(held.Count * 4, graded.Count);
@@ -171,6 +172,8 @@ public sealed class LapMeasuresTests
         Assert.Equal(["laps", "humanFreeFromLap", "gates.maxVerifierAccuracyDrop", "lap.domain"], errors);
         Assert.Empty(new FlywheelSpec().Validate());
         Assert.Contains(("consensus.k", "must be between 1 and n"), new LapSpec { Consensus = new() { N = 2, K = 3 } }.Validate());
+        Assert.Contains(new LapSpec { Demo = new() { DemonstrationProblemsPerDifficulty = 0 } }.Validate(), e => e.Field == "demo.demonstrationProblemsPerDifficulty");
+        Assert.Equal(7, new LapSpec { Demo = new() { DemonstrationProblemsPerDifficulty = 7 } }.Demo.ToDatasetOptions().DemonstrationProblemsPerDifficulty);
     }
 
     [Fact]

@@ -32,6 +32,12 @@ public sealed record DemoDatasetOptions
     /// what refinement and the generator's reward have to work with.
     /// </summary>
     public double FlawedProofShare { get; init; } = 0.25;
+    /// <summary>
+    /// Problems per difficulty that the bootstrap's proof, verification, meta-verification and refinement
+    /// demonstrations are written for, drawn from a seed stream of their own (null: as many as D_p has). Apart from
+    /// D_p, as the paper's base model never saw D_p graded: RL on D_p and D_v then has to generalise, not recall.
+    /// </summary>
+    public int? DemonstrationProblemsPerDifficulty { get; init; }
 }
 
 /// <summary>The demo datasets (D_p, D_v, D_mv) and the bootstrap SFT demonstrations, all from a seed.</summary>
@@ -45,16 +51,27 @@ public static class DemoDatasets
     public static IEnumerable<ProblemRow> ProblemRows(DemoDatasetOptions o) =>
         Problems(o).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement, Difficulty = p.Difficulty });
 
+    /// <summary>The problems the bootstrap's demonstrations are written for: their own seed stream, apart from D_p.</summary>
+    public static IReadOnlyList<ArithmeticProblem> DemonstrationProblems(DemoDatasetOptions o)
+    {
+        int seed = StableHash.Seed("demonstrations", o.Seed);
+        return (from d in Enumerable.Range(1, o.MaxDifficulty)
+                from i in Enumerable.Range(0, o.DemonstrationProblemsPerDifficulty ?? o.ProblemsPerDifficulty)
+                select ArithmeticDomain.Problem(seed, i, d)).ToList();
+    }
+
     /// <summary>
-    /// Held-out problems for the lap report: the next indices after D_p's at every difficulty, leaving out any whose
-    /// statement is also in D_p, so no held-out problem was trained on.
+    /// Held-out problems for the lap report: up to perDifficulty at every difficulty, from the indices after D_p's,
+    /// each statement once and none that is also in D_p or among the demonstrations' problems, so no held-out
+    /// problem was trained on (level 1 has only 75 distinct claims, so it may have fewer).
     /// </summary>
     public static IReadOnlyList<ArithmeticProblem> HeldOutProblems(DemoDatasetOptions o, int perDifficulty)
     {
-        var seen = Problems(o).Select(p => p.Statement).ToHashSet();
+        var seen = Problems(o).Concat(DemonstrationProblems(o)).Select(p => p.Statement).ToHashSet();
         return (from d in Enumerable.Range(1, o.MaxDifficulty)
-                from i in Enumerable.Range(o.ProblemsPerDifficulty, perDifficulty)
-                select ArithmeticDomain.Problem(o.Seed, i, d)).Where(p => !seen.Contains(p.Statement)).ToList();
+                from p in Enumerable.Range(o.ProblemsPerDifficulty, 8 * perDifficulty).Select(i => ArithmeticDomain.Problem(o.Seed, i, d))
+                    .Where(p => seen.Add(p.Statement)).Take(perDifficulty)
+                select p).ToList();
     }
 
     /// <summary>Graded proofs of the held-out problems: one per defect kind, scored by the oracle.</summary>
@@ -170,7 +187,7 @@ public static class DemoDatasets
     static IEnumerable<DemonstrationRow> ProofDemonstrations(DemoDatasetOptions o)
     {
         var set = Method.Prompts.Set(o.Prompts);
-        foreach (var p in Problems(o))
+        foreach (var p in DemonstrationProblems(o))
         {
             string correct = ArithmeticDomain.WriteProof(p);
             yield return new DemonstrationRow

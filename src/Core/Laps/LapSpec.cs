@@ -25,12 +25,18 @@ public sealed record DemoLapOptions
     public int FactRepeats { get; init; } = 1;
     /// <summary>How many times each arithmetic fact is also shown as a step check in the analyses' format (half with a wrong claim); 0 for none.</summary>
     public int FactChecks { get; init; } = 4;
+    /// <summary>
+    /// Problems per difficulty the bootstrap's proof, verification and meta-verification demonstrations are written
+    /// for, apart from D_p (their own seed stream); null: as many as problemsPerDifficulty.
+    /// </summary>
+    public int? DemonstrationProblemsPerDifficulty { get; init; }
 
     /// <summary>The demo datasets these options describe.</summary>
     public Demo.DemoDatasetOptions ToDatasetOptions() => new()
     {
         Seed = Seed, ProblemsPerDifficulty = ProblemsPerDifficulty, MaxDifficulty = MaxDifficulty, Prompts = Prompts,
         FactProblemsPerDifficulty = FactProblemsPerDifficulty, FactRepeats = FactRepeats, FactChecks = FactChecks, FlawedProofShare = FlawedProofShare,
+        DemonstrationProblemsPerDifficulty = DemonstrationProblemsPerDifficulty,
     };
     /// <summary>Share of problems with a flawed, honestly self-evaluated generation demonstration besides the correct one.</summary>
     public double FlawedProofShare { get; init; } = 0.25;
@@ -173,6 +179,7 @@ public sealed record LapSpec
         if (Demo.FlawedProofShare is < 0 or > 1) yield return ("demo.flawedProofShare", "must be between 0 and 1");
         if (Demo.FactRepeats is < 1 or > 100) yield return ("demo.factRepeats", "must be between 1 and 100");
         if (Demo.FactChecks is < 0 or > 100) yield return ("demo.factChecks", "must be between 0 and 100");
+        if (Demo.DemonstrationProblemsPerDifficulty is < 1 or > 100_000) yield return ("demo.demonstrationProblemsPerDifficulty", "must be between 1 and 100000");
         if (Demo.FactProblemsPerDifficulty is < 0 or > 100_000) yield return ("demo.factProblemsPerDifficulty", "must be between 0 and 100000");
         if (BaseCheckpoint != null && !Ids.IsValid(BaseCheckpoint)) yield return ("baseCheckpoint", "is not a valid artifact id");
         if (Bootstrap.Config is { } c && c.ValueKind != JsonValueKind.Object) yield return ("bootstrap.config", "must be an object (HF config.json fields)");
