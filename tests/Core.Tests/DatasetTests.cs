@@ -94,6 +94,29 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void Verification_demonstrations_have_a_false_step_at_every_step()
+    {
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 5, MaxDifficulty = 3 };
+        var verifications = DemoDatasets.Demonstrations(o).Where(d => d.Kind == "verification").ToList();
+        foreach (var p in DemoDatasets.DemonstrationProblems(o))
+        {
+            int steps = ArithmeticDomain.ReferenceSteps(p.Expression).Count;
+            var falseAt = Enumerable.Range(0, steps).Select(at => ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, o.Seed, at)).ToList();
+            Assert.Equal(steps, falseAt.Distinct().Count());
+            Assert.Contains(ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, o.Seed), falseAt);
+            foreach (var (proof, at) in falseAt.Select((x, i) => (x, i)))
+            {
+                Assert.Equal([new Defect(at + 1, ProofDefect.FalseStep)], Oracle.ScoreProof(p, proof).Defects);
+                var rows = verifications.Where(v => v.Prompt.Contains($"{p.Statement}\n", StringComparison.Ordinal) && v.Prompt.Contains(proof, StringComparison.Ordinal)).ToList();
+                Assert.NotEmpty(rows);
+                Assert.All(rows, r => Assert.Contains($"Step {at + 1} is false.", r.Completion));
+            }
+        }
+        // The other defect kinds once per problem, the false step at every step: per problem 3 + its step count.
+        Assert.Equal(DemoDatasets.DemonstrationProblems(o).Sum(p => 3 + ArithmeticDomain.ReferenceSteps(p.Expression).Count), verifications.Count);
+    }
+
+    [Fact]
     public void Arithmetic_facts_are_true_distinct_and_drawn_apart_from_the_problems()
     {
         var o = new DemoDatasetOptions { ProblemsPerDifficulty = 3, FactProblemsPerDifficulty = 200 };

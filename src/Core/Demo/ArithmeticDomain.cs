@@ -72,10 +72,13 @@ public static class ArithmeticDomain
     }
 
     /// <summary>Writes a proof of the problem, optionally with one defect injected (deterministic in the seed).</summary>
-    public static string WriteProof(ArithmeticProblem p, ProofDefect defect = ProofDefect.None, int seed = 0)
+    public static string WriteProof(ArithmeticProblem p, ProofDefect defect = ProofDefect.None, int seed = 0) => WriteProof(p, defect, seed, null);
+
+    /// <summary>Writes a proof with the defect at the given step index (0-based; null: a seeded one).</summary>
+    public static string WriteProof(ArithmeticProblem p, ProofDefect defect, int seed, int? at)
     {
         var steps = ReferenceSteps(p.Expression).ToList();
-        int target = steps.Count == 0 ? 0 : new Random(StableHash.Seed("defect", seed, p.Id)).Next(steps.Count);
+        int target = steps.Count == 0 ? 0 : at is { } fixedAt && fixedAt >= 0 && fixedAt < steps.Count ? fixedAt : new Random(StableHash.Seed("defect", seed, p.Id)).Next(steps.Count);
         var sb = new StringBuilder();
         long concluded = p.Value;
         int shown = defect == ProofDefect.NotReachingClaim ? Math.Max(0, steps.Count - 1) : steps.Count;

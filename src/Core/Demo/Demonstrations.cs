@@ -221,6 +221,18 @@ public static class DemoDatasets
                     Prompt = Method.Prompts.RenderMetaVerification(p.Statement, proof, judged, set.MetaVerification),
                     Completion = Oracle.WriteMetaVerification(p, proof, judged),
                 };
+                if (d == ProofDefect.FalseStep)
+                {
+                    // A false step at every other step too: in the proofs' own text a step's claim is almost always
+                    // right, so these keep the check from copying it instead of computing.
+                    int steps = ArithmeticDomain.ReferenceSteps(p.Expression).Count;
+                    for (int at = 0; at < steps; at++)
+                    {
+                        string other = ArithmeticDomain.WriteProof(p, d, o.Seed, at);
+                        if (other == proof) continue;
+                        yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, other, set.Verification), Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, other).Defects, proof: other) };
+                    }
+                }
                 if (d != ProofDefect.None)
                     yield return new DemonstrationRow
                     {
