@@ -112,8 +112,10 @@ public sealed class DatasetTests
                 Assert.All(rows, r => Assert.Contains($"Step {at + 1} is false.", r.Completion));
             }
         }
-        // The other defect kinds once per problem, the false step at every step: per problem 3 + its step count.
-        Assert.Equal(DemoDatasets.DemonstrationProblems(o).Sum(p => 3 + ArithmeticDomain.ReferenceSteps(p.Expression).Count), verifications.Count);
+        // The other defect kinds once per problem, the false step at every step: per problem 3 + its step count, and
+        // where the omitted justification is the last step's, that step also false.
+        Assert.Equal(DemoDatasets.DemonstrationProblems(o).Sum(p => 3 + ArithmeticDomain.ReferenceSteps(p.Expression).Count
+            + (DemoDatasets.UnjustifiedFalseStep(p, ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification, o.Seed)) != null ? 1 : 0)), verifications.Count);
     }
 
     [Fact]

@@ -84,6 +84,34 @@ public sealed class DemoDomainTests
     }
 
     [Fact]
+    public void An_unjustified_step_is_checked_too_when_it_is_one_operation()
+    {
+        var p = new ArithmeticProblem("t", "5 + 5", 10, 1);
+        string hidden = "Step 1: 5 + 5 = 11.\nTherefore 5 + 5 = 11.";
+        var verdict = Oracle.ScoreProof(p, hidden);
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
+        string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: hidden);
+        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong.\nStep 1 is false.\n" +
+            "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
+        Assert.Contains("Claim: Step 1 is false.\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong.\nThe claim is true.", Oracle.WriteMetaVerification(p, hidden, analysis));
+
+        // A right unjustified step: checked, and still an omitted justification (0.5); its meta claim asks whether it computes.
+        string omitted = "Step 1: 5 + 5 = 10.\nTherefore 5 + 5 = 10.";
+        var defects = Oracle.ScoreProof(p, omitted).Defects;
+        Assert.Equal([new Defect(1, ProofDefect.OmittedJustification)], defects);
+        string faithful = Oracle.WriteAnalysis(defects, proof: omitted);
+        Assert.StartsWith("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 10; 10 - 10 = 0, right.\nStep 1 omits its justification.", faithful);
+        Assert.Contains("Claim: Step 1 omits its justification.\nStep 1: the proof gives no computation.\nThe claim is true.", Oracle.WriteMetaVerification(p, omitted, faithful));
+        Assert.Equal(hidden, DemoDatasets.UnjustifiedFalseStep(p, omitted));
+
+        // Rewrites of more than one operation are not checked (which operation came first is the justification's job).
+        Assert.Empty(Oracle.Checks("Step 1: 2 + 4 * 3 = 2 + 12.\nTherefore 2 + 4 * 3 = 14."));
+        Assert.Null(DemoDatasets.UnjustifiedFalseStep(new ArithmeticProblem("u", "2 + 4 * 3", 14, 2), "Step 1: 2 + 4 * 3 = 2 + 12.\nStep 2: 2 + 12 = 14, so 2 + 12 = 14.\nTherefore 2 + 4 * 3 = 14."));
+        var demos = DemoDatasets.Demonstrations(new DemoDatasetOptions { ProblemsPerDifficulty = 20 }).Where(d => d.Kind == "verification").ToList();
+        Assert.Contains(demos, d => System.Text.RegularExpressions.Regex.IsMatch(d.Prompt, @"Step \d+: -?\d+ [-+*] -?\d+ = -?\d+\.\n") && d.Completion.Contains(" is false.", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Garbage_and_bare_claims_score_zero()
     {
         var p = ArithmeticDomain.Problem(1, 1, 2);

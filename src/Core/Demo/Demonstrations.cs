@@ -125,6 +125,24 @@ public static class DemoDatasets
         };
     }
 
+    /// <summary>
+    /// A proof whose unjustified last step is also false ("Step 1: 5 + 5 = 11." then "Therefore 5 + 5 = 11."), from a
+    /// proof that omits the last step's justification; null when the omitted step is another one. The analysis
+    /// checks such a step too, so the verifier learns that leaving out a justification hides nothing.
+    /// </summary>
+    public static string? UnjustifiedFalseStep(ArithmeticProblem p, string omittedProof)
+    {
+        var lines = omittedProof.Split('\n').ToList();
+        string v = p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), wrong = (p.Value + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        int last = lines.FindLastIndex(l => l.StartsWith("Step ", StringComparison.Ordinal));
+        if (last < 0 || lines[last].Contains(", so ", StringComparison.Ordinal) || !lines[last].EndsWith($" = {v}.", StringComparison.Ordinal)
+            || lines[^1] != $"Therefore {p.Expression} = {v}.") return null;
+        lines[last] = lines[last][..^(v.Length + 1)] + wrong + ".";
+        lines[^1] = $"Therefore {p.Expression} = {wrong}.";
+        string proof = string.Join("\n", lines);
+        return Oracle.ScoreProof(p, proof).Defects.Any(d => d.Kind == ProofDefect.FalseStep) && Oracle.Checks(proof).Any() ? proof : null;
+    }
+
     /// <summary>Facts per arithmetic-facts demonstration.</summary>
     public const int FactsPerRow = 20;
     /// <summary>Step checks per arithmetic-checks demonstration (a check is about three facts long).</summary>
@@ -233,6 +251,8 @@ public static class DemoDatasets
                         yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, other, set.Verification), Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, other).Defects, proof: other) };
                     }
                 }
+                if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
+                    yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, unjustified, set.Verification), Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, unjustified).Defects, proof: unjustified) };
                 if (d != ProofDefect.None)
                     yield return new DemonstrationRow
                     {

@@ -82,7 +82,7 @@ public static class Oracle
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
-        foreach (var (step, computation, written) in Computations(proof ?? ""))
+        foreach (var (step, computation, written) in Checks(proof ?? ""))
             if (ArithmeticDomain.TryEvaluate(computation, out long value))
                 sb.AppendLine(CheckLine(step, computation, step == miscomputedStep ? value + 1 : value, written));
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
@@ -116,6 +116,26 @@ public static class Oracle
         foreach (string line in proof.Split('\n').Select(l => l.Trim()))
             if (StepLine.Match(line) is { Success: true } m && m.Groups[2].Success)
                 yield return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[2].Value, m.Groups[3].Value);
+    }
+
+    static readonly Regex OneOperation = new(@"^-?\d+ [-+*] -?\d+$", RegexOptions.Compiled);
+
+    /// <summary>
+    /// What an analysis checks, step by step: each step's computation and claim, and for a step without one whose
+    /// rewrite is a single operation ("Step 1: 5 + 5 = 9.") that operation and its result, so an unjustified step is
+    /// checked too (a generator that leaves out justifications cannot hide a false step that way).
+    /// </summary>
+    public static IEnumerable<(int Step, string Computation, string Claimed)> Checks(string proof)
+    {
+        foreach (string line in proof.Split('\n').Select(l => l.Trim()))
+            if (StepLine.Match(line) is { Success: true } m)
+            {
+                int step = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                if (m.Groups[2].Success) yield return (step, m.Groups[2].Value, m.Groups[3].Value);
+                else if (ArithmeticDomain.Normalize(m.Groups[4].Value) is var before && OneOperation.IsMatch(before)
+                    && long.TryParse(m.Groups[5].Value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                    yield return (step, before, m.Groups[5].Value.Trim());
+            }
     }
 
     /// <summary>The defects an analysis claims (parsed from the demo analysis phrasing).</summary>
@@ -164,7 +184,9 @@ public static class Oracle
             var actual = ScoreProof(problem, proof).Defects;
             var claimed = ClaimedDefects(parsed.Analysis);
             rating = Judge(parsed, actual, claimed);
+            // A claimed false step is checked as the analysis checks it; a claimed omission by whether the step computes.
             var computations = Computations(proof).ToList();
+            var checks = Checks(proof).ToList();
             foreach (var c in claimed)
             {
                 sb.AppendLine(c.Kind switch
@@ -175,7 +197,7 @@ public static class Oracle
                 });
                 if (c.Kind != ProofDefect.NotReachingClaim)
                 {
-                    var step = computations.FirstOrDefault(x => x.Step == c.Step);
+                    var step = (c.Kind == ProofDefect.FalseStep ? checks : computations).FirstOrDefault(x => x.Step == c.Step);
                     sb.AppendLine(step.Computation == null ? $"Step {c.Step}: the proof gives no computation."
                         : ArithmeticDomain.TryEvaluate(step.Computation, out long value) ? CheckLine(step.Step, step.Computation, value, step.Claimed)
                         : $"Step {c.Step}: the proof computes {step.Computation}.");
