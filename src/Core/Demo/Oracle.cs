@@ -111,12 +111,7 @@ public static class Oracle
     }
 
     /// <summary>The computations of a proof's steps ("a op b" and the claimed c of "Step n: a op b = c, so …"), in order.</summary>
-    public static IEnumerable<(int Step, string Computation, string Claimed)> Computations(string proof)
-    {
-        foreach (string line in proof.Split('\n').Select(l => l.Trim()))
-            if (StepLine.Match(line) is { Success: true } m && m.Groups[2].Success)
-                yield return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[2].Value, m.Groups[3].Value);
-    }
+    public static IEnumerable<(int Step, string Computation, string Claimed)> Computations(string proof) => Steps(proof, unjustified: false);
 
     static readonly Regex OneOperation = new(@"^-?\d+ [-+*] -?\d+$", RegexOptions.Compiled);
 
@@ -125,14 +120,16 @@ public static class Oracle
     /// rewrite is a single operation ("Step 1: 5 + 5 = 9.") that operation and its result, so an unjustified step is
     /// checked too (a generator that leaves out justifications cannot hide a false step that way).
     /// </summary>
-    public static IEnumerable<(int Step, string Computation, string Claimed)> Checks(string proof)
+    public static IEnumerable<(int Step, string Computation, string Claimed)> Checks(string proof) => Steps(proof, unjustified: true);
+
+    static IEnumerable<(int Step, string Computation, string Claimed)> Steps(string proof, bool unjustified)
     {
         foreach (string line in proof.Split('\n').Select(l => l.Trim()))
             if (StepLine.Match(line) is { Success: true } m)
             {
                 int step = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
                 if (m.Groups[2].Success) yield return (step, m.Groups[2].Value, m.Groups[3].Value);
-                else if (ArithmeticDomain.Normalize(m.Groups[4].Value) is var before && OneOperation.IsMatch(before)
+                else if (unjustified && ArithmeticDomain.Normalize(m.Groups[4].Value) is var before && OneOperation.IsMatch(before)
                     && long.TryParse(m.Groups[5].Value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
                     yield return (step, before, m.Groups[5].Value.Trim());
             }
