@@ -78,7 +78,8 @@ public static class ArithmeticDomain
     public static string WriteProof(ArithmeticProblem p, ProofDefect defect, int seed, int? at)
     {
         var steps = ReferenceSteps(p.Expression).ToList();
-        int target = steps.Count == 0 ? 0 : at is { } fixedAt && fixedAt >= 0 && fixedAt < steps.Count ? fixedAt : new Random(StableHash.Seed("defect", seed, p.Id)).Next(steps.Count);
+        if (at is < 0 || at >= Math.Max(1, steps.Count)) throw new ArgumentOutOfRangeException(nameof(at), $"{p.Id} has {steps.Count} steps");
+        int target = steps.Count == 0 ? 0 : at ?? new Random(StableHash.Seed("defect", seed, p.Id)).Next(steps.Count);
         var sb = new StringBuilder();
         long concluded = p.Value;
         int shown = defect == ProofDefect.NotReachingClaim ? Math.Max(0, steps.Count - 1) : steps.Count;

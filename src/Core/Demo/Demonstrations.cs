@@ -205,6 +205,12 @@ public static class DemoDatasets
     static IEnumerable<DemonstrationRow> ProofDemonstrations(DemoDatasetOptions o)
     {
         var set = Method.Prompts.Set(o.Prompts);
+        // A proof's verification with the oracle's faithful analysis.
+        DemonstrationRow Verification(ArithmeticProblem p, string proof) => new()
+        {
+            Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification),
+            Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, proof).Defects, proof: proof),
+        };
         foreach (var p in DemonstrationProblems(o))
         {
             string correct = ArithmeticDomain.WriteProof(p);
@@ -248,11 +254,11 @@ public static class DemoDatasets
                     {
                         string other = ArithmeticDomain.WriteProof(p, d, o.Seed, at);
                         if (other == proof) continue;
-                        yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, other, set.Verification), Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, other).Defects, proof: other) };
+                        yield return Verification(p, other);
                     }
                 }
                 if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
-                    yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, unjustified, set.Verification), Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, unjustified).Defects, proof: unjustified) };
+                    yield return Verification(p, unjustified);
                 if (d != ProofDefect.None)
                     yield return new DemonstrationRow
                     {
