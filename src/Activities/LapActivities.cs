@@ -139,7 +139,7 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
         var m = await artifacts.GetAsync(input.Samples) ?? throw new InvalidOperationException($"samples artifact {input.Samples} does not exist");
         var completions = Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, "completions.jsonl"))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
-        var ordered = AnnotationValidation.PickForBatch(completions, c => c.GetProperty("id").GetString() ?? "", c => c.GetProperty("index").GetInt32(), batchId, input.BatchSize);
+        var ordered = AnnotationValidation.PickForBatch(completions, c => c.GetProperty("id").GetString() ?? "", c => c.GetProperty("index").GetInt32(), $"{input.Seed}-{input.Phase}", input.BatchSize);
         List<AnnotationItem> items;
         if (input.Kind == AnnotationKinds.Analyses)
         {

@@ -195,7 +195,7 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
 
         var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
         {
-            LapId = input.LapId, Phase = "1a", InstanceId = context.InstanceId, Samples = sample.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize,
+            LapId = input.LapId, Phase = "1a", InstanceId = context.InstanceId, Samples = sample.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize, Seed = spec.Demo.Seed,
         });
         if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
@@ -303,7 +303,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
             jobs.Add(analyses);
             var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
             {
-                LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize,
+                LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize, Seed = spec.Demo.Seed,
                 Kind = AnnotationKinds.Analyses, GradedProofs = dv,
             });
             if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);

@@ -58,11 +58,11 @@ public static class AnnotationValidation
 {
     /// <summary>
     /// The samples a labelling batch takes: round-robin over prompts (every prompt's first sample, then every
-    /// second one, …), the prompts in an order seeded by the batch id, so a small batch covers many prompts and all
+    /// second one, …), the prompts in an order seeded by orderKey (the lap's seed and phase), so a small batch covers many prompts and all
     /// of the list, not only its first problems (the easiest ones).
     /// </summary>
-    public static IReadOnlyList<T> PickForBatch<T>(IReadOnlyList<T> samples, Func<T, string> id, Func<T, int> index, string batchId, int size) =>
-        samples.Select((c, i) => (c, i)).OrderBy(x => index(x.c)).ThenBy(x => new Random(StableHash.Seed(batchId, id(x.c))).Next()).ThenBy(x => x.i).Select(x => x.c).Take(size).ToList();
+    public static IReadOnlyList<T> PickForBatch<T>(IReadOnlyList<T> samples, Func<T, string> id, Func<T, int> index, string orderKey, int size) =>
+        samples.Select((c, i) => (c, i)).OrderBy(x => index(x.c)).ThenBy(x => new Random(StableHash.Seed(orderKey, id(x.c))).Next()).ThenBy(x => x.i).Select(x => x.c).Take(size).ToList();
 
     public static (IReadOnlyList<AnnotationLabel> Labels, IReadOnlyList<DatasetError> Errors) Parse(string jsonl, IReadOnlyList<AnnotationItem> items, string file = "labels.jsonl")
     {

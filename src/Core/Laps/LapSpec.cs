@@ -278,6 +278,8 @@ public sealed record CreateAnnotationBatchInput
     /// <summary>A sample job's result (completions.jsonl of generation prompts).</summary>
     public required string Samples { get; init; }
     public required int BatchSize { get; init; }
+    /// <summary>Seeds the order items are picked in (the lap's seed, not its id: the same spec picks the same batch).</summary>
+    public int Seed { get; init; }
     /// <summary>proofs (samples of generation prompts) or analyses (samples of verification prompts of D_v rows).</summary>
     public string Kind { get; init; } = AnnotationKinds.Proofs;
     /// <summary>For analyses: the D_v artifact whose rows the verification prompts were made from.</summary>
