@@ -15,7 +15,7 @@ catch (Exception e)
 if (args is ["bench", "bootstrap", ..])
 {
     // `mathv2 bench bootstrap [--quick] [--steps N] [--tokenizers char,words] [--heldout N]`; for experiments also
-    // --hidden N --layers N --lr X --problems N --facts N --fact-repeats N --fact-checks N (overrides of the lap's defaults).
+    // --hidden N --layers N --lr X --problems N --facts N --fact-repeats N --fact-checks N --seed S --curriculum-steps N (overrides of the lap's defaults).
     var bo = new MathV2.Gpu.Worker.Bench.BootstrapBenchOptions
     {
         Quick = args.Contains("--quick"),
@@ -27,6 +27,8 @@ if (args is ["bench", "bootstrap", ..])
         FactProblemsPerDifficulty = OptInt("--facts", min: 0),
         FactRepeats = OptInt("--fact-repeats"),
         FactChecks = OptInt("--fact-checks", min: 0),
+        Seed = OptInt("--seed", min: 0),
+        CurriculumSteps = OptInt("--curriculum-steps", min: 0),
         HeldOutPerDifficulty = OptInt("--heldout") ?? 8,
         Tokenizers = Opt("--tokenizers")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? ["char", "words"],
     };

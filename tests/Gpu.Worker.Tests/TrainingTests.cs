@@ -42,6 +42,28 @@ public sealed class TrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_curriculum_draws_only_its_kinds_first_then_every_example_in_shuffled_epochs()
+    {
+        // 25 "arithmetic" and 100 "proof" examples; the first 10 of 60 steps (4 examples each) draw arithmetic only.
+        var examples = ShiftTask().Select((e, i) => e with { Kind = i % 5 == 0 ? "arithmetic" : "proof" }).ToList();
+        var o = new TrainOptions { Steps = 60, BatchSize = 4, Seed = 3, CurriculumSteps = 10, CurriculumKinds = ["arithmetic"] };
+        using var model = Model(1);
+        using var sft = new SftTrainer(model, Tok, examples, [], o);
+        var lead = Enumerable.Range(0, 10).SelectMany(s => sft.Batch(s)).ToList();
+        Assert.All(lead, i => Assert.Equal("arithmetic", examples[i].Kind));
+        Assert.Equal(25, lead.Take(25).Distinct().Count());   // an epoch of the 25 first
+        var rest = Enumerable.Range(10, 32).SelectMany(s => sft.Batch(s)).Take(125).ToList();
+        Assert.Equal(examples.Count, rest.Distinct().Count());   // then every example once per epoch, from the start
+        Assert.Equal(sft.Batch(12), new SftTrainer(Model(2), Tok, examples, [], o).Batch(12));   // fixed by the seed
+
+        var none = o with { CurriculumKinds = ["meta"] };
+        var e = Assert.Throws<ArgumentException>(() => new SftTrainer(Model(1), Tok, examples, [], none));
+        Assert.Contains("curriculumKinds [meta] match no training example", e.Message);
+        Assert.Contains(("curriculumSteps", "must be in [0, steps)"), (o with { CurriculumSteps = 60 }).Validate());
+        Assert.Contains(("curriculumKinds", "must name at least one kind when curriculumSteps > 0"), (o with { CurriculumKinds = [] }).Validate());
+    }
+
+    [Fact]
     public void AdamW_matches_torch_adamw_step_for_step()
     {
         var o = new TrainOptions { LearningRate = 0.01, WeightDecay = 0.1, Beta1 = 0.9, Beta2 = 0.95, Epsilon = 1e-8 };

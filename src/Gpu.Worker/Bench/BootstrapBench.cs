@@ -28,6 +28,10 @@ public sealed record BootstrapBenchOptions
     public double? LearningRate { get; init; }
     public int? FactRepeats { get; init; }
     public int? FactChecks { get; init; }
+    /// <summary>Seeds the model's initial weights and the sft order (default: 5 and 1, the seeds of the measured runs).</summary>
+    public int? Seed { get; init; }
+    /// <summary>Overrides the lap's curriculum: its first steps on the arithmetic rows only.</summary>
+    public int? CurriculumSteps { get; init; }
 }
 
 /// <summary>
@@ -52,7 +56,7 @@ public static class BootstrapBench
 
     public static TrainedBootstrap Train(IReadOnlyList<DemonstrationRow> train, IReadOnlyList<DemonstrationRow> eval, ModelInit init, TrainOptions options)
     {
-        var examples = train.Select(r => new SftExample(r.Prompt, r.Completion)).ToList();
+        var examples = train.Select(r => new SftExample(r.Prompt, r.Completion, r.Kind)).ToList();
         var (model, tok) = ModelArtifacts.Create(init, train.SelectMany(e => new[] { e.Prompt, e.Completion }));
         int tokens = examples.Sum(e => tok.Encode(e.Prompt).Length + tok.Encode(e.Completion).Length + 1);
         var sw = Stopwatch.StartNew();
@@ -84,6 +88,8 @@ public static class BootstrapBench
         var options = LapDefaults.BootstrapOptions.Deserialize<TrainOptions>(Json.Options)! with { Seed = 1 };
         if (o.Steps is { } s) options = options with { Steps = s, EvalEvery = Math.Min(options.EvalEvery, s), CheckpointEvery = Math.Min(options.CheckpointEvery, s) };
         if (o.LearningRate is { } lr) options = options with { LearningRate = lr };
+        if (o.Seed is { } seed) options = options with { Seed = seed };
+        if (o.CurriculumSteps is { } cs) options = options with { CurriculumSteps = cs, CurriculumKinds = cs > 0 ? ["arithmetic"] : [] };
         if (o.Quick) options = options with { Steps = 2, EvalEvery = 2, CheckpointEvery = 2 };
         var results = new List<object>();
         foreach (string tokenizer in o.Tokenizers)
@@ -92,7 +98,7 @@ public static class BootstrapBench
             var config = System.Text.Json.Nodes.JsonNode.Parse(LapDefaults.BootstrapConfig.GetRawText())!.AsObject();
             if (o.Hidden is { } h) { config["hidden_size"] = h; config["intermediate_size"] = h * 11 / 4; }
             if (o.Layers is { } l) config["num_hidden_layers"] = l;
-            var init = new ModelInit { Config = JsonSerializer.SerializeToElement(config), Tokenizer = tokenizer, Seed = 5 };
+            var init = new ModelInit { Config = JsonSerializer.SerializeToElement(config), Tokenizer = tokenizer, Seed = o.Seed ?? 5 };
             var sw = Stopwatch.StartNew();
             using var trained = Train(train, eval, init, options);
             var (model, tok, trainTokens, evalLoss, trainSeconds) = trained;

@@ -223,7 +223,7 @@ public sealed class SftJob : IGpuJobHandler
             var (model, tok) = p.Base is not null ? await ModelArtifacts.LoadAsync(context, p.Base, "base", work, ct) : ModelArtifacts.Create(p.Init!, train.SelectMany(r => new[] { r.Prompt, r.Completion }));
             using var _ = model;
             ModelArtifacts.ApplyPrecision(model, p.Options, context.Log);
-            using var trainer = new SftTrainer(model, tok, train.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(),
+            using var trainer = new SftTrainer(model, tok, train.Select(r => new SftExample(r.Prompt, r.Completion, r.Kind)).ToList(),
                 eval.Select(r => new SftExample(r.Prompt, r.Completion)).ToList(), p.Options);
             var (resumedFrom, seconds) = await ModelArtifacts.TrainAsync(context, trainer, tok, work, ct);
             var last = trainer.Metrics[^1];

@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace MathV2.Gpu.Worker.Training;
 
 /// <summary>A (prompt, completion) pair; the loss is taken on the completion and its end-of-sequence token.</summary>
-public sealed record SftExample(string Prompt, string Completion);
+/// <param name="Kind">The demonstration's kind (what a curriculum selects by).</param>
+public sealed record SftExample(string Prompt, string Completion, string Kind = "");
 
 /// <summary>Right-padded token batches for causal LM training: inputs, next-token targets, and a mask of completion targets.</summary>
 public sealed class TokenBatch : IDisposable
@@ -61,12 +62,14 @@ public sealed class TokenBatch : IDisposable
 
 /// <summary>
 /// Supervised fine-tuning: next-token cross-entropy on completion tokens only, AdamW, warm-up + cosine, clipping,
-/// gradient accumulation, held-out loss. Examples are visited in a shuffled order fixed by (seed, epoch).
+/// gradient accumulation, held-out loss. Examples are visited in a shuffled order fixed by (seed, epoch); with a
+/// curriculum, the first CurriculumSteps steps visit only the examples of CurriculumKinds.
 /// </summary>
 public sealed class SftTrainer : Trainer
 {
     readonly ITokenizer _tok;
     readonly List<(int[] Prompt, int[] Completion)> _train, _eval;
+    readonly int[] _curriculum;
 
     public SftTrainer(LlamaForCausalLM model, ITokenizer tok, IReadOnlyList<SftExample> train, IReadOnlyList<SftExample> eval, TrainOptions options)
         : base(model, options)
@@ -75,6 +78,9 @@ public sealed class SftTrainer : Trainer
         _tok = tok;
         _train = train.Select(Encode).ToList();
         _eval = eval.Select(Encode).ToList();
+        _curriculum = options.CurriculumSteps == 0 ? [] : train.Select((e, i) => (e, i)).Where(x => options.CurriculumKinds.Contains(x.e.Kind)).Select(x => x.i).ToArray();
+        if (options.CurriculumSteps > 0 && _curriculum.Length == 0)
+            throw new ArgumentException($"sft: curriculumKinds [{string.Join(", ", options.CurriculumKinds)}] match no training example (kinds: {string.Join(", ", train.Select(e => e.Kind).Distinct())})");
     }
 
     (int[], int[]) Encode(SftExample e) => (_tok.Encode(e.Prompt), [.. _tok.Encode(e.Completion), _tok.EosId]);
@@ -88,8 +94,7 @@ public sealed class SftTrainer : Trainer
         for (int micro = 0; micro < Options.GradAccum; micro++)
         {
             using var scope = torch.NewDisposeScope();
-            long first = ((long)step * Options.GradAccum + micro) * Options.BatchSize;
-            var rows = Enumerable.Range(0, Options.BatchSize).Select(k => _train[Pick(first + k)]).ToList();
+            var rows = Batch(step, micro).Select(i => _train[i]).ToList();
             using var batch = TokenBatch.Build(rows, _tok, Options.MaxSeqLen, Device);
             var l = Loss(batch);
             (l / Options.GradAccum).backward();
@@ -101,8 +106,14 @@ public sealed class SftTrainer : Trainer
         return new StepMetrics { Step = step, Steps = Options.Steps, Loss = loss, LearningRate = lr, GradNorm = norm, TokensPerSecond = tokens / sw.Elapsed.TotalSeconds };
     }
 
-    /// <summary>The index of the n-th example drawn: epochs are permutations seeded by (seed, epoch).</summary>
-    int Pick(long n) => Shuffled(n, _train.Count, purpose: 1);
+    /// <summary>The training examples (indices) of a step's micro-batch: epochs are permutations seeded by (seed, epoch).</summary>
+    public IReadOnlyList<int> Batch(int step, int micro = 0)
+    {
+        bool lead = step < Options.CurriculumSteps;
+        long first = ((long)(lead ? step : step - Options.CurriculumSteps) * Options.GradAccum + micro) * Options.BatchSize;
+        return Enumerable.Range(0, Options.BatchSize)
+            .Select(k => lead ? _curriculum[Shuffled(first + k, _curriculum.Length, purpose: 3)] : Shuffled(first + k, _train.Count, purpose: 1)).ToList();
+    }
 
     Tensor Loss(TokenBatch b)
     {

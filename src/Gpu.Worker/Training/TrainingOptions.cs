@@ -29,6 +29,10 @@ public record TrainOptions
     public long Seed { get; init; } = 0;
     /// <summary>bf16 weights and activations; used on CUDA only (CPU always trains in fp32).</summary>
     public bool Bf16 { get; init; }
+    /// <summary>sft: the first CurriculumSteps steps draw only examples of CurriculumKinds (then all of them).</summary>
+    public int CurriculumSteps { get; init; }
+    /// <summary>sft: the demonstration kinds of the curriculum's first steps (e.g. "arithmetic").</summary>
+    public IReadOnlyList<string> CurriculumKinds { get; init; } = [];
 
     public virtual IEnumerable<(string Field, string Message)> Validate()
     {
@@ -45,6 +49,8 @@ public record TrainOptions
         if (MaxSeqLen < 2) yield return ("maxSeqLen", "must be at least 2");
         if (CheckpointEvery < 1) yield return ("checkpointEvery", "must be at least 1");
         if (EvalEvery < 1) yield return ("evalEvery", "must be at least 1");
+        if (CurriculumSteps < 0 || CurriculumSteps >= Steps) yield return ("curriculumSteps", "must be in [0, steps)");
+        if (CurriculumSteps > 0 && CurriculumKinds.Count == 0) yield return ("curriculumKinds", "must name at least one kind when curriculumSteps > 0");
     }
 
     public void ThrowIfInvalid(string what)
