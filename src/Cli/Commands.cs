@@ -34,7 +34,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         method    method parse --kind verification|meta|generation [--finish-reason stop|length] < output.txt
         bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
                   bench worker [--quick] [--steps N] [--new-tokens N]   training MFU vs. matmul, KV cache and batching ratios
-                  bench bootstrap [--quick] [--steps N] [--tokenizers char,words] [--heldout N]   the demo bootstrap before RL, per tokenizer
+                  bench bootstrap [--quick] [--steps N] [--tokenizers char,words] [--heldout N] [--seed S]   the demo bootstrap before RL, per tokenizer
                   bench consensus [--proofs N] [--verifier-accuracy A] [--meta-accuracy A] [--n N --m M --k K] [--seed S]
         """;
 
@@ -734,9 +734,10 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
     /// </summary>
     async Task<int> BenchBootstrapAsync(Args a, CancellationToken ct)
     {
-        a.Allow("--quick", "--steps", "--tokenizers", "--heldout");
+        a.Allow("--quick", "--steps", "--tokenizers", "--heldout", "--seed");
         var args = new List<string> { "bench", "bootstrap" };
         if (a.Has("--quick")) args.Add("--quick");
+        if (a.Get("--seed") is { }) { args.Add("--seed"); args.Add(a.Int("--seed", 0, 0, int.MaxValue).ToString()); }
         foreach (string o in new[] { "--steps", "--heldout" })
             if (a.Get(o) is { } v) { args.Add(o); args.Add(a.Int(o, 1, 1, 100_000).ToString()); }
         if (a.Get("--tokenizers") is { } t)

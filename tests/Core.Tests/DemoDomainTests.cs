@@ -48,6 +48,18 @@ public sealed class DemoDomainTests
     }
 
     [Fact]
+    public void False_steps_claim_one_or_two_more_or_less_in_a_seeded_mix()
+    {
+        // Always one more would let a verifier find the right value as "the claim minus one" without computing.
+        var offsets = Enumerable.Range(0, 200).Select(i => ArithmeticDomain.WrongValue(12, $"p{i}", i % 3) - 12).ToList();
+        Assert.Equal([-2, -1, 1, 2], offsets.Distinct().Order());
+        Assert.All(offsets.GroupBy(o => o), g => Assert.InRange(g.Count(), 25, 75));
+        Assert.Equal(ArithmeticDomain.WrongValue(12, "p1", 0), ArithmeticDomain.WrongValue(12, "p1", 0));
+        var p = new ArithmeticProblem("q", "4 * 3", 12, 1);
+        Assert.Equal($"Step 1: 4 * 3 = {ArithmeticDomain.WrongValue(12, "q", 0)}, so", ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 0)[..22]);
+    }
+
+    [Fact]
     public void Problems_and_proofs_are_deterministic_in_the_seed()
     {
         Assert.Equal(ArithmeticDomain.Problem(3, 7, 2), ArithmeticDomain.Problem(3, 7, 2));
@@ -102,7 +114,8 @@ public sealed class DemoDomainTests
         string faithful = Oracle.WriteAnalysis(defects, proof: omitted);
         Assert.StartsWith("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 10; 10 - 10 = 0, right.\nStep 1 omits its justification.", faithful);
         Assert.Contains("Claim: Step 1 omits its justification.\nStep 1: the proof gives no computation.\nThe claim is true.", Oracle.WriteMetaVerification(p, omitted, faithful));
-        Assert.Equal(hidden, DemoDatasets.UnjustifiedFalseStep(p, omitted));
+        long w = ArithmeticDomain.WrongValue(10, "t", 0);
+        Assert.Equal($"Step 1: 5 + 5 = {w}.\nTherefore 5 + 5 = {w}.", DemoDatasets.UnjustifiedFalseStep(p, omitted));
 
         // Rewrites of more than one operation are not checked (which operation came first is the justification's job).
         Assert.Empty(Oracle.Checks("Step 1: 2 + 4 * 3 = 2 + 12.\nTherefore 2 + 4 * 3 = 14."));

@@ -90,7 +90,7 @@ public static class ArithmeticDomain
             {
                 // Wrong arithmetic here; later steps follow from the wrong value, so the chain "reaches" a wrong claim.
                 var (a, op, b, start, length) = NextOperation(s.Before);
-                long wrong = Apply(a, op, b) + 1;
+                long wrong = WrongValue(Apply(a, op, b), p.Id, i);
                 string after = Normalize(s.Before[..start] + wrong.ToString(CultureInfo.InvariantCulture) + s.Before[(start + length)..]);
                 sb.AppendLine(StepLine(i + 1, new ProofStep(s.Before, after, $"{a} {op} {b} = {wrong}")));
                 var rest = ReferenceSteps(after);
@@ -115,6 +115,15 @@ public static class ArithmeticDomain
     /// </summary>
     public static string StepLine(int number, ProofStep s, bool omitJustification = false) =>
         omitJustification ? $"Step {number}: {s.Before} = {s.After}." : $"Step {number}: {s.Justification}, so {s.Before} = {s.After}.";
+
+    /// <summary>
+    /// The value a false step claims instead of the right one: one or two more or less, seeded by the problem and the
+    /// step (always one more, and a verifier can learn "the right value is one less than the claim" without computing).
+    /// </summary>
+    public static long WrongValue(long value, string problemId, int step) =>
+        value + WrongOffsets[new Random(StableHash.Seed("wrong-value", problemId, step)).Next(WrongOffsets.Length)];
+
+    static readonly int[] WrongOffsets = [1, -1, 2, -2];
 
     public static double ScoreOf(ProofDefect d) => d switch { ProofDefect.None => 1, ProofDefect.OmittedJustification => 0.5, _ => 0 };
 

@@ -126,15 +126,17 @@ public static class DemoDatasets
     }
 
     /// <summary>
-    /// A proof whose unjustified last step is also false ("Step 1: 5 + 5 = 11." then "Therefore 5 + 5 = 11."), from a
+    /// A proof whose unjustified last step is also false ("Step 1: 5 + 5 = 11." then "Therefore 5 + 5 = 11.": a seeded
+    /// wrong value, <see cref="ArithmeticDomain.WrongValue"/>), from a
     /// proof that omits the last step's justification; null when the omitted step is another one. The analysis
     /// checks such a step too, so the verifier learns that leaving out a justification hides nothing.
     /// </summary>
     public static string? UnjustifiedFalseStep(ArithmeticProblem p, string omittedProof)
     {
         var lines = omittedProof.Split('\n').ToList();
-        string v = p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), wrong = (p.Value + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string v = p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), wrong = "";
         int last = lines.FindLastIndex(l => l.StartsWith("Step ", StringComparison.Ordinal));
+        wrong = ArithmeticDomain.WrongValue(p.Value, p.Id, last).ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (last < 0 || lines[last].Contains(", so ", StringComparison.Ordinal) || !lines[last].EndsWith($" = {v}.", StringComparison.Ordinal)
             || lines[^1] != $"Therefore {p.Expression} = {v}.") return null;
         lines[last] = lines[last][..^(v.Length + 1)] + wrong + ".";
@@ -166,8 +168,8 @@ public static class DemoDatasets
 
     /// <summary>
     /// Step checks of the arithmetic facts in the analyses' format, <see cref="DemoDatasetOptions.FactChecks"/> per fact
-    /// in a seeded order: the claim is the fact's value or, half the time, a wrong one (one more, as the domain's false
-    /// steps have it, or another value near it).
+    /// in a seeded order: the claim is the fact's value or, half the time, a wrong one (one more or less, as
+    /// the domain's false steps mostly have it, or another value near it).
     /// </summary>
     public static IEnumerable<string> FactCheckLines(DemoDatasetOptions o)
     {

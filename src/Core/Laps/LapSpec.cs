@@ -54,7 +54,12 @@ public static class LapDefaults
     {
         hidden_size = 128, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 352, max_position_embeddings = 1024,
     });
-    public static JsonElement BootstrapOptions => J(new { steps = 2700, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024 });
+    /// <summary>The first 600 steps on the arithmetic rows only (facts and step checks: what a pretrained model knows), then all demonstrations.</summary>
+    public static JsonElement BootstrapOptions => J(new
+    {
+        steps = 3000, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024,
+        curriculumSteps = 600, curriculumKinds = new[] { "arithmetic" },
+    });
     public static JsonElement Verifier => J(new { steps = 40, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 20 });
     public static JsonElement MetaVerifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
     public static JsonElement Generator => J(new { steps = 24, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 2e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 8 });

@@ -91,10 +91,13 @@ public static class BootstrapBench
         if (o.Seed is { } seed) options = options with { Seed = seed };
         if (o.CurriculumSteps is { } cs) options = options with { CurriculumSteps = cs, CurriculumKinds = cs > 0 ? ["arithmetic"] : [] };
         if (o.Quick) options = options with { Steps = 2, EvalEvery = 2, CheckpointEvery = 2 };
+        // Fewer steps than the lap's: the curriculum keeps its share of them.
+        if (options.CurriculumSteps >= options.Steps) options = options with { CurriculumSteps = options.Steps / 5 };
         var results = new List<object>();
         foreach (string tokenizer in o.Tokenizers)
         {
-            progress($"{tokenizer}: training the bootstrap ({options.Steps} steps on {train.Count} demonstrations)");
+            progress($"{tokenizer}: training the bootstrap ({options.Steps} steps on {train.Count} demonstrations" +
+                (options.CurriculumSteps > 0 ? $", the first {options.CurriculumSteps} on {string.Join(", ", options.CurriculumKinds)} only)" : ")"));
             var config = System.Text.Json.Nodes.JsonNode.Parse(LapDefaults.BootstrapConfig.GetRawText())!.AsObject();
             if (o.Hidden is { } h) { config["hidden_size"] = h; config["intermediate_size"] = h * 11 / 4; }
             if (o.Layers is { } l) config["num_hidden_layers"] = l;
@@ -130,7 +133,7 @@ public static class BootstrapBench
             }
             results.Add(new
             {
-                tokenizer, vocab = tok.VocabSize, config = init.Config, demonstrations = train.Count, demo.ProblemsPerDifficulty, demo.FactProblemsPerDifficulty, steps = options.Steps, trainTokens, trainSeconds = Math.Round(trainSeconds, 1), evalLoss,
+                tokenizer, vocab = tok.VocabSize, config = init.Config, demonstrations = train.Count, demo.ProblemsPerDifficulty, demo.FactProblemsPerDifficulty, steps = options.Steps, options.CurriculumSteps, trainTokens, trainSeconds = Math.Round(trainSeconds, 1), evalLoss,
                 verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"), verifierByDefect, checkAccuracy,
                 // The first wrongly scored proof of each defect kind, with the analysis.
                 verifierMisses = graded.Select((g, i) => (Defect: (ProofDefect)(i % 4), i)).Where(x => Parsers.Verification(verdicts[x.i].Text, verdicts[x.i].FinishReason).Score != graded[x.i].Score)
