@@ -60,7 +60,8 @@ public static class LapDefaults
         steps = 3000, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024,
         curriculumSteps = 600, curriculumKinds = new[] { "arithmetic" },
     });
-    public static JsonElement Verifier => J(new { steps = 40, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 20 });
+    /// <summary>A learning rate of 1e-4: the bootstrap verifies well already, and at 3e-4 GRPO's noise undid more than it taught (docs/laps.md).</summary>
+    public static JsonElement Verifier => J(new { steps = 40, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 20 });
     public static JsonElement MetaVerifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
     public static JsonElement Generator => J(new { steps = 24, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 2e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 8 });
 }
