@@ -134,11 +134,11 @@ public static class DemoDatasets
     public static string? UnjustifiedFalseStep(ArithmeticProblem p, string omittedProof)
     {
         var lines = omittedProof.Split('\n').ToList();
-        string v = p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), wrong = "";
+        string v = p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         int last = lines.FindLastIndex(l => l.StartsWith("Step ", StringComparison.Ordinal));
-        wrong = ArithmeticDomain.WrongValue(p.Value, p.Id, last).ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (last < 0 || lines[last].Contains(", so ", StringComparison.Ordinal) || !lines[last].EndsWith($" = {v}.", StringComparison.Ordinal)
             || lines[^1] != $"Therefore {p.Expression} = {v}.") return null;
+        string wrong = ArithmeticDomain.WrongValue(p.Value, p.Id, last).ToString(System.Globalization.CultureInfo.InvariantCulture);
         lines[last] = lines[last][..^(v.Length + 1)] + wrong + ".";
         lines[^1] = $"Therefore {p.Expression} = {wrong}.";
         string proof = string.Join("\n", lines);
