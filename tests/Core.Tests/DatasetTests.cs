@@ -112,10 +112,27 @@ public sealed class DatasetTests
                 Assert.All(rows, r => Assert.Contains($"Step {at + 1} is false.", r.Completion));
             }
         }
-        // The other defect kinds once per problem, the false step at every step: per problem 3 + its step count, and
-        // where the omitted justification is the last step's, that step also false.
-        Assert.Equal(DemoDatasets.DemonstrationProblems(o).Sum(p => 3 + ArithmeticDomain.ReferenceSteps(p.Expression).Count
+        // And per problem one false step whose claim is far from the right value (another operator's, zero, a number).
+        foreach (var p in DemoDatasets.DemonstrationProblems(o))
+        {
+            var far = verifications.Where(v => v.Prompt.Contains($"{p.Statement}\n", StringComparison.Ordinal)).Select(v => Oracle.ScoreProof(p, ProofOf(v.Prompt)))
+                .Where(v => v.Defects.Count == 1 && v.Defects[0].Kind == ProofDefect.FalseStep).ToList();
+            Assert.Equal(ArithmeticDomain.ReferenceSteps(p.Expression).Count + 1 + (DemoDatasets.UnjustifiedFalseStep(p, ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification, o.Seed)) != null ? 1 : 0), far.Count);
+        }
+        var farClaims = verifications.SelectMany(v => Oracle.Computations(ProofOf(v.Prompt))).Where(c => Math.Abs(long.Parse(c.Claimed) - ArithmeticDomain.Evaluate(c.Computation)) > 2).ToList();
+        Assert.Equal(DemoDatasets.DemonstrationProblems(o).Count, farClaims.Count);
+        Assert.Contains(farClaims, c => ArithmeticDomain.OneOperation(c.Computation) is var (a, op, b) && op != '-' && long.Parse(c.Claimed) == a - b);
+        // The other defect kinds once per problem, the false step at every step and once far: per problem 4 + its step
+        // count, and where the omitted justification is the last step's, that step also false.
+        Assert.Equal(DemoDatasets.DemonstrationProblems(o).Sum(p => 4 + ArithmeticDomain.ReferenceSteps(p.Expression).Count
             + (DemoDatasets.UnjustifiedFalseStep(p, ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification, o.Seed)) != null ? 1 : 0)), verifications.Count);
+    }
+
+    /// <summary>The proof in a verification prompt: its lines from the first step to "Therefore …".</summary>
+    static string ProofOf(string verificationPrompt)
+    {
+        var lines = verificationPrompt.Split('\n').SkipWhile(l => !l.StartsWith("Step ", StringComparison.Ordinal)).ToList();
+        return string.Join("\n", lines.Take(lines.FindIndex(l => l.StartsWith("Therefore ", StringComparison.Ordinal)) + 1));
     }
 
     [Fact]
@@ -160,6 +177,12 @@ public sealed class DatasetTests
             if (!same) wrong++;
         }
         Assert.InRange(wrong, lines.Count * 0.4, lines.Count * 0.6);
+        // Half of the wrong claims are one or two off, as the domain's false steps; some are another operator's value.
+        var offs = lines.Select(l => check.Match(l)).Where(m => m.Groups[7].Value == "wrong").Select(m => Math.Abs(long.Parse(m.Groups[6].Value))).ToList();
+        Assert.InRange(offs.Count(d => d <= 2), wrong * 0.4, wrong * 0.6);
+        int otherOperator = lines.Select(l => check.Match(l)).Count(m => m.Groups[7].Value == "wrong" && ArithmeticDomain.OneOperation(m.Groups[1].Value) is var (a, op, b)
+            && Math.Abs(long.Parse(m.Groups[6].Value)) > 2 && new[] { a + b, a - b, a * b }.Contains(long.Parse(m.Groups[3].Value)));
+        Assert.InRange(otherOperator, wrong * 0.05, wrong * 0.25);
         // Each fact is checked FactChecks times; the lines are what the verifier writes for a proof's step.
         Assert.All(facts, f => Assert.Equal(2, lines.Count(l => l.Contains($": {f};", StringComparison.Ordinal))));
         var p = ArithmeticDomain.Problem(1, 0, 2);

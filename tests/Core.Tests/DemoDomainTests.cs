@@ -60,6 +60,24 @@ public sealed class DemoDomainTests
     }
 
     [Fact]
+    public void Far_wrong_values_are_another_operators_zero_or_a_number_and_never_near_the_right_one()
+    {
+        // 5 * 5: 5 + 5, 5 - 5, 0 or 5, as a generator that confuses operators writes it; never 23..27.
+        var values = Enumerable.Range(0, 200).Select(i => ArithmeticDomain.FarWrongValue(5, '*', 5, $"p{i}", i % 2)).ToList();
+        Assert.Equal([0, 5, 10], values.Distinct().Order());
+        Assert.Equal(ArithmeticDomain.FarWrongValue(5, '*', 5, "p1", 0), ArithmeticDomain.FarWrongValue(5, '*', 5, "p1", 0));
+        Assert.All(Enumerable.Range(0, 50), i => Assert.InRange(Math.Abs(ArithmeticDomain.FarWrongValue(3, '-', 4, $"p{i}", 0) + 1), 3, 20));
+        // Nothing far among them (1 * 1: 2, 0, 1): three more.
+        Assert.Equal(4, ArithmeticDomain.FarWrongValue(1, '*', 1, "p", 0));
+        var p = new ArithmeticProblem("q", "2 + 5 * 5", 27, 2);
+        string proof = ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 0, 0, farOff: true);
+        Assert.Matches(@"^Step 1: 5 \* 5 = (0|5|10), so 2 \+ 5 \* 5 = 2 \+ \1\.\nStep 2: 2 \+ \1 = (2|7|12), so", proof);
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.ScoreProof(p, proof).Defects);
+        Assert.Equal((5L, '*', -3L), ArithmeticDomain.OneOperation("5 *  -3"));
+        Assert.Null(ArithmeticDomain.OneOperation("5 * 3 + 1"));
+    }
+
+    [Fact]
     public void Problems_and_proofs_are_deterministic_in_the_seed()
     {
         Assert.Equal(ArithmeticDomain.Problem(3, 7, 2), ArithmeticDomain.Problem(3, 7, 2));
@@ -150,6 +168,19 @@ public sealed class DemoDomainTests
         string meta = Oracle.WriteMetaVerification(p, proof, slip);
         Assert.Contains("Claim: Step 2 is false.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nThe claim is false.\n", meta);
         Assert.Equal(0.5, Parsers.MetaVerification(meta).Score);
+
+        // A misread claim: step 2's check quotes a value the proof does not say, and calls the step false. The
+        // meta-verifier quotes the proof.
+        string misread = Oracle.WriteAnalysis([.. actual, new Defect(2, ProofDefect.FalseStep)], proof: proof, misreadStep: 2);
+        Assert.Matches(@"\nStep 2: 2 \+ 13 = 15; the proof says (-11|26|0|2); \1 - 15 = -?\d+, wrong\.\n", misread);
+        Assert.Equal(0.5, Oracle.JudgeAnalysis(p, proof, misread));
+        Assert.Contains("Claim: Step 2 is false.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nThe claim is false.\n", Oracle.WriteMetaVerification(p, proof, misread));
+        // D_mv's unfaithful analyses include misread claims.
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 10 };
+        var misreads = DemoDatasets.GradedAnalyses(o).Where(r => System.Text.RegularExpressions.Regex.Matches(r.Analysis, @"Step (\d+): (.+?) = (-?\d+); the proof says (-?\d+);")
+            .Any(m => Oracle.Checks(r.Proof).Any(c => c.Step.ToString() == m.Groups[1].Value && c.Claimed != m.Groups[4].Value))).ToList();
+        Assert.NotEmpty(misreads);
+        Assert.All(misreads, r => Assert.True(r.Score < 1));
 
         // Claims of omitted justifications and of not reaching the claim, and a score that does not follow.
         string omitted = "Step 1: 2 + 4 * 3 = 2 + 12.\nStep 2: 2 + 12 = 14, so 2 + 12 = 14.\nTherefore 2 + 4 * 3 = 14.";

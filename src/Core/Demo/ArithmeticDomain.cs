@@ -74,8 +74,11 @@ public static class ArithmeticDomain
     /// <summary>Writes a proof of the problem, optionally with one defect injected (deterministic in the seed).</summary>
     public static string WriteProof(ArithmeticProblem p, ProofDefect defect = ProofDefect.None, int seed = 0) => WriteProof(p, defect, seed, null);
 
-    /// <summary>Writes a proof with the defect at the given step index (0-based; null: a seeded one).</summary>
-    public static string WriteProof(ArithmeticProblem p, ProofDefect defect, int seed, int? at)
+    /// <summary>
+    /// Writes a proof with the defect at the given step index (0-based; null: a seeded one). A false step claims a
+    /// value near the right one (<see cref="WrongValue"/>) or, with farOff, a far one (<see cref="FarWrongValue"/>).
+    /// </summary>
+    public static string WriteProof(ArithmeticProblem p, ProofDefect defect, int seed, int? at, bool farOff = false)
     {
         var steps = ReferenceSteps(p.Expression).ToList();
         if (at is < 0 || at >= Math.Max(1, steps.Count)) throw new ArgumentOutOfRangeException(nameof(at), $"{p.Id} has {steps.Count} steps");
@@ -90,7 +93,7 @@ public static class ArithmeticDomain
             {
                 // Wrong arithmetic here; later steps follow from the wrong value, so the chain "reaches" a wrong claim.
                 var (a, op, b, start, length) = NextOperation(s.Before);
-                long wrong = WrongValue(Apply(a, op, b), p.Id, i);
+                long wrong = farOff ? FarWrongValue(a, op, b, p.Id, i) : WrongValue(Apply(a, op, b), p.Id, i);
                 string after = Normalize(s.Before[..start] + wrong.ToString(CultureInfo.InvariantCulture) + s.Before[(start + length)..]);
                 sb.AppendLine(StepLine(i + 1, new ProofStep(s.Before, after, $"{a} {op} {b} = {wrong}")));
                 var rest = ReferenceSteps(after);
@@ -124,6 +127,26 @@ public static class ArithmeticDomain
         value + WrongOffsets[new Random(StableHash.Seed("wrong-value", problemId, step)).Next(WrongOffsets.Length)];
 
     static readonly int[] WrongOffsets = [1, -1, 2, -2];
+
+    /// <summary>
+    /// A wrong value far from the right one, as a generator's slips have it: the same numbers under another operator
+    /// ("5 * 5 = 0", "5 * 5 = 10"), zero, or one of the numbers; seeded by the problem and the step.
+    /// </summary>
+    public static long FarWrongValue(long a, char op, long b, string problemId, int step)
+    {
+        long right = Apply(a, op, b);
+        var candidates = new[] { Apply(a, '+', b), Apply(a, '-', b), Apply(a, '*', b), 0, a, b }
+            .Where(v => Math.Abs(v - right) > 2).Distinct().ToList();
+        // Nothing far among them (e.g. 1 * 2): then three more than the right value.
+        return candidates.Count == 0 ? right + 3 : candidates[new Random(StableHash.Seed("far-wrong-value", problemId, step)).Next(candidates.Count)];
+    }
+
+    /// <summary>The numbers and operator of a one-operation computation ("-3 * 4"); null when it is not one.</summary>
+    public static (long A, char Op, long B)? OneOperation(string computation)
+    {
+        var m = Regex.Match(Normalize(computation), @"^(-?\d+) ([-+*]) (-?\d+)$");
+        return m.Success ? (long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[2].Value[0], long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture)) : null;
+    }
 
     public static double ScoreOf(ProofDefect d) => d switch { ProofDefect.None => 1, ProofDefect.OmittedJustification => 0.5, _ => 0 };
 

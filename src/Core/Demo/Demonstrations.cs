@@ -105,12 +105,13 @@ public static class DemoDatasets
     }
 
     /// <summary>
-    /// An unfaithful analysis of a proof, one of three slips by problem and proof: a bogus omitted justification, a
-    /// score that does not follow, or a step miscomputed (a right step called false, and the score from that).
+    /// An unfaithful analysis of a proof, one of four slips by problem and proof: a bogus omitted justification, a
+    /// score that does not follow, a step miscomputed, or a step's claim misread (a right step called false either
+    /// way, and the score from that).
     /// </summary>
     public static string CorruptedAnalysis(ArithmeticProblem p, string proof, IReadOnlyList<Defect> actual, int variant = 0)
     {
-        int kind = (p.Id.Sum(c => c) + variant) % 3;
+        int kind = (p.Id.Sum(c => c) + variant) % 4;
         // Steps the proof got right (a computation, true, no defect): where a slip can claim a defect that is not there.
         var right = Oracle.Computations(proof).Where(c => ArithmeticDomain.TryEvaluate(c.Computation, out long v) && v.ToString(System.Globalization.CultureInfo.InvariantCulture) == c.Claimed)
             .Select(c => c.Step).Where(step => !actual.Any(a => a.Step == step)).ToList();
@@ -121,6 +122,8 @@ public static class DemoDatasets
             0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof),
             // Miscompute a right step: its check reads "wrong", and the analysis calls it false.
             2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at),
+            // Misread a right step's claim: its check quotes another value, and the analysis calls it false.
+            3 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, misreadStep: at),
             _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof),
         };
     }
@@ -168,8 +171,9 @@ public static class DemoDatasets
 
     /// <summary>
     /// Step checks of the arithmetic facts in the analyses' format, <see cref="DemoDatasetOptions.FactChecks"/> per fact
-    /// in a seeded order: the claim is the fact's value or, half the time, a wrong one (one more or less, as
-    /// the domain's false steps mostly have it, or another value near it).
+    /// in a seeded order: the claim is the fact's value or, half the time, a wrong one: one or two more or less, as the
+    /// domain's false steps have it (half of the wrong ones), three to five off, or a far one
+    /// (<see cref="ArithmeticDomain.FarWrongValue"/>: another operator's value, zero, one of the numbers).
     /// </summary>
     public static IEnumerable<string> FactCheckLines(DemoDatasetOptions o)
     {
@@ -181,7 +185,14 @@ public static class DemoDatasets
                 int eq = fact.LastIndexOf(" = ", StringComparison.Ordinal);
                 string computation = fact[..eq];
                 long value = long.Parse(fact[(eq + 3)..], System.Globalization.CultureInfo.InvariantCulture);
-                long claimed = rng.Next(2) == 0 ? value : value + (rng.Next(2) == 0 ? 1 : rng.Next(2) == 0 ? -1 : rng.Next(2, 6) * (rng.Next(2) == 0 ? 1 : -1));
+                var (a, op, b) = ArithmeticDomain.OneOperation(computation) ?? throw new InvalidOperationException($"fact '{fact}' is not one operation");
+                long claimed = rng.Next(2) == 0 ? value : rng.Next(4) switch
+                {
+                    0 => value + (rng.Next(2) == 0 ? 1 : -1),
+                    1 => value + (rng.Next(2) == 0 ? 2 : -2),
+                    2 => value + rng.Next(3, 6) * (rng.Next(2) == 0 ? 1 : -1),
+                    _ => ArithmeticDomain.FarWrongValue(a, op, b, fact, rng.Next()),
+                };
                 yield return Oracle.CheckLine(1 + rng.Next(Math.Max(2, o.MaxDifficulty)), computation, value, claimed.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
     }
@@ -258,6 +269,9 @@ public static class DemoDatasets
                         if (other == proof) continue;
                         yield return Verification(p, other);
                     }
+                    // And one far from the right value (another operator's, zero, one of the numbers), as a
+                    // generator's slips have it: the check has to quote the proof's claim, whatever it is.
+                    yield return Verification(p, ArithmeticDomain.WriteProof(p, d, o.Seed, new Random(StableHash.Seed("far-step", o.Seed, p.Id)).Next(steps), farOff: true));
                 }
                 if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
                     yield return Verification(p, unjustified);

@@ -78,13 +78,18 @@ public static class Oracle
     /// says 13, wrong."), the way a careful reader checks a chain, so that a false step is one the analysis can see.
     /// </summary>
     /// <param name="miscomputedStep">A step whose computation the analysis gets wrong (one too many): a verifier's slip.</param>
-    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null)
+    /// <param name="misreadStep">A step whose claim the analysis quotes wrong (a far value, <see cref="ArithmeticDomain.FarWrongValue"/>): a verifier's slip.</param>
+    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null, int? misreadStep = null)
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
         foreach (var (step, computation, written) in Checks(proof ?? ""))
             if (ArithmeticDomain.TryEvaluate(computation, out long value))
-                sb.AppendLine(CheckLine(step, computation, step == miscomputedStep ? value + 1 : value, written));
+            {
+                string quoted = step == misreadStep && ArithmeticDomain.OneOperation(computation) is var (a, op, b)
+                    ? ArithmeticDomain.FarWrongValue(a, op, b, computation, step).ToString(CultureInfo.InvariantCulture) : written;
+                sb.AppendLine(CheckLine(step, computation, step == miscomputedStep ? value + 1 : value, quoted));
+            }
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
         foreach (var d in list)
             sb.AppendLine(d.Kind switch
