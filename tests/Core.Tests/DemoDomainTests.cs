@@ -78,49 +78,6 @@ public sealed class DemoDomainTests
     }
 
     [Fact]
-    public void A_miscopied_step_computes_right_but_breaks_the_chain_and_only_the_rewrite_check_sees_it()
-    {
-        var p = new ArithmeticProblem("m", "2 + 4 * 3", 14, 2);
-        // The result written wrong into the expression: the computation checks out, the rewrite does not.
-        string result = ArithmeticDomain.WriteMiscopiedProof(p, 0, startMiscopied: false);
-        Assert.Matches(@"^Step 1: 4 \* 3 = 12, so 2 \+ 4 \* 3 = 2 \+ (-?\d+)\.\nStep 2: 2 \+ \1 = (-?\d+), so 2 \+ \1 = \2\.\nTherefore 2 \+ 4 \* 3 = \2\.$", result);
-        Assert.DoesNotContain("2 + 12.", result);
-        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.ScoreProof(p, result).Defects);
-        string analysis = Oracle.WriteAnalysis(Oracle.ScoreProof(p, result).Defects, proof: result, expression: p.Expression);
-        Assert.Matches(@"\nStep 1: 4 \* 3 = 12; the proof says 12; 12 - 12 = 0, right; so 2 \+ 4 \* 3 = 2 \+ 12, the proof has 2 \+ -?\d+, wrong\.\n", analysis);
-        Assert.Contains("\nStep 1 is false.\n", analysis);
-        // The expression the step starts from miscopied (one number changed): the step is right in itself.
-        string start = ArithmeticDomain.WriteMiscopiedProof(p, 1, startMiscopied: true);
-        Assert.StartsWith("Step 1: 4 * 3 = 12, so 2 + 4 * 3 = 2 + 12.\nStep 2: ", start);
-        Assert.Equal([new Defect(2, ProofDefect.FalseStep)], Oracle.ScoreProof(p, start).Defects);
-        var checks = Oracle.StepChecks(start, p.Expression);
-        Assert.Equal(("2 + 12", "14", false), (checks[1].From, checks[1].To, checks[1].RewriteRight));
-        Assert.NotEqual("2 + 12", checks[1].Before);
-        Assert.Contains($"; so 2 + 12 = 14, the proof has {checks[1].Before} = {checks[1].After}, wrong.", Oracle.WriteAnalysis([new Defect(2, ProofDefect.FalseStep)], proof: start, expression: p.Expression));
-        // Deterministic, and the demonstrations have one per problem.
-        Assert.Equal(start, ArithmeticDomain.WriteMiscopiedProof(p, 1, startMiscopied: true));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ArithmeticDomain.WriteMiscopiedProof(p, 2, false));
-    }
-
-    [Fact]
-    public void The_rewrite_check_follows_the_chain_from_the_problems_expression()
-    {
-        // A generator's slip: "1 * 1 * 4" read as "1 * 4 * 4". The step computes right; the chain is broken.
-        var p = new ArithmeticProblem("g", "1 * 1 * 4", 4, 2);
-        string proof = "Step 1: 1 * 4 = 4, so 1 * 4 * 4 = 4 * 4.\nStep 2: 4 * 4 = 16, so 4 * 4 = 16.\nTherefore 1 * 4 * 4 = 16.";
-        var checks = Oracle.StepChecks(proof, p.Expression);
-        Assert.Equal(("1 * 1 * 4", "1 * 4", false), (checks[0].From, checks[0].To, checks[0].RewriteRight));
-        Assert.Equal(("4 * 4", "16", true), (checks[1].From, checks[1].To, checks[1].RewriteRight));
-        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.ScoreProof(p, proof).Defects);
-        // Without the expression the chain starts at the conclusion's (here the slip's own).
-        Assert.True(Oracle.StepChecks(proof)[0].RewriteRight);
-        // A computation that is not where the expression computes next: the rewrite is the next reference step.
-        Assert.Equal("2 + 12", Oracle.StepChecks("Step 1: 2 + 4 = 6, so 2 + 4 * 3 = 6 * 3.", "2 + 4 * 3")[0].To);
-        Assert.Equal("1 - 1", Oracle.StepChecks("Step 1: 4 - 1 = 3, so 5 - 4 - 1 = 5 - 3.", "5 - 4 - 1")[0].To);
-        Assert.False(Oracle.StepChecks("Step 1: 4 - 1 = 3, so 5 - 4 - 1 = 5 - 3.", "5 - 4 - 1")[0].RewriteRight);
-    }
-
-    [Fact]
     public void Problems_and_proofs_are_deterministic_in_the_seed()
     {
         Assert.Equal(ArithmeticDomain.Problem(3, 7, 2), ArithmeticDomain.Problem(3, 7, 2));
@@ -149,12 +106,8 @@ public sealed class DemoDomainTests
         var verdict = Oracle.ScoreProof(p, proof);
         Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
         string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
-        // Each step: its computation against the claim, then the rewrite against what the proof wrote. The chain
-        // goes on from what the proof wrote (2 + 13), so only step 1 is false.
-        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong; so 2 + 4 * 3 = 2 + 12, the proof has 2 + 13, wrong.\n" +
-            "Step 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right; so 2 + 13 = 15, the proof has 15, right.\nStep 1 is false.\n" +
+        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nStep 1 is false.\n" +
             "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
-        Assert.Equal(analysis, Oracle.WriteAnalysis(verdict.Defects, proof: proof, expression: p.Expression));
         Assert.Equal(verdict.Defects, Oracle.ClaimedDefects(analysis));
         Assert.Equal(1, Oracle.JudgeAnalysis(p, proof, analysis));
         Assert.Equal(0, Parsers.Verification(analysis).Score);
@@ -168,25 +121,22 @@ public sealed class DemoDomainTests
         var verdict = Oracle.ScoreProof(p, hidden);
         Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
         string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: hidden);
-        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong; so 5 + 5 = 10, the proof has 11, wrong.\nStep 1 is false.\n" +
+        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong.\nStep 1 is false.\n" +
             "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
-        Assert.Contains("Claim: Step 1 is false.\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong; so 5 + 5 = 10, the proof has 11, wrong.\nThe claim is true.", Oracle.WriteMetaVerification(p, hidden, analysis));
+        Assert.Contains("Claim: Step 1 is false.\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong.\nThe claim is true.", Oracle.WriteMetaVerification(p, hidden, analysis));
 
         // A right unjustified step: checked, and still an omitted justification (0.5); its meta claim asks whether it computes.
         string omitted = "Step 1: 5 + 5 = 10.\nTherefore 5 + 5 = 10.";
         var defects = Oracle.ScoreProof(p, omitted).Defects;
         Assert.Equal([new Defect(1, ProofDefect.OmittedJustification)], defects);
         string faithful = Oracle.WriteAnalysis(defects, proof: omitted);
-        Assert.StartsWith("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 10; 10 - 10 = 0, right; so 5 + 5 = 10, the proof has 10, right.\nStep 1 omits its justification.", faithful);
+        Assert.StartsWith("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 10; 10 - 10 = 0, right.\nStep 1 omits its justification.", faithful);
         Assert.Contains("Claim: Step 1 omits its justification.\nStep 1: the proof gives no computation.\nThe claim is true.", Oracle.WriteMetaVerification(p, omitted, faithful));
         long w = ArithmeticDomain.WrongValue(10, "t", 0);
         Assert.Equal($"Step 1: 5 + 5 = {w}.\nTherefore 5 + 5 = {w}.", DemoDatasets.UnjustifiedFalseStep(p, omitted));
 
-        // Computations of unjustified rewrites of more than one operation are not checked (which operation came first
-        // is the justification's job); the rewrite is, against the next reference step.
+        // Rewrites of more than one operation are not checked (which operation came first is the justification's job).
         Assert.Empty(Oracle.Checks("Step 1: 2 + 4 * 3 = 2 + 12.\nTherefore 2 + 4 * 3 = 14."));
-        Assert.Equal("Here is my evaluation of the solution:\nStep 1: so 2 + 4 * 3 = 2 + 12, the proof has 2 + 12, right.\nStep 1 omits its justification.\n" +
-            "Based on my evaluation, the final overall score should be: \\boxed{0.5}", Oracle.WriteAnalysis([new Defect(1, ProofDefect.OmittedJustification)], proof: "Step 1: 2 + 4 * 3 = 2 + 12.\nTherefore 2 + 4 * 3 = 14."));
         Assert.Null(DemoDatasets.UnjustifiedFalseStep(new ArithmeticProblem("u", "2 + 4 * 3", 14, 2), "Step 1: 2 + 4 * 3 = 2 + 12.\nStep 2: 2 + 12 = 14, so 2 + 12 = 14.\nTherefore 2 + 4 * 3 = 14."));
         var demos = DemoDatasets.Demonstrations(new DemoDatasetOptions { ProblemsPerDifficulty = 20 }).Where(d => d.Kind == "verification").ToList();
         Assert.Contains(demos, d => System.Text.RegularExpressions.Regex.IsMatch(d.Prompt, @"Step \d+: -?\d+ [-+*] -?\d+ = -?\d+\.\n") && d.Completion.Contains(" is false.", StringComparison.Ordinal));
@@ -207,24 +157,24 @@ public sealed class DemoDomainTests
         var p = new ArithmeticProblem("t", "2 + 4 * 3", 14, 2);
         string proof = "Step 1: 4 * 3 = 13, so 2 + 4 * 3 = 2 + 13.\nStep 2: 2 + 13 = 15, so 2 + 13 = 15.\nTherefore 2 + 4 * 3 = 15.";
         var actual = Oracle.ScoreProof(p, proof).Defects;
-        Assert.Equal("Here is my analysis of the evaluation:\nClaim: Step 1 is false.\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong; so 2 + 4 * 3 = 2 + 12, the proof has 2 + 13, wrong.\nThe claim is true.\n" +
+        Assert.Equal("Here is my analysis of the evaluation:\nClaim: Step 1 is false.\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong.\nThe claim is true.\n" +
             "The score 0 follows from the claims.\nEvery claimed defect exists and the score follows from them.\n" +
             "Based on my analysis, the quality score of the evaluation should be: \\boxed{1}", Oracle.WriteMetaVerification(p, proof, Oracle.WriteAnalysis(actual, proof: proof)));
 
         // A verifier's slip: step 2 miscomputed (15 - 16 = -1, wrong) and called false. The meta-verifier redoes step 2.
         string slip = Oracle.WriteAnalysis([.. actual, new Defect(2, ProofDefect.FalseStep)], proof: proof, miscomputedStep: 2);
-        Assert.Contains("Step 2: 2 + 13 = 16; the proof says 15; 15 - 16 = -1, wrong; so 2 + 13 = 15, the proof has 15, right.", slip);
+        Assert.Contains("Step 2: 2 + 13 = 16; the proof says 15; 15 - 16 = -1, wrong.", slip);
         Assert.Equal(0.5, Oracle.JudgeAnalysis(p, proof, slip));
         string meta = Oracle.WriteMetaVerification(p, proof, slip);
-        Assert.Contains("Claim: Step 2 is false.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right; so 2 + 13 = 15, the proof has 15, right.\nThe claim is false.\n", meta);
+        Assert.Contains("Claim: Step 2 is false.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nThe claim is false.\n", meta);
         Assert.Equal(0.5, Parsers.MetaVerification(meta).Score);
 
         // A misread claim: step 2's check quotes a value the proof does not say, and calls the step false. The
         // meta-verifier quotes the proof.
         string misread = Oracle.WriteAnalysis([.. actual, new Defect(2, ProofDefect.FalseStep)], proof: proof, misreadStep: 2);
-        Assert.Matches(@"\nStep 2: 2 \+ 13 = 15; the proof says (-11|26|0|2); \1 - 15 = -?\d+, wrong; so 2 \+ 13 = 15, the proof has 15, right\.\n", misread);
+        Assert.Matches(@"\nStep 2: 2 \+ 13 = 15; the proof says (-11|26|0|2); \1 - 15 = -?\d+, wrong\.\n", misread);
         Assert.Equal(0.5, Oracle.JudgeAnalysis(p, proof, misread));
-        Assert.Contains("Claim: Step 2 is false.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right; so 2 + 13 = 15, the proof has 15, right.\nThe claim is false.\n", Oracle.WriteMetaVerification(p, proof, misread));
+        Assert.Contains("Claim: Step 2 is false.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nThe claim is false.\n", Oracle.WriteMetaVerification(p, proof, misread));
         // D_mv's unfaithful analyses include misread claims.
         var o = new DemoDatasetOptions { ProblemsPerDifficulty = 10 };
         var misreads = DemoDatasets.GradedAnalyses(o).Where(r => System.Text.RegularExpressions.Regex.Matches(r.Analysis, @"Step (\d+): (.+?) = (-?\d+); the proof says (-?\d+);")

@@ -74,25 +74,22 @@ public static class Oracle
 
     /// <summary>
     /// A verifier analysis in the method's format that names the given defects and the score they imply. Given the
-    /// proof, it first redoes each step the way a careful reader checks a chain: the step's computation next to what
-    /// the proof claims ("Step 2: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong"), then the rewrite the step
-    /// should make of the expression the chain is at and what the proof wrote ("so 2 + 4 * 3 = 2 + 12, the proof has
-    /// 2 + 13, wrong"), so that a false step, a
-    /// miscopied expression or a broken chain is one the analysis can see.
+    /// proof, it first redoes each step's computation next to what the proof claims ("Step 2: 4 * 3 = 12; the proof
+    /// says 13, wrong."), the way a careful reader checks a chain, so that a false step is one the analysis can see.
     /// </summary>
-    /// <param name="expression">The problem's expression, where the chain starts (null: the proof's conclusion's).</param>
     /// <param name="miscomputedStep">A step whose computation the analysis gets wrong (one too many): a verifier's slip.</param>
     /// <param name="misreadStep">A step whose claim the analysis quotes wrong (a far value, <see cref="ArithmeticDomain.FarWrongValue"/>): a verifier's slip.</param>
-    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null, int? misreadStep = null, string? expression = null)
+    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null, int? misreadStep = null)
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
-        foreach (var c in StepChecks(proof ?? "", expression))
-        {
-            string? quoted = c.Step == misreadStep && c.Computation != null && ArithmeticDomain.OneOperation(c.Computation) is var (a, op, b)
-                ? ArithmeticDomain.FarWrongValue(a, op, b, c.Computation, c.Step).ToString(CultureInfo.InvariantCulture) : c.Claimed;
-            sb.AppendLine(CheckLine(c, c.Step == miscomputedStep ? 1 : 0, quoted));
-        }
+        foreach (var (step, computation, written) in Checks(proof ?? ""))
+            if (ArithmeticDomain.TryEvaluate(computation, out long value))
+            {
+                string quoted = step == misreadStep && ArithmeticDomain.OneOperation(computation) is var (a, op, b)
+                    ? ArithmeticDomain.FarWrongValue(a, op, b, computation, step).ToString(CultureInfo.InvariantCulture) : written;
+                sb.AppendLine(CheckLine(step, computation, step == miscomputedStep ? value + 1 : value, quoted));
+            }
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
         foreach (var d in list)
             sb.AppendLine(d.Kind switch
@@ -116,72 +113,6 @@ public static class Oracle
         string diff = long.TryParse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long c)
             ? $"; {written} - {v} = {(c - value).ToString(CultureInfo.InvariantCulture)}" : "";
         return $"Step {step}: {ArithmeticDomain.Normalize(computation)} = {v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
-    }
-
-    /// <summary>
-    /// A step's whole check: its computation's (<see cref="CheckLine(int, string, long, string)"/>, when it has one),
-    /// then its rewrite: "; so 2 + 4 * 3 = 2 + 12, the proof has 2 + 12, right." (the expression the chain is at,
-    /// what the step's computation makes of it, and what the proof wrote: right when the proof's step starts there
-    /// and keeps the value, as the oracle reads it).
-    /// </summary>
-    static string CheckLine(StepCheck c, long miscomputed = 0, string? quoted = null)
-    {
-        // What the proof wrote: its result, or the whole step where it does not start where the chain is.
-        string has = c.Before == c.From ? c.After : $"{c.Before} = {c.After}";
-        string rewrite = $"so {c.From} = {c.To}, the proof has {has}, {(c.RewriteRight ? "right" : "wrong")}.";
-        return c.Computation != null && ArithmeticDomain.TryEvaluate(c.Computation, out long value)
-            ? $"{CheckLine(c.Step, c.Computation, value + miscomputed, quoted ?? c.Claimed!)[..^1]}; {rewrite}"
-            : $"Step {c.Step}: {rewrite}";
-    }
-
-    /// <summary>
-    /// A step as an analysis checks it: its computation and claim (the justification's, or for an unjustified step
-    /// of one operation that operation; null when none), where the chain is (From: the problem's expression, then the
-    /// previous step's result as written), the rewrite the step should make of it (To: its computation replaced by
-    /// the right value, or the next reference step where that does not keep the value), and whether the proof's
-    /// step (Before = After) starts at From and keeps its value.
-    /// </summary>
-    public sealed record StepCheck(int Step, string? Computation, string? Claimed, string From, string To, string Before, string After, bool RewriteRight);
-
-    /// <summary>The steps of a proof as an analysis checks them, in order.</summary>
-    public static IReadOnlyList<StepCheck> StepChecks(string proof, string? expression = null)
-    {
-        var lines = proof.Split('\n').Select(l => l.Trim()).ToList();
-        string? from = expression is null ? null : ArithmeticDomain.Normalize(expression);
-        if (from is null && lines.Select(l => Conclusion.Match(l)).FirstOrDefault(m => m.Success) is { } conclusion)
-            from = ArithmeticDomain.Normalize(conclusion.Groups[1].Value);
-        var result = new List<StepCheck>();
-        foreach (string line in lines)
-        {
-            if (StepLine.Match(line) is not { Success: true } m) continue;
-            int step = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            string before = ArithmeticDomain.Normalize(m.Groups[4].Value), after = ArithmeticDomain.Normalize(m.Groups[5].Value);
-            from ??= before;
-            string? computation = null, claimed = null;
-            if (m.Groups[2].Success) (computation, claimed) = (ArithmeticDomain.Normalize(m.Groups[2].Value), m.Groups[3].Value);
-            else if (OneOperation.IsMatch(before) && long.TryParse(after, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)) (computation, claimed) = (before, after);
-            bool right = before == from && ArithmeticDomain.TryEvaluate(before, out long vb) && ArithmeticDomain.TryEvaluate(after, out long va) && vb == va;
-            result.Add(new StepCheck(step, computation, claimed, from, Rewrite(from, computation), before, after, right));
-            from = after;
-        }
-        return result;
-    }
-
-    /// <summary>The expression with the computation replaced by its value where that keeps the value; else the next reference step.</summary>
-    static string Rewrite(string from, string? computation)
-    {
-        if (!ArithmeticDomain.TryEvaluate(from, out long value)) return from;
-        if (computation != null && ArithmeticDomain.TryEvaluate(computation, out long v))
-        {
-            var at = Regex.Match(from, $@"(?<![\d])(?<!-){Regex.Escape(computation)}(?![\d])");
-            if (at.Success)
-            {
-                string to = ArithmeticDomain.Normalize(from[..at.Index] + v.ToString(CultureInfo.InvariantCulture) + from[(at.Index + at.Length)..]);
-                if (ArithmeticDomain.TryEvaluate(to, out long tv) && tv == value) return to;
-            }
-        }
-        var steps = ArithmeticDomain.ReferenceSteps(from);
-        return steps.Count > 0 ? steps[0].After : from;
     }
 
     /// <summary>The computations of a proof's steps ("a op b" and the claimed c of "Step n: a op b = c, so …"), in order.</summary>
@@ -257,7 +188,7 @@ public static class Oracle
             rating = Judge(parsed, actual, claimed);
             // A claimed false step is checked as the analysis checks it; a claimed omission by whether the step computes.
             var computations = Computations(proof).ToList();
-            var checks = StepChecks(proof, problem.Expression);
+            var checks = Checks(proof).ToList();
             foreach (var c in claimed)
             {
                 sb.AppendLine(c.Kind switch
@@ -266,11 +197,9 @@ public static class Oracle
                     ProofDefect.OmittedJustification => $"Claim: Step {c.Step} omits its justification.",
                     _ => "Claim: The proof does not reach the claimed value.",
                 });
-                if (c.Kind == ProofDefect.FalseStep)
-                    sb.AppendLine(checks.FirstOrDefault(x => x.Step == c.Step) is { } check ? CheckLine(check) : $"Step {c.Step}: the proof has no such step.");
-                else if (c.Kind == ProofDefect.OmittedJustification)
+                if (c.Kind != ProofDefect.NotReachingClaim)
                 {
-                    var step = computations.FirstOrDefault(x => x.Step == c.Step);
+                    var step = (c.Kind == ProofDefect.FalseStep ? checks : computations).FirstOrDefault(x => x.Step == c.Step);
                     sb.AppendLine(step.Computation == null ? $"Step {c.Step}: the proof gives no computation."
                         : ArithmeticDomain.TryEvaluate(step.Computation, out long value) ? CheckLine(step.Step, step.Computation, value, step.Claimed)
                         : $"Step {c.Step}: the proof computes {step.Computation}.");
