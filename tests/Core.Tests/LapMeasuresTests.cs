@@ -71,9 +71,26 @@ public sealed class LapMeasuresTests
         Assert.Equal(Math.Round(2 / 3.0, 4), m["g.formatRate"]);
         Assert.Equal(0.5, m["g.selfScoreHonesty"]);   // (1 + 0) / 2
         Assert.Equal(1, m["parseFailures.missingSolution"]);
+        // Of three: one false step (its computation wrong), one without a proof.
+        Assert.Equal((Math.Round(1 / 3.0, 4), Math.Round(1 / 3.0, 4)), (m["g.failed.computation"], m["g.failed.noProof"]));
+        Assert.False(m.ContainsKey("g.failed.miscopy"));
         var judged = LapMeasures.JudgedByVerifier("g", [new SampleCompletion { Id = "x", Completion = Oracle.WriteAnalysis([]) }, new SampleCompletion { Id = "y", Completion = "?" }]);
         Assert.Equal(0.5, judged["g.verifierPassRate"]);
         Assert.Equal(0.5, judged["g.verifierMeanScore"]);
+    }
+
+    [Fact]
+    public void Failures_are_told_apart_by_what_the_step_checks_can_see()
+    {
+        var p = new ArithmeticProblem("t", "2 + 4 * 3", 14, 2);
+        Assert.Null(LapMeasures.FailureKind(p, ArithmeticDomain.WriteProof(p)));
+        Assert.Equal("computation", LapMeasures.FailureKind(p, "Step 1: 4 * 3 = 13, so 2 + 4 * 3 = 2 + 13.\nStep 2: 2 + 13 = 15, so 2 + 13 = 15.\nTherefore 2 + 4 * 3 = 15."));
+        // Every computation right, the expression miscopied (a generator's commonest slip).
+        Assert.Equal("miscopy", LapMeasures.FailureKind(p, "Step 1: 4 * 3 = 12, so 2 + 4 * 3 = 2 + 13.\nStep 2: 2 + 13 = 15, so 2 + 13 = 15.\nTherefore 2 + 4 * 3 = 15."));
+        Assert.Equal("miscopy", LapMeasures.FailureKind(p, "Step 1: 4 * 3 = 12, so 2 + 4 * 4 = 2 + 16.\nStep 2: 2 + 16 = 18, so 2 + 16 = 18.\nTherefore 2 + 4 * 3 = 18."));
+        Assert.Equal("notReaching", LapMeasures.FailureKind(p, ArithmeticDomain.WriteProof(p, ProofDefect.NotReachingClaim)));
+        Assert.Equal("omitted", LapMeasures.FailureKind(p, ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification)));
+        Assert.Equal("noProof", LapMeasures.FailureKind(p, null));
     }
 
     [Fact]

@@ -85,13 +85,17 @@ public static class LapMeasures
         return m;
     }
 
-    /// <summary>Proofs of held-out problems: oracle pass rate (score 1), mean oracle score, format rate, honesty of the self-score.</summary>
+    /// <summary>
+    /// Proofs of held-out problems: oracle pass rate (score 1), mean oracle score, format rate, honesty of the
+    /// self-score, and the share of proofs failing each way (<see cref="FailureKind"/>: {subject}.failed.{kind}).
+    /// </summary>
     public static Dictionary<string, double> Generator(string subject, IReadOnlyList<SampleCompletion> completions)
     {
         var m = new Dictionary<string, double>();
         if (completions.Count == 0) return m;
         int formatOk = 0, judged = 0, passed = 0, selfScored = 0;
         double score = 0, honesty = 0;
+        var failed = new Dictionary<string, int>();
         foreach (var c in completions)
         {
             var g = Parsers.Generation(c.Completion, c.FinishReason);
@@ -102,6 +106,7 @@ public static class LapMeasures
             judged++;
             score += s;
             if (s >= 1) passed++;
+            else if (FailureKind(p, g.Proof) is { } kind) failed[kind] = failed.GetValueOrDefault(kind) + 1;
             if (g.SelfScore is { } self) { selfScored++; honesty += 1 - Math.Abs(self - s); }
         }
         m[$"{subject}.formatRate"] = Round(formatOk / (double)completions.Count);
@@ -110,9 +115,28 @@ public static class LapMeasures
         {
             m[$"{subject}.oraclePassRate"] = Round(passed / (double)judged);
             m[$"{subject}.oracleMeanScore"] = Round(score / judged);
+            foreach (var (kind, n) in failed) m[$"{subject}.failed.{kind}"] = Round(n / (double)judged);
         }
         if (selfScored > 0) m[$"{subject}.selfScoreHonesty"] = Round(honesty / selfScored);
         return m;
+    }
+
+    /// <summary>
+    /// How a demo-domain proof fails, by the oracle (null when it passes): "noProof"; "computation" (a step computes
+    /// wrong: the analyses' step checks see it); "miscopy" (a false step whose computation is right, or has none: the
+    /// expression was miscopied or the chain broken, which the step checks do not see); "notReaching" (no false step,
+    /// the chain stops short or concludes otherwise); "omitted" (only an omitted justification, 0.5).
+    /// </summary>
+    public static string? FailureKind(ArithmeticProblem p, string? proof)
+    {
+        if (proof is not { Length: > 0 }) return "noProof";
+        var defects = Oracle.ScoreProof(p, proof).Defects;
+        if (defects.Count == 0) return null;
+        var falseSteps = defects.Where(d => d.Kind == ProofDefect.FalseStep).Select(d => d.Step).ToHashSet();
+        if (falseSteps.Count > 0)
+            return Oracle.Checks(proof).Any(c => falseSteps.Contains(c.Step) && !(ArithmeticDomain.TryEvaluate(c.Computation, out long v)
+                && v.ToString(System.Globalization.CultureInfo.InvariantCulture) == c.Claimed)) ? "computation" : "miscopy";
+        return defects.Any(d => d.Kind == ProofDefect.NotReachingClaim) ? "notReaching" : "omitted";
     }
 
     /// <summary>A verifier's verdicts on a generator's proofs: pass rate (score 1) and mean score; unparsable verdicts count as 0.</summary>
