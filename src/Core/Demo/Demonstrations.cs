@@ -113,7 +113,7 @@ public static class DemoDatasets
     {
         int kind = (p.Id.Sum(c => c) + variant) % 4;
         // Steps the proof got right (a computation, true, no defect): where a slip can claim a defect that is not there.
-        var right = Oracle.Computations(proof).Where(c => ArithmeticDomain.TryEvaluate(c.Computation, out long v) && v.ToString(System.Globalization.CultureInfo.InvariantCulture) == c.Claimed)
+        var right = Oracle.Computations(proof).Where(c => Oracle.ComputesRight(c.Computation, c.Claimed))
             .Select(c => c.Step).Where(step => !actual.Any(a => a.Step == step)).ToList();
         if (right.Count == 0) kind = 1;
         int at = right.Count == 0 ? 0 : right[(p.Id.Length + variant) % right.Count];

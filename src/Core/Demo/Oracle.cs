@@ -118,7 +118,9 @@ public static class Oracle
     /// <summary>The computations of a proof's steps ("a op b" and the claimed c of "Step n: a op b = c, so …"), in order.</summary>
     public static IEnumerable<(int Step, string Computation, string Claimed)> Computations(string proof) => Steps(proof, unjustified: false);
 
-    static readonly Regex OneOperation = new(@"^-?\d+ [-+*] -?\d+$", RegexOptions.Compiled);
+    /// <summary>Whether a step's computation gives the value it claims.</summary>
+    public static bool ComputesRight(string computation, string claimed) =>
+        ArithmeticDomain.TryEvaluate(computation, out long v) && v.ToString(CultureInfo.InvariantCulture) == claimed;
 
     /// <summary>
     /// What an analysis checks, step by step: each step's computation and claim, and for a step without one whose
@@ -134,7 +136,7 @@ public static class Oracle
             {
                 int step = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
                 if (m.Groups[2].Success) yield return (step, m.Groups[2].Value, m.Groups[3].Value);
-                else if (unjustified && ArithmeticDomain.Normalize(m.Groups[4].Value) is var before && OneOperation.IsMatch(before)
+                else if (unjustified && ArithmeticDomain.Normalize(m.Groups[4].Value) is var before && ArithmeticDomain.OneOperation(before) != null
                     && long.TryParse(m.Groups[5].Value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
                     yield return (step, before, m.Groups[5].Value.Trim());
             }

@@ -134,8 +134,7 @@ public static class LapMeasures
         if (defects.Count == 0) return null;
         var falseSteps = defects.Where(d => d.Kind == ProofDefect.FalseStep).Select(d => d.Step).ToHashSet();
         if (falseSteps.Count > 0)
-            return Oracle.Checks(proof).Any(c => falseSteps.Contains(c.Step) && !(ArithmeticDomain.TryEvaluate(c.Computation, out long v)
-                && v.ToString(System.Globalization.CultureInfo.InvariantCulture) == c.Claimed)) ? "computation" : "miscopy";
+            return Oracle.Checks(proof).Any(c => falseSteps.Contains(c.Step) && !Oracle.ComputesRight(c.Computation, c.Claimed)) ? "computation" : "miscopy";
         return defects.Any(d => d.Kind == ProofDefect.NotReachingClaim) ? "notReaching" : "omitted";
     }
 
