@@ -144,7 +144,7 @@ public static class Oracle
     {
         var defects = ScoreProof(problem, proof).Defects;
         if (!defects.Any(d => d.Kind == ProofDefect.NotReachingClaim)) return defects;
-        var computedRight = Checks(proof).Where(c => ComputesRight(c.Computation, c.Claimed)).Select(c => c.Step).ToHashSet();
+        var computedRight = Checks(proof).Where(c => ArithmeticDomain.TryEvaluate(c.Computation, out long v) && v.ToString(CultureInfo.InvariantCulture) == c.Claimed).Select(c => c.Step).ToHashSet();
         var seen = defects.Where(d => !(d.Kind == ProofDefect.FalseStep && computedRight.Contains(d.Step))).ToList();
         return seen.Any(d => d.Kind == ProofDefect.FalseStep) ? seen.Where(d => d.Kind != ProofDefect.NotReachingClaim).ToList() : seen;
     }
