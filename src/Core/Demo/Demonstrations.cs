@@ -93,8 +93,8 @@ public static class DemoDatasets
             foreach (var d in Defects)
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
-                var actual = Oracle.AnalysisDefects(p, proof);
-                string faithful = Oracle.WriteAnalysis(actual, proof: proof, claim: p.Value);
+                var actual = Oracle.ScoreProof(p, proof).Defects;
+                string faithful = Oracle.WriteAnalysis(actual, proof: proof);
                 foreach (string analysis in new[] { faithful, CorruptedAnalysis(p, proof, actual, (int)d) })
                     yield return new GradedAnalysisRow
                     {
@@ -119,12 +119,12 @@ public static class DemoDatasets
         int at = right.Count == 0 ? 0 : right[(p.Id.Length + variant) % right.Count];
         return kind switch
         {
-            0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof, claim: p.Value),
+            0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof),
             // Miscompute a right step: its check reads "wrong", and the analysis calls it false.
-            2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at, claim: p.Value),
+            2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at),
             // Misread a right step's claim: its check quotes another value, and the analysis calls it false.
-            3 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, misreadStep: at, claim: p.Value),
-            _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof, claim: p.Value),
+            3 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, misreadStep: at),
+            _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof),
         };
     }
 
@@ -222,7 +222,7 @@ public static class DemoDatasets
         DemonstrationRow Verification(ArithmeticProblem p, string proof) => new()
         {
             Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification),
-            Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, claim: p.Value),
+            Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, proof).Defects, proof: proof),
         };
         foreach (var p in DemonstrationProblems(o))
         {
@@ -231,30 +231,27 @@ public static class DemoDatasets
             {
                 Kind = "generation",
                 Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
-                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, claim: p.Value)}",
+                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct)}",
             };
             var pick = new Random(StableHash.Seed("flawed", o.Seed, p.Id));
             if (pick.NextDouble() < o.FlawedProofShare)
             {
-                // One of the injected defects, or a miscopied step (the slip generators make most).
-                int kind = pick.Next(Defects.Length);
-                string flawed = kind < Defects.Length - 1 ? ArithmeticDomain.WriteProof(p, Defects[1 + kind], o.Seed)
-                    : ArithmeticDomain.WriteMiscopiedProof(p, pick.Next(ArithmeticDomain.ReferenceSteps(p.Expression).Count), pick.Next(2) == 0);
+                string flawed = ArithmeticDomain.WriteProof(p, Defects[1 + pick.Next(Defects.Length - 1)], o.Seed);
                 yield return new DemonstrationRow
                 {
                     Kind = "generation",
                     Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
-                    Completion = $"## Solution\n{flawed}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, flawed), proof: flawed, claim: p.Value)}",
+                    Completion = $"## Solution\n{flawed}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(Oracle.ScoreProof(p, flawed).Defects, proof: flawed)}",
                 };
             }
             foreach (var d in Defects)
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var verdict = Oracle.ScoreProof(p, proof);
-                string analysis = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, claim: p.Value);
+                string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
                 yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification), Completion = analysis };
                 // Meta-verification judges the faithful analysis of half of the proofs and an unfaithful one of the others.
-                string judged = (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? CorruptedAnalysis(p, proof, Oracle.AnalysisDefects(p, proof), (int)d) : analysis;
+                string judged = (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? CorruptedAnalysis(p, proof, verdict.Defects, (int)d) : analysis;
                 yield return new DemonstrationRow
                 {
                     Kind = "meta-verification",
@@ -275,16 +272,6 @@ public static class DemoDatasets
                     // And one far from the right value (another operator's, zero, one of the numbers), as a
                     // generator's slips have it: the check has to quote the proof's claim, whatever it is.
                     yield return Verification(p, ArithmeticDomain.WriteProof(p, d, o.Seed, new Random(StableHash.Seed("far-step", o.Seed, p.Id)).Next(steps), farOff: true));
-                    // And one miscopied step (the result written wrong into the expression, or the expression the step
-                    // starts from miscopied): the generator's commonest slip, seen by the conclusion check.
-                    var slip = new Random(StableHash.Seed("miscopied-step", o.Seed, p.Id));
-                    string miscopied = ArithmeticDomain.WriteMiscopiedProof(p, slip.Next(steps), slip.Next(2) == 0);
-                    if (Oracle.AnalysisDefects(p, miscopied).Any(x => x.Kind == ProofDefect.NotReachingClaim))
-                        yield return new DemonstrationRow
-                    {
-                        Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, miscopied, set.Verification),
-                        Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, miscopied), proof: miscopied, claim: p.Value),
-                    };
                 }
                 if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
                     yield return Verification(p, unjustified);
@@ -293,7 +280,7 @@ public static class DemoDatasets
                     {
                         Kind = "refinement",
                         Prompt = Method.Prompts.RenderRefinement(p.Statement, [(proof, analysis, verdict.Score)], set.Refinement),
-                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, claim: p.Value)}",
+                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct)}",
                     };
             }
         }
