@@ -434,7 +434,7 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
         var refine = await PhaseJobs.RunAsync(context, input, "3", "refinement", GpuJobKinds.Refine, new
         {
             model = selfVerifying, problems = new { artifact = heldOut, file = LapFiles.HeldOutProblems },
-            maxIterations = spec.Refinement.MaxIterations, maxNewTokens = spec.Refinement.MaxNewTokens, temperature = spec.Refinement.Temperature,
+            maxIterations = spec.Refinement.MaxIterations, samples = spec.Refinement.Samples, maxNewTokens = spec.Refinement.MaxNewTokens, temperature = spec.Refinement.Temperature,
             seed = spec.Demo.Seed, prompts = spec.Demo.Prompts,
         }, selfVerifying, heldOut);
         var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,

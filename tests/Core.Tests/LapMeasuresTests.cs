@@ -189,6 +189,7 @@ public sealed class LapMeasuresTests
         Assert.Equal(["laps", "humanFreeFromLap", "gates.maxVerifierAccuracyDrop", "lap.domain"], errors);
         Assert.Empty(new FlywheelSpec().Validate());
         Assert.Contains(("consensus.k", "must be between 1 and n"), new LapSpec { Consensus = new() { N = 2, K = 3 } }.Validate());
+        Assert.Contains(("refinement.samples", "must be between 1 and 64"), new LapSpec { Refinement = new() { Samples = 0 } }.Validate());
         Assert.Contains(new LapSpec { Demo = new() { DemonstrationProblemsPerDifficulty = 0 } }.Validate(), e => e.Field == "demo.demonstrationProblemsPerDifficulty");
         Assert.Equal(7, new LapSpec { Demo = new() { DemonstrationProblemsPerDifficulty = 7 } }.Demo.ToDatasetOptions().DemonstrationProblemsPerDifficulty);
     }

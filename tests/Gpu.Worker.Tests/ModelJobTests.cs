@@ -178,19 +178,22 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         string rows = await Dataset("problems.jsonl", Jsonl.Write(problems.Take(3).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement })));
         var refine = await Run(Spec(GpuJobKinds.Refine, new
         {
-            model = sft.ResultArtifactId, problems = new { artifact = rows, file = "problems.jsonl" }, maxIterations = 3, maxNewTokens = 300, temperature = 0, prompts = "compact",
+            model = sft.ResultArtifactId, problems = new { artifact = rows, file = "problems.jsonl" }, maxIterations = 3, samples = 2, maxNewTokens = 300, temperature = 0, prompts = "compact",
         }, sft.ResultArtifactId!, rows));
         Assert.True(refine.Status == GpuJobStatus.Succeeded, refine.Error);
         var records = (await Text(refine.ResultArtifactId!, Core.Laps.LapFiles.Refinements)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => Json.Deserialize<Core.Laps.RefinementRecord>(l)).ToList();
-        Assert.Equal(problems.Take(3).Select(p => p.Id), records.Select(r => r.Id));
+        // Two trajectories per problem: the three problems' first, then their second.
+        Assert.Equal(problems.Take(3).Concat(problems.Take(3)).Select(p => p.Id), records.Select(r => r.Id));
+        Assert.Equal([0, 0, 0, 1, 1, 1], records.Select(r => r.Sample));
         Assert.All(records, r =>
         {
             Assert.Equal([1, 2], r.Attempts.Select(a => a.Iteration));
             Assert.Equal([0.0, 1.0], r.Attempts.Select(a => a.SelfScore ?? -1));
         });
         Assert.Equal(2.0, refine.Summary!.Value.GetProperty("meanIterations").GetDouble());
-        Assert.Equal(3, refine.Summary.Value.GetProperty("selfAccepted").GetInt32());
+        Assert.Equal(6, refine.Summary.Value.GetProperty("selfAccepted").GetInt32());
+        Assert.Equal(6, refine.Summary.Value.GetProperty("trajectories").GetInt32());
 
         var capped = await Run(Spec(GpuJobKinds.Refine, new
         {

@@ -29,7 +29,7 @@ static class LapTestSpecs
         generator = new { steps = 2, groupSize = 2, promptsPerStep = 2, maxNewTokens = 24, batchSize = 4, maxSeqLen = 512 },
         analyses = new { perProof = 1, maxNewTokens = 24 },
         selfVerification = new { steps = 1, groupSize = 2, promptsPerStep = 2, maxNewTokens = 24, batchSize = 4, maxSeqLen = 512 },
-        refinement = new { maxIterations = 2, maxNewTokens = 24 },
+        refinement = new { maxIterations = 2, samples = 2, maxNewTokens = 24 },
         consensus = new { n = 2, m = 2, k = 1, proofs = 3, maxNewTokens = 16, shards = 2 },
         evaluation = new { heldOutPerDifficulty = 1, maxNewTokens = 16 },
         limits = new { pollSeconds = 1, heartbeatStaleSeconds = 30 },
@@ -131,7 +131,9 @@ public sealed class LapTests(StackFixture stack)
         Assert.DoesNotContain(heldOutProblems, h => dpIds.Contains(h.Problem));
         var refinements = Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(p3.GetProperty("artifacts").GetProperty("refinements").GetString()!))!, LapFiles.Refinements))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<RefinementRecord>(l)).ToList();
-        Assert.Equal(heldOutProblems.Select(h => h.Id), refinements.Select(r => r.Id));
+        // Two trajectories per held-out problem: every problem's first, then every problem's second.
+        Assert.Equal(heldOutProblems.Select(h => h.Id).Concat(heldOutProblems.Select(h => h.Id)), refinements.Select(r => r.Id));
+        Assert.Equal(heldOutProblems.Select(_ => 0).Concat(heldOutProblems.Select(_ => 1)), refinements.Select(r => r.Sample));
         Assert.All(refinements, r =>
         {
             Assert.InRange(r.Attempts.Count, 1, 2);

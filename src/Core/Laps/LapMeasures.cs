@@ -37,11 +37,13 @@ public sealed record RefinementAttempt
     public double? SelfScore { get; init; }
 }
 
-/// <summary>A line of a refine job's refinements.jsonl: one problem's attempts, the last one being the answer.</summary>
+/// <summary>A line of a refine job's refinements.jsonl: one trajectory of a problem, the last attempt being the answer.</summary>
 public sealed record RefinementRecord
 {
     public required string Id { get; init; }
     public string Problem { get; init; } = "";
+    /// <summary>Which of the problem's trajectories (0-based) when the job refines each problem more than once.</summary>
+    public int Sample { get; init; }
     public List<RefinementAttempt> Attempts { get; init; } = [];
 }
 

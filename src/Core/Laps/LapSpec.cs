@@ -110,6 +110,8 @@ public sealed record AnalysisSamplingOptions
 public sealed record RefinementOptions
 {
     public int MaxIterations { get; init; } = 8;
+    /// <summary>Trajectories per held-out problem; pass@1 is their mean (one per problem is a noisy measure).</summary>
+    public int Samples { get; init; } = 4;
     public int MaxNewTokens { get; init; } = 400;
     public double Temperature { get; init; } = 1.0;
 }
@@ -205,6 +207,7 @@ public sealed record LapSpec
         if (ColdStart.Temperature is < 0 or > 2) yield return ("coldStart.temperature", "must be between 0 and 2");
         if (SelfVerification is { } sv && sv.ValueKind != JsonValueKind.Object) yield return ("selfVerification", "must be an object (grpo options)");
         if (Refinement.MaxIterations is < 1 or > 64) yield return ("refinement.maxIterations", "must be between 1 and 64");
+        if (Refinement.Samples is < 1 or > 64) yield return ("refinement.samples", "must be between 1 and 64");
         if (Refinement.MaxNewTokens is < 1 or > 8192) yield return ("refinement.maxNewTokens", "must be between 1 and 8192");
         if (Refinement.Temperature is < 0 or > 2) yield return ("refinement.temperature", "must be between 0 and 2");
         foreach (var (f, m) in new Method.ConsensusOptions { N = Consensus.N, M = Consensus.M, K = Consensus.K }.Validate()) yield return ($"consensus.{f}", m);

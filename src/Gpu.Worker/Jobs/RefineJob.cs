@@ -17,6 +17,8 @@ public sealed record RefineJobParameters
     public ArtifactFileRef? Problems { get; init; }
     /// <summary>Drafts per problem at most: the loop stops at a self-score of 1 or after this many.</summary>
     public int MaxIterations { get; init; } = 8;
+    /// <summary>Refinements per problem (independent trajectories, each from its own draft): more of them, a steadier pass@1.</summary>
+    public int Samples { get; init; } = 1;
     /// <summary>Latest attempts shown to the model as candidates (lowest self-score first).</summary>
     public int Candidates { get; init; } = 1;
     public int MaxNewTokens { get; init; } = 400;
@@ -42,6 +44,7 @@ public sealed class RefineJob : IGpuJobHandler
     {
         var p = context.GetParameters<RefineJobParameters>();
         if (p.MaxIterations is < 1 or > 64) throw new ArgumentException("refine: maxIterations must be between 1 and 64");
+        if (p.Samples is < 1 or > 64) throw new ArgumentException("refine: samples must be between 1 and 64");
         if (p.Candidates < 1) throw new ArgumentException("refine: candidates must be at least 1");
         if (p.BatchSize < 1) throw new ArgumentException("refine: batchSize must be at least 1");
         if (p.MaxNewTokens < 1) throw new ArgumentException("refine: maxNewTokens must be at least 1");
@@ -51,7 +54,9 @@ public sealed class RefineJob : IGpuJobHandler
         try
         {
             string file = p.Problems?.File ?? "";
-            var problems = Jsonl.Read<ProblemRow>(await ModelArtifacts.ReadTextAsync(context, p.Problems, "problems", ct), file).Rows;
+            var rows = Jsonl.Read<ProblemRow>(await ModelArtifacts.ReadTextAsync(context, p.Problems, "problems", ct), file).Rows;
+            // Every problem's first trajectory, then every problem's second, …: one record per (sample, problem).
+            var problems = Enumerable.Range(0, p.Samples).SelectMany(s => rows.Select(r => (Row: r, Sample: s))).Select(x => x.Row).ToList();
             var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
             using var _ = model;
             model.eval();
@@ -81,15 +86,15 @@ public sealed class RefineJob : IGpuJobHandler
                     }
                 }
                 active = active.Where(i => attempts[i][^1].Attempt.SelfScore is not >= 1).ToList();
-                context.ReportProgress(new { iteration, stillRefining = active.Count, problems = problems.Count, tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
+                context.ReportProgress(new { iteration, stillRefining = active.Count, trajectories = problems.Count, tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
             }
             var sb = new StringBuilder();
             for (int i = 0; i < problems.Count; i++)
-                sb.Append(Json.Serialize(new RefinementRecord { Id = problems[i].Id, Problem = problems[i].Problem, Attempts = attempts[i].Select(a => a.Attempt).ToList() })).Append('\n');
+                sb.Append(Json.Serialize(new RefinementRecord { Id = problems[i].Id, Problem = problems[i].Problem, Sample = i / rows.Count, Attempts = attempts[i].Select(a => a.Attempt).ToList() })).Append('\n');
             await context.Output.AddTextAsync(LapFiles.Refinements, sb.ToString(), ct);
             return JsonSerializer.SerializeToElement(new
             {
-                problems = problems.Count, maxIterations = p.MaxIterations,
+                problems = rows.Count, samples = p.Samples, trajectories = problems.Count, maxIterations = p.MaxIterations,
                 meanIterations = problems.Count == 0 ? 0 : Math.Round(attempts.Average(a => (double)a.Count), 3),
                 selfAccepted = attempts.Count(a => a.Count > 0 && a[^1].Attempt.SelfScore >= 1),
                 tokens, seconds = Math.Round(sw.Elapsed.TotalSeconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
