@@ -113,6 +113,22 @@ public static class ArithmeticDomain
     }
 
     /// <summary>
+    /// A first draft as a small generator writes it: the expression miscopied (one number changed by one to three) and
+    /// the first step's result wrong, the rest following what it wrote ("Therefore 1 * 4 * 4 = 17." for 1 * 1 * 4).
+    /// Its evaluation sees the wrong result; the miscopied expression is why a revision starts again from the problem.
+    /// </summary>
+    public static string WriteMiscopiedDraft(ArithmeticProblem p, int seed)
+    {
+        var rng = new Random(StableHash.Seed("miscopied-draft", seed, p.Id));
+        string expression = Normalize(p.Expression);
+        var numbers = Regex.Matches(expression, @"(?<![\d)])\d+").ToList();
+        var n = numbers[rng.Next(numbers.Count)];
+        long changed = long.Parse(n.Value, CultureInfo.InvariantCulture) + rng.Next(1, 4) * (rng.Next(2) == 0 ? 1 : -1);
+        string miscopied = Normalize(expression[..n.Index] + Math.Abs(changed).ToString(CultureInfo.InvariantCulture) + expression[(n.Index + n.Length)..]);
+        return WriteProof(p with { Expression = miscopied, Value = Evaluate(miscopied) }, ProofDefect.FalseStep, seed, 0);
+    }
+
+    /// <summary>
     /// A proof step: the one operation computed first, then the rewritten expression ("Step 2: 4 * 3 = 12, so 2 + 4 * 3
     /// = 2 + 12."), so a writer states the result before it uses it; without the computation the step is unjustified.
     /// </summary>

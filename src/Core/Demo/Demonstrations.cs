@@ -276,12 +276,24 @@ public static class DemoDatasets
                 if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
                     yield return Verification(p, unjustified);
                 if (d != ProofDefect.None)
+                {
+                    // Half of the false-step candidates are drafts that also miscopied the expression, as a small
+                    // generator's are: the revision takes the expression from the problem, not from the candidate.
+                    string candidate = proof, critique = analysis;
+                    double candidateScore = verdict.Score;
+                    if (d == ProofDefect.FalseStep && new Random(StableHash.Seed("miscopied-candidate", o.Seed, p.Id)).Next(2) == 0)
+                    {
+                        candidate = ArithmeticDomain.WriteMiscopiedDraft(p, o.Seed);
+                        var v = Oracle.ScoreProof(p, candidate);
+                        (critique, candidateScore) = (Oracle.WriteAnalysis(v.Defects, proof: candidate), v.Score);
+                    }
                     yield return new DemonstrationRow
                     {
                         Kind = "refinement",
-                        Prompt = Method.Prompts.RenderRefinement(p.Statement, [(proof, analysis, verdict.Score)], set.Refinement),
+                        Prompt = Method.Prompts.RenderRefinement(p.Statement, [(candidate, critique, candidateScore)], set.Refinement),
                         Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct)}",
                     };
+                }
             }
         }
     }

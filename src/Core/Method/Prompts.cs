@@ -141,7 +141,8 @@ public static class Prompts
         Verification = new() { Name = "verification-compact", Version = 1, Text = "Problem: {problem}\nProof:\n{proof}\nVerify the proof; score 1, 0.5 or 0.\n" },
         MetaVerification = new() { Name = "meta-verification-compact", Version = 1, Text = "Problem: {problem}\nProof:\n{proof}\nEvaluation:\n{analysis}\nJudge the evaluation; rate 1, 0.5 or 0.\n" },
         Generation = new() { Name = "generation-compact", Version = 1, Text = "Problem: {problem}\nProve it, then evaluate your proof.\n" },
-        Refinement = new() { Name = "refinement-compact", Version = 1, Text = "Problem: {problem}\n{candidates}\nImprove the proof, then evaluate it.\n" },
+        // The problem last, right before the answer: a tiny model copies the expression from what it read last.
+        Refinement = new() { Name = "refinement-compact", Version = 2, Text = "{candidates}\nProblem: {problem}\nImprove the proof, then evaluate it.\n" },
     };
 
     /// <summary>The full templates above, as a set.</summary>
