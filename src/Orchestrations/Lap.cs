@@ -335,7 +335,8 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
 /// <summary>
 /// 1D verifier v2: one model for both tasks. GRPO on D_mv with the meta-verifier reward, then on D_v with
 /// R_format · R_score · R_meta (R_meta from the frozen meta-verifier of 1C), so that it ends on its main task.
-/// Fresh from the base model in lap 1; later laps start from the previous lap's verifier v3.
+/// Fresh from the base model in lap 1, where the D_mv step is 1C's own job (its meta-verifier is reused); later
+/// laps start from the previous lap's verifier v3.
 /// </summary>
 public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -345,24 +346,34 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], dmv = input.Artifacts["dmv"], meta = input.Artifacts["metaVerifier"];
         string policy = input.From("verifierV3", baseModel);
-        var metaTask = await PhaseJobs.RunAsync(context, input, "1d", "meta-verification", GpuJobKinds.Grpo, new
+        // Where 1C started from the same model (lap 1: both from the base model), the meta task's GRPO would be 1C's
+        // job again (same policy, D_mv, options and seed): its result is 1C's meta-verifier, so v2 continues from that.
+        var jobs = new List<GpuJobOutcome>();
+        string metaTrained = meta;
+        if (policy != input.From("metaVerifier", baseModel))
         {
-            policy, reference = baseModel,
-            reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
-            dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
-            options = spec.MetaVerifier,
-        }, policy, baseModel, dmv);
+            var metaTask = await PhaseJobs.RunAsync(context, input, "1d", "meta-verification", GpuJobKinds.Grpo, new
+            {
+                policy, reference = baseModel,
+                reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
+                dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
+                options = spec.MetaVerifier,
+            }, policy, baseModel, dmv);
+            jobs.Add(metaTask);
+            metaTrained = metaTask.ResultArtifactId!;
+        }
         var both = await PhaseJobs.RunAsync(context, input, "1d", "verification", GpuJobKinds.Grpo, new
         {
-            policy = metaTask.ResultArtifactId, reference = baseModel,
+            policy = metaTrained, reference = baseModel,
             reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
             dataset = new { artifact = dv, file = LapFiles.GradedProofs },
             options = spec.Verifier,
-        }, metaTask.ResultArtifactId!, baseModel, meta, dv);
+        }, metaTrained, baseModel, meta, dv);
         var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
+        jobs.AddRange([both, eval]);
         return new PhaseResult
         {
-            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [metaTask, both, eval], Metrics = metrics,
+            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
             Artifacts = new() { ["verifierV2"] = both.ResultArtifactId!, ["verifierV2HeldOut"] = eval.ResultArtifactId! },
         };
     }

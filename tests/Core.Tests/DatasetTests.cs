@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using MathV2.Core.Datasets;
 using MathV2.Core.Demo;
@@ -193,6 +194,28 @@ public sealed class DatasetTests
         Assert.Equal(lines, rows.SelectMany(r => r.Completion.Split('\n')));
         Assert.All(rows, r => Assert.Equal("arithmetic", r.Kind));
         Assert.DoesNotContain(DemoDatasets.Demonstrations(o with { FactChecks = 0 }), d => d.Prompt == "Arithmetic checks:\n");
+    }
+
+    [Fact]
+    public void Refinement_demonstrations_end_with_the_problem_and_some_candidates_miscopied_it()
+    {
+        var o = new DemoDatasetOptions { ProblemsPerDifficulty = 20, Prompts = "compact" };
+        var problems = DemoDatasets.DemonstrationProblems(o).ToDictionary(p => p.Statement);
+        var rows = DemoDatasets.Demonstrations(o).Where(d => d.Kind == "refinement").ToList();
+        Assert.NotEmpty(rows);
+        int miscopied = 0;
+        foreach (var r in rows)
+        {
+            var m = Regex.Match(r.Prompt, @"\nProblem: (.+)\nImprove the proof, then evaluate it\.\n$");
+            Assert.True(m.Success, r.Prompt);
+            var p = problems[m.Groups[1].Value];
+            // The answer is the problem's own proof, whatever the candidate started from.
+            Assert.StartsWith($"## Solution\n{ArithmeticDomain.WriteProof(p)}\n", r.Completion);
+            var first = Regex.Match(r.Prompt, @"^## Candidate 1 \(score 0\)\nStep 1: .+?, so (.+?) = ");
+            if (first.Success && ArithmeticDomain.Normalize(first.Groups[1].Value) != ArithmeticDomain.Normalize(p.Expression)) miscopied++;
+        }
+        // Half of the false-step candidates (one of three refinement rows per problem) miscopied the expression.
+        Assert.InRange(miscopied, rows.Count / 12, rows.Count / 4);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using MathV2.Core;
 using MathV2.Core.Demo;
 using MathV2.Core.Method;
@@ -75,6 +76,25 @@ public sealed class DemoDomainTests
         Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.ScoreProof(p, proof).Defects);
         Assert.Equal((5L, '*', -3L), ArithmeticDomain.OneOperation("5 *  -3"));
         Assert.Null(ArithmeticDomain.OneOperation("5 * 3 + 1"));
+    }
+
+    [Fact]
+    public void A_miscopied_draft_starts_from_another_expression_and_slips_its_first_computation()
+    {
+        foreach (var p in Enumerable.Range(0, 30).Select(i => ArithmeticDomain.Problem(3, i, 2)))
+        {
+            string draft = ArithmeticDomain.WriteMiscopiedDraft(p, 1);
+            Assert.Equal(draft, ArithmeticDomain.WriteMiscopiedDraft(p, 1));
+            var first = Regex.Match(draft, @"^Step 1: (.+?) = (-?\d+), so (.+?) = ");
+            Assert.True(first.Success, draft);
+            // The expression differs from the problem's; the first computation is wrong, so the evaluation sees a false step.
+            Assert.NotEqual(ArithmeticDomain.Normalize(p.Expression), ArithmeticDomain.Normalize(first.Groups[3].Value));
+            Assert.False(Oracle.ComputesRight(first.Groups[1].Value, first.Groups[2].Value), draft);
+            var verdict = Oracle.ScoreProof(p, draft);
+            Assert.Equal(0, verdict.Score);
+            Assert.Contains(new Defect(1, ProofDefect.FalseStep), verdict.Defects);
+            Assert.Contains("Step 1 is false.", Oracle.WriteAnalysis(verdict.Defects, proof: draft));
+        }
     }
 
     [Fact]

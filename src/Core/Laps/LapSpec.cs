@@ -62,7 +62,8 @@ public static class LapDefaults
     });
     /// <summary>A learning rate of 1e-4: the bootstrap verifies well already, and at 3e-4 GRPO's noise undid more than it taught (docs/laps.md).</summary>
     public static JsonElement Verifier => J(new { steps = 40, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 20 });
-    public static JsonElement MetaVerifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 3e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
+    /// <summary>1e-4 too: at 3e-4 the D_mv step cost verifier v2 its step checks (docs/laps.md, "Measured").</summary>
+    public static JsonElement MetaVerifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
     public static JsonElement Generator => J(new { steps = 24, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 2e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 8 });
 }
 
