@@ -200,7 +200,7 @@ public sealed class DatasetTests
     public void Refinement_demonstrations_end_with_the_problem_and_some_candidates_miscopied_it()
     {
         var o = new DemoDatasetOptions { ProblemsPerDifficulty = 20, Prompts = "compact" };
-        var problems = DemoDatasets.DemonstrationProblems(o).ToDictionary(p => p.Statement);
+        var problems = DemoDatasets.DemonstrationProblems(o).GroupBy(p => p.Statement).ToDictionary(g => g.Key, g => g.First());
         var rows = DemoDatasets.Demonstrations(o).Where(d => d.Kind == "refinement").ToList();
         Assert.NotEmpty(rows);
         int miscopied = 0;

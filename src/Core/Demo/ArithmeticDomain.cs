@@ -113,7 +113,8 @@ public static class ArithmeticDomain
     }
 
     /// <summary>
-    /// A first draft as a small generator writes it: the expression miscopied (one number changed by one to three) and
+    /// A first draft as a small generator writes it: the expression miscopied (one number changed by one to three, its
+    /// sign dropped, so a 1 lowered by two stays 1) and
     /// the first step's result wrong, the rest following what it wrote ("Therefore 1 * 4 * 4 = 17." for 1 * 1 * 4).
     /// Its evaluation sees the wrong result; the miscopied expression is why a revision starts again from the problem.
     /// </summary>
