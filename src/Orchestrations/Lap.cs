@@ -94,6 +94,19 @@ static class PhaseJobs
         return RunQuietAsync(context, input, phase, step, kind, parameters, inputs);
     }
 
+    /// <summary>GRPO of a model on D_mv with the meta-verifier reward (1C's meta-verifier; 1D's meta task), the base model as reference.</summary>
+    public static Task<GpuJobOutcome> MetaVerificationGrpoAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string policy, string dmv)
+    {
+        string baseModel = input.Artifacts["base"];
+        return RunAsync(context, input, phase, step, GpuJobKinds.Grpo, new
+        {
+            policy, reference = baseModel,
+            reward = new { kind = "meta-verifier", prompts = input.Spec.Demo.Prompts },
+            dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
+            options = input.Spec.MetaVerifier,
+        }, policy, baseModel, dmv);
+    }
+
     static async Task<GpuJobOutcome> RunQuietAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string kind, object parameters, params string[] inputs)
     {
         string jobId = $"{input.LapId}-{phase}-{step}";
@@ -318,13 +331,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
             artifacts["batch1c"] = batch.BatchId;
         }
         string policy = input.From("metaVerifier", baseModel);
-        var grpo = await PhaseJobs.RunAsync(context, input, "1c", "meta-verifier", GpuJobKinds.Grpo, new
-        {
-            policy, reference = baseModel,
-            reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
-            dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
-            options = spec.MetaVerifier,
-        }, policy, baseModel, dmv);
+        var grpo = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1c", "meta-verifier", policy, dmv);
         jobs.Add(grpo);
         artifacts["dmv"] = dmv;
         artifacts["metaVerifier"] = grpo.ResultArtifactId!;
@@ -352,13 +359,7 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         string metaTrained = meta;
         if (policy != input.From("metaVerifier", baseModel))
         {
-            var metaTask = await PhaseJobs.RunAsync(context, input, "1d", "meta-verification", GpuJobKinds.Grpo, new
-            {
-                policy, reference = baseModel,
-                reward = new { kind = "meta-verifier", prompts = spec.Demo.Prompts },
-                dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
-                options = spec.MetaVerifier,
-            }, policy, baseModel, dmv);
+            var metaTask = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1d", "meta-verification", policy, dmv);
             jobs.Add(metaTask);
             metaTrained = metaTask.ResultArtifactId!;
         }

@@ -56,7 +56,7 @@ public sealed class RefineJob : IGpuJobHandler
             string file = p.Problems?.File ?? "";
             var rows = Jsonl.Read<ProblemRow>(await ModelArtifacts.ReadTextAsync(context, p.Problems, "problems", ct), file).Rows;
             // Every problem's first trajectory, then every problem's second, …: one record per (sample, problem).
-            var problems = Enumerable.Range(0, p.Samples).SelectMany(s => rows.Select(r => (Row: r, Sample: s))).Select(x => x.Row).ToList();
+            var problems = Enumerable.Range(0, p.Samples).SelectMany(_ => rows).ToList();
             var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
             using var _ = model;
             model.eval();
