@@ -189,6 +189,16 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         : File.Exists(file) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file)) as System.Text.Json.Nodes.JsonObject ?? throw new CliException($"{file}: a JSON object is expected")
         : throw new CliException($"no such spec file: {file}");
 
+    /// <summary>
+    /// While the CLI follows a lap or flywheel on this repository's local stack, a process of the stack that died
+    /// (a native crash, the OOM killer) is started again, so the run goes on; a remote API is left alone.
+    /// </summary>
+    async Task HealAsync(ApiClient api, TextWriter progress, CancellationToken ct)
+    {
+        if (api.BaseUrl.TrimEnd('/') != layout.Url) return;
+        foreach (string line in await new LocalStack(layout, progress).HealAsync(ct)) progress.WriteLine(line);
+    }
+
     /// <summary>Follows a lap (a line whenever its phase or step changes); once it completes, prints its report.</summary>
     async Task<int> WaitForLapAsync(ApiClient api, string id, Args a, CancellationToken ct)
     {
@@ -197,6 +207,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         var lines = new ProgressLines(progress);
         while (true)
         {
+            await HealAsync(api, progress, ct);
             var lap = await api.GetAsync($"/api/laps/{id}", ct);
             lines.Write(LapLine(lap));
             string rs = lap.GetProperty("runtimeStatus").GetString()!;
@@ -219,6 +230,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         var lines = new ProgressLines(progress);
         while (true)
         {
+            await HealAsync(api, progress, ct);
             var fw = await api.GetAsync($"/api/flywheels/{id}", ct);
             string rs = fw.GetProperty("runtimeStatus").GetString()!;
             if (fw.TryGetProperty("status", out var st) && st.ValueKind == JsonValueKind.Object && st.TryGetProperty("lapId", out var lapIdEl) && lapIdEl.GetString() is { } lapId)
@@ -272,7 +284,8 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 if (src.ValueKind == JsonValueKind.Object && src.TryGetProperty("laps", out var laps))
                     foreach (var l in laps.EnumerateArray())
                         stdout.WriteLine($"  lap {l.GetProperty("number").GetInt32()} {l.GetProperty("lapId").GetString()} verifier accuracy " +
-                            (l.TryGetProperty("verifierAccuracy", out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("0.###") : "n/a"));
+                            (l.TryGetProperty("verifierAccuracy", out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("0.###") : "n/a") +
+                            (l.TryGetProperty("bestVerifier", out var b) && b.ValueKind == JsonValueKind.String ? $", next lap's verifier from {b.GetString()}" : ""));
                 if (src.ValueKind == JsonValueKind.Object && src.TryGetProperty("stopped", out var stopped)) stdout.WriteLine($"  stopped: {stopped.GetString()}");
                 if (fw.TryGetProperty("failure", out var f) && f.ValueKind == JsonValueKind.String) stdout.WriteLine($"  failure: {f.GetString()}");
                 return 0;

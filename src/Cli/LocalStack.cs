@@ -25,6 +25,7 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
     {
         Directory.CreateDirectory(layout.LogDir);
         Directory.CreateDirectory(layout.AzuriteDir);
+        File.Delete(StoppingFile);   // left by a `down` that did not finish
         if (!File.Exists(layout.HostDll)) throw new CliException($"the local host is not built ({layout.HostDll} is missing)");
         if (!File.Exists(layout.WorkerDll)) throw new CliException($"the worker is not built ({layout.WorkerDll} is missing)");
         if (!File.Exists(layout.KeyFile))
@@ -82,16 +83,43 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
     public async Task<List<string>> DownAsync()
     {
         var pids = StackPids.Load(layout.PidFile);
+        if (File.Exists(layout.PidFile)) File.WriteAllText(StoppingFile, $"{Environment.ProcessId}\n");
         var stopped = new List<string>();
         foreach (int w in pids.Workers)
             if (await StopAsync(w, "MathV2.Gpu.Worker.dll")) stopped.Add($"worker {w}");
         if (await StopAsync(pids.Host, "MathV2.Host.dll")) stopped.Add($"host {pids.Host}");
         if (await StopAsync(pids.Azurite, "azurite")) stopped.Add($"azurite {pids.Azurite}");
         if (File.Exists(layout.PidFile)) File.Delete(layout.PidFile);
+        File.Delete(StoppingFile);
         return stopped;
     }
 
     public StackPids Pids => StackPids.Load(layout.PidFile);
+
+    /// <summary>Present while `down` stops the stack.</summary>
+    string StoppingFile => Path.Combine(layout.StateDir, "stopping");
+
+    /// <summary>
+    /// Starts again whatever `up` recorded that has died since (a native crash in a worker, the OOM killer): what a
+    /// container platform does in the cloud. A dead worker's job is retried once its heartbeat goes stale; a dead
+    /// host's orchestrations resume from their history. Returns one line per restarted process, with the last lines of
+    /// its log; empty when everything runs (or the stack was never up here).
+    /// </summary>
+    public async Task<List<string>> HealAsync(CancellationToken ct = default)
+    {
+        // `down` running elsewhere stops the processes one by one: not deaths to mend.
+        if (!File.Exists(layout.PidFile) || File.Exists(StoppingFile)) return [];
+        var pids = StackPids.Load(layout.PidFile);
+        var dead = new List<(string What, int Pid)>();
+        if (pids.Azurite is { } a && !IsAlive(a, "azurite")) dead.Add(("azurite", a));
+        if (pids.Host is { } h && !IsAlive(h, "MathV2.Host.dll")) dead.Add(("host", h));
+        dead.AddRange(pids.Workers.Where(w => !IsAlive(w, "MathV2.Gpu.Worker.dll")).Select(w => ("worker", w)));
+        if (dead.Count == 0) return [];
+        var lines = dead.Select(d => $"the {d.What} (pid {d.Pid}) exited unexpectedly; restarting it. Last lines of {LogOf(d.What)}:\n{Tail(LogOf(d.What), 5)}").ToList();
+        // As many workers as were recorded, even where `up --workers N` asked for more than the layout's default.
+        await new LocalStack(layout with { Workers = Math.Max(layout.Workers, pids.Workers.Count) }, log).UpAsync(ct);
+        return lines;
+    }
 
     /// <summary>
     /// Whether the pid is a live process of ours (its command line names the marker). A process that is

@@ -265,13 +265,13 @@ static class Annotations
     }
 }
 
-/// <summary>1B verifier v1: GRPO on D_v with R_format · R_score, from the base model (later laps: the previous verifier v3).</summary>
+/// <summary>1B verifier v1: GRPO on D_v with R_format · R_score, from the base model (later laps: the previous lap's best verifier).</summary>
 public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
 {
     public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
     {
         var started = context.CurrentUtcDateTime;
-        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], policy = input.From("verifierV3", baseModel);
+        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], policy = input.From(BestVerifier.ArtifactKey, input.From("verifierV3", baseModel));
         var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", GpuJobKinds.Grpo, new
         {
             policy, reference = baseModel,
@@ -343,7 +343,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
 /// 1D verifier v2: one model for both tasks. GRPO on D_mv with the meta-verifier reward, then on D_v with
 /// R_format · R_score · R_meta (R_meta from the frozen meta-verifier of 1C), so that it ends on its main task.
 /// Fresh from the base model in lap 1, where the D_mv step is 1C's own job (its meta-verifier is reused); later
-/// laps start from the previous lap's verifier v3.
+/// laps start from the previous lap's best verifier (v1, v2 or v3 by held-out accuracy).
 /// </summary>
 public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -352,7 +352,7 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], dmv = input.Artifacts["dmv"], meta = input.Artifacts["metaVerifier"];
-        string policy = input.From("verifierV3", baseModel);
+        string policy = input.From(BestVerifier.ArtifactKey, input.From("verifierV3", baseModel));
         // Where 1C started from the same model (lap 1: both from the base model), the meta task's GRPO would be 1C's
         // job again (same policy, D_mv, options and seed): its result is 1C's meta-verifier, so v2 continues from that.
         var jobs = new List<GpuJobOutcome>();

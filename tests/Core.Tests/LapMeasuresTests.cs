@@ -204,4 +204,19 @@ public sealed class LapMeasuresTests
         Assert.Null(g.Stop(2, 3, null, 0.1));
         Assert.Null(new FlywheelGates { MaxVerifierAccuracyDrop = null }.Stop(2, 3, 0.9, 0.1));
     }
+
+    [Fact]
+    public void The_next_lap_starts_from_the_verifier_with_the_best_held_out_accuracy_the_later_one_on_ties()
+    {
+        var all = new Dictionary<string, string> { ["verifierV1"] = "a1", ["verifierV2"] = "a2", ["verifierV3"] = "a3", ["base"] = "b" };
+        Assert.Equal("verifierV1", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.94, ["verifierV2.accuracy"] = 0.92, ["verifierV3.accuracy"] = 0.92 }, all));
+        Assert.Equal("verifierV2", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.9, ["verifierV2.accuracy"] = 0.93, ["verifierV3.accuracy"] = 0.9286 }, all));
+        Assert.Equal("verifierV3", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.9, ["verifierV2.accuracy"] = 0.9, ["verifierV3.accuracy"] = 0.9 }, all));
+        // No measures (e.g. no held-out set): the latest.
+        Assert.Equal("verifierV3", BestVerifier.Choose(new Dictionary<string, double>(), all));
+        // A verifier without a measure loses to one with a measure; a lap without v3 offers v2.
+        Assert.Equal("verifierV1", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.5 }, all));
+        Assert.Equal("verifierV2", BestVerifier.Choose(new Dictionary<string, double>(), new Dictionary<string, string> { ["verifierV1"] = "a1", ["verifierV2"] = "a2" }));
+        Assert.Null(BestVerifier.Choose(new Dictionary<string, double>(), new Dictionary<string, string> { ["base"] = "b" }));
+    }
 }

@@ -346,9 +346,15 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal($"{lap1}-4.dv", a1.GetProperty("dv").GetString());
         Assert.Equal(a1.GetProperty("dmv").GetString(), phases2[2].GetProperty("artifacts").GetProperty("dmv").GetString());
         Assert.Null(await LapTestsBatches.BatchAsync(stack, $"{lap2}-1a-batch"));
-        // Lap 2's checkpoints continue lap 1's.
+        // Lap 2's checkpoints continue lap 1's: its verifiers start from lap 1's best by held-out accuracy.
+        var lap1Metrics = first.GetProperty("phases").EnumerateArray().SelectMany(p => p.GetProperty("metrics").EnumerateObject()).ToDictionary(m => m.Name, m => m.Value.GetDouble());
+        string best = BestVerifier.Choose(lap1Metrics, a1.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetString()!))!;
+        Assert.Equal(best, output.GetProperty("laps")[0].GetProperty("bestVerifier").GetString());
         var v1Ancestors = (await stack.Artifacts.GetLineageAsync(phases2[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!))!.Ancestors.Select(m => m.Id).ToList();
-        Assert.Contains(a1.GetProperty("verifierV3").GetString(), v1Ancestors);
+        Assert.Contains(a1.GetProperty(best).GetString(), v1Ancestors);
+        // 1D's first job (its D_mv step) trains that checkpoint further.
+        string metaStep = phases2[3].GetProperty("jobs")[0].GetProperty("resultArtifactId").GetString()!;
+        Assert.Contains(a1.GetProperty(best).GetString(), (await stack.Artifacts.GetAsync(metaStep))!.Parents);
         var genAncestors = (await stack.Artifacts.GetLineageAsync(phases2[4].GetProperty("artifacts").GetProperty("generator").GetString()!))!.Ancestors.Select(m => m.Id).ToList();
         Assert.Contains(a1.GetProperty("selfVerifyingGenerator").GetString(), genAncestors);
         Assert.Contains("Lap 2;", await stack.Http.GetStringAsync($"/api/laps/{lap2}/report"));

@@ -40,6 +40,49 @@ public sealed class StackLifecycleTests(StackFixture shared)
     }
 
     [Fact]
+    public async Task Heal_restarts_a_process_of_the_stack_that_died_and_names_it_and_leaves_a_stopped_stack_alone()
+    {
+        string dir = Directory.CreateTempSubdirectory("mathv2-heal-").FullName;
+        var stack = new LocalStack(StackFixture.NewLayout(dir), TextWriter.Null);
+        try
+        {
+            await stack.UpAsync();
+            Assert.Empty(await stack.HealAsync());
+            var before = stack.Pids;
+            int worker = Assert.Single(before.Workers);
+            LocalStack.Kill(worker, force: true);
+            await StackFixture.Until(() => Task.FromResult(!LocalStack.IsAlive(worker, "MathV2.Gpu.Worker.dll")), 30, () => $"worker {worker} did not die");
+
+            var lines = await stack.HealAsync();
+            Assert.Contains($"the worker (pid {worker}) exited unexpectedly", Assert.Single(lines));
+            int again = Assert.Single(stack.Pids.Workers);
+            Assert.NotEqual(worker, again);
+            Assert.True(LocalStack.IsAlive(again, "MathV2.Gpu.Worker.dll"));
+            Assert.Equal(before.Host, stack.Pids.Host);
+            Assert.Equal(before.Azurite, stack.Pids.Azurite);
+
+            // The host too: a new one answers on the same port.
+            LocalStack.Kill(before.Host!.Value, force: true);
+            await StackFixture.Until(() => Task.FromResult(!LocalStack.IsAlive(before.Host, "MathV2.Host.dll")), 30, () => "the host did not die");
+            Assert.Contains($"the host (pid {before.Host}) exited unexpectedly", Assert.Single(await stack.HealAsync()));
+            using var http = new HttpClient();
+            http.DefaultRequestHeaders.Add("x-functions-key", stack.Key);
+            Assert.True((await http.GetAsync($"{stack.Layout.Url}/healthz")).IsSuccessStatusCode);
+            Assert.Empty(await stack.HealAsync());
+
+            // After down nothing is restarted.
+            await stack.DownAsync();
+            Assert.Empty(await stack.HealAsync());
+            Assert.False(File.Exists(stack.Layout.PidFile));
+        }
+        finally
+        {
+            await stack.DownAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_taken_port_gives_one_clear_message_and_starts_nothing()
     {
         string dir = Directory.CreateTempSubdirectory("mathv2-ports-").FullName;

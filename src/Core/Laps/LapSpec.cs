@@ -373,7 +373,33 @@ public sealed record FlywheelLap
     public int Number { get; init; }
     public string? Report { get; init; }
     public double? VerifierAccuracy { get; init; }
+    /// <summary>Which of the lap's verifiers (verifierV1/V2/V3) the next lap starts from (<see cref="BestVerifier"/>).</summary>
+    public string? BestVerifier { get; init; }
     public Dictionary<string, string> Artifacts { get; init; } = [];
+}
+
+/// <summary>
+/// The verifier a flywheel's next lap starts from (METHOD.md: "later laps start the verifier from the previous lap's
+/// best checkpoint"): the one of v1, v2, v3 with the highest held-out accuracy, the later one on ties.
+/// </summary>
+public static class BestVerifier
+{
+    /// <summary>The key under which a lap's artifacts pass the chosen checkpoint to the next lap.</summary>
+    public const string ArtifactKey = "verifier";
+    static readonly string[] Latest = ["verifierV3", "verifierV2", "verifierV1"];
+
+    /// <summary>The chosen artifact key, or null when the lap has none of them.</summary>
+    public static string? Choose(IReadOnlyDictionary<string, double> metrics, IReadOnlyDictionary<string, string> artifacts)
+    {
+        string? best = null;
+        double bestAccuracy = double.NegativeInfinity;
+        foreach (string key in Latest.Where(artifacts.ContainsKey))
+        {
+            double accuracy = metrics.TryGetValue($"{key}.accuracy", out var a) ? a : double.NegativeInfinity;
+            if (best == null || accuracy > bestAccuracy + 1e-9) (best, bestAccuracy) = (key, accuracy);
+        }
+        return best;
+    }
 }
 
 /// <summary>The Flywheel orchestration's input; ContinueAsNew carries the next lap's number and the laps so far.</summary>
