@@ -279,7 +279,10 @@ public sealed class MeasureSamples(ArtifactStore artifacts) : TaskActivity<Measu
             case "verifier":
                 var rows = Jsonl.Read<GradedProofRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.HeldOut ?? throw new ArgumentException("verifier measures need the held-out set"),
                     LapFiles.HeldOutGradedProofs), LapFiles.HeldOutGradedProofs).Rows;
-                return LapMeasures.Verifier(input.Subject, rows, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
+                var measures = LapMeasures.Verifier(input.Subject, rows, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
+                if (input.Sampled.Count > 0)
+                    LapMeasures.Merge(measures, LapMeasures.Verifier($"{input.Subject}.sampled", rows, await LapStore.ReadCompletionsAsync(artifacts, input.Sampled)));
+                return measures;
             case "generator":
                 return LapMeasures.Generator(input.Subject, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
             case "judged":

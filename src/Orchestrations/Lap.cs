@@ -140,7 +140,8 @@ public sealed record SampleShardParameters(int Index, int Count);
 /// <summary>Held-out measures: a sample job on a held-out file, then the measure activity.</summary>
 static class HeldOut
 {
-    public static async Task<(GpuJobOutcome Job, Dictionary<string, double> Metrics)> MeasureAsync(TaskOrchestrationContext context, PhaseInput input, string phase,
+    /// <summary>Job: the greedy (or proof) samples; Jobs: every job the measure ran.</summary>
+    public static async Task<(GpuJobOutcome Job, Dictionary<string, double> Metrics, List<GpuJobOutcome> Jobs)> MeasureAsync(TaskOrchestrationContext context, PhaseInput input, string phase,
         string subject, string model, string kind)
     {
         var e = input.Spec.Evaluation;
@@ -151,9 +152,21 @@ static class HeldOut
             model, prompts = new { artifact = heldOut, file }, n = kind == "verifier" ? 1 : e.ProofSamples, maxNewTokens = e.MaxNewTokens,
             temperature = kind == "verifier" ? e.Temperature : e.ProofTemperature, seed = input.Spec.Demo.Seed,
         }, model, heldOut);
+        // A verifier's analyses also at a temperature, several per proof (the distribution consensus labelling draws from).
+        var sampled = new List<string>();
+        var jobs = new List<GpuJobOutcome> { job };
+        if (kind == "verifier" && e.AnalysisSamples > 0)
+        {
+            var s = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}-sampled", GpuJobKinds.Sample, new
+            {
+                model, prompts = new { artifact = heldOut, file }, n = e.AnalysisSamples, maxNewTokens = e.MaxNewTokens, temperature = e.AnalysisTemperature, seed = input.Spec.Demo.Seed,
+            }, model, heldOut);
+            sampled.Add(s.ResultArtifactId!);
+            jobs.Add(s);
+        }
         var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
-            new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], HeldOut = heldOut });
-        return (job, metrics);
+            new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], Sampled = sampled, HeldOut = heldOut });
+        return (job, metrics, jobs);
     }
 }
 
@@ -183,12 +196,12 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             baseModel = sft.ResultArtifactId!;
         }
         var artifacts = new Dictionary<string, string> { ["base"] = baseModel };
-        var (heldOutJob, metrics) = await HeldOut.MeasureAsync(context, input, "1a", "base", baseModel, "generator");
+        var (heldOutJob, metrics, _) = await HeldOut.MeasureAsync(context, input, "1a", "base", baseModel, "generator");
         jobs.Add(heldOutJob);
         artifacts["baseHeldOutProofs"] = heldOutJob.ResultArtifactId!;
         // The base model as a verifier too: what phase 1B's RL starts from.
-        var (baseVerifierJob, baseVerifierMetrics) = await HeldOut.MeasureAsync(context, input, "1a", "baseVerifier", baseModel, "verifier");
-        jobs.Add(baseVerifierJob);
+        var (_, baseVerifierMetrics, baseVerifierJobs) = await HeldOut.MeasureAsync(context, input, "1a", "baseVerifier", baseModel, "verifier");
+        jobs.AddRange(baseVerifierJobs);
         foreach (var (k, v) in baseVerifierMetrics) metrics[k] = v;
 
         if (input.HumanFree && input.Previous?.GetValueOrDefault("dv") is { } previousDv)
@@ -279,10 +292,10 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
             dataset = new { artifact = dv, file = LapFiles.GradedProofs },
             options = input.Spec.Verifier,
         }, policy, baseModel, dv);
-        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "1b", "verifierV1", grpo.ResultArtifactId!, "verifier");
+        var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1b", "verifierV1", grpo.ResultArtifactId!, "verifier");
         return new PhaseResult
         {
-            Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, eval], Metrics = metrics,
+            Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, .. evalJobs], Metrics = metrics,
             Artifacts = new() { ["verifierV1"] = grpo.ResultArtifactId!, ["verifierV1HeldOut"] = eval.ResultArtifactId! },
         };
     }
@@ -370,8 +383,9 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
             dataset = new { artifact = dv, file = LapFiles.GradedProofs },
             options = spec.Verifier,
         }, metaTrained, baseModel, meta, dv);
-        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
-        jobs.AddRange([both, eval]);
+        var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
+        jobs.Add(both);
+        jobs.AddRange(evalJobs);
         return new PhaseResult
         {
             Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
@@ -399,7 +413,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
             options = spec.Generator,
         }, policy, baseModel, v2, input.Datasets.Problems);
         string generator = grpo.ResultArtifactId!;
-        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "2", "generator", generator, "generator");
+        var (eval, metrics, _) = await HeldOut.MeasureAsync(context, input, "2", "generator", generator, "generator");
 
         // Both models' held-out proofs judged by v2: the verifier's view of the improvement.
         string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
@@ -519,8 +533,8 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
             options = spec.Verifier,
         }, v2, baseModel, meta, labelled.Dv);
         jobs.Add(v3);
-        var (eval, metrics) = await HeldOut.MeasureAsync(context, input, "4", "verifierV3", v3.ResultArtifactId!, "verifier");
-        jobs.Add(eval);
+        var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "4", "verifierV3", v3.ResultArtifactId!, "verifier");
+        jobs.AddRange(evalJobs);
         LapMeasures.Merge(metrics, labelled.Metrics);
         return new PhaseResult
         {

@@ -52,6 +52,15 @@ public sealed class LapMeasuresTests
         double meta = completions.Select((c, i) => Oracle.JudgeAnalysis(ArithmeticDomainIds.TryProblem(rows[i].ProblemId)!, rows[i].Proof, c.Completion)).Average();
         Assert.Equal(Math.Round(meta, 4), m["v.metaQuality"], 4);
         Assert.True(m["v.metaQuality"] < 1);
+
+        // Sampled analyses: several per row (same id, their index), each measured.
+        var sampled = LapMeasures.Verifier("v.sampled", rows, [
+            new() { Id = "row-0", Index = 0, Completion = Analysis(p, rows[0].Proof) },
+            new() { Id = "row-0", Index = 1, Completion = "Here is my evaluation", FinishReason = "length" },
+        ]);
+        Assert.Equal(2, sampled["v.sampled.samples"]);
+        Assert.Equal(0.5, sampled["v.sampled.accuracy"]);
+        Assert.Equal(0.5, sampled["v.sampled.metaQuality"]);
     }
 
     [Fact]
@@ -175,6 +184,11 @@ public sealed class LapMeasuresTests
         Assert.True(targets["verifier v2 accuracy"]);
         Assert.True(targets["meta quality"]);
         Assert.False(targets["generator"]);
+        // With sampled analyses the meta quality target compares those.
+        phases[2] = phases[2] with { Metrics = new(phases[2].Metrics) { ["verifierV2.sampled.metaQuality"] = 0.8 } };
+        phases[1] = phases[1] with { Metrics = new(phases[1].Metrics) { ["verifierV1.sampled.metaQuality"] = 0.85 } };
+        var sampled = LapReport.Build("lap-x", "demo", 1, phases, t0, t0.AddSeconds(1000), []).Targets.Single(t => t.Name == "meta quality");
+        Assert.Equal((false, "verifierV2.sampled.metaQuality > verifierV1.sampled.metaQuality"), (sampled.Met!.Value, sampled.Rule));
         Assert.Null(targets["consensus"]);
         string md = r.ToMarkdown();
         Assert.Contains("| 1b | 0 s | 0 s | 1 | reused from lap-old |", md);
@@ -190,6 +204,9 @@ public sealed class LapMeasuresTests
         Assert.Empty(new FlywheelSpec().Validate());
         Assert.Contains(("consensus.k", "must be between 1 and n"), new LapSpec { Consensus = new() { N = 2, K = 3 } }.Validate());
         Assert.Contains(("refinement.samples", "must be between 1 and 64"), new LapSpec { Refinement = new() { Samples = 0 } }.Validate());
+        Assert.Contains(("evaluation.analysisSamples", "must be between 0 and 64"), new LapSpec { Evaluation = new() { AnalysisSamples = -1 } }.Validate());
+        Assert.Contains(("evaluation.analysisTemperature", "must be between 0 and 2"), new LapSpec { Evaluation = new() { AnalysisTemperature = 3 } }.Validate());
+        Assert.Empty(new LapSpec { Evaluation = new() { AnalysisSamples = 0 } }.Validate());
         Assert.Contains(new LapSpec { Demo = new() { DemonstrationProblemsPerDifficulty = 0 } }.Validate(), e => e.Field == "demo.demonstrationProblemsPerDifficulty");
         Assert.Equal(7, new LapSpec { Demo = new() { DemonstrationProblemsPerDifficulty = 7 } }.Demo.ToDatasetOptions().DemonstrationProblemsPerDifficulty);
     }

@@ -31,7 +31,7 @@ static class LapTestSpecs
         selfVerification = new { steps = 1, groupSize = 2, promptsPerStep = 2, maxNewTokens = 24, batchSize = 4, maxSeqLen = 512 },
         refinement = new { maxIterations = 2, samples = 2, maxNewTokens = 24 },
         consensus = new { n = 2, m = 2, k = 1, proofs = 3, maxNewTokens = 16, shards = 2 },
-        evaluation = new { heldOutPerDifficulty = 1, maxNewTokens = 16 },
+        evaluation = new { heldOutPerDifficulty = 1, maxNewTokens = 16, analysisSamples = 2 },
         limits = new { pollSeconds = 1, heartbeatStaleSeconds = 30 },
     };
 }
@@ -74,7 +74,7 @@ public sealed class LapTests(StackFixture stack)
         var a = phases[0].GetProperty("artifacts");
         string base_ = a.GetProperty("base").GetString()!, dv = a.GetProperty("dv").GetString()!, proofs = a.GetProperty("coldStartProofs").GetString()!;
         string v1 = phases[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!;
-        Assert.Equal([$"{id}-1a-bootstrap", $"{id}-1a-heldout-base", $"{id}-1a-heldout-baseverifier", $"{id}-1a-proofs"], phases[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
+        Assert.Equal([$"{id}-1a-bootstrap", $"{id}-1a-heldout-base", $"{id}-1a-heldout-baseverifier", $"{id}-1a-heldout-baseverifier-sampled", $"{id}-1a-proofs"], phases[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
 
         // D_v: the demo's graded proofs of D_p (3 problems × 4 defect kinds) and the batch, labelled by the oracle exactly.
         var dvManifest = (await stack.Artifacts.GetAsync(dv))!;
@@ -109,7 +109,7 @@ public sealed class LapTests(StackFixture stack)
         foreach (string expected in new[] { meta, dv, dmv, base_ }) Assert.Contains(expected, v2Lineage.Ancestors.Select(m => m.Id));
         // Lap 1: the D_mv step would repeat 1C's job (same model, data, options), so v2 continues from 1C's meta-verifier.
         var jobs1d = phases[3].GetProperty("jobs").EnumerateArray().ToList();
-        Assert.Equal(2, jobs1d.Count);
+        Assert.Equal([$"{id}-1d-verification", $"{id}-1d-heldout-verifierv2", $"{id}-1d-heldout-verifierv2-sampled"], jobs1d.Select(j => j.GetProperty("jobId").GetString()));
         var v2Summary = jobs1d[0].GetProperty("summary");
         Assert.Equal("verifier-v2", v2Summary.GetProperty("reward").GetString());
         Assert.Equal([meta], v2Summary.GetProperty("rewardModels").EnumerateArray().Select(x => x.GetString()));
@@ -184,6 +184,10 @@ public sealed class LapTests(StackFixture stack)
         Assert.Equal(heldOutGraded.Count, v2Analyses.Count);
         double accuracy = v2Analyses.Count(c => Core.Method.Parsers.Verification(c.Completion, c.FinishReason) is { FormatOk: true, Score: { } s } && s == heldOutGraded[int.Parse(c.Id[4..])].Score) / (double)v2Analyses.Count;
         Assert.Equal(accuracy, measures.GetProperty("verifierV2.accuracy").GetDouble(), 3);
+        // Two analyses per held-out proof sampled at temperature 1 besides the greedy one; the meta quality target compares them.
+        Assert.Equal(2 * heldOutGraded.Count, measures.GetProperty("verifierV2.sampled.samples").GetDouble());
+        Assert.True(measures.TryGetProperty("verifierV1.sampled.metaQuality", out _), measures.ToString());
+        Assert.Contains(report.GetProperty("targets").EnumerateArray(), t => t.GetProperty("rule").GetString() == "verifierV2.sampled.metaQuality > verifierV1.sampled.metaQuality");
         Assert.Equal(6, report.GetProperty("targets").GetArrayLength());
         string markdown = await stack.Http.GetStringAsync($"/api/laps/{id}/report");
         Assert.Contains($"# Lap report: {id}", markdown);
@@ -307,7 +311,7 @@ public sealed class LapTests(StackFixture stack)
         Assert.Contains(generator, (await stack.Artifacts.GetLineageAsync(phases[5].GetProperty("artifacts").GetProperty("selfVerifyingGenerator").GetString()!))!.Ancestors.Select(m => m.Id));
         Assert.Null(await stack.Jobs.GetAsync($"{again}-1a-bootstrap"));
         string report = await stack.Http.GetStringAsync($"/api/laps/{again}/report");
-        Assert.Contains($"| 1a | 0 s | 0 s | 4 | reused from {id} |", report);
+        Assert.Contains($"| 1a | 0 s | 0 s | 5 | reused from {id} |", report);
     }
 
     [Fact]
@@ -340,14 +344,15 @@ public sealed class LapTests(StackFixture stack)
         var a1 = first.GetProperty("artifacts");
         var phases2 = second.GetProperty("phases").EnumerateArray().ToList();
         // Human-free: no bootstrap, no cold-start batch, no analyses batch; D_v is lap 1's auto-labelled one, D_mv lap 1's.
-        Assert.Equal([$"{lap2}-1a-heldout-base", $"{lap2}-1a-heldout-baseverifier"], phases2[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
+        Assert.Equal([$"{lap2}-1a-heldout-base", $"{lap2}-1a-heldout-baseverifier", $"{lap2}-1a-heldout-baseverifier-sampled"], phases2[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
         Assert.Equal(a1.GetProperty("base").GetString(), phases2[0].GetProperty("artifacts").GetProperty("base").GetString());
         Assert.Equal(a1.GetProperty("dv").GetString(), phases2[0].GetProperty("artifacts").GetProperty("dv").GetString());
         Assert.Equal($"{lap1}-4.dv", a1.GetProperty("dv").GetString());
         Assert.Equal(a1.GetProperty("dmv").GetString(), phases2[2].GetProperty("artifacts").GetProperty("dmv").GetString());
         Assert.Null(await LapTestsBatches.BatchAsync(stack, $"{lap2}-1a-batch"));
         // Lap 2's checkpoints continue lap 1's: its verifiers start from lap 1's best by held-out accuracy.
-        var lap1Metrics = first.GetProperty("phases").EnumerateArray().SelectMany(p => p.GetProperty("metrics").EnumerateObject()).ToDictionary(m => m.Name, m => m.Value.GetDouble());
+        var lap1Metrics = first.GetProperty("phases").EnumerateArray().SelectMany(p => p.GetProperty("metrics").EnumerateObject())
+            .GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.Last().Value.GetDouble());
         string best = BestVerifier.Choose(lap1Metrics, a1.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetString()!))!;
         Assert.Equal(best, output.GetProperty("laps")[0].GetProperty("bestVerifier").GetString());
         var v1Ancestors = (await stack.Artifacts.GetLineageAsync(phases2[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!))!.Ancestors.Select(m => m.Id).ToList();

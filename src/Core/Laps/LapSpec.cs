@@ -145,6 +145,13 @@ public sealed record EvaluationOptions
     /// </summary>
     public int ProofSamples { get; init; } = 4;
     public double ProofTemperature { get; init; } = 1.0;
+    /// <summary>
+    /// Analyses sampled per held-out graded proof at AnalysisTemperature, besides the greedy one: the distribution
+    /// phase 4's consensus labelling draws from. Their measures are "{subject}.sampled.*"; the meta quality target
+    /// compares them. 0 leaves them out.
+    /// </summary>
+    public int AnalysisSamples { get; init; } = 4;
+    public double AnalysisTemperature { get; init; } = 1.0;
 }
 
 /// <summary>
@@ -223,6 +230,8 @@ public sealed record LapSpec
         if (Evaluation.Temperature is < 0 or > 2) yield return ("evaluation.temperature", "must be between 0 and 2");
         if (Evaluation.ProofSamples is < 1 or > 64) yield return ("evaluation.proofSamples", "must be between 1 and 64");
         if (Evaluation.ProofTemperature is < 0 or > 2) yield return ("evaluation.proofTemperature", "must be between 0 and 2");
+        if (Evaluation.AnalysisSamples is < 0 or > 64) yield return ("evaluation.analysisSamples", "must be between 0 and 64");
+        if (Evaluation.AnalysisTemperature is < 0 or > 2) yield return ("evaluation.analysisTemperature", "must be between 0 and 2");
         foreach (var e in (Limits ?? new()).Validate()) yield return e;
     }
 }
@@ -424,6 +433,8 @@ public sealed record MeasureInput
     public required string Kind { get; init; }
     public string Subject { get; init; } = "";
     public List<string> Samples { get; init; } = [];
+    /// <summary>Verifier: analyses sampled at a temperature, measured as "{subject}.sampled.*".</summary>
+    public List<string> Sampled { get; init; } = [];
     /// <summary>The lap's held-out artifact (verifier: its graded proofs).</summary>
     public string? HeldOut { get; init; }
     public int MaxIterations { get; init; } = 8;
