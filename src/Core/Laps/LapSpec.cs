@@ -50,15 +50,16 @@ public static class LapDefaults
 {
     static JsonElement J(object o) => JsonSerializer.SerializeToElement(o, Json.Options);
 
+    /// <summary>3 layers: the 2-layer model's step checks miscopied operands (docs/laps.md, "Measured"); 2500 steps keep the lap's time.</summary>
     public static JsonElement BootstrapConfig => J(new
     {
-        hidden_size = 128, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 352, max_position_embeddings = 1024,
+        hidden_size = 128, num_hidden_layers = 3, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 352, max_position_embeddings = 1024,
     });
-    /// <summary>The first 600 steps on the arithmetic rows only (facts and step checks: what a pretrained model knows), then all demonstrations.</summary>
+    /// <summary>The first 500 steps on the arithmetic rows only (facts and step checks: what a pretrained model knows), then all demonstrations.</summary>
     public static JsonElement BootstrapOptions => J(new
     {
-        steps = 3000, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024,
-        curriculumSteps = 600, curriculumKinds = new[] { "arithmetic" },
+        steps = 2500, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024,
+        curriculumSteps = 500, curriculumKinds = new[] { "arithmetic" },
     });
     /// <summary>A learning rate of 1e-4: the bootstrap verifies well already, and at 3e-4 GRPO's noise undid more than it taught (docs/laps.md).</summary>
     public static JsonElement Verifier => J(new { steps = 40, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 20 });
