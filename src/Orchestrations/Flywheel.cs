@@ -6,8 +6,8 @@ namespace MathV2.Orchestrations;
 
 /// <summary>
 /// N laps (METHOD.md, "Phases of one lap", "and loop"): lap k+1 starts from lap k's artifacts (base model, its best
-/// verifier by held-out accuracy, meta-verifier, self-verifying generator, D_v with phase 4's labels, D_mv); from HumanFreeFromLap on, no one
-/// annotates. Between laps the orchestration continues as new, so its history stays one lap long. A gate stops
+/// verifier by held-out accuracy, meta-verifier, self-verifying generator, D_v with phase 4's labels, D_mv); from
+/// HumanFreeFromLap on, no one annotates. Between laps the orchestration continues as new, so its history stays one lap long. A gate stops
 /// the run when the verifier's held-out accuracy falls by more than the spec allows.
 /// </summary>
 public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
