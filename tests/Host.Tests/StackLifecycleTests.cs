@@ -9,29 +9,12 @@ namespace MathV2.Host.Tests;
 [Collection("stack")]
 public sealed class StackLifecycleTests(StackFixture shared)
 {
-    [Fact]
-    public async Task Up_is_idempotent_down_stops_exactly_what_up_started_and_keeps_the_data()
+    /// <summary>A stack of its own in a temporary state directory, stopped and removed afterwards.</summary>
+    static async Task WithSeparateStackAsync(string prefix, Func<LocalStack, Task> test)
     {
-        string dir = Directory.CreateTempSubdirectory("mathv2-lifecycle-").FullName;
+        string dir = Directory.CreateTempSubdirectory(prefix).FullName;
         var stack = new LocalStack(StackFixture.NewLayout(dir), TextWriter.Null);
-        try
-        {
-            await stack.UpAsync();
-            var first = stack.Pids;
-            Assert.True(File.Exists(stack.Layout.EnvFile));
-            Assert.Contains($"MATHV2_KEY={stack.Key}", File.ReadAllText(stack.Layout.EnvFile));
-
-            await stack.UpAsync();
-            Assert.Equal(Json(first), Json(stack.Pids));
-
-            var stopped = await stack.DownAsync();
-            Assert.Equal(3, stopped.Count);
-            Assert.False(LocalStack.IsAlive(first.Host, "MathV2.Host.dll"));
-            Assert.False(LocalStack.IsAlive(first.Azurite, "azurite"));
-            Assert.All(first.Workers, w => Assert.False(LocalStack.IsAlive(w, "MathV2.Gpu.Worker.dll")));
-            Assert.NotEmpty(Directory.EnumerateFiles(stack.Layout.AzuriteDir, "*", SearchOption.AllDirectories));
-            Assert.Empty(await stack.DownAsync());
-        }
+        try { await test(stack); }
         finally
         {
             await stack.DownAsync();
@@ -40,47 +23,57 @@ public sealed class StackLifecycleTests(StackFixture shared)
     }
 
     [Fact]
-    public async Task Heal_restarts_a_process_of_the_stack_that_died_and_names_it_and_leaves_a_stopped_stack_alone()
+    public async Task Up_is_idempotent_down_stops_exactly_what_up_started_and_keeps_the_data() => await WithSeparateStackAsync("mathv2-lifecycle-", async stack =>
     {
-        string dir = Directory.CreateTempSubdirectory("mathv2-heal-").FullName;
-        var stack = new LocalStack(StackFixture.NewLayout(dir), TextWriter.Null);
-        try
-        {
-            await stack.UpAsync();
-            Assert.Empty(await stack.HealAsync());
-            var before = stack.Pids;
-            int worker = Assert.Single(before.Workers);
-            LocalStack.Kill(worker, force: true);
-            await StackFixture.Until(() => Task.FromResult(!LocalStack.IsAlive(worker, "MathV2.Gpu.Worker.dll")), 30, () => $"worker {worker} did not die");
+        await stack.UpAsync();
+        var first = stack.Pids;
+        Assert.True(File.Exists(stack.Layout.EnvFile));
+        Assert.Contains($"MATHV2_KEY={stack.Key}", File.ReadAllText(stack.Layout.EnvFile));
 
-            var lines = await stack.HealAsync();
-            Assert.Contains($"the worker (pid {worker}) exited unexpectedly", Assert.Single(lines));
-            int again = Assert.Single(stack.Pids.Workers);
-            Assert.NotEqual(worker, again);
-            Assert.True(LocalStack.IsAlive(again, "MathV2.Gpu.Worker.dll"));
-            Assert.Equal(before.Host, stack.Pids.Host);
-            Assert.Equal(before.Azurite, stack.Pids.Azurite);
+        await stack.UpAsync();
+        Assert.Equal(Json(first), Json(stack.Pids));
 
-            // The host too: a new one answers on the same port.
-            LocalStack.Kill(before.Host!.Value, force: true);
-            await StackFixture.Until(() => Task.FromResult(!LocalStack.IsAlive(before.Host, "MathV2.Host.dll")), 30, () => "the host did not die");
-            Assert.Contains($"the host (pid {before.Host}) exited unexpectedly", Assert.Single(await stack.HealAsync()));
-            using var http = new HttpClient();
-            http.DefaultRequestHeaders.Add("x-functions-key", stack.Key);
-            Assert.True((await http.GetAsync($"{stack.Layout.Url}/healthz")).IsSuccessStatusCode);
-            Assert.Empty(await stack.HealAsync());
+        var stopped = await stack.DownAsync();
+        Assert.Equal(3, stopped.Count);
+        Assert.False(LocalStack.IsAlive(first.Host, "MathV2.Host.dll"));
+        Assert.False(LocalStack.IsAlive(first.Azurite, "azurite"));
+        Assert.All(first.Workers, w => Assert.False(LocalStack.IsAlive(w, "MathV2.Gpu.Worker.dll")));
+        Assert.NotEmpty(Directory.EnumerateFiles(stack.Layout.AzuriteDir, "*", SearchOption.AllDirectories));
+        Assert.Empty(await stack.DownAsync());
+    });
 
-            // After down nothing is restarted.
-            await stack.DownAsync();
-            Assert.Empty(await stack.HealAsync());
-            Assert.False(File.Exists(stack.Layout.PidFile));
-        }
-        finally
-        {
-            await stack.DownAsync();
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+    [Fact]
+    public async Task Heal_restarts_a_process_of_the_stack_that_died_and_names_it_and_leaves_a_stopped_stack_alone() => await WithSeparateStackAsync("mathv2-heal-", async stack =>
+    {
+        await stack.UpAsync();
+        Assert.Empty(await stack.HealAsync());
+        var before = stack.Pids;
+        int worker = Assert.Single(before.Workers);
+        LocalStack.Kill(worker, force: true);
+        await StackFixture.Until(() => Task.FromResult(!LocalStack.IsAlive(worker, "MathV2.Gpu.Worker.dll")), 30, () => $"worker {worker} did not die");
+
+        var lines = await stack.HealAsync();
+        Assert.Contains($"the worker (pid {worker}) exited unexpectedly", Assert.Single(lines));
+        int again = Assert.Single(stack.Pids.Workers);
+        Assert.NotEqual(worker, again);
+        Assert.True(LocalStack.IsAlive(again, "MathV2.Gpu.Worker.dll"));
+        Assert.Equal(before.Host, stack.Pids.Host);
+        Assert.Equal(before.Azurite, stack.Pids.Azurite);
+
+        // The host too: a new one answers on the same port.
+        LocalStack.Kill(before.Host!.Value, force: true);
+        await StackFixture.Until(() => Task.FromResult(!LocalStack.IsAlive(before.Host, "MathV2.Host.dll")), 30, () => "the host did not die");
+        Assert.Contains($"the host (pid {before.Host}) exited unexpectedly", Assert.Single(await stack.HealAsync()));
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Add("x-functions-key", stack.Key);
+        Assert.True((await http.GetAsync($"{stack.Layout.Url}/healthz")).IsSuccessStatusCode);
+        Assert.Empty(await stack.HealAsync());
+
+        // After down nothing is restarted.
+        await stack.DownAsync();
+        Assert.Empty(await stack.HealAsync());
+        Assert.False(File.Exists(stack.Layout.PidFile));
+    });
 
     [Fact]
     public async Task A_taken_port_gives_one_clear_message_and_starts_nothing()

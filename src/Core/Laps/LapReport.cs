@@ -58,14 +58,13 @@ public sealed record LapReport
     {
         bool? Cmp(string a, Func<double, bool> ok) => m.TryGetValue(a, out var v) ? ok(v) : null;
         bool? Cmp2(string a, string b, Func<double, double, bool> ok) => m.TryGetValue(a, out var x) && m.TryGetValue(b, out var y) ? ok(x, y) : null;
+        // Meta quality over the sampled analyses where the lap has them (evaluation.analysisSamples), else the greedy ones.
+        string meta = m.ContainsKey("verifierV2.sampled.metaQuality") ? "sampled.metaQuality" : "metaQuality";
         return
         [
             new("lap wall time", "at most 15 minutes", wallSeconds <= 15 * 60),
             new("verifier v2 accuracy", "verifierV2.accuracy ≥ 0.9 on held-out proofs", Cmp("verifierV2.accuracy", v => v >= 0.9)),
-            // Over the sampled analyses where the lap has them (evaluation.analysisSamples), else the greedy ones.
-            m.ContainsKey("verifierV2.sampled.metaQuality")
-                ? new("meta quality", "verifierV2.sampled.metaQuality > verifierV1.sampled.metaQuality", Cmp2("verifierV2.sampled.metaQuality", "verifierV1.sampled.metaQuality", (a, b) => a > b))
-                : new("meta quality", "verifierV2.metaQuality > verifierV1.metaQuality", Cmp2("verifierV2.metaQuality", "verifierV1.metaQuality", (a, b) => a > b)),
+            new("meta quality", $"verifierV2.{meta} > verifierV1.{meta}", Cmp2($"verifierV2.{meta}", $"verifierV1.{meta}", (a, b) => a > b)),
             new("generator", "generator.oraclePassRate > base.oraclePassRate", Cmp2("generator.oraclePassRate", "base.oraclePassRate", (a, b) => a > b)),
             new("refinement", "refinement.passAtMaxIterations > refinement.passAt1Iteration", Cmp2("refinement.passAtMaxIterations", "refinement.passAt1Iteration", (a, b) => a > b)),
             new("consensus", "consensus.agreement ≥ 0.95", Cmp("consensus.agreement", v => v >= 0.95)),
