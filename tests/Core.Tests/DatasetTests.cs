@@ -107,7 +107,7 @@ public sealed class DatasetTests
             Assert.Contains(ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, o.Seed), falseAt);
             foreach (var (proof, at) in falseAt.Select((x, i) => (x, i)))
             {
-                Assert.Equal([new Defect(at + 1, ProofDefect.FalseStep)], Oracle.ScoreProof(p, proof).Defects);
+                Assert.Equal([new Defect(at + 1, ProofDefect.FalseStep)], Oracle.AnalysisDefects(p, proof));
                 var rows = verifications.Where(v => v.Prompt.Contains($"{p.Statement}\n", StringComparison.Ordinal) && v.Prompt.Contains(proof, StringComparison.Ordinal)).ToList();
                 Assert.NotEmpty(rows);
                 Assert.All(rows, r => Assert.Contains($"Step {at + 1} is false.", r.Completion));
@@ -116,23 +116,30 @@ public sealed class DatasetTests
         // And per problem one false step whose claim is far from the right value (another operator's, zero, a number).
         foreach (var p in DemoDatasets.DemonstrationProblems(o))
         {
-            var far = verifications.Where(v => v.Prompt.Contains($"{p.Statement}\n", StringComparison.Ordinal)).Select(v => Oracle.ScoreProof(p, ProofOf(v.Prompt)))
-                .Where(v => v.Defects.Count == 1 && v.Defects[0].Kind == ProofDefect.FalseStep).ToList();
+            var far = verifications.Where(v => v.Prompt.Contains($"{p.Statement}\n", StringComparison.Ordinal)).Select(v => Oracle.AnalysisDefects(p, ProofOf(v.Prompt)))
+                .Where(v => v.Count == 1 && v[0].Kind == ProofDefect.FalseStep).ToList();
             Assert.Equal(ArithmeticDomain.ReferenceSteps(p.Expression).Count + 1 + (DemoDatasets.UnjustifiedFalseStep(p, ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification, o.Seed)) != null ? 1 : 0), far.Count);
         }
         var farClaims = verifications.SelectMany(v => Oracle.Computations(ProofOf(v.Prompt))).Where(c => Math.Abs(long.Parse(c.Claimed) - ArithmeticDomain.Evaluate(c.Computation)) > 2).ToList();
         Assert.Equal(DemoDatasets.DemonstrationProblems(o).Count, farClaims.Count);
         Assert.Contains(farClaims, c => ArithmeticDomain.OneOperation(c.Computation) is var (a, op, b) && op != '-' && long.Parse(c.Claimed) == a - b);
+        // And per problem (where it concludes another value) one miscopied step: every computation right, the
+        // conclusion wrong, and the analysis says the proof does not reach the claim.
+        var miscopied = verifications.Where(v => v.Completion.Contains("The proof does not reach the claimed value.", StringComparison.Ordinal)
+            && Oracle.Checks(ProofOf(v.Prompt)).All(c => ArithmeticDomain.Evaluate(c.Computation).ToString() == c.Claimed) && ProofOf(v.Prompt).Split('\n')[^1] is var last
+            && long.TryParse(last[(last.LastIndexOf(" = ", StringComparison.Ordinal) + 3)..^1], out _)).ToList();
+        Assert.InRange(miscopied.Count, DemoDatasets.DemonstrationProblems(o).Count * 0.8, DemoDatasets.DemonstrationProblems(o).Count);
+        Assert.All(miscopied, v => Assert.Matches(@"\nConclusion: -?\d+; the proof says -?\d+; -?\d+ - -?\d+ = -?\d+, wrong\.\nThe proof does not reach the claimed value\.\n", v.Completion));
         // The other defect kinds once per problem, the false step at every step and once far: per problem 4 + its step
         // count, and where the omitted justification is the last step's, that step also false.
         Assert.Equal(DemoDatasets.DemonstrationProblems(o).Sum(p => 4 + ArithmeticDomain.ReferenceSteps(p.Expression).Count
-            + (DemoDatasets.UnjustifiedFalseStep(p, ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification, o.Seed)) != null ? 1 : 0)), verifications.Count);
+            + (DemoDatasets.UnjustifiedFalseStep(p, ArithmeticDomain.WriteProof(p, ProofDefect.OmittedJustification, o.Seed)) != null ? 1 : 0)) + miscopied.Count, verifications.Count);
     }
 
     /// <summary>The proof in a verification prompt: its lines from the first step to "Therefore …".</summary>
     static string ProofOf(string verificationPrompt)
     {
-        var lines = verificationPrompt.Split('\n').SkipWhile(l => !l.StartsWith("Step ", StringComparison.Ordinal)).ToList();
+        var lines = verificationPrompt.Split('\n').SkipWhile(l => !l.StartsWith("Step ", StringComparison.Ordinal) && !l.StartsWith("Therefore ", StringComparison.Ordinal)).ToList();
         return string.Join("\n", lines.Take(lines.FindIndex(l => l.StartsWith("Therefore ", StringComparison.Ordinal)) + 1));
     }
 

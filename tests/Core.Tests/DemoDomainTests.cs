@@ -73,7 +73,7 @@ public sealed class DemoDomainTests
         var p = new ArithmeticProblem("q", "2 + 5 * 5", 27, 2);
         string proof = ArithmeticDomain.WriteProof(p, ProofDefect.FalseStep, 0, 0, farOff: true);
         Assert.Matches(@"^Step 1: 5 \* 5 = (0|5|10), so 2 \+ 5 \* 5 = 2 \+ \1\.\nStep 2: 2 \+ \1 = (2|7|12), so", proof);
-        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.ScoreProof(p, proof).Defects);
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.AnalysisDefects(p, proof));
         Assert.Equal((5L, '*', -3L), ArithmeticDomain.OneOperation("5 *  -3"));
         Assert.Null(ArithmeticDomain.OneOperation("5 * 3 + 1"));
     }
@@ -98,6 +98,39 @@ public sealed class DemoDomainTests
             Assert.Contains("Step 1 is false.", Oracle.WriteAnalysis(verdict.Defects, proof: draft));
         }
         Assert.InRange(miscopied, 25, 30);
+    }
+
+    [Fact]
+    public void The_conclusion_is_checked_against_the_claim_so_a_miscopied_step_is_seen()
+    {
+        var p = new ArithmeticProblem("m", "2 + 4 * 3", 14, 2);
+        // The result written wrong into the expression: every computation checks out, the conclusion does not.
+        string result = ArithmeticDomain.WriteMiscopiedProof(p, 0, startMiscopied: false);
+        Assert.Matches(@"^Step 1: 4 \* 3 = 12, so 2 \+ 4 \* 3 = 2 \+ (-?\d+)\.\nStep 2: 2 \+ \1 = (-?\d+), so 2 \+ \1 = \2\.\nTherefore 2 \+ 4 \* 3 = \2\.$", result);
+        Assert.DoesNotContain("2 + 12.", result);
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep), new Defect(0, ProofDefect.NotReachingClaim)], Oracle.ScoreProof(p, result).Defects);
+        Assert.Equal([new Defect(0, ProofDefect.NotReachingClaim)], Oracle.AnalysisDefects(p, result));
+        string analysis = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, result), proof: result, claim: p.Value);
+        Assert.Matches(@"\nStep 2: 2 \+ -?\d+ = -?\d+; the proof says -?\d+; -?\d+ - -?\d+ = 0, right\.\nConclusion: 14; the proof says (-?\d+); \1 - 14 = -?[1-9]\d*, wrong\.\nThe proof does not reach the claimed value\.\n", analysis);
+        Assert.Equal(1, Oracle.JudgeAnalysis(p, result, analysis));
+        Assert.Equal(0, Parsers.Verification(analysis).Score);
+        // The meta-verifier checks a "does not reach" claim by the conclusion.
+        Assert.Contains("Claim: The proof does not reach the claimed value.\nConclusion: 14; the proof says ", Oracle.WriteMetaVerification(p, result, analysis));
+        // The expression the step starts from miscopied (one number changed): the step is right in itself.
+        string start = ArithmeticDomain.WriteMiscopiedProof(p, 1, startMiscopied: true);
+        Assert.StartsWith("Step 1: 4 * 3 = 12, so 2 + 4 * 3 = 2 + 12.\nStep 2: ", start);
+        Assert.DoesNotContain("Step 2: 2 + 12 = 14", start);
+        Assert.Equal(new Defect(2, ProofDefect.FalseStep), Oracle.ScoreProof(p, start).Defects[0]);
+        Assert.Equal(start, ArithmeticDomain.WriteMiscopiedProof(p, 1, startMiscopied: true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ArithmeticDomain.WriteMiscopiedProof(p, 2, false));
+
+        // A generator's slip: "1 * 1 * 4" read as "1 * 4 * 4"; an unfinished chain; none at all.
+        Assert.Equal("Conclusion: 4; the proof says 16; 16 - 4 = 12, wrong.", Oracle.ConclusionLine(4, "Step 1: 1 * 4 = 4, so 1 * 4 * 4 = 4 * 4.\nStep 2: 4 * 4 = 16, so 4 * 4 = 16.\nTherefore 1 * 4 * 4 = 16."));
+        Assert.Equal("Conclusion: 14; the proof says 2 + 12, wrong.", Oracle.ConclusionLine(14, "Step 1: 4 * 3 = 12, so 2 + 4 * 3 = 2 + 12.\nTherefore 2 + 4 * 3 = 2 + 12."));
+        Assert.Equal("Conclusion: -1; the proof says -1; -1 - -1 = 0, right.", Oracle.ConclusionLine(-1, "Therefore 3 - 4 = -1."));
+        Assert.Equal("Conclusion: 7; the proof says nothing, wrong.", Oracle.ConclusionLine(7, "it is obvious"));
+        // A right proof: nothing to name.
+        Assert.Empty(Oracle.AnalysisDefects(p, ArithmeticDomain.WriteProof(p)));
     }
 
     [Fact]
@@ -127,11 +160,14 @@ public sealed class DemoDomainTests
         var p = new ArithmeticProblem("t", "2 + 4 * 3", 14, 2);
         string proof = "Step 1: 4 * 3 = 13, so 2 + 4 * 3 = 2 + 13.\nStep 2: 2 + 13 = 15, so 2 + 13 = 15.\nTherefore 2 + 4 * 3 = 15.";
         var verdict = Oracle.ScoreProof(p, proof);
-        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
-        string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
-        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\nStep 1 is false.\n" +
+        // The false step, and so the proof does not reach the claim; the analysis names the step, which explains it.
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep), new Defect(0, ProofDefect.NotReachingClaim)], verdict.Defects);
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.AnalysisDefects(p, proof));
+        string analysis = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, claim: p.Value);
+        Assert.Equal("Here is my evaluation of the solution:\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong.\nStep 2: 2 + 13 = 15; the proof says 15; 15 - 15 = 0, right.\n" +
+            "Conclusion: 14; the proof says 15; 15 - 14 = 1, wrong.\nStep 1 is false.\n" +
             "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
-        Assert.Equal(verdict.Defects, Oracle.ClaimedDefects(analysis));
+        Assert.Equal(Oracle.AnalysisDefects(p, proof), Oracle.ClaimedDefects(analysis));
         Assert.Equal(1, Oracle.JudgeAnalysis(p, proof, analysis));
         Assert.Equal(0, Parsers.Verification(analysis).Score);
     }
@@ -141,9 +177,8 @@ public sealed class DemoDomainTests
     {
         var p = new ArithmeticProblem("t", "5 + 5", 10, 1);
         string hidden = "Step 1: 5 + 5 = 11.\nTherefore 5 + 5 = 11.";
-        var verdict = Oracle.ScoreProof(p, hidden);
-        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], verdict.Defects);
-        string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: hidden);
+        Assert.Equal([new Defect(1, ProofDefect.FalseStep)], Oracle.AnalysisDefects(p, hidden));
+        string analysis = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, hidden), proof: hidden);
         Assert.Equal("Here is my evaluation of the solution:\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong.\nStep 1 is false.\n" +
             "Based on my evaluation, the final overall score should be: \\boxed{0}", analysis);
         Assert.Contains("Claim: Step 1 is false.\nStep 1: 5 + 5 = 10; the proof says 11; 11 - 10 = 1, wrong.\nThe claim is true.", Oracle.WriteMetaVerification(p, hidden, analysis));
@@ -179,7 +214,7 @@ public sealed class DemoDomainTests
     {
         var p = new ArithmeticProblem("t", "2 + 4 * 3", 14, 2);
         string proof = "Step 1: 4 * 3 = 13, so 2 + 4 * 3 = 2 + 13.\nStep 2: 2 + 13 = 15, so 2 + 13 = 15.\nTherefore 2 + 4 * 3 = 15.";
-        var actual = Oracle.ScoreProof(p, proof).Defects;
+        var actual = Oracle.AnalysisDefects(p, proof);
         Assert.Equal("Here is my analysis of the evaluation:\nClaim: Step 1 is false.\nStep 1: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong.\nThe claim is true.\n" +
             "The score 0 follows from the claims.\nEvery claimed defect exists and the score follows from them.\n" +
             "Based on my analysis, the quality score of the evaluation should be: \\boxed{1}", Oracle.WriteMetaVerification(p, proof, Oracle.WriteAnalysis(actual, proof: proof)));
@@ -212,7 +247,7 @@ public sealed class DemoDomainTests
         Assert.Contains("Claim: Step 1 omits its justification.\nStep 1: the proof gives no computation.\nThe claim is true.\n", meta);
         Assert.Contains("Claim: Step 2 omits its justification.\nStep 2: 2 + 12 = 14; the proof says 14; 14 - 14 = 0, right.\nThe claim is false.\n", meta);
         Assert.Contains("The score 1 does not follow from the claims.", meta);
-        Assert.Contains("Claim: The proof does not reach the claimed value.\nThe claim is false.", Oracle.WriteMetaVerification(p, omitted, Oracle.WriteAnalysis([new Defect(0, ProofDefect.NotReachingClaim)])));
+        Assert.Contains("Claim: The proof does not reach the claimed value.\nConclusion: 14; the proof says 14; 14 - 14 = 0, right.\nThe claim is false.", Oracle.WriteMetaVerification(p, omitted, Oracle.WriteAnalysis([new Defect(0, ProofDefect.NotReachingClaim)])));
         Assert.Equal(0, Parsers.MetaVerification(Oracle.WriteMetaVerification(p, omitted, "garbage")).Score);
     }
 
@@ -227,6 +262,18 @@ public sealed class DemoDomainTests
         Assert.NotEmpty(slips);
         Assert.All(slips, r => Assert.True(r.Score < 1, r.Analysis));
         Assert.All(unfaithful, r => Assert.True(r.Score < 1, r.Analysis));
+        // A false step named an omission (its check reads wrong, the score still 0): rated 0, and the meta-verification
+        // shows the step's computation and calls the claim false.
+        var misnamed = unfaithful.Where(r => System.Text.RegularExpressions.Regex.Match(r.Analysis, @"\nStep (\d+): [^\n]*, wrong\.\n(?:[^\n]*\n)*Step \1 omits its justification\.") is { Success: true }).ToList();
+        Assert.NotEmpty(misnamed);
+        foreach (var r in misnamed)
+        {
+            var p = ArithmeticDomainIds.TryProblem(r.ProblemId)!;
+            Assert.Equal(0, r.Score);
+            Assert.Equal(0, Parsers.Verification(r.Analysis).Score);
+            Assert.DoesNotContain(" is false.", r.Analysis);
+            Assert.Matches(@"Claim: Step (\d+) omits its justification\.\nStep \1: [^\n]*, wrong\.\nThe claim is false\.", Oracle.WriteMetaVerification(p, r.Proof, r.Analysis));
+        }
         var metas = DemoDatasets.Demonstrations(o).Where(d => d.Kind == "meta-verification").Select(d => Parsers.MetaVerification(d.Completion).Score).ToList();
         Assert.Contains(1.0, metas);
         Assert.Contains(0.5, metas);

@@ -130,6 +130,45 @@ public static class ArithmeticDomain
     }
 
     /// <summary>
+    /// A proof with a miscopied step at the given index, the slip a generator makes when it rewrites the expression:
+    /// the step computes right but writes another value into the rewritten expression ("4 * 3 = 12, so 2 + 4 * 3 = 2 +
+    /// 13"), or (startMiscopied) starts from the expression with one number changed ("1 * 1 * 4" read as "1 * 4 * 4");
+    /// the rest of the chain follows from what it wrote. Seeded by the problem and the step.
+    /// </summary>
+    public static string WriteMiscopiedProof(ArithmeticProblem p, int at, bool startMiscopied)
+    {
+        var steps = ReferenceSteps(p.Expression).ToList();
+        if (at < 0 || at >= steps.Count) throw new ArgumentOutOfRangeException(nameof(at), $"{p.Id} has {steps.Count} steps");
+        var rng = new Random(StableHash.Seed("miscopied", p.Id, at, startMiscopied ? 1 : 0));
+        var sb = new StringBuilder();
+        for (int i = 0; i < at; i++) sb.AppendLine(StepLine(i + 1, steps[i]));
+        string before = steps[at].Before, after;
+        if (startMiscopied)
+        {
+            // One number of the expression changed by one to three.
+            var numbers = Regex.Matches(before, @"(?<![\d)])-?\d+").ToList();
+            var n = numbers[rng.Next(numbers.Count)];
+            long changed = long.Parse(n.Value, CultureInfo.InvariantCulture) + rng.Next(1, 4) * (rng.Next(2) == 0 ? 1 : -1);
+            string miscopied = Normalize(before[..n.Index] + changed.ToString(CultureInfo.InvariantCulture) + before[(n.Index + n.Length)..]);
+            var first = ReferenceSteps(miscopied)[0];
+            sb.AppendLine(StepLine(at + 1, first));
+            after = first.After;
+        }
+        else
+        {
+            var (a, op, b, start, length) = NextOperation(before);
+            long value = Apply(a, op, b);
+            long wrong = rng.Next(2) == 0 ? WrongValue(value, p.Id, at) : FarWrongValue(a, op, b, p.Id, at);
+            after = Normalize(before[..start] + wrong.ToString(CultureInfo.InvariantCulture) + before[(start + length)..]);
+            sb.AppendLine(StepLine(at + 1, new ProofStep(before, after, $"{a} {op} {b} = {value}")));
+        }
+        var rest = ReferenceSteps(after);
+        for (int r = 0; r < rest.Count; r++) sb.AppendLine(StepLine(at + 2 + r, rest[r]));
+        sb.Append($"Therefore {p.Expression} = {Evaluate(after)}.");
+        return sb.ToString();
+    }
+
+    /// <summary>
     /// A proof step: the one operation computed first, then the rewritten expression ("Step 2: 4 * 3 = 12, so 2 + 4 * 3
     /// = 2 + 12."), so a writer states the result before it uses it; without the computation the step is unjustified.
     /// </summary>

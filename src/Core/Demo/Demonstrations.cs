@@ -93,8 +93,8 @@ public static class DemoDatasets
             foreach (var d in Defects)
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
-                var actual = Oracle.ScoreProof(p, proof).Defects;
-                string faithful = Oracle.WriteAnalysis(actual, proof: proof);
+                var actual = Oracle.AnalysisDefects(p, proof);
+                string faithful = Oracle.WriteAnalysis(actual, proof: proof, claim: p.Value);
                 foreach (string analysis in new[] { faithful, CorruptedAnalysis(p, proof, actual, (int)d) })
                     yield return new GradedAnalysisRow
                     {
@@ -105,9 +105,10 @@ public static class DemoDatasets
     }
 
     /// <summary>
-    /// An unfaithful analysis of a proof, one of four slips by problem and proof: a bogus omitted justification, a
-    /// score that does not follow, a step miscomputed, or a step's claim misread (a right step called false either
-    /// way, and the score from that).
+    /// An unfaithful analysis of a proof, one of four slips by problem and proof: a bogus omitted justification (at a
+    /// right step, or naming a miscomputed false step an omission, as RL'd verifiers drifted to), a score that does
+    /// not follow, a step miscomputed, or a step's claim misread (a right step called false either way, and the score
+    /// from that).
     /// </summary>
     public static string CorruptedAnalysis(ArithmeticProblem p, string proof, IReadOnlyList<Defect> actual, int variant = 0)
     {
@@ -115,16 +116,22 @@ public static class DemoDatasets
         // Steps the proof got right (a computation, true, no defect): where a slip can claim a defect that is not there.
         var right = Oracle.Computations(proof).Where(c => Oracle.ComputesRight(c.Computation, c.Claimed))
             .Select(c => c.Step).Where(step => !actual.Any(a => a.Step == step)).ToList();
+        // A false step whose computation is shown wrong: a slip can name it an omission (the score still 0).
+        var miscomputed = Oracle.Computations(proof).Where(c => !Oracle.ComputesRight(c.Computation, c.Claimed))
+            .Select(c => c.Step).FirstOrDefault(step => actual.Contains(new Defect(step, ProofDefect.FalseStep)));
+        if (kind == 0 && miscomputed > 0)
+            return Oracle.WriteAnalysis([.. actual.Where(a => a.Step != miscomputed), new Defect(miscomputed, ProofDefect.OmittedJustification)],
+                score: Oracle.ScoreFor(actual), proof: proof, claim: p.Value);
         if (right.Count == 0) kind = 1;
         int at = right.Count == 0 ? 0 : right[(p.Id.Length + variant) % right.Count];
         return kind switch
         {
-            0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof),
+            0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof, claim: p.Value),
             // Miscompute a right step: its check reads "wrong", and the analysis calls it false.
-            2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at),
+            2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at, claim: p.Value),
             // Misread a right step's claim: its check quotes another value, and the analysis calls it false.
-            3 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, misreadStep: at),
-            _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof),
+            3 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, misreadStep: at, claim: p.Value),
+            _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof, claim: p.Value),
         };
     }
 
@@ -222,7 +229,7 @@ public static class DemoDatasets
         DemonstrationRow Verification(ArithmeticProblem p, string proof) => new()
         {
             Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification),
-            Completion = Oracle.WriteAnalysis(Oracle.ScoreProof(p, proof).Defects, proof: proof),
+            Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, claim: p.Value),
         };
         foreach (var p in DemonstrationProblems(o))
         {
@@ -231,27 +238,30 @@ public static class DemoDatasets
             {
                 Kind = "generation",
                 Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
-                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct)}",
+                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, claim: p.Value)}",
             };
             var pick = new Random(StableHash.Seed("flawed", o.Seed, p.Id));
             if (pick.NextDouble() < o.FlawedProofShare)
             {
-                string flawed = ArithmeticDomain.WriteProof(p, Defects[1 + pick.Next(Defects.Length - 1)], o.Seed);
+                // One of the injected defects, or a miscopied step (the slip generators make most).
+                int kind = pick.Next(Defects.Length);
+                string flawed = kind < Defects.Length - 1 ? ArithmeticDomain.WriteProof(p, Defects[1 + kind], o.Seed)
+                    : ArithmeticDomain.WriteMiscopiedProof(p, pick.Next(ArithmeticDomain.ReferenceSteps(p.Expression).Count), pick.Next(2) == 0);
                 yield return new DemonstrationRow
                 {
                     Kind = "generation",
                     Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
-                    Completion = $"## Solution\n{flawed}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(Oracle.ScoreProof(p, flawed).Defects, proof: flawed)}",
+                    Completion = $"## Solution\n{flawed}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, flawed), proof: flawed, claim: p.Value)}",
                 };
             }
             foreach (var d in Defects)
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var verdict = Oracle.ScoreProof(p, proof);
-                string analysis = Oracle.WriteAnalysis(verdict.Defects, proof: proof);
+                string analysis = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, claim: p.Value);
                 yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification), Completion = analysis };
                 // Meta-verification judges the faithful analysis of half of the proofs and an unfaithful one of the others.
-                string judged = (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? CorruptedAnalysis(p, proof, verdict.Defects, (int)d) : analysis;
+                string judged = (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? CorruptedAnalysis(p, proof, Oracle.AnalysisDefects(p, proof), (int)d) : analysis;
                 yield return new DemonstrationRow
                 {
                     Kind = "meta-verification",
@@ -272,6 +282,16 @@ public static class DemoDatasets
                     // And one far from the right value (another operator's, zero, one of the numbers), as a
                     // generator's slips have it: the check has to quote the proof's claim, whatever it is.
                     yield return Verification(p, ArithmeticDomain.WriteProof(p, d, o.Seed, new Random(StableHash.Seed("far-step", o.Seed, p.Id)).Next(steps), farOff: true));
+                    // And one miscopied step (the result written wrong into the expression, or the expression the step
+                    // starts from miscopied): the generator's commonest slip, seen by the conclusion check.
+                    var slip = new Random(StableHash.Seed("miscopied-step", o.Seed, p.Id));
+                    string miscopied = ArithmeticDomain.WriteMiscopiedProof(p, slip.Next(steps), slip.Next(2) == 0);
+                    if (Oracle.AnalysisDefects(p, miscopied).Any(x => x.Kind == ProofDefect.NotReachingClaim))
+                        yield return new DemonstrationRow
+                    {
+                        Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, miscopied, set.Verification),
+                        Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, miscopied), proof: miscopied, claim: p.Value),
+                    };
                 }
                 if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
                     yield return Verification(p, unjustified);
@@ -284,14 +304,13 @@ public static class DemoDatasets
                     if (d == ProofDefect.FalseStep && new Random(StableHash.Seed("miscopied-candidate", o.Seed, p.Id)).Next(2) == 0)
                     {
                         candidate = ArithmeticDomain.WriteMiscopiedDraft(p, o.Seed);
-                        var v = Oracle.ScoreProof(p, candidate);
-                        (critique, candidateScore) = (Oracle.WriteAnalysis(v.Defects, proof: candidate), v.Score);
+                        (critique, candidateScore) = (Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, candidate), proof: candidate, claim: p.Value), Oracle.ScoreProof(p, candidate).Score);
                     }
                     yield return new DemonstrationRow
                     {
                         Kind = "refinement",
                         Prompt = Method.Prompts.RenderRefinement(p.Statement, [(candidate, critique, candidateScore)], set.Refinement),
-                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct)}",
+                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, claim: p.Value)}",
                     };
                 }
             }

@@ -54,7 +54,9 @@ public static class Oracle
                 string lhs = ArithmeticDomain.Normalize(c.Groups[1].Value), rhs = ArithmeticDomain.Normalize(c.Groups[2].Value);
                 bool reaches = lhs == expected && long.TryParse(rhs, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v)
                     && v == problem.Value && (last ?? expected) == rhs;
-                if (!reaches && !defects.Any(d => d.Kind == ProofDefect.FalseStep)) defects.Add(new Defect(0, ProofDefect.NotReachingClaim));
+                // A false step explains a wrong conclusion, but the proof still does not reach the claim.
+                bool concludesClaim = long.TryParse(rhs, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long w) && w == problem.Value;
+                if (!reaches && (!concludesClaim || !defects.Any(d => d.Kind == ProofDefect.FalseStep))) defects.Add(new Defect(0, ProofDefect.NotReachingClaim));
                 continue;
             }
             defects.Add(new Defect(0, ProofDefect.NotReachingClaim)); // unreadable or trailing text: the chain is broken
@@ -79,7 +81,8 @@ public static class Oracle
     /// </summary>
     /// <param name="miscomputedStep">A step whose computation the analysis gets wrong (one too many): a verifier's slip.</param>
     /// <param name="misreadStep">A step whose claim the analysis quotes wrong (a far value, <see cref="ArithmeticDomain.FarWrongValue"/>): a verifier's slip.</param>
-    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null, int? misreadStep = null)
+    /// <param name="claim">The value the problem claims: given, the analysis also checks the proof's conclusion against it (<see cref="ConclusionLine"/>).</param>
+    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null, int? misreadStep = null, long? claim = null)
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
@@ -90,6 +93,7 @@ public static class Oracle
                     ? ArithmeticDomain.FarWrongValue(a, op, b, computation, step).ToString(CultureInfo.InvariantCulture) : written;
                 sb.AppendLine(CheckLine(step, computation, step == miscomputedStep ? value + 1 : value, quoted));
             }
+        if (claim is { } v) sb.AppendLine(ConclusionLine(v, proof ?? ""));
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
         foreach (var d in list)
             sb.AppendLine(d.Kind switch
@@ -113,6 +117,36 @@ public static class Oracle
         string diff = long.TryParse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long c)
             ? $"; {written} - {v} = {(c - value).ToString(CultureInfo.InvariantCulture)}" : "";
         return $"Step {step}: {ArithmeticDomain.Normalize(computation)} = {v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
+    }
+
+    /// <summary>
+    /// An analysis' check of the proof's conclusion against the problem's claim, compared as a step's claim is:
+    /// "Conclusion: 14; the proof says 15; 15 - 14 = 1, wrong." A proof that miscopies the expression somewhere
+    /// (every computation right, the chain broken) almost always concludes another value, and this line sees it.
+    /// </summary>
+    public static string ConclusionLine(long claim, string proof)
+    {
+        var m = proof.Split('\n').Select(l => Conclusion.Match(l.Trim())).FirstOrDefault(x => x.Success);
+        string v = claim.ToString(CultureInfo.InvariantCulture);
+        if (m is null) return $"Conclusion: {v}; the proof says nothing, wrong.";
+        string written = ArithmeticDomain.Normalize(m.Groups[2].Value);
+        string diff = long.TryParse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long c)
+            ? $"; {written} - {v} = {(c - claim).ToString(CultureInfo.InvariantCulture)}" : "";
+        return $"Conclusion: {v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
+    }
+
+    /// <summary>
+    /// The defects a faithful analysis names, as its checks show them: the oracle's, less "does not reach the claim"
+    /// where a false step's check shows why (the wrong conclusion follows from it), and less a false step whose
+    /// computation checks out (a miscopied expression) where the wrong conclusion shows the proof does not reach it.
+    /// </summary>
+    public static IReadOnlyList<Defect> AnalysisDefects(ArithmeticProblem problem, string proof)
+    {
+        var defects = ScoreProof(problem, proof).Defects;
+        if (!defects.Any(d => d.Kind == ProofDefect.NotReachingClaim)) return defects;
+        var computedRight = Checks(proof).Where(c => ComputesRight(c.Computation, c.Claimed)).Select(c => c.Step).ToHashSet();
+        var seen = defects.Where(d => !(d.Kind == ProofDefect.FalseStep && computedRight.Contains(d.Step))).ToList();
+        return seen.Any(d => d.Kind == ProofDefect.FalseStep) ? seen.Where(d => d.Kind != ProofDefect.NotReachingClaim).ToList() : seen;
     }
 
     /// <summary>The computations of a proof's steps ("a op b" and the claimed c of "Step n: a op b = c, so …"), in order.</summary>
@@ -199,7 +233,9 @@ public static class Oracle
                     ProofDefect.OmittedJustification => $"Claim: Step {c.Step} omits its justification.",
                     _ => "Claim: The proof does not reach the claimed value.",
                 });
-                if (c.Kind != ProofDefect.NotReachingClaim)
+                if (c.Kind == ProofDefect.NotReachingClaim)
+                    sb.AppendLine(ConclusionLine(problem.Value, proof));
+                else
                 {
                     var step = (c.Kind == ProofDefect.FalseStep ? checks : computations).FirstOrDefault(x => x.Step == c.Step);
                     sb.AppendLine(step.Computation == null ? $"Step {c.Step}: the proof gives no computation."
