@@ -128,15 +128,8 @@ public sealed class DatasetTests
         var miscopied = verifications.Where(v => v.Completion.Contains("The proof does not reach the claimed value.", StringComparison.Ordinal)
             && Oracle.Checks(ProofOf(v.Prompt)).All(c => ArithmeticDomain.Evaluate(c.Computation).ToString() == c.Claimed) && ProofOf(v.Prompt).Split('\n')[^1] is var last
             && long.TryParse(last[(last.LastIndexOf(" = ", StringComparison.Ordinal) + 3)..^1], out _)).ToList();
-        int problems = DemoDatasets.DemonstrationProblems(o).Count;
-        var miscopiedSteps = miscopied.Where(v => Regex.IsMatch(v.Completion, @"\nConclusion: ([^;\n]+) = -?\d+; the proof says \1 = ")).ToList();
-        Assert.InRange(miscopiedSteps.Count, problems * 0.8, problems);
-        Assert.All(miscopiedSteps, v => Assert.Matches(@"\nConclusion: ([^;\n]+) = -?\d+; the proof says \1 = -?\d+; -?\d+ - -?\d+ = -?[1-9]\d*, wrong\.\nThe proof does not reach the claimed value\.\n", v.Completion));
-        // And for about half of the problems a right chain whose conclusion restates the expression miscopied, the value
-        // right: the conclusion check compares the expressions too.
-        var conclusions = miscopied.Except(miscopiedSteps).ToList();
-        Assert.InRange(conclusions.Count, problems * 0.3, problems * 0.7);
-        Assert.All(conclusions, v => Assert.Matches(@"\nConclusion: ([^;\n]+) = (-?\d+); the proof says (?!\1 =)[^;\n]+ = \2; \2 - \2 = 0, wrong\.\nThe proof does not reach the claimed value\.\n", v.Completion));
+        Assert.InRange(miscopied.Count, DemoDatasets.DemonstrationProblems(o).Count * 0.8, DemoDatasets.DemonstrationProblems(o).Count);
+        Assert.All(miscopied, v => Assert.Matches(@"\nConclusion: -?\d+; the proof says -?\d+; -?\d+ - -?\d+ = -?\d+, wrong\.\nThe proof does not reach the claimed value\.\n", v.Completion));
         // The other defect kinds once per problem, the false step at every step and once far: per problem 4 + its step
         // count, and where the omitted justification is the last step's, that step also false.
         Assert.Equal(DemoDatasets.DemonstrationProblems(o).Sum(p => 4 + ArithmeticDomain.ReferenceSteps(p.Expression).Count

@@ -120,31 +120,13 @@ public static class ArithmeticDomain
     /// </summary>
     public static string WriteMiscopiedDraft(ArithmeticProblem p, int seed)
     {
-        string miscopied = Miscopy(p.Expression, new Random(StableHash.Seed("miscopied-draft", seed, p.Id)));
-        return WriteProof(p with { Expression = miscopied, Value = Evaluate(miscopied) }, ProofDefect.FalseStep, seed, 0);
-    }
-
-    /// <summary>
-    /// The right proof whose conclusion restates the expression miscopied, the value right ("Therefore 4 * 8 = 8." for
-    /// 4 * 2): it does not prove the claim, and only a check of the conclusion against the problem sees it.
-    /// </summary>
-    public static string WriteMiscopiedConclusion(ArithmeticProblem p)
-    {
-        var rng = new Random(StableHash.Seed("miscopied-conclusion", p.Id));
-        string expression = Normalize(p.Expression), miscopied = expression;
-        for (int tries = 0; miscopied == expression && tries < 8; tries++) miscopied = Miscopy(expression, rng);
-        string proof = WriteProof(p);
-        return proof[..proof.LastIndexOf("Therefore ", StringComparison.Ordinal)] + $"Therefore {miscopied} = {p.Value.ToString(CultureInfo.InvariantCulture)}.";
-    }
-
-    /// <summary>The expression with one number changed by one to three, its sign dropped (so a 1 lowered by two stays 1).</summary>
-    static string Miscopy(string expression, Random rng)
-    {
-        expression = Normalize(expression);
+        var rng = new Random(StableHash.Seed("miscopied-draft", seed, p.Id));
+        string expression = Normalize(p.Expression);
         var numbers = Regex.Matches(expression, @"(?<![\d)])\d+").ToList();
         var n = numbers[rng.Next(numbers.Count)];
         long changed = long.Parse(n.Value, CultureInfo.InvariantCulture) + rng.Next(1, 4) * (rng.Next(2) == 0 ? 1 : -1);
-        return Normalize(expression[..n.Index] + Math.Abs(changed).ToString(CultureInfo.InvariantCulture) + expression[(n.Index + n.Length)..]);
+        string miscopied = Normalize(expression[..n.Index] + Math.Abs(changed).ToString(CultureInfo.InvariantCulture) + expression[(n.Index + n.Length)..]);
+        return WriteProof(p with { Expression = miscopied, Value = Evaluate(miscopied) }, ProofDefect.FalseStep, seed, 0);
     }
 
     /// <summary>

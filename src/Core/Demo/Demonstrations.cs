@@ -94,7 +94,7 @@ public static class DemoDatasets
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var actual = Oracle.AnalysisDefects(p, proof);
-                string faithful = Oracle.WriteAnalysis(actual, proof: proof, problem: p);
+                string faithful = Oracle.WriteAnalysis(actual, proof: proof, claim: p.Value);
                 foreach (string analysis in new[] { faithful, CorruptedAnalysis(p, proof, actual, (int)d) })
                     yield return new GradedAnalysisRow
                     {
@@ -121,17 +121,17 @@ public static class DemoDatasets
             .Select(c => c.Step).FirstOrDefault(step => actual.Contains(new Defect(step, ProofDefect.FalseStep)));
         if (kind == 0 && miscomputed > 0)
             return Oracle.WriteAnalysis([.. actual.Where(a => a.Step != miscomputed), new Defect(miscomputed, ProofDefect.OmittedJustification)],
-                score: Oracle.ScoreFor(actual), proof: proof, problem: p);
+                score: Oracle.ScoreFor(actual), proof: proof, claim: p.Value);
         if (right.Count == 0) kind = 1;
         int at = right.Count == 0 ? 0 : right[(p.Id.Length + variant) % right.Count];
         return kind switch
         {
-            0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof, problem: p),
+            0 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.OmittedJustification)], proof: proof, claim: p.Value),
             // Miscompute a right step: its check reads "wrong", and the analysis calls it false.
-            2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at, problem: p),
+            2 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, miscomputedStep: at, claim: p.Value),
             // Misread a right step's claim: its check quotes another value, and the analysis calls it false.
-            3 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, misreadStep: at, problem: p),
-            _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof, problem: p),
+            3 => Oracle.WriteAnalysis([.. actual, new Defect(at, ProofDefect.FalseStep)], proof: proof, misreadStep: at, claim: p.Value),
+            _ => Oracle.WriteAnalysis(actual, score: Oracle.ScoreFor(actual) == 1 ? 0 : 1, proof: proof, claim: p.Value),
         };
     }
 
@@ -229,7 +229,7 @@ public static class DemoDatasets
         DemonstrationRow Verification(ArithmeticProblem p, string proof) => new()
         {
             Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification),
-            Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, problem: p),
+            Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, claim: p.Value),
         };
         foreach (var p in DemonstrationProblems(o))
         {
@@ -238,7 +238,7 @@ public static class DemoDatasets
             {
                 Kind = "generation",
                 Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
-                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, problem: p)}",
+                Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, claim: p.Value)}",
             };
             var pick = new Random(StableHash.Seed("flawed", o.Seed, p.Id));
             if (pick.NextDouble() < o.FlawedProofShare)
@@ -251,14 +251,14 @@ public static class DemoDatasets
                 {
                     Kind = "generation",
                     Prompt = Method.Prompts.RenderGeneration(p.Statement, set.Generation),
-                    Completion = $"## Solution\n{flawed}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, flawed), proof: flawed, problem: p)}",
+                    Completion = $"## Solution\n{flawed}\n\n## Self Evaluation\n{Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, flawed), proof: flawed, claim: p.Value)}",
                 };
             }
             foreach (var d in Defects)
             {
                 string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
                 var verdict = Oracle.ScoreProof(p, proof);
-                string analysis = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, problem: p);
+                string analysis = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, proof), proof: proof, claim: p.Value);
                 yield return new DemonstrationRow { Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, proof, set.Verification), Completion = analysis };
                 // Meta-verification judges the faithful analysis of half of the proofs and an unfaithful one of the others.
                 string judged = (p.Id.Sum(c => c) + (int)d) % 2 == 0 ? CorruptedAnalysis(p, proof, Oracle.AnalysisDefects(p, proof), (int)d) : analysis;
@@ -287,9 +287,11 @@ public static class DemoDatasets
                     var slip = new Random(StableHash.Seed("miscopied-step", o.Seed, p.Id));
                     string miscopied = ArithmeticDomain.WriteMiscopiedProof(p, slip.Next(steps), slip.Next(2) == 0);
                     if (Oracle.AnalysisDefects(p, miscopied).Any(x => x.Kind == ProofDefect.NotReachingClaim))
-                        yield return Verification(p, miscopied);
-                    // And, for half of the problems, a right chain whose conclusion restates the expression miscopied.
-                    if (slip.Next(2) == 0) yield return Verification(p, ArithmeticDomain.WriteMiscopiedConclusion(p));
+                        yield return new DemonstrationRow
+                    {
+                        Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, miscopied, set.Verification),
+                        Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, miscopied), proof: miscopied, claim: p.Value),
+                    };
                 }
                 if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
                     yield return Verification(p, unjustified);
@@ -302,13 +304,13 @@ public static class DemoDatasets
                     if (d == ProofDefect.FalseStep && new Random(StableHash.Seed("miscopied-candidate", o.Seed, p.Id)).Next(2) == 0)
                     {
                         candidate = ArithmeticDomain.WriteMiscopiedDraft(p, o.Seed);
-                        (critique, candidateScore) = (Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, candidate), proof: candidate, problem: p), Oracle.ScoreProof(p, candidate).Score);
+                        (critique, candidateScore) = (Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, candidate), proof: candidate, claim: p.Value), Oracle.ScoreProof(p, candidate).Score);
                     }
                     yield return new DemonstrationRow
                     {
                         Kind = "refinement",
                         Prompt = Method.Prompts.RenderRefinement(p.Statement, [(candidate, critique, candidateScore)], set.Refinement),
-                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, problem: p)}",
+                        Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, claim: p.Value)}",
                     };
                 }
             }

@@ -81,8 +81,8 @@ public static class Oracle
     /// </summary>
     /// <param name="miscomputedStep">A step whose computation the analysis gets wrong (one too many): a verifier's slip.</param>
     /// <param name="misreadStep">A step whose claim the analysis quotes wrong (a far value, <see cref="ArithmeticDomain.FarWrongValue"/>): a verifier's slip.</param>
-    /// <param name="problem">The problem: given, the analysis also checks the proof's conclusion against its claim (<see cref="ConclusionLine"/>).</param>
-    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null, int? misreadStep = null, ArithmeticProblem? problem = null)
+    /// <param name="claim">The value the problem claims: given, the analysis also checks the proof's conclusion against it (<see cref="ConclusionLine"/>).</param>
+    public static string WriteAnalysis(IEnumerable<Defect> claimed, double? score = null, string? proof = null, int? miscomputedStep = null, int? misreadStep = null, long? claim = null)
     {
         var list = claimed.ToList();
         var sb = new StringBuilder("Here is my evaluation of the solution:\n");
@@ -93,7 +93,7 @@ public static class Oracle
                     ? ArithmeticDomain.FarWrongValue(a, op, b, computation, step).ToString(CultureInfo.InvariantCulture) : written;
                 sb.AppendLine(CheckLine(step, computation, step == miscomputedStep ? value + 1 : value, quoted));
             }
-        if (problem is not null) sb.AppendLine(ConclusionLine(problem, proof ?? ""));
+        if (claim is { } v) sb.AppendLine(ConclusionLine(v, proof ?? ""));
         if (list.Count == 0) sb.AppendLine("Every step is correct and justified.");
         foreach (var d in list)
             sb.AppendLine(d.Kind switch
@@ -120,20 +120,19 @@ public static class Oracle
     }
 
     /// <summary>
-    /// An analysis' check of the proof's conclusion against the problem's claim, the statement copied from the problem
-    /// and compared with the proof's, its value as a step's claim is: "Conclusion: 2 + 4 * 3 = 14; the proof says
-    /// 2 + 4 * 3 = 15; 15 - 14 = 1, wrong." A proof that miscopies the expression somewhere (every computation right,
-    /// the chain broken) concludes another value or restates another expression, and this line sees it.
+    /// An analysis' check of the proof's conclusion against the problem's claim, compared as a step's claim is:
+    /// "Conclusion: 14; the proof says 15; 15 - 14 = 1, wrong." A proof that miscopies the expression somewhere
+    /// (every computation right, the chain broken) almost always concludes another value, and this line sees it.
     /// </summary>
-    public static string ConclusionLine(ArithmeticProblem problem, string proof)
+    public static string ConclusionLine(long claim, string proof)
     {
         var m = proof.Split('\n').Select(l => Conclusion.Match(l.Trim())).FirstOrDefault(x => x.Success);
-        string v = problem.Value.ToString(CultureInfo.InvariantCulture), expression = ArithmeticDomain.Normalize(problem.Expression);
-        if (m is null) return $"Conclusion: {expression} = {v}; the proof says nothing, wrong.";
-        string lhs = ArithmeticDomain.Normalize(m.Groups[1].Value), written = ArithmeticDomain.Normalize(m.Groups[2].Value);
+        string v = claim.ToString(CultureInfo.InvariantCulture);
+        if (m is null) return $"Conclusion: {v}; the proof says nothing, wrong.";
+        string written = ArithmeticDomain.Normalize(m.Groups[2].Value);
         string diff = long.TryParse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long c)
-            ? $"; {written} - {v} = {(c - problem.Value).ToString(CultureInfo.InvariantCulture)}" : "";
-        return $"Conclusion: {expression} = {v}; the proof says {lhs} = {written}{diff}, {(written == v && lhs == expression ? "right" : "wrong")}.";
+            ? $"; {written} - {v} = {(c - claim).ToString(CultureInfo.InvariantCulture)}" : "";
+        return $"Conclusion: {v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
     }
 
     /// <summary>
@@ -235,7 +234,7 @@ public static class Oracle
                     _ => "Claim: The proof does not reach the claimed value.",
                 });
                 if (c.Kind == ProofDefect.NotReachingClaim)
-                    sb.AppendLine(ConclusionLine(problem, proof));
+                    sb.AppendLine(ConclusionLine(problem.Value, proof));
                 else
                 {
                     var step = (c.Kind == ProofDefect.FalseStep ? checks : computations).FirstOrDefault(x => x.Step == c.Step);
