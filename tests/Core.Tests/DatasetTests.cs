@@ -204,13 +204,13 @@ public sealed class DatasetTests
     }
 
     [Fact]
-    public void Refinement_demonstrations_end_with_the_problem_and_their_candidates_fail_as_drafts_do()
+    public void Refinement_demonstrations_end_with_the_problem_and_some_candidates_miscopied_it()
     {
         var o = new DemoDatasetOptions { ProblemsPerDifficulty = 20, Prompts = "compact" };
         var problems = DemoDatasets.DemonstrationProblems(o).GroupBy(p => p.Statement).ToDictionary(g => g.Key, g => g.First());
         var rows = DemoDatasets.Demonstrations(o).Where(d => d.Kind == "refinement").ToList();
-        Assert.Equal(DemoDatasets.DemonstrationProblems(o).Count * 3, rows.Count);
-        int miscopiedDrafts = 0, brokenChains = 0;
+        Assert.NotEmpty(rows);
+        int miscopied = 0;
         foreach (var r in rows)
         {
             var m = Regex.Match(r.Prompt, @"\nProblem: (.+)\nImprove the proof, then evaluate it\.\n$");
@@ -218,25 +218,11 @@ public sealed class DatasetTests
             var p = problems[m.Groups[1].Value];
             // The answer is the problem's own proof, whatever the candidate started from.
             Assert.StartsWith($"## Solution\n{ArithmeticDomain.WriteProof(p)}\n", r.Completion);
-            var candidate = Regex.Match(r.Prompt, @"^## Candidate 1 \(score (0|0\.5)\)\n((?:.+\n)+)\n## Evaluation of candidate 1\n((?:.+\n)+)");
-            Assert.True(candidate.Success, r.Prompt);
-            string proof = candidate.Groups[2].Value.TrimEnd('\n'), critique = candidate.Groups[3].Value;
-            if (proof == ArithmeticDomain.WriteMiscopiedDraft(p, o.Seed))
-            {
-                miscopiedDrafts++;
-                Assert.Contains(" is false.", critique);
-            }
-            else if (Oracle.Checks(proof).All(c => Oracle.ComputesRight(c.Computation, c.Claimed)) && critique.Contains("The proof does not reach the claimed value."))
-            {
-                // A miscopied step: every computation right, the conclusion check sees it.
-                brokenChains++;
-                Assert.Matches(@"\nConclusion: -?\d+; the proof says -?\d+; -?\d+ - -?\d+ = -?[1-9]\d*, wrong\.\n", critique);
-            }
+            var first = Regex.Match(r.Prompt, @"^## Candidate 1 \(score 0\)\nStep 1: .+?, so (.+?) = ");
+            if (first.Success && ArithmeticDomain.Normalize(first.Groups[1].Value) != ArithmeticDomain.Normalize(p.Expression)) miscopied++;
         }
-        // Per problem the false-step candidate is a miscopied draft (problems whose statement repeats draft their own),
-        // and the unreached one mostly a miscopied step.
-        Assert.InRange(miscopiedDrafts, rows.Count / 3 * 0.9, rows.Count / 3);
-        Assert.InRange(brokenChains, rows.Count / 3 * 0.7, rows.Count / 3);
+        // Half of the false-step candidates (one of three refinement rows per problem) miscopied the expression.
+        Assert.InRange(miscopied, rows.Count / 12, rows.Count / 4);
     }
 
     [Fact]

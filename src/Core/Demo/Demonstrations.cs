@@ -297,18 +297,15 @@ public static class DemoDatasets
                     yield return Verification(p, unjustified);
                 if (d != ProofDefect.None)
                 {
-                    // The candidates fail as a small generator's drafts do, so the revision starts again from the
-                    // problem instead of copying the candidate: the false step in a miscopied expression, the chain
-                    // broken by a miscopied step (the evaluation sees the wrong conclusion); an omission as written.
-                    var slipAt = new Random(StableHash.Seed("miscopied-candidate", o.Seed, p.Id));
-                    string candidate = d switch
+                    // Half of the false-step candidates are drafts that also miscopied the expression, as a small
+                    // generator's are: the revision takes the expression from the problem, not from the candidate.
+                    string candidate = proof, critique = analysis;
+                    double candidateScore = verdict.Score;
+                    if (d == ProofDefect.FalseStep && new Random(StableHash.Seed("miscopied-candidate", o.Seed, p.Id)).Next(2) == 0)
                     {
-                        ProofDefect.FalseStep => ArithmeticDomain.WriteMiscopiedDraft(p, o.Seed),
-                        ProofDefect.NotReachingClaim => ArithmeticDomain.WriteMiscopiedProof(p, slipAt.Next(ArithmeticDomain.ReferenceSteps(p.Expression).Count), slipAt.Next(2) == 0),
-                        _ => proof,
-                    };
-                    string critique = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, candidate), proof: candidate, claim: p.Value);
-                    double candidateScore = Oracle.ScoreProof(p, candidate).Score;
+                        candidate = ArithmeticDomain.WriteMiscopiedDraft(p, o.Seed);
+                        (critique, candidateScore) = (Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, candidate), proof: candidate, claim: p.Value), Oracle.ScoreProof(p, candidate).Score);
+                    }
                     yield return new DemonstrationRow
                     {
                         Kind = "refinement",
