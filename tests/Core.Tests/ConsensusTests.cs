@@ -43,6 +43,25 @@ public sealed class ConsensusTests
     }
 
     [Fact]
+    public void Issue_reports_rated_half_are_not_bogus_so_the_proof_goes_to_humans()
+    {
+        // Every analysis says 0 and every meta-verification rates it 0.5 (its claims partly right, or its score misread):
+        // no report is confirmed, none is judged bogus, so the proof is not labelled 1 but discarded.
+        var half = new Scripted([0, 0, 0, 0], (_, _) => 0.5);
+        foreach (var r in new[] { ConsensusLabeler.Fixed(half, O), ConsensusLabeler.Adaptive(half, O) })
+        {
+            Assert.Equal(ConsensusDecision.Discarded, r.Decision);
+            Assert.Null(r.Label);
+            Assert.Contains("neither confirmed nor judged bogus", r.Reason);
+        }
+        // A majority of 0s makes a report bogus even with a 0.5 among them; one report short of it keeps the proof from 1.
+        Assert.Equal(1, ConsensusLabeler.Fixed(new Scripted([0, 1, 0.5, 1], (_, j) => j == 0 ? 0.5 : 0), O).Label);
+        var oneShort = new Scripted([0, 1, 0.5, 1], (a, j) => a == 0 ? (j == 0 ? 0 : 0.5) : 0);
+        Assert.Equal(ConsensusDecision.Discarded, ConsensusLabeler.Fixed(oneShort, O).Decision);
+        Assert.Equal(ConsensusDecision.Discarded, ConsensusLabeler.Adaptive(oneShort, O).Decision);
+    }
+
+    [Fact]
     public void The_meta_majority_decides_validity()
     {
         // 2 of 3 confirm → valid; 1 of 3 → not

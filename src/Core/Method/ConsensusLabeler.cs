@@ -49,8 +49,9 @@ public sealed record ConsensusResult
 /// <summary>
 /// Phase 4's auto-labeling rule: sample n analyses; an analysis reporting issues (score 0 or 0.5) is valid when
 /// the majority of its m meta-verifications confirm it (meta score 1). Take the analyses with the lowest score:
-/// if at least k of them are valid, label the proof with that score; if no analysis found a legitimate issue,
-/// label it 1; otherwise discard it (or send it to humans).
+/// if at least k of them are valid, label the proof with that score; if no analysis found a legitimate issue (each
+/// issue report judged bogus: the majority of its meta-verifications rate it 0), label it 1; otherwise discard it
+/// (or send it to humans). A report rated 0.5 (its defects partly real, or its score not following) is neither.
 /// </summary>
 public static class ConsensusLabeler
 {
@@ -81,26 +82,28 @@ public static class ConsensusLabeler
         var metaCache = new Dictionary<int, List<double>>();
         int metas = 0;
 
-        bool? Validity(int i)
+        // Draws analysis i's meta-verifications until it is settled whether a majority of the m rate it as counts does.
+        bool Majority(int i, Func<double, bool> counts)
         {
             if (!metaCache.TryGetValue(i, out var ms)) metaCache[i] = ms = [];
             while (true)
             {
-                int yes = Confirms(ms), no = ms.Count - yes, left = o.M - ms.Count;
-                if (yes * 2 > o.M) return true;           // majority confirmed already
+                int yes = ms.Count(counts), left = o.M - ms.Count;
+                if (yes * 2 > o.M) return true;           // a majority already
                 if ((yes + left) * 2 <= o.M) return false; // a majority can no longer be reached
-                _ = no;
                 ms.Add(samples.MetaScore(i, ms.Count));
                 metas++;
             }
         }
+        bool Validity(int i) => Majority(i, Confirming);
+        bool Bogus(int i) => Majority(i, Rejecting);
 
         // Draw analyses; stop early when k analyses of score 0 are valid (0 is the lowest possible score).
         for (int i = 0; i < o.N; i++)
         {
             scores.Add(samples.AnalysisScore(i));
             var zeros = Enumerable.Range(0, scores.Count).Where(x => scores[x] <= 0).ToList();
-            if (zeros.Count >= o.K && zeros.Count(x => Validity(x) == true) >= o.K) break;
+            if (zeros.Count >= o.K && zeros.Count(Validity) >= o.K) break;
         }
 
         // Settle validity lazily: first the lowest-score group, then (only if needed) any other issue report.
@@ -110,10 +113,11 @@ public static class ConsensusLabeler
             double lowest = issues.Min(i => scores[i]);
             int valid = 0;
             foreach (int i in issues.Where(i => scores[i] == lowest))
-                if (Validity(i) == true && ++valid >= o.K) break;
-            if (valid < o.K)
+                if (Validity(i) && ++valid >= o.K) break;
+            // One legitimate issue anywhere decides "discard" over "label 1", and so does one that is not judged bogus.
+            if (valid < o.K && !issues.Any(Validity))
                 foreach (int i in issues)
-                    if (Validity(i) == true) break; // one legitimate issue anywhere decides "discard" over "label 1"
+                    if (!Bogus(i)) break;
         }
 
         var analyses = Enumerable.Range(0, scores.Count).Select(i =>
@@ -122,7 +126,14 @@ public static class ConsensusLabeler
         return Decide(analyses, o, scores.Count, metas);
     }
 
-    static int Confirms(IEnumerable<double> metaScores) => metaScores.Count(m => m >= 1);
+    static int Confirms(IEnumerable<double> metaScores) => metaScores.Count(Confirming);
+
+    /// <summary>A meta-verdict that confirms the analysis (1), and one that calls every claimed defect bogus (0); 0.5 is neither.</summary>
+    static bool Confirming(double meta) => meta >= 1;
+    static bool Rejecting(double meta) => meta <= 0;
+
+    /// <summary>Whether the majority of the m meta-verifications rated the analysis 0: every defect it claims is bogus.</summary>
+    static bool JudgedBogus(ConsensusAnalysis a, ConsensusOptions o) => a.MetaScores.Count(Rejecting) * 2 > o.M;
 
     static ConsensusResult Decide(List<ConsensusAnalysis> analyses, ConsensusOptions o, int analysesSampled, int metaSampled)
     {
@@ -135,7 +146,10 @@ public static class ConsensusLabeler
         double lowest = issues.Min(a => a.Score);
         int validLowest = issues.Count(a => a.Score == lowest && a.Valid == true);
         if (validLowest >= o.K) return Result(ConsensusDecision.Labeled, lowest, $"{validLowest} valid analyses with the lowest score {lowest:0.#}");
-        if (!issues.Any(a => a.Valid == true)) return Result(ConsensusDecision.Labeled, 1, "every reported issue was judged bogus by the meta-verifier");
+        if (!issues.Any(a => a.Valid == true) && issues.All(a => JudgedBogus(a, o)))
+            return Result(ConsensusDecision.Labeled, 1, "every reported issue was judged bogus by the meta-verifier");
+        if (!issues.Any(a => a.Valid == true))
+            return Result(ConsensusDecision.Discarded, null, "reported issues were neither confirmed nor judged bogus by the meta-verifier (rated 0.5: partly right); to humans");
         return Result(ConsensusDecision.Discarded, null, $"only {validLowest} of the lowest-score ({lowest:0.#}) analyses are valid (k = {o.K}); to humans");
     }
 }
