@@ -286,12 +286,7 @@ public static class DemoDatasets
                     // starts from miscopied): the generator's commonest slip, seen by the conclusion check.
                     var slip = new Random(StableHash.Seed("miscopied-step", o.Seed, p.Id));
                     string miscopied = ArithmeticDomain.WriteMiscopiedProof(p, slip.Next(steps), slip.Next(2) == 0);
-                    if (Oracle.AnalysisDefects(p, miscopied).Any(x => x.Kind == ProofDefect.NotReachingClaim))
-                        yield return new DemonstrationRow
-                    {
-                        Kind = "verification", Prompt = Method.Prompts.RenderVerification(p.Statement, miscopied, set.Verification),
-                        Completion = Oracle.WriteAnalysis(Oracle.AnalysisDefects(p, miscopied), proof: miscopied, claim: p.Value),
-                    };
+                    if (Oracle.AnalysisDefects(p, miscopied).Any(x => x.Kind == ProofDefect.NotReachingClaim)) yield return Verification(p, miscopied);
                 }
                 if (d == ProofDefect.OmittedJustification && UnjustifiedFalseStep(p, proof) is { } unjustified)
                     yield return Verification(p, unjustified);
