@@ -52,10 +52,9 @@ public static class Oracle
             {
                 concluded = true;
                 string lhs = ArithmeticDomain.Normalize(c.Groups[1].Value), rhs = ArithmeticDomain.Normalize(c.Groups[2].Value);
-                bool reaches = lhs == expected && long.TryParse(rhs, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v)
-                    && v == problem.Value && (last ?? expected) == rhs;
+                bool concludesClaim = long.TryParse(rhs, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v) && v == problem.Value;
+                bool reaches = lhs == expected && concludesClaim && (last ?? expected) == rhs;
                 // A false step explains a wrong conclusion, but the proof still does not reach the claim.
-                bool concludesClaim = long.TryParse(rhs, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long w) && w == problem.Value;
                 if (!reaches && (!concludesClaim || !defects.Any(d => d.Kind == ProofDefect.FalseStep))) defects.Add(new Defect(0, ProofDefect.NotReachingClaim));
                 continue;
             }
@@ -111,12 +110,16 @@ public static class Oracle
     /// An analysis' check of one step: "Step 2: 4 * 3 = 12; the proof says 13; 13 - 12 = 1, wrong." The claim is
     /// compared by subtracting (an arithmetic fact, which a small model learns) and reading the difference.
     /// </summary>
-    public static string CheckLine(int step, string computation, long value, string written)
+    public static string CheckLine(int step, string computation, long value, string written) =>
+        $"Step {step}: {ArithmeticDomain.Normalize(computation)} = {Compared(value, written)}";
+
+    /// <summary>"12; the proof says 13; 13 - 12 = 1, wrong.": a value against what the proof writes (the difference where it is a number).</summary>
+    static string Compared(long value, string written)
     {
         string v = value.ToString(CultureInfo.InvariantCulture);
         string diff = long.TryParse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long c)
             ? $"; {written} - {v} = {(c - value).ToString(CultureInfo.InvariantCulture)}" : "";
-        return $"Step {step}: {ArithmeticDomain.Normalize(computation)} = {v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
+        return $"{v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
     }
 
     /// <summary>
@@ -127,12 +130,8 @@ public static class Oracle
     public static string ConclusionLine(long claim, string proof)
     {
         var m = proof.Split('\n').Select(l => Conclusion.Match(l.Trim())).FirstOrDefault(x => x.Success);
-        string v = claim.ToString(CultureInfo.InvariantCulture);
-        if (m is null) return $"Conclusion: {v}; the proof says nothing, wrong.";
-        string written = ArithmeticDomain.Normalize(m.Groups[2].Value);
-        string diff = long.TryParse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long c)
-            ? $"; {written} - {v} = {(c - claim).ToString(CultureInfo.InvariantCulture)}" : "";
-        return $"Conclusion: {v}; the proof says {written}{diff}, {(written == v ? "right" : "wrong")}.";
+        return m is null ? $"Conclusion: {claim.ToString(CultureInfo.InvariantCulture)}; the proof says nothing, wrong."
+            : $"Conclusion: {Compared(claim, ArithmeticDomain.Normalize(m.Groups[2].Value))}";
     }
 
     /// <summary>

@@ -146,10 +146,10 @@ public static class ConsensusLabeler
         double lowest = issues.Min(a => a.Score);
         int validLowest = issues.Count(a => a.Score == lowest && a.Valid == true);
         if (validLowest >= o.K) return Result(ConsensusDecision.Labeled, lowest, $"{validLowest} valid analyses with the lowest score {lowest:0.#}");
-        if (!issues.Any(a => a.Valid == true) && issues.All(a => JudgedBogus(a, o)))
+        if (issues.Any(a => a.Valid == true))
+            return Result(ConsensusDecision.Discarded, null, $"only {validLowest} of the lowest-score ({lowest:0.#}) analyses are valid (k = {o.K}); to humans");
+        if (issues.All(a => JudgedBogus(a, o)))
             return Result(ConsensusDecision.Labeled, 1, "every reported issue was judged bogus by the meta-verifier");
-        if (!issues.Any(a => a.Valid == true))
-            return Result(ConsensusDecision.Discarded, null, "reported issues were neither confirmed nor judged bogus by the meta-verifier (rated 0.5: partly right); to humans");
-        return Result(ConsensusDecision.Discarded, null, $"only {validLowest} of the lowest-score ({lowest:0.#}) analyses are valid (k = {o.K}); to humans");
+        return Result(ConsensusDecision.Discarded, null, "reported issues were neither confirmed nor judged bogus by the meta-verifier (rated 0.5: partly right); to humans");
     }
 }
