@@ -15,9 +15,6 @@ namespace MathV2.Api;
 /// </summary>
 public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJobLimits defaultLimits)
 {
-    /// <summary>Request bodies: unknown fields are errors, so typos do not silently fall back to defaults.</summary>
-    static readonly JsonSerializerOptions Strict = new(Json.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
-
     public static readonly string[] InstanceActions = ["terminate", "rewind", "restart", "suspend", "resume"];
 
     /// <summary>POST /api/probes: starts a Probe orchestration; 202 with the check-status payload.</summary>
@@ -192,7 +189,7 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         string text = await reader.ReadToEndAsync(ct);
         if (string.IsNullOrWhiteSpace(text))
             return allowEmpty ? (default, null) : (default, Problems.BadRequest("a JSON body is required", "body"));
-        try { return (JsonSerializer.Deserialize<T>(text, Strict), null); }
+        try { return (JsonSerializer.Deserialize<T>(text, Json.Strict), null); }
         catch (JsonException e)
         {
             string field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');

@@ -10,6 +10,7 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
     readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(30) };
 
     public string BaseUrl => baseUrl;
+    public string Key => key;
 
     /// <summary>MATHV2_URL/MATHV2_KEY from the environment, else the stack's .mathv2/env.</summary>
     public static ApiClient FromEnvironment(StackLayout layout)

@@ -35,6 +35,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         bench     bench protocol [--jobs N]   dispatch overhead per GPU job (p50/p95)
                   bench worker [--quick] [--steps N] [--new-tokens N]   training MFU vs. matmul, KV cache and batching ratios
                   bench bootstrap [--quick] [--steps N] [--tokenizers char,words] [--heldout N] [--seed S]   the demo bootstrap before RL, per tokenizer
+                  bench api [--clients N] [--seconds S] [--requests R]   HTTP load: requests/s, p50/p95/p99, status codes
                   bench consensus [--proofs N] [--verifier-accuracy A] [--meta-accuracy A] [--n N --m M --k K] [--seed S]
         """;
 
@@ -541,8 +542,9 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         if (a.Positionals.FirstOrDefault() == "consensus") return BenchConsensus(a);
         if (a.Positionals.FirstOrDefault() == "worker") return await BenchWorkerAsync(a, ct);
         if (a.Positionals.FirstOrDefault() == "bootstrap") return await BenchBootstrapAsync(a, ct);
+        if (a.Positionals.FirstOrDefault() == "api") return await BenchApiAsync(a, ct);
         a.Allow("--jobs");
-        if (a.Positional(0, "benchmark name (protocol|consensus|worker|bootstrap)") != "protocol") throw new CliException("unknown benchmark; available: protocol, consensus, worker, bootstrap");
+        if (a.Positional(0, "benchmark name (protocol|consensus|worker|bootstrap|api)") != "protocol") throw new CliException("unknown benchmark; available: protocol, consensus, worker, bootstrap, api");
         int n = a.Int("--jobs", 30, 1, 1000);
         using var api = ApiClient.FromEnvironment(layout);
         var progress = Progress(a);
@@ -591,6 +593,34 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
                 $"job run time p50 {report.jobRunMs.P50:F0}. Target p50 < 1000: {(report.meetsTarget ? "met" : "NOT met")}");
         }
         return 0;
+    }
+
+    /// <summary>`bench api`: N clients for S seconds of mixed GETs against the API; throughput, latency, status codes.</summary>
+    async Task<int> BenchApiAsync(Args a, CancellationToken ct)
+    {
+        a.Allow("--clients", "--seconds", "--requests");
+        var o = new ApiLoadOptions
+        {
+            Clients = a.Int("--clients", 16, 1, 512),
+            Seconds = a.Int("--seconds", 30, 1, 3600),
+            Requests = a.Int("--requests", 0, 0, 10_000_000),
+        };
+        using var api = ApiClient.FromEnvironment(layout);
+        Progress(a).WriteLine(o.Requests > 0 ? $"bench api: {o.Clients} clients, {o.Requests} requests against {api.BaseUrl}..."
+            : $"bench api: {o.Clients} clients for {o.Seconds} s against {api.BaseUrl}...");
+        var r = await ApiLoadBench.RunAsync(api.BaseUrl, api.Key, o, ct);
+        if (a.Json) WriteJson(new { benchmark = "api", result = r, target = "no 5xx", meetsTarget = r.ServerErrors == 0 });
+        else
+        {
+            stdout.WriteLine($"api load: {r.Requests} requests from {r.Clients} clients in {r.Seconds:F1} s = {r.RequestsPerSecond:F0} requests/s; " +
+                $"latency ms p50 {r.P50Ms:F1}, p95 {r.P95Ms:F1}, p99 {r.P99Ms:F1}, max {r.MaxMs:F0}");
+            stdout.WriteLine("  status codes: " + string.Join(", ", r.StatusCodes.Select(c => $"{c.Key} × {c.Value}")));
+            foreach (var route in r.Routes)
+                stdout.WriteLine($"  {route.Route,-40} {route.Requests,7} requests  p50 {route.P50Ms,6:F1} ms  p99 {route.P99Ms,6:F1} ms  " +
+                    string.Join(", ", route.StatusCodes.Select(c => $"{c.Key} × {c.Value}")));
+            stdout.WriteLine($"  target (no 5xx): {(r.ServerErrors == 0 ? "met" : $"NOT met ({r.ServerErrors} server errors)")}");
+        }
+        return r.ServerErrors == 0 ? 0 : 1;
     }
 
     async Task<int> LapAsync(Args a, CancellationToken ct)

@@ -1,23 +1,34 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace MathV2.Core;
 
-/// <summary>The one JSON setup used for records, blobs, queue messages and the HTTP API.</summary>
+/// <summary>
+/// The one JSON setup used for records, blobs, queue messages and the HTTP API. Every shared instance is complete
+/// (resolver set) and read-only before first use: frameworks that would otherwise finish a mutable instance on first
+/// use (ASP.NET Core's JSON results set a resolver) then never write to it while other requests read it.
+/// </summary>
 public static class Json
 {
-    public static readonly JsonSerializerOptions Options = Create(indented: false);
-    public static readonly JsonSerializerOptions Indented = Create(indented: true);
+    public static readonly JsonSerializerOptions Options = CreateOptions(indented: false);
+    public static readonly JsonSerializerOptions Indented = CreateOptions(indented: true);
+    /// <summary>For what users send (HTTP bodies, spec files): an unknown field is an error, not a silent default.</summary>
+    public static readonly JsonSerializerOptions Strict = CreateOptions(indented: false, strict: true);
 
-    static JsonSerializerOptions Create(bool indented)
+    /// <summary>A new, read-only instance of the shared setup (the shared instances are made once from it).</summary>
+    public static JsonSerializerOptions CreateOptions(bool indented, bool strict = false)
     {
         var o = new JsonSerializerOptions(JsonSerializerDefaults.Web)
         {
             WriteIndented = indented,
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
         };
+        if (strict) o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        o.MakeReadOnly();
         return o;
     }
 

@@ -109,4 +109,20 @@ public sealed class ApiTests(StackFixture stack)
         Assert.Equal(HttpStatusCode.Accepted, (await Send(HttpMethod.Post, $"/api/instances/{id}/terminate?reason=done", key: null)).Status);
         await stack.WaitForStatusAsync(id, "Terminated");
     }
+
+    [Fact]
+    public async Task Concurrent_mixed_requests_get_no_server_errors_and_the_right_answers()
+    {
+        await stack.Stack.UpAsync();
+        var r = await MathV2.Cli.ApiLoadBench.RunAsync(stack.Stack.Layout.Url, stack.Stack.Key, new MathV2.Cli.ApiLoadOptions { Clients = 16, Requests = 1200 });
+        Assert.Equal(1200, r.Requests);
+        Assert.Equal(0, r.ServerErrors);
+        foreach (var route in r.Routes)
+        {
+            string expected = route.Route is "/api/laps" or "/healthz" ? "200" : "404";
+            Assert.Equal([expected], route.StatusCodes.Keys);
+            Assert.True(route.Requests > 100, $"{route.Route}: {route.Requests} requests");
+        }
+        Assert.True(r.P50Ms > 0 && r.P99Ms >= r.P50Ms);
+    }
 }

@@ -22,7 +22,9 @@ public sealed record LlamaConfig
     [JsonIgnore] public int KvHeads => KvHeadsOrNull ?? Heads;
     [JsonIgnore] public int HeadDim => HiddenSize / Heads;
 
-    static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Options = ReadOnly(new() { WriteIndented = true });
+
+    static JsonSerializerOptions ReadOnly(JsonSerializerOptions o) { o.MakeReadOnly(populateMissingResolver: true); return o; }
 
     public static LlamaConfig Parse(string json)
     {
