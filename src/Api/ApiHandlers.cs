@@ -31,9 +31,32 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         return CheckStatus(req, id);
     }
 
-    /// <summary>The 202 Accepted payload of Durable Functions, pointing at the instance routes.</summary>
-    public static IResult CheckStatus(HttpRequest req, string id) =>
-        Results.Json(CheckStatusPayload.For(BaseUrl(req), id, KeyOf(req)), Json.Options, statusCode: 202);
+    /// <summary>Seconds a client should wait before asking an in-progress instance again (the Durable Functions default).</summary>
+    public const int RetryAfterSeconds = 10;
+
+    /// <summary>
+    /// The 202 Accepted answer of Durable Functions' start routes: the check-status payload, a Location header (the
+    /// status URI) and Retry-After.
+    /// </summary>
+    public static IResult CheckStatus(HttpRequest req, string id)
+    {
+        var payload = CheckStatusPayload.For(BaseUrl(req), id, KeyOf(req));
+        return new HeaderResult(Results.Json(payload, Json.Options, statusCode: 202),
+            new Dictionary<string, string> { ["Location"] = payload.StatusQueryGetUri, ["Retry-After"] = RetryAfterSeconds.ToString() });
+    }
+
+    /// <summary>
+    /// The status code of GET /api/instances/{id} in the Durable Functions HTTP API: 202 while the instance is in
+    /// progress (Pending, Running, Suspended), 200 once it has stopped (Completed, Failed, Terminated).
+    /// </summary>
+    public static int InstanceStatusCode(OrchestrationRuntimeStatus status) => status switch
+    {
+        OrchestrationRuntimeStatus.Pending or OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Suspended => 202,
+#pragma warning disable CS0618 // ContinuedAsNew is obsolete in the client but still reported by some backends.
+        OrchestrationRuntimeStatus.ContinuedAsNew => 202,
+#pragma warning restore CS0618
+        _ => 200,
+    };
 
     /// <summary>GET /api/instances/{id}?showHistory=true&amp;showInput=false</summary>
     public async Task<IResult> GetInstanceAsync(HttpRequest req, DurableTaskClient client, string id, CancellationToken ct = default)
@@ -66,7 +89,8 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         object? failure = meta.FailureDetails == null ? null : new { meta.FailureDetails.ErrorType, meta.FailureDetails.ErrorMessage };
         if (failure == null && meta.RuntimeStatus == OrchestrationRuntimeStatus.Failed && output is { ValueKind: JsonValueKind.String } message)
             (failure, output) = (new { ErrorType = "OrchestrationFailed", ErrorMessage = message.GetString() }, null);
-        return Results.Json(new
+        int code = InstanceStatusCode(meta.RuntimeStatus);
+        var body = Results.Json(new
         {
             name = meta.Name,
             instanceId = meta.InstanceId,
@@ -78,7 +102,10 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
             createdTime = meta.CreatedAt,
             lastUpdatedTime = meta.LastUpdatedAt,
             historyEvents = history,
-        }, Json.Options);
+        }, Json.Options, statusCode: code);
+        if (code != 202) return body;
+        string self = $"{BaseUrl(req)}{req.PathBase}{req.Path}{req.QueryString}";
+        return new HeaderResult(body, new Dictionary<string, string> { ["Location"] = self, ["Retry-After"] = RetryAfterSeconds.ToString() });
     }
 
     /// <summary>POST /api/instances/{id}/{terminate|rewind|restart|suspend|resume}?reason=…</summary>
@@ -189,7 +216,14 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         string text = await reader.ReadToEndAsync(ct);
         if (string.IsNullOrWhiteSpace(text))
             return allowEmpty ? (default, null) : (default, Problems.BadRequest("a JSON body is required", "body"));
-        try { return (JsonSerializer.Deserialize<T>(text, Json.Strict), null); }
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(text, Json.Strict);
+            // A literal null where an object is expected is a mistake, not "all defaults".
+            if (value is null && Nullable.GetUnderlyingType(typeof(T)) == null)
+                return (default, Problems.BadRequest("the body must be a JSON object, not null", "body"));
+            return (value, null);
+        }
         catch (JsonException e)
         {
             string field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');

@@ -4,6 +4,7 @@ using MathV2.Core;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Jobs;
 using MathV2.Core.Laps;
+using MathV2.Core.Models;
 using MathV2.Core.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
@@ -23,8 +24,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (error != null) return error;
         spec ??= new LapSpec();
         spec = spec with { Limits = spec.Limits ?? defaultLimits };
-        var errors = spec.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
-        if (errors.Count > 0) return Problems.Invalid(errors);
+        if (await InvalidAsync(spec.Validate(), spec, "", ct) is { } invalid) return invalid;
         string id = LapPrefix + Guid.NewGuid().ToString("N")[..12];
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, new LapInput { LapId = id, Spec = spec }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
@@ -51,8 +51,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         var (spec, error) = await ApiHandlers.ReadBodyAsync<LapSpec>(req, allowEmpty: true, ct);
         if (error != null) return error;
         spec = spec == null ? old.Spec : spec with { Limits = spec.Limits ?? defaultLimits };
-        var errors = spec.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
-        if (errors.Count > 0) return Problems.Invalid(errors);
+        if (await InvalidAsync(spec.Validate(), spec, "", ct) is { } invalid) return invalid;
         var reused = new List<PhaseResult>();
         foreach (string phase in LapPhases.Names.Take(index))
         {
@@ -86,11 +85,34 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (error != null) return error;
         spec ??= new FlywheelSpec();
         spec = spec with { Lap = spec.Lap with { Limits = spec.Lap.Limits ?? defaultLimits } };
-        var errors = spec.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
-        if (errors.Count > 0) return Problems.Invalid(errors);
+        if (await InvalidAsync(spec.Validate(), spec.Lap, "lap.", ct) is { } invalid) return invalid;
         string id = FlywheelPrefix + Guid.NewGuid().ToString("N")[..12];
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new FlywheelInput { FlywheelId = id, Spec = spec }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
+    }
+
+    /// <summary>
+    /// The spec's field errors and those only storage can tell (baseCheckpoint names a checkpoint artifact), all at
+    /// once as one 400; null when the spec may start.
+    /// </summary>
+    async Task<IResult?> InvalidAsync(IEnumerable<(string Field, string Message)> fieldErrors, LapSpec lap, string prefix, CancellationToken ct)
+    {
+        var errors = fieldErrors.ToList();
+        if (lap.BaseCheckpoint is { } id && Ids.IsValid(id) && await CheckpointProblemAsync(id, ct) is { } problem)
+            errors.Add(($"{prefix}baseCheckpoint", problem));
+        if (errors.Count == 0) return null;
+        return Problems.Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
+    }
+
+    /// <summary>Why an artifact cannot be a lap's base checkpoint, or null when it can.</summary>
+    async Task<string?> CheckpointProblemAsync(string id, CancellationToken ct)
+    {
+        var m = await artifacts.GetAsync(id, ct);
+        if (m == null) return $"no artifact '{id}' exists";
+        var files = m.Files.Select(f => f.Path).ToHashSet();
+        var missing = CheckpointFiles.Required.Where(f => !files.Contains(f)).ToList();
+        if (!files.Contains(CheckpointFiles.Weights) && !files.Contains(CheckpointFiles.WeightsIndex)) missing.Add($"{CheckpointFiles.Weights} (or {CheckpointFiles.WeightsIndex})");
+        return missing.Count == 0 ? null : $"artifact '{id}' is not a checkpoint: it has no {string.Join(", ", missing)}";
     }
 
     /// <summary>GET /api/flywheels/{id}: the lap running, the laps so far (with their reports), why it stopped.</summary>

@@ -26,7 +26,12 @@ public static class Json
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
             TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
         };
-        if (strict) o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        if (strict)
+        {
+            o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            // null where the contract has no null ("verifier": null) is an error naming the field, not a default.
+            o.RespectNullableAnnotations = true;
+        }
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         o.MakeReadOnly();
         return o;

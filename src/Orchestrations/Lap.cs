@@ -87,29 +87,31 @@ public sealed record LapStatus
 /// <summary>Running GPU jobs from a phase: deterministic ids, the lap's limits, failure as an exception.</summary>
 static class PhaseJobs
 {
-    public static Task<GpuJobOutcome> RunAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string kind, object parameters, params string[] inputs)
+    public static Task<GpuJobOutcome> RunAsync<T>(TaskOrchestrationContext context, PhaseInput input, string phase, string step, T parameters, params string[] inputs)
+        where T : IGpuJobParameters
     {
         // The phase's status names the job, so GET /api/laps/{id} can show its progress.
         context.SetCustomStatus(new { phase, step, jobs = new[] { $"{input.LapId}-{phase}-{step}" } });
-        return RunQuietAsync(context, input, phase, step, kind, parameters, inputs);
+        return RunQuietAsync(context, input, phase, step, parameters, inputs);
     }
 
     /// <summary>GRPO of a model on D_mv with the meta-verifier reward (1C's meta-verifier; 1D's meta task), the base model as reference.</summary>
     public static Task<GpuJobOutcome> MetaVerificationGrpoAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string policy, string dmv)
     {
         string baseModel = input.Artifacts["base"];
-        return RunAsync(context, input, phase, step, GpuJobKinds.Grpo, new
+        return RunAsync(context, input, phase, step, new GrpoJobParameters
         {
-            policy, reference = baseModel,
-            reward = new { kind = "meta-verifier", prompts = input.Spec.Demo.Prompts },
-            dataset = new { artifact = dmv, file = LapFiles.GradedAnalyses },
-            options = input.Spec.MetaVerifier,
+            Policy = policy, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.MetaVerifierKind, Prompts = input.Spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(dmv, LapFiles.GradedAnalyses),
+            Options = input.Spec.MetaVerifier,
         }, policy, baseModel, dmv);
     }
 
-    static async Task<GpuJobOutcome> RunQuietAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string kind, object parameters, params string[] inputs)
+    static async Task<GpuJobOutcome> RunQuietAsync<T>(TaskOrchestrationContext context, PhaseInput input, string phase, string step, T parameters, params string[] inputs)
+        where T : IGpuJobParameters
     {
-        string jobId = $"{input.LapId}-{phase}-{step}";
+        string jobId = $"{input.LapId}-{phase}-{step}", kind = T.Kind;
         var spec = new GpuJobSpec
         {
             JobId = jobId, Kind = kind, InstanceId = jobId, Lap = input.LapId, Phase = phase, Inputs = inputs,
@@ -126,16 +128,14 @@ static class PhaseJobs
     /// sampling over many prompts is a few jobs, never one activity per sample.
     /// </summary>
     public static async Task<List<GpuJobOutcome>> SampleShardedAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, int shards,
-        Func<SampleShardParameters?, object> parameters, params string[] inputs)
+        Func<SampleShard?, SampleJobParameters> parameters, params string[] inputs)
     {
-        if (shards <= 1) return [await RunAsync(context, input, phase, step, GpuJobKinds.Sample, parameters(null), inputs)];
+        if (shards <= 1) return [await RunAsync(context, input, phase, step, parameters(null), inputs)];
         context.SetCustomStatus(new { phase, step, jobs = Enumerable.Range(0, shards).Select(i => $"{input.LapId}-{phase}-{step}{i}").ToArray() });
-        var tasks = Enumerable.Range(0, shards).Select(i => RunQuietAsync(context, input, phase, $"{step}{i}", GpuJobKinds.Sample, parameters(new SampleShardParameters(i, shards)), inputs)).ToList();
+        var tasks = Enumerable.Range(0, shards).Select(i => RunQuietAsync(context, input, phase, $"{step}{i}", parameters(new SampleShard(i, shards)), inputs)).ToList();
         return (await Task.WhenAll(tasks)).ToList();
     }
 }
-
-public sealed record SampleShardParameters(int Index, int Count);
 
 /// <summary>Held-out measures: a sample job on a held-out file, then the measure activity.</summary>
 static class HeldOut
@@ -147,19 +147,19 @@ static class HeldOut
         var e = input.Spec.Evaluation;
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
         string file = kind == "verifier" ? LapFiles.HeldOutVerificationPrompts : LapFiles.HeldOutGenerationPrompts;
-        var job = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}", GpuJobKinds.Sample, new
+        var job = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}", new SampleJobParameters
         {
-            model, prompts = new { artifact = heldOut, file }, n = kind == "verifier" ? 1 : e.ProofSamples, maxNewTokens = e.MaxNewTokens,
-            temperature = kind == "verifier" ? e.Temperature : e.ProofTemperature, seed = input.Spec.Demo.Seed,
+            Model = model, Prompts = ArtifactFileRef.Of(heldOut, file), N = kind == "verifier" ? 1 : e.ProofSamples, MaxNewTokens = e.MaxNewTokens,
+            Temperature = kind == "verifier" ? e.Temperature : e.ProofTemperature, Seed = input.Spec.Demo.Seed,
         }, model, heldOut);
         // A verifier's analyses also at a temperature, several per proof (the distribution consensus labelling draws from).
         var sampled = new List<string>();
         var jobs = new List<GpuJobOutcome> { job };
         if (kind == "verifier" && e.AnalysisSamples > 0)
         {
-            var s = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}-sampled", GpuJobKinds.Sample, new
+            var s = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}-sampled", new SampleJobParameters
             {
-                model, prompts = new { artifact = heldOut, file }, n = e.AnalysisSamples, maxNewTokens = e.MaxNewTokens, temperature = e.AnalysisTemperature, seed = input.Spec.Demo.Seed,
+                Model = model, Prompts = ArtifactFileRef.Of(heldOut, file), N = e.AnalysisSamples, MaxNewTokens = e.MaxNewTokens, Temperature = e.AnalysisTemperature, Seed = input.Spec.Demo.Seed,
             }, model, heldOut);
             sampled.Add(s.ResultArtifactId!);
             jobs.Add(s);
@@ -186,11 +186,11 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         string? baseModel = spec.BaseCheckpoint ?? input.Previous?.GetValueOrDefault("base");
         if (baseModel is null)
         {
-            var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", GpuJobKinds.Sft, new
+            var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", new SftJobParameters
             {
-                init = new { config = spec.Bootstrap.Config, tokenizer = spec.Bootstrap.Tokenizer, seed = spec.Demo.Seed },
-                dataset = new { artifact = input.Datasets.Demonstrations, file = LapFiles.Demonstrations },
-                options = spec.Bootstrap.Options,
+                Init = new ModelInit { Config = spec.Bootstrap.Config, Tokenizer = spec.Bootstrap.Tokenizer, Seed = spec.Demo.Seed },
+                Dataset = ArtifactFileRef.Of(input.Datasets.Demonstrations, LapFiles.Demonstrations),
+                Options = spec.Bootstrap.Options,
             }, input.Datasets.Demonstrations);
             jobs.Add(sft);
             baseModel = sft.ResultArtifactId!;
@@ -210,12 +210,12 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             return Result(context, started, jobs, artifacts, metrics);
         }
         string proposer = input.From("selfVerifyingGenerator", baseModel);
-        var sample = await PhaseJobs.RunAsync(context, input, "1a", "proofs", GpuJobKinds.Sample, new
+        var sample = await PhaseJobs.RunAsync(context, input, "1a", "proofs", new SampleJobParameters
         {
-            model = proposer,
-            prompts = new { artifact = input.Datasets.Problems, file = LapFiles.GenerationPrompts },
-            n = spec.ColdStart.ProofsPerProblem, maxNewTokens = spec.ColdStart.MaxNewTokens, temperature = spec.ColdStart.Temperature,
-            seed = spec.Demo.Seed,
+            Model = proposer,
+            Prompts = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.GenerationPrompts),
+            N = spec.ColdStart.ProofsPerProblem, MaxNewTokens = spec.ColdStart.MaxNewTokens, Temperature = spec.ColdStart.Temperature,
+            Seed = spec.Demo.Seed,
         }, proposer, input.Datasets.Problems);
         jobs.Add(sample);
 
@@ -285,12 +285,12 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], policy = input.From(BestVerifier.ArtifactKey, input.From("verifierV3", baseModel));
-        var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", GpuJobKinds.Grpo, new
+        var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", new GrpoJobParameters
         {
-            policy, reference = baseModel,
-            reward = new { kind = "verifier-v1", prompts = input.Spec.Demo.Prompts },
-            dataset = new { artifact = dv, file = LapFiles.GradedProofs },
-            options = input.Spec.Verifier,
+            Policy = policy, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.VerifierV1, Prompts = input.Spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(dv, LapFiles.GradedProofs),
+            Options = input.Spec.Verifier,
         }, policy, baseModel, dv);
         var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1b", "verifierV1", grpo.ResultArtifactId!, "verifier");
         return new PhaseResult
@@ -321,10 +321,10 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
                 new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts, MaxRows = spec.Annotation.BatchSize });
-            var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", GpuJobKinds.Sample, new
+            var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", new SampleJobParameters
             {
-                model = v1, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts },
-                n = spec.Analyses.PerProof, maxNewTokens = spec.Analyses.MaxNewTokens, temperature = spec.Analyses.Temperature, seed = spec.Demo.Seed,
+                Model = v1, Prompts = ArtifactFileRef.Of(prompts, LapFiles.VerificationPrompts),
+                N = spec.Analyses.PerProof, MaxNewTokens = spec.Analyses.MaxNewTokens, Temperature = spec.Analyses.Temperature, Seed = spec.Demo.Seed,
             }, v1, prompts);
             jobs.Add(analyses);
             var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
@@ -376,12 +376,12 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
             jobs.Add(metaTask);
             metaTrained = metaTask.ResultArtifactId!;
         }
-        var both = await PhaseJobs.RunAsync(context, input, "1d", "verification", GpuJobKinds.Grpo, new
+        var both = await PhaseJobs.RunAsync(context, input, "1d", "verification", new GrpoJobParameters
         {
-            policy = metaTrained, reference = baseModel,
-            reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
-            dataset = new { artifact = dv, file = LapFiles.GradedProofs },
-            options = spec.Verifier,
+            Policy = metaTrained, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta, Prompts = spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(dv, LapFiles.GradedProofs),
+            Options = spec.Verifier,
         }, metaTrained, baseModel, meta, dv);
         var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
         jobs.Add(both);
@@ -405,12 +405,12 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], policy = input.From("selfVerifyingGenerator", baseModel);
-        var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", GpuJobKinds.Grpo, new
+        var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", new GrpoJobParameters
         {
-            policy, reference = baseModel,
-            reward = new { kind = "generator", verifier = v2, prompts = spec.Demo.Prompts, rewardMaxNewTokens = spec.Analyses.MaxNewTokens },
-            dataset = new { artifact = input.Datasets.Problems, file = LapFiles.Problems },
-            options = spec.Generator,
+            Policy = policy, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.Generator, Verifier = v2, Prompts = spec.Demo.Prompts, RewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            Dataset = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems),
+            Options = spec.Generator,
         }, policy, baseModel, v2, input.Datasets.Problems);
         string generator = grpo.ResultArtifactId!;
         var (eval, metrics, _) = await HeldOut.MeasureAsync(context, input, "2", "generator", generator, "generator");
@@ -421,10 +421,10 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
             LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.Demo.Prompts,
             Sources = new() { ["base"] = [input.Artifacts["baseHeldOutProofs"]], ["generator"] = [eval.ResultArtifactId!] },
         });
-        var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", GpuJobKinds.Sample, new
+        var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", new SampleJobParameters
         {
-            model = v2, prompts = new { artifact = prompts, file = LapFiles.VerificationPrompts }, n = 1,
-            maxNewTokens = spec.Evaluation.MaxNewTokens, temperature = spec.Evaluation.Temperature, seed = spec.Demo.Seed,
+            Model = v2, Prompts = ArtifactFileRef.Of(prompts, LapFiles.VerificationPrompts), N = 1,
+            MaxNewTokens = spec.Evaluation.MaxNewTokens, Temperature = spec.Evaluation.Temperature, Seed = spec.Demo.Seed,
         }, v2, prompts);
         LapMeasures.Merge(metrics, await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
             new MeasureInput { Kind = "judged", Samples = [judged.ResultArtifactId!] }));
@@ -449,19 +449,19 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
         var spec = input.Spec;
         string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], generator = input.Artifacts["generator"];
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
-        var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", GpuJobKinds.Grpo, new
+        var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", new GrpoJobParameters
         {
-            policy = generator, reference = baseModel,
-            reward = new { kind = "generator", verifier = v2, metaVerifier = v2, prompts = spec.Demo.Prompts, rewardMaxNewTokens = spec.Analyses.MaxNewTokens },
-            dataset = new { artifact = input.Datasets.Problems, file = LapFiles.Problems },
-            options = spec.SelfVerification ?? spec.Generator,
+            Policy = generator, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.Generator, Verifier = v2, MetaVerifier = v2, Prompts = spec.Demo.Prompts, RewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            Dataset = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems),
+            Options = spec.SelfVerification ?? spec.Generator,
         }, generator, baseModel, v2, input.Datasets.Problems);
         string selfVerifying = grpo.ResultArtifactId!;
-        var refine = await PhaseJobs.RunAsync(context, input, "3", "refinement", GpuJobKinds.Refine, new
+        var refine = await PhaseJobs.RunAsync(context, input, "3", "refinement", new RefineJobParameters
         {
-            model = selfVerifying, problems = new { artifact = heldOut, file = LapFiles.HeldOutProblems },
-            maxIterations = spec.Refinement.MaxIterations, samples = spec.Refinement.Samples, maxNewTokens = spec.Refinement.MaxNewTokens, temperature = spec.Refinement.Temperature,
-            seed = spec.Demo.Seed, prompts = spec.Demo.Prompts,
+            Model = selfVerifying, Problems = ArtifactFileRef.Of(heldOut, LapFiles.HeldOutProblems),
+            MaxIterations = spec.Refinement.MaxIterations, Samples = spec.Refinement.Samples, MaxNewTokens = spec.Refinement.MaxNewTokens, Temperature = spec.Refinement.Temperature,
+            Seed = spec.Demo.Seed, Prompts = spec.Demo.Prompts,
         }, selfVerifying, heldOut);
         var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
             new MeasureInput { Kind = "refinement", Samples = [refine.ResultArtifactId!], MaxIterations = spec.Refinement.MaxIterations });
@@ -488,10 +488,10 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], dv = input.Artifacts["dv"], meta = input.Artifacts["metaVerifier"];
         string generator = input.Artifacts["selfVerifyingGenerator"];
         var jobs = new List<GpuJobOutcome>();
-        var proofs = await PhaseJobs.SampleShardedAsync(context, input, "4", "proofs", c.Shards, shard => new
+        var proofs = await PhaseJobs.SampleShardedAsync(context, input, "4", "proofs", c.Shards, shard => new SampleJobParameters
         {
-            model = generator, prompts = new { artifact = input.Datasets.Problems, file = LapFiles.GenerationPrompts }, n = 1, maxPrompts = c.Proofs,
-            maxNewTokens = spec.ColdStart.MaxNewTokens, temperature = spec.ColdStart.Temperature, seed = spec.Demo.Seed + 4, shard,
+            Model = generator, Prompts = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.GenerationPrompts), N = 1, MaxPrompts = c.Proofs,
+            MaxNewTokens = spec.ColdStart.MaxNewTokens, Temperature = spec.ColdStart.Temperature, Seed = spec.Demo.Seed + 4, Shard = shard,
         }, generator, input.Datasets.Problems);
         jobs.AddRange(proofs);
         string proofPrompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
@@ -499,10 +499,10 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
             LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.Demo.Prompts,
             Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
         });
-        var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new
+        var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new SampleJobParameters
         {
-            model = v2, prompts = new { artifact = proofPrompts, file = LapFiles.VerificationPrompts }, n = c.N,
-            maxNewTokens = c.MaxNewTokens, temperature = c.Temperature, seed = spec.Demo.Seed + 40, shard,
+            Model = v2, Prompts = ArtifactFileRef.Of(proofPrompts, LapFiles.VerificationPrompts), N = c.N,
+            MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 40, Shard = shard,
         }, v2, proofPrompts);
         jobs.AddRange(analyses);
         var analysisIds = analyses.Select(j => j.ResultArtifactId!).ToList();
@@ -513,10 +513,10 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         var metaIds = new List<string>();
         if (metaPrompts.Prompts > 0)
         {
-            var metas = await PhaseJobs.SampleShardedAsync(context, input, "4", "meta", c.Shards, shard => new
+            var metas = await PhaseJobs.SampleShardedAsync(context, input, "4", "meta", c.Shards, shard => new SampleJobParameters
             {
-                model = v2, prompts = new { artifact = metaPrompts.Artifact, file = LapFiles.MetaPrompts }, n = c.M,
-                maxNewTokens = c.MaxNewTokens, temperature = c.Temperature, seed = spec.Demo.Seed + 400, shard,
+                Model = v2, Prompts = ArtifactFileRef.Of(metaPrompts.Artifact, LapFiles.MetaPrompts), N = c.M,
+                MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 400, Shard = shard,
             }, v2, metaPrompts.Artifact);
             jobs.AddRange(metas);
             metaIds = metas.Select(j => j.ResultArtifactId!).ToList();
@@ -525,12 +525,12 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, Dv = dv, N = c.N, M = c.M, K = c.K,
         });
-        var v3 = await PhaseJobs.RunAsync(context, input, "4", "verifier-v3", GpuJobKinds.Grpo, new
+        var v3 = await PhaseJobs.RunAsync(context, input, "4", "verifier-v3", new GrpoJobParameters
         {
-            policy = v2, reference = baseModel,
-            reward = new { kind = "verifier-v2", metaVerifier = meta, prompts = spec.Demo.Prompts },
-            dataset = new { artifact = labelled.Dv, file = LapFiles.GradedProofs },
-            options = spec.Verifier,
+            Policy = v2, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta, Prompts = spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(labelled.Dv, LapFiles.GradedProofs),
+            Options = spec.Verifier,
         }, v2, baseModel, meta, labelled.Dv);
         jobs.Add(v3);
         var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "4", "verifierV3", v3.ResultArtifactId!, "verifier");

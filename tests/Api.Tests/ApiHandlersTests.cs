@@ -99,4 +99,36 @@ public sealed class ApiHandlersTests
         Assert.Equal(202, (await Run(ctx, await _api.RaiseEventAsync(ctx.Request, _client, "live", "x"))).Status);
         Assert.Equal(["raise:live:x"], _client.Calls);
     }
+
+    [Theory]
+    [InlineData(OrchestrationRuntimeStatus.Pending, 202)]
+    [InlineData(OrchestrationRuntimeStatus.Running, 202)]
+    [InlineData(OrchestrationRuntimeStatus.Suspended, 202)]
+    [InlineData(OrchestrationRuntimeStatus.Completed, 200)]
+    [InlineData(OrchestrationRuntimeStatus.Failed, 200)]
+    [InlineData(OrchestrationRuntimeStatus.Terminated, 200)]
+    public async Task Instance_status_answers_as_the_durable_http_api_does(OrchestrationRuntimeStatus runtime, int expected)
+    {
+        _client.Add("inst-2", runtime);
+        var ctx = Context("GET", "/api/instances/inst-2", query: "?code=k");
+        var (status, _, json) = await Run(ctx, await _api.GetInstanceAsync(ctx.Request, _client, "inst-2"));
+        Assert.Equal(expected, status);
+        Assert.Equal(runtime.ToString(), json.GetProperty("runtimeStatus").GetString());
+        if (expected == 202)
+        {
+            Assert.Equal("http://localhost:7071/api/instances/inst-2?code=k", ctx.Response.Headers.Location.ToString());
+            Assert.Equal("10", ctx.Response.Headers.RetryAfter.ToString());
+        }
+        else Assert.Empty(ctx.Response.Headers.Location.ToString());
+    }
+
+    [Fact]
+    public async Task A_start_carries_location_and_retry_after()
+    {
+        var ctx = Context("POST", "/api/probes", "{}", "?code=secret");
+        var (status, _, json) = await Run(ctx, await _api.StartProbeAsync(ctx.Request, _client));
+        Assert.Equal(202, status);
+        Assert.Equal(json.GetProperty("statusQueryGetUri").GetString(), ctx.Response.Headers.Location.ToString());
+        Assert.Equal("10", ctx.Response.Headers.RetryAfter.ToString());
+    }
 }

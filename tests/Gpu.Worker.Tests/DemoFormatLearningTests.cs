@@ -1,3 +1,4 @@
+using MathV2.Core.Jobs;
 using System.Diagnostics;
 using MathV2.Core.Datasets;
 using MathV2.Core.Demo;
@@ -32,7 +33,7 @@ public sealed class DemoFormatLearningTests(ITestOutputHelper output)
         var o = lap.Demo.ToDatasetOptions() with { Seed = 3 };
         var (train, heldAll) = BootstrapBench.Split(DemoDatasets.Demonstrations(o));
         var held = heldAll.Where(r => r.Kind != "arithmetic").ToList();
-        var options = LapDefaults.BootstrapOptions.Deserialize<TrainOptions>(MathV2.Core.Json.Options)! with { Seed = 1 };
+        var options = LapDefaults.BootstrapOptions with { Seed = 1 };
         var sw = Stopwatch.StartNew();
         using var trained = BootstrapBench.Train(train, held, new ModelInit { Config = LapDefaults.BootstrapConfig, Tokenizer = lap.Bootstrap.Tokenizer, Seed = 5 }, options);
         var (model, tok) = (trained.Model, trained.Tok);

@@ -1,3 +1,4 @@
+using MathV2.Core.Models;
 using MathV2.Gpu.Worker.Model;
 using TorchSharp;
 using static TorchSharp.torch;

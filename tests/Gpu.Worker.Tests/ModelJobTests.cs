@@ -217,7 +217,13 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Contains("is not among the job's inputs", notInput.Error);
 
         var options = await Run(Spec(GpuJobKinds.Grpo, new { policy = "x", options = new { groupSize = 1 }, reward = new { kind = "suffix", text = "!" } }, "x"));
-        Assert.Contains("groupSize must be at least 2", options.Error);
+        Assert.Contains("groupSize must be between 2", options.Error);
+
+        // A field the worker does not know fails the job as bad input, never trains on defaults.
+        var typo = await Run(Spec(GpuJobKinds.Grpo, new { policy = "x", options = new { learningRat = 1e-4 }, reward = new { kind = "suffix", text = "!" } }, "x"));
+        Assert.Equal(GpuJobStatus.Failed, typo.Status);
+        Assert.Contains("learningRat", typo.Error);
+        Assert.Single(typo.Attempts);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using MathV2.Core.Models;
 using MathV2.Gpu.Worker.Model;
 
 namespace MathV2.Gpu.Worker.Tests;

@@ -1,3 +1,5 @@
+using MathV2.Core.Jobs;
+using MathV2.Core.Models;
 using System.Text.Json;
 using MathV2.Gpu.Worker.Model;
 using MathV2.Gpu.Worker.Text;

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using MathV2.Core.Jobs;
+using MathV2.Core.Models;
 
 namespace MathV2.Core.Laps;
 
@@ -44,37 +44,35 @@ public sealed record DemoLapOptions
 
 /// <summary>
 /// The demo's defaults, sized for one lap in about 15 minutes on a 2-core CPU (docs/laps.md). An object given in
-/// a spec replaces the default whole; fields it leaves out take the worker's defaults (docs/worker.md).
+/// a spec replaces the default whole; fields it leaves out take the job's defaults (docs/worker.md).
 /// </summary>
 public static class LapDefaults
 {
-    static JsonElement J(object o) => JsonSerializer.SerializeToElement(o, Json.Options);
-
     /// <summary>3 layers: the 2-layer model's step checks miscopied operands (docs/laps.md, "Measured"); 2500 steps keep the lap's time.</summary>
-    public static JsonElement BootstrapConfig => J(new
+    public static LlamaConfig BootstrapConfig => new()
     {
-        hidden_size = 128, num_hidden_layers = 3, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 352, max_position_embeddings = 1024,
-    });
+        HiddenSize = 128, Layers = 3, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 352, MaxPositions = 1024,
+    };
     /// <summary>The first 500 steps on the arithmetic rows only (facts and step checks: what a pretrained model knows), then all demonstrations.</summary>
-    public static JsonElement BootstrapOptions => J(new
+    public static TrainOptions BootstrapOptions => new()
     {
-        steps = 2500, batchSize = 8, learningRate = 3e-3, warmupSteps = 50, evalEvery = 500, checkpointEvery = 500, maxSeqLen = 1024,
-        curriculumSteps = 500, curriculumKinds = new[] { "arithmetic" },
-    });
+        Steps = 2500, BatchSize = 8, LearningRate = 3e-3, WarmupSteps = 50, EvalEvery = 500, CheckpointEvery = 500, MaxSeqLen = 1024,
+        CurriculumSteps = 500, CurriculumKinds = ["arithmetic"],
+    };
     /// <summary>A learning rate of 1e-4: the bootstrap verifies well already, and at 3e-4 GRPO's noise undid more than it taught (docs/laps.md).</summary>
-    public static JsonElement Verifier => J(new { steps = 40, groupSize = 4, promptsPerStep = 4, maxNewTokens = 170, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 640, checkpointEvery = 20 });
+    public static GrpoOptions Verifier => new() { Steps = 40, GroupSize = 4, PromptsPerStep = 4, MaxNewTokens = 170, LearningRate = 1e-4, WarmupSteps = 2, BatchSize = 8, MaxSeqLen = 640, CheckpointEvery = 20 };
     /// <summary>1e-4 too: at 3e-4 the D_mv step cost verifier v2 its step checks (docs/laps.md, "Measured").</summary>
-    public static JsonElement MetaVerifier => J(new { steps = 20, groupSize = 4, promptsPerStep = 4, maxNewTokens = 200, learningRate = 1e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 700, checkpointEvery = 5 });
-    public static JsonElement Generator => J(new { steps = 24, groupSize = 4, promptsPerStep = 4, maxNewTokens = 400, learningRate = 2e-4, warmupSteps = 2, batchSize = 8, maxSeqLen = 512, checkpointEvery = 8 });
+    public static GrpoOptions MetaVerifier => new() { Steps = 20, GroupSize = 4, PromptsPerStep = 4, MaxNewTokens = 200, LearningRate = 1e-4, WarmupSteps = 2, BatchSize = 8, MaxSeqLen = 700, CheckpointEvery = 5 };
+    public static GrpoOptions Generator => new() { Steps = 24, GroupSize = 4, PromptsPerStep = 4, MaxNewTokens = 400, LearningRate = 2e-4, WarmupSteps = 2, BatchSize = 8, MaxSeqLen = 512, CheckpointEvery = 8 };
 }
 
 /// <summary>The bootstrap (the stand-in for the SFT base model): a model from scratch trained on the demonstrations.</summary>
 public sealed record BootstrapOptions
 {
     /// <summary>HF config.json fields of the model (vocab_size comes from the tokenizer).</summary>
-    public JsonElement? Config { get; init; } = LapDefaults.BootstrapConfig;
+    public LlamaConfig Config { get; init; } = LapDefaults.BootstrapConfig;
     /// <summary>sft job options (steps, learningRate, batchSize, …; see docs/worker.md).</summary>
-    public JsonElement? Options { get; init; } = LapDefaults.BootstrapOptions;
+    public TrainOptions Options { get; init; } = LapDefaults.BootstrapOptions;
     /// <summary>"words" (the demonstrations' words and numbers as tokens, characters as fallback) or "char".</summary>
     public string Tokenizer { get; init; } = "words";
 }
@@ -170,14 +168,14 @@ public sealed record LapSpec
     public BootstrapOptions Bootstrap { get; init; } = new();
     public AnnotationOptions Annotation { get; init; } = new();
     public ColdStartOptions ColdStart { get; init; } = new();
-    /// <summary>grpo job options of the verifier (phase 1B; see docs/worker.md).</summary>
-    public JsonElement? Verifier { get; init; } = LapDefaults.Verifier;
-    /// <summary>grpo job options of the meta-verifier (phase 1C).</summary>
-    public JsonElement? MetaVerifier { get; init; } = LapDefaults.MetaVerifier;
+    /// <summary>grpo job options of the verifier (phases 1B, 1D, 4; see docs/worker.md).</summary>
+    public GrpoOptions Verifier { get; init; } = LapDefaults.Verifier;
+    /// <summary>grpo job options of the meta-verifier (phase 1C, and 1D's meta task).</summary>
+    public GrpoOptions MetaVerifier { get; init; } = LapDefaults.MetaVerifier;
     /// <summary>grpo job options of the generator (phase 2).</summary>
-    public JsonElement? Generator { get; init; } = LapDefaults.Generator;
+    public GrpoOptions Generator { get; init; } = LapDefaults.Generator;
     /// <summary>grpo job options of phase 3 (the α/β self-verification reward); the generator's when left out.</summary>
-    public JsonElement? SelfVerification { get; init; }
+    public GrpoOptions? SelfVerification { get; init; }
     /// <summary>Phase 1C: how the verifier writes the analyses that annotators rate.</summary>
     public AnalysisSamplingOptions Analyses { get; init; } = new();
     public RefinementOptions Refinement { get; init; } = new();
@@ -199,12 +197,12 @@ public sealed record LapSpec
         if (Demo.DemonstrationProblemsPerDifficulty is < 1 or > 100_000) yield return ("demo.demonstrationProblemsPerDifficulty", "must be between 1 and 100000");
         if (Demo.FactProblemsPerDifficulty is < 0 or > 100_000) yield return ("demo.factProblemsPerDifficulty", "must be between 0 and 100000");
         if (BaseCheckpoint != null && !Ids.IsValid(BaseCheckpoint)) yield return ("baseCheckpoint", "is not a valid artifact id");
-        if (Bootstrap.Config is { } c && c.ValueKind != JsonValueKind.Object) yield return ("bootstrap.config", "must be an object (HF config.json fields)");
-        if (Bootstrap.Options is { } o && o.ValueKind != JsonValueKind.Object) yield return ("bootstrap.options", "must be an object (sft options)");
+        // vocab_size is the tokenizer's; the rest of the model's shape is checked here, before any job runs.
+        foreach (var (f, m) in (Bootstrap.Config with { VocabSize = 1 }).Validate()) yield return ($"bootstrap.config.{f}", m);
+        foreach (var (f, m) in Bootstrap.Options.Validate()) yield return ($"bootstrap.options.{f}", m);
         if (Bootstrap.Tokenizer is not ("words" or "char")) yield return ("bootstrap.tokenizer", "must be \"words\" or \"char\"");
-        if (Verifier is { } v && v.ValueKind != JsonValueKind.Object) yield return ("verifier", "must be an object (grpo options)");
-        if (MetaVerifier is { } mv && mv.ValueKind != JsonValueKind.Object) yield return ("metaVerifier", "must be an object (grpo options)");
-        if (Generator is { } g && g.ValueKind != JsonValueKind.Object) yield return ("generator", "must be an object (grpo options)");
+        foreach (var (name, o) in new[] { ("verifier", Verifier), ("metaVerifier", MetaVerifier), ("generator", Generator), ("selfVerification", SelfVerification) })
+            if (o != null) foreach (var (f, m) in o.Validate()) yield return ($"{name}.{f}", m);
         if (Analyses.PerProof is < 1 or > 64) yield return ("analyses.perProof", "must be between 1 and 64");
         if (Analyses.MaxNewTokens is < 1 or > 8192) yield return ("analyses.maxNewTokens", "must be between 1 and 8192");
         if (Annotation.Annotator is not ("oracle" or "http")) yield return ("annotation.annotator", "must be oracle or http");
@@ -214,7 +212,6 @@ public sealed record LapSpec
         if (ColdStart.ProofsPerProblem is < 1 or > 64) yield return ("coldStart.proofsPerProblem", "must be between 1 and 64");
         if (ColdStart.MaxNewTokens is < 1 or > 8192) yield return ("coldStart.maxNewTokens", "must be between 1 and 8192");
         if (ColdStart.Temperature is < 0 or > 2) yield return ("coldStart.temperature", "must be between 0 and 2");
-        if (SelfVerification is { } sv && sv.ValueKind != JsonValueKind.Object) yield return ("selfVerification", "must be an object (grpo options)");
         if (Refinement.MaxIterations is < 1 or > 64) yield return ("refinement.maxIterations", "must be between 1 and 64");
         if (Refinement.Samples is < 1 or > 64) yield return ("refinement.samples", "must be between 1 and 64");
         if (Refinement.MaxNewTokens is < 1 or > 8192) yield return ("refinement.maxNewTokens", "must be between 1 and 8192");

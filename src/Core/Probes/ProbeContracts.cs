@@ -31,8 +31,10 @@ public sealed record ProbeRequest
 }
 
 /// <summary>Parameters of one probe job.</summary>
-public sealed record ProbeParameters
+public sealed record ProbeParameters : Jobs.IGpuJobParameters
 {
+    public static string Kind => Jobs.GpuJobKinds.Probe;
+
     public int Size { get; init; } = 1024;
     public int Repeats { get; init; } = 10;
     public double MinSeconds { get; init; }

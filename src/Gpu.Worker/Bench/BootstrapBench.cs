@@ -1,3 +1,4 @@
+using MathV2.Core.Jobs;
 using System.Diagnostics;
 using System.Text.Json;
 using MathV2.Core;
@@ -85,7 +86,7 @@ public static class BootstrapBench
         int perDifficulty = o.Quick ? 1 : o.HeldOutPerDifficulty;
         var problems = DemoDatasets.HeldOutProblems(demo, perDifficulty);
         var graded = DemoDatasets.HeldOutGradedProofs(demo, perDifficulty).ToList();
-        var options = LapDefaults.BootstrapOptions.Deserialize<TrainOptions>(Json.Options)! with { Seed = 1 };
+        var options = LapDefaults.BootstrapOptions with { Seed = 1 };
         if (o.Steps is { } s) options = options with { Steps = s, EvalEvery = Math.Min(options.EvalEvery, s), CheckpointEvery = Math.Min(options.CheckpointEvery, s) };
         if (o.LearningRate is { } lr) options = options with { LearningRate = lr };
         if (o.Seed is { } seed) options = options with { Seed = seed };
@@ -98,10 +99,10 @@ public static class BootstrapBench
         {
             progress($"{tokenizer}: training the bootstrap ({options.Steps} steps on {train.Count} demonstrations" +
                 (options.CurriculumSteps > 0 ? $", the first {options.CurriculumSteps} on {string.Join(", ", options.CurriculumKinds)} only)" : ")"));
-            var config = System.Text.Json.Nodes.JsonNode.Parse(LapDefaults.BootstrapConfig.GetRawText())!.AsObject();
-            if (o.Hidden is { } h) { config["hidden_size"] = h; config["intermediate_size"] = h * 11 / 4; }
-            if (o.Layers is { } l) config["num_hidden_layers"] = l;
-            var init = new ModelInit { Config = JsonSerializer.SerializeToElement(config), Tokenizer = tokenizer, Seed = o.Seed ?? 5 };
+            var config = LapDefaults.BootstrapConfig;
+            if (o.Hidden is { } h) config = config with { HiddenSize = h, IntermediateSize = h * 11 / 4 };
+            if (o.Layers is { } l) config = config with { Layers = l };
+            var init = new ModelInit { Config = config, Tokenizer = tokenizer, Seed = o.Seed ?? 5 };
             var sw = Stopwatch.StartNew();
             using var trained = Train(train, eval, init, options);
             var (model, tok, trainTokens, evalLoss, trainSeconds) = trained;

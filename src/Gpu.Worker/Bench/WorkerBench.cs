@@ -1,3 +1,5 @@
+using MathV2.Core.Jobs;
+using MathV2.Core.Models;
 using System.Diagnostics;
 using MathV2.Core.Probes;
 using MathV2.Gpu.Worker.Jobs;

@@ -51,6 +51,11 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
         return storage.Container(StorageNames.JobsContainer).GetBlobClient($"{Spec.JobId}/resume/{name}");
     }
 
-    public T GetParameters<T>() where T : new() =>
-        Spec.Parameters is { } p ? p.Deserialize<T>(Core.Json.Options) ?? new T() : new T();
+    /// <summary>The job's parameters, read strictly: a field this worker does not know is an error, never ignored.</summary>
+    public T GetParameters<T>() where T : IGpuJobParameters, new()
+    {
+        if (Spec.Parameters is not { } p || p.ValueKind == JsonValueKind.Null) return new T();
+        try { return p.Deserialize<T>(Core.Json.Strict) ?? new T(); }
+        catch (JsonException e) { throw new InvalidDataException($"{Spec.Kind} job parameters: {e.Message}", e); }
+    }
 }

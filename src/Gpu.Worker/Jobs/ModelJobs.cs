@@ -4,74 +4,13 @@ using System.Text.Json;
 using MathV2.Core;
 using MathV2.Core.Datasets;
 using MathV2.Core.Jobs;
+using MathV2.Core.Models;
 using MathV2.Gpu.Worker.Model;
 using MathV2.Gpu.Worker.Text;
 using MathV2.Gpu.Worker.Training;
 using TorchSharp;
 
 namespace MathV2.Gpu.Worker.Jobs;
-
-/// <summary>A file inside an artifact that the job lists among its inputs.</summary>
-public sealed record ArtifactFileRef
-{
-    public string Artifact { get; init; } = "";
-    public string File { get; init; } = "";
-}
-
-/// <summary>
-/// A model built from scratch: a HF config.json object (vocab_size comes from the tokenizer) and the tokenizer:
-/// "char" (printable ASCII) or "words" (words and numbers of the training set as tokens, characters as fallback).
-/// </summary>
-public sealed record ModelInit
-{
-    public JsonElement? Config { get; init; }
-    public string Tokenizer { get; init; } = "char";
-    public long Seed { get; init; }
-}
-
-public sealed record SftJobParameters
-{
-    /// <summary>Checkpoint artifact to start from; or Init to start from scratch (the bootstrap).</summary>
-    public string? Base { get; init; }
-    public ModelInit? Init { get; init; }
-    /// <summary>Demonstrations JSONL ({kind, prompt, completion}).</summary>
-    public ArtifactFileRef? Dataset { get; init; }
-    /// <summary>Held-out demonstrations; without it, EvalShare of the prompts (by hash) are held out.</summary>
-    public ArtifactFileRef? Eval { get; init; }
-    public double EvalShare { get; init; } = 0.1;
-    public TrainOptions Options { get; init; } = new();
-}
-
-public sealed record GrpoJobParameters
-{
-    public string? Policy { get; init; }
-    /// <summary>The frozen KL reference; the policy's starting checkpoint when left out.</summary>
-    public string? Reference { get; init; }
-    public RewardSpec Reward { get; init; } = new();
-    public ArtifactFileRef? Dataset { get; init; }
-    public GrpoOptions Options { get; init; } = new();
-}
-
-public sealed record SampleJobParameters
-{
-    public string? Model { get; init; }
-    /// <summary>Prompts JSONL ({"id"?, "prompt", …}).</summary>
-    public ArtifactFileRef? Prompts { get; init; }
-    /// <summary>Completions per prompt.</summary>
-    public int N { get; init; } = 1;
-    public int BatchSize { get; init; } = 16;
-    public int MaxNewTokens { get; init; } = 256;
-    public double Temperature { get; init; } = 1.0;
-    public double TopP { get; init; } = 1.0;
-    public IReadOnlyList<string> StopStrings { get; init; } = [];
-    public long Seed { get; init; }
-    /// <summary>Only the first MaxPrompts rows (all when null).</summary>
-    public int? MaxPrompts { get; init; }
-    /// <summary>Shard of the rows this job samples: rows whose position % Count == Index (sampling split across jobs).</summary>
-    public SampleShard? Shard { get; init; }
-}
-
-public sealed record SampleShard(int Index, int Count);
 
 /// <summary>Reading checkpoints and datasets from artifacts, writing checkpoints into the job's result.</summary>
 public static class ModelArtifacts
@@ -134,7 +73,9 @@ public static class ModelArtifacts
             "words" => WordTokenizer.Train(trainingTexts ?? []),
             _ => throw new ArgumentException($"init.tokenizer: '{init.Tokenizer}' is not supported (use \"char\" or \"words\", or start from a base checkpoint)"),
         };
-        var config = init.Config is { } c ? LlamaConfig.Parse(c.GetRawText()) : new LlamaConfig();
+        var config = init.Config ?? new LlamaConfig();
+        var invalid = config.Validate().ToList();
+        if (invalid.Count > 0) throw new ArgumentException("init.config: " + string.Join("; ", invalid.Select(e => $"{e.Field} {e.Message}")));
         config = config with { VocabSize = tok.VocabSize };
         torch.manual_seed(init.Seed);
         var model = new LlamaForCausalLM(config);

@@ -10,26 +10,6 @@ using MathV2.Gpu.Worker.Text;
 
 namespace MathV2.Gpu.Worker.Jobs;
 
-public sealed record RefineJobParameters
-{
-    public string? Model { get; init; }
-    /// <summary>Problems JSONL (D_p rows: id, problem).</summary>
-    public ArtifactFileRef? Problems { get; init; }
-    /// <summary>Drafts per problem at most: the loop stops at a self-score of 1 or after this many.</summary>
-    public int MaxIterations { get; init; } = 8;
-    /// <summary>Refinements per problem (independent trajectories, each from its own draft): more of them, a steadier pass@1.</summary>
-    public int Samples { get; init; } = 1;
-    /// <summary>Latest attempts shown to the model as candidates (lowest self-score first).</summary>
-    public int Candidates { get; init; } = 1;
-    public int MaxNewTokens { get; init; } = 400;
-    public double Temperature { get; init; } = 1.0;
-    public double TopP { get; init; } = 1.0;
-    public int BatchSize { get; init; } = 16;
-    public long Seed { get; init; }
-    /// <summary>Prompt set: "standard" or "compact".</summary>
-    public string Prompts { get; init; } = "standard";
-}
-
 /// <summary>
 /// The refine job (phase 3's inference-time refinement): for each problem, draft a proof with a self-evaluation;
 /// while the self-score is below 1 and iterations remain, show the latest attempts with their self-evaluations

@@ -1,3 +1,4 @@
+using MathV2.Core.Models;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -11,9 +12,9 @@ namespace MathV2.Gpu.Worker.Model;
 /// </summary>
 public static class LlamaCheckpoint
 {
-    public const string ConfigFile = "config.json";
-    public const string WeightsFile = "model.safetensors";
-    public const string IndexFile = "model.safetensors.index.json";
+    public const string ConfigFile = CheckpointFiles.Config;
+    public const string WeightsFile = CheckpointFiles.Weights;
+    public const string IndexFile = CheckpointFiles.WeightsIndex;
 
     /// <summary>Writes config and weights; more than <paramref name="maxShardBytes"/> of weights are split into shards.</summary>
     public static IReadOnlyList<string> Save(LlamaForCausalLM model, string dir, long maxShardBytes = long.MaxValue)

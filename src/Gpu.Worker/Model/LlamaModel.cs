@@ -1,3 +1,4 @@
+using MathV2.Core.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

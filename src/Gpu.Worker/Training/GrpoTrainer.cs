@@ -1,3 +1,4 @@
+using MathV2.Core.Jobs;
 using System.Diagnostics;
 using System.Text.Json;
 using MathV2.Core.Method;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MathV2.Core;
 using MathV2.Core.Datasets;
+using MathV2.Core.Jobs;
 using MathV2.Core.Method;
 using MathV2.Gpu.Worker.Model;
 using MathV2.Gpu.Worker.Text;
@@ -17,64 +18,32 @@ public interface IRewardFunction : IDisposable
     double[] Score(IReadOnlyList<RewardInput> batch);
 }
 
-/// <summary>
-/// Which reward a grpo job uses. Kinds: suffix (toy: Value when the completion ends with Suffix), verifier-v1
-/// (D_v rows, R_format·R_score), meta-verifier (D_mv rows), verifier-v2 (D_v rows, × the frozen MetaVerifier's score
-/// of the analysis), generator (D_p rows, α·R_Y + β·R_Z with the frozen Verifier and, if given, MetaVerifier).
-/// </summary>
-public sealed record RewardSpec
+/// <summary>The worker's side of a <see cref="RewardSpec"/>: the reward function it names and the rows it trains on.</summary>
+public static class RewardSpecs
 {
-    public const string Suffix = "suffix", VerifierV1 = "verifier-v1", MetaVerifierKind = "meta-verifier", VerifierV2 = "verifier-v2", Generator = "generator";
-    public static readonly string[] Kinds = [Suffix, VerifierV1, MetaVerifierKind, VerifierV2, Generator];
-
-    public string Kind { get; init; } = Suffix;
-    /// <summary>suffix: the text a rewarded completion ends with.</summary>
-    public string? Text { get; init; }
-    public double Value { get; init; } = 1;
-    /// <summary>Artifact id of the frozen verifier checkpoint (generator).</summary>
-    public string? Verifier { get; init; }
-    /// <summary>Artifact id of the frozen meta-verifier checkpoint (verifier-v2; optional for generator).</summary>
-    public string? MetaVerifier { get; init; }
-    public double Alpha { get; init; } = 0.76;
-    public double Beta { get; init; } = 0.24;
-    /// <summary>The prompt set of the policy's and the reward models' prompts: "standard" or "compact".</summary>
-    public string Prompts { get; init; } = "standard";
-    /// <summary>Tokens a frozen reward model may write per analysis.</summary>
-    public int RewardMaxNewTokens { get; init; } = 256;
-
-    public IEnumerable<(string Field, string Message)> Validate()
-    {
-        if (!Kinds.Contains(Kind)) yield return ("reward.kind", $"must be one of {string.Join(", ", Kinds)}");
-        if (Kind == Suffix && string.IsNullOrEmpty(Text)) yield return ("reward.text", "is required for the suffix reward");
-        if (Kind == VerifierV2 && MetaVerifier == null) yield return ("reward.metaVerifier", "is required for verifier-v2");
-        if (Kind == Generator && Verifier == null) yield return ("reward.verifier", "is required for the generator reward");
-        if (RewardMaxNewTokens < 1) yield return ("reward.rewardMaxNewTokens", "must be at least 1");
-        if (Prompts is not ("standard" or "compact")) yield return ("reward.prompts", "must be standard or compact");
-    }
-
     /// <summary>Builds the reward; loadModel turns an artifact id into a frozen checkpoint directory's model and tokenizer.</summary>
-    public IRewardFunction Create(Func<string, (LlamaForCausalLM Model, ITokenizer Tok)> loadModel)
+    public static IRewardFunction Create(this RewardSpec spec, Func<string, (LlamaForCausalLM Model, ITokenizer Tok)> loadModel)
     {
-        var errors = Validate().ToList();
+        var errors = spec.Validate().ToList();
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors.Select(e => $"{e.Field} {e.Message}")));
-        var set = Core.Method.Prompts.Set(Prompts);
-        RewardModel? Frozen(string? id) => id is null ? null : new RewardModel(loadModel(id), RewardMaxNewTokens, set);
-        return Kind switch
+        var set = Core.Method.Prompts.Set(spec.Prompts);
+        RewardModel? Frozen(string? id) => id is null ? null : new RewardModel(loadModel(id), spec.RewardMaxNewTokens, set);
+        return spec.Kind switch
         {
-            Suffix => new SuffixReward(Text!, Value),
-            VerifierV1 => new VerifierReward(null, set),
-            MetaVerifierKind => new MetaVerifierReward(set),
-            VerifierV2 => new VerifierReward(Frozen(MetaVerifier), set),
-            _ => new GeneratorReward(Frozen(Verifier)!, Frozen(MetaVerifier), new GeneratorRewardOptions { Alpha = Alpha, Beta = Beta }, set),
+            RewardSpec.Suffix => new SuffixReward(spec.Text!, spec.Value),
+            RewardSpec.VerifierV1 => new VerifierReward(null, set),
+            RewardSpec.MetaVerifierKind => new MetaVerifierReward(set),
+            RewardSpec.VerifierV2 => new VerifierReward(Frozen(spec.MetaVerifier), set),
+            _ => new GeneratorReward(Frozen(spec.Verifier)!, Frozen(spec.MetaVerifier), new GeneratorRewardOptions { Alpha = spec.Alpha, Beta = spec.Beta }, set),
         };
     }
 
     /// <summary>Reads the dataset this reward trains on (D_v, D_mv, D_p, or {"prompt": …} rows for suffix), rejecting bad rows by file and line.</summary>
-    public IReadOnlyList<JsonElement> ReadRows(string text, string file) => Kind switch
+    public static IReadOnlyList<JsonElement> ReadRows(this RewardSpec spec, string text, string file) => spec.Kind switch
     {
-        Suffix => PromptRows.Read(text, file).Select(r => r.Row).ToList(),
-        VerifierV1 or VerifierV2 => Jsonl.Read<GradedProofRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
-        MetaVerifierKind => Jsonl.Read<GradedAnalysisRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
+        RewardSpec.Suffix => PromptRows.Read(text, file).Select(r => r.Row).ToList(),
+        RewardSpec.VerifierV1 or RewardSpec.VerifierV2 => Jsonl.Read<GradedProofRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
+        RewardSpec.MetaVerifierKind => Jsonl.Read<GradedAnalysisRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
         _ => Jsonl.Read<ProblemRow>(text, file).Rows.Select(r => JsonSerializer.SerializeToElement(r, Json.Options)).ToList(),
     };
 
@@ -118,13 +87,13 @@ sealed class VerifierReward(RewardModel? meta, PromptSet prompts) : IRewardFunct
 {
     public string Prompt(JsonElement row)
     {
-        var r = RewardSpec.Row<GradedProofRow>(row);
+        var r = RewardSpecs.Row<GradedProofRow>(row);
         return Prompts.RenderVerification(r.Problem, r.Proof, prompts.Verification);
     }
 
     public double[] Score(IReadOnlyList<RewardInput> batch)
     {
-        var rows = batch.Select(b => RewardSpec.Row<GradedProofRow>(b.Row)).ToList();
+        var rows = batch.Select(b => RewardSpecs.Row<GradedProofRow>(b.Row)).ToList();
         var parses = batch.Select(b => Parsers.Verification(b.Completion, b.FinishReason)).ToList();
         var v1 = parses.Select((p, i) => Rewards.VerifierV1(p, rows[i].Score)).ToArray();
         if (meta is null) return v1;
@@ -146,23 +115,23 @@ sealed class MetaVerifierReward(PromptSet prompts) : IRewardFunction
 {
     public string Prompt(JsonElement row)
     {
-        var r = RewardSpec.Row<GradedAnalysisRow>(row);
+        var r = RewardSpecs.Row<GradedAnalysisRow>(row);
         return Prompts.RenderMetaVerification(r.Problem, r.Proof, r.Analysis, prompts.MetaVerification);
     }
 
     public double[] Score(IReadOnlyList<RewardInput> batch) =>
-        batch.Select(b => Rewards.MetaVerifier(Parsers.MetaVerification(b.Completion, b.FinishReason), RewardSpec.Row<GradedAnalysisRow>(b.Row).Score)).ToArray();
+        batch.Select(b => Rewards.MetaVerifier(Parsers.MetaVerification(b.Completion, b.FinishReason), RewardSpecs.Row<GradedAnalysisRow>(b.Row).Score)).ToArray();
 
     public void Dispose() { }
 }
 
 sealed class GeneratorReward(RewardModel verifier, RewardModel? meta, GeneratorRewardOptions options, PromptSet prompts) : IRewardFunction
 {
-    public string Prompt(JsonElement row) => Prompts.RenderGeneration(RewardSpec.Row<ProblemRow>(row).Problem, prompts.Generation);
+    public string Prompt(JsonElement row) => Prompts.RenderGeneration(RewardSpecs.Row<ProblemRow>(row).Problem, prompts.Generation);
 
     public double[] Score(IReadOnlyList<RewardInput> batch)
     {
-        var problems = batch.Select(b => RewardSpec.Row<ProblemRow>(b.Row).Problem).ToList();
+        var problems = batch.Select(b => RewardSpecs.Row<ProblemRow>(b.Row).Problem).ToList();
         var parses = batch.Select(b => Parsers.Generation(b.Completion, b.FinishReason)).ToList();
         var ok = Enumerable.Range(0, batch.Count).Where(i => parses[i].FormatOk).ToList();
         var rewards = new double[batch.Count];

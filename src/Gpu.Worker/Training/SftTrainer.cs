@@ -1,3 +1,4 @@
+using MathV2.Core.Jobs;
 using MathV2.Gpu.Worker.Model;
 using MathV2.Gpu.Worker.Text;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using MathV2.Core.Jobs;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace MathV2.Gpu.Worker.Model;
+namespace MathV2.Core.Models;
 
 /// <summary>A Llama-family configuration, read from and written as a Hugging Face config.json.</summary>
 public sealed record LlamaConfig
@@ -38,9 +38,10 @@ public sealed record LlamaConfig
 
     public IEnumerable<(string Field, string Message)> Validate()
     {
+        if (Heads < 1) yield return ("num_attention_heads", "must be at least 1");
         if (HiddenSize < 1 || Heads < 1 || HiddenSize % Heads != 0) yield return ("hidden_size", "must be a positive multiple of num_attention_heads");
-        if (HeadDim % 2 != 0) yield return ("hidden_size", "hidden_size / num_attention_heads must be even (rotary embeddings)");
-        if (KvHeads < 1 || Heads % KvHeads != 0) yield return ("num_key_value_heads", "must divide num_attention_heads");
+        else if (HeadDim % 2 != 0) yield return ("hidden_size", "hidden_size / num_attention_heads must be even (rotary embeddings)");
+        if (KvHeads < 1 || (Heads >= 1 && Heads % KvHeads != 0)) yield return ("num_key_value_heads", "must divide num_attention_heads");
         if (Layers < 1) yield return ("num_hidden_layers", "must be at least 1");
         if (IntermediateSize < 1) yield return ("intermediate_size", "must be at least 1");
         if (VocabSize < 1) yield return ("vocab_size", "must be at least 1");
