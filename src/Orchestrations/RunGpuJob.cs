@@ -31,7 +31,7 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
                 // While a worker heartbeats, poll less and less often (up to 8x): the event is what ends the wait,
                 // and a long job must not grow the history by one poll every few seconds.
                 poll = healthy ? Math.Min(poll * 2, limits.PollSeconds * 8) : limits.PollSeconds;
-                if (record.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed)
+                if (record.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed or GpuJobStatus.Cancelled)
                     outcome = GpuJobClient.OutcomeOf(record);
                 else
                 {
@@ -48,6 +48,8 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
                 }
             }
             if (outcome.Status == GpuJobStatus.Succeeded) return outcome;
+            // Cancelled with its lap: nothing to give up or retry (normally this instance was terminated with it).
+            if (outcome.Status == GpuJobStatus.Cancelled) throw new InvalidOperationException($"job {spec.JobId} was {outcome.Error}");
             outcome = await GiveUpAsync(context, spec, outcome.Error ?? "job failed");
             if (outcome == null) { since = context.CurrentUtcDateTime; continue; }
             return outcome;

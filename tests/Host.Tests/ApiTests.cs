@@ -91,7 +91,8 @@ public sealed class ApiTests(StackFixture stack)
 
         var (purged, _, result) = await Send(HttpMethod.Delete, $"/api/instances/{id}", key: null);
         Assert.Equal(HttpStatusCode.OK, purged);
-        Assert.Equal(1, result.GetProperty("instancesDeleted").GetInt32());
+        Assert.Equal(2, result.GetProperty("instancesDeleted").GetInt32()); // the probe and its job orchestration
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, $"/api/instances/{id}-probe-0", key: null)).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, $"/api/instances/{id}", key: null)).Status);
     }
 

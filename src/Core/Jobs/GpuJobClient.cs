@@ -92,7 +92,7 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         var e = await GetEntityAsync(jobId, ct);
         if (e == null) return new ClaimResult(ClaimKind.Missing);
         var status = StatusOf(e);
-        if (status is GpuJobStatus.Succeeded or GpuJobStatus.Failed) return new ClaimResult(ClaimKind.AlreadyFinished);
+        if (status is GpuJobStatus.Succeeded or GpuJobStatus.Failed or GpuJobStatus.Cancelled) return new ClaimResult(ClaimKind.AlreadyFinished);
         var now = Now;
         var attempts = AttemptsOf(e);
         if (status == GpuJobStatus.Running)
@@ -237,6 +237,7 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
             var e = await GetEntityAsync(jobId, ct) ?? throw new InvalidOperationException($"job {jobId} does not exist");
             var status = StatusOf(e);
             if (status == GpuJobStatus.Succeeded) return (FailureConfirmation.Succeeded, ToRecord(e));
+            if (status == GpuJobStatus.Cancelled) return (FailureConfirmation.Failed, ToRecord(e));
             var now = Now;
             if (e.GetBoolean("FailureConfirmed") == true)
             {
@@ -261,6 +262,29 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
             return (FailureConfirmation.Failed, ToRecord(e));
         }
         throw new InvalidOperationException($"job {jobId}: too much contention confirming its failure");
+    }
+
+    /// <summary>
+    /// Cancels a Queued or Running job (its lap or flywheel was terminated): status Cancelled, the running attempt
+    /// marked cancelled. The worker running it sees its next heartbeat refused and stops; no worker claims it again.
+    /// No job event is published (the waiting orchestration is terminated too). False when the job had already ended.
+    /// </summary>
+    public async Task<bool> CancelAsync(string jobId, string reason, CancellationToken ct = default)
+    {
+        for (int i = 0; i < 5; i++)
+        {
+            var e = await GetEntityAsync(jobId, ct);
+            if (e == null || StatusOf(e) is not (GpuJobStatus.Queued or GpuJobStatus.Running)) return false;
+            var now = Now;
+            var attempts = AttemptsOf(e);
+            MarkLast(attempts, "cancelled", now, reason);
+            e["Status"] = nameof(GpuJobStatus.Cancelled);
+            e["Error"] = $"cancelled: {reason}";
+            e["FinishedAt"] = now;
+            e["Attempts"] = Json.Serialize(attempts);
+            if (await TryUpdateAsync(e, ct)) return true;
+        }
+        throw new InvalidOperationException($"job {jobId}: too much contention cancelling it");
     }
 
     public Task EnqueueAsync(string jobId, TimeSpan delay, CancellationToken ct) =>

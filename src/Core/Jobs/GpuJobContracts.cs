@@ -2,9 +2,12 @@ using System.Text.Json;
 
 namespace MathV2.Core.Jobs;
 
-/// <summary>Where a GPU job stands. Queued → Running → Succeeded | Failed (Running → Queued on a retry).</summary>
+/// <summary>
+/// Where a GPU job stands. Queued → Running → Succeeded | Failed (Running → Queued on a retry); Queued or Running →
+/// Cancelled when its lap or flywheel is terminated (no worker claims it again; a running attempt stops).
+/// </summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<GpuJobStatus>))]
-public enum GpuJobStatus { Queued, Running, Succeeded, Failed }
+public enum GpuJobStatus { Queued, Running, Succeeded, Failed, Cancelled }
 
 /// <summary>Job kinds the worker knows.</summary>
 public static class GpuJobKinds
@@ -106,7 +109,7 @@ public sealed record GpuJobAttempt
     public required string WorkerId { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
     public DateTimeOffset? EndedAt { get; init; }
-    /// <summary>running, succeeded, failed, lost (heartbeat went stale) or requeued.</summary>
+    /// <summary>running, succeeded, failed, lost (heartbeat went stale), abandoned, requeued or cancelled.</summary>
     public required string State { get; init; }
     public string? Error { get; init; }
 }
