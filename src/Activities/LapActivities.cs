@@ -12,57 +12,6 @@ using Microsoft.DurableTask;
 
 namespace MathV2.Activities;
 
-/// <summary>Lap I/O: datasets, annotation batches, labels → D_v. Every activity is idempotent (a replay rewrites nothing).</summary>
-public static class LapStore
-{
-
-    public static DemoDatasetOptions DemoOptions(LapSpec spec) => spec.Demo.ToDatasetOptions();
-
-    public static async Task<string> ReadTextAsync(MathV2Storage storage, string container, string path, CancellationToken ct = default) =>
-        (await storage.Container(container).GetBlobClient(path).DownloadContentAsync(ct)).Value.Content.ToString();
-
-    public static async Task<AnnotationBatch?> GetBatchAsync(MathV2Storage storage, string batchId, CancellationToken ct = default)
-    {
-        if (!Ids.IsValid(batchId)) return null;
-        try { return Json.Deserialize<AnnotationBatch>(await ReadTextAsync(storage, StorageNames.AnnotationsContainer, $"{batchId}/{LapFiles.Batch}", ct)); }
-        catch (RequestFailedException e) when (e.Status == 404) { return null; }
-    }
-
-    /// <summary>Stores labels once (If-None-Match): false when the batch was already labelled.</summary>
-    public static async Task<bool> TryStoreLabelsAsync(MathV2Storage storage, AnnotationBatch batch, IEnumerable<AnnotationLabel> labels, CancellationToken ct = default)
-    {
-        try
-        {
-            await storage.Container(StorageNames.AnnotationsContainer).GetBlobClient(batch.LabelsPath).UploadAsync(
-                BinaryData.FromString(AnnotationValidation.Write(labels)),
-                new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, ct);
-            return true;
-        }
-        catch (RequestFailedException e) when (e.Status is 409 or 412) { return false; }
-    }
-
-    public static async Task<string> ReadArtifactTextAsync(ArtifactStore artifacts, string id, string file)
-    {
-        var m = await artifacts.GetAsync(id) ?? throw new InvalidOperationException($"artifact {id} does not exist");
-        return Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, file));
-    }
-
-    /// <summary>completions.jsonl of sample job results, in order.</summary>
-    public static async Task<List<SampleCompletion>> ReadCompletionsAsync(ArtifactStore artifacts, IEnumerable<string> ids)
-    {
-        var all = new List<SampleCompletion>();
-        foreach (string id in ids) all.AddRange(SampleCompletion.Read(await ReadArtifactTextAsync(artifacts, id, LapFiles.Completions)));
-        return all;
-    }
-
-    /// <summary>A replay after a commit that lost its reply finds the manifest already there: that is success.</summary>
-    public static async Task CommitOnceAsync(ArtifactWriter w)
-    {
-        try { await w.CommitAsync(); }
-        catch (RequestFailedException e) when (e.Status is 409 or 412) { }
-    }
-}
-
 /// <summary>Writes the lap's demo datasets as artifacts (problems + generation prompts, demonstrations).</summary>
 [DurableTask(TaskNames.PrepareLapDatasets)]
 public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<LapInput, LapDatasets>

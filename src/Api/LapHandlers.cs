@@ -1,5 +1,4 @@
 using System.Text;
-using MathV2.Activities;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Jobs;

@@ -5,7 +5,7 @@ try
 {
     return await new Commands(StackLayout.ForRepository(root), Console.Out, Console.Error).RunAsync(args);
 }
-catch (CliException e)
+catch (Exception e) when (e is CliException or MathV2.Core.SettingsException)
 {
     Console.Error.WriteLine($"mathv2: {e.Message}");
     return 1;

@@ -45,7 +45,7 @@ public sealed record StackLayout
         Workers = EnvInt("MATHV2_WORKERS", 1),
     };
 
-    static int EnvInt(string name, int fallback) => int.TryParse(System.Environment.GetEnvironmentVariable(name), out int v) ? v : fallback;
+    static int EnvInt(string name, int fallback) => Core.Settings.Environment.Int(name, fallback, 0, 65535);
 }
 
 /// <summary>The processes `up` started, by pid (pids.json).</summary>

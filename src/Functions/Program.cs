@@ -1,3 +1,4 @@
+using MathV2.Activities;
 using MathV2.Api;
 using MathV2.Core.Storage;
 using Microsoft.Azure.Functions.Worker.Builder;
@@ -6,5 +7,5 @@ using Microsoft.Extensions.Hosting;
 
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
-builder.Services.AddMathV2Services(_ => MathV2Storage.FromEnvironment());
+builder.Services.AddMathV2Services(_ => MathV2Storage.FromEnvironment()).AddMathV2Activities();
 builder.Build().Run();

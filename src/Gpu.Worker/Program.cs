@@ -4,7 +4,9 @@ using MathV2.Gpu.Worker.Jobs;
 using TorchSharp;
 
 // The GPU worker process: one job at a time, until SIGTERM/SIGINT.
-var options = WorkerOptions.FromEnvironment();
+WorkerOptions options;
+try { options = WorkerOptions.FromEnvironment(); }
+catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 worker: {e.Message}"); Environment.Exit(2); return 2; }
 string device;
 try { device = torch.cuda.is_available() ? "cuda" : "cpu"; }
 catch (Exception e)

@@ -11,15 +11,19 @@ public sealed record WorkerOptions
     /// <summary>Longest wait between polls of an empty queue.</summary>
     public double MaxPollSeconds { get; init; } = 1;
 
-    public static WorkerOptions FromEnvironment()
+    /// <summary>From MATHV2_WORKER_*; a mistyped value stops the worker with the variable named.</summary>
+    public static WorkerOptions FromEnvironment(Core.Settings? settings = null)
     {
+        var env = settings ?? Core.Settings.Environment;
         var d = new WorkerOptions();
-        return new WorkerOptions
+        var o = new WorkerOptions
         {
-            WorkerId = Environment.GetEnvironmentVariable("MATHV2_WORKER_ID") is { Length: > 0 } id ? id : d.WorkerId,
-            LeaseSeconds = int.TryParse(Environment.GetEnvironmentVariable("MATHV2_WORKER_LEASE_S"), out int l) ? l : d.LeaseSeconds,
-            HeartbeatSeconds = double.TryParse(Environment.GetEnvironmentVariable("MATHV2_WORKER_HEARTBEAT_S"), System.Globalization.CultureInfo.InvariantCulture, out double h) ? h : d.HeartbeatSeconds,
-            MaxPollSeconds = double.TryParse(Environment.GetEnvironmentVariable("MATHV2_WORKER_MAX_POLL_S"), System.Globalization.CultureInfo.InvariantCulture, out double p) ? p : d.MaxPollSeconds,
+            WorkerId = env.String("MATHV2_WORKER_ID") ?? d.WorkerId,
+            LeaseSeconds = env.Int("MATHV2_WORKER_LEASE_S", d.LeaseSeconds, 3, 7 * 86400),
+            HeartbeatSeconds = env.Double("MATHV2_WORKER_HEARTBEAT_S", d.HeartbeatSeconds, 0.05, 3600),
+            MaxPollSeconds = env.Double("MATHV2_WORKER_MAX_POLL_S", d.MaxPollSeconds, 0.01, 600),
         };
+        if (!Core.Ids.IsValid(o.WorkerId)) throw new Core.SettingsException($"MATHV2_WORKER_ID='{o.WorkerId}' must be letters, digits, '-', '_' or '.'");
+        return o;
     }
 }

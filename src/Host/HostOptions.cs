@@ -1,3 +1,5 @@
+using MathV2.Core;
+
 namespace MathV2.Host;
 
 /// <summary>Settings of the local host, from MATHV2_* environment variables.</summary>
@@ -11,18 +13,23 @@ public sealed record LocalHostOptions
     /// <summary>Longest back-off of the Azure Storage provider's queue polling (30 s by default there).</summary>
     public TimeSpan MaxQueuePollingInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
-    public static LocalHostOptions FromEnvironment()
+    public static LocalHostOptions FromEnvironment(Settings? settings = null)
     {
-        string? key = Environment.GetEnvironmentVariable("MATHV2_KEY");
-        if (string.IsNullOrEmpty(key))
-            throw new InvalidOperationException("MATHV2_KEY is not set: the local host needs an API key (./mathv2 up makes one).");
+        var env = settings ?? Settings.Environment;
+        string key = env.String("MATHV2_KEY")
+            ?? throw new SettingsException("MATHV2_KEY is not set: the local host needs an API key (./mathv2 up makes one).");
+        int api = env.Int("MATHV2_PORT", 7071, 1, 65535);
+        string hub = env.String("MATHV2_TASKHUB") ?? "mathv2";
+        // Azure Storage task hub names become queue and table names: letters and digits, 3-45 characters.
+        if (hub.Length is < 3 or > 45 || !hub.All(char.IsAsciiLetterOrDigit) || !char.IsAsciiLetter(hub[0]))
+            throw new SettingsException($"MATHV2_TASKHUB='{hub}' must be 3-45 letters and digits, starting with a letter");
         return new LocalHostOptions
         {
-            StorageConnectionString = Environment.GetEnvironmentVariable("MATHV2_STORAGE") is { Length: > 0 } s ? s : "UseDevelopmentStorage=true",
-            ApiPort = int.TryParse(Environment.GetEnvironmentVariable("MATHV2_PORT"), out int p) ? p : 7071,
-            GrpcPort = int.TryParse(Environment.GetEnvironmentVariable("MATHV2_GRPC_PORT"), out int g) ? g : 7072,
+            StorageConnectionString = env.String("MATHV2_STORAGE") ?? "UseDevelopmentStorage=true",
+            ApiPort = api,
+            GrpcPort = env.Int("MATHV2_GRPC_PORT", 7072, 1, 65535),
             Key = key,
-            TaskHub = Environment.GetEnvironmentVariable("MATHV2_TASKHUB") is { Length: > 0 } h ? h : "mathv2",
+            TaskHub = hub,
         };
     }
 }

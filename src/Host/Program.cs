@@ -14,7 +14,9 @@ using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Converters;
 using Microsoft.DurableTask.Worker;
 
-var options = LocalHostOptions.FromEnvironment();
+LocalHostOptions options;
+try { options = LocalHostOptions.FromEnvironment(); GpuJobLimits.FromEnvironment(); }
+catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
 var storage = new MathV2Storage(options.StorageConnectionString);
 await storage.EnsureCreatedAsync();
 
@@ -25,7 +27,7 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Listen(IPAddress.Loopback, options.ApiPort, o => o.Protocols = HttpProtocols.Http1);
     k.Listen(IPAddress.Loopback, options.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
 });
-var frameworkLevel = Enum.TryParse(Environment.GetEnvironmentVariable("MATHV2_FRAMEWORK_LOG_LEVEL"), true, out LogLevel l) ? l : LogLevel.Warning;
+var frameworkLevel = MathV2.Core.Settings.Environment.Enum("MATHV2_FRAMEWORK_LOG_LEVEL", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore", frameworkLevel).AddFilter("DurableTask", frameworkLevel)
     .AddFilter("Microsoft.DurableTask", frameworkLevel).AddFilter("Grpc", frameworkLevel);
 var services = builder.Services;
@@ -48,7 +50,7 @@ services.AddSingleton(sp => new AzureStorageOrchestrationService(new AzureStorag
 services.AddSingleton(sp => SidecarServiceAdapter.Wrap(sp.GetRequiredService<AzureStorageOrchestrationService>()));
 services.AddSingleton<IOrchestrationServiceClient>(sp => SidecarClientAdapter.Wrap(sp.GetRequiredService<AzureStorageOrchestrationService>()));
 services.AddSingleton<MathV2Sidecar>();
-services.AddMathV2Services(_ => storage);
+services.AddMathV2Services(_ => storage).AddMathV2Activities();
 services.AddHostedService<JobEventPump>();
 
 var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{options.GrpcPort}");

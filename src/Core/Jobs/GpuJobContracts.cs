@@ -47,22 +47,32 @@ public sealed record GpuJobLimits
         if (PollSeconds is < 1 or > 3600) yield return ($"{prefix}.pollSeconds", "must be between 1 and 3600");
     }
 
-    /// <summary>Defaults, overridden by MATHV2_JOB_MAX_ATTEMPTS, _CLAIM_TIMEOUT_S, _HEARTBEAT_STALE_S, _TIMEOUT_S, _POLL_S.</summary>
-    public static GpuJobLimits FromEnvironment()
+    /// <summary>
+    /// Defaults, overridden by MATHV2_JOB_MAX_ATTEMPTS, _CLAIM_TIMEOUT_S, _HEARTBEAT_STALE_S, _TIMEOUT_S, _POLL_S;
+    /// a value that does not parse or breaks a limit stops the host with the variable named.
+    /// </summary>
+    public static GpuJobLimits FromEnvironment(Settings? settings = null)
     {
+        var env = settings ?? Settings.Environment;
         var d = new GpuJobLimits();
-        return new GpuJobLimits
+        var names = new Dictionary<string, string>
         {
-            MaxAttempts = Env("MATHV2_JOB_MAX_ATTEMPTS", d.MaxAttempts),
-            ClaimTimeoutSeconds = Env("MATHV2_JOB_CLAIM_TIMEOUT_S", d.ClaimTimeoutSeconds),
-            HeartbeatStaleSeconds = Env("MATHV2_JOB_HEARTBEAT_STALE_S", d.HeartbeatStaleSeconds),
-            JobTimeoutSeconds = Env("MATHV2_JOB_TIMEOUT_S", d.JobTimeoutSeconds),
-            PollSeconds = Env("MATHV2_JOB_POLL_S", d.PollSeconds),
+            ["limits.maxAttempts"] = "MATHV2_JOB_MAX_ATTEMPTS", ["limits.claimTimeoutSeconds"] = "MATHV2_JOB_CLAIM_TIMEOUT_S",
+            ["limits.heartbeatStaleSeconds"] = "MATHV2_JOB_HEARTBEAT_STALE_S", ["limits.jobTimeoutSeconds"] = "MATHV2_JOB_TIMEOUT_S",
+            ["limits.pollSeconds"] = "MATHV2_JOB_POLL_S",
         };
+        var limits = new GpuJobLimits
+        {
+            MaxAttempts = env.Int(names["limits.maxAttempts"], d.MaxAttempts),
+            ClaimTimeoutSeconds = env.Int(names["limits.claimTimeoutSeconds"], d.ClaimTimeoutSeconds),
+            HeartbeatStaleSeconds = env.Int(names["limits.heartbeatStaleSeconds"], d.HeartbeatStaleSeconds),
+            JobTimeoutSeconds = env.Int(names["limits.jobTimeoutSeconds"], d.JobTimeoutSeconds),
+            PollSeconds = env.Int(names["limits.pollSeconds"], d.PollSeconds),
+        };
+        var errors = limits.Validate().Select(e => $"{names[e.Field]} {e.Message}").ToList();
+        if (errors.Count > 0) throw new SettingsException(string.Join("; ", errors));
+        return limits;
     }
-
-    internal static int Env(string name, int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), out int v) ? v : fallback;
 }
 
 /// <summary>What to run: written to jobs/{jobId}/spec.json by SubmitGpuJob.</summary>
