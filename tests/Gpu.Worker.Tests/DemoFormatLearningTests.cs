@@ -19,6 +19,7 @@ namespace MathV2.Gpu.Worker.Tests;
 /// The demo's compact demonstrations are sized so that the lap's bootstrap (LapDefaults: the model and the sft
 /// options a demo lap uses) learns every answer format on a CPU.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class DemoFormatLearningTests(ITestOutputHelper output)
 {
     /// <summary>

@@ -13,6 +13,7 @@ using MathV2.Tests;
 namespace MathV2.Gpu.Worker.Tests;
 
 /// <summary>The sft, sample and grpo job kinds on the job protocol, on a real Azurite; artifacts in, artifacts out.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     GpuJobClient Jobs => new(azurite.Storage);

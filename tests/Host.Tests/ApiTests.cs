@@ -7,6 +7,7 @@ namespace MathV2.Host.Tests;
 
 /// <summary>The HTTP API of the running local host: keys, problem+json for every client error, instance views.</summary>
 [Collection("stack")]
+[Trait("Category", "EndToEnd")]
 public sealed class ApiTests(StackFixture stack)
 {
     async Task<(HttpStatusCode Status, string? Type, JsonElement Body)> Send(HttpMethod method, string path, string? body = null, string? key = "")

@@ -14,6 +14,7 @@ namespace MathV2.Host.Tests;
 /// problem+json, nothing started, the host healthy after; checkpoints checked in storage; the Durable HTTP conventions.
 /// </summary>
 [Collection("stack")]
+[Trait("Category", "EndToEnd")]
 public sealed class DoorTests(StackFixture stack)
 {
     static readonly string[] HostilePaths =

@@ -38,6 +38,7 @@ static class LapTestSpecs
 
 /// <summary>Laps on the real stack (host, worker, Azurite processes) with small sizes: phases 1A and 1B.</summary>
 [Collection("stack")]
+[Trait("Category", "EndToEnd")]
 public sealed class LapTests(StackFixture stack)
 {
     static object Spec(string annotator) => LapTestSpecs.Small(annotator);
@@ -407,6 +408,7 @@ static class LapTestsBatches
 
 /// <summary>The lap and annotations commands of the CLI against the same stack.</summary>
 [Collection("stack")]
+[Trait("Category", "EndToEnd")]
 public sealed class LapCliTests(StackFixture stack)
 {
     async Task<(int Rc, string Out, string Err)> Cli(params string[] args)

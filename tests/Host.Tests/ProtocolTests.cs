@@ -10,6 +10,7 @@ namespace MathV2.Host.Tests;
 
 /// <summary>The GPU job protocol end to end: real host, worker and Azurite processes, killed where the issue says.</summary>
 [Collection("stack")]
+[Trait("Category", "EndToEnd")]
 public sealed class ProtocolTests(StackFixture stack)
 {
     [Fact]

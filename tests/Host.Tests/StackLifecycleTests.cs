@@ -7,6 +7,7 @@ namespace MathV2.Host.Tests;
 
 /// <summary>`up`, `down` and `status` of a separate stack, and the CLI's --json commands against the shared one.</summary>
 [Collection("stack")]
+[Trait("Category", "EndToEnd")]
 public sealed class StackLifecycleTests(StackFixture shared)
 {
     /// <summary>A stack of its own in a temporary state directory, stopped and removed afterwards.</summary>

@@ -10,6 +10,7 @@ namespace MathV2.Host.Tests;
 
 /// <summary>Terminate stops the work: a flywheel's lap, the lap's phases, its GPU job on the worker, and no later claim.</summary>
 [Collection("stack")]
+[Trait("Category", "EndToEnd")]
 public sealed class TerminateTests(StackFixture stack)
 {
     async Task<string> StatusOf(string id) =>

@@ -1,0 +1,117 @@
+using MathV2.Core.Jobs;
+using MathV2.Core.Models;
+
+namespace MathV2.Core.Laps;
+
+public sealed record CreateAnnotationBatchInput
+{
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    /// <summary>The instance that waits for the labels (receives the annotations-submitted event).</summary>
+    public required string InstanceId { get; init; }
+    /// <summary>A sample job's result (completions.jsonl of generation prompts).</summary>
+    public required string Samples { get; init; }
+    public required int BatchSize { get; init; }
+    /// <summary>Seeds the order items are picked in (the lap's seed, not its id: the same spec picks the same batch).</summary>
+    public int Seed { get; init; }
+    /// <summary>proofs (samples of generation prompts) or analyses (samples of verification prompts of D_v rows).</summary>
+    public string Kind { get; init; } = AnnotationKinds.Proofs;
+    /// <summary>For analyses: the D_v artifact whose rows the verification prompts were made from.</summary>
+    public string? GradedProofs { get; init; }
+}
+
+public sealed record VerificationPromptsInput
+{
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    /// <summary>A D_v artifact (graded-proofs.jsonl).</summary>
+    public required string GradedProofs { get; init; }
+    public required string Prompts { get; init; }
+    /// <summary>At most this many rows, evenly spread over D_v (all when null).</summary>
+    public int? MaxRows { get; init; }
+}
+
+/// <summary>Held-out measures of sample or refine job results (LapMeasures): kind verifier, generator, judged or refinement.</summary>
+public sealed record MeasureInput
+{
+    public required string Kind { get; init; }
+    public string Subject { get; init; } = "";
+    public List<string> Samples { get; init; } = [];
+    /// <summary>Verifier: analyses sampled at a temperature, measured as "{subject}.sampled.*".</summary>
+    public List<string> Sampled { get; init; } = [];
+    /// <summary>The lap's held-out artifact (verifier: its graded proofs).</summary>
+    public string? HeldOut { get; init; }
+    public int MaxIterations { get; init; } = 8;
+}
+
+/// <summary>
+/// Verification prompts for generated proofs: each source (a subject → sample job results of generation prompts)
+/// gives rows with ids "{subject}|{problemId}|{index}"; proofs.jsonl keeps the proofs (ConsensusProof rows).
+/// </summary>
+public sealed record ProofPromptsInput
+{
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    public required string Step { get; init; }
+    public required Dictionary<string, List<string>> Sources { get; init; }
+    public required string Prompts { get; init; }
+}
+
+/// <summary>Meta-verification prompts for the analyses that report issues (phase 4), ids "{proofId}#{i}".</summary>
+public sealed record MetaPromptsInput
+{
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    /// <summary>The WriteProofPrompts artifact (proofs.jsonl).</summary>
+    public required string Proofs { get; init; }
+    public required List<string> Analyses { get; init; }
+    public required string Prompts { get; init; }
+}
+
+public sealed record MetaPromptsResult
+{
+    public required string Artifact { get; init; }
+    public int Prompts { get; init; }
+}
+
+public sealed record AutoLabelInput
+{
+    public required string LapId { get; init; }
+    public required string Proofs { get; init; }
+    public required List<string> Analyses { get; init; }
+    public List<string> Metas { get; init; } = [];
+    /// <summary>D_v the labels are merged into.</summary>
+    public required string Dv { get; init; }
+    public int N { get; init; } = 8;
+    public int M { get; init; } = 4;
+    public int K { get; init; } = 2;
+}
+
+public sealed record AutoLabelResult
+{
+    public required string Dv { get; init; }
+    public required string Consensus { get; init; }
+    public Dictionary<string, double> Metrics { get; init; } = [];
+}
+
+/// <summary>Concatenates one JSONL file across artifacts (identical rows once) into a new artifact whose parents they are.</summary>
+public sealed record MergeDatasetsInput
+{
+    public required string Id { get; init; }
+    public required string LapId { get; init; }
+    public required string Phase { get; init; }
+    public required string Type { get; init; }
+    public required string File { get; init; }
+    public required List<string> Parents { get; init; }
+}
+
+public sealed record LapReportInput
+{
+    public required string LapId { get; init; }
+    public string? Name { get; init; }
+    public int Number { get; init; } = 1;
+    public required List<PhaseResult> Phases { get; init; }
+    public DateTime Started { get; init; }
+    public DateTime Finished { get; init; }
+    public Dictionary<string, string> Artifacts { get; init; } = [];
+}

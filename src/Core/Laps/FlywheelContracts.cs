@@ -1,0 +1,32 @@
+using MathV2.Core.Jobs;
+using MathV2.Core.Models;
+
+namespace MathV2.Core.Laps;
+
+/// <summary>One lap of a flywheel as the flywheel remembers it.</summary>
+public sealed record FlywheelLap
+{
+    public required string LapId { get; init; }
+    public int Number { get; init; }
+    public string? Report { get; init; }
+    public double? VerifierAccuracy { get; init; }
+    /// <summary>Which of the lap's verifiers (verifierV1/V2/V3) the next lap starts from (<see cref="BestVerifier"/>).</summary>
+    public string? BestVerifier { get; init; }
+    public Dictionary<string, string> Artifacts { get; init; } = [];
+}
+
+/// <summary>The Flywheel orchestration's input; ContinueAsNew carries the next lap's number and the laps so far.</summary>
+public sealed record FlywheelInput
+{
+    public required string FlywheelId { get; init; }
+    public required FlywheelSpec Spec { get; init; }
+    public int Next { get; init; } = 1;
+    public List<FlywheelLap> Laps { get; init; } = [];
+}
+
+public sealed record FlywheelResult
+{
+    public required string FlywheelId { get; init; }
+    public required List<FlywheelLap> Laps { get; init; }
+    public required string Stopped { get; init; }
+}

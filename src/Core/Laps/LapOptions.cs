@@ -1,0 +1,130 @@
+using MathV2.Core.Jobs;
+using MathV2.Core.Models;
+
+namespace MathV2.Core.Laps;
+
+/// <summary>The demo domain's sizes for a lap.</summary>
+public sealed record DemoLapOptions
+{
+    public int Seed { get; init; } = 1;
+    public int ProblemsPerDifficulty { get; init; } = 100;
+    public int MaxDifficulty { get; init; } = 2;
+    /// <summary>Prompt set of the lap's prompts and demonstrations: "compact" (tiny models) or "standard".</summary>
+    public string Prompts { get; init; } = "compact";
+    /// <summary>
+    /// The demo domain's own graded proofs and rated analyses of D_p (one proof per defect kind, the oracle's labels)
+    /// join D_v and D_mv in lap 1: the stand-in for the expert-curated sets the paper starts from.
+    /// </summary>
+    public bool SeedGradedSets { get; init; } = true;
+    /// <summary>
+    /// The bootstrap's arithmetic facts: the distinct steps of this many problems per difficulty (their own seed
+    /// stream), as demonstrations; 0 for none. The stand-in for what a pretrained base model knows.
+    /// </summary>
+    public int FactProblemsPerDifficulty { get; init; } = 500;
+    /// <summary>How many times each arithmetic fact is shown to the bootstrap.</summary>
+    public int FactRepeats { get; init; } = 1;
+    /// <summary>How many times each arithmetic fact is also shown as a step check in the analyses' format (half with a wrong claim); 0 for none.</summary>
+    public int FactChecks { get; init; } = 4;
+    /// <summary>
+    /// Problems per difficulty the bootstrap's proof, verification and meta-verification demonstrations are written
+    /// for, apart from D_p (their own seed stream); null: as many as problemsPerDifficulty.
+    /// </summary>
+    public int? DemonstrationProblemsPerDifficulty { get; init; }
+
+    /// <summary>The demo datasets these options describe.</summary>
+    public Demo.DemoDatasetOptions ToDatasetOptions() => new()
+    {
+        Seed = Seed, ProblemsPerDifficulty = ProblemsPerDifficulty, MaxDifficulty = MaxDifficulty, Prompts = Prompts,
+        FactProblemsPerDifficulty = FactProblemsPerDifficulty, FactRepeats = FactRepeats, FactChecks = FactChecks, FlawedProofShare = FlawedProofShare,
+        DemonstrationProblemsPerDifficulty = DemonstrationProblemsPerDifficulty,
+    };
+    /// <summary>Share of problems with a flawed, honestly self-evaluated generation demonstration besides the correct one.</summary>
+    public double FlawedProofShare { get; init; } = 0.25;
+}
+
+/// <summary>The bootstrap (the stand-in for the SFT base model): a model from scratch trained on the demonstrations.</summary>
+public sealed record BootstrapOptions
+{
+    /// <summary>HF config.json fields of the model (vocab_size comes from the tokenizer).</summary>
+    public LlamaConfig Config { get; init; } = LapDefaults.BootstrapConfig;
+    /// <summary>sft job options (steps, learningRate, batchSize, …; see docs/worker.md).</summary>
+    public TrainOptions Options { get; init; } = LapDefaults.BootstrapOptions;
+    /// <summary>"words" (the demonstrations' words and numbers as tokens, characters as fallback) or "char".</summary>
+    public string Tokenizer { get; init; } = "words";
+}
+
+/// <summary>How labels reach the lap: "oracle" (the demo domain's program) or "http" (people post them).</summary>
+public sealed record AnnotationOptions
+{
+    public string Annotator { get; init; } = "oracle";
+    /// <summary>The lap fails when a batch is not labelled within this time.</summary>
+    public int DeadlineMinutes { get; init; } = 7 * 24 * 60;
+    /// <summary>While waiting, the custom status is refreshed with a reminder this often.</summary>
+    public int ReminderMinutes { get; init; } = 24 * 60;
+    /// <summary>Proofs sent for labelling in phase 1A.</summary>
+    public int BatchSize { get; init; } = 64;
+}
+
+/// <summary>Phase 1A's sampling of cold-start proofs.</summary>
+public sealed record ColdStartOptions
+{
+    /// <summary>Proofs sampled per problem by the base model.</summary>
+    public int ProofsPerProblem { get; init; } = 1;
+    public int MaxNewTokens { get; init; } = 400;
+    public double Temperature { get; init; } = 1.0;
+}
+
+/// <summary>Phase 1C's sampling of verifier analyses of D_v.</summary>
+public sealed record AnalysisSamplingOptions
+{
+    public int PerProof { get; init; } = 1;
+    public int MaxNewTokens { get; init; } = 256;
+    public double Temperature { get; init; } = 1.0;
+}
+
+/// <summary>Phase 3's refinement measure: draft → self-critique → revise until the self-score is 1 or the cap.</summary>
+public sealed record RefinementOptions
+{
+    public int MaxIterations { get; init; } = 8;
+    /// <summary>Trajectories per held-out problem; pass@1 is their mean (one per problem is a noisy measure).</summary>
+    public int Samples { get; init; } = 4;
+    public int MaxNewTokens { get; init; } = 400;
+    public double Temperature { get; init; } = 1.0;
+}
+
+/// <summary>Phase 4's auto-labelling: n analyses per proof, m meta-verifications per issue report, k valid lowest.</summary>
+public sealed record ConsensusLapOptions
+{
+    /// <summary>METHOD.md's n = 8, m = 4, k = 2 (about 10 s more per lap than n = 4, m = 3 on the CPU demo).</summary>
+    public int N { get; init; } = 8;
+    public int M { get; init; } = 4;
+    public int K { get; init; } = 2;
+    /// <summary>New proofs auto-labelled per lap (the improved generator's, one per problem, in D_p order).</summary>
+    public int Proofs { get; init; } = 32;
+    /// <summary>Sample jobs each sampling step is split into (run side by side on as many workers).</summary>
+    public int Shards { get; init; } = 2;
+    public int MaxNewTokens { get; init; } = 200;
+    public double Temperature { get; init; } = 1.0;
+}
+
+/// <summary>The held-out measures of the lap report: problems never in D_p, their graded proofs (one per defect kind).</summary>
+public sealed record EvaluationOptions
+{
+    public int HeldOutPerDifficulty { get; init; } = 16;
+    /// <summary>Tokens per held-out analysis or proof; analyses are greedy (temperature 0) unless set.</summary>
+    public int MaxNewTokens { get; init; } = 400;
+    public double Temperature { get; init; }
+    /// <summary>
+    /// Proofs sampled per held-out problem for the generator measures (pass rates are means over them), and their
+    /// temperature: what the policy does, not only its single most likely proof.
+    /// </summary>
+    public int ProofSamples { get; init; } = 4;
+    public double ProofTemperature { get; init; } = 1.0;
+    /// <summary>
+    /// Analyses sampled per held-out graded proof at AnalysisTemperature, besides the greedy one: the distribution
+    /// phase 4's consensus labelling draws from. Their measures are "{subject}.sampled.*"; the meta quality target
+    /// compares them. 0 leaves them out.
+    /// </summary>
+    public int AnalysisSamples { get; init; } = 4;
+    public double AnalysisTemperature { get; init; } = 1.0;
+}

@@ -1,0 +1,40 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>Held-out measures: a sample job on a held-out file, then the measure activity.</summary>
+static class HeldOut
+{
+    /// <summary>Job: the greedy (or proof) samples; Jobs: every job the measure ran.</summary>
+    public static async Task<(GpuJobOutcome Job, Dictionary<string, double> Metrics, List<GpuJobOutcome> Jobs)> MeasureAsync(TaskOrchestrationContext context, PhaseInput input, string phase,
+        string subject, string model, string kind)
+    {
+        var e = input.Spec.Evaluation;
+        string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
+        string file = kind == "verifier" ? LapFiles.HeldOutVerificationPrompts : LapFiles.HeldOutGenerationPrompts;
+        var job = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}", new SampleJobParameters
+        {
+            Model = model, Prompts = ArtifactFileRef.Of(heldOut, file), N = kind == "verifier" ? 1 : e.ProofSamples, MaxNewTokens = e.MaxNewTokens,
+            Temperature = kind == "verifier" ? e.Temperature : e.ProofTemperature, Seed = input.Spec.Demo.Seed,
+        }, model, heldOut);
+        // A verifier's analyses also at a temperature, several per proof (the distribution consensus labelling draws from).
+        var sampled = new List<string>();
+        var jobs = new List<GpuJobOutcome> { job };
+        if (kind == "verifier" && e.AnalysisSamples > 0)
+        {
+            var s = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}-sampled", new SampleJobParameters
+            {
+                Model = model, Prompts = ArtifactFileRef.Of(heldOut, file), N = e.AnalysisSamples, MaxNewTokens = e.MaxNewTokens, Temperature = e.AnalysisTemperature, Seed = input.Spec.Demo.Seed,
+            }, model, heldOut);
+            sampled.Add(s.ResultArtifactId!);
+            jobs.Add(s);
+        }
+        var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+            new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], Sampled = sampled, HeldOut = heldOut });
+        return (job, metrics, jobs);
+    }
+}

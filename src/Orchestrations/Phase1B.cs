@@ -1,0 +1,30 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>1B verifier v1: GRPO on D_v with R_format · R_score, from the base model (later laps: the previous lap's best verifier).</summary>
+public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], policy = input.From(BestVerifier.ArtifactKey, input.From("verifierV3", baseModel));
+        var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", new GrpoJobParameters
+        {
+            Policy = policy, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.VerifierV1, Prompts = input.Spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(dv, LapFiles.GradedProofs),
+            Options = input.Spec.Verifier,
+        }, policy, baseModel, dv);
+        var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1b", "verifierV1", grpo.ResultArtifactId!, "verifier");
+        return new PhaseResult
+        {
+            Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, .. evalJobs], Metrics = metrics,
+            Artifacts = new() { ["verifierV1"] = grpo.ResultArtifactId!, ["verifierV1HeldOut"] = eval.ResultArtifactId! },
+        };
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// 1C meta-verifier: verifier v1 writes analyses of the D_v proofs; annotators rate them with the meta-rubric
+/// (oracle or people) → D_mv; GRPO on D_mv with R_format · (1 − |ms′ − ms|), from the base model (later laps: the
+/// previous meta-verifier; human-free laps reuse the previous D_mv).
+/// </summary>
+public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], v1 = input.Artifacts["verifierV1"];
+        var jobs = new List<GpuJobOutcome>();
+        var artifacts = new Dictionary<string, string>();
+        string dmv;
+        if (input.HumanFree && input.Previous?.GetValueOrDefault("dmv") is { } previousDmv) dmv = previousDmv;
+        else
+        {
+            string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
+                new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts, MaxRows = spec.Annotation.BatchSize });
+            var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", new SampleJobParameters
+            {
+                Model = v1, Prompts = ArtifactFileRef.Of(prompts, LapFiles.VerificationPrompts),
+                N = spec.Analyses.PerProof, MaxNewTokens = spec.Analyses.MaxNewTokens, Temperature = spec.Analyses.Temperature, Seed = spec.Demo.Seed,
+            }, v1, prompts);
+            jobs.Add(analyses);
+            var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
+            {
+                LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize, Seed = spec.Demo.Seed,
+                Kind = AnnotationKinds.Analyses, GradedProofs = dv,
+            });
+            if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
+            else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
+            dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
+            if ((input.Previous?.GetValueOrDefault("dmv") ?? input.Datasets.Graded) is { } earlier)
+                dmv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
+                {
+                    Id = $"{input.LapId}-1c.dmv", LapId = input.LapId, Phase = "1c", Type = "dataset-graded-analyses", File = LapFiles.GradedAnalyses, Parents = [earlier, dmv],
+                });
+            artifacts["verifierAnalyses"] = analyses.ResultArtifactId!;
+            artifacts["batch1c"] = batch.BatchId;
+        }
+        string policy = input.From("metaVerifier", baseModel);
+        var grpo = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1c", "meta-verifier", policy, dmv);
+        jobs.Add(grpo);
+        artifacts["dmv"] = dmv;
+        artifacts["metaVerifier"] = grpo.ResultArtifactId!;
+        return new PhaseResult { Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Artifacts = artifacts };
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// 1D verifier v2: one model for both tasks. GRPO on D_mv with the meta-verifier reward, then on D_v with
+/// R_format · R_score · R_meta (R_meta from the frozen meta-verifier of 1C), so that it ends on its main task.
+/// Fresh from the base model in lap 1, where the D_mv step is 1C's own job (its meta-verifier is reused); later
+/// laps start from the previous lap's best verifier (v1, v2 or v3 by held-out accuracy).
+/// </summary>
+public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], dmv = input.Artifacts["dmv"], meta = input.Artifacts["metaVerifier"];
+        string policy = input.From(BestVerifier.ArtifactKey, input.From("verifierV3", baseModel));
+        // Where 1C started from the same model (lap 1: both from the base model), the meta task's GRPO would be 1C's
+        // job again (same policy, D_mv, options and seed): its result is 1C's meta-verifier, so v2 continues from that.
+        var jobs = new List<GpuJobOutcome>();
+        string metaTrained = meta;
+        if (policy != input.From("metaVerifier", baseModel))
+        {
+            var metaTask = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1d", "meta-verification", policy, dmv);
+            jobs.Add(metaTask);
+            metaTrained = metaTask.ResultArtifactId!;
+        }
+        var both = await PhaseJobs.RunAsync(context, input, "1d", "verification", new GrpoJobParameters
+        {
+            Policy = metaTrained, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta, Prompts = spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(dv, LapFiles.GradedProofs),
+            Options = spec.Verifier,
+        }, metaTrained, baseModel, meta, dv);
+        var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
+        jobs.Add(both);
+        jobs.AddRange(evalJobs);
+        return new PhaseResult
+        {
+            Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
+            Artifacts = new() { ["verifierV2"] = both.ResultArtifactId!, ["verifierV2HeldOut"] = eval.ResultArtifactId! },
+        };
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// 2 generator: GRPO on D_p, the frozen verifier v2 scoring each proof (R_Y), from the base model (later laps: the
+/// previous lap's generator). Measured on held-out problems by the oracle and by v2, against the base model.
+/// </summary>
+public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], policy = input.From("selfVerifyingGenerator", baseModel);
+        var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", new GrpoJobParameters
+        {
+            Policy = policy, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.Generator, Verifier = v2, Prompts = spec.Demo.Prompts, RewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            Dataset = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems),
+            Options = spec.Generator,
+        }, policy, baseModel, v2, input.Datasets.Problems);
+        string generator = grpo.ResultArtifactId!;
+        var (eval, metrics, _) = await HeldOut.MeasureAsync(context, input, "2", "generator", generator, "generator");
+
+        // Both models' held-out proofs judged by v2: the verifier's view of the improvement.
+        string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
+        {
+            LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.Demo.Prompts,
+            Sources = new() { ["base"] = [input.Artifacts["baseHeldOutProofs"]], ["generator"] = [eval.ResultArtifactId!] },
+        });
+        var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", new SampleJobParameters
+        {
+            Model = v2, Prompts = ArtifactFileRef.Of(prompts, LapFiles.VerificationPrompts), N = 1,
+            MaxNewTokens = spec.Evaluation.MaxNewTokens, Temperature = spec.Evaluation.Temperature, Seed = spec.Demo.Seed,
+        }, v2, prompts);
+        LapMeasures.Merge(metrics, await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+            new MeasureInput { Kind = "judged", Samples = [judged.ResultArtifactId!] }));
+        return new PhaseResult
+        {
+            Phase = "2", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, eval, judged], Metrics = metrics,
+            Artifacts = new() { ["generator"] = generator, ["generatorHeldOut"] = eval.ResultArtifactId! },
+        };
+    }
+}

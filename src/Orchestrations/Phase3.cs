@@ -1,0 +1,44 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// 3 self-verification: the generator continues with the full α/β reward (R_Y from the frozen verifier v2, R_Z the
+/// honesty of its self-score times v2's meta-verification of the self-analysis); then inference-time refinement on
+/// held-out problems: draft → self-critique → revise, stopping at a self-score of 1 or after the cap (8).
+/// </summary>
+public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], generator = input.Artifacts["generator"];
+        string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
+        var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", new GrpoJobParameters
+        {
+            Policy = generator, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.Generator, Verifier = v2, MetaVerifier = v2, Prompts = spec.Demo.Prompts, RewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            Dataset = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems),
+            Options = spec.SelfVerification ?? spec.Generator,
+        }, generator, baseModel, v2, input.Datasets.Problems);
+        string selfVerifying = grpo.ResultArtifactId!;
+        var refine = await PhaseJobs.RunAsync(context, input, "3", "refinement", new RefineJobParameters
+        {
+            Model = selfVerifying, Problems = ArtifactFileRef.Of(heldOut, LapFiles.HeldOutProblems),
+            MaxIterations = spec.Refinement.MaxIterations, Samples = spec.Refinement.Samples, MaxNewTokens = spec.Refinement.MaxNewTokens, Temperature = spec.Refinement.Temperature,
+            Seed = spec.Demo.Seed, Prompts = spec.Demo.Prompts,
+        }, selfVerifying, heldOut);
+        var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+            new MeasureInput { Kind = "refinement", Samples = [refine.ResultArtifactId!], MaxIterations = spec.Refinement.MaxIterations });
+        return new PhaseResult
+        {
+            Phase = "3", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, refine], Metrics = metrics,
+            Artifacts = new() { ["selfVerifyingGenerator"] = selfVerifying, ["refinements"] = refine.ResultArtifactId! },
+        };
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// 4 scaled verification: the improved generator proves D_p problems; verifier v2 writes n analyses of each proof
+/// (sharded over jobs); each issue-reporting analysis gets m meta-verifications; the consensus rule labels the
+/// proof or sends it to humans (kept as an artifact). The labels merge into D_v and verifier v3 is trained on it.
+/// </summary>
+public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
+{
+    public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
+    {
+        var started = context.CurrentUtcDateTime;
+        var spec = input.Spec;
+        var c = spec.Consensus;
+        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], dv = input.Artifacts["dv"], meta = input.Artifacts["metaVerifier"];
+        string generator = input.Artifacts["selfVerifyingGenerator"];
+        var jobs = new List<GpuJobOutcome>();
+        var proofs = await PhaseJobs.SampleShardedAsync(context, input, "4", "proofs", c.Shards, shard => new SampleJobParameters
+        {
+            Model = generator, Prompts = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.GenerationPrompts), N = 1, MaxPrompts = c.Proofs,
+            MaxNewTokens = spec.ColdStart.MaxNewTokens, Temperature = spec.ColdStart.Temperature, Seed = spec.Demo.Seed + 4, Shard = shard,
+        }, generator, input.Datasets.Problems);
+        jobs.AddRange(proofs);
+        string proofPrompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
+        {
+            LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.Demo.Prompts,
+            Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
+        });
+        var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new SampleJobParameters
+        {
+            Model = v2, Prompts = ArtifactFileRef.Of(proofPrompts, LapFiles.VerificationPrompts), N = c.N,
+            MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 40, Shard = shard,
+        }, v2, proofPrompts);
+        jobs.AddRange(analyses);
+        var analysisIds = analyses.Select(j => j.ResultArtifactId!).ToList();
+        var metaPrompts = await context.CallActivityAsync<MetaPromptsResult>(TaskNames.WriteMetaPrompts, new MetaPromptsInput
+        {
+            LapId = input.LapId, Phase = "4", Proofs = proofPrompts, Analyses = analysisIds, Prompts = spec.Demo.Prompts,
+        });
+        var metaIds = new List<string>();
+        if (metaPrompts.Prompts > 0)
+        {
+            var metas = await PhaseJobs.SampleShardedAsync(context, input, "4", "meta", c.Shards, shard => new SampleJobParameters
+            {
+                Model = v2, Prompts = ArtifactFileRef.Of(metaPrompts.Artifact, LapFiles.MetaPrompts), N = c.M,
+                MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 400, Shard = shard,
+            }, v2, metaPrompts.Artifact);
+            jobs.AddRange(metas);
+            metaIds = metas.Select(j => j.ResultArtifactId!).ToList();
+        }
+        var labelled = await context.CallActivityAsync<AutoLabelResult>(TaskNames.AutoLabel, new AutoLabelInput
+        {
+            LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, Dv = dv, N = c.N, M = c.M, K = c.K,
+        });
+        var v3 = await PhaseJobs.RunAsync(context, input, "4", "verifier-v3", new GrpoJobParameters
+        {
+            Policy = v2, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta, Prompts = spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(labelled.Dv, LapFiles.GradedProofs),
+            Options = spec.Verifier,
+        }, v2, baseModel, meta, labelled.Dv);
+        jobs.Add(v3);
+        var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "4", "verifierV3", v3.ResultArtifactId!, "verifier");
+        jobs.AddRange(evalJobs);
+        LapMeasures.Merge(metrics, labelled.Metrics);
+        return new PhaseResult
+        {
+            Phase = "4", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
+            Artifacts = new() { ["dv"] = labelled.Dv, ["consensus"] = labelled.Consensus, ["verifierV3"] = v3.ResultArtifactId!, ["consensusProofs"] = proofPrompts },
+        };
+    }
+}

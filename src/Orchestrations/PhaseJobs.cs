@@ -1,0 +1,60 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>Running GPU jobs from a phase: deterministic ids, the lap's limits, failure as an exception.</summary>
+static class PhaseJobs
+{
+    public static Task<GpuJobOutcome> RunAsync<T>(TaskOrchestrationContext context, PhaseInput input, string phase, string step, T parameters, params string[] inputs)
+        where T : IGpuJobParameters
+    {
+        // The phase's status names the job, so GET /api/laps/{id} can show its progress.
+        context.SetCustomStatus(new { phase, step, jobs = new[] { $"{input.LapId}-{phase}-{step}" } });
+        return RunQuietAsync(context, input, phase, step, parameters, inputs);
+    }
+
+    /// <summary>GRPO of a model on D_mv with the meta-verifier reward (1C's meta-verifier; 1D's meta task), the base model as reference.</summary>
+    public static Task<GpuJobOutcome> MetaVerificationGrpoAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string policy, string dmv)
+    {
+        string baseModel = input.Artifacts["base"];
+        return RunAsync(context, input, phase, step, new GrpoJobParameters
+        {
+            Policy = policy, Reference = baseModel,
+            Reward = new RewardSpec { Kind = RewardSpec.MetaVerifierKind, Prompts = input.Spec.Demo.Prompts },
+            Dataset = ArtifactFileRef.Of(dmv, LapFiles.GradedAnalyses),
+            Options = input.Spec.MetaVerifier,
+        }, policy, baseModel, dmv);
+    }
+
+    static async Task<GpuJobOutcome> RunQuietAsync<T>(TaskOrchestrationContext context, PhaseInput input, string phase, string step, T parameters, params string[] inputs)
+        where T : IGpuJobParameters
+    {
+        string jobId = $"{input.LapId}-{phase}-{step}", kind = T.Kind;
+        var spec = new GpuJobSpec
+        {
+            JobId = jobId, Kind = kind, InstanceId = jobId, Lap = input.LapId, Phase = phase, Inputs = inputs,
+            Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits ?? new GpuJobLimits(),
+        };
+        var outcome = await context.CallSubOrchestratorAsync<GpuJobOutcome>(TaskNames.RunGpuJob, spec, new SubOrchestrationOptions { InstanceId = jobId });
+        if (outcome.Status != GpuJobStatus.Succeeded || outcome.ResultArtifactId is null)
+            throw new InvalidOperationException($"phase {phase}: job {jobId} ({kind}) failed: {outcome.Error}");
+        return outcome;
+    }
+
+    /// <summary>
+    /// A sample job split into shards (rows i % shards == s), run side by side on as many workers as there are:
+    /// sampling over many prompts is a few jobs, never one activity per sample.
+    /// </summary>
+    public static async Task<List<GpuJobOutcome>> SampleShardedAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, int shards,
+        Func<SampleShard?, SampleJobParameters> parameters, params string[] inputs)
+    {
+        if (shards <= 1) return [await RunAsync(context, input, phase, step, parameters(null), inputs)];
+        context.SetCustomStatus(new { phase, step, jobs = Enumerable.Range(0, shards).Select(i => $"{input.LapId}-{phase}-{step}{i}").ToArray() });
+        var tasks = Enumerable.Range(0, shards).Select(i => RunQuietAsync(context, input, phase, $"{step}{i}", parameters(new SampleShard(i, shards)), inputs)).ToList();
+        return (await Task.WhenAll(tasks)).ToList();
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using System.Collections.Concurrent;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+
+namespace MathV2.Orchestrations.Tests;
+
+/// <summary>
+/// Phase orchestrators on the in-memory test engine, with RunGpuJob and the activities scripted: which jobs a phase
+/// runs, with which typed parameters, and which artifacts it hands on. Seconds, no storage, no worker.
+/// </summary>
+public sealed class PhaseTests
+{
+    /// <summary>Every job spec the phase submitted, in order; each job "succeeds" with result "{jobId}.out".</summary>
+    sealed class Script
+    {
+        public ConcurrentQueue<GpuJobSpec> Jobs { get; } = new();
+        public int MetaPrompts { get; set; } = 5;
+        public T Parameters<T>(string jobId) where T : IGpuJobParameters =>
+            Jobs.Single(j => j.JobId == jobId).Parameters!.Value.Deserialize<T>(Json.Strict)!;
+    }
+
+    static async Task<(DurableTaskTestHost Host, Script Script)> StartAsync()
+    {
+        var s = new Script();
+        var host = await DurableTaskTestHost.StartAsync(r =>
+        {
+            r.AddOrchestrator<Phase1B>();
+            r.AddOrchestrator<Phase1D>();
+            r.AddOrchestrator<Phase4>();
+            r.AddOrchestratorFunc<GpuJobSpec, GpuJobOutcome>(TaskNames.RunGpuJob, (_, spec) =>
+            {
+                s.Jobs.Enqueue(spec);
+                return new GpuJobOutcome { JobId = spec.JobId, Status = GpuJobStatus.Succeeded, ResultArtifactId = $"{spec.JobId}.out" };
+            });
+            r.AddActivityFunc<MeasureInput, Dictionary<string, double>>(TaskNames.MeasureSamples, (_, m) => new() { [$"{m.Subject}.accuracy"] = 0.5 });
+            r.AddActivityFunc<ProofPromptsInput, string>(TaskNames.WriteProofPrompts, (_, p) => $"{p.LapId}-{p.Phase}-{p.Step}.prompts");
+            r.AddActivityFunc<MetaPromptsInput, MetaPromptsResult>(TaskNames.WriteMetaPrompts, (_, p) => new() { Artifact = $"{p.LapId}-4.meta", Prompts = s.MetaPrompts });
+            r.AddActivityFunc<AutoLabelInput, AutoLabelResult>(TaskNames.AutoLabel, (_, a) => new() { Dv = $"{a.LapId}-4.dv", Consensus = $"{a.LapId}-4.consensus" });
+        });
+        return (host, s);
+    }
+
+    static PhaseInput Input(Dictionary<string, string> artifacts, Dictionary<string, string>? previous = null) => new()
+    {
+        LapId = "lap-t", Spec = new LapSpec(), Previous = previous,
+        Datasets = new LapDatasets { Problems = "lap-t.problems", Demonstrations = "lap-t.demos", HeldOut = "lap-t.heldout" },
+        Artifacts = artifacts,
+    };
+
+    static async Task<PhaseResult> RunAsync(DurableTaskTestHost host, string orchestrator, PhaseInput input)
+    {
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(orchestrator, input);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token);
+        Assert.True(meta.RuntimeStatus == OrchestrationRuntimeStatus.Completed, meta.FailureDetails?.ErrorMessage);
+        return meta.ReadOutputAs<PhaseResult>()!;
+    }
+
+    [Fact]
+    public async Task Phase_1B_trains_verifier_v1_on_Dv_with_the_lap_verifier_options_and_measures_it()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        var r = await RunAsync(host, TaskNames.Phase1B, Input(new() { ["base"] = "base", ["dv"] = "dv" }));
+        var grpo = s.Parameters<GrpoJobParameters>("lap-t-1b-verifier-v1");
+        Assert.Equal(("base", "base", RewardSpec.VerifierV1, "dv", LapFiles.GradedProofs), (grpo.Policy, grpo.Reference, grpo.Reward.Kind, grpo.Dataset!.Artifact, grpo.Dataset.File));
+        Assert.Equal(LapDefaults.Verifier with { CurriculumKinds = grpo.Options.CurriculumKinds, StopStrings = grpo.Options.StopStrings }, grpo.Options);
+        Assert.Equal(GpuJobKinds.Grpo, s.Jobs.First().Kind);
+        Assert.Equal(["base", "base", "dv"], s.Jobs.First().Inputs);
+        Assert.Equal("lap-t-1b-verifier-v1.out", r.Artifacts["verifierV1"]);
+        var heldOut = s.Parameters<SampleJobParameters>("lap-t-1b-heldout-verifierv1");
+        Assert.Equal(("lap-t-1b-verifier-v1.out", "lap-t.heldout", 1, 0.0), (heldOut.Model, heldOut.Prompts!.Artifact, heldOut.N, heldOut.Temperature));
+        Assert.Equal(0.5, r.Metrics["verifierV1.accuracy"]);
+    }
+
+    [Fact]
+    public async Task Phase_1D_reuses_1Cs_meta_verifier_in_lap_1_and_trains_the_meta_task_from_the_previous_verifier_later()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        var artifacts = new Dictionary<string, string> { ["base"] = "base", ["dv"] = "dv", ["dmv"] = "dmv", ["metaVerifier"] = "meta" };
+        await RunAsync(host, TaskNames.Phase1D, Input(artifacts));
+        Assert.DoesNotContain(s.Jobs, j => j.JobId == "lap-t-1d-meta-verification");
+        var v2 = s.Parameters<GrpoJobParameters>("lap-t-1d-verification");
+        Assert.Equal(("meta", RewardSpec.VerifierV2, "meta"), (v2.Policy, v2.Reward.Kind, v2.Reward.MetaVerifier));
+
+        var (later, s2) = await StartAsync();
+        await using var __ = later;
+        await RunAsync(later, TaskNames.Phase1D, Input(artifacts, previous: new() { [BestVerifier.ArtifactKey] = "prev-v", ["metaVerifier"] = "prev-meta" }));
+        var metaTask = s2.Parameters<GrpoJobParameters>("lap-t-1d-meta-verification");
+        Assert.Equal(("prev-v", RewardSpec.MetaVerifierKind, "dmv"), (metaTask.Policy, metaTask.Reward.Kind, metaTask.Dataset!.Artifact));
+        Assert.Equal("lap-t-1d-meta-verification.out", s2.Parameters<GrpoJobParameters>("lap-t-1d-verification").Policy);
+    }
+
+    [Fact]
+    public async Task Phase_4_shards_sampling_seeds_each_step_and_skips_meta_verification_when_no_analysis_reports_an_issue()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        s.MetaPrompts = 0;
+        var artifacts = new Dictionary<string, string> { ["base"] = "base", ["dv"] = "dv", ["metaVerifier"] = "meta", ["verifierV2"] = "v2", ["selfVerifyingGenerator"] = "gen" };
+        var r = await RunAsync(host, TaskNames.Phase4, Input(artifacts));
+        var spec = new LapSpec();
+        for (int shard = 0; shard < spec.Consensus.Shards; shard++)
+        {
+            var proofs = s.Parameters<SampleJobParameters>($"lap-t-4-proofs{shard}");
+            Assert.Equal(("gen", spec.Consensus.Proofs, spec.Demo.Seed + 4L, shard, spec.Consensus.Shards), (proofs.Model, proofs.MaxPrompts, proofs.Seed, proofs.Shard!.Index, proofs.Shard.Count));
+            var analyses = s.Parameters<SampleJobParameters>($"lap-t-4-analyses{shard}");
+            Assert.Equal(("v2", spec.Consensus.N, spec.Demo.Seed + 40L), (analyses.Model, analyses.N, analyses.Seed));
+        }
+        Assert.DoesNotContain(s.Jobs, j => j.JobId.StartsWith("lap-t-4-meta"));
+        var v3 = s.Parameters<GrpoJobParameters>("lap-t-4-verifier-v3");
+        Assert.Equal(("v2", "lap-t-4.dv"), (v3.Policy, v3.Dataset!.Artifact));
+        Assert.Equal(("lap-t-4.dv", "lap-t-4-verifier-v3.out"), (r.Artifacts["dv"], r.Artifacts["verifierV3"]));
+    }
+}
