@@ -10,7 +10,7 @@ using Microsoft.DurableTask.Client;
 namespace MathV2.Api;
 
 /// <summary>
-/// The HTTP API (DESIGN.md). Both hosts route here: the local host through minimal-API routes, the
+/// The HTTP API (README.md, "HTTP API"). Both hosts route here: the local host through minimal-API routes, the
 /// Functions app through thin HTTP-trigger shells that pass their bound <see cref="DurableTaskClient"/>.
 /// </summary>
 public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJobLimits defaultLimits)

@@ -12,7 +12,7 @@ using MathV2.Gpu.Worker.Jobs;
 namespace MathV2.Gpu.Worker;
 
 /// <summary>
-/// The worker side of the GPU job protocol (DESIGN.md, points 3 and 4): dequeue with a visibility-timeout
+/// The worker side of the GPU job protocol (docs/protocol.md, steps 3 and 4): dequeue with a visibility-timeout
 /// lease renewed while the job runs, claim the record with an ETag check, heartbeat progress, write outputs
 /// under jobs/{jobId}/attempt-{n}/ with the manifest last, then mark Succeeded and publish a job event.
 /// </summary>

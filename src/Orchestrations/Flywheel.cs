@@ -5,7 +5,7 @@ using Microsoft.DurableTask;
 namespace MathV2.Orchestrations;
 
 /// <summary>
-/// N laps (METHOD.md, "Phases of one lap", "and loop"): lap k+1 starts from lap k's artifacts (base model, its best
+/// N laps (docs/laps.md, "Flywheels"): lap k+1 starts from lap k's artifacts (base model, its best
 /// verifier by held-out accuracy, meta-verifier, self-verifying generator, D_v with phase 4's labels, D_mv); from
 /// HumanFreeFromLap on, no one annotates. Between laps the orchestration continues as new, so its history stays one lap long. A gate stops
 /// the run when the verifier's held-out accuracy falls by more than the spec allows.
@@ -28,7 +28,7 @@ public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
         }, new SubOrchestrationOptions { InstanceId = lapId });
         var metrics = result.Phases.SelectMany(p => p.Metrics).GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Last().Value);
         double? accuracy = metrics.TryGetValue("verifierV3.accuracy", out var a3) ? a3 : metrics.TryGetValue("verifierV2.accuracy", out var a2) ? a2 : null;
-        // The next lap's verifier starts from this lap's best one (METHOD.md), passed as the "verifier" artifact.
+        // The next lap's verifier starts from this lap's best one (docs/method.md), passed as the "verifier" artifact.
         string? best = BestVerifier.Choose(metrics, result.Artifacts);
         var artifacts = new Dictionary<string, string>(result.Artifacts);
         if (best != null) artifacts[BestVerifier.ArtifactKey] = result.Artifacts[best];

@@ -7,7 +7,7 @@ using Microsoft.DurableTask;
 namespace MathV2.Orchestrations;
 
 /// <summary>
-/// One flywheel lap (METHOD.md, "Phases of one lap"): each phase is a sub-orchestration with a deterministic
+/// One flywheel lap (docs/laps.md, the phase table): each phase is a sub-orchestration with a deterministic
 /// instance id ({lapId}-{phase}); every phase input and output is an artifact with lineage. Phases reused from an
 /// earlier lap (restart from a phase) are not run again. The lap ends by writing its report.
 /// </summary>

@@ -5,7 +5,7 @@ using Microsoft.DurableTask;
 namespace MathV2.Orchestrations;
 
 /// <summary>
-/// The GPU job protocol from the orchestrator's side (DESIGN.md, points 1, 2, 5 and 6): submit the job,
+/// The GPU job protocol from the orchestrator's side (docs/protocol.md, steps 1, 2, 5 and 6): submit the job,
 /// wait for its job-finished event with a timer, and on each timeout look at the record (GetJobStatus):
 /// requeue a job whose heartbeat went stale (RequeueStaleGpuJob, which checks again), give up when no
 /// worker claims it or it runs past its limit. Giving up is an

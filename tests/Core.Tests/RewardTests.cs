@@ -2,7 +2,7 @@ using MathV2.Core.Method;
 
 namespace MathV2.Core.Tests;
 
-/// <summary>Rewards against values computed by hand from METHOD.md's formulas.</summary>
+/// <summary>Rewards against values computed by hand from docs/method.md's formulas.</summary>
 public sealed class RewardTests
 {
     static AnalysisParse A(double score) => new() { Score = score, FormatOk = true };

@@ -5,7 +5,7 @@ using MathV2.Gpu.Worker.Jobs;
 
 namespace MathV2.Gpu.Worker.Tests;
 
-/// <summary>The build-time fix that lets TorchSharp-cpu load on Debian 12 (docs/ENVIRONMENT.md).</summary>
+/// <summary>The build-time fix that lets TorchSharp-cpu load on Debian 12 (docs/local-engine.md, "TorchSharp on Debian 12").</summary>
 public sealed class TorchSharpLoadingTests
 {
     static string Packaged => typeof(TorchSharpLoadingTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()

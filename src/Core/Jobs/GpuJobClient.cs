@@ -15,7 +15,7 @@ public sealed record ClaimResult(ClaimKind Kind, int Attempt = 0, GpuJobSpec? Sp
 public enum FailureConfirmation { Failed, Requeued, Succeeded }
 
 /// <summary>
-/// The one client of the GPU job protocol (DESIGN.md): job records in table <c>jobs</c> (ETag-guarded),
+/// The one client of the GPU job protocol (docs/protocol.md): job records in table <c>jobs</c> (ETag-guarded),
 /// queue <c>gpu-jobs</c>, queue <c>job-events</c>, and specs in <c>jobs/{jobId}/spec.json</c>.
 /// Used by the activities (submit, status, requeue, fail) and by the worker (claim, heartbeat, complete).
 /// </summary>

@@ -4,7 +4,7 @@ using MathV2.Core.Models;
 namespace MathV2.Core.Laps;
 
 /// <summary>
-/// The verifier a flywheel's next lap starts from (METHOD.md: "later laps start the verifier from the previous lap's
+/// The verifier a flywheel's next lap starts from (docs/method.md: "later laps start the verifier from the previous lap's
 /// best checkpoint"): the one of v1, v2, v3 with the highest held-out accuracy, the later one on ties.
 /// </summary>
 public static class BestVerifier

@@ -55,7 +55,7 @@ public sealed record LapDatasets
     public string? Graded { get; init; }
 }
 
-/// <summary>The phases of a lap, in order (METHOD.md).</summary>
+/// <summary>The phases of a lap, in order (docs/method.md).</summary>
 public static class LapPhases
 {
     public static readonly string[] Names = ["1a", "1b", "1c", "1d", "2", "3", "4"];

@@ -95,7 +95,7 @@ public sealed record RefinementOptions
 /// <summary>Phase 4's auto-labelling: n analyses per proof, m meta-verifications per issue report, k valid lowest.</summary>
 public sealed record ConsensusLapOptions
 {
-    /// <summary>METHOD.md's n = 8, m = 4, k = 2 (about 10 s more per lap than n = 4, m = 3 on the CPU demo).</summary>
+    /// <summary>docs/method.md's n = 8, m = 4, k = 2 (about 10 s more per lap than n = 4, m = 3 on the CPU demo).</summary>
     public int N { get; init; } = 8;
     public int M { get; init; } = 4;
     public int K { get; init; } = 2;

@@ -1,6 +1,6 @@
 namespace MathV2.Core.Method;
 
-/// <summary>n, m, k of phase 4 (METHOD.md; defaults n=8, m=4, k=2).</summary>
+/// <summary>n, m, k of phase 4 (docs/method.md; defaults n=8, m=4, k=2).</summary>
 public sealed record ConsensusOptions
 {
     /// <summary>Verifier analyses per proof.</summary>

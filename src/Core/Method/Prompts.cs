@@ -27,7 +27,7 @@ public sealed record PromptSet
     public required PromptTemplate Refinement { get; init; }
 }
 
-/// <summary>The method's prompts (METHOD.md): verification, meta-verification, generation with self-evaluation, refinement.</summary>
+/// <summary>The method's prompts (docs/method.md): verification, meta-verification, generation with self-evaluation, refinement.</summary>
 public static class Prompts
 {
     /// <summary>Lead and closing phrases of an analysis (verification and self-evaluation).</summary>

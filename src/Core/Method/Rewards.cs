@@ -1,13 +1,13 @@
 namespace MathV2.Core.Method;
 
-/// <summary>Options of the generator reward (METHOD.md): R = R_format(Y,Z) · (α·R_Y + β·R_Z).</summary>
+/// <summary>Options of the generator reward (docs/method.md): R = R_format(Y,Z) · (α·R_Y + β·R_Z).</summary>
 public sealed record GeneratorRewardOptions
 {
     public double Alpha { get; init; } = 0.76;
     public double Beta { get; init; } = 0.24;
 }
 
-/// <summary>The method's rewards as pure functions (METHOD.md, "Rewards").</summary>
+/// <summary>The method's rewards as pure functions (docs/method.md, "Rewards").</summary>
 public static class Rewards
 {
     /// <summary>R_format ∈ {0,1}: all required phrases and a parsable boxed score are present.</summary>

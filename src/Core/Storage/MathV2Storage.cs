@@ -4,7 +4,7 @@ using Azure.Storage.Queues;
 
 namespace MathV2.Core.Storage;
 
-/// <summary>Names of the queues, tables and containers MathV2 uses (DESIGN.md).</summary>
+/// <summary>Names of the queues, tables and containers MathV2 uses (docs/protocol.md).</summary>
 public static class StorageNames
 {
     public const string JobsTable = "jobs";

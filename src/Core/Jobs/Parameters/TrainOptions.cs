@@ -59,7 +59,7 @@ public record TrainOptions
     }
 }
 
-/// <summary>GRPO settings (METHOD.md: G = 8, clip 0.2, KL β = 0.01 with the k3 estimator by default).</summary>
+/// <summary>GRPO settings (docs/method.md: G = 8, clip 0.2, KL β = 0.01 with the k3 estimator by default).</summary>
 public sealed record GrpoOptions : TrainOptions
 {
     public GrpoOptions() { LearningRate = 1e-5; WarmupSteps = 0; MinLrRatio = 1; WeightDecay = 0; BatchSize = 16; }
