@@ -226,8 +226,7 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         }
         catch (JsonException e)
         {
-            string field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
-            string message = e.Message.Split(" Path:")[0];
+            var (field, message) = JsonErrors.Describe(e);
             return (default, Problems.BadRequest(message, field));
         }
     }

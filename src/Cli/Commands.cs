@@ -185,10 +185,18 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         return await WaitForFlywheelAsync(api, fw.GetProperty("id").GetString()!, a, ct);
     }
 
-    static System.Text.Json.Nodes.JsonObject ReadSpec(string? file) => file is null
-        ? new System.Text.Json.Nodes.JsonObject()
-        : File.Exists(file) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file)) as System.Text.Json.Nodes.JsonObject ?? throw new CliException($"{file}: a JSON object is expected")
-        : throw new CliException($"no such spec file: {file}");
+    /// <summary>A spec file as JSON; the API checks its fields (strictly, with paths) when it is posted.</summary>
+    static System.Text.Json.Nodes.JsonObject ReadSpec(string? file)
+    {
+        if (file is null) return new System.Text.Json.Nodes.JsonObject();
+        if (!File.Exists(file)) throw new CliException($"no such spec file: {file}");
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file)) as System.Text.Json.Nodes.JsonObject
+                ?? throw new CliException($"{file}: a JSON object is expected");
+        }
+        catch (JsonException e) { throw new CliException($"{file}: not valid JSON: {e.Message}"); }
+    }
 
     /// <summary>
     /// While the CLI follows a lap or flywheel on this repository's local stack, a process of the stack that died

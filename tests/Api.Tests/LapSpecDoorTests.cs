@@ -55,4 +55,15 @@ public sealed class LapSpecDoorTests
         Assert.Equal(new GrpoOptions().GroupSize, input.Spec.Verifier.GroupSize);
         Assert.Equal(64, input.Spec.Bootstrap.Config.HiddenSize);
     }
+
+    [Fact]
+    public async Task A_typo_names_the_nearest_known_field()
+    {
+        var ctx = Context("POST", "/api/laps", "{\"verifier\": {\"learningRat\": 1e-4}}");
+        var (status, _, json) = await Run(ctx, await _laps.StartLapAsync(ctx.Request, _client));
+        Assert.Equal(400, status);
+        string message = json.GetProperty("errors").GetProperty("verifier.learningRat")[0].GetString()!;
+        Assert.StartsWith("unknown field 'learningRat'; did you mean 'learningRate'?", message);
+        Assert.Contains("groupSize", message);
+    }
 }

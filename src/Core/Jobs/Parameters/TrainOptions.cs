@@ -48,7 +48,7 @@ public record TrainOptions
         if (MaxSeqLen is < 2 or > 1 << 20) yield return ("maxSeqLen", "must be between 2 and 1048576");
         if (CheckpointEvery < 1) yield return ("checkpointEvery", "must be at least 1");
         if (EvalEvery < 1) yield return ("evalEvery", "must be at least 1");
-        if (CurriculumSteps < 0 || CurriculumSteps >= Steps) yield return ("curriculumSteps", "must be in [0, steps)");
+        if (CurriculumSteps < 0 || (Steps >= 1 && CurriculumSteps >= Steps)) yield return ("curriculumSteps", "must be in [0, steps)");
         if (CurriculumSteps > 0 && CurriculumKinds.Count == 0) yield return ("curriculumKinds", "must name at least one kind when curriculumSteps > 0");
     }
 
