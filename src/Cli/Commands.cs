@@ -732,16 +732,17 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
     {
         var sb = new System.Text.StringBuilder($"{lap.GetProperty("id").GetString()} {lap.GetProperty("runtimeStatus").GetString()}");
         if (lap.TryGetProperty("status", out var st) && st.TryGetProperty("phase", out var phase)) sb.Append($", phase {phase.GetString()}");
-        if (lap.TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object)
+        if (lap.TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object
+            && s.Deserialize<Core.Laps.PhaseStatus>(Json.Options) is { } running)
         {
-            if (s.TryGetProperty("step", out var step)) sb.Append($": {step.GetString()}");
+            if (running.Step != null) sb.Append($": {running.Step}");
             if (ps.TryGetProperty("jobs", out var jobs) && jobs.ValueKind == JsonValueKind.Array)
             {
                 var parts = jobs.EnumerateArray().Select(j => j.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object ? Progress(p) : null).OfType<string>().ToList();
                 if (parts.Count > 0) sb.Append($" ({string.Join("; ", parts)})");
             }
-            if (s.TryGetProperty("status", out var w) && w.GetString() == "awaiting-annotation")
-                sb.Append($": awaiting annotation of {s.GetProperty("batchId").GetString()} ({s.GetProperty("items").GetInt32()} items; ./mathv2 annotations pull)");
+            if (running.Status == Core.Laps.PhaseStatus.AwaitingAnnotation)
+                sb.Append($": awaiting annotation of {running.BatchId} ({running.Items} items; ./mathv2 annotations pull)");
         }
         return sb.ToString();
     }

@@ -17,10 +17,10 @@ static class Annotations
         var labelled = context.WaitForExternalEvent<int>(AnnotationEvents.Submitted(batch.BatchId), cts.Token);
         while (true)
         {
-            context.SetCustomStatus(new
+            context.SetCustomStatus(new PhaseStatus
             {
-                phase, status = "awaiting-annotation", batchId = batch.BatchId, items = batch.Items, deadline, reminders,
-                submit = $"POST /api/laps/{batch.LapId}/annotations/{batch.BatchId} (JSONL: {{\"itemId\", \"score\"}} per item)",
+                Phase = phase, Status = PhaseStatus.AwaitingAnnotation, BatchId = batch.BatchId, Items = batch.Items, Deadline = deadline, Reminders = reminders,
+                Submit = $"POST /api/laps/{batch.LapId}/annotations/{batch.BatchId} (JSONL: {{\"itemId\", \"score\"}} per item)",
             });
             var next = context.CurrentUtcDateTime.AddMinutes(o.ReminderMinutes);
             if (next > deadline) next = deadline;

@@ -20,7 +20,7 @@ public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
         int k = input.Next;
         var previous = input.Laps.LastOrDefault();
         string lapId = LapId(input.FlywheelId, k);
-        context.SetCustomStatus(new { lap = k, of = input.Spec.Laps, lapId, laps = input.Laps });
+        context.SetCustomStatus(new FlywheelStatus { Lap = k, Of = input.Spec.Laps, LapId = lapId, Laps = input.Laps });
         var result = await context.CallSubOrchestratorAsync<LapResult>(TaskNames.Lap, new LapInput
         {
             LapId = lapId, Spec = input.Spec.Lap with { Name = input.Spec.Name ?? input.Spec.Lap.Name }, Number = k,
@@ -37,7 +37,7 @@ public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
         string? stopped = input.Spec.Gates.Stop(k, input.Spec.Laps, previous?.VerifierAccuracy, accuracy);
         if (stopped != null)
         {
-            context.SetCustomStatus(new { lap = k, of = input.Spec.Laps, stopped, laps });
+            context.SetCustomStatus(new FlywheelStatus { Lap = k, Of = input.Spec.Laps, Stopped = stopped, Laps = laps });
             return new FlywheelResult { FlywheelId = input.FlywheelId, Laps = laps, Stopped = stopped };
         }
         context.ContinueAsNew(input with { Next = k + 1, Laps = laps });

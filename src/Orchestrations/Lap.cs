@@ -23,8 +23,8 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
         var started = context.CurrentUtcDateTime;
         context.SetCustomStatus(new LapStatus { Phase = "datasets" });
         var datasets = await context.CallActivityAsync<LapDatasets>(TaskNames.PrepareLapDatasets, input);
-        var artifacts = new Dictionary<string, string> { ["problems"] = datasets.Problems, ["demonstrations"] = datasets.Demonstrations };
-        if (datasets.HeldOut is { } h) artifacts["heldOut"] = h;
+        var artifacts = new Dictionary<string, string> { [LapArtifacts.Problems] = datasets.Problems, [LapArtifacts.Demonstrations] = datasets.Demonstrations };
+        if (datasets.HeldOut is { } h) artifacts[LapArtifacts.HeldOut] = h;
         var results = new List<PhaseResult>();
         foreach (var (phase, orchestrator) in Phases)
         {
@@ -46,7 +46,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
         {
             LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
         });
-        artifacts["report"] = report;
+        artifacts[LapArtifacts.Report] = report;
         context.SetCustomStatus(LapStatus.Of("done", results, artifacts));
         return new LapResult { LapId = input.LapId, Phases = results, Report = report, Artifacts = artifacts };
     }

@@ -19,7 +19,7 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         var jobs = new List<GpuJobOutcome>();
-        string? baseModel = spec.BaseCheckpoint ?? input.Previous?.GetValueOrDefault("base");
+        string? baseModel = spec.BaseCheckpoint ?? input.Previous?.GetValueOrDefault(LapArtifacts.Base);
         if (baseModel is null)
         {
             var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", new SftJobParameters
@@ -31,21 +31,21 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             jobs.Add(sft);
             baseModel = sft.ResultArtifactId!;
         }
-        var artifacts = new Dictionary<string, string> { ["base"] = baseModel };
+        var artifacts = new Dictionary<string, string> { [LapArtifacts.Base] = baseModel };
         var (heldOutJob, metrics, _) = await HeldOut.MeasureAsync(context, input, "1a", "base", baseModel, "generator");
         jobs.Add(heldOutJob);
-        artifacts["baseHeldOutProofs"] = heldOutJob.ResultArtifactId!;
+        artifacts[LapArtifacts.BaseHeldOutProofs] = heldOutJob.ResultArtifactId!;
         // The base model as a verifier too: what phase 1B's RL starts from.
         var (_, baseVerifierMetrics, baseVerifierJobs) = await HeldOut.MeasureAsync(context, input, "1a", "baseVerifier", baseModel, "verifier");
         jobs.AddRange(baseVerifierJobs);
         foreach (var (k, v) in baseVerifierMetrics) metrics[k] = v;
 
-        if (input.HumanFree && input.Previous?.GetValueOrDefault("dv") is { } previousDv)
+        if (input.HumanFree && input.Previous?.GetValueOrDefault(LapArtifacts.Dv) is { } previousDv)
         {
-            artifacts["dv"] = previousDv;
+            artifacts[LapArtifacts.Dv] = previousDv;
             return Result(context, started, jobs, artifacts, metrics);
         }
-        string proposer = input.From("selfVerifyingGenerator", baseModel);
+        string proposer = input.From(LapArtifacts.SelfVerifyingGenerator, baseModel);
         var sample = await PhaseJobs.RunAsync(context, input, "1a", "proofs", new SampleJobParameters
         {
             Model = proposer,
@@ -63,14 +63,14 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
         string dv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
         // Later laps add to the previous D_v; lap 1 may start with the demo's graded proofs.
-        if ((input.Previous?.GetValueOrDefault("dv") ?? input.Datasets.Graded) is { } earlier)
+        if ((input.Previous?.GetValueOrDefault(LapArtifacts.Dv) ?? input.Datasets.Graded) is { } earlier)
             dv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
             {
                 Id = $"{input.LapId}-1a.dv", LapId = input.LapId, Phase = "1a", Type = "dataset-graded-proofs", File = LapFiles.GradedProofs, Parents = [earlier, dv],
             });
-        artifacts["coldStartProofs"] = sample.ResultArtifactId!;
-        artifacts["dv"] = dv;
-        artifacts["batch1a"] = batch.BatchId;
+        artifacts[LapArtifacts.ColdStartProofs] = sample.ResultArtifactId!;
+        artifacts[LapArtifacts.Dv] = dv;
+        artifacts[LapArtifacts.Batch1A] = batch.BatchId;
         return Result(context, started, jobs, artifacts, metrics);
     }
 

@@ -12,7 +12,7 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
     public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
     {
         var started = context.CurrentUtcDateTime;
-        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], policy = input.From(BestVerifier.ArtifactKey, input.From("verifierV3", baseModel));
+        string baseModel = input.Artifacts[LapArtifacts.Base], dv = input.Artifacts[LapArtifacts.Dv], policy = input.From(BestVerifier.ArtifactKey, input.From(LapArtifacts.VerifierV3, baseModel));
         var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", new GrpoJobParameters
         {
             Policy = policy, Reference = baseModel,
@@ -24,7 +24,7 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, .. evalJobs], Metrics = metrics,
-            Artifacts = new() { ["verifierV1"] = grpo.ResultArtifactId!, ["verifierV1HeldOut"] = eval.ResultArtifactId! },
+            Artifacts = new() { [LapArtifacts.VerifierV1] = grpo.ResultArtifactId!, [LapArtifacts.VerifierV1HeldOut] = eval.ResultArtifactId! },
         };
     }
 }

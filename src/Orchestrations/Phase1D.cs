@@ -18,13 +18,13 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts["base"], dv = input.Artifacts["dv"], dmv = input.Artifacts["dmv"], meta = input.Artifacts["metaVerifier"];
-        string policy = input.From(BestVerifier.ArtifactKey, input.From("verifierV3", baseModel));
+        string baseModel = input.Artifacts[LapArtifacts.Base], dv = input.Artifacts[LapArtifacts.Dv], dmv = input.Artifacts[LapArtifacts.Dmv], meta = input.Artifacts[LapArtifacts.MetaVerifier];
+        string policy = input.From(BestVerifier.ArtifactKey, input.From(LapArtifacts.VerifierV3, baseModel));
         // Where 1C started from the same model (lap 1: both from the base model), the meta task's GRPO would be 1C's
         // job again (same policy, D_mv, options and seed): its result is 1C's meta-verifier, so v2 continues from that.
         var jobs = new List<GpuJobOutcome>();
         string metaTrained = meta;
-        if (policy != input.From("metaVerifier", baseModel))
+        if (policy != input.From(LapArtifacts.MetaVerifier, baseModel))
         {
             var metaTask = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1d", "meta-verification", policy, dmv);
             jobs.Add(metaTask);
@@ -43,7 +43,7 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
-            Artifacts = new() { ["verifierV2"] = both.ResultArtifactId!, ["verifierV2HeldOut"] = eval.ResultArtifactId! },
+            Artifacts = new() { [LapArtifacts.VerifierV2] = both.ResultArtifactId!, [LapArtifacts.VerifierV2HeldOut] = eval.ResultArtifactId! },
         };
     }
 }

@@ -16,7 +16,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], policy = input.From("selfVerifyingGenerator", baseModel);
+        string baseModel = input.Artifacts[LapArtifacts.Base], v2 = input.Artifacts[LapArtifacts.VerifierV2], policy = input.From(LapArtifacts.SelfVerifyingGenerator, baseModel);
         var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", new GrpoJobParameters
         {
             Policy = policy, Reference = baseModel,
@@ -31,7 +31,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
             LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.Demo.Prompts,
-            Sources = new() { ["base"] = [input.Artifacts["baseHeldOutProofs"]], ["generator"] = [eval.ResultArtifactId!] },
+            Sources = new() { ["base"] = [input.Artifacts[LapArtifacts.BaseHeldOutProofs]], ["generator"] = [eval.ResultArtifactId!] },
         });
         var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", new SampleJobParameters
         {
@@ -43,7 +43,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "2", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, eval, judged], Metrics = metrics,
-            Artifacts = new() { ["generator"] = generator, ["generatorHeldOut"] = eval.ResultArtifactId! },
+            Artifacts = new() { [LapArtifacts.Generator] = generator, [LapArtifacts.GeneratorHeldOut] = eval.ResultArtifactId! },
         };
     }
 }

@@ -17,7 +17,7 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], generator = input.Artifacts["generator"];
+        string baseModel = input.Artifacts[LapArtifacts.Base], v2 = input.Artifacts[LapArtifacts.VerifierV2], generator = input.Artifacts[LapArtifacts.Generator];
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
         var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", new GrpoJobParameters
         {
@@ -38,7 +38,7 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "3", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, refine], Metrics = metrics,
-            Artifacts = new() { ["selfVerifyingGenerator"] = selfVerifying, ["refinements"] = refine.ResultArtifactId! },
+            Artifacts = new() { [LapArtifacts.SelfVerifyingGenerator] = selfVerifying, [LapArtifacts.Refinements] = refine.ResultArtifactId! },
         };
     }
 }

@@ -18,8 +18,8 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         var c = spec.Consensus;
-        string baseModel = input.Artifacts["base"], v2 = input.Artifacts["verifierV2"], dv = input.Artifacts["dv"], meta = input.Artifacts["metaVerifier"];
-        string generator = input.Artifacts["selfVerifyingGenerator"];
+        string baseModel = input.Artifacts[LapArtifacts.Base], v2 = input.Artifacts[LapArtifacts.VerifierV2], dv = input.Artifacts[LapArtifacts.Dv], meta = input.Artifacts[LapArtifacts.MetaVerifier];
+        string generator = input.Artifacts[LapArtifacts.SelfVerifyingGenerator];
         var jobs = new List<GpuJobOutcome>();
         var proofs = await PhaseJobs.SampleShardedAsync(context, input, "4", "proofs", c.Shards, shard => new SampleJobParameters
         {
@@ -72,7 +72,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "4", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
-            Artifacts = new() { ["dv"] = labelled.Dv, ["consensus"] = labelled.Consensus, ["verifierV3"] = v3.ResultArtifactId!, ["consensusProofs"] = proofPrompts },
+            Artifacts = new() { [LapArtifacts.Dv] = labelled.Dv, [LapArtifacts.Consensus] = labelled.Consensus, [LapArtifacts.VerifierV3] = v3.ResultArtifactId!, [LapArtifacts.ConsensusProofs] = proofPrompts },
         };
     }
 }

@@ -13,14 +13,14 @@ static class PhaseJobs
         where T : IGpuJobParameters
     {
         // The phase's status names the job, so GET /api/laps/{id} can show its progress.
-        context.SetCustomStatus(new { phase, step, jobs = new[] { $"{input.LapId}-{phase}-{step}" } });
+        context.SetCustomStatus(new PhaseStatus { Phase = phase, Step = step, Jobs = [$"{input.LapId}-{phase}-{step}"] });
         return RunQuietAsync(context, input, phase, step, parameters, inputs);
     }
 
     /// <summary>GRPO of a model on D_mv with the meta-verifier reward (1C's meta-verifier; 1D's meta task), the base model as reference.</summary>
     public static Task<GpuJobOutcome> MetaVerificationGrpoAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string policy, string dmv)
     {
-        string baseModel = input.Artifacts["base"];
+        string baseModel = input.Artifacts[LapArtifacts.Base];
         return RunAsync(context, input, phase, step, new GrpoJobParameters
         {
             Policy = policy, Reference = baseModel,
@@ -53,7 +53,7 @@ static class PhaseJobs
         Func<SampleShard?, SampleJobParameters> parameters, params string[] inputs)
     {
         if (shards <= 1) return [await RunAsync(context, input, phase, step, parameters(null), inputs)];
-        context.SetCustomStatus(new { phase, step, jobs = Enumerable.Range(0, shards).Select(i => $"{input.LapId}-{phase}-{step}{i}").ToArray() });
+        context.SetCustomStatus(new PhaseStatus { Phase = phase, Step = step, Jobs = Enumerable.Range(0, shards).Select(i => $"{input.LapId}-{phase}-{step}{i}").ToArray() });
         var tasks = Enumerable.Range(0, shards).Select(i => RunQuietAsync(context, input, phase, $"{step}{i}", parameters(new SampleShard(i, shards)), inputs)).ToList();
         return (await Task.WhenAll(tasks)).ToList();
     }

@@ -1,5 +1,6 @@
 using MathV2.Core;
 using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
 using MathV2.Core.Probes;
 using Microsoft.DurableTask;
 
@@ -22,7 +23,7 @@ public sealed class Probe : TaskOrchestrator<ProbeRequest, ProbeReport>
             Parameters = request.ToJobParameters(),
             Limits = limits,
         }).ToList();
-        context.SetCustomStatus(new { phase = "probe", jobs = specs.Select(s => s.JobId) });
+        context.SetCustomStatus(new PhaseStatus { Phase = "probe", Jobs = specs.Select(s => s.JobId).ToList() });
 
         var tasks = specs.Select(s => context.CallSubOrchestratorAsync<GpuJobOutcome>(
             TaskNames.RunGpuJob, s, new SubOrchestrationOptions { InstanceId = s.InstanceId })).ToList();

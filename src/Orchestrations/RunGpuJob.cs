@@ -1,5 +1,6 @@
 using MathV2.Core;
 using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
 using Microsoft.DurableTask;
 
 namespace MathV2.Orchestrations;
@@ -35,7 +36,7 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
                     outcome = GpuJobClient.OutcomeOf(record);
                 else
                 {
-                    context.SetCustomStatus(new { jobId = spec.JobId, status = record.Status, attempt = record.Attempt, worker = record.WorkerId });
+                    context.SetCustomStatus(new JobWaitStatus { JobId = spec.JobId, Status = record.Status, Attempt = record.Attempt, Worker = record.WorkerId });
                     DateTime now = context.CurrentUtcDateTime;
                     string? reason = null;
                     if (record.Status == GpuJobStatus.Queued && now - ToUtc(record.QueuedAt) > TimeSpan.FromSeconds(limits.ClaimTimeoutSeconds))

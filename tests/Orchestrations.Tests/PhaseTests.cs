@@ -58,7 +58,10 @@ public sealed class PhaseTests
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token);
         Assert.True(meta.RuntimeStatus == OrchestrationRuntimeStatus.Completed, meta.FailureDetails?.ErrorMessage);
-        return meta.ReadOutputAs<PhaseResult>()!;
+        var result = meta.ReadOutputAs<PhaseResult>()!;
+        // A phase hands on only what the lap's data flow declares for it.
+        Assert.Subset(LapArtifacts.ByPhase[result.Phase].ToHashSet(), result.Artifacts.Keys.ToHashSet());
+        return result;
     }
 
     [Fact]
