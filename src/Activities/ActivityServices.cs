@@ -2,27 +2,35 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace MathV2.Activities;
 
-/// <summary>The activities both hosts run, registered in one place (each takes its clients from the container).</summary>
+/// <summary>
+/// Every activity of MathV2: the one list both hosts register (services here, the local host's task registry) and
+/// the Functions app's shells are checked against. Each takes its clients from the container.
+/// </summary>
 public static class ActivityServices
 {
+    public static readonly Type[] All =
+    [
+        typeof(PrepareLapDatasets),
+        typeof(CreateAnnotationBatch),
+        typeof(OracleAnnotate),
+        typeof(BuildLabelledDataset),
+        typeof(WriteVerificationPrompts),
+        typeof(MeasureSamples),
+        typeof(WriteProofPrompts),
+        typeof(WriteMetaPrompts),
+        typeof(AutoLabel),
+        typeof(MergeDatasets),
+        typeof(WriteLapReport),
+        typeof(SubmitGpuJob),
+        typeof(GetJobStatus),
+        typeof(RequeueStaleGpuJob),
+        typeof(FailGpuJob),
+    ];
+
     public static IServiceCollection AddMathV2Activities(this IServiceCollection services)
     {
         services.AddSingleton(StorageResilience.Create());
-        services.AddSingleton<PrepareLapDatasets>();
-        services.AddSingleton<CreateAnnotationBatch>();
-        services.AddSingleton<OracleAnnotate>();
-        services.AddSingleton<BuildLabelledDataset>();
-        services.AddSingleton<WriteVerificationPrompts>();
-        services.AddSingleton<MeasureSamples>();
-        services.AddSingleton<WriteProofPrompts>();
-        services.AddSingleton<WriteMetaPrompts>();
-        services.AddSingleton<AutoLabel>();
-        services.AddSingleton<MergeDatasets>();
-        services.AddSingleton<WriteLapReport>();
-        services.AddSingleton<SubmitGpuJob>();
-        services.AddSingleton<GetJobStatus>();
-        services.AddSingleton<RequeueStaleGpuJob>();
-        services.AddSingleton<FailGpuJob>();
+        foreach (var activity in All) services.AddSingleton(activity);
         return services;
     }
 }

@@ -40,32 +40,11 @@ public static class Routes
     public static bool KeyMatches(string? given, string key) =>
         given != null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key));
 
-    /// <summary>Every orchestrator and activity of MathV2.</summary>
-    public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r) => r
-        .AddOrchestrator<RunGpuJob>()
-        .AddOrchestrator<Probe>()
-        .AddOrchestrator<Lap>()
-        .AddOrchestrator<Phase1A>()
-        .AddOrchestrator<Phase1B>()
-        .AddOrchestrator<Phase1C>()
-        .AddOrchestrator<Phase1D>()
-        .AddOrchestrator<Phase2>()
-        .AddOrchestrator<Phase3>()
-        .AddOrchestrator<Phase4>()
-        .AddOrchestrator<Flywheel>()
-        .AddActivity<PrepareLapDatasets>()
-        .AddActivity<CreateAnnotationBatch>()
-        .AddActivity<OracleAnnotate>()
-        .AddActivity<BuildLabelledDataset>()
-        .AddActivity<WriteVerificationPrompts>()
-        .AddActivity<MeasureSamples>()
-        .AddActivity<WriteProofPrompts>()
-        .AddActivity<WriteMetaPrompts>()
-        .AddActivity<AutoLabel>()
-        .AddActivity<MergeDatasets>()
-        .AddActivity<WriteLapReport>()
-        .AddActivity<SubmitGpuJob>()
-        .AddActivity<GetJobStatus>()
-        .AddActivity<RequeueStaleGpuJob>()
-        .AddActivity<FailGpuJob>();
+    /// <summary>Every orchestrator and activity of MathV2 (Orchestrators.All, ActivityServices.All).</summary>
+    public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r)
+    {
+        foreach (var o in Orchestrators.All) r.AddOrchestrator(o);
+        foreach (var a in ActivityServices.All) r.AddActivity(a);
+        return r;
+    }
 }
