@@ -124,7 +124,7 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
             case "terminate":
                 if (terminal) return Problems.Conflict($"instance {id} is already {status}");
                 var cancelled = await InstanceTree.TerminateAsync(client, jobs, id, reason, ct);
-                return Results.Json(new { instanceId = id, cancelledJobs = cancelled }, Json.Options, statusCode: 202);
+                return Results.Json(new Core.Http.TerminateResult { InstanceId = id, CancelledJobs = cancelled }, Json.Options, statusCode: 202);
             case "rewind":
                 if (status != OrchestrationRuntimeStatus.Failed) return Problems.Conflict($"only a Failed instance can be rewound; {id} is {status}");
                 await client.RewindInstanceAsync(id, reason, ct);
@@ -170,7 +170,7 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         if (meta.RuntimeStatus is not (OrchestrationRuntimeStatus.Completed or OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated))
             return Problems.Conflict($"instance {id} is {meta.RuntimeStatus}; terminate it before purging");
         // A lap or flywheel is purged with its phases and job orchestrations.
-        return Results.Json(new { instancesDeleted = await InstanceTree.PurgeAsync(client, id, ct) }, Json.Options);
+        return Results.Json(new Core.Http.PurgeResult { InstancesDeleted = await InstanceTree.PurgeAsync(client, id, ct) }, Json.Options);
     }
 
     /// <summary>GET /api/jobs/{id}: record, attempts, progress, worker.</summary>

@@ -380,7 +380,14 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         };
         if (a.Json) WriteJson(result);
         else if (verb == "show") stdout.WriteLine(JsonSerializer.Serialize(result, Json.Indented));
-        else stdout.WriteLine(verb == "restart" ? $"restarted as {result.GetProperty("id").GetString()}" : $"{verb}: accepted for {a.Positional(1, "id")}");
+        else stdout.WriteLine(verb switch
+        {
+            "restart" => $"restarted as {result.GetProperty("id").GetString()}",
+            "terminate" when result.Deserialize<Core.Http.TerminateResult>(Json.Options) is { } t =>
+                $"terminate: accepted for {t.InstanceId}" + (t.CancelledJobs.Count > 0 ? $"; cancelled GPU jobs: {string.Join(", ", t.CancelledJobs)}" : ""),
+            "purge" when result.Deserialize<Core.Http.PurgeResult>(Json.Options) is { } p => $"purge: deleted {p.InstancesDeleted} instance histories",
+            _ => $"{verb}: accepted for {a.Positional(1, "id")}",
+        });
         return 0;
     }
 

@@ -65,5 +65,13 @@ public sealed class TerminateTests(StackFixture stack)
         Assert.Equal(GpuJobStatus.Cancelled, after.Status);
         Assert.Equal(attempts, after.Attempts.Count);
         Assert.All(await WorkersAsync(), w => Assert.Equal("idle", w.GetString("State")));
+
+        // Purging the flywheel (here through the CLI) deletes its lap, phase and job orchestrations too.
+        var output = new StringWriter();
+        Assert.Equal(0, await new MathV2.Cli.Commands(stack.Stack.Layout, output, new StringWriter()).RunAsync(["instances", "purge", fly]));
+        var deleted = System.Text.RegularExpressions.Regex.Match(output.ToString(), @"purge: deleted (\d+) instance histories");
+        Assert.True(deleted.Success && int.Parse(deleted.Groups[1].Value) >= 4, output.ToString());
+        foreach (string id in new[] { fly, lapId, phase, job })
+            Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.GetAsync($"/api/instances/{id}")).StatusCode);
     }
 }
