@@ -31,9 +31,6 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         return CheckStatus(req, id);
     }
 
-    /// <summary>Seconds a client should wait before asking an in-progress instance again (the Durable Functions default).</summary>
-    public const int RetryAfterSeconds = 10;
-
     /// <summary>
     /// The 202 Accepted answer of Durable Functions' start routes: the check-status payload, a Location header (the
     /// status URI) and Retry-After.
@@ -41,8 +38,7 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
     public static IResult CheckStatus(HttpRequest req, string id)
     {
         var payload = CheckStatusPayload.For(BaseUrl(req), id, KeyOf(req));
-        return new HeaderResult(Results.Json(payload, Json.Options, statusCode: 202),
-            new Dictionary<string, string> { ["Location"] = payload.StatusQueryGetUri, ["Retry-After"] = RetryAfterSeconds.ToString() });
+        return HeaderResult.InProgress(Results.Json(payload, Json.Options, statusCode: 202), payload.StatusQueryGetUri);
     }
 
     /// <summary>
@@ -104,8 +100,7 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
             historyEvents = history,
         }, Json.Options, statusCode: code);
         if (code != 202) return body;
-        string self = $"{BaseUrl(req)}{req.PathBase}{req.Path}{req.QueryString}";
-        return new HeaderResult(body, new Dictionary<string, string> { ["Location"] = self, ["Retry-After"] = RetryAfterSeconds.ToString() });
+        return HeaderResult.InProgress(body, $"{BaseUrl(req)}{req.PathBase}{req.Path}{req.QueryString}");
     }
 
     /// <summary>POST /api/instances/{id}/{terminate|rewind|restart|suspend|resume}?reason=…</summary>
