@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
+using MathV2.Core.Http;
 using MathV2.Core.Jobs;
 using MathV2.Core.Probes;
 using Microsoft.AspNetCore.Http;
@@ -61,18 +62,18 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         bool showInput = BoolQuery(req, "showInput", true);
         var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
         if (meta == null) return Problems.NotFound("Instance", id);
-        object? history = null;
+        List<Core.Http.HistoryEventView>? history = null;
         if (BoolQuery(req, "showHistory", false))
-            history = (await client.GetOrchestrationHistoryAsync(id, ct)).Select(e => new
+            history = (await client.GetOrchestrationHistoryAsync(id, ct)).Select(e => new Core.Http.HistoryEventView
             {
-                eventType = e.EventType.ToString(),
-                e.EventId,
-                timestamp = e.Timestamp,
-                name = (e as global::DurableTask.Core.History.TaskScheduledEvent)?.Name
+                EventType = e.EventType.ToString(),
+                EventId = e.EventId,
+                Timestamp = e.Timestamp,
+                Name = (e as global::DurableTask.Core.History.TaskScheduledEvent)?.Name
                        ?? (e as global::DurableTask.Core.History.SubOrchestrationInstanceCreatedEvent)?.Name
                        ?? (e as global::DurableTask.Core.History.EventRaisedEvent)?.Name
                        ?? (e as global::DurableTask.Core.History.ExecutionStartedEvent)?.Name,
-                failure = e switch
+                Failure = e switch
                 {
                     global::DurableTask.Core.History.TaskFailedEvent f => f.FailureDetails?.ErrorMessage ?? f.Reason,
                     global::DurableTask.Core.History.SubOrchestrationInstanceFailedEvent f => f.FailureDetails?.ErrorMessage ?? f.Reason,
@@ -82,22 +83,22 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
             }).ToList();
         // The local engine reports an orchestration's failure as its output; present both engines alike.
         JsonElement? output = ParseOrNull(meta.SerializedOutput);
-        object? failure = meta.FailureDetails == null ? null : new { meta.FailureDetails.ErrorType, meta.FailureDetails.ErrorMessage };
+        var failure = meta.FailureDetails == null ? null : new Core.Http.InstanceFailure(meta.FailureDetails.ErrorType, meta.FailureDetails.ErrorMessage);
         if (failure == null && meta.RuntimeStatus == OrchestrationRuntimeStatus.Failed && output is { ValueKind: JsonValueKind.String } message)
-            (failure, output) = (new { ErrorType = "OrchestrationFailed", ErrorMessage = message.GetString() }, null);
+            (failure, output) = (new Core.Http.InstanceFailure("OrchestrationFailed", message.GetString()), null);
         int code = InstanceStatusCode(meta.RuntimeStatus);
-        var body = Results.Json(new
+        var body = Results.Json(new Core.Http.InstanceView
         {
-            name = meta.Name,
-            instanceId = meta.InstanceId,
-            runtimeStatus = meta.RuntimeStatus.ToString(),
-            input = showInput ? ParseOrNull(meta.SerializedInput) : null,
-            customStatus = ParseOrNull(meta.SerializedCustomStatus),
-            output,
-            failureDetails = failure,
-            createdTime = meta.CreatedAt,
-            lastUpdatedTime = meta.LastUpdatedAt,
-            historyEvents = history,
+            Name = meta.Name,
+            InstanceId = meta.InstanceId,
+            RuntimeStatus = meta.RuntimeStatus.ToString(),
+            Input = showInput ? ParseOrNull(meta.SerializedInput) : null,
+            CustomStatus = ParseOrNull(meta.SerializedCustomStatus),
+            Output = output,
+            FailureDetails = failure,
+            CreatedTime = meta.CreatedAt,
+            LastUpdatedTime = meta.LastUpdatedAt,
+            HistoryEvents = history,
         }, Json.Options, statusCode: code);
         if (code != 202) return body;
         return HeaderResult.InProgress(body, $"{BaseUrl(req)}{req.PathBase}{req.Path}{req.QueryString}");
@@ -239,39 +240,5 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         if (string.IsNullOrEmpty(json)) return null;
         try { return JsonDocument.Parse(json).RootElement.Clone(); }
         catch (JsonException) { return JsonSerializer.SerializeToElement(json); }
-    }
-}
-
-/// <summary>The Durable Functions check-status payload.</summary>
-public sealed record CheckStatusPayload
-{
-    public required string Id { get; init; }
-    public required string StatusQueryGetUri { get; init; }
-    public required string SendEventPostUri { get; init; }
-    public required string TerminatePostUri { get; init; }
-    public required string RewindPostUri { get; init; }
-    public required string RestartPostUri { get; init; }
-    public required string SuspendPostUri { get; init; }
-    public required string ResumePostUri { get; init; }
-    public required string PurgeHistoryDeleteUri { get; init; }
-
-    public static CheckStatusPayload For(string baseUrl, string id, string? key)
-    {
-        string inst = $"{baseUrl}/api/instances/{Uri.EscapeDataString(id)}";
-        string code = key == null ? "" : "code=" + Uri.EscapeDataString(key);
-        string Q(string path, string? extra = null) =>
-            path + (extra == null && code == "" ? "" : "?" + string.Join("&", new[] { extra, code == "" ? null : code }.Where(s => s != null)));
-        return new CheckStatusPayload
-        {
-            Id = id,
-            StatusQueryGetUri = Q(inst),
-            SendEventPostUri = Q($"{inst}/raiseEvent/{{eventName}}"),
-            TerminatePostUri = Q($"{inst}/terminate", "reason={text}"),
-            RewindPostUri = Q($"{inst}/rewind", "reason={text}"),
-            RestartPostUri = Q($"{inst}/restart"),
-            SuspendPostUri = Q($"{inst}/suspend", "reason={text}"),
-            ResumePostUri = Q($"{inst}/resume", "reason={text}"),
-            PurgeHistoryDeleteUri = Q(inst),
-        };
     }
 }

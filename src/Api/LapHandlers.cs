@@ -1,6 +1,7 @@
 using System.Text;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
+using MathV2.Core.Http;
 using MathV2.Core.Jobs;
 using MathV2.Core.Laps;
 using MathV2.Core.Models;
@@ -120,10 +121,10 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (!Ids.IsValid(id) || !id.StartsWith(FlywheelPrefix)) return Problems.BadRequest($"'{id}' is not a flywheel id", "id");
         var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
         if (meta == null) return Problems.NotFound("Flywheel", id);
-        return Results.Json(new
+        return Results.Json(new FlywheelView
         {
-            id, runtimeStatus = meta.RuntimeStatus.ToString(), createdAt = meta.CreatedAt, lastUpdatedAt = meta.LastUpdatedAt,
-            status = ParseOrNull(meta.SerializedCustomStatus), output = ParseOrNull(meta.SerializedOutput), failure = FailureOf(meta),
+            Id = id, RuntimeStatus = meta.RuntimeStatus.ToString(), CreatedAt = meta.CreatedAt, LastUpdatedAt = meta.LastUpdatedAt,
+            Status = Read<FlywheelStatus>(meta.SerializedCustomStatus), Output = OutputOf<FlywheelResult>(meta), Failure = FailureOf(meta),
         }, Json.Options);
     }
 
@@ -133,24 +134,23 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (!Ids.IsValid(id) || !id.StartsWith(LapPrefix)) return Problems.BadRequest($"'{id}' is not a lap id", "id");
         var meta = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
         if (meta == null) return Problems.NotFound("Lap", id);
-        var status = ParseOrNull(meta.SerializedCustomStatus);
-        object? phaseStatus = null;
-        if (status is { } s && s.TryGetProperty("phase", out var ph) && ph.GetString() is { } phase && phase is not ("done" or "datasets"))
+        var status = Read<LapStatus>(meta.SerializedCustomStatus);
+        PhaseView? phaseView = null;
+        if (status?.Phase is { } phase && phase is not ("done" or "datasets")
+            && await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: true, ct) is { } sub)   // custom status comes only with inputs and outputs
         {
-            var sub = await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: true, ct);   // custom status comes only with inputs and outputs
-            var subStatus = sub == null ? null : ParseOrNull(sub.SerializedCustomStatus);
+            var phaseStatus = Read<PhaseStatus>(sub.SerializedCustomStatus);
             // The running jobs' progress (step/steps, done/total, iteration), from their records.
-            var running = new List<object>();
-            if (subStatus is { ValueKind: System.Text.Json.JsonValueKind.Object } ss && ss.TryGetProperty("jobs", out var js) && js.ValueKind == System.Text.Json.JsonValueKind.Array)
-                foreach (var j in js.EnumerateArray())
-                    if (j.GetString() is { } jobId && await jobs.GetAsync(jobId, ct) is { } r)
-                        running.Add(new { jobId, status = r.Status, attempt = r.Attempt, progress = r.Progress });
-            phaseStatus = sub == null ? null : new { instanceId = sub.InstanceId, runtimeStatus = sub.RuntimeStatus.ToString(), status = subStatus, jobs = running };
+            var running = new List<JobProgressView>();
+            foreach (string jobId in phaseStatus?.Jobs ?? [])
+                if (await jobs.GetAsync(jobId, ct) is { } r)
+                    running.Add(new JobProgressView { JobId = jobId, Status = r.Status, Attempt = r.Attempt, Progress = r.Progress });
+            phaseView = new PhaseView { InstanceId = sub.InstanceId, RuntimeStatus = sub.RuntimeStatus.ToString(), Status = phaseStatus, Jobs = running };
         }
-        return Results.Json(new
+        return Results.Json(new LapView
         {
-            id, runtimeStatus = meta.RuntimeStatus.ToString(), createdAt = meta.CreatedAt, lastUpdatedAt = meta.LastUpdatedAt,
-            status, phaseStatus, output = ParseOrNull(meta.SerializedOutput), failure = FailureOf(meta),
+            Id = id, RuntimeStatus = meta.RuntimeStatus.ToString(), CreatedAt = meta.CreatedAt, LastUpdatedAt = meta.LastUpdatedAt,
+            Status = status, PhaseStatus = phaseView, Output = OutputOf<LapResult>(meta), Failure = FailureOf(meta),
         }, Json.Options);
     }
 
@@ -161,12 +161,14 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         await foreach (var m in client.GetAllInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = LapPrefix, FetchInputsAndOutputs = false }).WithCancellation(ct))
         {
             if (m.InstanceId.Count(c => c == '-') != 1) continue;   // phases and jobs of a lap share its prefix
-            laps.Add(new LapSummary(m.InstanceId, m.RuntimeStatus.ToString(), m.CreatedAt, m.LastUpdatedAt, ParseOrNull(m.SerializedCustomStatus)));
+            laps.Add(new LapSummary
+            {
+                Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
+                Status = Read<LapStatus>(m.SerializedCustomStatus),
+            });
         }
         return Results.Json(laps.OrderByDescending(l => l.CreatedAt).ToList(), Json.Options);
     }
-
-    public sealed record LapSummary(string Id, string RuntimeStatus, DateTimeOffset CreatedAt, DateTimeOffset LastUpdatedAt, System.Text.Json.JsonElement? Status);
 
     /// <summary>GET /api/laps/{id}/annotations/{batchId}: the batch's items as JSONL.</summary>
     public async Task<IResult> GetAnnotationBatchAsync(string id, string batchId, CancellationToken ct = default)
@@ -196,12 +198,21 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
                 $"{errors.Count} problem(s) in the labels; nothing was stored");
         if (!await LapStore.TryStoreLabelsAsync(storage, batch, labels, ct)) return Problems.Conflict($"batch {batchId} was already labelled");
         await client.RaiseEventAsync(batch.InstanceId, AnnotationEvents.Submitted(batchId), labels.Count, ct);
-        return Results.Json(new { batchId, labels = labels.Count, instanceId = batch.InstanceId }, Json.Options, statusCode: 202);
+        return Results.Json(new AnnotationsAccepted { BatchId = batchId, Labels = labels.Count, InstanceId = batch.InstanceId }, Json.Options, statusCode: 202);
     }
 
-    static System.Text.Json.JsonElement? ParseOrNull(string? json) => ApiHandlers.ParseOrNull(json);
+    /// <summary>A custom status or output in its record; null when absent or of another shape (both engines' casing is read).</summary>
+    static T? Read<T>(string? json) where T : class
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        try { return System.Text.Json.JsonSerializer.Deserialize<T>(json, Json.Options); }
+        catch (System.Text.Json.JsonException) { return null; }
+    }
+
+    static T? OutputOf<T>(OrchestrationMetadata meta) where T : class =>
+        meta.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? Read<T>(meta.SerializedOutput) : null;
 
     /// <summary>The failure message; the local engine keeps it in the output of a failed instance.</summary>
     static string? FailureOf(OrchestrationMetadata meta) =>
-        meta.FailureDetails?.ErrorMessage ?? (meta.RuntimeStatus == OrchestrationRuntimeStatus.Failed && ParseOrNull(meta.SerializedOutput) is { ValueKind: System.Text.Json.JsonValueKind.String } s ? s.GetString() : null);
+        meta.FailureDetails?.ErrorMessage ?? (meta.RuntimeStatus == OrchestrationRuntimeStatus.Failed && ApiHandlers.ParseOrNull(meta.SerializedOutput) is { ValueKind: System.Text.Json.JsonValueKind.String } s ? s.GetString() : null);
 }

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
@@ -28,27 +27,27 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
         return new ApiClient(url, key);
     }
 
-    public Task<JsonElement> GetAsync(string path, CancellationToken ct = default) => SendAsync(HttpMethod.Get, path, null, ct);
-    public Task<JsonElement> PostAsync(string path, object? body = null, CancellationToken ct = default) => SendAsync(HttpMethod.Post, path, body, ct);
-    public Task<JsonElement> DeleteAsync(string path, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, path, null, ct);
+    public Task<T> GetAsync<T>(string path, CancellationToken ct = default) => SendAsync<T>(HttpMethod.Get, path, null, ct);
+    public Task<T> PostAsync<T>(string path, object? body = null, CancellationToken ct = default) => SendAsync<T>(HttpMethod.Post, path, body, ct);
+    public Task<T> DeleteAsync<T>(string path, CancellationToken ct = default) => SendAsync<T>(HttpMethod.Delete, path, null, ct);
 
-    /// <summary>A route that answers with text (JSONL).</summary>
+    /// <summary>A route whose answer the CLI does not read (202 Accepted without a body): only its success counts.</summary>
+    public Task PostAsync(string path, CancellationToken ct = default) => SendRawAsync(HttpMethod.Post, path, null, ct);
+
+    /// <summary>A route that answers with text (JSONL, Markdown).</summary>
     public Task<string> GetTextAsync(string path, CancellationToken ct = default) => SendRawAsync(HttpMethod.Get, path, null, ct);
 
-    /// <summary>Posts a text body (JSONL) and returns the JSON answer.</summary>
-    public async Task<JsonElement> PostTextAsync(string path, string text, string contentType, CancellationToken ct = default)
-    {
-        string answer = await SendRawAsync(HttpMethod.Post, path, new StringContent(text, Encoding.UTF8, contentType), ct);
-        using var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(answer) ? "{}" : answer);
-        return doc.RootElement.Clone();
-    }
+    /// <summary>Posts a text body (JSONL) and reads the JSON answer.</summary>
+    public async Task<T> PostTextAsync<T>(string path, string text, string contentType, CancellationToken ct = default) =>
+        Read<T>(path, await SendRawAsync(HttpMethod.Post, path, new StringContent(text, Encoding.UTF8, contentType), ct));
 
-    async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct) =>
+        Read<T>(path, await SendRawAsync(method, path, body == null ? null : new StringContent(Core.Json.Serialize(body), Encoding.UTF8, "application/json"), ct));
+
+    static T Read<T>(string path, string text)
     {
-        string text = await SendRawAsync(method, path, body == null ? null : new StringContent(Core.Json.Serialize(body), Encoding.UTF8, "application/json"), ct);
-        if (string.IsNullOrWhiteSpace(text)) return JsonDocument.Parse("{}").RootElement.Clone();
-        using var ok = JsonDocument.Parse(text);
-        return ok.RootElement.Clone();
+        try { return JsonSerializer.Deserialize<T>(text, Core.Json.Options) ?? throw new JsonException("null answer"); }
+        catch (JsonException e) { throw new CliException($"unexpected answer from {path}: {e.Message}"); }
     }
 
     async Task<string> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
@@ -62,21 +61,19 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
         using (resp)
         {
             string text = await resp.Content.ReadAsStringAsync(ct);
-            if (!resp.IsSuccessStatusCode)
-            {
-                string detail = text;
-                try
-                {
-                    using var doc = JsonDocument.Parse(text);
-                    detail = doc.RootElement.TryGetProperty("detail", out var d) ? d.GetString() ?? text : text;
-                    if (doc.RootElement.TryGetProperty("errors", out var errs))
-                        detail += " " + string.Join("; ", errs.EnumerateObject().Select(p => $"{p.Name}: {string.Join(", ", p.Value.EnumerateArray())}"));
-                }
-                catch (JsonException) { }
-                throw new CliException($"{(int)resp.StatusCode} {resp.ReasonPhrase}: {detail}");
-            }
+            if (!resp.IsSuccessStatusCode) throw new CliException($"{(int)resp.StatusCode} {resp.ReasonPhrase}: {Describe(text)}");
             return text;
         }
+    }
+
+    /// <summary>A problem+json answer in one line: the detail, then each field's errors.</summary>
+    internal static string Describe(string text)
+    {
+        Core.Http.ProblemView? p;
+        try { p = JsonSerializer.Deserialize<Core.Http.ProblemView>(text, Core.Json.Options); }
+        catch (JsonException) { return text; }
+        if (p?.Detail is not { } detail) return text;
+        return p.Errors is { Count: > 0 } errors ? detail + " " + string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(", ", e.Value)}")) : detail;
     }
 
     public void Dispose() => _http.Dispose();

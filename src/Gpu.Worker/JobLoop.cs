@@ -131,8 +131,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             try { await Task.Delay(period, jobCts.Token); } catch (OperationCanceledException) { return; }
             try
             {
-                JsonElement? progress = context.Progress is { } p ? JsonSerializer.SerializeToElement(p, Json.Options) : null;
-                if (!await _jobs.HeartbeatAsync(context.Spec.JobId, context.Attempt, progress, CancellationToken.None))
+                if (!await _jobs.HeartbeatAsync(context.Spec.JobId, context.Attempt, context.Progress, CancellationToken.None))
                 {
                     await jobCts.CancelAsync();
                     return;

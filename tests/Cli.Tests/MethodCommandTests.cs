@@ -4,11 +4,13 @@ namespace MathV2.Cli.Tests;
 
 public sealed class MethodCommandTests
 {
-    static async Task<(int Rc, string Out)> Run(string input, params string[] args)
+    static async Task<(int Rc, string Out)> Run(string input, params string[] args) => (await RunWithErrors(input, args)) is var r ? (r.Rc, r.Out) : default;
+
+    static async Task<(int Rc, string Out, string Err)> RunWithErrors(string input, params string[] args)
     {
-        var o = new StringWriter();
-        int rc = await new Commands(StackLayout.ForRepository(Path.GetTempPath()), o, TextWriter.Null, new StringReader(input)).RunAsync(args);
-        return (rc, o.ToString());
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int rc = await new Commands(StackLayout.ForRepository(Path.GetTempPath()), o, e, new StringReader(input)).RunAsync(args);
+        return (rc, o.ToString(), e.ToString());
     }
 
     [Fact]
@@ -28,7 +30,9 @@ public sealed class MethodCommandTests
         var (rc, output) = await Run("no phrases \\boxed{0.3}", "method", "parse", "--kind", "verification", "--json");
         Assert.Equal(2, rc);
         Assert.Equal("invalidScore", JsonDocument.Parse(output).RootElement.GetProperty("failure").GetString());
-        await Assert.ThrowsAsync<CliException>(() => Run("", "method", "parse", "--kind", "poem"));
+        var poem = await RunWithErrors("", "method", "parse", "--kind", "poem");
+        Assert.Equal(Commands.UsageError, poem.Rc);
+        Assert.Contains("--kind must be one of verification, meta, generation, not 'poem'", poem.Err);
     }
 
     [Fact]
@@ -41,6 +45,9 @@ public sealed class MethodCommandTests
         double adaptiveSamples = doc.GetProperty("adaptive").GetProperty("samples").GetDouble();
         Assert.True(adaptiveSamples < fixedSamples);
         Assert.Equal(doc.GetProperty("fixed").GetProperty("agreement").GetDouble(), doc.GetProperty("adaptive").GetProperty("agreement").GetDouble());
-        await Assert.ThrowsAsync<CliException>(() => Run("", "bench", "consensus", "--n", "2", "--k", "3"));
+        // The consensus options' own cross-field rule (k <= n) is a usage error naming the option.
+        var bad = await RunWithErrors("", "bench", "consensus", "--n", "2", "--k", "3");
+        Assert.Equal(Commands.UsageError, bad.Rc);
+        Assert.Contains("--k must be between 1 and n", bad.Err);
     }
 }

@@ -121,9 +121,10 @@ public sealed class GpuJobClientTests(AzuriteFixture azurite) : IClassFixture<Az
         string id = NewId();
         await Jobs.SubmitAsync(Spec(id));
         await Jobs.ClaimAsync(id, "w1");
-        Assert.True(await Jobs.HeartbeatAsync(id, 1, JsonSerializer.SerializeToElement(new { step = 3, loss = 0.5 })));
+        Assert.True(await Jobs.HeartbeatAsync(id, 1, new GpuJobProgress { Step = 3, Steps = 10, Loss = 0.5 }));
         var record = (await Jobs.GetAsync(id))!;
-        Assert.Equal(3, record.Progress!.Value.GetProperty("step").GetInt32());
+        Assert.Equal((3, 10, 0.5), (record.Progress!.Step, record.Progress.Steps, record.Progress.Loss));
+        Assert.Equal("step 3/10", record.Progress.Describe());
     }
 
     /// <summary>A clock that runs an action the first time it is read after being armed.</summary>

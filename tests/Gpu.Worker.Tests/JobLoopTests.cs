@@ -26,7 +26,7 @@ public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<Azurite
             for (int i = start; i < target; i++)
             {
                 await context.SaveResumeStateAsync("counter", Encoding.UTF8.GetBytes($"{i + 1}"), ct);
-                context.ReportProgress(new { step = i + 1 });
+                context.ReportProgress(new GpuJobProgress { Step = i + 1, Steps = target });
                 if (context.Attempt == 1 && i + 1 == failAt) throw new InvalidOperationException($"simulated crash at step {i + 1}");
             }
             await context.Output.AddTextAsync("result.txt", $"counted to {target}", ct);

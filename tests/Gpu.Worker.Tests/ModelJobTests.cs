@@ -246,13 +246,13 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         try
         {
             // Killed after its second training checkpoint, somewhere in the steps that follow it.
-            await Until(async () => ((await Jobs.GetAsync(spec.JobId))!.Progress is { } p && p.GetProperty("step").GetInt32() >= 2 * every + 1), 120, "no progress past the second checkpoint");
+            await Until(async () => ((await Jobs.GetAsync(spec.JobId))!.Progress?.Step >= 2 * every + 1), 120, "no progress past the second checkpoint");
         }
         finally { first.Kill(entireProcessTree: true); await first.WaitForExitAsync(); }
         var killedAt = (await Jobs.GetAsync(spec.JobId))!;
         Assert.Equal(GpuJobStatus.Running, killedAt.Status);
         // Heartbeats lag the training loop, so the kill may land a little after the last progress seen.
-        int lastSeen = killedAt.Progress!.Value.GetProperty("step").GetInt32();
+        int lastSeen = killedAt.Progress!.Step!.Value;
         Assert.True(lastSeen < steps, "the job finished before it was killed; make it longer");
 
         // What RunGpuJob does when the heartbeat goes stale: requeue (one attempt used).

@@ -124,7 +124,7 @@ public sealed class StackLifecycleTests(StackFixture shared)
         Assert.Equal(1, bad);
         Assert.Contains("409", err);
         (bad, _, err) = await Cli("probe", "--size", "0");
-        Assert.Equal(1, bad);
+        Assert.Equal(Commands.UsageError, bad);
         Assert.Contains("--size", err);
     }
 

@@ -36,7 +36,7 @@ public sealed class TerminateTests(StackFixture stack)
         Assert.Equal(HttpStatusCode.Accepted, resp.StatusCode);
         string fly = (await resp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         string lapId = $"lap-{fly[(fly.IndexOf('-') + 1)..]}_1", phase = $"{lapId}-1a", job = $"{lapId}-1a-bootstrap";
-        await stack.WaitForJobAsync(job, r => r.Status == GpuJobStatus.Running && r.Progress is { } p && p.GetProperty("step").GetInt32() >= 2, 180);
+        await stack.WaitForJobAsync(job, r => r.Status == GpuJobStatus.Running && r.Progress?.Step >= 2, 180);
 
         var terminated = await stack.Http.PostAsync($"/api/instances/{fly}/terminate?reason=test", null);
         Assert.Equal(HttpStatusCode.Accepted, terminated.StatusCode);
@@ -52,7 +52,7 @@ public sealed class TerminateTests(StackFixture stack)
         // The worker stops the job within seconds (between steps) and is idle again.
         await StackFixture.Until(async () => (await WorkersAsync()) is { Count: > 0 } w && w.All(e => e.GetString("State") == "idle"), 30,
             () => "the worker did not stop the cancelled job within 30 s");
-        long stepAtCancel = record.Progress?.GetProperty("step").GetInt64() ?? 0;
+        long stepAtCancel = record.Progress?.Step ?? 0;
         Assert.True(stepAtCancel < 20000, "the job was stopped, not run to the end");
 
         // A worker restarted with the job's message still on the queue (as after a crash mid-cancel) does not run it.

@@ -121,14 +121,14 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
     }
 
     /// <summary>Records progress; false when this attempt no longer owns the job (then the worker must stop).</summary>
-    public async Task<bool> HeartbeatAsync(string jobId, int attempt, JsonElement? progress, CancellationToken ct = default)
+    public async Task<bool> HeartbeatAsync(string jobId, int attempt, GpuJobProgress? progress, CancellationToken ct = default)
     {
         for (int i = 0; i < 3; i++)
         {
             var e = await GetEntityAsync(jobId, ct);
             if (e == null || StatusOf(e) != GpuJobStatus.Running || e.GetInt32("Attempt") != attempt) return false;
             e["HeartbeatAt"] = Now;
-            if (progress is { } p) e["Progress"] = p.GetRawText();
+            if (progress is { } p) e["Progress"] = Json.Serialize(p);
             if (await TryUpdateAsync(e, ct)) return true;
         }
         return true;
@@ -373,7 +373,7 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         QueuedAt = e.GetDateTimeOffset("QueuedAt") ?? default,
         HeartbeatAt = e.GetDateTimeOffset("HeartbeatAt"),
         FinishedAt = e.GetDateTimeOffset("FinishedAt"),
-        Progress = ParseJson(e.GetString("Progress")),
+        Progress = e.GetString("Progress") is { } progress ? Json.Deserialize<GpuJobProgress>(progress) : null,
         Error = e.GetString("Error"),
         ResultArtifactId = e.GetString("ResultArtifactId"),
         Summary = ParseJson(e.GetString("Summary")),

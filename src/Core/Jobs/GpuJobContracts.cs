@@ -138,7 +138,7 @@ public sealed record GpuJobRecord
     public DateTimeOffset QueuedAt { get; init; }
     public DateTimeOffset? HeartbeatAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
-    public JsonElement? Progress { get; init; }
+    public GpuJobProgress? Progress { get; init; }
     public string? Error { get; init; }
     public string? ResultArtifactId { get; init; }
     public JsonElement? Summary { get; init; }

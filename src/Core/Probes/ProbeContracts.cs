@@ -58,5 +58,13 @@ public sealed record ProbeResult
 public sealed record ProbeReport
 {
     public required IReadOnlyList<GpuJobOutcome> Jobs { get; init; }
-    public double TotalGflops => Jobs.Sum(j => j.Summary is { } s && s.TryGetProperty("gflops", out var g) ? g.GetDouble() : 0);
+    public double TotalGflops => Jobs.Sum(j => ResultOf(j)?.Gflops ?? 0);
+
+    /// <summary>What a probe job measured, from its outcome's summary.</summary>
+    public static ProbeResult? ResultOf(GpuJobOutcome job)
+    {
+        if (job.Summary is not { ValueKind: System.Text.Json.JsonValueKind.Object } s) return null;
+        try { return s.Deserialize<ProbeResult>(Json.Options); }
+        catch (System.Text.Json.JsonException) { return null; }
+    }
 }

@@ -1,3 +1,4 @@
+using MathV2.Core.Bench;
 using MathV2.Core.Jobs;
 using System.Diagnostics;
 using System.Text.Json;
@@ -71,7 +72,7 @@ public static class BootstrapBench
         return new TrainedBootstrap(model, tok, tokens, evalLoss, sw.Elapsed.TotalSeconds);
     }
 
-    public static object Run(BootstrapBenchOptions o, Action<string> progress)
+    public static BootstrapBenchResult Run(BootstrapBenchOptions o, Action<string> progress)
     {
         var lap = new LapSpec();
         var demo = lap.Demo.ToDatasetOptions() with
@@ -94,7 +95,7 @@ public static class BootstrapBench
         if (o.Quick) options = options with { Steps = 2, EvalEvery = 2, CheckpointEvery = 2 };
         // Fewer steps than the lap's: the curriculum keeps its share of them.
         if (options.CurriculumSteps >= options.Steps) options = options with { CurriculumSteps = options.Steps / 5 };
-        var results = new List<object>();
+        var results = new List<BootstrapBenchRow>();
         foreach (string tokenizer in o.Tokenizers)
         {
             progress($"{tokenizer}: training the bootstrap ({options.Steps} steps on {train.Count} demonstrations" +
@@ -120,7 +121,7 @@ public static class BootstrapBench
                     Verdict: l[(l.LastIndexOf(", ", StringComparison.Ordinal) + 2)..^1])).ToList();
             var checkOut = Sampler.Generate(model, tok, checks.Select(c => c.Prompt).ToList(), new SamplingOptions { Temperature = 0, MaxNewTokens = 16 });
             double checkAccuracy = checks.Count == 0 ? 0 : Math.Round(checks.Select((c, i) => System.Text.RegularExpressions.Regex.Match(checkOut[i].Text, "right|wrong").Value == c.Verdict ? 1.0 : 0).Average(), 4);
-            var generation = new Dictionary<string, object>();
+            var generation = new Dictionary<string, BootstrapGeneration>();
             foreach (var (name, temperature) in new[] { ("greedy", 0.0), ("sampled", 1.0) })
             {
                 progress($"{tokenizer}: proving {problems.Count} held-out problems ({name})");
@@ -129,19 +130,20 @@ public static class BootstrapBench
                 var m = LapMeasures.Generator("generator", proofs.Select((p, i) => new SampleCompletion { Id = problems[i].Id, Completion = p.Text, FinishReason = p.FinishReason }).ToList());
                 var byDifficulty = problems.Select((p, i) => (p.Difficulty, Pass: Oracle.ScoreProof(p, Parsers.Generation(proofs[i].Text, proofs[i].FinishReason).Proof ?? "").Score == 1))
                     .GroupBy(x => x.Difficulty).OrderBy(g => g.Key).ToDictionary(g => $"level{g.Key}", g => Math.Round(g.Average(x => x.Pass ? 1.0 : 0), 4));
-                generation[name] = new { oraclePassRate = m.GetValueOrDefault("generator.oraclePassRate"), byDifficulty, formatRate = m.GetValueOrDefault("generator.formatRate"),
-                    examples = problems.Select((p, i) => (p, proofs[i].Text)).Where(x => x.p.Difficulty > 1).Take(3).Select(x => $"{x.p.Statement}\n{x.Text}").ToList() };
+                generation[name] = new BootstrapGeneration { OraclePassRate = m.GetValueOrDefault("generator.oraclePassRate"), ByDifficulty = byDifficulty, FormatRate = m.GetValueOrDefault("generator.formatRate"),
+                    Examples = problems.Select((p, i) => (p, proofs[i].Text)).Where(x => x.p.Difficulty > 1).Take(3).Select(x => $"{x.p.Statement}\n{x.Text}").ToList() };
             }
-            results.Add(new
+            results.Add(new BootstrapBenchRow
             {
-                tokenizer, vocab = tok.VocabSize, config = init.Config, demonstrations = train.Count, demo.ProblemsPerDifficulty, demo.FactProblemsPerDifficulty, steps = options.Steps, options.CurriculumSteps, trainTokens, trainSeconds = Math.Round(trainSeconds, 1), evalLoss,
-                verifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), verifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"), verifierByDefect, checkAccuracy,
-                // The first wrongly scored proof of each defect kind, with the analysis.
-                verifierMisses = graded.Select((g, i) => (Defect: (ProofDefect)(i % 4), i)).Where(x => Parsers.Verification(verdicts[x.i].Text, verdicts[x.i].FinishReason).Score != graded[x.i].Score)
+                Tokenizer = tokenizer, Vocab = tok.VocabSize, Config = init.Config, Demonstrations = train.Count, ProblemsPerDifficulty = demo.ProblemsPerDifficulty,
+                FactProblemsPerDifficulty = demo.FactProblemsPerDifficulty, Steps = options.Steps, CurriculumSteps = options.CurriculumSteps, TrainTokens = trainTokens,
+                TrainSeconds = Math.Round(trainSeconds, 1), EvalLoss = evalLoss,
+                VerifierAccuracy = verifier.GetValueOrDefault("verifier.accuracy"), VerifierFormatRate = verifier.GetValueOrDefault("verifier.formatRate"), VerifierByDefect = verifierByDefect, CheckAccuracy = checkAccuracy,
+                VerifierMisses = graded.Select((g, i) => (Defect: (ProofDefect)(i % 4), i)).Where(x => Parsers.Verification(verdicts[x.i].Text, verdicts[x.i].FinishReason).Score != graded[x.i].Score)
                     .GroupBy(x => x.Defect).ToDictionary(g => g.Key.ToString(), g => $"{graded[g.First().i].Proof}\n---\n{verdicts[g.First().i].Text}"),
-                generation, totalSeconds = Math.Round(sw.Elapsed.TotalSeconds, 1),
+                Generation = generation, TotalSeconds = Math.Round(sw.Elapsed.TotalSeconds, 1),
             });
         }
-        return new { benchmark = "bootstrap", device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(), threads = torch.get_num_threads(), heldOutProblems = problems.Count, heldOutProofs = graded.Count, results };
+        return new BootstrapBenchResult { Device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(), Threads = torch.get_num_threads(), HeldOutProblems = problems.Count, HeldOutProofs = graded.Count, Results = results };
     }
 }

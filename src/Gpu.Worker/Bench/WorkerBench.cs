@@ -1,3 +1,4 @@
+using MathV2.Core.Bench;
 using MathV2.Core.Jobs;
 using MathV2.Core.Models;
 using System.Diagnostics;
@@ -19,11 +20,6 @@ public sealed record WorkerBenchOptions
     public int NewTokens { get; init; } = 256;
 }
 
-public sealed record TrainingBench(string Config, long Parameters, int BatchSize, int SeqLen, double TokensPerSecond, double ModelGflops, double Mfu);
-public sealed record SamplingBench(string Config, int PromptTokens, int NewTokens, double CachedTokensPerSecond, double UncachedTokensPerSecond, double CacheSpeedup,
-    int ShortPromptTokens, double ShortPromptCacheSpeedup,
-    int Batch, double BatchedTokensPerSecond, double OneByOneTokensPerSecond, double BatchSpeedup);
-
 /// <summary>
 /// Training throughput and model FLOP utilisation against the matmul GFLOP/s measured in the same process
 /// (training FLOPs per token = 6·N + 12·layers·hidden·seq, N the non-embedding parameters plus the LM head),
@@ -34,7 +30,7 @@ public static class WorkerBench
     public static readonly LlamaConfig Demo = new() { HiddenSize = 128, Layers = 4, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 352, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 2048 };
     public static readonly LlamaConfig Larger = new() { HiddenSize = 512, Layers = 4, Heads = 8, KvHeadsOrNull = 4, IntermediateSize = 1408, VocabSize = CharTokenizer.Ascii().VocabSize, MaxPositions = 2048 };
 
-    public static object Run(WorkerBenchOptions o, Action<string> progress)
+    public static WorkerBenchResult Run(WorkerBenchOptions o, Action<string> progress)
     {
         var device = ModelArtifacts.Device;
         var demo = o.Quick ? Demo with { HiddenSize = 32, Layers = 1, IntermediateSize = 64 } : Demo;
@@ -50,20 +46,19 @@ public static class WorkerBench
         }
         progress("sampling demo");
         var sampling = Sample("demo", demo, newTokens, o.Quick ? 2 : 8, device);
-        return new
+        return new WorkerBenchResult
         {
-            benchmark = "worker",
-            device = matmul.Device,
-            threads = matmul.Threads,
-            matmulGflops = Math.Round(matmul.Gflops, 2),
-            training,
-            sampling,
-            targets = new
+            Device = matmul.Device,
+            Threads = matmul.Threads,
+            MatmulGflops = Math.Round(matmul.Gflops, 2),
+            Training = training,
+            Sampling = sampling,
+            Targets = new WorkerBenchTargets
             {
-                trainingMfuLarger = 0.35,
-                trainingMfuLargerMet = training[1].Mfu >= 0.35,
-                cacheSpeedup = 5.0,
-                cacheSpeedupMet = sampling.CacheSpeedup >= 5,
+                TrainingMfuLarger = 0.35,
+                TrainingMfuLargerMet = training[1].Mfu >= 0.35,
+                CacheSpeedup = 5.0,
+                CacheSpeedupMet = sampling.CacheSpeedup >= 5,
             },
         };
     }

@@ -15,7 +15,7 @@ public interface IGpuJobHandler
 /// <summary>What a running job sees: its spec, its attempt, its output artifact and a progress channel.</summary>
 public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId, ArtifactWriter output, ArtifactStore artifacts, MathV2Storage storage)
 {
-    volatile object? _progress;
+    volatile GpuJobProgress? _progress;
 
     public GpuJobSpec Spec { get; } = spec;
     public int Attempt { get; } = attempt;
@@ -28,8 +28,8 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     public void Log(string message) => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} job {Spec.JobId}: {message}");
 
     /// <summary>Latest progress (step, loss, tokens/s...), sent with the next heartbeat.</summary>
-    public void ReportProgress(object progress) => _progress = progress;
-    internal object? Progress => _progress;
+    public void ReportProgress(GpuJobProgress progress) => _progress = progress;
+    internal GpuJobProgress? Progress => _progress;
 
     /// <summary>
     /// Saves resumable state (protocol point 7) under jobs/{jobId}/resume/{name}, outside the attempt folders,

@@ -119,7 +119,7 @@ public static class ModelArtifacts
     public static async Task<(int ResumedFrom, double Seconds)> TrainAsync(GpuJobContext context, Trainer trainer, ITokenizer tok, string workDir, CancellationToken ct)
     {
         trainer.Attempt = context.Attempt;
-        trainer.OnStep = context.ReportProgress;
+        trainer.OnStep = m => context.ReportProgress(m.ToProgress());
         trainer.OnCheckpoint = b => context.SaveResumeStateAsync(TrainStateName, b, ct);
         if (await context.LoadResumeStateAsync(TrainStateName, ct) is { } saved) trainer.LoadState(saved);
         int resumedFrom = trainer.StepsDone;
@@ -271,7 +271,7 @@ public sealed class SampleJob : IGpuJobHandler
                         finishReason = s.FinishReason, tokens = s.Tokens.Length, logProbs = s.LogProbs.Select(x => Math.Round(x, 5)),
                     })).Append('\n');
                 }
-                context.ReportProgress(new { done = Math.Min(i + p.BatchSize, items.Count), total = items.Count, tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
+                context.ReportProgress(new GpuJobProgress { Done = Math.Min(i + p.BatchSize, items.Count), Total = items.Count, TokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
             }
             await context.Output.AddTextAsync(OutputFile, sb.ToString(), ct);
             return JsonSerializer.SerializeToElement(new

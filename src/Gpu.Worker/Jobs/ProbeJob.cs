@@ -17,7 +17,7 @@ public sealed class ProbeJob : IGpuJobHandler
         var p = context.GetParameters<ProbeParameters>();
         if (p.Size < 1 || p.Repeats < 1) throw new ArgumentException("probe: size and repeats must be positive");
         var result = Measure(p, context.WorkerId, (done, seconds, gflops) =>
-            context.ReportProgress(new { step = done, seconds = Math.Round(seconds, 3), gflops = Math.Round(gflops, 2) }), ct);
+            context.ReportProgress(new GpuJobProgress { Step = done, Seconds = Math.Round(seconds, 3), Gflops = Math.Round(gflops, 2) }), ct);
         await context.Output.AddTextAsync("probe.json", Json.Serialize(result, indented: true), ct);
         return JsonSerializer.SerializeToElement(result, Json.Options);
     }

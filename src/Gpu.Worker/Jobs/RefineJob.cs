@@ -66,7 +66,7 @@ public sealed class RefineJob : IGpuJobHandler
                     }
                 }
                 active = active.Where(i => attempts[i][^1].Attempt.SelfScore is not >= 1).ToList();
-                context.ReportProgress(new { iteration, stillRefining = active.Count, trajectories = problems.Count, tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
+                context.ReportProgress(new GpuJobProgress { Iteration = iteration, StillRefining = active.Count, Trajectories = problems.Count, TokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
             }
             var sb = new StringBuilder();
             for (int i = 0; i < problems.Count; i++)

@@ -35,4 +35,10 @@ public sealed record StepMetrics
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ClipFraction { get; init; }
     /// <summary>The attempt that ran this step (metrics continue across attempts).</summary>
     public int Attempt { get; init; }
+
+    public GpuJobProgress ToProgress() => new()
+    {
+        Step = Step, Steps = Steps, Loss = Loss, LearningRate = LearningRate, GradNorm = GradNorm, TokensPerSecond = TokensPerSecond,
+        Seconds = Seconds, EvalLoss = EvalLoss, MeanReward = MeanReward, RewardStd = RewardStd, Kl = Kl, ClipFraction = ClipFraction,
+    };
 }

@@ -1,0 +1,141 @@
+using System.CommandLine;
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Datasets;
+using MathV2.Core.Demo;
+using MathV2.Core.Method;
+using MathV2.Core.Storage;
+using static MathV2.Cli.Groups.CliOptions;
+
+namespace MathV2.Cli.Groups;
+
+/// <summary>datasets (import, demo) and method (parse): the method's data on this machine, without the stack.</summary>
+public static class DatasetCommands
+{
+    public static IEnumerable<Command> Build(CliContext c)
+    {
+        yield return Group("datasets", "Datasets: import your own rows, or write the demo domain's", Import(c), Demo(c));
+        yield return Group("method", "The method's parsers, for debugging prompts", Parse(c));
+    }
+
+    static Command Import(CliContext c)
+    {
+        var input = ExistingFile("--in", "The rows to import (JSONL)", required: true);
+        var problem = Text("--problem-field", "The field holding the problem statement", "FIELD", required: true);
+        var proof = Text("--proof-field", "The field holding a proof (graded proofs)", "FIELD");
+        var score = Text("--score-field", "The field holding a proof's or analysis's score (0, 0.5 or 1)", "FIELD");
+        var analysis = Text("--analysis-field", "The field holding a verifier analysis (rated analyses)", "FIELD");
+        var id = Text("--id-field", "The field holding the row's id (a hash of the row otherwise)", "FIELD");
+        var outFile = Text("--out", "Write the imported JSONL here (bad rows to FILE.rejected)", "FILE");
+        var skip = Flag("--skip-invalid", "Set bad rows aside instead of rejecting the whole file");
+        var artifact = Text("--artifact", "Also store the rows as a dataset artifact with this id on the local stack", "ID");
+        return Command("import", "Import problems, graded proofs or rated analyses from JSONL; every bad row is named (file:line: field)", async (pr, ct) =>
+        {
+            string path = pr.GetValue(input)!;
+            var map = new FieldMapping
+            {
+                ProblemField = pr.GetValue(problem)!, ProofField = pr.GetValue(proof), ScoreField = pr.GetValue(score),
+                AnalysisField = pr.GetValue(analysis), IdField = pr.GetValue(id),
+            };
+            string? outPath = pr.GetValue(outFile);
+            string jsonl;
+            DatasetKind kind;
+            int rejected;
+            try
+            {
+                var (j, k, r) = DatasetImporter.Import(await File.ReadAllTextAsync(path, ct), path, map, pr.GetValue(skip));
+                (jsonl, kind, rejected) = (j, k, r.RejectedLines.Count);
+                foreach (var e in r.Errors) c.Err.WriteLine($"skipped: {e}");
+                if (rejected > 0 && outPath != null) await File.WriteAllLinesAsync(outPath + ".rejected", r.RejectedLines, ct);
+            }
+            catch (DatasetException e)
+            {
+                throw new CliException(string.Join("\n", e.Errors.Take(20)) + (e.Errors.Count > 20 ? $"\n… {e.Errors.Count - 20} more" : "") +
+                    "\nnothing was imported (use --skip-invalid to set bad rows aside)");
+            }
+            catch (ArgumentException e) { throw new CliException(e.Message); }
+            int rows = jsonl.Count(ch => ch == '\n');
+            if (outPath != null) await File.WriteAllTextAsync(outPath, jsonl, ct);
+            string? stored = pr.GetValue(artifact) is { } artifactId ? await UploadDatasetAsync(c.Layout, artifactId, kind.ToString(), [("data.jsonl", jsonl)], ct) : null;
+            bool json = CliContext.IsJson(pr);
+            if (json) c.WriteJson(new DatasetImported(kind, rows, rejected, outPath, stored));
+            else c.Out.WriteLine($"imported {rows} {kind} row(s){(rejected > 0 ? $", {rejected} set aside" + (outPath != null ? $" in {outPath}.rejected" : " (listed above)") : "")}" +
+                $"{(outPath != null ? $" → {outPath}" : "")}{(stored != null ? $" (artifact {stored})" : "")}");
+            if (outPath == null && stored == null && !json) c.Out.Write(jsonl);
+            return 0;
+        }, input, problem, proof, score, analysis, id, outFile, skip, artifact);
+    }
+
+    static Command Demo(CliContext c)
+    {
+        var seed = Int("--seed", "The generator's seed", 1, int.MinValue, int.MaxValue);
+        var perDifficulty = Int("--problems-per-difficulty", "Problems per difficulty level", 50, 1, 100000);
+        var maxDifficulty = Int("--max-difficulty", "The hardest level", 2, 1, 4);
+        var prompts = Choice("--prompts", "The prompt set", "standard", "standard", "compact");
+        var outDir = Text("--out", "The folder to write the datasets to", "DIR", required: true);
+        var prefix = Text("--artifact-prefix", "Also store them as an artifact PREFIX-demo-seedS on the local stack", "PREFIX");
+        return Command("demo", "Write the demo domain's datasets (problems, graded proofs, graded analyses, demonstrations)", async (pr, ct) =>
+        {
+            var o = new DemoDatasetOptions
+            {
+                Seed = pr.GetValue(seed), ProblemsPerDifficulty = pr.GetValue(perDifficulty), MaxDifficulty = pr.GetValue(maxDifficulty), Prompts = pr.GetValue(prompts)!,
+            };
+            string dir = pr.GetValue(outDir)!;
+            Directory.CreateDirectory(dir);
+            var files = new (string Name, string Text)[]
+            {
+                ("problems.jsonl", Jsonl.Write(DemoDatasets.ProblemRows(o))),
+                ("graded-proofs.jsonl", Jsonl.Write(DemoDatasets.GradedProofs(o))),
+                ("graded-analyses.jsonl", Jsonl.Write(DemoDatasets.GradedAnalyses(o))),
+                ("demonstrations.jsonl", Jsonl.Write(DemoDatasets.Demonstrations(o))),
+            };
+            foreach (var (name, text) in files) await File.WriteAllTextAsync(Path.Combine(dir, name), text, ct);
+            string? artifact = pr.GetValue(prefix) is { } p ? await UploadDatasetAsync(c.Layout, $"{p}-demo-seed{o.Seed}", "demo-datasets", files, ct) : null;
+            var counts = files.ToDictionary(f => f.Name, f => f.Text.Count(ch => ch == '\n'));
+            if (CliContext.IsJson(pr)) c.WriteJson(new DemoDatasetsWritten(dir, o, counts, artifact));
+            else c.Out.WriteLine($"demo datasets in {dir}: " + string.Join(", ", counts.Select(x => $"{x.Key} {x.Value}")) + (artifact != null ? $" (artifact {artifact})" : ""));
+            return 0;
+        }, seed, perDifficulty, maxDifficulty, prompts, outDir, prefix);
+    }
+
+    /// <summary>Stores files as an immutable artifact in the datasets container of the local stack.</summary>
+    static async Task<string> UploadDatasetAsync(StackLayout layout, string id, string kind, IEnumerable<(string Name, string Text)> files, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id)) throw new CliException($"invalid artifact id '{id}': use letters, digits, '-', '_' or '.'");
+        if (!File.Exists(layout.PidFile)) throw new CliException("storing an artifact needs the local stack: run ./mathv2 up");
+        var store = new ArtifactStore(new MathV2Storage(layout.StorageConnectionString));
+        if (await store.GetAsync(id, ct) != null) throw new CliException($"artifact {id} already exists (artifacts are immutable)");
+        var w = store.Create(id, kind, StorageNames.DatasetsContainer, id, new ArtifactProducer { Worker = "mathv2 cli" });
+        foreach (var (name, text) in files) await w.AddTextAsync(name, text, ct);
+        await w.CommitAsync(ct);
+        return id;
+    }
+
+    /// <summary>What the parsers extract from a model output read from stdin; exit 2 when its format is wrong.</summary>
+    static Command Parse(CliContext c)
+    {
+        var kind = Choice("--kind", "What the output answers: a verification, a meta-verification or a generation", null, "verification", "meta", "generation");
+        kind.Required = true;
+        var finish = Choice("--finish-reason", "Why the sampler stopped (length: cut at the token cap)", "stop", "stop", "length");
+        return Command("parse", "Parse a model output read from stdin as the method's parsers do", (pr, ct) =>
+        {
+            string text = c.In.ReadToEnd(), reason = pr.GetValue(finish)!;
+            (object result, bool formatOk) = pr.GetValue(kind) switch
+            {
+                "verification" => Parsed(Parsers.Verification(text, reason)),
+                "meta" => Parsed(Parsers.MetaVerification(text, reason)),
+                _ => Parsers.Generation(text, reason) is var g ? (g, g.FormatOk) : default,
+            };
+            var doc = JsonSerializer.SerializeToElement(result, result.GetType(), Json.Options);
+            if (CliContext.IsJson(pr)) c.WriteJson(doc);
+            else foreach (var p in doc.EnumerateObject()) c.Out.WriteLine($"{p.Name,-15} {(p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : p.Value.GetRawText())}");
+            return Task.FromResult(formatOk ? 0 : 2);
+        }, kind, finish);
+
+        static (object, bool) Parsed(AnalysisParse a) => (a, a.FormatOk);
+    }
+}
+
+public sealed record DatasetImported(DatasetKind Kind, int Rows, int Rejected, string? Out, string? Artifact);
+public sealed record DemoDatasetsWritten(string Dir, DemoDatasetOptions Options, IReadOnlyDictionary<string, int> Rows, string? Artifact);

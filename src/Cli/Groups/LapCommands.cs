@@ -1,0 +1,170 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MathV2.Core.Http;
+using MathV2.Core.Laps;
+using static MathV2.Cli.Groups.CliOptions;
+
+namespace MathV2.Cli.Groups;
+
+/// <summary>lap, flywheel and annotations: start and follow laps, read their reports, label what they wait for.</summary>
+public static class LapCommands
+{
+    public static IEnumerable<Command> Build(CliContext c)
+    {
+        yield return Lap(c);
+        yield return Flywheel(c);
+        yield return Annotations(c);
+    }
+
+    static Command Lap(CliContext c)
+    {
+        var lapId = Id("lap", "The lap's id (lap-…)");
+        var wait = Flag("--wait", "Follow the lap to its end and print its report");
+
+        var spec = ExistingFile("--spec", "A LapSpec JSON file (docs/laps.md); the defaults otherwise");
+        var annotator = Choice("--annotator", "Who labels the lap's annotation batches (sets annotation.annotator)", null, "oracle", "http");
+        var start = Command("start", "Start a lap (202; its id is printed)", async (pr, ct) =>
+        {
+            var body = ReadSpec(pr.GetValue(spec));
+            if (pr.GetValue(annotator) is { } who)
+            {
+                var ann = body["annotation"] as JsonObject ?? new JsonObject();
+                ann["annotator"] = who;
+                body["annotation"] = ann;
+            }
+            using var api = c.Api();
+            var started = await api.PostAsync<CheckStatusPayload>("/api/laps", body, ct);
+            if (pr.GetValue(wait)) return await new RunFollower(c, api, pr).LapAsync(started.Id, ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"lap {started.Id} started; ./mathv2 lap show {started.Id}");
+            return 0;
+        }, spec, annotator, wait);
+
+        var show = Command("show", "The lap's status, its artifacts so far, and its report once done", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var lap = await api.GetAsync<LapView>($"/api/laps/{Escape(pr.GetValue(lapId))}", ct);
+            if (CliContext.IsJson(pr)) { c.WriteJson(lap); return 0; }
+            c.Out.WriteLine(RunFollower.LapLine(lap));
+            foreach (var (name, artifact) in lap.Status?.Artifacts ?? []) c.Out.WriteLine($"  {name,-16} {artifact}");
+            if (lap.Failure != null) c.Out.WriteLine($"  failure: {lap.Failure}");
+            if (lap.RuntimeStatus == RuntimeStates.Completed) { c.Out.WriteLine(); c.Out.Write(await api.GetTextAsync($"/api/laps/{Escape(lap.Id)}/report", ct)); }
+            return 0;
+        }, lapId);
+
+        var list = Command("list", "The laps, newest first", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var laps = await api.GetAsync<List<LapSummary>>("/api/laps", ct);
+            if (CliContext.IsJson(pr)) { c.WriteJson(laps); return 0; }
+            foreach (var l in laps)
+                c.Out.WriteLine($"{l.Id,-18} {l.RuntimeStatus,-10} {l.CreatedAt:u} {(l.Status is { } s ? $"phase {s.Phase}" : "")}");
+            return 0;
+        });
+
+        var report = Command("report", "The finished lap's report (Markdown; JSON with --json)", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            c.Out.Write(await api.GetTextAsync($"/api/laps/{Escape(pr.GetValue(lapId))}/report{(CliContext.IsJson(pr) ? "?format=json" : "")}", ct));
+            return 0;
+        }, lapId);
+
+        var fromPhase = Choice("--from-phase", "The first phase to run again; the earlier ones are reused", null, LapPhases.Names);
+        fromPhase.Required = true;
+        var restartSpec = ExistingFile("--spec", "A new LapSpec JSON file; the lap's own spec otherwise");
+        var restart = Command("restart", "A new lap that reuses the lap's phases before --from-phase and runs the rest", async (pr, ct) =>
+        {
+            string id = pr.GetValue(lapId)!, phase = pr.GetValue(fromPhase)!;
+            var body = pr.GetValue(restartSpec) is { } file ? ReadSpec(file) : null;
+            using var api = c.Api();
+            var started = await api.PostAsync<CheckStatusPayload>($"/api/laps/{Escape(id)}/restart?fromPhase={Uri.EscapeDataString(phase)}", body, ct);
+            if (pr.GetValue(wait)) return await new RunFollower(c, api, pr).LapAsync(started.Id, ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(started);
+            else c.Out.WriteLine($"lap {started.Id} started from phase {phase}, reusing the earlier phases of {id}; ./mathv2 lap show {started.Id}");
+            return 0;
+        }, lapId, fromPhase, restartSpec, wait);
+
+        return Group("lap", "Laps: one turn of the flywheel (phases 1a, 1b, 1c, 1d, 2, 3, 4)", start, show, list, report, restart);
+    }
+
+    static Command Flywheel(CliContext c)
+    {
+        var spec = ExistingFile("--spec", "A FlywheelSpec JSON file (laps, humanFreeFromLap, gates, lap: a LapSpec)");
+        var laps = OptionalInt("--laps", "How many laps (overrides the spec's laps)", 1, 100);
+        var wait = Flag("--wait", "Follow the flywheel to its end and print each lap's report");
+        var start = Command("start", "Start a flywheel: laps one after another, each from the last one's models", async (pr, ct) =>
+        {
+            var body = ReadSpec(pr.GetValue(spec));
+            if (pr.GetValue(laps) is { } n) body["laps"] = n;
+            using var api = c.Api();
+            var started = await api.PostAsync<CheckStatusPayload>("/api/flywheels", body, ct);
+            if (pr.GetValue(wait)) return await new RunFollower(c, api, pr).FlywheelAsync(started.Id, ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"flywheel {started.Id} started; ./mathv2 flywheel show {started.Id}");
+            return 0;
+        }, spec, laps, wait);
+
+        var flywheelId = Id("flywheel", "The flywheel's id (fly-…)");
+        var show = Command("show", "The flywheel's laps so far, the best verifier of each, why it stopped", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var fw = await api.GetAsync<FlywheelView>($"/api/flywheels/{Escape(pr.GetValue(flywheelId))}", ct);
+            if (CliContext.IsJson(pr)) { c.WriteJson(fw); return 0; }
+            c.Out.WriteLine($"{fw.Id} {fw.RuntimeStatus}");
+            var lapsSoFar = fw.Output?.Laps ?? fw.Status?.Laps ?? [];
+            foreach (var l in lapsSoFar)
+                c.Out.WriteLine($"  lap {l.Number} {l.LapId} verifier accuracy {l.VerifierAccuracy?.ToString("0.###") ?? "n/a"}" +
+                    (l.BestVerifier is { } b ? $", next lap's verifier from {b}" : ""));
+            if ((fw.Output?.Stopped ?? fw.Status?.Stopped) is { } stopped) c.Out.WriteLine($"  stopped: {stopped}");
+            if (fw.Failure != null) c.Out.WriteLine($"  failure: {fw.Failure}");
+            return 0;
+        }, flywheelId);
+
+        return Group("flywheel", "Flywheels: several laps, human-free from a chosen lap", start, show);
+    }
+
+    static Command Annotations(CliContext c)
+    {
+        var lap = Id("lap", "The lap waiting for the labels");
+        var batch = Id("batch", "The annotation batch (its id is in `lap show`)");
+        var outFile = Text("--out", "Write the items (JSONL) to this file instead of stdout", "FILE");
+        var pull = Command("pull", "The batch's items (JSONL): label each with {\"itemId\", \"score\"}", async (pr, ct) =>
+        {
+            string lapId = pr.GetValue(lap)!, batchId = pr.GetValue(batch)!;
+            using var api = c.Api();
+            string items = await api.GetTextAsync($"/api/laps/{Escape(lapId)}/annotations/{Escape(batchId)}", ct);
+            if (pr.GetValue(outFile) is not { } path) { c.Out.Write(items); return 0; }
+            await File.WriteAllTextAsync(path, items, ct);
+            int n = items.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            if (CliContext.IsJson(pr)) c.WriteJson(new AnnotationsPulled(batchId, n, path));
+            else c.Out.WriteLine($"{n} items written to {path}; label each with {{\"itemId\", \"score\"}} and submit");
+            return 0;
+        }, lap, batch, outFile);
+
+        var inFile = ExistingFile("--in", "The labels: JSONL, one {\"itemId\", \"score\"} per item (score 0, 0.5 or 1)", required: true);
+        var submit = Command("submit", "Submit the batch's labels; the lap continues", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var result = await api.PostTextAsync<AnnotationsAccepted>($"/api/laps/{Escape(pr.GetValue(lap))}/annotations/{Escape(pr.GetValue(batch))}",
+                await File.ReadAllTextAsync(pr.GetValue(inFile)!, ct), "application/x-ndjson", ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(result); else c.Out.WriteLine($"{result.Labels} labels stored for {result.BatchId}; the lap continues");
+            return 0;
+        }, lap, batch, inFile);
+
+        return Group("annotations", "Annotation batches a lap waits for (annotator \"http\")", pull, submit);
+    }
+
+    /// <summary>A spec file as JSON; the API checks its fields (strictly, with paths) when it is posted.</summary>
+    public static JsonObject ReadSpec(string? file)
+    {
+        if (file is null) return new JsonObject();
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(file)) as JsonObject ?? throw new CliException($"{file}: a JSON object is expected");
+        }
+        catch (JsonException e) { throw new CliException($"{file}: not valid JSON: {e.Message}"); }
+    }
+
+    internal static string Escape(string? id) => Uri.EscapeDataString(id ?? "");
+}
+
+public sealed record AnnotationsPulled(string Batch, int Items, string Path);

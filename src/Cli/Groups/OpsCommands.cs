@@ -1,0 +1,156 @@
+using System.CommandLine;
+using MathV2.Core;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Http;
+using MathV2.Core.Jobs;
+using MathV2.Core.Probes;
+using static MathV2.Cli.Groups.CliOptions;
+
+namespace MathV2.Cli.Groups;
+
+/// <summary>probe, instances, jobs, artifacts: what operators look at and act on.</summary>
+public static class OpsCommands
+{
+    public static IEnumerable<Command> Build(CliContext c)
+    {
+        yield return Probe(c);
+        yield return Instances(c);
+        yield return Jobs(c);
+        yield return Artifacts(c);
+    }
+
+    static Command Probe(CliContext c)
+    {
+        var size = Int("--size", "Matrix size of the matmul", 1024, 1, 16384);
+        var jobs = Int("--jobs", "Probe jobs (one per worker that claims one)", 1, 1, 256);
+        var repeats = Int("--repeats", "Matmul repeats per job", 10, 1, 10000);
+        var minSeconds = Double("--min-seconds", "Keep each job running at least this long", 0, 0, 3600);
+        return Command("probe", "A fleet health check: GPU jobs that time a matmul on the workers", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var request = new ProbeRequest { Size = pr.GetValue(size), Jobs = pr.GetValue(jobs), Repeats = pr.GetValue(repeats), MinSeconds = pr.GetValue(minSeconds) };
+            var started = await api.PostAsync<CheckStatusPayload>("/api/probes", request, ct);
+            var status = await new RunFollower(c, api, pr).InstanceAsync(started.Id, ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(status);
+            else PrintProbe(c.Out, status);
+            return status.RuntimeStatus == RuntimeStates.Completed ? 0 : 1;
+        }, size, jobs, repeats, minSeconds);
+    }
+
+    static void PrintProbe(TextWriter o, InstanceView status)
+    {
+        o.WriteLine($"probe {status.InstanceId}: {status.RuntimeStatus}");
+        if (status.RuntimeStatus != RuntimeStates.Completed || status.OutputAs<ProbeReport>() is not { } report)
+        {
+            if (status.FailureDetails is { } f) o.WriteLine($"  {f.ErrorMessage}");
+            o.WriteLine($"  ops: ./mathv2 instances rewind {status.InstanceId}   (after fixing the cause)");
+            return;
+        }
+        o.WriteLine($"  {"job",-34} {"worker",-16} {"device",-6} {"threads",7} {"GFLOP/s",9} {"attempt",7}  artifact");
+        foreach (var j in report.Jobs)
+        {
+            var r = ProbeReport.ResultOf(j);
+            o.WriteLine($"  {j.JobId,-34} {r?.Worker,-16} {r?.Device,-6} {r?.Threads,7} {r?.Gflops,9:F1} {j.Attempt,7}  {j.ResultArtifactId}");
+        }
+        if (report.Jobs.Count > 0 && ProbeReport.ResultOf(report.Jobs[0]) is { } first)
+            o.WriteLine($"  TorchSharp {first.TorchSharpVersion}, libtorch {first.LibTorchVersion}; total {report.TotalGflops:F1} GFLOP/s");
+    }
+
+    static Command Instances(CliContext c)
+    {
+        var id = Id("id", "The instance id (a lap, phase, flywheel, probe or job orchestration)");
+        var reason = Text("--reason", "Why (kept in the instance's history)");
+        var history = Flag("--history", "Include the instance's history events");
+        string Reason(ParseResult pr, string verb) => Uri.EscapeDataString(pr.GetValue(reason) ?? $"{verb} from the mathv2 CLI");
+
+        var show = Command("show", "The instance's status, custom status, output and failure", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var view = await api.GetAsync<InstanceView>($"/api/instances/{LapCommands.Escape(pr.GetValue(id))}?showHistory={(pr.GetValue(history) ? "true" : "false")}", ct);
+            c.WriteJson(view);
+            return 0;
+        }, id, history);
+
+        Command Action(string verb, string description) => Command(verb, description, async (pr, ct) =>
+        {
+            string instance = pr.GetValue(id)!;
+            using var api = c.Api();
+            await api.PostAsync($"/api/instances/{LapCommands.Escape(instance)}/{verb}?reason={Reason(pr, verb)}", ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(new InstanceActionAccepted(instance, verb));
+            else c.Out.WriteLine($"{verb}: accepted for {instance}");
+            return 0;
+        }, id, reason);
+
+        var terminate = Command("terminate", "Stop the instance, its sub-orchestrations and their GPU jobs (cancelled on the workers)", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var t = await api.PostAsync<TerminateResult>($"/api/instances/{LapCommands.Escape(pr.GetValue(id))}/terminate?reason={Reason(pr, "terminate")}", null, ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(t);
+            else c.Out.WriteLine($"terminate: accepted for {t.InstanceId}" + (t.CancelledJobs.Count > 0 ? $"; cancelled GPU jobs: {string.Join(", ", t.CancelledJobs)}" : ""));
+            return 0;
+        }, id, reason);
+
+        var restart = Command("restart", "Run a finished instance again from its input, as a new instance", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var started = await api.PostAsync<CheckStatusPayload>($"/api/instances/{LapCommands.Escape(pr.GetValue(id))}/restart?reason={Reason(pr, "restart")}", null, ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"restarted as {started.Id}");
+            return 0;
+        }, id, reason);
+
+        var purge = Command("purge", "Delete a finished instance's history, with its sub-orchestrations'", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var p = await api.DeleteAsync<PurgeResult>($"/api/instances/{LapCommands.Escape(pr.GetValue(id))}", ct);
+            if (CliContext.IsJson(pr)) c.WriteJson(p); else c.Out.WriteLine($"purge: deleted {p.InstancesDeleted} instance histories");
+            return 0;
+        }, id);
+
+        return Group("instances", "Orchestration instances: show, and the ops actions of the Durable HTTP API",
+            show, Action("rewind", "Run a Failed instance again from its failed step (after fixing the cause)"), terminate,
+            Action("suspend", "Pause a running instance"), Action("resume", "Continue a suspended instance"), restart, purge);
+    }
+
+    static Command Jobs(CliContext c)
+    {
+        var id = Id("id", "The GPU job's id");
+        var show = Command("show", "The job's record: status, attempts, worker, progress, result artifact", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            c.WriteJson(await api.GetAsync<GpuJobRecord>($"/api/jobs/{LapCommands.Escape(pr.GetValue(id))}", ct));
+            return 0;
+        }, id);
+        return Group("jobs", "GPU jobs", show);
+    }
+
+    static Command Artifacts(CliContext c)
+    {
+        var id = Id("id", "The artifact's id");
+        var show = Command("show", "The artifact's manifest: files (sha256, size), producer, parents", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            c.WriteJson(await api.GetAsync<ArtifactManifest>($"/api/artifacts/{LapCommands.Escape(pr.GetValue(id))}", ct));
+            return 0;
+        }, id);
+        var lineage = Command("lineage", "The artifact's ancestors, edges and children", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            c.WriteJson(await api.GetAsync<ArtifactLineage>($"/api/artifacts/{LapCommands.Escape(pr.GetValue(id))}/lineage", ct));
+            return 0;
+        }, id);
+        var path = new Argument<string>("path") { Description = "The file's path inside the artifact" };
+        var outFile = Text("--out", "Write the file here instead of stdout", "FILE");
+        var get = Command("get", "One file of an artifact (samples, reports, datasets)", async (pr, ct) =>
+        {
+            string artifact = pr.GetValue(id)!, file = pr.GetValue(path)!;
+            using var api = c.Api();
+            string text = await api.GetTextAsync($"/api/artifacts/{LapCommands.Escape(artifact)}/files/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}", ct);
+            if (pr.GetValue(outFile) is { } target) { await File.WriteAllTextAsync(target, text, ct); c.Out.WriteLine($"{file} of {artifact} written to {target}"); }
+            else c.Out.Write(text);
+            return 0;
+        }, id, path, outFile);
+        return Group("artifacts", "Artifacts (checkpoints, datasets, samples, reports) and their lineage", show, lineage, get);
+    }
+}
+
+public sealed record InstanceActionAccepted(string InstanceId, string Action);
