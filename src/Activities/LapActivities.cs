@@ -390,7 +390,7 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
         if (await artifacts.GetAsync(id) != null) return id;
         var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts);
         var parents = new List<string>();
-        foreach (string a in input.Artifacts.Values.Distinct())
+        foreach (string a in input.Artifacts.Named().Select(x => x.Id).Distinct())
             if (await artifacts.GetAsync(a) != null) parents.Add(a); // batch ids are not artifacts
         var w = artifacts.Create(id, "lap-report", StorageNames.DatasetsContainer, id, new ArtifactProducer { Lap = input.LapId, Phase = "report" }, parents);
         await w.AddTextAsync(LapFiles.ReportJson, Json.Serialize(report, indented: true));

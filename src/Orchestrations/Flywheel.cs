@@ -29,10 +29,9 @@ public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
         var metrics = result.Phases.SelectMany(p => p.Metrics).GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Last().Value);
         double? accuracy = metrics.TryGetValue("verifierV3.accuracy", out var a3) ? a3 : metrics.TryGetValue("verifierV2.accuracy", out var a2) ? a2 : null;
         // The next lap's verifier starts from this lap's best one (docs/method.md), passed as the "verifier" artifact.
-        string? best = BestVerifier.Choose(metrics, result.Artifacts);
-        var artifacts = new Dictionary<string, string>(result.Artifacts);
-        if (best != null) artifacts[BestVerifier.ArtifactKey] = result.Artifacts[best];
-        var laps = input.Laps.Append(new FlywheelLap { LapId = lapId, Number = k, Report = result.Report, VerifierAccuracy = accuracy, BestVerifier = best, Artifacts = artifacts }).ToList();
+        var best = BestVerifier.Choose(metrics, result.Artifacts);
+        var artifacts = result.Artifacts with { Verifier = best?.Id };
+        var laps = input.Laps.Append(new FlywheelLap { LapId = lapId, Number = k, Report = result.Report, VerifierAccuracy = accuracy, BestVerifier = best?.Name, Artifacts = artifacts }).ToList();
 
         string? stopped = input.Spec.Gates.Stop(k, input.Spec.Laps, previous?.VerifierAccuracy, accuracy);
         if (stopped != null)

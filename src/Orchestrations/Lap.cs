@@ -23,22 +23,21 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
         var started = context.CurrentUtcDateTime;
         context.SetCustomStatus(new LapStatus { Phase = "datasets" });
         var datasets = await context.CallActivityAsync<LapDatasets>(TaskNames.PrepareLapDatasets, input);
-        var artifacts = new Dictionary<string, string> { [LapArtifacts.Problems] = datasets.Problems, [LapArtifacts.Demonstrations] = datasets.Demonstrations };
-        if (datasets.HeldOut is { } h) artifacts[LapArtifacts.HeldOut] = h;
+        var artifacts = new LapArtifacts { Problems = datasets.Problems, Demonstrations = datasets.Demonstrations, HeldOut = datasets.HeldOut };
         var results = new List<PhaseResult>();
         foreach (var (phase, orchestrator) in Phases)
         {
             if (input.Reused.FirstOrDefault(r => r.Phase == phase) is { } reused)
             {
-                foreach (var (k, v) in reused.Artifacts) artifacts[k] = v;
+                artifacts = artifacts.Merge(reused.Artifacts);
                 results.Add(reused with { ReusedFrom = reused.ReusedFrom ?? input.RestartedFrom });
                 continue;
             }
             context.SetCustomStatus(LapStatus.Of(phase, results, artifacts));
             var r = await context.CallSubOrchestratorAsync<PhaseResult>(orchestrator,
-                new PhaseInput { LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = new(artifacts), Previous = input.Previous, HumanFree = input.HumanFree },
+                new PhaseInput { LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = artifacts, Previous = input.Previous, HumanFree = input.HumanFree },
                 new SubOrchestrationOptions { InstanceId = $"{input.LapId}-{phase}" });
-            foreach (var (k, v) in r.Artifacts) artifacts[k] = v;
+            artifacts = artifacts.Merge(r.Artifacts);
             results.Add(r);
         }
         context.SetCustomStatus(LapStatus.Of("report", results, artifacts));
@@ -46,7 +45,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
         {
             LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
         });
-        artifacts[LapArtifacts.Report] = report;
+        artifacts = artifacts with { Report = report };
         context.SetCustomStatus(LapStatus.Of("done", results, artifacts));
         return new LapResult { LapId = input.LapId, Phases = results, Report = report, Artifacts = artifacts };
     }

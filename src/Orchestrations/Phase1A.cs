@@ -19,7 +19,7 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         var jobs = new List<GpuJobOutcome>();
-        string? baseModel = spec.BaseCheckpoint ?? input.Previous?.GetValueOrDefault(LapArtifacts.Base);
+        string? baseModel = spec.BaseCheckpoint ?? input.Previous?.Base;
         if (baseModel is null)
         {
             var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", new SftJobParameters
@@ -31,21 +31,18 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             jobs.Add(sft);
             baseModel = sft.ResultArtifactId!;
         }
-        var artifacts = new Dictionary<string, string> { [LapArtifacts.Base] = baseModel };
+        var artifacts = new LapArtifacts { Base = baseModel };
         var (heldOutJob, metrics, _) = await HeldOut.MeasureAsync(context, input, "1a", "base", baseModel, "generator");
         jobs.Add(heldOutJob);
-        artifacts[LapArtifacts.BaseHeldOutProofs] = heldOutJob.ResultArtifactId!;
+        artifacts = artifacts with { BaseHeldOutProofs = heldOutJob.ResultArtifactId! };
         // The base model as a verifier too: what phase 1B's RL starts from.
         var (_, baseVerifierMetrics, baseVerifierJobs) = await HeldOut.MeasureAsync(context, input, "1a", "baseVerifier", baseModel, "verifier");
         jobs.AddRange(baseVerifierJobs);
         foreach (var (k, v) in baseVerifierMetrics) metrics[k] = v;
 
-        if (input.HumanFree && input.Previous?.GetValueOrDefault(LapArtifacts.Dv) is { } previousDv)
-        {
-            artifacts[LapArtifacts.Dv] = previousDv;
-            return Result(context, started, jobs, artifacts, metrics);
-        }
-        string proposer = input.From(LapArtifacts.SelfVerifyingGenerator, baseModel);
+        if (input.HumanFree && input.Previous?.Dv is { } previousDv)
+            return Result(context, started, jobs, artifacts with { Dv = previousDv }, metrics);
+        string proposer = input.Previous?.SelfVerifyingGenerator ?? baseModel;
         var sample = await PhaseJobs.RunAsync(context, input, "1a", "proofs", new SampleJobParameters
         {
             Model = proposer,
@@ -63,17 +60,14 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
         string dv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
         // Later laps add to the previous D_v; lap 1 may start with the demo's graded proofs.
-        if ((input.Previous?.GetValueOrDefault(LapArtifacts.Dv) ?? input.Datasets.Graded) is { } earlier)
+        if ((input.Previous?.Dv ?? input.Datasets.Graded) is { } earlier)
             dv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
             {
                 Id = $"{input.LapId}-1a.dv", LapId = input.LapId, Phase = "1a", Type = "dataset-graded-proofs", File = LapFiles.GradedProofs, Parents = [earlier, dv],
             });
-        artifacts[LapArtifacts.ColdStartProofs] = sample.ResultArtifactId!;
-        artifacts[LapArtifacts.Dv] = dv;
-        artifacts[LapArtifacts.Batch1A] = batch.BatchId;
-        return Result(context, started, jobs, artifacts, metrics);
+        return Result(context, started, jobs, artifacts with { ColdStartProofs = sample.ResultArtifactId!, Dv = dv, Batch1A = batch.BatchId }, metrics);
     }
 
-    static PhaseResult Result(TaskOrchestrationContext context, DateTime started, List<GpuJobOutcome> jobs, Dictionary<string, string> artifacts, Dictionary<string, double> metrics) =>
+    static PhaseResult Result(TaskOrchestrationContext context, DateTime started, List<GpuJobOutcome> jobs, LapArtifacts artifacts, Dictionary<string, double> metrics) =>
         new() { Phase = "1a", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Artifacts = artifacts, Metrics = metrics };
 }

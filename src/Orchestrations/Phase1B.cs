@@ -12,7 +12,8 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
     public override async Task<PhaseResult> RunAsync(TaskOrchestrationContext context, PhaseInput input)
     {
         var started = context.CurrentUtcDateTime;
-        string baseModel = input.Artifacts[LapArtifacts.Base], dv = input.Artifacts[LapArtifacts.Dv], policy = input.From(BestVerifier.ArtifactKey, input.From(LapArtifacts.VerifierV3, baseModel));
+        string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), dv = PhaseInput.Need(input.Artifacts.Dv, "dv");
+        string policy = input.Previous?.Verifier ?? input.Previous?.VerifierV3 ?? baseModel;
         var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", new GrpoJobParameters
         {
             Policy = policy, Reference = baseModel,
@@ -24,7 +25,7 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "1b", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, .. evalJobs], Metrics = metrics,
-            Artifacts = new() { [LapArtifacts.VerifierV1] = grpo.ResultArtifactId!, [LapArtifacts.VerifierV1HeldOut] = eval.ResultArtifactId! },
+            Artifacts = new() { VerifierV1 = grpo.ResultArtifactId!, VerifierV1HeldOut = eval.ResultArtifactId! },
         };
     }
 }

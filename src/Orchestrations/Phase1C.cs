@@ -17,11 +17,11 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts[LapArtifacts.Base], dv = input.Artifacts[LapArtifacts.Dv], v1 = input.Artifacts[LapArtifacts.VerifierV1];
+        string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), dv = PhaseInput.Need(input.Artifacts.Dv, "dv"), v1 = PhaseInput.Need(input.Artifacts.VerifierV1, "verifierV1");
         var jobs = new List<GpuJobOutcome>();
-        var artifacts = new Dictionary<string, string>();
+        var artifacts = new LapArtifacts();
         string dmv;
-        if (input.HumanFree && input.Previous?.GetValueOrDefault(LapArtifacts.Dmv) is { } previousDmv) dmv = previousDmv;
+        if (input.HumanFree && input.Previous?.Dmv is { } previousDmv) dmv = previousDmv;
         else
         {
             string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
@@ -40,19 +40,20 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
             if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
             else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
             dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
-            if ((input.Previous?.GetValueOrDefault(LapArtifacts.Dmv) ?? input.Datasets.Graded) is { } earlier)
+            if ((input.Previous?.Dmv ?? input.Datasets.Graded) is { } earlier)
                 dmv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
                 {
                     Id = $"{input.LapId}-1c.dmv", LapId = input.LapId, Phase = "1c", Type = "dataset-graded-analyses", File = LapFiles.GradedAnalyses, Parents = [earlier, dmv],
                 });
-            artifacts[LapArtifacts.VerifierAnalyses] = analyses.ResultArtifactId!;
-            artifacts[LapArtifacts.Batch1C] = batch.BatchId;
+            artifacts = artifacts with { VerifierAnalyses = analyses.ResultArtifactId!, Batch1C = batch.BatchId };
         }
-        string policy = input.From(LapArtifacts.MetaVerifier, baseModel);
+        string policy = input.Previous?.MetaVerifier ?? baseModel;
         var grpo = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1c", "meta-verifier", policy, dmv);
         jobs.Add(grpo);
-        artifacts[LapArtifacts.Dmv] = dmv;
-        artifacts[LapArtifacts.MetaVerifier] = grpo.ResultArtifactId!;
-        return new PhaseResult { Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Artifacts = artifacts };
+        return new PhaseResult
+        {
+            Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs,
+            Artifacts = artifacts with { Dmv = dmv, MetaVerifier = grpo.ResultArtifactId! },
+        };
     }
 }

@@ -18,13 +18,14 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts[LapArtifacts.Base], dv = input.Artifacts[LapArtifacts.Dv], dmv = input.Artifacts[LapArtifacts.Dmv], meta = input.Artifacts[LapArtifacts.MetaVerifier];
-        string policy = input.From(BestVerifier.ArtifactKey, input.From(LapArtifacts.VerifierV3, baseModel));
+        string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), dv = PhaseInput.Need(input.Artifacts.Dv, "dv");
+        string dmv = PhaseInput.Need(input.Artifacts.Dmv, "dmv"), meta = PhaseInput.Need(input.Artifacts.MetaVerifier, "metaVerifier");
+        string policy = input.Previous?.Verifier ?? input.Previous?.VerifierV3 ?? baseModel;
         // Where 1C started from the same model (lap 1: both from the base model), the meta task's GRPO would be 1C's
         // job again (same policy, D_mv, options and seed): its result is 1C's meta-verifier, so v2 continues from that.
         var jobs = new List<GpuJobOutcome>();
         string metaTrained = meta;
-        if (policy != input.From(LapArtifacts.MetaVerifier, baseModel))
+        if (policy != (input.Previous?.MetaVerifier ?? baseModel))
         {
             var metaTask = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1d", "meta-verification", policy, dmv);
             jobs.Add(metaTask);
@@ -43,7 +44,7 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
-            Artifacts = new() { [LapArtifacts.VerifierV2] = both.ResultArtifactId!, [LapArtifacts.VerifierV2HeldOut] = eval.ResultArtifactId! },
+            Artifacts = new() { VerifierV2 = both.ResultArtifactId!, VerifierV2HeldOut = eval.ResultArtifactId! },
         };
     }
 }

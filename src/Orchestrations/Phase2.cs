@@ -16,7 +16,8 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts[LapArtifacts.Base], v2 = input.Artifacts[LapArtifacts.VerifierV2], policy = input.From(LapArtifacts.SelfVerifyingGenerator, baseModel);
+        string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), v2 = PhaseInput.Need(input.Artifacts.VerifierV2, "verifierV2");
+        string policy = input.Previous?.SelfVerifyingGenerator ?? baseModel;
         var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", new GrpoJobParameters
         {
             Policy = policy, Reference = baseModel,
@@ -31,7 +32,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
             LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.Demo.Prompts,
-            Sources = new() { ["base"] = [input.Artifacts[LapArtifacts.BaseHeldOutProofs]], ["generator"] = [eval.ResultArtifactId!] },
+            Sources = new() { ["base"] = [PhaseInput.Need(input.Artifacts.BaseHeldOutProofs, "baseHeldOutProofs")], ["generator"] = [eval.ResultArtifactId!] },
         });
         var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", new SampleJobParameters
         {
@@ -43,7 +44,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "2", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, eval, judged], Metrics = metrics,
-            Artifacts = new() { [LapArtifacts.Generator] = generator, [LapArtifacts.GeneratorHeldOut] = eval.ResultArtifactId! },
+            Artifacts = new() { Generator = generator, GeneratorHeldOut = eval.ResultArtifactId! },
         };
     }
 }

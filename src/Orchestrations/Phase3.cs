@@ -17,7 +17,8 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
     {
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
-        string baseModel = input.Artifacts[LapArtifacts.Base], v2 = input.Artifacts[LapArtifacts.VerifierV2], generator = input.Artifacts[LapArtifacts.Generator];
+        string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), v2 = PhaseInput.Need(input.Artifacts.VerifierV2, "verifierV2");
+        string generator = PhaseInput.Need(input.Artifacts.Generator, "generator");
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
         var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", new GrpoJobParameters
         {
@@ -38,7 +39,7 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "3", Started = started, Finished = context.CurrentUtcDateTime, Jobs = [grpo, refine], Metrics = metrics,
-            Artifacts = new() { [LapArtifacts.SelfVerifyingGenerator] = selfVerifying, [LapArtifacts.Refinements] = refine.ResultArtifactId! },
+            Artifacts = new() { SelfVerifyingGenerator = selfVerifying, Refinements = refine.ResultArtifactId! },
         };
     }
 }

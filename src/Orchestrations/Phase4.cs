@@ -18,8 +18,9 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         var c = spec.Consensus;
-        string baseModel = input.Artifacts[LapArtifacts.Base], v2 = input.Artifacts[LapArtifacts.VerifierV2], dv = input.Artifacts[LapArtifacts.Dv], meta = input.Artifacts[LapArtifacts.MetaVerifier];
-        string generator = input.Artifacts[LapArtifacts.SelfVerifyingGenerator];
+        string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), v2 = PhaseInput.Need(input.Artifacts.VerifierV2, "verifierV2");
+        string dv = PhaseInput.Need(input.Artifacts.Dv, "dv"), meta = PhaseInput.Need(input.Artifacts.MetaVerifier, "metaVerifier");
+        string generator = PhaseInput.Need(input.Artifacts.SelfVerifyingGenerator, "selfVerifyingGenerator");
         var jobs = new List<GpuJobOutcome>();
         var proofs = await PhaseJobs.SampleShardedAsync(context, input, "4", "proofs", c.Shards, shard => new SampleJobParameters
         {
@@ -72,7 +73,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         return new PhaseResult
         {
             Phase = "4", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
-            Artifacts = new() { [LapArtifacts.Dv] = labelled.Dv, [LapArtifacts.Consensus] = labelled.Consensus, [LapArtifacts.VerifierV3] = v3.ResultArtifactId!, [LapArtifacts.ConsensusProofs] = proofPrompts },
+            Artifacts = new() { Dv = labelled.Dv, Consensus = labelled.Consensus, VerifierV3 = v3.ResultArtifactId!, ConsensusProofs = proofPrompts },
         };
     }
 }

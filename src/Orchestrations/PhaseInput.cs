@@ -12,11 +12,11 @@ public sealed record PhaseInput
     public required string LapId { get; init; }
     public required LapSpec Spec { get; init; }
     public required LapDatasets Datasets { get; init; }
-    public Dictionary<string, string> Artifacts { get; init; } = [];
+    public LapArtifacts Artifacts { get; init; } = new();
     /// <summary>In a flywheel: the previous lap's artifacts (later laps start from its checkpoints and datasets).</summary>
-    public Dictionary<string, string>? Previous { get; init; }
+    public LapArtifacts? Previous { get; init; }
     public bool HumanFree { get; init; }
 
-    /// <summary>The previous lap's artifact of that name, else the fallback.</summary>
-    public string From(string previousKey, string fallback) => Previous?.GetValueOrDefault(previousKey) ?? fallback;
+    /// <summary>An artifact an earlier phase must have produced.</summary>
+    public static string Need(string? id, string name) => id ?? throw new InvalidOperationException($"the lap has no {name} artifact: an earlier phase did not produce it");
 }

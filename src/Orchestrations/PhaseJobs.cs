@@ -20,7 +20,7 @@ static class PhaseJobs
     /// <summary>GRPO of a model on D_mv with the meta-verifier reward (1C's meta-verifier; 1D's meta task), the base model as reference.</summary>
     public static Task<GpuJobOutcome> MetaVerificationGrpoAsync(TaskOrchestrationContext context, PhaseInput input, string phase, string step, string policy, string dmv)
     {
-        string baseModel = input.Artifacts[LapArtifacts.Base];
+        string baseModel = PhaseInput.Need(input.Artifacts.Base, "base");
         return RunAsync(context, input, phase, step, new GrpoJobParameters
         {
             Policy = policy, Reference = baseModel,

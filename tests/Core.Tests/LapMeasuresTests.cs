@@ -174,7 +174,7 @@ public sealed class LapMeasuresTests
                 Metrics = new() { ["verifierV2.accuracy"] = 0.92, ["verifierV2.metaQuality"] = 0.7, ["parseFailures.unfinished"] = 2 } },
             new() { Phase = "2", Started = t0.AddSeconds(150), Finished = t0.AddSeconds(200), Jobs = [], Metrics = new() { ["generator.oraclePassRate"] = 0.1 } },
         };
-        var r = LapReport.Build("lap-x", "demo", 1, phases, t0, t0.AddSeconds(1000), []);
+        var r = LapReport.Build("lap-x", "demo", 1, phases, t0, t0.AddSeconds(1000), new());
         Assert.Equal(90, r.Phases[0].JobSeconds + 30);
         Assert.Equal(0, r.Phases[1].JobSeconds);   // reused: not this lap's compute
         Assert.Equal(90, r.JobSeconds);
@@ -187,7 +187,7 @@ public sealed class LapMeasuresTests
         // With sampled analyses the meta quality target compares those.
         phases[2] = phases[2] with { Metrics = new(phases[2].Metrics) { ["verifierV2.sampled.metaQuality"] = 0.8 } };
         phases[1] = phases[1] with { Metrics = new(phases[1].Metrics) { ["verifierV1.sampled.metaQuality"] = 0.85 } };
-        var sampled = LapReport.Build("lap-x", "demo", 1, phases, t0, t0.AddSeconds(1000), []).Targets.Single(t => t.Name == "meta quality");
+        var sampled = LapReport.Build("lap-x", "demo", 1, phases, t0, t0.AddSeconds(1000), new()).Targets.Single(t => t.Name == "meta quality");
         Assert.Equal((false, "verifierV2.sampled.metaQuality > verifierV1.sampled.metaQuality"), (sampled.Met!.Value, sampled.Rule));
         Assert.Null(targets["consensus"]);
         string md = r.ToMarkdown();
@@ -225,15 +225,15 @@ public sealed class LapMeasuresTests
     [Fact]
     public void The_next_lap_starts_from_the_verifier_with_the_best_held_out_accuracy_the_later_one_on_ties()
     {
-        var all = new Dictionary<string, string> { ["verifierV1"] = "a1", ["verifierV2"] = "a2", ["verifierV3"] = "a3", ["base"] = "b" };
-        Assert.Equal("verifierV1", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.94, ["verifierV2.accuracy"] = 0.92, ["verifierV3.accuracy"] = 0.92 }, all));
-        Assert.Equal("verifierV2", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.9, ["verifierV2.accuracy"] = 0.93, ["verifierV3.accuracy"] = 0.9286 }, all));
-        Assert.Equal("verifierV3", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.9, ["verifierV2.accuracy"] = 0.9, ["verifierV3.accuracy"] = 0.9 }, all));
+        var all = new LapArtifacts { VerifierV1 = "a1", VerifierV2 = "a2", VerifierV3 = "a3", Base = "b" };
+        Assert.Equal("verifierV1", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.94, ["verifierV2.accuracy"] = 0.92, ["verifierV3.accuracy"] = 0.92 }, all)?.Name);
+        Assert.Equal("verifierV2", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.9, ["verifierV2.accuracy"] = 0.93, ["verifierV3.accuracy"] = 0.9286 }, all)?.Name);
+        Assert.Equal("verifierV3", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.9, ["verifierV2.accuracy"] = 0.9, ["verifierV3.accuracy"] = 0.9 }, all)?.Name);
         // No measures (e.g. no held-out set): the latest.
-        Assert.Equal("verifierV3", BestVerifier.Choose(new Dictionary<string, double>(), all));
+        Assert.Equal("verifierV3", BestVerifier.Choose(new Dictionary<string, double>(), all)?.Name);
         // A verifier without a measure loses to one with a measure; a lap without v3 offers v2.
-        Assert.Equal("verifierV1", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.5 }, all));
-        Assert.Equal("verifierV2", BestVerifier.Choose(new Dictionary<string, double>(), new Dictionary<string, string> { ["verifierV1"] = "a1", ["verifierV2"] = "a2" }));
-        Assert.Null(BestVerifier.Choose(new Dictionary<string, double>(), new Dictionary<string, string> { ["base"] = "b" }));
+        Assert.Equal("verifierV1", BestVerifier.Choose(new Dictionary<string, double> { ["verifierV1.accuracy"] = 0.5 }, all)?.Name);
+        Assert.Equal(("verifierV2", "a2"), BestVerifier.Choose(new Dictionary<string, double>(), new LapArtifacts { VerifierV1 = "a1", VerifierV2 = "a2" }));
+        Assert.Null(BestVerifier.Choose(new Dictionary<string, double>(), new LapArtifacts { Base = "b" }));
     }
 }

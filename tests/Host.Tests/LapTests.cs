@@ -354,7 +354,7 @@ public sealed class LapTests(StackFixture stack)
         // Lap 2's checkpoints continue lap 1's: its verifiers start from lap 1's best by held-out accuracy.
         var lap1Metrics = first.GetProperty("phases").EnumerateArray().SelectMany(p => p.GetProperty("metrics").EnumerateObject())
             .GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.Last().Value.GetDouble());
-        string best = BestVerifier.Choose(lap1Metrics, a1.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetString()!))!;
+        string best = BestVerifier.Choose(lap1Metrics, a1.Deserialize<LapArtifacts>(MathV2.Core.Json.Options)!)!.Value.Name;
         Assert.Equal(best, output.GetProperty("laps")[0].GetProperty("bestVerifier").GetString());
         var v1Ancestors = (await stack.Artifacts.GetLineageAsync(phases2[1].GetProperty("artifacts").GetProperty("verifierV1").GetString()!))!.Ancestors.Select(m => m.Id).ToList();
         Assert.Contains(a1.GetProperty(best).GetString(), v1Ancestors);

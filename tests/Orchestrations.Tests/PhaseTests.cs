@@ -45,7 +45,7 @@ public sealed class PhaseTests
         return (host, s);
     }
 
-    static PhaseInput Input(Dictionary<string, string> artifacts, Dictionary<string, string>? previous = null) => new()
+    static PhaseInput Input(LapArtifacts artifacts, LapArtifacts? previous = null) => new()
     {
         LapId = "lap-t", Spec = new LapSpec(), Previous = previous,
         Datasets = new LapDatasets { Problems = "lap-t.problems", Demonstrations = "lap-t.demos", HeldOut = "lap-t.heldout" },
@@ -60,7 +60,7 @@ public sealed class PhaseTests
         Assert.True(meta.RuntimeStatus == OrchestrationRuntimeStatus.Completed, meta.FailureDetails?.ErrorMessage);
         var result = meta.ReadOutputAs<PhaseResult>()!;
         // A phase hands on only what the lap's data flow declares for it.
-        Assert.Subset(LapArtifacts.ByPhase[result.Phase].ToHashSet(), result.Artifacts.Keys.ToHashSet());
+        Assert.Subset(LapArtifacts.ByPhase[result.Phase].ToHashSet(), result.Artifacts.Named().Select(a => a.Name).ToHashSet());
         return result;
     }
 
@@ -69,13 +69,13 @@ public sealed class PhaseTests
     {
         var (host, s) = await StartAsync();
         await using var _ = host;
-        var r = await RunAsync(host, TaskNames.Phase1B, Input(new() { ["base"] = "base", ["dv"] = "dv" }));
+        var r = await RunAsync(host, TaskNames.Phase1B, Input(new() { Base = "base", Dv = "dv" }));
         var grpo = s.Parameters<GrpoJobParameters>("lap-t-1b-verifier-v1");
         Assert.Equal(("base", "base", RewardSpec.VerifierV1, "dv", LapFiles.GradedProofs), (grpo.Policy, grpo.Reference, grpo.Reward.Kind, grpo.Dataset!.Artifact, grpo.Dataset.File));
         Assert.Equal(LapDefaults.Verifier with { CurriculumKinds = grpo.Options.CurriculumKinds, StopStrings = grpo.Options.StopStrings }, grpo.Options);
         Assert.Equal(GpuJobKinds.Grpo, s.Jobs.First().Kind);
         Assert.Equal(["base", "base", "dv"], s.Jobs.First().Inputs);
-        Assert.Equal("lap-t-1b-verifier-v1.out", r.Artifacts["verifierV1"]);
+        Assert.Equal("lap-t-1b-verifier-v1.out", r.Artifacts.VerifierV1);
         var heldOut = s.Parameters<SampleJobParameters>("lap-t-1b-heldout-verifierv1");
         Assert.Equal(("lap-t-1b-verifier-v1.out", "lap-t.heldout", 1, 0.0), (heldOut.Model, heldOut.Prompts!.Artifact, heldOut.N, heldOut.Temperature));
         Assert.Equal(0.5, r.Metrics["verifierV1.accuracy"]);
@@ -86,7 +86,7 @@ public sealed class PhaseTests
     {
         var (host, s) = await StartAsync();
         await using var _ = host;
-        var artifacts = new Dictionary<string, string> { ["base"] = "base", ["dv"] = "dv", ["dmv"] = "dmv", ["metaVerifier"] = "meta" };
+        var artifacts = new LapArtifacts { Base = "base", Dv = "dv", Dmv = "dmv", MetaVerifier = "meta" };
         await RunAsync(host, TaskNames.Phase1D, Input(artifacts));
         Assert.DoesNotContain(s.Jobs, j => j.JobId == "lap-t-1d-meta-verification");
         var v2 = s.Parameters<GrpoJobParameters>("lap-t-1d-verification");
@@ -94,7 +94,7 @@ public sealed class PhaseTests
 
         var (later, s2) = await StartAsync();
         await using var __ = later;
-        await RunAsync(later, TaskNames.Phase1D, Input(artifacts, previous: new() { [BestVerifier.ArtifactKey] = "prev-v", ["metaVerifier"] = "prev-meta" }));
+        await RunAsync(later, TaskNames.Phase1D, Input(artifacts, previous: new() { Verifier = "prev-v", MetaVerifier = "prev-meta" }));
         var metaTask = s2.Parameters<GrpoJobParameters>("lap-t-1d-meta-verification");
         Assert.Equal(("prev-v", RewardSpec.MetaVerifierKind, "dmv"), (metaTask.Policy, metaTask.Reward.Kind, metaTask.Dataset!.Artifact));
         Assert.Equal("lap-t-1d-meta-verification.out", s2.Parameters<GrpoJobParameters>("lap-t-1d-verification").Policy);
@@ -106,7 +106,7 @@ public sealed class PhaseTests
         var (host, s) = await StartAsync();
         await using var _ = host;
         s.MetaPrompts = 0;
-        var artifacts = new Dictionary<string, string> { ["base"] = "base", ["dv"] = "dv", ["metaVerifier"] = "meta", ["verifierV2"] = "v2", ["selfVerifyingGenerator"] = "gen" };
+        var artifacts = new LapArtifacts { Base = "base", Dv = "dv", MetaVerifier = "meta", VerifierV2 = "v2", SelfVerifyingGenerator = "gen" };
         var r = await RunAsync(host, TaskNames.Phase4, Input(artifacts));
         var spec = new LapSpec();
         for (int shard = 0; shard < spec.Consensus.Shards; shard++)
@@ -119,6 +119,6 @@ public sealed class PhaseTests
         Assert.DoesNotContain(s.Jobs, j => j.JobId.StartsWith("lap-t-4-meta"));
         var v3 = s.Parameters<GrpoJobParameters>("lap-t-4-verifier-v3");
         Assert.Equal(("v2", "lap-t-4.dv"), (v3.Policy, v3.Dataset!.Artifact));
-        Assert.Equal(("lap-t-4.dv", "lap-t-4-verifier-v3.out"), (r.Artifacts["dv"], r.Artifacts["verifierV3"]));
+        Assert.Equal(("lap-t-4.dv", "lap-t-4-verifier-v3.out"), (r.Artifacts.Dv, r.Artifacts.VerifierV3));
     }
 }

@@ -46,7 +46,7 @@ public static class LapCommands
             var lap = await api.GetAsync<LapView>($"/api/laps/{Escape(pr.GetValue(lapId))}", ct);
             if (CliContext.IsJson(pr)) { c.WriteJson(lap); return 0; }
             c.Out.WriteLine(RunFollower.LapLine(lap));
-            foreach (var (name, artifact) in lap.Status?.Artifacts ?? []) c.Out.WriteLine($"  {name,-16} {artifact}");
+            foreach (var (name, artifact) in lap.Status?.Artifacts.Named() ?? []) c.Out.WriteLine($"  {name,-16} {artifact}");
             if (lap.Failure != null) c.Out.WriteLine($"  failure: {lap.Failure}");
             if (lap.RuntimeStatus == RuntimeStates.Completed) { c.Out.WriteLine(); c.Out.Write(await api.GetTextAsync($"/api/laps/{Escape(lap.Id)}/report", ct)); }
             return 0;

@@ -113,5 +113,5 @@ public sealed record LapReportInput
     public required List<PhaseResult> Phases { get; init; }
     public DateTime Started { get; init; }
     public DateTime Finished { get; init; }
-    public Dictionary<string, string> Artifacts { get; init; } = [];
+    public LapArtifacts Artifacts { get; init; } = new();
 }

@@ -9,19 +9,16 @@ namespace MathV2.Core.Laps;
 /// </summary>
 public static class BestVerifier
 {
-    /// <summary>The key under which a lap's artifacts pass the chosen checkpoint to the next lap.</summary>
-    public const string ArtifactKey = "verifier";
-    static readonly string[] Latest = ["verifierV3", "verifierV2", "verifierV1"];
-
-    /// <summary>The chosen artifact key, or null when the lap has none of them.</summary>
-    public static string? Choose(IReadOnlyDictionary<string, double> metrics, IReadOnlyDictionary<string, string> artifacts)
+    /// <summary>The chosen verifier (its name in the lap's artifacts and its id), or null when the lap has none of them.</summary>
+    public static (string Name, string Id)? Choose(IReadOnlyDictionary<string, double> metrics, LapArtifacts artifacts)
     {
-        string? best = null;
+        (string Name, string Id)? best = null;
         double bestAccuracy = double.NegativeInfinity;
-        foreach (string key in Latest.Where(artifacts.ContainsKey))
+        foreach (var (name, id) in new[] { ("verifierV3", artifacts.VerifierV3), ("verifierV2", artifacts.VerifierV2), ("verifierV1", artifacts.VerifierV1) })
         {
-            double accuracy = metrics.TryGetValue($"{key}.accuracy", out var a) ? a : double.NegativeInfinity;
-            if (best == null || accuracy > bestAccuracy + 1e-9) (best, bestAccuracy) = (key, accuracy);
+            if (id == null) continue;
+            double accuracy = metrics.TryGetValue($"{name}.accuracy", out var a) ? a : double.NegativeInfinity;
+            if (best == null || accuracy > bestAccuracy + 1e-9) (best, bestAccuracy) = ((name, id), accuracy);
         }
         return best;
     }

@@ -12,7 +12,7 @@ public sealed record FlywheelLap
     public double? VerifierAccuracy { get; init; }
     /// <summary>Which of the lap's verifiers (verifierV1/V2/V3) the next lap starts from (<see cref="BestVerifier"/>).</summary>
     public string? BestVerifier { get; init; }
-    public Dictionary<string, string> Artifacts { get; init; } = [];
+    public LapArtifacts Artifacts { get; init; } = new();
 }
 
 /// <summary>The Flywheel orchestration's input; ContinueAsNew carries the next lap's number and the laps so far.</summary>

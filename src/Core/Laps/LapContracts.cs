@@ -14,7 +14,7 @@ public sealed record LapInput
     public string? RestartedFrom { get; init; }
     /// <summary>In a flywheel: which lap this is (1-based) and the previous lap's artifacts it starts from.</summary>
     public int Number { get; init; } = 1;
-    public Dictionary<string, string>? Previous { get; init; }
+    public LapArtifacts? Previous { get; init; }
     /// <summary>Human-free mode (later flywheel laps): no annotation batches; D_v and D_mv come from the previous lap.</summary>
     public bool HumanFree { get; init; }
 }
@@ -23,7 +23,7 @@ public sealed record LapInput
 public sealed record PhaseResult
 {
     public required string Phase { get; init; }
-    public Dictionary<string, string> Artifacts { get; init; } = [];
+    public LapArtifacts Artifacts { get; init; } = new();
     /// <summary>Measures on held-out data and counts (keys as in docs/laps.md, "Lap report").</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
     public List<Jobs.GpuJobOutcome> Jobs { get; init; } = [];
@@ -39,7 +39,7 @@ public sealed record LapResult
     public required List<PhaseResult> Phases { get; init; }
     /// <summary>The report artifact (report.json, report.md).</summary>
     public string? Report { get; init; }
-    public Dictionary<string, string> Artifacts { get; init; } = [];
+    public LapArtifacts Artifacts { get; init; } = new();
 }
 
 /// <summary>The datasets a lap starts from (artifact ids).</summary>

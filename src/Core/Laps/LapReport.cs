@@ -30,9 +30,9 @@ public sealed record LapReport
     /// <summary>All phases' measures; parse-failure counts summed.</summary>
     public Dictionary<string, double> Measures { get; init; } = [];
     public List<ReportTarget> Targets { get; init; } = [];
-    public Dictionary<string, string> Artifacts { get; init; } = [];
+    public LapArtifacts Artifacts { get; init; } = new();
 
-    public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, Dictionary<string, string> artifacts)
+    public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, LapArtifacts artifacts)
     {
         var measures = new Dictionary<string, double>();
         foreach (var p in phases) LapMeasures.Merge(measures, p.Metrics);

@@ -7,11 +7,11 @@ public sealed record LapStatus
 {
     public required string Phase { get; init; }
     public List<string> Completed { get; init; } = [];
-    public Dictionary<string, string> Artifacts { get; init; } = [];
+    public LapArtifacts Artifacts { get; init; } = new();
     /// <summary>The measures of the phases done so far.</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
 
-    public static LapStatus Of(string phase, List<PhaseResult> done, Dictionary<string, string> artifacts)
+    public static LapStatus Of(string phase, List<PhaseResult> done, LapArtifacts artifacts)
     {
         var metrics = new Dictionary<string, double>();
         foreach (var r in done) LapMeasures.Merge(metrics, r.Metrics);
