@@ -18,6 +18,9 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
 {
     public static readonly string[] InstanceActions = ["terminate", "rewind", "restart", "suspend", "resume"];
 
+    /// <summary>The job limits a probe or lap gets when its request names none (MATHV2_JOB_*).</summary>
+    public GpuJobLimits DefaultLimits => defaultLimits;
+
     /// <summary>POST /api/probes: starts a Probe orchestration; 202 with the check-status payload.</summary>
     public async Task<IResult> StartProbeAsync(HttpRequest req, DurableTaskClient client, CancellationToken ct = default)
     {

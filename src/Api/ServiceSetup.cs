@@ -1,3 +1,4 @@
+using MathV2.Core;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
@@ -13,7 +14,7 @@ public static class ServiceSetup
         services.AddSingleton(storage);
         services.AddSingleton<GpuJobClient>();
         services.AddSingleton<ArtifactStore>();
-        services.AddSingleton(GpuJobLimits.FromEnvironment());
+        services.AddSettings(GpuJobLimits.FromEnvironment);
         services.AddSingleton<ApiHandlers>();
         services.AddSingleton<LapHandlers>();
         services.AddProblemDetails();

@@ -1,4 +1,8 @@
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace MathV2.Core;
 
@@ -6,14 +10,19 @@ namespace MathV2.Core;
 public sealed class SettingsException(string message) : Exception(message);
 
 /// <summary>
-/// Reads MATHV2_* settings: unset or empty takes the default; a value that does not parse or is out of range throws
-/// <see cref="SettingsException"/> naming the variable. <c>read</c> is the environment unless a test gives another.
+/// Reads MATHV2_* settings from configuration (environment variables; the Functions app's settings): unset or empty
+/// takes the default; a value that does not parse or is out of range throws <see cref="SettingsException"/> naming
+/// the variable. <c>read</c> is the environment unless a test gives another.
 /// </summary>
 public sealed class Settings(Func<string, string?>? read = null)
 {
-    readonly Func<string, string?> _read = read ?? System.Environment.GetEnvironmentVariable;
+    readonly Func<string, string?> _read = read ?? (name => EnvironmentConfiguration[name]);
+
+    static readonly IConfiguration EnvironmentConfiguration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
 
     public static readonly Settings Environment = new();
+
+    public Settings(IConfiguration configuration) : this(name => configuration[name]) { }
 
     public string? String(string name) => _read(name) is { Length: > 0 } s ? s : null;
 
@@ -39,5 +48,26 @@ public sealed class Settings(Func<string, string?>? read = null)
         if (!System.Enum.TryParse(raw.Trim(), ignoreCase: true, out T v) || !System.Enum.IsDefined(v))
             throw new SettingsException($"{name}='{raw}' is not one of {string.Join(", ", System.Enum.GetNames<T>())}");
         return v;
+    }
+}
+
+/// <summary>
+/// MATHV2_* settings as Options: <typeparamref name="T"/> is made by its reader from the host's configuration and
+/// checked when the host starts (ValidateOnStart), so a mistyped value stops the host with the variable named.
+/// Services take <typeparamref name="T"/> itself (or IOptions&lt;T&gt;); it is read once.
+/// </summary>
+public static class SettingsOptions
+{
+    public static IServiceCollection AddSettings<T>(this IServiceCollection services, Func<Settings, T> read) where T : class
+    {
+        services.TryAddSingleton<IOptionsFactory<T>>(sp => new Factory<T>(read, sp.GetService<IConfiguration>()));
+        services.AddOptions<T>().ValidateOnStart();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<T>>().Value);
+        return services;
+    }
+
+    sealed class Factory<T>(Func<Settings, T> read, IConfiguration? configuration) : IOptionsFactory<T> where T : class
+    {
+        public T Create(string name) => read(configuration == null ? Settings.Environment : new Settings(configuration));
     }
 }

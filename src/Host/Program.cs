@@ -14,20 +14,21 @@ using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Converters;
 using Microsoft.DurableTask.Worker;
 
+var builder = WebApplication.CreateBuilder(args);
+// MATHV2_* settings come from the host's configuration (environment variables); a mistyped one stops the host (exit 2).
+var settings = new MathV2.Core.Settings(builder.Configuration);
 LocalHostOptions options;
-try { options = LocalHostOptions.FromEnvironment(); GpuJobLimits.FromEnvironment(); }
+LogLevel frameworkLevel;
+try { (options, frameworkLevel) = (LocalHostOptions.FromEnvironment(settings), settings.Enum("MATHV2_FRAMEWORK_LOG_LEVEL", LogLevel.Warning)); }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
 var storage = new MathV2Storage(options.StorageConnectionString);
 await storage.EnsureCreatedAsync();
 
-
-var builder = WebApplication.CreateBuilder(args);
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.Listen(IPAddress.Loopback, options.ApiPort, o => o.Protocols = HttpProtocols.Http1);
     k.Listen(IPAddress.Loopback, options.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
 });
-var frameworkLevel = MathV2.Core.Settings.Environment.Enum("MATHV2_FRAMEWORK_LOG_LEVEL", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore", frameworkLevel).AddFilter("DurableTask", frameworkLevel)
     .AddFilter("Microsoft.DurableTask", frameworkLevel).AddFilter("Grpc", frameworkLevel);
 var services = builder.Services;
@@ -69,6 +70,9 @@ services.AddDurableTaskWorker(b =>
 });
 
 var app = builder.Build();
+// The Options read from configuration (job limits), checked now rather than at the first request.
+try { app.Services.GetRequiredService<GpuJobLimits>(); }
+catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
 await app.Services.GetRequiredService<AzureStorageOrchestrationService>().CreateIfNotExistsAsync();
 // The engine (sidecar or storage) briefly unavailable is a 503 the caller may retry, not a 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions
