@@ -8,22 +8,55 @@ namespace MathV2.Api;
 /// <summary>Protocol step 5: a job-events message becomes RaiseEvent(instance, "job-finished", outcome).</summary>
 public static class JobEvents
 {
-    /// <summary>Shared with the Functions queue trigger: parse the event and raise it; malformed events are logged and dropped.</summary>
-    public static async Task DeliverAsync(DurableTaskClient client, string body, ILogger log, CancellationToken ct)
+    /// <summary>What became of a job event.</summary>
+    public enum Delivery { Raised, Malformed, UnknownInstance, InstanceFinished }
+
+    /// <summary>
+    /// Shared by the local host's pump and the Functions queue trigger: parse the event and raise it. A malformed event,
+    /// one for an unknown instance and one for an instance that has finished (RunGpuJob saw the record first; the lap
+    /// was terminated) are logged and acknowledged, never retried into the poison queue: on both engines alike.
+    /// </summary>
+    public static async Task<Delivery> DeliverAsync(DurableTaskClient client, string body, ILogger log, CancellationToken ct)
     {
         GpuJobEvent ev;
         try { ev = Json.Deserialize<GpuJobEvent>(body); }
         catch (System.Text.Json.JsonException e)
         {
             log.LogError("dropping malformed job event {Body}: {Error}", body, e.Message);
-            return;
+            return Delivery.Malformed;
         }
         var meta = await client.GetInstanceAsync(ev.InstanceId, getInputsAndOutputs: false, ct);
         if (meta == null)
         {
             log.LogWarning("job event for unknown instance {Instance} (job {Job}) dropped", ev.InstanceId, ev.Outcome.JobId);
-            return;
+            return Delivery.UnknownInstance;
         }
-        await client.RaiseEventAsync(ev.InstanceId, GpuJobEvent.EventName, ev.Outcome, ct);
+        if (DurableErrors.IsFinished(meta.RuntimeStatus))
+        {
+            log.LogInformation("job event for {Instance} (job {Job}) acknowledged: the instance is already {Status}", ev.InstanceId, ev.Outcome.JobId, meta.RuntimeStatus);
+            return Delivery.InstanceFinished;
+        }
+        try { await client.RaiseEventAsync(ev.InstanceId, GpuJobEvent.EventName, ev.Outcome, ct); }
+        catch (Exception e) when (DurableErrors.IsNotRunning(e))
+        {
+            // It finished between the check and the raise (the Functions host refuses; the local sidecar drops it).
+            log.LogInformation("job event for {Instance} (job {Job}) acknowledged: the instance stopped running", ev.InstanceId, ev.Outcome.JobId);
+            return Delivery.InstanceFinished;
+        }
+        return Delivery.Raised;
     }
+}
+
+/// <summary>How the engines answer a call to an instance that is not running.</summary>
+public static class DurableErrors
+{
+    public static bool IsFinished(OrchestrationRuntimeStatus status) =>
+        status is OrchestrationRuntimeStatus.Completed or OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated;
+
+    /// <summary>
+    /// The Functions host with Azure Storage refuses an event to a finished instance (gRPC FailedPrecondition) or to
+    /// one that does not exist (NotFound); the local sidecar drops such events without an error.
+    /// </summary>
+    public static bool IsNotRunning(Exception e) =>
+        e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.FailedPrecondition or Grpc.Core.StatusCode.NotFound };
 }

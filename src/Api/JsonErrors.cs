@@ -17,11 +17,7 @@ public static partial class JsonErrors
         string message = e.Message.Split(" Path:")[0];
         if (Unmapped().Match(e.Message) is { Success: true } m)
         {
-            string name = m.Groups["name"].Value;
-            var known = KnownFields(m.Groups["type"].Value);
-            string? nearest = known.Where(k => Distance(k, name) <= Math.Max(2, name.Length / 4)).OrderBy(k => Distance(k, name)).FirstOrDefault();
-            message = $"unknown field '{name}'" + (nearest != null ? $"; did you mean '{nearest}'?" : "") +
-                (known.Count > 0 ? $" (known here: {string.Join(", ", known)})" : "");
+            message = Names.Unknown("field", m.Groups["name"].Value, KnownFields(m.Groups["type"].Value));
         }
         else if (e.Message.Contains("could not be converted to"))
             message = $"wrong type or value: {message}";
@@ -35,17 +31,5 @@ public static partial class JsonErrors
         if (type == null) return [];
         try { return Json.Strict.GetTypeInfo(type).Properties.Select(p => p.Name).ToList(); }
         catch (NotSupportedException) { return []; }
-    }
-
-    static int Distance(string a, string b)
-    {
-        a = a.ToLowerInvariant(); b = b.ToLowerInvariant();
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (int i = 1; i <= a.Length; i++)
-            for (int j = 1; j <= b.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-        return d[a.Length, b.Length];
     }
 }

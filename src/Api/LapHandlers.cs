@@ -196,8 +196,16 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (errors.Count > 0)
             return Problems.Invalid(errors.GroupBy(e => e.Line == 0 ? e.Field : $"line {e.Line}: {e.Field}").ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
                 $"{errors.Count} problem(s) in the labels; nothing was stored");
+        // A phase that stopped waiting (its deadline passed, the lap was terminated) takes no labels: nothing is stored.
+        var phase = await client.GetInstanceAsync(batch.InstanceId, getInputsAndOutputs: false, ct);
+        if (phase == null || DurableErrors.IsFinished(phase.RuntimeStatus))
+            return Problems.Conflict($"{batch.InstanceId} no longer waits for batch {batchId} (it is {phase?.RuntimeStatus.ToString() ?? "gone"}); nothing was stored");
         if (!await LapStore.TryStoreLabelsAsync(storage, batch, labels, ct)) return Problems.Conflict($"batch {batchId} was already labelled");
-        await client.RaiseEventAsync(batch.InstanceId, AnnotationEvents.Submitted(batchId), labels.Count, ct);
+        try { await client.RaiseEventAsync(batch.InstanceId, AnnotationEvents.Submitted(batchId), labels.Count, ct); }
+        catch (Exception e) when (DurableErrors.IsNotRunning(e))
+        {
+            return Problems.Conflict($"{batch.InstanceId} stopped waiting while the labels were stored; they are kept with batch {batchId}, but the lap did not take them");
+        }
         return Results.Json(new AnnotationsAccepted { BatchId = batchId, Labels = labels.Count, InstanceId = batch.InstanceId }, Json.Options, statusCode: 202);
     }
 

@@ -1,11 +1,10 @@
-using MathV2.Activities;
-using MathV2.Api;
-using MathV2.Core.Storage;
+using MathV2.Functions;
 using Microsoft.Azure.Functions.Worker.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
-builder.Services.AddMathV2Services(_ => MathV2Storage.FromEnvironment()).AddMathV2Activities();
+try { FunctionsSetup.Configure(builder); }
+catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 functions: {e.Message}"); return 2; }
 builder.Build().Run();
+return 0;

@@ -29,7 +29,10 @@ public sealed class BenchWorkerTests
         Assert.All(training, t =>
         {
             Assert.True(t.GetProperty("tokensPerSecond").GetDouble() > 0);
-            Near(t.GetProperty("modelGflops").GetDouble() / matmul, t.GetProperty("mfu").GetDouble());
+            // GFLOP/s are printed to 2 decimals, MFU to 3: the ratio of the printed values is only as exact as that.
+            double g = t.GetProperty("modelGflops").GetDouble(), mfu = t.GetProperty("mfu").GetDouble();
+            double slack = 0.0005 + 0.005 / matmul + 0.005 * g / (matmul * matmul);
+            Assert.True(Math.Abs(g / matmul - mfu) <= 0.02 * mfu + slack, $"mfu {mfu} is not {g} / {matmul}");
         });
         var s = r.GetProperty("sampling");
         Near(s.GetProperty("cachedTokensPerSecond").GetDouble() / s.GetProperty("uncachedTokensPerSecond").GetDouble(), s.GetProperty("cacheSpeedup").GetDouble());
@@ -63,7 +66,8 @@ public sealed class BenchWorkerTests
         });
         Assert.Contains("training the bootstrap", e.ToString());
 
-        var bad = await Assert.ThrowsAsync<CliException>(() => new Commands(layout, TextWriter.Null, TextWriter.Null).RunAsync(["bench", "bootstrap", "--tokenizers", "bytes"]));
-        Assert.Contains("--tokenizers", bad.Message);
+        var err = new StringWriter();
+        Assert.Equal(Commands.UsageError, await new Commands(layout, TextWriter.Null, err).RunAsync(["bench", "bootstrap", "--tokenizers", "bytes"]));
+        Assert.Contains("--tokenizers: 'bytes' is not one of char, words", err.ToString());
     }
 }

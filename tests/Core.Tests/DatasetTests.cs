@@ -28,6 +28,23 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void A_field_the_row_does_not_have_is_an_error_naming_the_nearest_known_one()
+    {
+        const string problems = """
+            {"id":"p1","problem":"Prove 1+1=2.","difficulty":1}
+            {"id":"p2","problem":"Prove 2+2=4.","difficulity":2}
+            """;
+        var e = Assert.Throws<DatasetException>(() => Jsonl.Read<ProblemRow>(problems, "problems.jsonl"));
+        Assert.Equal("problems.jsonl:2: difficulity is not a field of a problems row; did you mean 'difficulty'? (known here: id, problem, difficulty)",
+            Assert.Single(e.Errors).ToString());
+        // What the product writes reads back whole, for every kind.
+        var demo = new DemoDatasetOptions { ProblemsPerDifficulty = 2 };
+        Assert.Equal(4, Jsonl.Read<ProblemRow>(Jsonl.Write(DemoDatasets.ProblemRows(demo)), "p").Rows.Count);
+        Assert.NotEmpty(Jsonl.Read<GradedAnalysisRow>(Jsonl.Write(DemoDatasets.GradedAnalyses(demo)), "a").Rows);
+        Assert.NotEmpty(Jsonl.Read<DemonstrationRow>(Jsonl.Write(DemoDatasets.Demonstrations(demo)), "d").Rows);
+    }
+
+    [Fact]
     public void Skipping_keeps_bad_rows_aside_and_counts_them()
     {
         var r = Jsonl.Read<GradedProofRow>(Dv, "dv.jsonl", skipInvalid: true);

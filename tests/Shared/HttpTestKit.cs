@@ -62,7 +62,11 @@ public sealed class RecordingDurableTaskClient() : DurableTaskClient("test")
     public override Task<OrchestrationMetadata?> GetInstancesAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
         Task.FromResult(Instances.GetValueOrDefault(instanceId));
 
-    public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default) => Record($"raise:{instanceId}:{eventName}");
+    /// <summary>What RaiseEventAsync throws for an instance (as an engine would), instead of recording the call.</summary>
+    public Func<string, Exception?> RaiseFails { get; set; } = _ => null;
+
+    public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default) =>
+        RaiseFails(instanceId) is { } e ? Task.FromException(e) : Record($"raise:{instanceId}:{eventName}");
     public override Task SuspendInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) => Record($"suspend:{instanceId}");
     public override Task ResumeInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) => Record($"resume:{instanceId}");
     public override Task TerminateInstanceAsync(string instanceId, TerminateInstanceOptions? options = null, CancellationToken cancellation = default) => Record($"terminate:{instanceId}");

@@ -56,6 +56,10 @@ public static class DatasetSchema
             DatasetKind.GradedAnalyses => ["problemId", "problem", "proof", "analysis"],
             _ => ["kind", "prompt", "completion"],
         };
+        // A field the row type does not have (a typo, another schema's field) is an error, not silently dropped.
+        string[] known = Fields(kind);
+        foreach (var p in row.EnumerateObject())
+            if (!known.Contains(p.Name)) yield return (p.Name, $"is not a field of a {Describe(kind)} row" + Names.Hint(p.Name, known));
         foreach (string f in text)
         {
             if (!row.TryGetProperty(f, out var v) || v.ValueKind == JsonValueKind.Null) yield return (f, "is required");
@@ -70,6 +74,20 @@ public static class DatasetSchema
         if (kind == DatasetKind.Problems && row.TryGetProperty("difficulty", out var d) && d.ValueKind != JsonValueKind.Null && d.ValueKind != JsonValueKind.Number)
             yield return ("difficulty", "must be a number");
     }
+
+    /// <summary>The fields a row of the kind may have (as written by <see cref="Jsonl.Write"/>).</summary>
+    public static string[] Fields(DatasetKind kind) => kind switch
+    {
+        DatasetKind.Problems => ["id", "problem", "difficulty"],
+        DatasetKind.GradedProofs => ["problemId", "problem", "proof", "score"],
+        DatasetKind.GradedAnalyses => ["problemId", "problem", "proof", "analysis", "score"],
+        _ => ["kind", "prompt", "completion"],
+    };
+
+    static string Describe(DatasetKind kind) => kind switch
+    {
+        DatasetKind.Problems => "problems", DatasetKind.GradedProofs => "graded proofs", DatasetKind.GradedAnalyses => "graded analyses", _ => "demonstrations",
+    };
 
     /// <summary>A score given as a number or in any spelling <see cref="Scores.Normalize"/> accepts.</summary>
     public static double? ScoreOf(JsonElement s) => s.ValueKind switch

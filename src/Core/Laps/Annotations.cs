@@ -64,6 +64,8 @@ public static class AnnotationValidation
     public static IReadOnlyList<T> PickForBatch<T>(IReadOnlyList<T> samples, Func<T, string> id, Func<T, int> index, string orderKey, int size) =>
         samples.Select((c, i) => (c, i)).OrderBy(x => index(x.c)).ThenBy(x => new Random(StableHash.Seed(orderKey, id(x.c))).Next()).ThenBy(x => x.i).Select(x => x.c).Take(size).ToList();
 
+    static readonly string[] LabelFields = ["itemId", "score", "problemId", "problem", "proof", "analysis"];
+
     public static (IReadOnlyList<AnnotationLabel> Labels, IReadOnlyList<DatasetError> Errors) Parse(string jsonl, IReadOnlyList<AnnotationItem> items, string file = "labels.jsonl")
     {
         var known = items.Select(i => i.ItemId).ToHashSet();
@@ -87,6 +89,12 @@ public static class AnnotationValidation
                 _ => null,
             } : null;
             if (score is null) { errors.Add(new DatasetError(file, lineNo, "score", "must be 0, 0.5 or 1")); continue; }
+            // The item's own fields may come back with the label (a labelled copy of the items file); anything else is a typo.
+            if (row.EnumerateObject().Select(p => p.Name).FirstOrDefault(n => !LabelFields.Contains(n)) is { } unknown)
+            {
+                errors.Add(new DatasetError(file, lineNo, unknown, "is not a field of a label" + Names.Hint(unknown, ["itemId", "score"])));
+                continue;
+            }
             labels.Add(new AnnotationLabel { ItemId = id, Score = score.Value });
         }
         var missing = items.Where(i => !seen.Contains(i.ItemId)).Select(i => i.ItemId).ToList();

@@ -49,8 +49,24 @@ public sealed class MathV2Storage
     public BlobContainerClient Container(string name) => Blobs.GetBlobContainerClient(name);
 
     /// <summary>Reads MATHV2_STORAGE, defaulting to Azurite.</summary>
+    /// <summary>MATHV2_STORAGE, or the Azurite emulator when it is unset (local runs: workers, tools).</summary>
     public static MathV2Storage FromEnvironment() =>
         new(Environment.GetEnvironmentVariable("MATHV2_STORAGE") is { Length: > 0 } cs ? cs : DevelopmentConnectionString);
+
+    /// <summary>
+    /// The MATHV2_STORAGE setting, required (a deployed app never falls back to the emulator): missing or not a
+    /// connection string stops the app with the setting named.
+    /// </summary>
+    public static MathV2Storage FromSettings(Settings settings)
+    {
+        string cs = settings.String("MATHV2_STORAGE")
+            ?? throw new SettingsException("MATHV2_STORAGE is not set: the storage account's connection string (UseDevelopmentStorage=true for Azurite)");
+        try { return new MathV2Storage(cs); }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            throw new SettingsException($"MATHV2_STORAGE is not a storage connection string: {e.Message}");
+        }
+    }
 
     /// <summary>Creates every queue, table and container if missing (idempotent).</summary>
     public async Task EnsureCreatedAsync(CancellationToken ct = default)

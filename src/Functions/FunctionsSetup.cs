@@ -1,0 +1,39 @@
+using Azure.Core.Serialization;
+using MathV2.Activities;
+using MathV2.Api;
+using MathV2.Core;
+using MathV2.Core.Storage;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace MathV2.Functions;
+
+/// <summary>The Functions app's services and settings, in one place (Program.cs and the tests use it).</summary>
+public static class FunctionsSetup
+{
+    /// <summary>
+    /// Durable data (orchestration inputs, outputs, custom status, activity inputs) in the local host's JSON shape;
+    /// MATHV2_* settings read and checked now (a missing or bad one stops the app with its name); storage made ready
+    /// at start.
+    /// </summary>
+    public static FunctionsApplicationBuilder Configure(FunctionsApplicationBuilder builder)
+    {
+        // The extension's own startup (generated into the app) does this too; tests have no generated startup.
+        builder.ConfigureDurableExtension();
+        // The Durable extension builds its data converter from the worker's serializer (camelCase like the local host).
+        builder.Services.Configure<WorkerOptions>(o => o.Serializer = new JsonObjectSerializer(Json.Options));
+        var storage = MathV2Storage.FromSettings(new Settings(builder.Configuration));
+        builder.Services.AddMathV2Services(_ => storage).AddMathV2Activities();
+        builder.Services.AddHostedService<StorageSetup>();
+        return builder;
+    }
+}
+
+/// <summary>Creates the app's queues, tables and containers at start (idempotent), so a fresh account works from the first lap.</summary>
+public sealed class StorageSetup(MathV2Storage storage) : IHostedService
+{
+    public Task StartAsync(CancellationToken ct) => storage.EnsureCreatedAsync(ct);
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

@@ -1,0 +1,33 @@
+using MathV2.Core.Laps;
+
+namespace MathV2.Core.Tests;
+
+public sealed class AnnotationLabelTests
+{
+    static readonly AnnotationItem[] Items =
+    [
+        new() { ItemId = "i1", ProblemId = "p1", Problem = "Prove A.", Proof = "a" },
+        new() { ItemId = "i2", ProblemId = "p2", Problem = "Prove B.", Proof = "b" },
+    ];
+
+    [Fact]
+    public void Labels_may_carry_the_items_own_fields_back_but_a_typo_is_named_with_its_line()
+    {
+        // A labelled copy of the items file is fine.
+        var (labels, errors) = AnnotationValidation.Parse(
+            """
+            {"itemId":"i1","problemId":"p1","problem":"Prove A.","proof":"a","score":1}
+            {"itemId":"i2","score":"1/2"}
+            """, Items);
+        Assert.Empty(errors);
+        Assert.Equal([1, 0.5], labels.Select(l => l.Score));
+
+        (labels, errors) = AnnotationValidation.Parse(
+            """
+            {"itemId":"i1","score":1,"comment":"fine"}
+            {"itemId":"i2","score":0,"scroe":1}
+            """, Items);
+        Assert.Equal(["labels.jsonl:1: comment is not a field of a label (known here: itemId, score)",
+            "labels.jsonl:2: scroe is not a field of a label; did you mean 'score'? (known here: itemId, score)"], errors.Select(e => e.ToString()));
+    }
+}

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using MathV2.Core.Probes;
+using MathV2.Core.Storage;
+using MathV2.Orchestrations;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Converters;
+using Microsoft.DurableTask.Worker;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace MathV2.Functions.Tests;
+
+/// <summary>The Functions app's real service configuration (the isolated worker's builder, the Durable extension, our setup).</summary>
+public sealed class FunctionsConfigurationTests
+{
+    static FunctionsApplicationBuilder Builder(Dictionary<string, string?> settings)
+    {
+        var b = FunctionsApplication.CreateBuilder([]);
+        b.Configuration.AddInMemoryCollection(settings);
+        b.ConfigureFunctionsWebApplication();
+        return b;
+    }
+
+    static ServiceProvider Services() =>
+        FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString })).Services.BuildServiceProvider();
+
+    /// <summary>A value of every orchestration input, output and custom status type, filled in.</summary>
+    static readonly object[] Samples = SampleValues();
+
+    static object[] SampleValues()
+    {
+        var spec = new LapSpec();
+        var artifacts = new LapArtifacts { Base = "lap-1-1a-bootstrap.out", Dv = "lap-1-1a.dv", Batch1A = "lap-1-1a-batch", VerifierV1 = "v1", Verifier = "v1" };
+        var outcome = new GpuJobOutcome { JobId = "lap-1-1b-verifier-v1", Status = GpuJobStatus.Succeeded, Attempt = 2, ResultArtifactId = "v1", WorkerId = "w-1",
+            Summary = JsonSerializer.SerializeToElement(new { gflops = 12.5 }) };
+        var phase = new PhaseResult { Phase = "1b", Artifacts = artifacts, Metrics = new() { ["verifierV1.accuracy"] = 0.94 }, Jobs = [outcome],
+            Started = new DateTime(2026, 11, 30, 6, 0, 0, DateTimeKind.Utc), Finished = new DateTime(2026, 11, 30, 6, 5, 0, DateTimeKind.Utc), ReusedFrom = "lap-0" };
+        var lapLap = new FlywheelLap { LapId = "lap-f_1", Number = 1, Report = "lap-f_1.report", VerifierAccuracy = 0.93, BestVerifier = "verifierV2", Artifacts = artifacts };
+        return
+        [
+            new GpuJobSpec { JobId = "j-1", Kind = GpuJobKinds.Grpo, InstanceId = "lap-1-1b-verifier-v1", Lap = "lap-1", Phase = "1b", Inputs = ["base", "dv"],
+                Parameters = JsonSerializer.SerializeToElement(new GrpoJobParameters { Policy = "base", Reference = "base", Reward = new RewardSpec { Kind = RewardSpec.VerifierV1 }, Options = spec.Verifier }, Json.Options) },
+            outcome,
+            new ProbeRequest { Size = 64, Jobs = 2, Repeats = 3, MinSeconds = 0.5, Limits = new GpuJobLimits { MaxAttempts = 2 } },
+            new ProbeReport { Jobs = [outcome] },
+            new LapInput { LapId = "lap-1", Spec = spec, Reused = [phase], RestartedFrom = "lap-0", Number = 2, Previous = artifacts, HumanFree = true },
+            new LapResult { LapId = "lap-1", Phases = [phase], Report = "lap-1.report", Artifacts = artifacts },
+            new PhaseInput { LapId = "lap-1", Spec = spec, Datasets = new LapDatasets { Problems = "p", Demonstrations = "d", HeldOut = "h" }, Artifacts = artifacts, Previous = artifacts, HumanFree = true },
+            phase,
+            new FlywheelInput { FlywheelId = "fly-1", Spec = new FlywheelSpec { Laps = 3 }, Next = 2, Laps = [lapLap] },
+            new FlywheelResult { FlywheelId = "fly-1", Laps = [lapLap], Stopped = "all 3 laps done" },
+            LapStatus.Of("1c", [phase], artifacts),
+            new PhaseStatus { Phase = "1a", Step = "proofs", Jobs = ["j-1"], Status = PhaseStatus.AwaitingAnnotation, BatchId = "b", Items = 4, Deadline = new DateTime(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc), Submit = "/api/laps/lap-1/annotations/b" },
+            new FlywheelStatus { Lap = 2, Of = 3, LapId = "lap-f_2", Laps = [lapLap] },
+            new JobWaitStatus { JobId = "j-1", Status = GpuJobStatus.Running, Attempt = 1, Worker = "w-1" },
+        ];
+    }
+
+    [Fact]
+    public void Durable_data_has_the_local_hosts_JSON_shape_for_every_orchestration_input_output_and_status()
+    {
+        // Every orchestrator's input and output type has a sample (and so does every custom status record).
+        var types = Orchestrators.All.Select(t => t.BaseType!).Where(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(TaskOrchestrator<,>))
+            .SelectMany(t => t.GetGenericArguments()).Concat([typeof(LapStatus), typeof(PhaseStatus), typeof(FlywheelStatus), typeof(JobWaitStatus)]).ToHashSet();
+        Assert.Subset(Samples.Select(s => s.GetType()).ToHashSet(), types);
+
+        using var sp = Services();
+        DataConverter client = sp.GetRequiredService<IOptions<DurableTaskClientOptions>>().Value.DataConverter;
+        DataConverter worker = sp.GetRequiredService<IOptions<DurableTaskWorkerOptions>>().Value.DataConverter;
+        var local = new JsonDataConverter(Json.Options);   // the local host's
+        foreach (var sample in Samples)
+        {
+            string expected = local.Serialize(sample)!;
+            Assert.Equal(expected, client.Serialize(sample));
+            Assert.Equal(expected, worker.Serialize(sample));
+            // And back: what one engine wrote, the other reads to the same value.
+            Assert.Equal(expected, local.Serialize(worker.Deserialize(expected, sample.GetType())));
+            Assert.Equal(expected, worker.Serialize(local.Deserialize(expected, sample.GetType())));
+        }
+        Assert.Contains("\"phase\":\"1c\"", local.Serialize(Samples.OfType<LapStatus>().Single()));
+    }
+
+    [Theory]
+    [InlineData(null, "MATHV2_STORAGE is not set")]
+    [InlineData("", "MATHV2_STORAGE is not set")]
+    [InlineData("not a connection string", "MATHV2_STORAGE is not a storage connection string")]
+    public void Missing_or_invalid_storage_settings_stop_the_app_naming_the_setting(string? value, string message)
+    {
+        var e = Assert.Throws<SettingsException>(() => FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = value })));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Storage_is_made_ready_at_start_and_job_limits_are_checked_at_start()
+    {
+        var b = FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString }));
+        Assert.Contains(b.Services, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(StorageSetup));
+        using var sp = b.Services.BuildServiceProvider();
+        Assert.Equal(new GpuJobLimits(), sp.GetRequiredService<GpuJobLimits>());
+        using var bad = FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["MATHV2_JOB_POLL_S"] = "soon" }))
+            .Services.BuildServiceProvider();
+        Assert.Contains("MATHV2_JOB_POLL_S='soon'", Assert.Throws<SettingsException>(() => bad.GetRequiredService<IStartupValidator>().Validate()).Message);
+    }
+}
