@@ -4,13 +4,57 @@ namespace MathV2.Core.Tests;
 
 public sealed class ConsensusTests
 {
-    sealed class Scripted(double[] analyses, Func<int, int, double> meta) : IConsensusSamples
+    sealed class Scripted(double[] analyses, Func<int, int, double?> meta) : IConsensusSamples
     {
         public double AnalysisScore(int i) => analyses[i];
-        public double MetaScore(int a, int j) => meta(a, j);
+        public double? MetaScore(int a, int j) => meta(a, j);
     }
 
     static readonly ConsensusOptions O = new() { N = 4, M = 3, K = 2 };
+
+    /// <summary>Both rules on the same samples.</summary>
+    static IEnumerable<ConsensusResult> Both(IConsensusSamples s, ConsensusOptions o) => [ConsensusLabeler.Fixed(s, o), ConsensusLabeler.Adaptive(s, o)];
+
+    [Fact]
+    public void Unreadable_meta_verdicts_abstain_so_a_flagged_proof_is_never_labelled_one_from_them()
+    {
+        // Every analysis reports an issue; none of the meta-verifications could be read (cut at the token cap, malformed).
+        foreach (var r in Both(new Scripted([0, 0, 0.5, 0], (_, _) => null), O))
+        {
+            Assert.Equal(ConsensusDecision.Discarded, r.Decision);
+            Assert.Null(r.Label);
+        }
+        // One readable "bogus" verdict of three is no majority: the rest abstain, not vote bogus.
+        foreach (var r in Both(new Scripted([0, 1, 1, 1], (_, j) => j == 0 ? 0 : null), O))
+            Assert.Equal(ConsensusDecision.Discarded, r.Decision);
+        // A readable majority still decides, abstentions or not: bogus by 2 of 3 → 1; confirmed by 2 of 3 → 0.
+        foreach (var r in Both(new Scripted([0, 1, 1, 1], (_, j) => j < 2 ? 0 : null), O))
+            Assert.Equal((ConsensusDecision.Labeled, 1.0), (r.Decision, r.Label!.Value));
+        foreach (var r in Both(new Scripted([0, 0, 1, 1], (_, j) => j == 1 ? null : 1), O))
+            Assert.Equal((ConsensusDecision.Labeled, 0.0), (r.Decision, r.Label!.Value));
+    }
+
+    [Fact]
+    public void Truncated_and_malformed_meta_outputs_of_a_lap_abstain()
+    {
+        var proof = new Laps.ConsensusProof { Id = "x1", ProblemId = "not-a-demo-problem", Problem = "Prove 2 + 2 = 4.", Proof = "Step 1: 2 + 2 = 5." };
+        string flagged = Demo.Oracle.WriteAnalysis([new Demo.Defect(0, Demo.ProofDefect.FalseStep)]);
+        Assert.Equal(0, Parsers.Verification(flagged).Score);
+        var analyses = Enumerable.Range(0, 2).Select(i => new Laps.SampleCompletion { Id = "x1", Index = i, Completion = flagged }).ToList();
+        string bogus = "Here is my analysis: the claim is wrong.\nBased on my analysis, the quality score of the evaluation should be: \\boxed{0}";
+        var metas = new List<Laps.SampleCompletion>();
+        for (int i = 0; i < 2; i++)
+        {
+            string id = Laps.AutoLabelling.MetaId("x1", i);
+            metas.Add(new() { Id = id, Index = 0, Completion = bogus[..40], FinishReason = "length" });   // cut at the token cap
+            metas.Add(new() { Id = id, Index = 1, Completion = "no verdict at all" });                    // malformed
+            // the third is missing
+        }
+        var label = Assert.Single(Laps.AutoLabelling.Label([proof], analyses, metas, new ConsensusOptions { N = 2, M = 3, K = 2 }));
+        Assert.Equal(ConsensusDecision.Discarded, label.Fixed.Decision);
+        Assert.Equal(ConsensusDecision.Discarded, label.Adaptive.Decision);
+        Assert.All(label.Fixed.Evidence, a => Assert.All(a.MetaScores, Assert.Null));
+    }
 
     [Fact]
     public void No_issue_reported_labels_one()
@@ -73,7 +117,7 @@ public sealed class ConsensusTests
     sealed class Random3(int seed) : IConsensusSamples
     {
         public double AnalysisScore(int i) => Scores.Allowed[(int)(Hash(seed, i, -1) % 3)];
-        public double MetaScore(int a, int j) => Scores.Allowed[(int)(Hash(seed, a, j) % 3)];
+        public double? MetaScore(int a, int j) => Scores.Allowed[(int)(Hash(seed, a, j) % 3)];
         static ulong Hash(int s, int a, int b) => (ulong)HashCode.Combine(s, a, b) & 0x7fffffff;
     }
 

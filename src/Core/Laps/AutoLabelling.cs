@@ -26,7 +26,8 @@ public sealed record ConsensusLabel
 /// <summary>
 /// Phase 4 on sampled outputs: analysis completions have the proof's id and index i (0..n−1); meta-verification
 /// completions have the id "{proofId}#{i}" and index j. An unparsable analysis is left out (n shrinks for that
-/// proof; a proof without a parsable analysis is discarded); an unparsable meta-verdict does not confirm.
+/// proof; a proof without a parsable analysis is discarded); an unparsable or missing meta-verdict abstains (it
+/// neither confirms nor rejects the analysis).
 /// </summary>
 public static class AutoLabelling
 {
@@ -84,11 +85,11 @@ public static class AutoLabelling
     {
         public double AnalysisScore(int i) => parsed[i].Score;
 
-        public double MetaScore(int analysis, int j)
+        public double? MetaScore(int analysis, int j)
         {
             var list = metas.GetValueOrDefault(MetaId(proofId, parsed[analysis].Index), []);
-            if (j >= list.Count) return 0;
-            return Parsers.MetaVerification(list[j].Completion, list[j].FinishReason) is { FormatOk: true, Score: { } s } ? s : 0;
+            if (j >= list.Count) return null;
+            return Parsers.MetaVerification(list[j].Completion, list[j].FinishReason) is { FormatOk: true, Score: { } s } ? s : null;
         }
     }
 }

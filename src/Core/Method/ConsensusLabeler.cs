@@ -25,13 +25,14 @@ public sealed record ConsensusOptions
 public interface IConsensusSamples
 {
     double AnalysisScore(int i);
-    double MetaScore(int analysis, int j);
+    /// <summary>The verdict's score, or null when it is unreadable (no verdict, cut at the token cap, malformed): it abstains.</summary>
+    double? MetaScore(int analysis, int j);
 }
 
 public enum ConsensusDecision { Labeled, Discarded }
 
-/// <summary>One verifier analysis as the decision saw it.</summary>
-public sealed record ConsensusAnalysis(int Index, double Score, IReadOnlyList<double> MetaScores, bool? Valid);
+/// <summary>One verifier analysis as the decision saw it; a null meta score is an unreadable verdict (an abstention).</summary>
+public sealed record ConsensusAnalysis(int Index, double Score, IReadOnlyList<double?> MetaScores, bool? Valid);
 
 /// <summary>The outcome with its evidence and the samples it cost.</summary>
 public sealed record ConsensusResult
@@ -52,6 +53,8 @@ public sealed record ConsensusResult
 /// if at least k of them are valid, label the proof with that score; if no analysis found a legitimate issue (each
 /// issue report judged bogus: the majority of its meta-verifications rate it 0), label it 1; otherwise discard it
 /// (or send it to humans). A report rated 0.5 (its defects partly real, or its score not following) is neither.
+/// An unreadable meta-verdict abstains: it neither confirms nor rejects, and the majorities stay majorities of m, so
+/// a report whose verdicts could not be read is never taken as bogus (no label 1 from unreadable verdicts).
 /// </summary>
 public static class ConsensusLabeler
 {
@@ -79,11 +82,11 @@ public static class ConsensusLabeler
     public static ConsensusResult Adaptive(IConsensusSamples samples, ConsensusOptions o)
     {
         var scores = new List<double>();
-        var metaCache = new Dictionary<int, List<double>>();
+        var metaCache = new Dictionary<int, List<double?>>();
         int metas = 0;
 
         // Draws analysis i's meta-verifications until it is settled whether a majority of the m rate it as counts does.
-        bool Majority(int i, Func<double, bool> counts)
+        bool Majority(int i, Func<double?, bool> counts)
         {
             if (!metaCache.TryGetValue(i, out var ms)) metaCache[i] = ms = [];
             while (true)
@@ -126,11 +129,11 @@ public static class ConsensusLabeler
         return Decide(analyses, o, scores.Count, metas);
     }
 
-    static int Confirms(IEnumerable<double> metaScores) => metaScores.Count(Confirming);
+    static int Confirms(IEnumerable<double?> metaScores) => metaScores.Count(Confirming);
 
-    /// <summary>A meta-verdict that confirms the analysis (1), and one that calls every claimed defect bogus (0); 0.5 is neither.</summary>
-    static bool Confirming(double meta) => meta >= 1;
-    static bool Rejecting(double meta) => meta <= 0;
+    /// <summary>A meta-verdict that confirms the analysis (1), and one that calls every claimed defect bogus (0); 0.5 and unreadable are neither.</summary>
+    static bool Confirming(double? meta) => meta >= 1;
+    static bool Rejecting(double? meta) => meta <= 0;
 
     /// <summary>Whether the majority of the m meta-verifications rated the analysis 0: every defect it claims is bogus.</summary>
     static bool JudgedBogus(ConsensusAnalysis a, ConsensusOptions o) => a.MetaScores.Count(Rejecting) * 2 > o.M;

@@ -83,7 +83,7 @@ public static class ConsensusSimulation
             return others[Uniform(sim.Seed, proof, i, -3) < 0.5 ? 0 : 1];
         }
 
-        public double MetaScore(int analysis, int j)
+        public double? MetaScore(int analysis, int j)
         {
             double s = AnalysisScore(analysis);
             bool legitimate = truth <= s && s < 1;
