@@ -50,4 +50,26 @@ public sealed class RewardTests
         Assert.All(Rewards.GroupAdvantages([0.5, 0.5, 0.5]), a => Assert.Equal(0, a));
         Assert.Equal([0.0], Rewards.GroupAdvantages([1]));
     }
+
+    [Fact]
+    public void A_generation_the_verifier_could_not_read_is_masked_not_punished()
+    {
+        var g = new GenerationParse { FormatOk = true, SelfScore = 0, Proof = "p", SelfEvaluation = "z" };
+        // R_Y unknown (the verifier's output did not parse): no reward, neither for the proof nor for a self-score of 0.
+        Assert.True(Rewards.IsMasked(Rewards.Generator(g, null, 1)));
+        // With a meta-verifier whose output on the self-analysis did not parse: masked too.
+        Assert.True(Rewards.IsMasked(Rewards.Generator(g, 1, null)));
+        // The policy's own bad format is still its fault: 0, not masked.
+        Assert.Equal(0, Rewards.Generator(g with { FormatOk = false }, null, null));
+    }
+
+    [Fact]
+    public void Masked_rewards_get_no_advantage_and_stay_out_of_the_group_statistics()
+    {
+        double[] adv = Rewards.GroupAdvantages([1, Rewards.Masked, 0, Rewards.Masked, 0, 1]);
+        // The scored four are [1, 0, 0, 1]: the same advantages as a group of four.
+        Assert.Equal([0.866, 0, -0.866, 0, -0.866, 0.866], adv.Select(a => Math.Round(a, 3)));
+        Assert.Equal(new double[3], Rewards.GroupAdvantages([Rewards.Masked, Rewards.Masked, Rewards.Masked]));
+        Assert.Equal(new double[2], Rewards.GroupAdvantages([0.5, Rewards.Masked]));
+    }
 }

@@ -10,6 +10,15 @@ public sealed record GeneratorRewardOptions
 /// <summary>The method's rewards as pure functions (docs/method.md, "Rewards").</summary>
 public static class Rewards
 {
+    /// <summary>
+    /// The reward of a sample that cannot be scored: a frozen reward model's output on it did not parse. Such a sample
+    /// gets no advantage and is left out of its group's mean and std (the reference code skips it); punishing it (0)
+    /// would punish the proof for the verifier's failure and reward a self-score of 0.
+    /// </summary>
+    public const double Masked = double.NaN;
+
+    public static bool IsMasked(double reward) => double.IsNaN(reward);
+
     /// <summary>R_format ∈ {0,1}: all required phrases and a parsable boxed score are present.</summary>
     public static double Format(AnalysisParse p) => p.FormatOk ? 1 : 0;
 
@@ -34,24 +43,31 @@ public static class Rewards
     /// Generator: R_format(Y,Z) · (α·R_Y + β·R_Z) with R_Y the verifier's score of the proof and
     /// R_Z = (1 − |s'_self − R_Y|) · R_meta(Z), R_meta(Z) the meta-verifier's score of the self-analysis.
     /// </summary>
-    public static double Generator(GenerationParse generation, double verifierScore, double selfAnalysisMetaScore, GeneratorRewardOptions? options = null)
+    /// <remarks>
+    /// A generation the policy wrote badly gets 0 (R_format). One whose verifier output (R_Y) or, with a
+    /// meta-verifier, whose self-analysis's meta output did not parse (null) is <see cref="Masked"/>.
+    /// </remarks>
+    public static double Generator(GenerationParse generation, double? verifierScore, double? selfAnalysisMetaScore, GeneratorRewardOptions? options = null)
     {
         if (!generation.FormatOk) return 0;
+        if (verifierScore is not { } ry || selfAnalysisMetaScore is not { } meta) return Masked;
         var o = options ?? new GeneratorRewardOptions();
-        double rz = (1 - Math.Abs(generation.SelfScore!.Value - verifierScore)) * selfAnalysisMetaScore;
-        return o.Alpha * verifierScore + o.Beta * rz;
+        double rz = (1 - Math.Abs(generation.SelfScore!.Value - ry)) * meta;
+        return o.Alpha * ry + o.Beta * rz;
     }
 
     /// <summary>
     /// GRPO group-relative advantages: (r − mean) / std within the group (sample std, as torch.std);
-    /// a group whose rewards are all equal gets zero advantages.
+    /// a group whose rewards are all equal gets zero advantages. <see cref="Masked"/> rewards get 0 and are left
+    /// out of the mean and std.
     /// </summary>
     public static double[] GroupAdvantages(IReadOnlyList<double> rewards, double epsilon = 1e-6)
     {
-        int g = rewards.Count;
-        if (g == 0) return [];
-        double mean = rewards.Average();
-        double std = g < 2 ? 0 : Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / (g - 1));
-        return rewards.Select(r => std < epsilon ? 0 : (r - mean) / (std + epsilon)).ToArray();
+        var scored = rewards.Where(r => !IsMasked(r)).ToList();
+        int g = scored.Count;
+        if (g == 0) return new double[rewards.Count];
+        double mean = scored.Average();
+        double std = g < 2 ? 0 : Math.Sqrt(scored.Sum(r => (r - mean) * (r - mean)) / (g - 1));
+        return rewards.Select(r => IsMasked(r) || std < epsilon ? 0 : (r - mean) / (std + epsilon)).ToArray();
     }
 }

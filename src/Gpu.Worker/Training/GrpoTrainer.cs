@@ -110,8 +110,9 @@ public sealed class GrpoTrainer : Trainer
         {
             foreach (var (b, a, o, r) in batches) { b.Dispose(); a.Dispose(); o.Dispose(); r.Dispose(); }
         }
-        double mean = rewards.Average();
-        double std = Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / rewards.Length);
+        var scored = rewards.Where(r => !Rewards.IsMasked(r)).ToList();
+        double mean = scored.Count == 0 ? 0 : scored.Average();
+        double std = scored.Count == 0 ? 0 : Math.Sqrt(scored.Sum(r => (r - mean) * (r - mean)) / scored.Count);
         long generated = samples.Sum(s => s.Tokens.Length);
         return new StepMetrics
         {
@@ -122,6 +123,7 @@ public sealed class GrpoTrainer : Trainer
             RewardStd = std,
             Kl = tokens == 0 ? 0 : kl / tokens,
             ClipFraction = tokens == 0 ? 0 : clipped / tokens,
+            MaskedRewards = scored.Count < rewards.Length ? rewards.Length - scored.Count : null,
             TokensPerSecond = (generated + tokens) / sw.Elapsed.TotalSeconds,
         };
     }

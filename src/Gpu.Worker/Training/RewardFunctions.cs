@@ -59,15 +59,15 @@ public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int 
         return Sampler.Generate(m.Model, m.Tok, prompts, new SamplingOptions { Temperature = 0, MaxNewTokens = maxNewTokens });
     }
 
-    /// <summary>The parsed scores of analyses of (problem, proof), 0 where the output does not parse.</summary>
-    public double[] Verify(IReadOnlyList<(string Problem, string Proof)> items) =>
+    /// <summary>The parsed scores of analyses of (problem, proof), null where the output does not parse.</summary>
+    public double?[] Verify(IReadOnlyList<(string Problem, string Proof)> items) =>
         Generate(items.Select(i => Prompts.RenderVerification(i.Problem, i.Proof, prompts.Verification)).ToList())
-            .Select(s => Parsers.Verification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : 0).ToArray();
+            .Select(s => Parsers.Verification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : (double?)null).ToArray();
 
-    /// <summary>The parsed meta-scores of (problem, proof, analysis), 0 where the output does not parse.</summary>
-    public double[] Meta(IReadOnlyList<(string Problem, string Proof, string Analysis)> items) =>
+    /// <summary>The parsed meta-scores of (problem, proof, analysis), null where the output does not parse.</summary>
+    public double?[] Meta(IReadOnlyList<(string Problem, string Proof, string Analysis)> items) =>
         Generate(items.Select(i => Prompts.RenderMetaVerification(i.Problem, i.Proof, i.Analysis, prompts.MetaVerification)).ToList())
-            .Select(s => Parsers.MetaVerification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : 0).ToArray();
+            .Select(s => Parsers.MetaVerification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : (double?)null).ToArray();
 
     public void Dispose() => m.Model.Dispose();
 }
@@ -98,7 +98,8 @@ sealed class VerifierReward(RewardModel? meta, PromptSet prompts) : IRewardFunct
         var v1 = parses.Select((p, i) => Rewards.VerifierV1(p, rows[i].Score)).ToArray();
         if (meta is null) return v1;
         var metaScores = meta.Meta(MetaItems(rows, batch));
-        return v1.Select((v, i) => v * metaScores[i]).ToArray();
+        // Phase 1D keeps R_meta = 0 for a meta output that does not parse (docs/method.md, deviations).
+        return v1.Select((v, i) => v * (metaScores[i] ?? 0)).ToArray();
     }
 
     /// <summary>
@@ -138,8 +139,9 @@ sealed class GeneratorReward(RewardModel verifier, RewardModel? meta, GeneratorR
         if (ok.Count == 0) return rewards;
         var ry = verifier.Verify(ok.Select(i => (problems[i], parses[i].Proof!)).ToList());
         var rm = meta?.Meta(ok.Select(i => (problems[i], parses[i].Proof!, parses[i].SelfEvaluation!)).ToList());
+        // Without a meta-verifier R_meta is 1; an unparsable verifier or meta output masks the sample.
         for (int k = 0; k < ok.Count; k++)
-            rewards[ok[k]] = Rewards.Generator(parses[ok[k]], ry[k], rm?[k] ?? 1, options);
+            rewards[ok[k]] = Rewards.Generator(parses[ok[k]], ry[k], rm is null ? 1 : rm[k], options);
         return rewards;
     }
 

@@ -33,6 +33,8 @@ public sealed record StepMetrics
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? RewardStd { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Kl { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ClipFraction { get; init; }
+    /// <summary>GRPO: samples whose reward could not be computed (a reward model's output did not parse), left out.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? MaskedRewards { get; init; }
     /// <summary>The attempt that ran this step (metrics continue across attempts).</summary>
     public int Attempt { get; init; }
 
