@@ -52,6 +52,11 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
             await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(heldOutGraded));
             await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(heldOutGraded.Select((r, i) =>
                 Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
+            // Rated analyses of those proofs: the meta-verifiers (1C's, and v2 in that role) are measured on them.
+            var heldOutAnalyses = DemoDatasets.HeldOutGradedAnalyses(o, per).ToList();
+            await w.AddTextAsync(LapFiles.HeldOutGradedAnalyses, Jsonl.Write(heldOutAnalyses));
+            await w.AddTextAsync(LapFiles.HeldOutMetaPrompts, string.Concat(heldOutAnalyses.Select((r, i) =>
+                Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderMetaVerification(r.Problem, r.Proof, r.Analysis, set.MetaVerification) }) + "\n")));
             await CommitOnceAsync(w);
         }
         string? graded = null;
@@ -234,6 +239,10 @@ public sealed class MeasureSamples(ArtifactStore artifacts) : TaskActivity<Measu
                 return measures;
             case "generator":
                 return LapMeasures.Generator(input.Subject, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
+            case "meta":
+                var analyses = Jsonl.Read<GradedAnalysisRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.HeldOut ?? throw new ArgumentException("meta measures need the held-out set"),
+                    LapFiles.HeldOutGradedAnalyses), LapFiles.HeldOutGradedAnalyses).Rows;
+                return LapMeasures.MetaVerifier(input.Subject, analyses, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
             case "judged":
                 var m = new Dictionary<string, double>();
                 foreach (var g in (await LapStore.ReadCompletionsAsync(artifacts, input.Samples)).GroupBy(c => c.Id.Split('|')[0]))

@@ -15,11 +15,13 @@ static class HeldOut
     {
         var e = input.Spec.Evaluation;
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
-        string file = kind == "verifier" ? LapFiles.HeldOutVerificationPrompts : LapFiles.HeldOutGenerationPrompts;
+        // Verifiers and meta-verifiers answer once, greedy; generators several proofs at a temperature.
+        bool judge = kind is "verifier" or "meta";
+        string file = kind switch { "verifier" => LapFiles.HeldOutVerificationPrompts, "meta" => LapFiles.HeldOutMetaPrompts, _ => LapFiles.HeldOutGenerationPrompts };
         var job = await PhaseJobs.RunAsync(context, input, phase, $"heldout-{subject.ToLowerInvariant()}", new SampleJobParameters
         {
-            Model = model, Prompts = ArtifactFileRef.Of(heldOut, file), N = kind == "verifier" ? 1 : e.ProofSamples, MaxNewTokens = e.MaxNewTokens,
-            Temperature = kind == "verifier" ? e.Temperature : e.ProofTemperature, Seed = input.Spec.Demo.Seed,
+            Model = model, Prompts = ArtifactFileRef.Of(heldOut, file), N = judge ? 1 : e.ProofSamples, MaxNewTokens = e.MaxNewTokens,
+            Temperature = judge ? e.Temperature : e.ProofTemperature, Seed = input.Spec.Demo.Seed,
         }, model, heldOut);
         // A verifier's analyses also at a temperature, several per proof (the distribution consensus labelling draws from).
         var sampled = new List<string>();

@@ -50,9 +50,12 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         string policy = input.Previous?.MetaVerifier ?? baseModel;
         var grpo = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1c", "meta-verifier", policy, dmv);
         jobs.Add(grpo);
+        // The meta-verifier on held-out rated analyses: how far phase 4's consensus can trust it.
+        var (_, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1c", "metaVerifier", grpo.ResultArtifactId!, "meta");
+        jobs.AddRange(evalJobs);
         return new PhaseResult
         {
-            Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs,
+            Phase = "1c", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
             Artifacts = artifacts with { Dmv = dmv, MetaVerifier = grpo.ResultArtifactId! },
         };
     }

@@ -41,6 +41,10 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2", both.ResultArtifactId!, "verifier");
         jobs.Add(both);
         jobs.AddRange(evalJobs);
+        // v2 is also the meta-verifier of phase 3's self-analyses: measured in that role too.
+        var (_, asMeta, asMetaJobs) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2.meta", both.ResultArtifactId!, "meta");
+        LapMeasures.Merge(metrics, asMeta);
+        jobs.AddRange(asMetaJobs);
         return new PhaseResult
         {
             Phase = "1d", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,

@@ -236,4 +236,28 @@ public sealed class LapMeasuresTests
         Assert.Equal(("verifierV2", "a2"), BestVerifier.Choose(new Dictionary<string, double>(), new LapArtifacts { VerifierV1 = "a1", VerifierV2 = "a2" }));
         Assert.Null(BestVerifier.Choose(new Dictionary<string, double>(), new LapArtifacts { Base = "b" }));
     }
+
+    [Fact]
+    public void A_meta_verifier_is_measured_on_held_out_rated_analyses()
+    {
+        var o = new Demo.DemoDatasetOptions { ProblemsPerDifficulty = 3 };
+        var rows = Demo.DemoDatasets.HeldOutGradedAnalyses(o, 2).ToList();
+        // A faithful and a corrupted analysis of each held-out graded proof; the corrupted ones are rated below 1.
+        Assert.Equal(2 * Demo.DemoDatasets.HeldOutGradedProofs(o, 2).Count(), rows.Count);
+        Assert.Contains(rows, r => r.Score < 1);
+        Assert.DoesNotContain(rows, r => Demo.DemoDatasets.ProblemRows(o).Any(p => p.Problem == r.Problem));
+        string Verdict(double score) => $"Here is my analysis of the evaluation.\nBased on my analysis, the quality score of the evaluation should be: \\boxed{{{score}}}";
+        Assert.Equal(1, Method.Parsers.MetaVerification(Verdict(1)).Score);
+        var completions = new List<SampleCompletion>
+        {
+            new() { Id = "row-0", Completion = Verdict(rows[0].Score) },          // right
+            new() { Id = "row-1", Completion = Verdict(rows[1].Score == 1 ? 0 : 1) }, // wrong by 1
+            new() { Id = "row-2", Completion = "no verdict", FinishReason = "length" }, // unparsable: wrong, error 1
+        };
+        var m = LapMeasures.MetaVerifier("metaVerifier", rows, completions);
+        Assert.Equal(0.3333, m["metaVerifier.accuracy"]);
+        Assert.Equal(0.6667, m["metaVerifier.formatRate"]);
+        Assert.Equal(3, m["metaVerifier.samples"]);
+        Assert.DoesNotContain(m.Keys, k => k.StartsWith("parseFailures."));
+    }
 }

@@ -87,8 +87,12 @@ public sealed class PhaseTests
         var (host, s) = await StartAsync();
         await using var _ = host;
         var artifacts = new LapArtifacts { Base = "base", Dv = "dv", Dmv = "dmv", MetaVerifier = "meta" };
-        await RunAsync(host, TaskNames.Phase1D, Input(artifacts));
+        var r = await RunAsync(host, TaskNames.Phase1D, Input(artifacts));
         Assert.DoesNotContain(s.Jobs, j => j.JobId == "lap-t-1d-meta-verification");
+        // v2 measured as the meta-verifier it is in phases 3 and 4: greedy, once, on the held-out rated analyses.
+        var asMeta = s.Parameters<SampleJobParameters>("lap-t-1d-heldout-verifierv2.meta");
+        Assert.Equal(("lap-t-1d-verification.out", LapFiles.HeldOutMetaPrompts, 1, 0.0), (asMeta.Model, asMeta.Prompts!.File, asMeta.N, asMeta.Temperature));
+        Assert.Equal(0.5, r.Metrics["verifierV2.meta.accuracy"]);
         var v2 = s.Parameters<GrpoJobParameters>("lap-t-1d-verification");
         Assert.Equal(("meta", RewardSpec.VerifierV2, "meta"), (v2.Policy, v2.Reward.Kind, v2.Reward.MetaVerifier));
 

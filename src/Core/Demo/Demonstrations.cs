@@ -87,12 +87,17 @@ public static class DemoDatasets
         select new GradedProofRow { ProblemId = p.Id, Problem = p.Statement, Proof = proof, Score = Oracle.ScoreProof(p, proof).Score };
 
     /// <summary>D_mv: for each graded proof, a faithful analysis and a corrupted one (a bogus defect or a wrong score), rated by the oracle.</summary>
-    public static IEnumerable<GradedAnalysisRow> GradedAnalyses(DemoDatasetOptions o)
+    public static IEnumerable<GradedAnalysisRow> GradedAnalyses(DemoDatasetOptions o) => GradedAnalyses(Problems(o), o.Seed);
+
+    /// <summary>Graded analyses of the held-out problems' graded proofs: what the report measures meta-verifiers on.</summary>
+    public static IEnumerable<GradedAnalysisRow> HeldOutGradedAnalyses(DemoDatasetOptions o, int perDifficulty) => GradedAnalyses(HeldOutProblems(o, perDifficulty), o.Seed);
+
+    static IEnumerable<GradedAnalysisRow> GradedAnalyses(IEnumerable<ArithmeticProblem> problems, int seed)
     {
-        foreach (var p in Problems(o))
+        foreach (var p in problems)
             foreach (var d in Defects)
             {
-                string proof = ArithmeticDomain.WriteProof(p, d, o.Seed);
+                string proof = ArithmeticDomain.WriteProof(p, d, seed);
                 var actual = Oracle.AnalysisDefects(p, proof);
                 string faithful = Oracle.WriteAnalysis(actual, proof: proof, claim: p.Value);
                 foreach (string analysis in new[] { faithful, CorruptedAnalysis(p, proof, actual, (int)d) })

@@ -19,6 +19,8 @@ public static class LapFiles
     public const string HeldOutGenerationPrompts = "heldout-generation-prompts.jsonl";
     public const string HeldOutGradedProofs = "heldout-graded-proofs.jsonl";
     public const string HeldOutVerificationPrompts = "heldout-verification-prompts.jsonl";
+    public const string HeldOutGradedAnalyses = "heldout-graded-analyses.jsonl";
+    public const string HeldOutMetaPrompts = "heldout-meta-prompts.jsonl";
     public const string Completions = "completions.jsonl";
     public const string Refinements = "refinements.jsonl";
     public const string MetaPrompts = "meta-prompts.jsonl";

@@ -88,6 +88,33 @@ public static class LapMeasures
     }
 
     /// <summary>
+    /// A meta-verifier on held-out rated analyses (row-i ids): accuracy (its score equals the rating; an unparsable
+    /// output is wrong), mean |ms′ − ms| (unparsable counts 1), format rate. Its parse failures are not added to the
+    /// lap's parseFailures (those count the verifiers and generators).
+    /// </summary>
+    public static Dictionary<string, double> MetaVerifier(string subject, IReadOnlyList<GradedAnalysisRow> rows, IReadOnlyList<SampleCompletion> completions)
+    {
+        var m = new Dictionary<string, double>();
+        if (completions.Count == 0) return m;
+        int correct = 0, formatOk = 0;
+        double absErr = 0;
+        foreach (var c in completions)
+        {
+            var row = rows[RowIndex(c.Id)];
+            var a = Parsers.MetaVerification(c.Completion, c.FinishReason);
+            if (a.FormatOk) formatOk++;
+            if (a.FormatOk && a.Score == row.Score) correct++;
+            absErr += a.FormatOk && a.Score is { } s ? Math.Abs(s - row.Score) : 1;
+        }
+        int n = completions.Count;
+        m[$"{subject}.accuracy"] = Round(correct / (double)n);
+        m[$"{subject}.meanAbsError"] = Round(absErr / n);
+        m[$"{subject}.formatRate"] = Round(formatOk / (double)n);
+        m[$"{subject}.samples"] = n;
+        return m;
+    }
+
+    /// <summary>
     /// Proofs of held-out problems: oracle pass rate (score 1), mean oracle score, format rate, honesty of the
     /// self-score, and the share of proofs failing each way (<see cref="FailureKind"/>: {subject}.failed.{kind}).
     /// </summary>
