@@ -11,6 +11,7 @@ public static class ActivityServices
     public static readonly Type[] All =
     [
         typeof(PrepareLapDatasets),
+        typeof(PrepareHeldOutMeta),
         typeof(CreateAnnotationBatch),
         typeof(OracleAnnotate),
         typeof(BuildLabelledDataset),

@@ -12,6 +12,33 @@ using Microsoft.DurableTask;
 
 namespace MathV2.Activities;
 
+/// <summary>
+/// The held-out rated analyses the meta-verifiers are measured on ({lapId}.heldout-meta: graded analyses of the
+/// held-out graded proofs, and their meta-verification prompts), made when first asked for (idempotent), so laps
+/// whose datasets were prepared before this measure existed can take it too.
+/// </summary>
+[DurableTask(TaskNames.PrepareHeldOutMeta)]
+public sealed class PrepareHeldOutMeta(ArtifactStore artifacts) : TaskActivity<LapInput, string>
+{
+    public override Task<string> RunAsync(TaskActivityContext context, LapInput input) => ExecuteAsync(input);
+
+    public async Task<string> ExecuteAsync(LapInput input)
+    {
+        string id = $"{input.LapId}.heldout-meta";
+        if (await artifacts.GetAsync(id) != null) return id;
+        var o = LapStore.DemoOptions(input.Spec);
+        var set = Prompts.Set(o.Prompts);
+        var rows = DemoDatasets.HeldOutGradedAnalyses(o, input.Spec.Evaluation.HeldOutPerDifficulty).ToList();
+        var w = artifacts.Create(id, "dataset-heldout-meta", StorageNames.DatasetsContainer, id,
+            new ArtifactProducer { Lap = input.LapId, Phase = "datasets", Instance = input.LapId });
+        await w.AddTextAsync(LapFiles.HeldOutGradedAnalyses, Jsonl.Write(rows));
+        await w.AddTextAsync(LapFiles.HeldOutMetaPrompts, string.Concat(rows.Select((r, i) =>
+            Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderMetaVerification(r.Problem, r.Proof, r.Analysis, set.MetaVerification) }) + "\n")));
+        await LapStore.CommitOnceAsync(w);
+        return id;
+    }
+}
+
 /// <summary>Writes the lap's demo datasets as artifacts (problems + generation prompts, demonstrations).</summary>
 [DurableTask(TaskNames.PrepareLapDatasets)]
 public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<LapInput, LapDatasets>
@@ -52,11 +79,6 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
             await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(heldOutGraded));
             await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(heldOutGraded.Select((r, i) =>
                 Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
-            // Rated analyses of those proofs: the meta-verifiers (1C's, and v2 in that role) are measured on them.
-            var heldOutAnalyses = DemoDatasets.HeldOutGradedAnalyses(o, per).ToList();
-            await w.AddTextAsync(LapFiles.HeldOutGradedAnalyses, Jsonl.Write(heldOutAnalyses));
-            await w.AddTextAsync(LapFiles.HeldOutMetaPrompts, string.Concat(heldOutAnalyses.Select((r, i) =>
-                Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderMetaVerification(r.Problem, r.Proof, r.Analysis, set.MetaVerification) }) + "\n")));
             await CommitOnceAsync(w);
         }
         string? graded = null;

@@ -16,9 +16,7 @@ public sealed class SettingsException(string message) : Exception(message);
 /// </summary>
 public sealed class Settings(Func<string, string?>? read = null)
 {
-    readonly Func<string, string?> _read = read ?? (name => EnvironmentConfiguration[name]);
-
-    static readonly IConfiguration EnvironmentConfiguration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+    readonly Func<string, string?> _read = read ?? System.Environment.GetEnvironmentVariable;
 
     public static readonly Settings Environment = new();
 
@@ -40,6 +38,19 @@ public sealed class Settings(Func<string, string?>? read = null)
         if (!double.TryParse(raw.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v) || v < min || v > max)
             throw new SettingsException($"{name}='{raw}' is not a number between {min} and {max}");
         return v;
+    }
+
+    /// <summary>
+    /// MATHV2_TASKHUB, the Durable task hub's name (both hosts): Azure Storage makes queue and table names of it, so
+    /// 3-45 letters and digits, starting with a letter. Without a fallback it is required.
+    /// </summary>
+    public string TaskHub(string? fallback)
+    {
+        string hub = String("MATHV2_TASKHUB") ?? fallback
+            ?? throw new SettingsException("MATHV2_TASKHUB is not set: the Durable task hub's name (an app deployed before it was a setting used 'mathv2')");
+        if (hub.Length is < 3 or > 45 || !hub.All(char.IsAsciiLetterOrDigit) || !char.IsAsciiLetter(hub[0]))
+            throw new SettingsException($"MATHV2_TASKHUB='{hub}' must be 3-45 letters and digits, starting with a letter");
+        return hub;
     }
 
     public T Enum<T>(string name, T fallback) where T : struct, System.Enum

@@ -13,6 +13,7 @@ public static class TaskNames
     public const string Phase1A = nameof(Phase1A);
     public const string Phase1B = nameof(Phase1B);
     public const string PrepareLapDatasets = nameof(PrepareLapDatasets);
+    public const string PrepareHeldOutMeta = nameof(PrepareHeldOutMeta);
     public const string CreateAnnotationBatch = nameof(CreateAnnotationBatch);
     public const string OracleAnnotate = nameof(OracleAnnotate);
     public const string BuildLabelledDataset = nameof(BuildLabelledDataset);

@@ -62,10 +62,13 @@ public static class OrchestratorFunctions
 }
 
 /// <summary>Activity triggers of the lap.</summary>
-public sealed class LapActivityFunctions(PrepareLapDatasets prepare, CreateAnnotationBatch batch, OracleAnnotate oracle, BuildLabelledDataset labelled, WriteVerificationPrompts prompts)
+public sealed class LapActivityFunctions(PrepareLapDatasets prepare, PrepareHeldOutMeta heldOutMeta, CreateAnnotationBatch batch, OracleAnnotate oracle, BuildLabelledDataset labelled, WriteVerificationPrompts prompts)
 {
     [Function(TaskNames.PrepareLapDatasets)]
     public Task<LapDatasets> PrepareLapDatasets([ActivityTrigger] LapInput input) => prepare.ExecuteAsync(input);
+
+    [Function(TaskNames.PrepareHeldOutMeta)]
+    public Task<string> PrepareHeldOutMeta([ActivityTrigger] LapInput input) => heldOutMeta.ExecuteAsync(input);
 
     [Function(TaskNames.CreateAnnotationBatch)]
     public Task<AnnotationBatch> CreateAnnotationBatch([ActivityTrigger] CreateAnnotationBatchInput input) => batch.ExecuteAsync(input);

@@ -2,6 +2,7 @@ using Azure.Core.Serialization;
 using MathV2.Activities;
 using MathV2.Api;
 using MathV2.Core;
+using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
@@ -24,7 +25,10 @@ public static class FunctionsSetup
         builder.ConfigureDurableExtension();
         // The Durable extension builds its data converter from the worker's serializer (camelCase like the local host).
         builder.Services.Configure<WorkerOptions>(o => o.Serializer = new JsonObjectSerializer(Json.Options));
-        var storage = MathV2Storage.FromSettings(new Settings(builder.Configuration));
+        var settings = new Settings(builder.Configuration);
+        var storage = MathV2Storage.FromSettings(settings);
+        settings.TaskHub(fallback: null);                 // host.json names the hub %MATHV2_TASKHUB%
+        GpuJobLimits.FromEnvironment(settings);           // checked now: a bad value stops the app here (exit 2)
         builder.Services.AddMathV2Services(_ => storage).AddMathV2Activities();
         builder.Services.AddHostedService<StorageSetup>();
         return builder;

@@ -19,10 +19,7 @@ public sealed record LocalHostOptions
         string key = env.String("MATHV2_KEY")
             ?? throw new SettingsException("MATHV2_KEY is not set: the local host needs an API key (./mathv2 up makes one).");
         int api = env.Int("MATHV2_PORT", 7071, 1, 65535);
-        string hub = env.String("MATHV2_TASKHUB") ?? "mathv2";
-        // Azure Storage task hub names become queue and table names: letters and digits, 3-45 characters.
-        if (hub.Length is < 3 or > 45 || !hub.All(char.IsAsciiLetterOrDigit) || !char.IsAsciiLetter(hub[0]))
-            throw new SettingsException($"MATHV2_TASKHUB='{hub}' must be 3-45 letters and digits, starting with a letter");
+        string hub = env.TaskHub("mathv2");
         return new LocalHostOptions
         {
             StorageConnectionString = env.String("MATHV2_STORAGE") ?? "UseDevelopmentStorage=true",

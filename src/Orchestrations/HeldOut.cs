@@ -15,6 +15,9 @@ static class HeldOut
     {
         var e = input.Spec.Evaluation;
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
+        // The rated analyses meta-verifiers are measured on live in an artifact of their own, made on first use.
+        if (kind == "meta")
+            heldOut = await context.CallActivityAsync<string>(TaskNames.PrepareHeldOutMeta, new LapInput { LapId = input.LapId, Spec = input.Spec });
         // Verifiers and meta-verifiers answer once, greedy; generators several proofs at a temperature.
         bool judge = kind is "verifier" or "meta";
         string file = kind switch { "verifier" => LapFiles.HeldOutVerificationPrompts, "meta" => LapFiles.HeldOutMetaPrompts, _ => LapFiles.HeldOutGenerationPrompts };

@@ -23,6 +23,7 @@ public sealed class FunctionsConfigurationTests
     static FunctionsApplicationBuilder Builder(Dictionary<string, string?> settings)
     {
         var b = FunctionsApplication.CreateBuilder([]);
+        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["MATHV2_TASKHUB"] = "mathv2" });
         b.Configuration.AddInMemoryCollection(settings);
         b.ConfigureFunctionsWebApplication();
         return b;
@@ -88,6 +89,15 @@ public sealed class FunctionsConfigurationTests
     }
 
     [Theory]
+    [InlineData(null, "MATHV2_TASKHUB is not set")]
+    [InlineData("my-hub", "MATHV2_TASKHUB='my-hub' must be 3-45 letters and digits")]
+    public void A_missing_or_invalid_task_hub_stops_the_app_naming_the_setting(string? hub, string message)
+    {
+        var e = Assert.Throws<SettingsException>(() => FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["MATHV2_TASKHUB"] = hub })));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Theory]
     [InlineData(null, "MATHV2_STORAGE is not set")]
     [InlineData("", "MATHV2_STORAGE is not set")]
     [InlineData("not a connection string", "MATHV2_STORAGE is not a storage connection string")]
@@ -104,8 +114,8 @@ public sealed class FunctionsConfigurationTests
         Assert.Contains(b.Services, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(StorageSetup));
         using var sp = b.Services.BuildServiceProvider();
         Assert.Equal(new GpuJobLimits(), sp.GetRequiredService<GpuJobLimits>());
-        using var bad = FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["MATHV2_JOB_POLL_S"] = "soon" }))
-            .Services.BuildServiceProvider();
-        Assert.Contains("MATHV2_JOB_POLL_S='soon'", Assert.Throws<SettingsException>(() => bad.GetRequiredService<IStartupValidator>().Validate()).Message);
+        // A bad job limit stops the app while it is configured (Program.cs: exit 2), before it starts.
+        Assert.Contains("MATHV2_JOB_POLL_S='soon'", Assert.Throws<SettingsException>(() =>
+            FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["MATHV2_JOB_POLL_S"] = "soon" }))).Message);
     }
 }

@@ -37,6 +37,7 @@ public sealed class PhaseTests
                 s.Jobs.Enqueue(spec);
                 return new GpuJobOutcome { JobId = spec.JobId, Status = GpuJobStatus.Succeeded, ResultArtifactId = $"{spec.JobId}.out" };
             });
+            r.AddActivityFunc<LapInput, string>(TaskNames.PrepareHeldOutMeta, (_, i) => $"{i.LapId}.heldout-meta");
             r.AddActivityFunc<MeasureInput, Dictionary<string, double>>(TaskNames.MeasureSamples, (_, m) => new() { [$"{m.Subject}.accuracy"] = 0.5 });
             r.AddActivityFunc<ProofPromptsInput, string>(TaskNames.WriteProofPrompts, (_, p) => $"{p.LapId}-{p.Phase}-{p.Step}.prompts");
             r.AddActivityFunc<MetaPromptsInput, MetaPromptsResult>(TaskNames.WriteMetaPrompts, (_, p) => new() { Artifact = $"{p.LapId}-4.meta", Prompts = s.MetaPrompts });
@@ -91,7 +92,8 @@ public sealed class PhaseTests
         Assert.DoesNotContain(s.Jobs, j => j.JobId == "lap-t-1d-meta-verification");
         // v2 measured as the meta-verifier it is in phases 3 and 4: greedy, once, on the held-out rated analyses.
         var asMeta = s.Parameters<SampleJobParameters>("lap-t-1d-heldout-verifierv2.meta");
-        Assert.Equal(("lap-t-1d-verification.out", LapFiles.HeldOutMetaPrompts, 1, 0.0), (asMeta.Model, asMeta.Prompts!.File, asMeta.N, asMeta.Temperature));
+        Assert.Equal(("lap-t-1d-verification.out", "lap-t.heldout-meta", LapFiles.HeldOutMetaPrompts, 1, 0.0),
+            (asMeta.Model, asMeta.Prompts!.Artifact, asMeta.Prompts.File, asMeta.N, asMeta.Temperature));
         Assert.Equal(0.5, r.Metrics["verifierV2.meta.accuracy"]);
         var v2 = s.Parameters<GrpoJobParameters>("lap-t-1d-verification");
         Assert.Equal(("meta", RewardSpec.VerifierV2, "meta"), (v2.Policy, v2.Reward.Kind, v2.Reward.MetaVerifier));

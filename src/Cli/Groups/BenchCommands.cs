@@ -59,7 +59,7 @@ public static class BenchCommands
                 meetsTarget = Percentile(rows.Select(r => r.SubmitToClaimMs + r.FinishToResumedMs).ToList(), 50) < 1000,
                 perJob = rows,
             };
-            if (CliContext.IsJson(pr)) c.WriteJson(report);
+            if (c.IsJson(pr)) c.WriteJson(report);
             else c.Out.WriteLine($"protocol overhead over {n} sequential jobs (ms): p50 {report.overheadMs.P50:F0}, p95 {report.overheadMs.P95:F0} " +
                 $"(submit→claim p50 {report.submitToClaimMs.P50:F0}, finish→resumed p50 {report.finishToResumedMs.P50:F0}); " +
                 $"job run time p50 {report.jobRunMs.P50:F0}. Target p50 < 1000: {(report.meetsTarget ? "met" : "NOT met")}");
@@ -104,7 +104,7 @@ public static class BenchCommands
                 meetsTarget = saved >= 0.30 && Math.Abs(ad.Agreement - f.Agreement) * 100 <= 1,
                 seconds = sw.Elapsed.TotalSeconds,
             };
-            if (CliContext.IsJson(pr)) c.WriteJson(report);
+            if (c.IsJson(pr)) c.WriteJson(report);
             else c.Out.WriteLine($"consensus over {sim.Proofs} simulated proofs (verifier acc {sim.VerifierAccuracy}, meta acc {sim.MetaAccuracy}, n={o.N} m={o.M} k={o.K}):\n" +
                 $"  fixed:    {f.SamplesPerProof,6:F2} samples/proof, agreement {f.Agreement:P2}, discarded {f.DiscardRate:P1}\n" +
                 $"  adaptive: {ad.SamplesPerProof,6:F2} samples/proof, agreement {ad.Agreement:P2}, discarded {ad.DiscardRate:P1}\n" +
@@ -126,7 +126,7 @@ public static class BenchCommands
             if (pr.GetValue(steps) is { } s) args.AddRange(["--steps", s.ToString()]);
             if (pr.GetValue(newTokens) is { } t) args.AddRange(["--new-tokens", t.ToString()]);
             string json = await RunWorkerBenchAsync(c, pr, args, ct);
-            if (CliContext.IsJson(pr)) { c.Out.WriteLine(json.Trim()); return 0; }
+            if (c.IsJson(pr)) { c.Out.WriteLine(json.Trim()); return 0; }
             var r = Read<WorkerBenchResult>(json);
             c.Out.WriteLine($"worker benchmark on {r.Device} ({r.Threads} threads), matmul {r.MatmulGflops:F1} GFLOP/s");
             foreach (var x in r.Training)
@@ -161,7 +161,7 @@ public static class BenchCommands
             if (pr.GetValue(heldOut) is { } h) args.AddRange(["--heldout", h.ToString()]);
             if (pr.GetValue(tokenizers) is { Length: > 0 } t) args.AddRange(["--tokenizers", string.Join(",", t)]);
             string json = await RunWorkerBenchAsync(c, pr, args, ct);
-            if (CliContext.IsJson(pr)) { c.Out.WriteLine(json.Trim()); return 0; }
+            if (c.IsJson(pr)) { c.Out.WriteLine(json.Trim()); return 0; }
             var r = Read<BootstrapBenchResult>(json);
             c.Out.WriteLine($"bootstrap benchmark on {r.Device} ({r.Threads} threads): {r.HeldOutProblems} held-out problems, {r.HeldOutProofs} held-out graded proofs");
             foreach (var x in r.Results)
@@ -183,7 +183,7 @@ public static class BenchCommands
             c.Progress(pr).WriteLine(o.Requests > 0 ? $"bench api: {o.Clients} clients, {o.Requests} requests against {api.BaseUrl}..."
                 : $"bench api: {o.Clients} clients for {o.Seconds} s against {api.BaseUrl}...");
             var r = await ApiLoadBench.RunAsync(api.BaseUrl, api.Key, o, ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(new { benchmark = "api", result = r, target = "no 5xx", meetsTarget = r.ServerErrors == 0 });
+            if (c.IsJson(pr)) c.WriteJson(new { benchmark = "api", result = r, target = "no 5xx", meetsTarget = r.ServerErrors == 0 });
             else
             {
                 c.Out.WriteLine($"api load: {r.Requests} requests from {r.Clients} clients in {r.Seconds:F1} s = {r.RequestsPerSecond:F0} requests/s; " +

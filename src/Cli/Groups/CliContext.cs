@@ -9,8 +9,8 @@ namespace MathV2.Cli.Groups;
 /// <summary>What every command works with: the stack's layout, the output streams, the shared --json option.</summary>
 public sealed class CliContext(StackLayout layout, TextWriter stdout, TextWriter stderr, TextReader stdin)
 {
-    /// <summary>On every command: exactly one JSON document on stdout; progress goes to stderr.</summary>
-    public static readonly Option<bool> JsonOption = new("--json")
+    /// <summary>On every command: exactly one JSON document on stdout; progress goes to stderr. One per command tree.</summary>
+    public Option<bool> JsonOption { get; } = new("--json")
     {
         Description = "Print exactly one JSON document on stdout (progress goes to stderr)",
         Recursive = true,
@@ -21,7 +21,7 @@ public sealed class CliContext(StackLayout layout, TextWriter stdout, TextWriter
     public TextWriter Err => stderr;
     public TextReader In => stdin;
 
-    public static bool IsJson(ParseResult pr) => pr.GetValue(JsonOption);
+    public bool IsJson(ParseResult pr) => pr.GetValue(JsonOption);
 
     /// <summary>Where progress lines go: stdout for people, stderr when stdout carries JSON.</summary>
     public TextWriter Progress(ParseResult pr) => IsJson(pr) ? stderr : stdout;

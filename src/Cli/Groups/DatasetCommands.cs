@@ -58,7 +58,7 @@ public static class DatasetCommands
             int rows = jsonl.Count(ch => ch == '\n');
             if (outPath != null) await File.WriteAllTextAsync(outPath, jsonl, ct);
             string? stored = pr.GetValue(artifact) is { } artifactId ? await UploadDatasetAsync(c.Layout, artifactId, kind.ToString(), [("data.jsonl", jsonl)], ct) : null;
-            bool json = CliContext.IsJson(pr);
+            bool json = c.IsJson(pr);
             if (json) c.WriteJson(new DatasetImported(kind, rows, rejected, outPath, stored));
             else c.Out.WriteLine($"imported {rows} {kind} row(s){(rejected > 0 ? $", {rejected} set aside" + (outPath != null ? $" in {outPath}.rejected" : " (listed above)") : "")}" +
                 $"{(outPath != null ? $" → {outPath}" : "")}{(stored != null ? $" (artifact {stored})" : "")}");
@@ -93,7 +93,7 @@ public static class DatasetCommands
             foreach (var (name, text) in files) await File.WriteAllTextAsync(Path.Combine(dir, name), text, ct);
             string? artifact = pr.GetValue(prefix) is { } p ? await UploadDatasetAsync(c.Layout, $"{p}-demo-seed{o.Seed}", "demo-datasets", files, ct) : null;
             var counts = files.ToDictionary(f => f.Name, f => f.Text.Count(ch => ch == '\n'));
-            if (CliContext.IsJson(pr)) c.WriteJson(new DemoDatasetsWritten(dir, o, counts, artifact));
+            if (c.IsJson(pr)) c.WriteJson(new DemoDatasetsWritten(dir, o, counts, artifact));
             else c.Out.WriteLine($"demo datasets in {dir}: " + string.Join(", ", counts.Select(x => $"{x.Key} {x.Value}")) + (artifact != null ? $" (artifact {artifact})" : ""));
             return 0;
         }, seed, perDifficulty, maxDifficulty, prompts, outDir, prefix);
@@ -128,7 +128,7 @@ public static class DatasetCommands
                 _ => Parsers.Generation(text, reason) is var g ? (g, g.FormatOk) : default,
             };
             var doc = JsonSerializer.SerializeToElement(result, result.GetType(), Json.Options);
-            if (CliContext.IsJson(pr)) c.WriteJson(doc);
+            if (c.IsJson(pr)) c.WriteJson(doc);
             else foreach (var p in doc.EnumerateObject()) c.Out.WriteLine($"{p.Name,-15} {(p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : p.Value.GetRawText())}");
             return Task.FromResult(formatOk ? 0 : 2);
         }, kind, finish);

@@ -36,7 +36,7 @@ public static class LapCommands
             using var api = c.Api();
             var started = await api.PostAsync<CheckStatusPayload>("/api/laps", body, ct);
             if (pr.GetValue(wait)) return await new RunFollower(c, api, pr).LapAsync(started.Id, ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"lap {started.Id} started; ./mathv2 lap show {started.Id}");
+            if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"lap {started.Id} started; ./mathv2 lap show {started.Id}");
             return 0;
         }, spec, annotator, wait);
 
@@ -44,7 +44,7 @@ public static class LapCommands
         {
             using var api = c.Api();
             var lap = await api.GetAsync<LapView>($"/api/laps/{Escape(pr.GetValue(lapId))}", ct);
-            if (CliContext.IsJson(pr)) { c.WriteJson(lap); return 0; }
+            if (c.IsJson(pr)) { c.WriteJson(lap); return 0; }
             c.Out.WriteLine(RunFollower.LapLine(lap));
             foreach (var (name, artifact) in lap.Status?.Artifacts.Named() ?? []) c.Out.WriteLine($"  {name,-16} {artifact}");
             if (lap.Failure != null) c.Out.WriteLine($"  failure: {lap.Failure}");
@@ -56,7 +56,7 @@ public static class LapCommands
         {
             using var api = c.Api();
             var laps = await api.GetAsync<List<LapSummary>>("/api/laps", ct);
-            if (CliContext.IsJson(pr)) { c.WriteJson(laps); return 0; }
+            if (c.IsJson(pr)) { c.WriteJson(laps); return 0; }
             foreach (var l in laps)
                 c.Out.WriteLine($"{l.Id,-18} {l.RuntimeStatus,-10} {l.CreatedAt:u} {(l.Status is { } s ? $"phase {s.Phase}" : "")}");
             return 0;
@@ -65,7 +65,7 @@ public static class LapCommands
         var report = Command("report", "The finished lap's report (Markdown; JSON with --json)", async (pr, ct) =>
         {
             using var api = c.Api();
-            c.Out.Write(await api.GetTextAsync($"/api/laps/{Escape(pr.GetValue(lapId))}/report{(CliContext.IsJson(pr) ? "?format=json" : "")}", ct));
+            c.Out.Write(await api.GetTextAsync($"/api/laps/{Escape(pr.GetValue(lapId))}/report{(c.IsJson(pr) ? "?format=json" : "")}", ct));
             return 0;
         }, lapId);
 
@@ -79,7 +79,7 @@ public static class LapCommands
             using var api = c.Api();
             var started = await api.PostAsync<CheckStatusPayload>($"/api/laps/{Escape(id)}/restart?fromPhase={Uri.EscapeDataString(phase)}", body, ct);
             if (pr.GetValue(wait)) return await new RunFollower(c, api, pr).LapAsync(started.Id, ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(started);
+            if (c.IsJson(pr)) c.WriteJson(started);
             else c.Out.WriteLine($"lap {started.Id} started from phase {phase}, reusing the earlier phases of {id}; ./mathv2 lap show {started.Id}");
             return 0;
         }, lapId, fromPhase, restartSpec, wait);
@@ -99,7 +99,7 @@ public static class LapCommands
             using var api = c.Api();
             var started = await api.PostAsync<CheckStatusPayload>("/api/flywheels", body, ct);
             if (pr.GetValue(wait)) return await new RunFollower(c, api, pr).FlywheelAsync(started.Id, ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"flywheel {started.Id} started; ./mathv2 flywheel show {started.Id}");
+            if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"flywheel {started.Id} started; ./mathv2 flywheel show {started.Id}");
             return 0;
         }, spec, laps, wait);
 
@@ -108,7 +108,7 @@ public static class LapCommands
         {
             using var api = c.Api();
             var fw = await api.GetAsync<FlywheelView>($"/api/flywheels/{Escape(pr.GetValue(flywheelId))}", ct);
-            if (CliContext.IsJson(pr)) { c.WriteJson(fw); return 0; }
+            if (c.IsJson(pr)) { c.WriteJson(fw); return 0; }
             c.Out.WriteLine($"{fw.Id} {fw.RuntimeStatus}");
             var lapsSoFar = fw.Output?.Laps ?? fw.Status?.Laps ?? [];
             foreach (var l in lapsSoFar)
@@ -135,7 +135,7 @@ public static class LapCommands
             if (pr.GetValue(outFile) is not { } path) { c.Out.Write(items); return 0; }
             await File.WriteAllTextAsync(path, items, ct);
             int n = items.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
-            if (CliContext.IsJson(pr)) c.WriteJson(new AnnotationsPulled(batchId, n, path));
+            if (c.IsJson(pr)) c.WriteJson(new AnnotationsPulled(batchId, n, path));
             else c.Out.WriteLine($"{n} items written to {path}; label each with {{\"itemId\", \"score\"}} and submit");
             return 0;
         }, lap, batch, outFile);
@@ -146,7 +146,7 @@ public static class LapCommands
             using var api = c.Api();
             var result = await api.PostTextAsync<AnnotationsAccepted>($"/api/laps/{Escape(pr.GetValue(lap))}/annotations/{Escape(pr.GetValue(batch))}",
                 await File.ReadAllTextAsync(pr.GetValue(inFile)!, ct), "application/x-ndjson", ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(result); else c.Out.WriteLine($"{result.Labels} labels stored for {result.BatchId}; the lap continues");
+            if (c.IsJson(pr)) c.WriteJson(result); else c.Out.WriteLine($"{result.Labels} labels stored for {result.BatchId}; the lap continues");
             return 0;
         }, lap, batch, inFile);
 

@@ -31,7 +31,7 @@ public static class OpsCommands
             var request = new ProbeRequest { Size = pr.GetValue(size), Jobs = pr.GetValue(jobs), Repeats = pr.GetValue(repeats), MinSeconds = pr.GetValue(minSeconds) };
             var started = await api.PostAsync<CheckStatusPayload>("/api/probes", request, ct);
             var status = await new RunFollower(c, api, pr).InstanceAsync(started.Id, ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(status);
+            if (c.IsJson(pr)) c.WriteJson(status);
             else PrintProbe(c.Out, status);
             return status.RuntimeStatus == RuntimeStates.Completed ? 0 : 1;
         }, size, jobs, repeats, minSeconds);
@@ -76,7 +76,7 @@ public static class OpsCommands
             string instance = pr.GetValue(id)!;
             using var api = c.Api();
             await api.PostAsync($"/api/instances/{LapCommands.Escape(instance)}/{verb}?reason={Reason(pr, verb)}", ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(new InstanceActionAccepted(instance, verb));
+            if (c.IsJson(pr)) c.WriteJson(new InstanceActionAccepted(instance, verb));
             else c.Out.WriteLine($"{verb}: accepted for {instance}");
             return 0;
         }, id, reason);
@@ -85,7 +85,7 @@ public static class OpsCommands
         {
             using var api = c.Api();
             var t = await api.PostAsync<TerminateResult>($"/api/instances/{LapCommands.Escape(pr.GetValue(id))}/terminate?reason={Reason(pr, "terminate")}", null, ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(t);
+            if (c.IsJson(pr)) c.WriteJson(t);
             else c.Out.WriteLine($"terminate: accepted for {t.InstanceId}" + (t.CancelledJobs.Count > 0 ? $"; cancelled GPU jobs: {string.Join(", ", t.CancelledJobs)}" : ""));
             return 0;
         }, id, reason);
@@ -94,7 +94,7 @@ public static class OpsCommands
         {
             using var api = c.Api();
             var started = await api.PostAsync<CheckStatusPayload>($"/api/instances/{LapCommands.Escape(pr.GetValue(id))}/restart?reason={Reason(pr, "restart")}", null, ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"restarted as {started.Id}");
+            if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"restarted as {started.Id}");
             return 0;
         }, id, reason);
 
@@ -102,7 +102,7 @@ public static class OpsCommands
         {
             using var api = c.Api();
             var p = await api.DeleteAsync<PurgeResult>($"/api/instances/{LapCommands.Escape(pr.GetValue(id))}", ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(p); else c.Out.WriteLine($"purge: deleted {p.InstancesDeleted} instance histories");
+            if (c.IsJson(pr)) c.WriteJson(p); else c.Out.WriteLine($"purge: deleted {p.InstancesDeleted} instance histories");
             return 0;
         }, id);
 

@@ -11,7 +11,7 @@ namespace MathV2.Cli.Groups;
 public sealed class RunFollower(CliContext c, ApiClient api, ParseResult pr)
 {
     TextWriter Progress => c.Progress(pr);
-    bool IsJson => CliContext.IsJson(pr);
+    bool IsJson => c.IsJson(pr);
 
     /// <summary>
     /// While the CLI follows a run on this repository's local stack, a process of the stack that died (a native

@@ -17,7 +17,7 @@ public static class StackCommands
             var l = c.Layout with { Workers = pr.GetValue(workers) };
             var stack = new LocalStack(l, c.Progress(pr));
             await stack.UpAsync(ct);
-            if (CliContext.IsJson(pr)) c.WriteJson(new StackUp(l.Url, stack.Key, l.EnvFile, stack.Pids));
+            if (c.IsJson(pr)) c.WriteJson(new StackUp(l.Url, stack.Key, l.EnvFile, stack.Pids));
             else c.Out.WriteLine($"MathV2 is up.\n  MATHV2_URL={l.Url}\n  MATHV2_KEY={stack.Key}\n  (also in {l.EnvFile}; logs in {l.LogDir})");
             return 0;
         }, workers);
@@ -25,7 +25,7 @@ public static class StackCommands
         yield return Command("down", "Stop exactly what `up` started (the data is kept)", async (pr, ct) =>
         {
             var stopped = await new LocalStack(c.Layout, c.Progress(pr)).DownAsync();
-            if (CliContext.IsJson(pr)) c.WriteJson(new StackDown(stopped));
+            if (c.IsJson(pr)) c.WriteJson(new StackDown(stopped));
             else c.Out.WriteLine(stopped.Count == 0 ? "nothing was running" : "stopped: " + string.Join(", ", stopped));
             return 0;
         });
@@ -33,7 +33,7 @@ public static class StackCommands
         yield return Command("status", "What runs, the queue depths, the workers seen in the last hour", async (pr, ct) =>
         {
             var status = await StatusAsync(c.Layout, ct);
-            if (CliContext.IsJson(pr)) { c.WriteJson(status); return 0; }
+            if (c.IsJson(pr)) { c.WriteJson(status); return 0; }
             foreach (var p in status.Processes) c.Out.WriteLine($"{p.Name,-8} pid {p.Pid?.ToString() ?? "-",-8} {(p.Running ? "running" : "stopped")}");
             if (status.Queues.Count > 0)
             {

@@ -373,7 +373,7 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         QueuedAt = e.GetDateTimeOffset("QueuedAt") ?? default,
         HeartbeatAt = e.GetDateTimeOffset("HeartbeatAt"),
         FinishedAt = e.GetDateTimeOffset("FinishedAt"),
-        Progress = e.GetString("Progress") is { } progress ? Json.Deserialize<GpuJobProgress>(progress) : null,
+        Progress = ProgressOf(e.GetString("Progress")),
         Error = e.GetString("Error"),
         ResultArtifactId = e.GetString("ResultArtifactId"),
         Summary = ParseJson(e.GetString("Summary")),
@@ -388,5 +388,13 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
     {
         if (!Ids.IsValid(jobId))
             throw new ArgumentException($"invalid job id '{jobId}': use 1-200 letters, digits, '-', '_' or '.'", nameof(jobId));
+    }
+
+    /// <summary>A job's last progress; one this build cannot read (another worker version) is left out, not an error.</summary>
+    static GpuJobProgress? ProgressOf(string? json)
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        try { return Json.Deserialize<GpuJobProgress>(json); }
+        catch (System.Text.Json.JsonException) { return null; }
     }
 }
