@@ -22,7 +22,6 @@ LogLevel frameworkLevel;
 try { (options, frameworkLevel) = (LocalHostOptions.FromEnvironment(settings), settings.Enum("MATHV2_FRAMEWORK_LOG_LEVEL", LogLevel.Warning)); }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
 var storage = new MathV2Storage(options.StorageConnectionString);
-await storage.EnsureCreatedAsync();
 
 builder.WebHost.ConfigureKestrel(k =>
 {
@@ -73,6 +72,7 @@ var app = builder.Build();
 // The Options read from configuration (job limits), checked now rather than at the first request.
 try { app.Services.GetRequiredService<GpuJobLimits>(); }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
+await storage.EnsureCreatedAsync();
 await app.Services.GetRequiredService<AzureStorageOrchestrationService>().CreateIfNotExistsAsync();
 // The engine (sidecar or storage) briefly unavailable is a 503 the caller may retry, not a 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions

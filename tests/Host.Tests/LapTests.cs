@@ -110,7 +110,12 @@ public sealed class LapTests(StackFixture stack)
         foreach (string expected in new[] { meta, dv, dmv, base_ }) Assert.Contains(expected, v2Lineage.Ancestors.Select(m => m.Id));
         // Lap 1: the D_mv step would repeat 1C's job (same model, data, options), so v2 continues from 1C's meta-verifier.
         var jobs1d = phases[3].GetProperty("jobs").EnumerateArray().ToList();
-        Assert.Equal([$"{id}-1d-verification", $"{id}-1d-heldout-verifierv2", $"{id}-1d-heldout-verifierv2-sampled"], jobs1d.Select(j => j.GetProperty("jobId").GetString()));
+        Assert.Equal([$"{id}-1d-verification", $"{id}-1d-heldout-verifierv2", $"{id}-1d-heldout-verifierv2-sampled", $"{id}-1d-heldout-verifierv2.meta"],
+            jobs1d.Select(j => j.GetProperty("jobId").GetString()));
+        // 1C's meta-verifier, and v2 in that role (phases 3 and 4), measured on held-out rated analyses.
+        Assert.InRange(phases[2].GetProperty("metrics").GetProperty("metaVerifier.accuracy").GetDouble(), 0, 1);
+        Assert.InRange(phases[3].GetProperty("metrics").GetProperty("verifierV2.meta.accuracy").GetDouble(), 0, 1);
+        Assert.NotNull(await stack.Artifacts.GetAsync($"{id}.heldout-meta"));
         var v2Summary = jobs1d[0].GetProperty("summary");
         Assert.Equal("verifier-v2", v2Summary.GetProperty("reward").GetString());
         Assert.Equal([meta], v2Summary.GetProperty("rewardModels").EnumerateArray().Select(x => x.GetString()));
