@@ -27,7 +27,7 @@ public sealed class PrepareHeldOutMeta(ArtifactStore artifacts) : TaskActivity<L
         string id = $"{input.LapId}.heldout-meta";
         if (await artifacts.GetAsync(id) != null) return id;
         var o = LapStore.DemoOptions(input.Spec);
-        var set = Prompts.Set(o.Prompts);
+        var set = o.Prompts;
         var rows = DemoDatasets.HeldOutGradedAnalyses(o, input.Spec.Evaluation.HeldOutPerDifficulty).ToList();
         var w = artifacts.Create(id, "dataset-heldout-meta", StorageNames.DatasetsContainer, id,
             new ArtifactProducer { Lap = input.LapId, Phase = "datasets", Instance = input.LapId });
@@ -48,7 +48,7 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
     public async Task<LapDatasets> ExecuteAsync(LapInput input)
     {
         var o = LapStore.DemoOptions(input.Spec);
-        var set = Prompts.Set(o.Prompts);
+        var set = o.Prompts;
         var producer = new ArtifactProducer { Lap = input.LapId, Phase = "datasets", Instance = input.LapId };
         string problems = $"{input.LapId}.problems", demos = $"{input.LapId}.demonstrations";
         if (await artifacts.GetAsync(problems) == null)
@@ -227,7 +227,7 @@ public sealed class WriteVerificationPrompts(ArtifactStore artifacts) : TaskActi
         if (await artifacts.GetAsync(id) != null) return id;
         var dv = await artifacts.GetAsync(input.GradedProofs) ?? throw new InvalidOperationException($"graded proofs artifact {input.GradedProofs} does not exist");
         var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(dv, LapFiles.GradedProofs)), LapFiles.GradedProofs).Rows;
-        var set = Prompts.Set(input.Prompts);
+        var set = input.Prompts;
         var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id,
             new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, [input.GradedProofs]);
         var picked = input.MaxRows is { } max && max < rows.Count
@@ -293,7 +293,7 @@ public sealed class WriteProofPrompts(ArtifactStore artifacts) : TaskActivity<Pr
     {
         string id = $"{input.LapId}-{input.Phase}.{input.Step}-prompts";
         if (await artifacts.GetAsync(id) != null) return id;
-        var set = Prompts.Set(input.Prompts);
+        var set = input.Prompts;
         var proofs = new List<ConsensusProof>();
         foreach (var (subject, sources) in input.Sources)
             foreach (var c in await LapStore.ReadCompletionsAsync(artifacts, sources))
@@ -329,7 +329,7 @@ public sealed class WriteMetaPrompts(ArtifactStore artifacts) : TaskActivity<Met
             string text = Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, LapFiles.MetaPrompts));
             return new MetaPromptsResult { Artifact = id, Prompts = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length };
         }
-        var set = Prompts.Set(input.Prompts);
+        var set = input.Prompts;
         var proofs = (await WriteProofPrompts.ReadProofsAsync(artifacts, input.Proofs)).ToDictionary(p => p.Id);
         var analyses = await LapStore.ReadCompletionsAsync(artifacts, input.Analyses);
         var lines = new StringBuilder();

@@ -8,7 +8,7 @@ namespace MathV2.Orchestrations;
 
 /// <summary>
 /// 1A cold start: the base model (bootstrapped by SFT on the demonstrations unless the spec names one) proposes
-/// proofs for D_p; a batch goes to the annotator (oracle, or people over HTTP with a deadline and reminders) → D_v.
+/// proofs for D_p (refined over coldStart.refinementRounds rounds first, if set); a batch goes to the annotator (oracle, or people over HTTP with a deadline and reminders) → D_v.
 /// Later flywheel laps keep the base model, let the previous generator propose, and merge with the previous D_v;
 /// in human-free mode D_v is the previous lap's (auto-labelled in its phase 4).
 /// </summary>
@@ -43,13 +43,21 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         if (input.HumanFree && input.Previous?.Dv is { } previousDv)
             return Result(context, started, jobs, artifacts with { Dv = previousDv }, metrics);
         string proposer = input.Previous?.SelfVerifyingGenerator ?? baseModel;
-        var sample = await PhaseJobs.RunAsync(context, input, "1a", "proofs", new SampleJobParameters
-        {
-            Model = proposer,
-            Prompts = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.GenerationPrompts),
-            N = spec.ColdStart.ProofsPerProblem, MaxNewTokens = spec.ColdStart.MaxNewTokens, Temperature = spec.ColdStart.Temperature,
-            Seed = spec.Demo.Seed,
-        }, proposer, input.Datasets.Problems);
+        // The paper's cold start refines its drafts before people see them (coldStart.refinementRounds).
+        var sample = spec.ColdStart.RefinementRounds > 0
+            ? await PhaseJobs.RunAsync(context, input, "1a", "proofs", new RefineJobParameters
+            {
+                Model = proposer, Problems = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems),
+                MaxIterations = spec.ColdStart.RefinementRounds + 1, Samples = spec.ColdStart.ProofsPerProblem,
+                MaxNewTokens = spec.ColdStart.MaxNewTokens, Temperature = spec.ColdStart.Temperature, Seed = spec.Demo.Seed, Prompts = spec.PromptSet,
+            }, proposer, input.Datasets.Problems)
+            : await PhaseJobs.RunAsync(context, input, "1a", "proofs", new SampleJobParameters
+            {
+                Model = proposer,
+                Prompts = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.GenerationPrompts),
+                N = spec.ColdStart.ProofsPerProblem, MaxNewTokens = spec.ColdStart.MaxNewTokens, Temperature = spec.ColdStart.Temperature,
+                Seed = spec.Demo.Seed,
+            }, proposer, input.Datasets.Problems);
         jobs.Add(sample);
 
         var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput

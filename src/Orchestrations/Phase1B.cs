@@ -16,8 +16,8 @@ public sealed class Phase1B : TaskOrchestrator<PhaseInput, PhaseResult>
         string policy = input.Previous?.Verifier ?? input.Previous?.VerifierV3 ?? baseModel;
         var grpo = await PhaseJobs.RunAsync(context, input, "1b", "verifier-v1", new GrpoJobParameters
         {
-            Policy = policy, Reference = baseModel,
-            Reward = new RewardSpec { Kind = RewardSpec.VerifierV1, Prompts = input.Spec.Demo.Prompts },
+            Policy = policy, Reference = input.Spec.KlReference(baseModel, policy),
+            Reward = input.Spec.Reward(new RewardSpec { Kind = RewardSpec.VerifierV1 }),
             Dataset = ArtifactFileRef.Of(dv, LapFiles.GradedProofs),
             Options = input.Spec.Verifier,
         }, policy, baseModel, dv);

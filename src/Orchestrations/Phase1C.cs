@@ -25,7 +25,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         else
         {
             string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
-                new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.Demo.Prompts, MaxRows = spec.Annotation.BatchSize });
+                new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.PromptSet, MaxRows = spec.Annotation.BatchSize });
             var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", new SampleJobParameters
             {
                 Model = v1, Prompts = ArtifactFileRef.Of(prompts, LapFiles.VerificationPrompts),

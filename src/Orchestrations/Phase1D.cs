@@ -33,8 +33,8 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         }
         var both = await PhaseJobs.RunAsync(context, input, "1d", "verification", new GrpoJobParameters
         {
-            Policy = metaTrained, Reference = baseModel,
-            Reward = new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta, Prompts = spec.Demo.Prompts },
+            Policy = metaTrained, Reference = spec.KlReference(baseModel, metaTrained),
+            Reward = spec.Reward(new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta }),
             Dataset = ArtifactFileRef.Of(dv, LapFiles.GradedProofs),
             Options = spec.Verifier,
         }, metaTrained, baseModel, meta, dv);

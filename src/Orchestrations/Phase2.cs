@@ -7,8 +7,10 @@ using Microsoft.DurableTask;
 namespace MathV2.Orchestrations;
 
 /// <summary>
-/// 2 generator: GRPO on D_p, the frozen verifier v2 scoring each proof (R_Y), from the base model (later laps: the
-/// previous lap's generator). Measured on held-out problems by the oracle and by v2, against the base model.
+/// 2 generator: GRPO on D_p, the frozen verifier v2 scoring each proof (R_Y alone, the paper's eq. 4; or the α/β
+/// reward with method.generatorReward "self-verification"), from the base model (later laps: the previous lap's
+/// generator; method.generatorInit "verifier": from v2). Measured on held-out problems by the oracle and by v2,
+/// against the base model.
 /// </summary>
 public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -17,11 +19,12 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), v2 = PhaseInput.Need(input.Artifacts.VerifierV2, "verifierV2");
-        string policy = input.Previous?.SelfVerifyingGenerator ?? baseModel;
+        string policy = spec.Method.GeneratorInit == MethodOptions.FromVerifier ? v2 : input.Previous?.SelfVerifyingGenerator ?? baseModel;
+        string reward = spec.Method.GeneratorReward == MethodOptions.ProofReward ? RewardSpec.Proof : RewardSpec.Generator;
         var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", new GrpoJobParameters
         {
-            Policy = policy, Reference = baseModel,
-            Reward = new RewardSpec { Kind = RewardSpec.Generator, Verifier = v2, Prompts = spec.Demo.Prompts, RewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            Policy = policy, Reference = spec.KlReference(baseModel, policy),
+            Reward = spec.Reward(new RewardSpec { Kind = reward, Verifier = v2, RewardMaxNewTokens = spec.Analyses.MaxNewTokens }),
             Dataset = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems),
             Options = spec.Generator,
         }, policy, baseModel, v2, input.Datasets.Problems);
@@ -31,7 +34,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         // Both models' held-out proofs judged by v2: the verifier's view of the improvement.
         string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
-            LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.Demo.Prompts,
+            LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.PromptSet,
             Sources = new() { ["base"] = [PhaseInput.Need(input.Artifacts.BaseHeldOutProofs, "baseHeldOutProofs")], ["generator"] = [eval.ResultArtifactId!] },
         });
         var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", new SampleJobParameters

@@ -22,8 +22,8 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
         string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
         var grpo = await PhaseJobs.RunAsync(context, input, "3", "self-verification", new GrpoJobParameters
         {
-            Policy = generator, Reference = baseModel,
-            Reward = new RewardSpec { Kind = RewardSpec.Generator, Verifier = v2, MetaVerifier = v2, Prompts = spec.Demo.Prompts, RewardMaxNewTokens = spec.Analyses.MaxNewTokens },
+            Policy = generator, Reference = spec.KlReference(baseModel, generator),
+            Reward = spec.Reward(new RewardSpec { Kind = RewardSpec.Generator, Verifier = v2, MetaVerifier = v2, RewardMaxNewTokens = spec.Analyses.MaxNewTokens }),
             Dataset = ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems),
             Options = spec.SelfVerification ?? spec.Generator,
         }, generator, baseModel, v2, input.Datasets.Problems);
@@ -32,7 +32,7 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
         {
             Model = selfVerifying, Problems = ArtifactFileRef.Of(heldOut, LapFiles.HeldOutProblems),
             MaxIterations = spec.Refinement.MaxIterations, Samples = spec.Refinement.Samples, MaxNewTokens = spec.Refinement.MaxNewTokens, Temperature = spec.Refinement.Temperature,
-            Seed = spec.Demo.Seed, Prompts = spec.Demo.Prompts,
+            Seed = spec.Demo.Seed, Prompts = spec.PromptSet,
         }, selfVerifying, heldOut);
         var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
             new MeasureInput { Kind = "refinement", Samples = [refine.ResultArtifactId!], MaxIterations = spec.Refinement.MaxIterations });

@@ -30,7 +30,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         jobs.AddRange(proofs);
         string proofPrompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
-            LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.Demo.Prompts,
+            LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.PromptSet,
             Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
         });
         var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new SampleJobParameters
@@ -42,7 +42,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         var analysisIds = analyses.Select(j => j.ResultArtifactId!).ToList();
         var metaPrompts = await context.CallActivityAsync<MetaPromptsResult>(TaskNames.WriteMetaPrompts, new MetaPromptsInput
         {
-            LapId = input.LapId, Phase = "4", Proofs = proofPrompts, Analyses = analysisIds, Prompts = spec.Demo.Prompts,
+            LapId = input.LapId, Phase = "4", Proofs = proofPrompts, Analyses = analysisIds, Prompts = spec.PromptSet,
         });
         var metaIds = new List<string>();
         if (metaPrompts.Prompts > 0)
@@ -61,8 +61,8 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         });
         var v3 = await PhaseJobs.RunAsync(context, input, "4", "verifier-v3", new GrpoJobParameters
         {
-            Policy = v2, Reference = baseModel,
-            Reward = new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta, Prompts = spec.Demo.Prompts },
+            Policy = v2, Reference = spec.KlReference(baseModel, v2),
+            Reward = spec.Reward(new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta }),
             Dataset = ArtifactFileRef.Of(labelled.Dv, LapFiles.GradedProofs),
             Options = spec.Verifier,
         }, v2, baseModel, meta, labelled.Dv);

@@ -23,8 +23,8 @@ static class PhaseJobs
         string baseModel = PhaseInput.Need(input.Artifacts.Base, "base");
         return RunAsync(context, input, phase, step, new GrpoJobParameters
         {
-            Policy = policy, Reference = baseModel,
-            Reward = new RewardSpec { Kind = RewardSpec.MetaVerifierKind, Prompts = input.Spec.Demo.Prompts },
+            Policy = policy, Reference = input.Spec.KlReference(baseModel, policy),
+            Reward = input.Spec.Reward(new RewardSpec { Kind = RewardSpec.MetaVerifierKind }),
             Dataset = ArtifactFileRef.Of(dmv, LapFiles.GradedAnalyses),
             Options = input.Spec.MetaVerifier,
         }, policy, baseModel, dmv);

@@ -36,6 +36,38 @@ public sealed class MethodCommandTests
     }
 
     [Fact]
+    public async Task Prompts_import_writes_a_set_that_lap_start_and_show_accept_and_a_bad_set_is_a_usage_error()
+    {
+        string dir = Directory.CreateTempSubdirectory("prompts-").FullName;
+        try
+        {
+            string py = Path.Combine(dir, "math_templates.py"), json = Path.Combine(dir, "paper.json");
+            await File.WriteAllTextAsync(py, "math_templates = {\n" +
+                "\"proof_verification\": \"\"\"V {statement} {proof} \\\\boxed{{...}}\"\"\".strip(),\n" +
+                "\"meta_verification\": \"\"\"M {statement} {proof} {rating}\"\"\".strip(),\n" +
+                "\"proof_generation\": \"\"\"G {question}\"\"\".strip(),\n" +
+                "\"proof_refinement\": \"\"\"{instruction}\n{proofs_to_refine}\"\"\".strip()\n}\n");
+            var (rc, output) = await Run("", "prompts", "import", "--in", py, "--out", json, "--json");
+            Assert.Equal(0, rc);
+            Assert.Equal("paper", JsonDocument.Parse(output).RootElement.GetProperty("name").GetString());
+            var (shown, verification) = await Run("", "prompts", "show", "--set", json, "--render", "verification");
+            Assert.Equal(0, shown);
+            Assert.Equal("V Prove that 1 + 1 = 2. Step 1: 1 + 1 = 2. \\boxed{...}\n", verification);
+            var (_, refinement) = await Run("", "prompts", "show", "--set", json, "--render", "refinement");
+            Assert.StartsWith("G Prove that 1 + 1 = 2.\n--- Solution 0 ---\nStep 1: 1 + 1 = 2.\n\n=== Evaluation 0 of Solution 0 ===\nHere is my evaluation", refinement);
+
+            await File.WriteAllTextAsync(json, "{\"name\": \"mine\", \"verification\": {\"name\": \"v\", \"version\": 1, \"text\": \"{problem}\"}}");
+            var bad = await RunWithErrors("", "lap", "start", "--prompts", json);
+            Assert.Equal(Commands.UsageError, bad.Rc);
+            Assert.Contains("--prompts: " + json + ": prompts.verification.text must contain the placeholder {proof}", bad.Err);
+            var typo = await RunWithErrors("", "prompts", "show", "--set", "compcat");
+            Assert.Equal(Commands.UsageError, typo.Rc);
+            Assert.Contains("did you mean 'compact'?", typo.Err);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public async Task Bench_consensus_reports_fixed_and_adaptive_side_by_side()
     {
         var (rc, output) = await Run("", "bench", "consensus", "--proofs", "400", "--json");

@@ -110,14 +110,105 @@ public sealed class MethodParsingTests
     }
 
     [Fact]
-    public void Prompts_render_once_and_refinement_lists_the_weakest_first()
+    public void Prompts_render_once_and_the_compact_refinement_lists_the_weakest_first()
     {
         string v = Prompts.RenderVerification("Show {proof} is odd", "trivial");
         Assert.Contains("Show {proof} is odd", v);
-        Assert.Contains("## Proof\ntrivial", v);
-        string r = Prompts.RenderRefinement("P", [("good proof", "fine", 1), ("bad proof", "wrong", 0), ("ok proof", "gap", 0.5)]);
+        Assert.Contains("## Solution\ntrivial", v);
+        string r = Prompts.RenderRefinement("P", [("good proof", "fine", 1), ("bad proof", "wrong", 0), ("ok proof", "gap", 0.5)], Prompts.Compact);
         Assert.True(r.IndexOf("bad proof", StringComparison.Ordinal) < r.IndexOf("ok proof", StringComparison.Ordinal));
         Assert.True(r.IndexOf("ok proof", StringComparison.Ordinal) < r.IndexOf("good proof", StringComparison.Ordinal));
-        Assert.Contains("## Candidate 1 (score 0)", r);
+        Assert.StartsWith("## Candidate 1 (score 0)\nbad proof\n\n## Evaluation of candidate 1\nwrong\n\n## Candidate 2", r);
+    }
+
+    // Golden outputs in the reference code's formats (its normaliser, split and box rules).
+
+    const string PaperMeta = """
+        Here is my analysis of the "solution evaluation":
+        The evaluation claims step 2 is wrong; it is.
+        Based on my analysis, I will rate the "solution evaluation" as:
+        \boxed{0.5}
+        """;
+
+    [Fact]
+    public void The_papers_meta_phrases_parse_and_so_do_the_compact_sets()
+    {
+        var m = Parsers.MetaVerification(PaperMeta);
+        Assert.True(m.FormatOk, m.Failure.ToString());
+        Assert.Equal(0.5, m.Score);
+        Assert.Equal("The evaluation claims step 2 is wrong; it is.", m.Analysis);
+        var curly = Parsers.MetaVerification(PaperMeta.Replace("\"solution evaluation\"", "“solution evaluation”"));
+        Assert.True(curly.FormatOk);
+        Assert.True(Parsers.MetaVerification("Here is my analysis of the evaluation: fine. Based on my analysis, the quality score of the evaluation should be: \\boxed{1}").FormatOk);
+        // A verification's phrases are not a meta-verification's.
+        Assert.Equal(ParseFailure.MissingLeadPhrase, Parsers.MetaVerification(Good).Failure);
+    }
+
+    [Fact]
+    public void Bold_headings_are_a_solution_and_a_self_evaluation_as_the_reference_normalises_them()
+    {
+        var g = Parsers.Generation($"**Solution**\nSince 2+2=4, done.\n\n**Self Evaluation**\n{Good}");
+        Assert.True(g.FormatOk, g.Failure.ToString());
+        Assert.Equal("Since 2+2=4, done.", g.Proof);
+        Assert.Equal(0.5, g.SelfScore);
+        Assert.True(Parsers.Generation($"<think>draft</think>\n** Solution **\np\n*** Self Evaluation ***\n{Good}").FormatOk);
+    }
+
+    [Fact]
+    public void The_split_is_at_the_first_self_evaluation_and_the_proof_ends_at_a_second_solution_heading()
+    {
+        string second = Good.Replace("\\boxed{0.5}", "\\boxed{1}");
+        var g = Parsers.Generation($"## Solution\nfirst proof\n## Self Evaluation\n{Good}\n## Self Evaluation\n{second}");
+        Assert.Equal("first proof", g.Proof);
+        Assert.Equal(0.5, g.SelfScore);
+        Assert.DoesNotContain("\\boxed{1}", g.SelfEvaluation);
+        var twice = Parsers.Generation($"## Solution\ndraft\n## Solution\nfinal\n## Self Evaluation\n{Good}");
+        Assert.Equal("draft", twice.Proof);
+        // A self-evaluation before any solution: the reference finds no solution in front of it.
+        Assert.Equal(ParseFailure.MissingSolution, Parsers.Generation($"## Self Evaluation\n{Good}\n## Solution\nlate\n## Self Evaluation\n{Good}").Failure);
+    }
+
+    [Fact]
+    public void The_score_box_must_follow_the_closing_phrase()
+    {
+        var p = Parsers.Verification("Here is my evaluation of the solution: \\boxed{1} is what I think. Based on my evaluation, the final overall score should be: (see above)");
+        Assert.False(p.FormatOk);
+        Assert.Equal(ParseFailure.ScoreBeforeClosingPhrase, p.Failure);
+        Assert.Equal(1, p.Score);
+        var ok = Parsers.Verification("Here is my evaluation of the solution: step 1 \\boxed{0} looks off but holds. Based on my evaluation, the final overall score should be: \\boxed{1}");
+        Assert.True(ok.FormatOk);
+        Assert.Equal(1, ok.Score);
+    }
+
+    [Fact]
+    public void An_empty_trailing_box_is_skipped_as_the_reference_skips_it()
+    {
+        Assert.Equal("1", Boxed.Last("\\boxed{1} then \\boxed{} and \\boxed{  }"));
+        var p = Parsers.Verification(Good + "\n\\boxed{}");
+        Assert.True(p.FormatOk);
+        Assert.Equal(0.5, p.Score);
+        Assert.Equal(ParseFailure.NoBoxedScore, Parsers.Verification("Here is my evaluation of the solution: x. Based on my evaluation, the final overall score should be: \\boxed{}").Failure);
+    }
+
+    [Fact]
+    public void A_reference_format_generation_with_the_official_misspelling_parses()
+    {
+        const string output = """
+            <think>Let me try n = 1 first.</think>
+            ## Solution
+            For n = 1 the sum is 1 = 1^2; if it holds for n, adding 2n + 1 gives (n + 1)^2.
+
+            ## Self Evaluation
+
+            Here is my evaluation of the solution:
+            The induction step is correct and the base case is checked.
+
+            Based on my evaluation, the final overal score should be:
+            \boxed{1}
+            """;
+        var g = Parsers.Generation(output);
+        Assert.True(g.FormatOk, g.Failure.ToString());
+        Assert.Equal(1, g.SelfScore);
+        Assert.StartsWith("For n = 1", g.Proof);
     }
 }

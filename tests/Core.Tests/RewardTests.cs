@@ -72,4 +72,22 @@ public sealed class RewardTests
         Assert.Equal(new double[3], Rewards.GroupAdvantages([Rewards.Masked, Rewards.Masked, Rewards.Masked]));
         Assert.Equal(new double[2], Rewards.GroupAdvantages([0.5, Rewards.Masked]));
     }
+
+    [Fact]
+    public void Phase_2s_reward_is_the_verifiers_score_of_the_proof_alone()
+    {
+        const string analysis = "Here is my evaluation of the solution: fine. Based on my evaluation, the final overall score should be: \\boxed{1}";
+        var honest = Parsers.Generation($"## Solution\np\n## Self Evaluation\n{analysis}");
+        var dishonest = Parsers.Generation($"## Solution\np\n## Self Evaluation\n{analysis.Replace("{1}", "{0}")}");
+        // The self-evaluation does not count: an honest and a dishonest one earn the same.
+        Assert.Equal(0.5, Rewards.Proof(honest, 0.5));
+        Assert.Equal(0.5, Rewards.Proof(dishonest, 0.5));
+        // A proof without a self-evaluation is still scored; without a proof, 0; an unreadable verifier output, masked.
+        Assert.Equal(1, Rewards.Proof(Parsers.Generation("## Solution\np"), 1));
+        Assert.Equal(0, Rewards.Proof(Parsers.Generation("no headings"), 1));
+        Assert.Equal(0, Rewards.Proof(Parsers.Generation("## Solution\np", "length"), 1));
+        Assert.True(Rewards.IsMasked(Rewards.Proof(honest, null)));
+        // The α/β reward of the same generations differs by honesty.
+        Assert.True(Rewards.Generator(honest, 1, 1) > Rewards.Generator(dishonest, 1, 1));
+    }
 }

@@ -166,7 +166,7 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         var demos = problems.SelectMany(p => new[]
         {
             new DemonstrationRow { Kind = "generation", Prompt = Core.Method.Prompts.RenderGeneration(p.Statement, set.Generation), Completion = Answer(0) },
-            new DemonstrationRow { Kind = "refinement", Prompt = Core.Method.Prompts.RenderRefinement(p.Statement, [("ok", Analysis(0), 0)], set.Refinement), Completion = Answer(1) },
+            new DemonstrationRow { Kind = "refinement", Prompt = Core.Method.Prompts.RenderRefinement(p.Statement, [("ok", Analysis(0), 0)], set), Completion = Answer(1) },
         });
         string data = await Dataset("demos.jsonl", Jsonl.Write(demos));
         var sft = await Run(Spec(GpuJobKinds.Sft, new

@@ -32,6 +32,15 @@ public sealed class PhaseTests
             r.AddOrchestrator<Phase1B>();
             r.AddOrchestrator<Phase1D>();
             r.AddOrchestrator<Phase4>();
+            r.AddOrchestrator<Phase1A>();
+            r.AddOrchestrator<Phase2>();
+            r.AddActivityFunc<CreateAnnotationBatchInput, AnnotationBatch>(TaskNames.CreateAnnotationBatch, (_, b) => new()
+            {
+                BatchId = $"{b.LapId}-1a-batch", LapId = b.LapId, InstanceId = b.InstanceId, SamplesArtifact = b.Samples, Items = 1, ItemsPath = "items", LabelsPath = "labels",
+            });
+            r.AddActivityFunc<AnnotationBatch, int>(TaskNames.OracleAnnotate, (_, b) => b.Items);
+            r.AddActivityFunc<AnnotationBatch, string>(TaskNames.BuildLabelledDataset, (_, b) => $"{b.LapId}-1a.labelled");
+            r.AddActivityFunc<MergeDatasetsInput, string>(TaskNames.MergeDatasets, (_, m) => m.Id);
             r.AddOrchestratorFunc<GpuJobSpec, GpuJobOutcome>(TaskNames.RunGpuJob, (_, spec) =>
             {
                 s.Jobs.Enqueue(spec);
@@ -46,9 +55,9 @@ public sealed class PhaseTests
         return (host, s);
     }
 
-    static PhaseInput Input(LapArtifacts artifacts, LapArtifacts? previous = null) => new()
+    static PhaseInput Input(LapArtifacts artifacts, LapArtifacts? previous = null, LapSpec? spec = null) => new()
     {
-        LapId = "lap-t", Spec = new LapSpec(), Previous = previous,
+        LapId = "lap-t", Spec = spec ?? new LapSpec(), Previous = previous,
         Datasets = new LapDatasets { Problems = "lap-t.problems", Demonstrations = "lap-t.demos", HeldOut = "lap-t.heldout" },
         Artifacts = artifacts,
     };
@@ -126,5 +135,46 @@ public sealed class PhaseTests
         var v3 = s.Parameters<GrpoJobParameters>("lap-t-4-verifier-v3");
         Assert.Equal(("v2", "lap-t-4.dv"), (v3.Policy, v3.Dataset!.Artifact));
         Assert.Equal(("lap-t-4.dv", "lap-t-4-verifier-v3.out"), (r.Artifacts.Dv, r.Artifacts.VerifierV3));
+    }
+
+    [Fact]
+    public async Task Phase_2_rewards_the_proof_alone_by_default_and_follows_the_method_options()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        var artifacts = new LapArtifacts { Base = "base", VerifierV2 = "v2", BaseHeldOutProofs = "base-heldout" };
+        await RunAsync(host, TaskNames.Phase2, Input(artifacts));
+        var grpo = s.Parameters<GrpoJobParameters>("lap-t-2-generator");
+        Assert.Equal(("base", "base", RewardSpec.Proof, "v2", 1), (grpo.Policy, grpo.Reference, grpo.Reward.Kind, grpo.Reward.Verifier, grpo.Reward.RewardSamples));
+        Assert.Same(Core.Method.Prompts.Compact, grpo.Reward.Prompts);
+
+        var (other, s2) = await StartAsync();
+        await using var __ = other;
+        var paper = new LapSpec
+        {
+            Method = new() { GeneratorReward = MethodOptions.SelfVerificationReward, GeneratorInit = MethodOptions.FromVerifier, KlReference = MethodOptions.FromPolicy, RewardSamples = 4, RewardTemperature = 0.7 },
+        };
+        await RunAsync(other, TaskNames.Phase2, Input(artifacts, previous: new() { SelfVerifyingGenerator = "prev-gen" }, spec: paper));
+        var g2 = s2.Parameters<GrpoJobParameters>("lap-t-2-generator");
+        Assert.Equal(("v2", "v2", RewardSpec.Generator, 4, 0.7), (g2.Policy, g2.Reference, g2.Reward.Kind, g2.Reward.RewardSamples, g2.Reward.RewardTemperature));
+    }
+
+    [Fact]
+    public async Task Phase_1A_refines_cold_start_drafts_before_annotation_when_asked()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        var spec = new LapSpec { BaseCheckpoint = "base", ColdStart = new() { RefinementRounds = 2, ProofsPerProblem = 3 } };
+        var r = await RunAsync(host, TaskNames.Phase1A, Input(new(), spec: spec));
+        var refine = s.Parameters<RefineJobParameters>("lap-t-1a-proofs");
+        Assert.Equal(GpuJobKinds.Refine, s.Jobs.Single(j => j.JobId == "lap-t-1a-proofs").Kind);
+        Assert.Equal(("base", 3, 3, "lap-t.problems", LapFiles.Problems), (refine.Model, refine.MaxIterations, refine.Samples, refine.Problems!.Artifact, refine.Problems.File));
+        // The refined answers are what the annotators label.
+        Assert.Equal("lap-t-1a-proofs.out", r.Artifacts.ColdStartProofs);
+
+        var (plain, s2) = await StartAsync();
+        await using var __ = plain;
+        await RunAsync(plain, TaskNames.Phase1A, Input(new(), spec: spec with { ColdStart = new() }));
+        Assert.Equal(GpuJobKinds.Sample, s2.Jobs.Single(j => j.JobId == "lap-t-1a-proofs").Kind);
     }
 }

@@ -100,6 +100,25 @@ public static class CliOptions
 
     public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
 
+    /// <summary>
+    /// A prompt set: a built-in name, or a JSON file holding a set (from <c>mathv2 prompts import</c>), read and
+    /// checked when the command line is parsed.
+    /// </summary>
+    public static Option<Core.Method.PromptSet?> PromptSetOption(string name, string description)
+    {
+        var o = new Option<Core.Method.PromptSet?>(name)
+        {
+            Description = description, HelpName = "NAME|FILE",
+            CustomParser = r =>
+            {
+                string value = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                try { return Core.Method.PromptSets.Read(value); }
+                catch (FormatException e) { r.AddError($"{name}: {e.Message}"); return null; }
+            },
+        };
+        return o;
+    }
+
     public static Argument<string> Id(string name, string description) => new(name) { Description = description };
 
     /// <summary>A command whose action is <paramref name="action"/>, with the given options and arguments.</summary>

@@ -17,6 +17,7 @@ public static class DatasetCommands
     {
         yield return Group("datasets", "Datasets: import your own rows, or write the demo domain's", Import(c), Demo(c));
         yield return Group("method", "The method's parsers, for debugging prompts", Parse(c));
+        yield return Group("prompts", "Prompt sets: import the authors' templates, show a set", ImportPrompts(c), ShowPrompts(c));
     }
 
     static Command Import(CliContext c)
@@ -112,6 +113,54 @@ public static class DatasetCommands
         return id;
     }
 
+    static Command ImportPrompts(CliContext c)
+    {
+        var input = ExistingFile("--in", "The authors' math_templates.py (from their published inference code)", required: true);
+        var outFile = Text("--out", "Write the prompt set (JSON) here; stdout otherwise", "FILE");
+        var name = Text("--name", "The set's name (not a built-in one)", "NAME");
+        return Command("import", "Read the authors' prompt templates verbatim into a prompt set for 'lap start --prompts FILE' or a spec's prompts", async (pr, ct) =>
+        {
+            string path = pr.GetValue(input)!;
+            string source = await File.ReadAllTextAsync(path, ct);
+            PromptSet set;
+            try { set = PromptImport.FromPythonTemplates(source, path, pr.GetValue(name) ?? "paper"); }
+            catch (FormatException e) { throw new CliException(e.Message); }
+            string json = Json.Serialize(set, indented: true) + "\n";
+            string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(source)));
+            if (pr.GetValue(outFile) is { } outPath)
+            {
+                await File.WriteAllTextAsync(outPath, json, ct);
+                if (c.IsJson(pr)) c.WriteJson(new PromptsImported(set.Name, path, sha, outPath));
+                else c.Out.WriteLine($"prompt set '{set.Name}' from {path} (sha256 {sha[..12]}…) → {outPath}; use it with ./mathv2 lap start --prompts {outPath}");
+            }
+            else c.Out.Write(json);
+            return 0;
+        }, input, outFile, name);
+    }
+
+    static Command ShowPrompts(CliContext c)
+    {
+        var set = PromptSetOption("--set", "A built-in set (standard, compact) or a prompt-set file");
+        set.Required = true;
+        var role = Choice("--render", "Print this template rendered on a sample problem instead of the set", null, "verification", "meta", "generation", "refinement");
+        return Command("show", "Print a prompt set (JSON), or one of its prompts rendered", (pr, ct) =>
+        {
+            var s = pr.GetValue(set)!;
+            const string problem = "Prove that 1 + 1 = 2.", proof = "Step 1: 1 + 1 = 2.";
+            string analysis = $"{Prompts.VerificationLead.Phrase}\nStep 1 is right.\n{Prompts.VerificationClosing.Phrase}\n\\boxed{{1}}";
+            string? text = pr.GetValue(role) switch
+            {
+                "verification" => Prompts.RenderVerification(problem, proof, s.Verification),
+                "meta" => Prompts.RenderMetaVerification(problem, proof, analysis, s.MetaVerification),
+                "generation" => Prompts.RenderGeneration(problem, s.Generation),
+                "refinement" => Prompts.RenderRefinement(problem, [(proof, analysis, 1)], s),
+                _ => null,
+            };
+            c.Out.WriteLine(text ?? Json.Serialize(s.Expanded(), indented: true));
+            return Task.FromResult(0);
+        }, set, role);
+    }
+
     /// <summary>What the parsers extract from a model output read from stdin; exit 2 when its format is wrong.</summary>
     static Command Parse(CliContext c)
     {
@@ -136,6 +185,8 @@ public static class DatasetCommands
         static (object, bool) Parsed(AnalysisParse a) => (a, a.FormatOk);
     }
 }
+
+public sealed record PromptsImported(string Name, string Source, string Sha256, string Out);
 
 public sealed record DatasetImported(DatasetKind Kind, int Rows, int Rejected, string? Out, string? Artifact);
 public sealed record DemoDatasetsWritten(string Dir, DemoDatasetOptions Options, IReadOnlyDictionary<string, int> Rows, string? Artifact);

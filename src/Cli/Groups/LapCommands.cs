@@ -24,6 +24,7 @@ public static class LapCommands
 
         var spec = ExistingFile("--spec", "A LapSpec JSON file (docs/laps.md); the defaults otherwise");
         var annotator = Choice("--annotator", "Who labels the lap's annotation batches (sets annotation.annotator)", null, "oracle", "http");
+        var prompts = PromptSetOption("--prompts", "The lap's prompt set (sets prompts): standard, compact, or a file from 'prompts import'");
         var start = Command("start", "Start a lap (202; its id is printed)", async (pr, ct) =>
         {
             var body = ReadSpec(pr.GetValue(spec));
@@ -33,12 +34,13 @@ public static class LapCommands
                 ann["annotator"] = who;
                 body["annotation"] = ann;
             }
+            if (pr.GetValue(prompts) is { } set) body["prompts"] = JsonSerializer.SerializeToNode(set, Core.Json.Options);
             using var api = c.Api();
             var started = await api.PostAsync<CheckStatusPayload>("/api/laps", body, ct);
             if (pr.GetValue(wait)) return await new RunFollower(c, api, pr).LapAsync(started.Id, ct);
             if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"lap {started.Id} started; ./mathv2 lap show {started.Id}");
             return 0;
-        }, spec, annotator, wait);
+        }, spec, annotator, prompts, wait);
 
         var show = Command("show", "The lap's status, its artifacts so far, and its report once done", async (pr, ct) =>
         {

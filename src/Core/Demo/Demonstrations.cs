@@ -11,8 +11,8 @@ public sealed record DemoDatasetOptions
     public int ProblemsPerDifficulty { get; init; } = 50;
     public int MaxDifficulty { get; init; } = 2;
     public double ValidationShare { get; init; } = 0.1;
-    /// <summary>The prompt set of the demonstrations: "standard" or "compact" (for tiny models on a CPU).</summary>
-    public string Prompts { get; init; } = "standard";
+    /// <summary>The prompt set of the demonstrations: "standard", "compact" (for tiny models on a CPU), or a set of one's own.</summary>
+    public PromptSet Prompts { get; init; } = Method.Prompts.Standard;
     /// <summary>
     /// Problems per difficulty whose reference steps make up the arithmetic-facts demonstrations (0: none): the
     /// stand-in for what a pretrained base model knows. Drawn from their own seed stream, not from D_p.
@@ -229,7 +229,7 @@ public static class DemoDatasets
 
     static IEnumerable<DemonstrationRow> ProofDemonstrations(DemoDatasetOptions o)
     {
-        var set = Method.Prompts.Set(o.Prompts);
+        var set = o.Prompts;
         // A proof's verification with the oracle's faithful analysis.
         DemonstrationRow Verification(ArithmeticProblem p, string proof) => new()
         {
@@ -271,7 +271,7 @@ public static class DemoDatasets
                 {
                     Kind = "meta-verification",
                     Prompt = Method.Prompts.RenderMetaVerification(p.Statement, proof, judged, set.MetaVerification),
-                    Completion = Oracle.WriteMetaVerification(p, proof, judged),
+                    Completion = Oracle.WriteMetaVerification(p, proof, judged, set.MetaLead, set.MetaClosing),
                 };
                 if (d == ProofDefect.FalseStep)
                 {
@@ -309,7 +309,7 @@ public static class DemoDatasets
                     yield return new DemonstrationRow
                     {
                         Kind = "refinement",
-                        Prompt = Method.Prompts.RenderRefinement(p.Statement, [(candidate, critique, candidateScore)], set.Refinement),
+                        Prompt = Method.Prompts.RenderRefinement(p.Statement, [(candidate, critique, candidateScore)], set),
                         Completion = $"## Solution\n{correct}\n\n## Self Evaluation\n{Oracle.WriteAnalysis([], proof: correct, claim: p.Value)}",
                     };
                 }

@@ -211,10 +211,11 @@ public static class Oracle
     /// the analysis claims against the proof, the way the verifier checks steps ("Claim: Step 1 is false." then the
     /// step's check, then "The claim is true." or "The claim is false."), and whether the score follows.
     /// </summary>
-    public static string WriteMetaVerification(ArithmeticProblem problem, string proof, string analysis)
+    public static string WriteMetaVerification(ArithmeticProblem problem, string proof, string analysis,
+        string lead = Prompts.CompactMetaLead, string closing = Prompts.CompactMetaClosing)
     {
         double rating = 0;
-        var sb = new StringBuilder("Here is my analysis of the evaluation:\n");
+        var sb = new StringBuilder(lead).Append('\n');
         var parsed = Parsers.Verification(analysis);
         if (parsed.FormatOk)
         {
@@ -252,7 +253,7 @@ public static class Oracle
             0.5 => "Some claimed defects do not exist or the score does not follow from them.",
             _ => "The claimed defects do not exist.",
         });
-        sb.Append($"Based on my analysis, the quality score of the evaluation should be: \\boxed{{{rating.ToString("0.#", CultureInfo.InvariantCulture)}}}");
+        sb.Append($"{closing} \\boxed{{{rating.ToString("0.#", CultureInfo.InvariantCulture)}}}");
         return sb.ToString();
     }
 }

@@ -26,7 +26,7 @@ public sealed record VerificationPromptsInput
     public required string Phase { get; init; }
     /// <summary>A D_v artifact (graded-proofs.jsonl).</summary>
     public required string GradedProofs { get; init; }
-    public required string Prompts { get; init; }
+    public required Method.PromptSet Prompts { get; init; }
     /// <summary>At most this many rows, evenly spread over D_v (all when null).</summary>
     public int? MaxRows { get; init; }
 }
@@ -54,7 +54,7 @@ public sealed record ProofPromptsInput
     public required string Phase { get; init; }
     public required string Step { get; init; }
     public required Dictionary<string, List<string>> Sources { get; init; }
-    public required string Prompts { get; init; }
+    public required Method.PromptSet Prompts { get; init; }
 }
 
 /// <summary>Meta-verification prompts for the analyses that report issues (phase 4), ids "{proofId}#{i}".</summary>
@@ -65,7 +65,7 @@ public sealed record MetaPromptsInput
     /// <summary>The WriteProofPrompts artifact (proofs.jsonl).</summary>
     public required string Proofs { get; init; }
     public required List<string> Analyses { get; init; }
-    public required string Prompts { get; init; }
+    public required Method.PromptSet Prompts { get; init; }
 }
 
 public sealed record MetaPromptsResult

@@ -34,7 +34,7 @@ public sealed record DemoLapOptions
     /// <summary>The demo datasets these options describe.</summary>
     public Demo.DemoDatasetOptions ToDatasetOptions() => new()
     {
-        Seed = Seed, ProblemsPerDifficulty = ProblemsPerDifficulty, MaxDifficulty = MaxDifficulty, Prompts = Prompts,
+        Seed = Seed, ProblemsPerDifficulty = ProblemsPerDifficulty, MaxDifficulty = MaxDifficulty, Prompts = Method.Prompts.Set(Prompts),
         FactProblemsPerDifficulty = FactProblemsPerDifficulty, FactRepeats = FactRepeats, FactChecks = FactChecks, FlawedProofShare = FlawedProofShare,
         DemonstrationProblemsPerDifficulty = DemonstrationProblemsPerDifficulty,
     };
@@ -72,6 +72,51 @@ public sealed record ColdStartOptions
     public int ProofsPerProblem { get; init; } = 1;
     public int MaxNewTokens { get; init; } = 400;
     public double Temperature { get; init; } = 1.0;
+    /// <summary>
+    /// Rounds of self-refinement before the proofs go to the annotators (the paper's cold start: draft, self-evaluate,
+    /// revise). 0: the first drafts (the default). A draft that scores itself 1 stops refining.
+    /// </summary>
+    public int RefinementRounds { get; init; }
+}
+
+/// <summary>
+/// The paper's choices where the lap may follow the paper or the project's simplification (docs/method.md,
+/// "Deviations from the paper"). Defaults: the paper's where it states one.
+/// </summary>
+public sealed record MethodOptions
+{
+    public const string ProofReward = "proof", SelfVerificationReward = "self-verification";
+    public const string FromBase = "base", FromVerifier = "verifier", FromPolicy = "policy";
+
+    /// <summary>
+    /// Phase 2's reward: "proof" (the paper's eq. 4: R_Y alone, the verifier's score of the proof; the
+    /// self-evaluation is not scored) or "self-verification" (α·R_Y + β·R_Z with R_meta = 1, as phase 3 without a meta-verifier).
+    /// </summary>
+    public string GeneratorReward { get; init; } = ProofReward;
+    /// <summary>
+    /// Where phase 2 starts: "base" (the lap's base model; later laps the previous generator) or "verifier" (the
+    /// lap's verifier v2, as the paper initialises the generator from the verifier, §3.1).
+    /// </summary>
+    public string GeneratorInit { get; init; } = FromBase;
+    /// <summary>
+    /// The KL reference of every GRPO run: "base" (the lap's base model) or "policy" (the checkpoint that run starts from).
+    /// </summary>
+    public string KlReference { get; init; } = FromBase;
+    /// <summary>
+    /// Analyses a frozen reward model writes per scored item in every GRPO reward (R_Y and R_meta are their mean):
+    /// 1 (greedy, the default: the paper does not say) or more, sampled at <see cref="RewardTemperature"/>.
+    /// </summary>
+    public int RewardSamples { get; init; } = 1;
+    public double RewardTemperature { get; init; } = 1.0;
+
+    public IEnumerable<(string Field, string Message)> Validate()
+    {
+        if (GeneratorReward is not (ProofReward or SelfVerificationReward)) yield return ("method.generatorReward", $"must be {ProofReward} or {SelfVerificationReward}");
+        if (GeneratorInit is not (FromBase or FromVerifier)) yield return ("method.generatorInit", $"must be {FromBase} or {FromVerifier}");
+        if (KlReference is not (FromBase or FromPolicy)) yield return ("method.klReference", $"must be {FromBase} or {FromPolicy}");
+        if (RewardSamples is < 1 or > 64) yield return ("method.rewardSamples", "must be between 1 and 64");
+        if (RewardTemperature is <= 0 or > 2) yield return ("method.rewardTemperature", "must be above 0 and at most 2");
+    }
 }
 
 /// <summary>Phase 1C's sampling of verifier analyses of D_v.</summary>

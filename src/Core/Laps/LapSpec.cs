@@ -13,6 +13,13 @@ public sealed record LapSpec
     /// <summary>"demo" (the built-in arithmetic domain).</summary>
     public string Domain { get; init; } = "demo";
     public DemoLapOptions Demo { get; init; } = new();
+    /// <summary>
+    /// The lap's prompt set: a built-in name ("standard", "compact") or a set of one's own (for one, the authors'
+    /// templates from <c>mathv2 prompts import</c>); left out, the demo's demo.prompts.
+    /// </summary>
+    public Core.Method.PromptSet? Prompts { get; init; }
+    /// <summary>The paper's choices (generator reward and start, KL reference, reward samples).</summary>
+    public MethodOptions Method { get; init; } = new();
     /// <summary>A checkpoint artifact to start from; without one the lap bootstraps a model.</summary>
     public string? BaseCheckpoint { get; init; }
     public BootstrapOptions Bootstrap { get; init; } = new();
@@ -34,6 +41,19 @@ public sealed record LapSpec
     /// <summary>Job limits; the host's defaults (MATHV2_JOB_* settings) when left out.</summary>
     public GpuJobLimits? Limits { get; init; }
 
+    /// <summary>The prompt set every prompt of the lap is rendered with.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Core.Method.PromptSet PromptSet => Prompts ?? Core.Method.Prompts.Set(Demo.Prompts);
+
+    /// <summary>The KL reference of a GRPO run that starts from policy (method.klReference).</summary>
+    public string KlReference(string baseModel, string policy) => Method.KlReference == MethodOptions.FromPolicy ? policy : baseModel;
+
+    /// <summary>A reward of this lap: its prompt set and reward-model sampling.</summary>
+    public RewardSpec Reward(RewardSpec reward) => reward with
+    {
+        Prompts = PromptSet, RewardSamples = Method.RewardSamples, RewardTemperature = Method.RewardTemperature,
+    };
+
     public IEnumerable<(string Field, string Message)> Validate()
     {
         if (Name is { Length: > 100 }) yield return ("name", "must be at most 100 characters");
@@ -41,6 +61,8 @@ public sealed record LapSpec
         if (Demo.ProblemsPerDifficulty is < 1 or > 100_000) yield return ("demo.problemsPerDifficulty", "must be between 1 and 100000");
         if (Demo.MaxDifficulty is < 1 or > 4) yield return ("demo.maxDifficulty", "must be between 1 and 4");
         if (Demo.Prompts is not ("compact" or "standard")) yield return ("demo.prompts", "must be compact or standard");
+        if (Prompts != null) foreach (var e in Prompts.Validate("prompts")) yield return e;
+        foreach (var e in Method.Validate()) yield return e;
         if (Demo.FlawedProofShare is < 0 or > 1) yield return ("demo.flawedProofShare", "must be between 0 and 1");
         if (Demo.FactRepeats is < 1 or > 100) yield return ("demo.factRepeats", "must be between 1 and 100");
         if (Demo.FactChecks is < 0 or > 100) yield return ("demo.factChecks", "must be between 0 and 100");
@@ -62,6 +84,7 @@ public sealed record LapSpec
         if (ColdStart.ProofsPerProblem is < 1 or > 64) yield return ("coldStart.proofsPerProblem", "must be between 1 and 64");
         if (ColdStart.MaxNewTokens is < 1 or > 8192) yield return ("coldStart.maxNewTokens", "must be between 1 and 8192");
         if (ColdStart.Temperature is < 0 or > 2) yield return ("coldStart.temperature", "must be between 0 and 2");
+        if (ColdStart.RefinementRounds is < 0 or > 16) yield return ("coldStart.refinementRounds", "must be between 0 and 16");
         if (Refinement.MaxIterations is < 1 or > 64) yield return ("refinement.maxIterations", "must be between 1 and 64");
         if (Refinement.Samples is < 1 or > 64) yield return ("refinement.samples", "must be between 1 and 64");
         if (Refinement.MaxNewTokens is < 1 or > 8192) yield return ("refinement.maxNewTokens", "must be between 1 and 8192");

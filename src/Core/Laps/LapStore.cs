@@ -11,7 +11,7 @@ namespace MathV2.Core.Laps;
 public static class LapStore
 {
 
-    public static DemoDatasetOptions DemoOptions(LapSpec spec) => spec.Demo.ToDatasetOptions();
+    public static DemoDatasetOptions DemoOptions(LapSpec spec) => spec.Demo.ToDatasetOptions() with { Prompts = spec.PromptSet };
 
     public static async Task<string> ReadTextAsync(MathV2Storage storage, string container, string path, CancellationToken ct = default) =>
         (await storage.Container(container).GetBlobClient(path).DownloadContentAsync(ct)).Value.Content.ToString();

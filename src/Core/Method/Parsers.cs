@@ -24,11 +24,20 @@ public sealed record GenerationParse
     public ParseFailure Failure { get; init; }
 }
 
-/// <summary>Parsers of model outputs; a rejection always carries its reason.</summary>
+/// <summary>
+/// Parsers of model outputs; a rejection always carries its reason. They accept the compact set's formats and the
+/// reference code's: "## Solution" / "**Solution**" headings, the split at the first self-evaluation, the last
+/// non-empty box, the paper's meta phrases.
+/// </summary>
 public static class Parsers
 {
-    static readonly Regex SolutionHeading = new(@"^\s*#{1,6}\s*Solution\s*:?\s*$", RegexOptions.IgnoreCase | RegexOptions.Multiline | RegexOptions.Compiled);
-    static readonly Regex SelfEvalHeading = new(@"^\s*#{1,6}\s*Self[\s-]*Evaluation\s*:?\s*$", RegexOptions.IgnoreCase | RegexOptions.Multiline | RegexOptions.Compiled);
+    const string SolutionWord = @"Solution", SelfEvalWord = @"Self[\s-]*Evaluation";
+    static readonly Regex SolutionHeading = Heading(SolutionWord);
+    static readonly Regex SelfEvalHeading = Heading(SelfEvalWord);
+
+    /// <summary>A line that is "## Word" (any level, optional colon) or "**Word**" (the reference code's bold form).</summary>
+    static Regex Heading(string word) =>
+        new($@"^\s*(?:#{{1,6}}\s*{word}\s*:?|\*+\s*{word}\s*:?\s*\*+)\s*$", RegexOptions.IgnoreCase | RegexOptions.Multiline | RegexOptions.Compiled);
 
     /// <param name="finishReason">"stop" or "length"; unfinished outputs are rejected.</param>
     public static AnalysisParse Verification(string text, string finishReason = "stop") =>
@@ -42,7 +51,8 @@ public static class Parsers
         if (finishReason == "length") return new AnalysisParse { Failure = ParseFailure.Unfinished };
         string body = Boxed.AfterThinking(text);
         if (string.IsNullOrWhiteSpace(body)) return new AnalysisParse { Failure = ParseFailure.Empty };
-        string? raw = Boxed.Last(text);
+        var box = Boxed.LastAt(body);
+        string? raw = box?.Content;
         double? score = raw == null ? null : Scores.Normalize(raw);
         int leadEnd = lead.LastEnd(body) is var le && le >= 0 ? le : -1;
         int closeStart = closing.LastStart(body);
@@ -52,11 +62,16 @@ public static class Parsers
             score == null ? ParseFailure.InvalidScore :
             leadEnd < 0 ? ParseFailure.MissingLeadPhrase :
             closeStart < 0 ? ParseFailure.MissingClosingPhrase :
+            box!.Value.Index < closeStart ? ParseFailure.ScoreBeforeClosingPhrase :
             ParseFailure.None;
         return new AnalysisParse { Score = score, RawBoxed = raw, Analysis = analysis, Failure = failure, FormatOk = failure == ParseFailure.None };
     }
 
-    /// <summary>Splits "## Solution" / "## Self Evaluation" (the self-evaluation is parsed as a verification).</summary>
+    /// <summary>
+    /// Splits a generation as the reference code does: the proof runs from the first Solution heading to the next
+    /// Solution heading or the first Self Evaluation heading; the self-evaluation runs from the first Self
+    /// Evaluation heading to the next one or the end, and is parsed as a verification.
+    /// </summary>
     public static GenerationParse Generation(string text, string finishReason = "stop")
     {
         if (finishReason == "length") return new GenerationParse { Failure = ParseFailure.Unfinished };
@@ -66,14 +81,18 @@ public static class Parsers
         var self = SelfEvalHeading.Matches(body);
         if (sol.Count == 0) return new GenerationParse { Failure = ParseFailure.MissingSolution };
         var solution = sol[0];
-        var selfEval = self.Cast<Match>().LastOrDefault(m => m.Index > solution.Index);
-        if (selfEval == null)
-            return new GenerationParse { Proof = body[(solution.Index + solution.Length)..].Trim(), Failure = ParseFailure.MissingSelfEvaluation };
-        // The headings' patterns may span blank lines, so the two matches can overlap: then there is no proof between them.
-        if (selfEval.Index < solution.Index + solution.Length) return new GenerationParse { Failure = ParseFailure.MissingSolution };
-        string proof = body[(solution.Index + solution.Length)..selfEval.Index].Trim();
+        int proofStart = solution.Index + solution.Length;
+        int nextSolution = sol.Count > 1 ? sol[1].Index : body.Length;
+        if (self.Count == 0)
+            return new GenerationParse { Proof = body[proofStart..nextSolution].Trim(), Failure = ParseFailure.MissingSelfEvaluation };
+        var selfEval = self[0];
+        // A self-evaluation before the proof, or headings that overlap (their patterns may span blank lines): no proof.
+        if (selfEval.Index < proofStart) return new GenerationParse { Failure = ParseFailure.MissingSolution };
+        string proof = body[proofStart..Math.Min(nextSolution, selfEval.Index)].Trim();
         if (proof.Length == 0) return new GenerationParse { Failure = ParseFailure.MissingSolution };
-        string evaluation = body[(selfEval.Index + selfEval.Length)..].Trim();
+        int evaluationStart = selfEval.Index + selfEval.Length;
+        int evaluationEnd = self.Cast<Match>().FirstOrDefault(m => m.Index >= evaluationStart)?.Index ?? body.Length;
+        string evaluation = body[evaluationStart..evaluationEnd].Trim();
         var a = Verification(evaluation);
         return new GenerationParse
         {

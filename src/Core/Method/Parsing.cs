@@ -18,6 +18,8 @@ public enum ParseFailure
     MissingClosingPhrase,
     MissingSolution,
     MissingSelfEvaluation,
+    /// <summary>The boxed score comes before the closing phrase (R_format checks the order).</summary>
+    ScoreBeforeClosingPhrase,
 }
 
 /// <summary>Scores are 0, 0.5 or 1; accepted spellings are normalised, anything else is rejected.</summary>
@@ -56,11 +58,16 @@ public static class Boxed
         return i < 0 ? text : text[(i + "</think>".Length)..];
     }
 
-    /// <summary>Content of the LAST brace-balanced \boxed{…} after any &lt;/think&gt;, or null.</summary>
-    public static string? Last(string text)
+    /// <summary>
+    /// Content of the LAST non-empty brace-balanced \boxed{…} after any &lt;/think&gt;, or null. An empty box
+    /// (\boxed{} or blanks) is skipped, as the reference code skips it.
+    /// </summary>
+    public static string? Last(string text) => LastAt(AfterThinking(text)) is { } b ? b.Content : null;
+
+    /// <summary>The last non-empty brace-balanced box of text (no &lt;/think&gt; handling): its content and where "\boxed{" starts.</summary>
+    public static (string Content, int Index)? LastAt(string t)
     {
-        string t = AfterThinking(text);
-        string? last = null;
+        (string, int)? last = null;
         int from = 0;
         while (true)
         {
@@ -72,32 +79,47 @@ public static class Boxed
                 if (t[j] == '{') depth++;
                 else if (t[j] == '}') depth--;
             }
-            if (depth == 0) last = t[start..(j - 1)];
+            if (depth == 0 && !string.IsNullOrWhiteSpace(t[start..(j - 1)])) last = (t[start..(j - 1)], i);
             from = start;
         }
     }
 }
 
-/// <summary>Case- and whitespace-insensitive phrase matching (the official template even misspells "overal").</summary>
+/// <summary>
+/// Case- and whitespace-insensitive phrase matching (the official template even misspells "overal"); a phrase may
+/// have alternatives (the compact set's meta phrases and the paper's), any of which matches. A straight double
+/// quote in a phrase also matches curly quotes.
+/// </summary>
 public sealed class KeyPhrase
 {
     readonly Regex _regex;
 
-    public KeyPhrase(string phrase, params (string Word, string Pattern)[] variants)
+    public KeyPhrase(string phrase, params (string Word, string Pattern)[] variants) : this([phrase], variants) { }
+
+    public KeyPhrase(IReadOnlyList<string> phrases, params (string Word, string Pattern)[] variants)
     {
-        Phrase = phrase;
+        Phrase = phrases[0];
+        Alternatives = phrases;
+        _regex = new Regex(string.Join("|", phrases.Select(p => $"(?:{Pattern(p, variants)})")), RegexOptions.IgnoreCase | RegexOptions.Compiled);
+    }
+
+    static string Pattern(string phrase, (string Word, string Pattern)[] variants)
+    {
         var sb = new StringBuilder();
         foreach (string word in phrase.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             if (sb.Length > 0) sb.Append(@"\s+");
             string w = word.TrimEnd(':', ',');
-            string pattern = variants.FirstOrDefault(v => v.Word.Equals(w, StringComparison.OrdinalIgnoreCase)).Pattern ?? Regex.Escape(w);
+            string pattern = variants.FirstOrDefault(v => v.Word.Equals(w, StringComparison.OrdinalIgnoreCase)).Pattern ?? Regex.Escape(w).Replace("\"", "[\"“”]");
             sb.Append(pattern).Append(word.EndsWith(',') ? ",?" : "").Append(word.EndsWith(':') ? ":?" : "");
         }
-        _regex = new Regex(sb.ToString(), RegexOptions.IgnoreCase | RegexOptions.Compiled);
+        return sb.ToString();
     }
 
+    /// <summary>The phrase a writer uses (the first alternative).</summary>
     public string Phrase { get; }
+
+    public IReadOnlyList<string> Alternatives { get; }
 
     /// <summary>Index just past the last match, or -1.</summary>
     public int LastEnd(string text)

@@ -40,6 +40,14 @@ public static class Rewards
         VerifierV1(analysis, label) * metaScore;
 
     /// <summary>
+    /// The paper's phase 2 (eq. 4): R_Y alone, the verifier's score of the proof. A generation without a proof (no
+    /// Solution section, unfinished, empty) gets 0; its self-evaluation is not scored. An unparsable verifier output
+    /// (null) is <see cref="Masked"/>.
+    /// </summary>
+    public static double Proof(GenerationParse generation, double? verifierScore) =>
+        generation.Proof is not { Length: > 0 } ? 0 : verifierScore ?? Masked;
+
+    /// <summary>
     /// Generator: R_format(Y,Z) · (α·R_Y + β·R_Z) with R_Y the verifier's score of the proof and
     /// R_Z = (1 − |s'_self − R_Y|) · R_meta(Z), R_meta(Z) the meta-verifier's score of the self-analysis.
     /// </summary>

@@ -82,7 +82,7 @@ public static class BootstrapBench
             FactRepeats = o.FactRepeats ?? lap.Demo.FactRepeats,
             FactChecks = o.FactChecks ?? lap.Demo.FactChecks,
         };
-        var set = Prompts.Set(demo.Prompts);
+        var set = demo.Prompts;
         var (train, eval) = Split(DemoDatasets.Demonstrations(demo));
         int perDifficulty = o.Quick ? 1 : o.HeldOutPerDifficulty;
         var problems = DemoDatasets.HeldOutProblems(demo, perDifficulty);

@@ -14,7 +14,8 @@ namespace MathV2.Gpu.Worker.Jobs;
 /// The refine job (phase 3's inference-time refinement): for each problem, draft a proof with a self-evaluation;
 /// while the self-score is below 1 and iterations remain, show the latest attempts with their self-evaluations
 /// in the refinement prompt and draft again. Problems still refining are batched together. refinements.jsonl
-/// has every attempt, so pass@1 can be read for any cap up to MaxIterations.
+/// has every attempt, so pass@1 can be read for any cap up to MaxIterations; completions.jsonl has each
+/// trajectory's answer in a sample job's form (phase 1A's refined cold-start proofs).
 /// </summary>
 public sealed class RefineJob : IGpuJobHandler
 {
@@ -28,8 +29,9 @@ public sealed class RefineJob : IGpuJobHandler
         if (p.Candidates < 1) throw new ArgumentException("refine: candidates must be at least 1");
         if (p.BatchSize < 1) throw new ArgumentException("refine: batchSize must be at least 1");
         if (p.MaxNewTokens < 1) throw new ArgumentException("refine: maxNewTokens must be at least 1");
-        if (p.Prompts is not ("standard" or "compact")) throw new ArgumentException("refine: prompts must be standard or compact");
-        var set = Prompts.Set(p.Prompts);
+        if (p.Prompts is null) throw new ArgumentException("refine: prompts is required");
+        if (p.Prompts.Validate().FirstOrDefault() is { Field: not null } bad) throw new ArgumentException($"refine: {bad.Field} {bad.Message}");
+        var set = p.Prompts;
         string work = ModelArtifacts.WorkDir(context);
         try
         {
@@ -52,7 +54,7 @@ public sealed class RefineJob : IGpuJobHandler
                     var batch = active.Skip(b).Take(p.BatchSize).ToList();
                     var prompts = batch.Select(i => iteration == 1
                         ? Prompts.RenderGeneration(problems[i].Problem, set.Generation)
-                        : Prompts.RenderRefinement(problems[i].Problem, attempts[i].TakeLast(p.Candidates).Select(Candidate), set.Refinement)).ToList();
+                        : Prompts.RenderRefinement(problems[i].Problem, attempts[i].TakeLast(p.Candidates).Select(Candidate), set)).ToList();
                     var samples = Sampler.Generate(model, tok, prompts, new SamplingOptions
                     {
                         MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, Seed = p.Seed * 1_000_003 + iteration * 10_007 + b,
@@ -72,6 +74,14 @@ public sealed class RefineJob : IGpuJobHandler
             for (int i = 0; i < problems.Count; i++)
                 sb.Append(Json.Serialize(new RefinementRecord { Id = problems[i].Id, Problem = problems[i].Problem, Sample = i / rows.Count, Attempts = attempts[i].Select(a => a.Attempt).ToList() })).Append('\n');
             await context.Output.AddTextAsync(LapFiles.Refinements, sb.ToString(), ct);
+            // Each trajectory's answer (its last attempt) as a sample job's completion, for whoever reads those.
+            var answers = new StringBuilder();
+            for (int i = 0; i < problems.Count; i++)
+            {
+                var last = attempts[i][^1].Attempt;
+                answers.Append(Json.Serialize(new SampleCompletion { Id = problems[i].Id, Index = i / rows.Count, Completion = last.Completion, FinishReason = last.FinishReason })).Append('\n');
+            }
+            await context.Output.AddTextAsync(LapFiles.Completions, answers.ToString(), ct);
             return JsonSerializer.SerializeToElement(new
             {
                 problems = rows.Count, samples = p.Samples, trajectories = problems.Count, maxIterations = p.MaxIterations,

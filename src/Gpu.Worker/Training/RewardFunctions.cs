@@ -26,14 +26,15 @@ public static class RewardSpecs
     {
         var errors = spec.Validate().ToList();
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors.Select(e => $"{e.Field} {e.Message}")));
-        var set = Core.Method.Prompts.Set(spec.Prompts);
-        RewardModel? Frozen(string? id) => id is null ? null : new RewardModel(loadModel(id), spec.RewardMaxNewTokens, set);
+        var set = spec.Prompts;
+        RewardModel? Frozen(string? id) => id is null ? null : new RewardModel(loadModel(id), spec.RewardMaxNewTokens, set, spec.RewardSamples, spec.RewardTemperature);
         return spec.Kind switch
         {
             RewardSpec.Suffix => new SuffixReward(spec.Text!, spec.Value),
             RewardSpec.VerifierV1 => new VerifierReward(null, set),
             RewardSpec.MetaVerifierKind => new MetaVerifierReward(set),
             RewardSpec.VerifierV2 => new VerifierReward(Frozen(spec.MetaVerifier), set),
+            RewardSpec.Proof => new ProofReward(Frozen(spec.Verifier)!, set),
             _ => new GeneratorReward(Frozen(spec.Verifier)!, Frozen(spec.MetaVerifier), new GeneratorRewardOptions { Alpha = spec.Alpha, Beta = spec.Beta }, set),
         };
     }
@@ -50,9 +51,14 @@ public static class RewardSpecs
     internal static T Row<T>(JsonElement row) => row.Deserialize<T>(Json.Options) ?? throw new InvalidDataException("empty dataset row");
 }
 
-/// <summary>A frozen model that writes analyses (greedy) which the method's parsers score.</summary>
-public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int maxNewTokens, PromptSet prompts) : IDisposable
+/// <summary>
+/// A frozen model that writes analyses which the method's parsers score: one greedy analysis per item, or
+/// <c>samples</c> analyses sampled at <c>temperature</c> whose parsable scores are averaged.
+/// </summary>
+public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int maxNewTokens, PromptSet prompts, int samples = 1, double temperature = 1.0) : IDisposable
 {
+    long _calls;
+
     public IReadOnlyList<Sample> Generate(IReadOnlyList<string> prompts)
     {
         m.Model.eval();
@@ -61,13 +67,28 @@ public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int 
 
     /// <summary>The parsed scores of analyses of (problem, proof), null where the output does not parse.</summary>
     public double?[] Verify(IReadOnlyList<(string Problem, string Proof)> items) =>
-        Generate(items.Select(i => Prompts.RenderVerification(i.Problem, i.Proof, prompts.Verification)).ToList())
-            .Select(s => Parsers.Verification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : (double?)null).ToArray();
+        Scores(items.Select(i => Prompts.RenderVerification(i.Problem, i.Proof, prompts.Verification)).ToList(), Parsers.Verification);
 
     /// <summary>The parsed meta-scores of (problem, proof, analysis), null where the output does not parse.</summary>
     public double?[] Meta(IReadOnlyList<(string Problem, string Proof, string Analysis)> items) =>
-        Generate(items.Select(i => Prompts.RenderMetaVerification(i.Problem, i.Proof, i.Analysis, prompts.MetaVerification)).ToList())
-            .Select(s => Parsers.MetaVerification(s.Text, s.FinishReason) is { FormatOk: true, Score: { } v } ? v : (double?)null).ToArray();
+        Scores(items.Select(i => Prompts.RenderMetaVerification(i.Problem, i.Proof, i.Analysis, prompts.MetaVerification)).ToList(), Parsers.MetaVerification);
+
+    /// <summary>Each prompt's score: the greedy analysis's, or the mean of the sampled analyses that parse (null when none does).</summary>
+    double?[] Scores(IReadOnlyList<string> texts, Func<string, string, AnalysisParse> parse)
+    {
+        if (samples == 1) return Generate(texts).Select(s => Mean([parse(s.Text, s.FinishReason)])).ToArray();
+        m.Model.eval();
+        var outputs = Sampler.Generate(m.Model, m.Tok, texts.SelectMany(t => Enumerable.Repeat(t, samples)).ToList(),
+            new SamplingOptions { Temperature = temperature, MaxNewTokens = maxNewTokens, Seed = 7_919 * ++_calls });
+        return texts.Select((_, i) => Mean(outputs.Skip(i * samples).Take(samples).Select(s => parse(s.Text, s.FinishReason)))).ToArray();
+    }
+
+    /// <summary>The mean score of the analyses that parse; null when none does (the reward is then masked).</summary>
+    public static double? Mean(IEnumerable<AnalysisParse> analyses)
+    {
+        var scores = analyses.Where(a => a.FormatOk && a.Score.HasValue).Select(a => a.Score!.Value).ToList();
+        return scores.Count == 0 ? null : scores.Average();
+    }
 
     public void Dispose() => m.Model.Dispose();
 }
@@ -146,6 +167,25 @@ sealed class GeneratorReward(RewardModel verifier, RewardModel? meta, GeneratorR
     }
 
     public void Dispose() { verifier.Dispose(); meta?.Dispose(); }
+}
+
+/// <summary>The paper's phase 2 reward: R_Y alone, the frozen verifier's score of the proof (Rewards.Proof).</summary>
+sealed class ProofReward(RewardModel verifier, PromptSet prompts) : IRewardFunction
+{
+    public string Prompt(JsonElement row) => Prompts.RenderGeneration(RewardSpecs.Row<ProblemRow>(row).Problem, prompts.Generation);
+
+    public double[] Score(IReadOnlyList<RewardInput> batch)
+    {
+        var problems = batch.Select(b => RewardSpecs.Row<ProblemRow>(b.Row).Problem).ToList();
+        var parses = batch.Select(b => Parsers.Generation(b.Completion, b.FinishReason)).ToList();
+        var withProof = Enumerable.Range(0, batch.Count).Where(i => parses[i].Proof is { Length: > 0 }).ToList();
+        var rewards = new double[batch.Count];
+        var ry = withProof.Count == 0 ? [] : verifier.Verify(withProof.Select(i => (problems[i], parses[i].Proof!)).ToList());
+        for (int k = 0; k < withProof.Count; k++) rewards[withProof[k]] = Rewards.Proof(parses[withProof[k]], ry[k]);
+        return rewards;
+    }
+
+    public void Dispose() => verifier.Dispose();
 }
 
 /// <summary>Rows of {"prompt": "…", "id": "…"?, …}: the sample job's input and the suffix reward's dataset.</summary>

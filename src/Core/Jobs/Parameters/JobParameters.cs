@@ -98,6 +98,6 @@ public sealed record RefineJobParameters : IGpuJobParameters
     public double TopP { get; init; } = 1.0;
     public int BatchSize { get; init; } = 16;
     public long Seed { get; init; }
-    /// <summary>Prompt set: "standard" or "compact".</summary>
-    public string Prompts { get; init; } = "standard";
+    /// <summary>Prompt set: "standard", "compact", or a set of one's own.</summary>
+    public Method.PromptSet Prompts { get; init; } = Method.Prompts.Standard;
 }
