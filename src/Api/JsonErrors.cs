@@ -13,7 +13,8 @@ public static partial class JsonErrors
     /// <summary>The field (a path like "verifier.learningRat", or "body") and the message for a body that did not deserialize.</summary>
     public static (string Field, string Message) Describe(JsonException e)
     {
-        string field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
+        string? path = Json.PathOf(e);
+        string field = string.IsNullOrEmpty(path) || path == "$" ? "body" : path.TrimStart('$', '.');
         string message = e.Message.Split(" Path:")[0];
         if (Unmapped().Match(e.Message) is { Success: true } m)
         {

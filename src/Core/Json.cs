@@ -16,6 +16,16 @@ public static class Json
     /// <summary>For what users send (HTTP bodies, spec files): an unknown field is an error, not a silent default.</summary>
     public static readonly JsonSerializerOptions Strict = CreateOptions(indented: false, strict: true);
 
+    /// <summary>
+    /// Exception data of a JsonException thrown by a converter that reads a nested document: the path inside what the
+    /// converter read, to append to the exception's own path.
+    /// </summary>
+    public const string RelativePathKey = "MathV2.RelativePath";
+
+    /// <summary>The full path of a JsonException ("$.a.b"), including a converter's <see cref="RelativePathKey"/>.</summary>
+    public static string? PathOf(JsonException e) =>
+        e.Data[RelativePathKey] is string rel && rel.Length > 0 ? $"{e.Path ?? "$"}.{rel}" : e.Path;
+
     /// <summary>A new, read-only instance of the shared setup (the shared instances are made once from it).</summary>
     public static JsonSerializerOptions CreateOptions(bool indented, bool strict = false)
     {

@@ -41,7 +41,7 @@ public static class MalformedRequests
     static readonly string[] Objects =
     [
         "demo", "bootstrap", "annotation", "coldStart", "analyses", "refinement", "consensus", "evaluation", "limits",
-        "verifier", "metaVerifier", "generator", "selfVerification", "bootstrap.options", "bootstrap.config",
+        "verifier", "metaVerifier", "generator", "selfVerification", "bootstrap.options", "bootstrap.config", "method",
     ];
 
     static readonly (string Body, string Field)[] Other =
@@ -60,6 +60,12 @@ public static class MalformedRequests
         ("{\"consensus\": {\"k\": 9}}", "consensus.k"), ("{\"consensus\": {\"n\": 0}}", "consensus.n"), ("{\"consensus\": {\"shards\": 0}}", "consensus.shards"),
         ("{\"evaluation\": {\"proofSamples\": 0}}", "evaluation.proofSamples"), ("{\"evaluation\": {\"analysisSamples\": -1}}", "evaluation.analysisSamples"),
         ("{\"limits\": {\"maxAttempts\": 0}}", "limits.maxAttempts"), ("{\"limits\": {\"pollSeconds\": 0}}", "limits.pollSeconds"),
+        ("{\"prompts\": \"verbose\"}", "prompts"), ("{\"prompts\": 3}", "prompts"), ("{\"prompts\": {\"name\": \"mine\"}}", "prompts.verification"),
+        ("{\"prompts\": {\"name\": \"x\", \"verificaton\": {}}}", "prompts.verificaton"),
+        ("{\"method\": {\"generatorReward\": \"both\"}}", "method.generatorReward"), ("{\"method\": {\"generatorInit\": \"meta\"}}", "method.generatorInit"),
+        ("{\"method\": {\"klReference\": \"none\"}}", "method.klReference"), ("{\"method\": {\"rewardSamples\": 0}}", "method.rewardSamples"),
+        ("{\"method\": {\"rewardTemperature\": 0}}", "method.rewardTemperature"), ("{\"method\": {\"unreadableMeta\": \"skip\"}}", "method.unreadableMeta"),
+        ("{\"coldStart\": {\"refinementRounds\": 99}}", "coldStart.refinementRounds"),
     ];
 
     /// <summary>Bad flywheel starts (their lap is a LapSpec under "lap.").</summary>

@@ -108,6 +108,11 @@ public sealed record MethodOptions
     /// </summary>
     public int RewardSamples { get; init; } = 1;
     public double RewardTemperature { get; init; } = 1.0;
+    /// <summary>
+    /// Verifier v2 and v3 training: an analysis whose meta-verifier output does not parse gets R_meta = "zero" (the
+    /// default, as the demo was measured) or is "mask"ed (no advantage, as an unscorable generation is).
+    /// </summary>
+    public string UnreadableMeta { get; init; } = "zero";
 
     public IEnumerable<(string Field, string Message)> Validate()
     {
@@ -115,6 +120,7 @@ public sealed record MethodOptions
         if (GeneratorInit is not (FromBase or FromVerifier)) yield return ("method.generatorInit", $"must be {FromBase} or {FromVerifier}");
         if (KlReference is not (FromBase or FromPolicy)) yield return ("method.klReference", $"must be {FromBase} or {FromPolicy}");
         if (RewardSamples is < 1 or > 64) yield return ("method.rewardSamples", "must be between 1 and 64");
+        if (UnreadableMeta is not ("zero" or "mask")) yield return ("method.unreadableMeta", "must be zero or mask");
         if (RewardTemperature is <= 0 or > 2) yield return ("method.rewardTemperature", "must be above 0 and at most 2");
     }
 }

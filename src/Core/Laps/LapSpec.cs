@@ -52,6 +52,7 @@ public sealed record LapSpec
     public RewardSpec Reward(RewardSpec reward) => reward with
     {
         Prompts = PromptSet, RewardSamples = Method.RewardSamples, RewardTemperature = Method.RewardTemperature,
+        MaskUnreadableMeta = Method.UnreadableMeta == "mask",
     };
 
     public IEnumerable<(string Field, string Message)> Validate()

@@ -115,7 +115,16 @@ public sealed class PromptSetConverter : JsonConverter<PromptSet>
             return Prompts.TryGet(name) ?? throw new JsonException(Names.Unknown("prompt set", name, Prompts.BuiltInNames) + "; a set of one's own is an object with name, verification, metaVerification, generation, refinement");
         }
         if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException("a prompt set is a built-in name or an object");
-        var b = JsonSerializer.Deserialize<Body>(ref reader, options) ?? throw new JsonException("a prompt set is a built-in name or an object");
+        Body? b;
+        try { b = JsonSerializer.Deserialize<Body>(ref reader, options); }
+        catch (JsonException e) when (e.Path is { Length: > 1 })
+        {
+            // A nested read reports paths from the set; the outer reader adds where the set is (Json.RelativePath).
+            var outer = new JsonException(e.Message.Split(" Path:")[0], e);
+            outer.Data[Json.RelativePathKey] = e.Path.TrimStart('$', '.');
+            throw outer;
+        }
+        if (b is null) throw new JsonException("a prompt set is a built-in name or an object");
         // Missing templates are left null here and reported by Validate with their field names.
         return new PromptSet
         {

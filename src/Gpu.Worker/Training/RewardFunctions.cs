@@ -33,7 +33,7 @@ public static class RewardSpecs
             RewardSpec.Suffix => new SuffixReward(spec.Text!, spec.Value),
             RewardSpec.VerifierV1 => new VerifierReward(null, set),
             RewardSpec.MetaVerifierKind => new MetaVerifierReward(set),
-            RewardSpec.VerifierV2 => new VerifierReward(Frozen(spec.MetaVerifier), set),
+            RewardSpec.VerifierV2 => new VerifierReward(Frozen(spec.MetaVerifier), set, spec.MaskUnreadableMeta),
             RewardSpec.Proof => new ProofReward(Frozen(spec.Verifier)!, set),
             _ => new GeneratorReward(Frozen(spec.Verifier)!, Frozen(spec.MetaVerifier), new GeneratorRewardOptions { Alpha = spec.Alpha, Beta = spec.Beta }, set),
         };
@@ -104,7 +104,7 @@ sealed class SuffixReward(string suffix, double value) : IRewardFunction
     public void Dispose() { }
 }
 
-sealed class VerifierReward(RewardModel? meta, PromptSet prompts) : IRewardFunction
+sealed class VerifierReward(RewardModel? meta, PromptSet prompts, bool maskUnreadableMeta = false) : IRewardFunction
 {
     public string Prompt(JsonElement row)
     {
@@ -119,8 +119,8 @@ sealed class VerifierReward(RewardModel? meta, PromptSet prompts) : IRewardFunct
         var v1 = parses.Select((p, i) => Rewards.VerifierV1(p, rows[i].Score)).ToArray();
         if (meta is null) return v1;
         var metaScores = meta.Meta(MetaItems(rows, batch));
-        // Phase 1D keeps R_meta = 0 for a meta output that does not parse (docs/method.md, deviations).
-        return v1.Select((v, i) => v * (metaScores[i] ?? 0)).ToArray();
+        // An unreadable meta output: R_meta = 0, or masked with maskUnreadableMeta (docs/method.md, deviations).
+        return v1.Select((v, i) => metaScores[i] is { } m ? v * m : maskUnreadableMeta ? Rewards.Masked : 0).ToArray();
     }
 
     /// <summary>

@@ -33,6 +33,11 @@ public sealed record RewardSpec
     /// </summary>
     public int RewardSamples { get; init; } = 1;
     public double RewardTemperature { get; init; } = 1.0;
+    /// <summary>
+    /// verifier-v2: an analysis whose frozen meta-verifier output does not parse gets R_meta = 0 (false, the default)
+    /// or is masked like an unscorable generation (true).
+    /// </summary>
+    public bool MaskUnreadableMeta { get; init; }
 
     public IEnumerable<(string Field, string Message)> Validate()
     {
