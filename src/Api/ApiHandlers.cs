@@ -188,16 +188,20 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         return m == null ? Problems.NotFound("Artifact", id) : Results.Json(m, Json.Options);
     }
 
-    /// <summary>GET /api/artifacts/{id}/files/{path}: one file of an artifact (sha256-checked), as stored.</summary>
+    /// <summary>
+    /// GET /api/artifacts/{id}/files/{path}: one file of an artifact, streamed as stored (Range honoured; the ETag is
+    /// the manifest's sha256, which clients check).
+    /// </summary>
     public async Task<IResult> GetArtifactFileAsync(string id, string path, CancellationToken ct = default)
     {
         if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid artifact id", "id");
         var m = await artifacts.GetAsync(id, ct);
         if (m == null) return Problems.NotFound("Artifact", id);
-        if (!m.Files.Any(f => f.Path == path)) return Problems.NotFound($"File of artifact {id}", path);
-        byte[] bytes = await artifacts.ReadFileAsync(m, path, ct);
+        var file = m.Files.FirstOrDefault(f => f.Path == path);
+        if (file == null) return Problems.NotFound($"File of artifact {id}", path);
+        var stream = await artifacts.OpenReadAsync(m, path, ct);
         string type = path.EndsWith(".jsonl") ? "application/x-ndjson" : path.EndsWith(".json") ? "application/json" : path.EndsWith(".md") ? "text/markdown" : "application/octet-stream";
-        return Results.Bytes(bytes, type);
+        return Results.Stream(stream, type, entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{file.Sha256}\""), enableRangeProcessing: true);
     }
 
     /// <summary>GET /api/artifacts/{id}/lineage: ancestors, edges and children.</summary>

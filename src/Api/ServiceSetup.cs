@@ -14,6 +14,8 @@ public static class ServiceSetup
         services.AddSingleton(storage);
         services.AddSingleton<GpuJobClient>();
         services.AddSingleton<ArtifactStore>();
+        services.AddSingleton<ArtifactUploads>();
+        services.AddSingleton<UploadHandlers>();
         services.AddSettings(GpuJobLimits.FromEnvironment);
         services.AddSingleton<ApiHandlers>();
         services.AddSingleton<LapHandlers>();

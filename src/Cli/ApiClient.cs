@@ -7,6 +7,8 @@ namespace MathV2.Cli;
 public sealed class ApiClient(string baseUrl, string key) : IDisposable
 {
     readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(30) };
+    /// <summary>For file transfers: no overall timeout (a chunk or a file takes as long as it takes).</summary>
+    readonly HttpClient _transfer = new() { BaseAddress = new Uri(baseUrl), Timeout = Timeout.InfiniteTimeSpan };
 
     public string BaseUrl => baseUrl;
     public string Key => key;
@@ -40,6 +42,38 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
     /// <summary>Posts a text body (JSONL) and reads the JSON answer.</summary>
     public async Task<T> PostTextAsync<T>(string path, string text, string contentType, CancellationToken ct = default) =>
         Read<T>(path, await SendRawAsync(HttpMethod.Post, path, new StringContent(text, Encoding.UTF8, contentType), ct));
+
+    /// <summary>Sends a file or chunk; the status and text of the answer, failures included (the caller reads 409s).</summary>
+    public async Task<(int Status, string Text)> PutStreamAsync(string path, Stream body, long? start, long length, long total, CancellationToken ct)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Put, path) { Content = new StreamContent(body) };
+        req.Headers.Add("x-functions-key", key);
+        req.Content.Headers.ContentLength = length;
+        if (start is { } s) req.Content.Headers.ContentRange = new System.Net.Http.Headers.ContentRangeHeaderValue(s, s + length - 1, total);
+        try
+        {
+            using var resp = await _transfer.SendAsync(req, ct);
+            return ((int)resp.StatusCode, await resp.Content.ReadAsStringAsync(ct));
+        }
+        catch (HttpRequestException e) { return (0, e.Message); }
+    }
+
+    /// <summary>Streams a file of the API into <paramref name="target"/>; the answer's ETag (the sha256 the manifest records).</summary>
+    public async Task<string?> DownloadAsync(string path, Stream target, CancellationToken ct)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Get, path);
+        req.Headers.Add("x-functions-key", key);
+        HttpResponseMessage resp;
+        try { resp = await _transfer.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct); }
+        catch (HttpRequestException e) { throw new CliException($"cannot reach the MathV2 API at {_http.BaseAddress}: {e.Message} (is the stack up? ./mathv2 status)"); }
+        using (resp)
+        {
+            if (!resp.IsSuccessStatusCode) throw new CliException($"{(int)resp.StatusCode} {resp.ReasonPhrase}: {Describe(await resp.Content.ReadAsStringAsync(ct))}");
+            await using var body = await resp.Content.ReadAsStreamAsync(ct);
+            await body.CopyToAsync(target, 1 << 20, ct);
+            return resp.Headers.ETag?.Tag.Trim('"');
+        }
+    }
 
     async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct) =>
         Read<T>(path, await SendRawAsync(method, path, body == null ? null : new StringContent(Core.Json.Serialize(body), Encoding.UTF8, "application/json"), ct));
@@ -76,5 +110,5 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
         return p.Errors is { Count: > 0 } errors ? detail + " " + string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(", ", e.Value)}")) : detail;
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() { _http.Dispose(); _transfer.Dispose(); }
 }

@@ -7,8 +7,33 @@ using Microsoft.DurableTask.Client;
 namespace MathV2.Functions;
 
 /// <summary>HTTP triggers: each forwards to the shared <see cref="ApiHandlers"/>. Keys are checked by the Functions host.</summary>
-public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps)
+public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, UploadHandlers uploads)
 {
+    [Function("StartUpload")]
+    public Task<IActionResult> StartUpload(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "artifacts/uploads")] HttpRequest req) =>
+        Execute(req, uploads.StartAsync(req, req.HttpContext.RequestAborted));
+
+    [Function("GetUpload")]
+    public Task<IActionResult> GetUpload(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "artifacts/uploads/{id}")] HttpRequest req, string id) =>
+        Execute(req, uploads.GetAsync(id, req.HttpContext.RequestAborted));
+
+    [Function("AbandonUpload")]
+    public Task<IActionResult> AbandonUpload(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = "artifacts/uploads/{id}")] HttpRequest req, string id) =>
+        Execute(req, uploads.AbandonAsync(id, req.HttpContext.RequestAborted));
+
+    [Function("CommitUpload")]
+    public Task<IActionResult> CommitUpload(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "artifacts/uploads/{id}/commit")] HttpRequest req, string id) =>
+        Execute(req, uploads.CommitAsync(id, req.HttpContext.RequestAborted));
+
+    [Function("PutUploadFile")]
+    public Task<IActionResult> PutUploadFile(
+        [HttpTrigger(AuthorizationLevel.Function, "put", Route = "artifacts/uploads/{id}/files/{*path}")] HttpRequest req, string id, string path) =>
+        Execute(req, uploads.PutFileAsync(req, id, path, req.HttpContext.RequestAborted));
+
     [Function("StartLap")]
     public Task<IActionResult> StartLap(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "laps")] HttpRequest req,

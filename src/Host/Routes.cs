@@ -31,6 +31,16 @@ public static class Routes
         api.MapGet("/laps/{id}/annotations/{batchId}", (string id, string batchId, LapHandlers h, CancellationToken ct) => h.GetAnnotationBatchAsync(id, batchId, ct));
         api.MapPost("/laps/{id}/annotations/{batchId}", (HttpRequest req, string id, string batchId, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.SubmitAnnotationsAsync(req, c, id, batchId, ct));
         api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));
+        api.MapPost("/artifacts/uploads", (HttpRequest req, UploadHandlers h, CancellationToken ct) => h.StartAsync(req, ct));
+        api.MapGet("/artifacts/uploads/{id}", (string id, UploadHandlers h, CancellationToken ct) => h.GetAsync(id, ct));
+        api.MapDelete("/artifacts/uploads/{id}", (string id, UploadHandlers h, CancellationToken ct) => h.AbandonAsync(id, ct));
+        api.MapPost("/artifacts/uploads/{id}/commit", (string id, UploadHandlers h, CancellationToken ct) => h.CommitAsync(id, ct));
+        api.MapPut("/artifacts/uploads/{id}/files/{**path}", (HttpRequest req, string id, string path, UploadHandlers h, CancellationToken ct) =>
+        {
+            // A chunk or a file is streamed into blocks, never buffered: no body size limit here (chunks keep requests small).
+            if (req.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
+            return h.PutFileAsync(req, id, path, ct);
+        });
         api.MapGet("/artifacts/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetArtifactAsync(id, ct));
         api.MapGet("/artifacts/{id}/files/{**path}", (string id, string path, ApiHandlers h, CancellationToken ct) => h.GetArtifactFileAsync(id, path, ct));
         api.MapGet("/artifacts/{id}/lineage", (string id, ApiHandlers h, CancellationToken ct) => h.GetLineageAsync(id, ct));

@@ -132,6 +132,23 @@ public sealed class LlamaCheckpointTests : IDisposable
     }
 
     [Fact]
+    public async Task What_the_worker_saves_passes_the_upload_checks_whole_and_sharded_tied_and_untied()
+    {
+        foreach (var (config, shard) in new[] { (C, long.MaxValue), (C with { TieEmbeddings = true }, 16L * 1024) })
+        {
+            if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
+            torch.manual_seed(5);
+            using var model = new LlamaForCausalLM(config);
+            LlamaCheckpoint.Save(model, _dir, maxShardBytes: shard);
+            File.WriteAllText(Path.Combine(_dir, CheckpointFiles.Tokenizer), "{\"model\": {\"type\": \"WordLevel\"}}");
+            var files = Directory.GetFiles(_dir).ToDictionary(f => Path.GetFileName(f), f => f);
+            Assert.Empty(await Core.Artifacts.UploadValidation.CheckCheckpointAsync(new Core.Artifacts.LocalUploadFiles(files)));
+            // The names the upload check expects are exactly the model's parameters.
+            Assert.Equal(model.state_dict().Keys.Order(), LlamaTensors.Expected(config).Keys.Order());
+        }
+    }
+
+    [Fact]
     public void Sharded_checkpoints_with_an_index_load_and_a_missing_parameter_is_named()
     {
         torch.manual_seed(4);

@@ -195,6 +195,9 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Equal(2.0, refine.Summary!.Value.GetProperty("meanIterations").GetDouble());
         Assert.Equal(6, refine.Summary.Value.GetProperty("selfAccepted").GetInt32());
         Assert.Equal(6, refine.Summary.Value.GetProperty("trajectories").GetInt32());
+        // Each trajectory's answer as a sample job's completion (what phase 1A labels when it refines its drafts).
+        var answers = Core.Laps.SampleCompletion.Read(await Text(refine.ResultArtifactId!, Core.Laps.LapFiles.Completions));
+        Assert.Equal(records.Select(r => (r.Id, r.Sample, r.Attempts[^1].Completion)), answers.Select(a => (a.Id, a.Index, a.Completion)));
 
         var capped = await Run(Spec(GpuJobKinds.Refine, new
         {

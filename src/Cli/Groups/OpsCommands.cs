@@ -139,17 +139,91 @@ public static class OpsCommands
             return 0;
         }, id);
         var path = new Argument<string>("path") { Description = "The file's path inside the artifact" };
-        var outFile = Text("--out", "Write the file here instead of stdout", "FILE");
-        var get = Command("get", "One file of an artifact (samples, reports, datasets)", async (pr, ct) =>
+        var outFile = Text("--out", "Write the file here (byte for byte, sha256-checked) instead of stdout", "FILE");
+        var get = Command("get", "One file of an artifact (samples, reports, datasets); binary files need --out", async (pr, ct) =>
         {
             string artifact = pr.GetValue(id)!, file = pr.GetValue(path)!;
             using var api = c.Api();
-            string text = await api.GetTextAsync($"/api/artifacts/{LapCommands.Escape(artifact)}/files/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}", ct);
-            if (pr.GetValue(outFile) is { } target) { await File.WriteAllTextAsync(target, text, ct); c.Out.WriteLine($"{file} of {artifact} written to {target}"); }
-            else c.Out.Write(text);
+            var manifest = await api.GetAsync<ArtifactManifest>($"/api/artifacts/{LapCommands.Escape(artifact)}", ct);
+            var entry = manifest.Files.FirstOrDefault(f => f.Path == file)
+                ?? throw new CliException($"artifact {artifact} has no file {file}{Core.Names.Hint(file, manifest.Files.Select(f => f.Path).ToList())}");
+            if (pr.GetValue(outFile) is { } target)
+            {
+                await new ArtifactTransfer(api, c.Err).DownloadFileAsync(manifest, entry, Path.GetFullPath(target), ct);
+                c.Out.WriteLine($"{file} of {artifact} written to {target} ({entry.Size} bytes, sha256 ok)");
+                return 0;
+            }
+            using var buffer = new MemoryStream();
+            await api.DownloadAsync($"/api/artifacts/{LapCommands.Escape(artifact)}/files/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}", buffer, ct);
+            try { c.Out.Write(new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length)); }
+            catch (System.Text.DecoderFallbackException) { throw new CliException($"{file} is binary: write it to a file with --out FILE"); }
             return 0;
         }, id, path, outFile);
-        return Group("artifacts", "Artifacts (checkpoints, datasets, samples, reports) and their lineage", show, lineage, get);
+
+        var paths = new Argument<string[]>("paths") { Description = "Files or folders (a folder's files keep their paths inside it)", Arity = ArgumentArity.OneOrMore };
+        var kind = Choice("--kind", "What the files are: a dataset (JSONL of a known schema) or a checkpoint (config, safetensors, tokenizer)", null, UploadValidation.Kinds);
+        kind.Required = true;
+        var name = Text("--name", "The artifact's id (a generated one otherwise)", "ID");
+        var schema = Choice("--schema", "Datasets: the schema of the one file given (it is stored as SCHEMA.jsonl)", null, [.. UploadValidation.DatasetFiles.Keys.Select(k => k[..^".jsonl".Length])]);
+        var skip = Flag("--skip-invalid", "Datasets: set bad rows aside (in FILE.rejected beside each file) and upload the rest");
+        var resume = Text("--resume", "Continue an interrupted upload (its id was printed when it started)", "UPLOAD");
+        var put = Command("put", "Upload files or folders as one immutable artifact, checked before anything is committed", async (pr, ct) =>
+        {
+            string k = pr.GetValue(kind)!;
+            var files = ArtifactTransfer.Collect(pr.GetValue(paths)!);
+            if (pr.GetValue(schema) is { } sc)
+            {
+                if (k != UploadValidation.Dataset || files.Count != 1) throw new CliException("--schema names the schema of one dataset file");
+                files = new() { [$"{sc}.jsonl"] = files.Values.Single() };
+            }
+            string? temp = null;
+            try
+            {
+                if (pr.GetValue(skip))
+                {
+                    if (k != UploadValidation.Dataset) throw new CliException("--skip-invalid is for datasets");
+                    temp = Directory.CreateTempSubdirectory("mathv2-put-").FullName;
+                    files = await SetAsideAsync(c, files, temp, ct);
+                }
+                await ArtifactTransfer.CheckAsync(k, files, ct);
+                using var api = c.Api();
+                var done = await new ArtifactTransfer(api, c.Err).PutAsync(k, pr.GetValue(name), files, pr.GetValue(resume), ct);
+                if (c.IsJson(pr)) c.WriteJson(done);
+                else c.Out.WriteLine($"artifact {done.Artifact} ({done.Kind}, {done.Files} file(s), {done.Bytes} bytes) committed");
+                return 0;
+            }
+            finally { if (temp != null) Directory.Delete(temp, true); }
+        }, paths, kind, name, schema, skip, resume);
+
+        var dir = Text("--out", "The folder to write the artifact's files to", "DIR", required: true);
+        var download = Command("download", "Every file of an artifact into a folder, byte for byte, each sha256-checked", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var done = await new ArtifactTransfer(api, c.Err).DownloadAsync(pr.GetValue(id)!, pr.GetValue(dir)!, ct);
+            if (c.IsJson(pr)) c.WriteJson(done);
+            else c.Out.WriteLine($"artifact {done.Artifact}: {done.Files} file(s), {done.Bytes} bytes in {done.Dir}");
+            return 0;
+        }, id, dir);
+        return Group("artifacts", "Artifacts (checkpoints, datasets, samples, reports): upload, download, lineage", show, lineage, get, put, download);
+    }
+
+    /// <summary>--skip-invalid: each dataset file's good rows to a temporary copy, its bad lines to FILE.rejected beside it.</summary>
+    static async Task<Dictionary<string, string>> SetAsideAsync(CliContext c, Dictionary<string, string> files, string temp, CancellationToken ct)
+    {
+        var kept = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, local) in files)
+        {
+            if (!UploadValidation.DatasetFiles.TryGetValue(name, out var schema)) { kept[name] = local; continue; }
+            string copy = Path.Combine(temp, name.Replace('/', '_'));
+            await using var input = File.OpenRead(local);
+            await using var good = File.Create(copy);
+            await using var rejected = File.Create(local + ".rejected");
+            var r = await Core.Datasets.Jsonl.FilterAsync(input, name, schema, good, rejected, ct);
+            foreach (var e in r.Errors.Take(20)) c.Err.WriteLine($"skipped: {e}");
+            if (r.ErrorCount > 0) c.Err.WriteLine($"{name}: {r.Rows} row(s) kept, {r.ErrorCount} set aside in {local}.rejected");
+            kept[name] = copy;
+        }
+        return kept;
     }
 }
 

@@ -85,6 +85,13 @@ public sealed class ArtifactStore(MathV2Storage storage)
         return bytes;
     }
 
+    /// <summary>A file of a committed artifact as a seekable stream read from storage in ranges (no hash check: the reader checks).</summary>
+    public async Task<Stream> OpenReadAsync(ArtifactManifest m, string path, CancellationToken ct = default)
+    {
+        if (!m.Files.Any(f => f.Path == path)) throw new FileNotFoundException($"artifact {m.Id} has no file {path}");
+        return await storage.Container(m.Container).GetBlobClient($"{m.Prefix}/{path}").OpenReadAsync(new Azure.Storage.Blobs.Models.BlobOpenReadOptions(allowModifications: false), ct);
+    }
+
     /// <summary>Whether a manifest exists under a prefix (used to show that a lost attempt left no result).</summary>
     public async Task<bool> HasManifestAsync(string container, string prefix, CancellationToken ct = default) =>
         (await storage.Container(container).GetBlobClient($"{prefix.TrimEnd('/')}/{ArtifactManifest.FileName}").ExistsAsync(ct)).Value;
@@ -147,6 +154,28 @@ public sealed class ArtifactWriter
         _files.Add(new ArtifactFile { Path = path, Sha256 = Convert.ToHexStringLower(SHA256.HashData(content)), Size = content.LongLength });
     }
 
+    /// <summary>Streams a file into the artifact, hashing it on the way (never whole in memory).</summary>
+    public async Task AddStreamAsync(string path, Stream content, CancellationToken ct = default)
+    {
+        CheckPath(path);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await using var hashing = new HashingStream(content, sha);
+        await _storage.Container(_container).GetBlobClient($"{_prefix}/{path}").UploadAsync(hashing, overwrite: true, ct);
+        _files.Add(new ArtifactFile { Path = path, Sha256 = Convert.ToHexStringLower(sha.GetHashAndReset()), Size = hashing.BytesRead });
+    }
+
+    /// <summary>A file already stored under the artifact's prefix (an upload's), with its known hash and size.</summary>
+    public void AddExisting(string path, string sha256, long size)
+    {
+        CheckPath(path);
+        _files.Add(new ArtifactFile { Path = path, Sha256 = sha256, Size = size });
+    }
+
+    static void CheckPath(string path)
+    {
+        if (path == ArtifactManifest.FileName || path.Contains("..")) throw new ArgumentException($"invalid artifact file path '{path}'");
+    }
+
     public Task AddTextAsync(string path, string text, CancellationToken ct = default) =>
         AddFileAsync(path, System.Text.Encoding.UTF8.GetBytes(text), ct);
 
@@ -178,4 +207,37 @@ public sealed class ArtifactWriter
             await _storage.Table(StorageNames.LineageTable).UpsertEntityAsync(new TableEntity(p, _id), TableUpdateMode.Replace, ct);
         return manifest;
     }
+}
+
+/// <summary>A read-only pass-through stream that hashes what is read from it.</summary>
+public sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
+{
+    public long BytesRead { get; private set; }
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        int n = inner.Read(buffer, offset, count);
+        hash.AppendData(buffer, offset, n);
+        BytesRead += n;
+        return n;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        int n = await inner.ReadAsync(buffer, ct);
+        hash.AppendData(buffer.Span[..n]);
+        BytesRead += n;
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 }

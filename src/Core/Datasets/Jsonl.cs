@@ -18,6 +18,9 @@ public sealed record DatasetReadResult<T>
     public required IReadOnlyList<string> RejectedLines { get; init; }
 }
 
+/// <summary>A streamed validation: good rows, the first bad ones, and how many bad ones there were in all.</summary>
+public sealed record DatasetValidation(int Rows, IReadOnlyList<DatasetError> Errors, int ErrorCount);
+
 /// <summary>Thrown when a dataset has bad rows and skipping was not asked for; names every bad row.</summary>
 public sealed class DatasetException(IReadOnlyList<DatasetError> errors)
     : Exception($"dataset rejected: {errors.Count} bad row(s); first: {errors[0]}" + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : ""))
@@ -58,6 +61,56 @@ public static class Jsonl
         }
         if (errors.Count > 0 && !skipInvalid) throw new DatasetException(errors);
         return new DatasetReadResult<T> { Rows = rows, Errors = errors, RejectedLines = rejected };
+    }
+
+    /// <summary>
+    /// Validates a JSONL stream row by row (never holding it whole): the rows of the schema, the first
+    /// <paramref name="maxErrors"/> bad rows and how many there were.
+    /// </summary>
+    public static async Task<DatasetValidation> ValidateAsync(Stream s, string fileName, DatasetKind kind, CancellationToken ct = default, int maxErrors = 100)
+    {
+        using var reader = new StreamReader(s, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        int lineNo = 0, rows = 0, errorCount = 0;
+        var errors = new List<DatasetError>();
+        void Error(DatasetError e) { errorCount++; if (errors.Count < maxErrors) errors.Add(e); }
+        while (await reader.ReadLineAsync(ct) is { } l)
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(l)) continue;
+            JsonElement row;
+            try { using var doc = JsonDocument.Parse(l); row = doc.RootElement.Clone(); }
+            catch (JsonException e) { Error(new DatasetError(fileName, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")); continue; }
+            var problems = DatasetSchema.Validate(kind, row).ToList();
+            if (problems.Count == 0) { rows++; continue; }
+            foreach (var p in problems) Error(new DatasetError(fileName, lineNo, p.Field, p.Message));
+        }
+        return new DatasetValidation(rows, errors, errorCount);
+    }
+
+    /// <summary>
+    /// Copies the good rows of a JSONL stream to <paramref name="good"/> and the bad lines to <paramref name="rejected"/>,
+    /// line by line: what --skip-invalid keeps and sets aside.
+    /// </summary>
+    public static async Task<DatasetValidation> FilterAsync(Stream input, string fileName, DatasetKind kind, Stream good, Stream rejected, CancellationToken ct = default, int maxErrors = 100)
+    {
+        using var reader = new StreamReader(input, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        await using var keep = new StreamWriter(good, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+        await using var aside = new StreamWriter(rejected, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+        int lineNo = 0, rows = 0, errorCount = 0;
+        var errors = new List<DatasetError>();
+        while (await reader.ReadLineAsync(ct) is { } l)
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(l)) continue;
+            List<(string Field, string Message)> problems;
+            try { using var doc = JsonDocument.Parse(l); problems = DatasetSchema.Validate(kind, doc.RootElement).ToList(); }
+            catch (JsonException e) { problems = [("(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")]; }
+            if (problems.Count == 0) { rows++; await keep.WriteLineAsync(l); continue; }
+            errorCount++;
+            if (errors.Count < maxErrors) errors.AddRange(problems.Select(p => new DatasetError(fileName, lineNo, p.Field, p.Message)));
+            await aside.WriteLineAsync(l);
+        }
+        return new DatasetValidation(rows, errors, errorCount);
     }
 
     /// <summary>

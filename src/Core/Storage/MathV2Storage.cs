@@ -11,6 +11,7 @@ public static class StorageNames
     public const string ArtifactsTable = "artifacts";
     public const string LineageTable = "lineage";
     public const string WorkersTable = "workers";
+    public const string UploadsTable = "uploads";
     public const string GpuJobsQueue = "gpu-jobs";
     public const string JobEventsQueue = "job-events";
     public const string JobsContainer = "jobs";
@@ -20,7 +21,7 @@ public static class StorageNames
     public const string AnnotationsContainer = "annotations";
 
     public static readonly string[] Containers = [JobsContainer, DatasetsContainer, CheckpointsContainer, LapsContainer, AnnotationsContainer];
-    public static readonly string[] Tables = [JobsTable, ArtifactsTable, LineageTable, WorkersTable];
+    public static readonly string[] Tables = [JobsTable, ArtifactsTable, LineageTable, WorkersTable, UploadsTable];
     public static readonly string[] Queues = [GpuJobsQueue, JobEventsQueue];
 }
 

@@ -97,7 +97,11 @@ public static class ModelArtifacts
         string dir = Path.Combine(workDir, "out");
         if (Directory.Exists(dir)) Directory.Delete(dir, true);
         var files = LlamaCheckpoint.Save(model, dir, maxShardBytes: 2L << 30);
-        foreach (string f in files) await context.Output.AddFileAsync(f, await File.ReadAllBytesAsync(Path.Combine(dir, f), ct), ct);
+        foreach (string f in files)
+        {
+            await using var stream = File.OpenRead(Path.Combine(dir, f));
+            await context.Output.AddStreamAsync(f, stream, ct);
+        }
         string tokJson = tok switch
         {
             CharTokenizer c => c.ToJson(),
