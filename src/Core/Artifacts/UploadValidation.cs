@@ -67,7 +67,9 @@ public static class UploadValidation
             try
             {
                 using var doc = JsonDocument.Parse(await ReadTextAsync(files, CheckpointFiles.Tokenizer, ct));
-                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("model", out _))
+                // A Hugging Face tokenizer.json has a "model"; the demo's own tokenizers say their type.
+                bool own = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out var t) && t.GetString() is "mathv2-char" or "mathv2-words";
+                if (!own && (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("model", out _)))
                     problems.Add($"{CheckpointFiles.Tokenizer}: not a tokenizer.json (no \"model\")");
             }
             catch (JsonException e) { problems.Add($"{CheckpointFiles.Tokenizer}: not JSON ({e.Message.Split(" Path:")[0]})"); }
