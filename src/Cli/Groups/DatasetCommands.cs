@@ -22,50 +22,77 @@ public static class DatasetCommands
 
     static Command Import(CliContext c)
     {
-        var input = ExistingFile("--in", "The rows to import (JSONL)", required: true);
-        var problem = Text("--problem-field", "The field holding the problem statement", "FIELD", required: true);
+        var input = ExistingFile("--in", "The rows to import (JSONL, or a JSON array)", required: true);
+        var problem = Text("--problem-field", "The field holding the problem statement (dot paths for nested fields: meta.statement)", "FIELD", required: true);
         var proof = Text("--proof-field", "The field holding a proof (graded proofs)", "FIELD");
-        var score = Text("--score-field", "The field holding a proof's or analysis's score (0, 0.5 or 1)", "FIELD");
+        var score = Text("--score-field", "The field holding a proof's or analysis's score", "FIELD");
         var analysis = Text("--analysis-field", "The field holding a verifier analysis (rated analyses)", "FIELD");
-        var id = Text("--id-field", "The field holding the row's id (a hash of the row otherwise)", "FIELD");
-        var outFile = Text("--out", "Write the imported JSONL here (bad rows to FILE.rejected)", "FILE");
+        var id = Text("--id-field", "The field holding the row's id (a hash of the problem otherwise)", "FIELD");
+        var scoreMap = Text("--score-map", "Map points to scores, inclusive ranges: \"7:1,5-6:0.5,0-4:0\" (an unmapped value is a bad row)", "MAP");
+        var scoreScale = Text("--score-scale", "A continuous score on LO-HI, rounded to the nearest of 0, 0.5, 1 (ties to the lower): \"0-1\"", "LO-HI");
+        var outFile = Text("--out", "Write the imported JSONL here (bad rows to FILE.rejected with --skip-invalid)", "FILE");
         var skip = Flag("--skip-invalid", "Set bad rows aside instead of rejecting the whole file");
         var artifact = Text("--artifact", "Also store the rows as a dataset artifact with this id on the local stack", "ID");
-        return Command("import", "Import problems, graded proofs or rated analyses from JSONL; every bad row is named (file:line: field)", async (pr, ct) =>
+        return Command("import", "Import problems, graded proofs or rated analyses from JSONL or a JSON array, streamed; duplicates dropped; every bad row named (file:line: field)", async (pr, ct) =>
         {
             string path = pr.GetValue(input)!;
+            ScoreMapping? scores;
+            try
+            {
+                scores = (pr.GetValue(scoreMap), pr.GetValue(scoreScale)) switch
+                {
+                    ({ }, { }) => throw new CliException("--score-map and --score-scale exclude each other"),
+                    ({ } m, null) => ScoreMapping.ParseMap(m),
+                    (null, { } sc) => ScoreMapping.ParseScale(sc),
+                    _ => null,
+                };
+            }
+            catch (FormatException e) { throw new CliException($"--score-{(pr.GetValue(scoreMap) != null ? "map" : "scale")}: {e.Message}"); }
             var map = new FieldMapping
             {
                 ProblemField = pr.GetValue(problem)!, ProofField = pr.GetValue(proof), ScoreField = pr.GetValue(score),
-                AnalysisField = pr.GetValue(analysis), IdField = pr.GetValue(id),
+                AnalysisField = pr.GetValue(analysis), IdField = pr.GetValue(id), Scores = scores,
             };
             string? outPath = pr.GetValue(outFile);
-            string jsonl;
-            DatasetKind kind;
-            int rejected;
+            bool json = c.IsJson(pr);
+            // Written to a temporary file first: a rejected import leaves nothing behind.
+            string temp = Path.GetTempFileName();
+            ImportSummary summary;
             try
             {
-                var (j, k, r) = DatasetImporter.Import(await File.ReadAllTextAsync(path, ct), path, map, pr.GetValue(skip));
-                (jsonl, kind, rejected) = (j, k, r.RejectedLines.Count);
-                foreach (var e in r.Errors) c.Err.WriteLine($"skipped: {e}");
-                if (rejected > 0 && outPath != null) await File.WriteAllLinesAsync(outPath + ".rejected", r.RejectedLines, ct);
+                await using (var source = File.OpenRead(path))
+                await using (var target = File.Create(temp))
+                await using (var rejected = outPath != null && pr.GetValue(skip) ? File.Create(outPath + ".rejected") : null)
+                {
+                    try { summary = await DatasetImporter.ImportAsync(source, path, map, target, rejected, pr.GetValue(skip), ct); }
+                    catch (DatasetException e)
+                    {
+                        throw new CliException(string.Join("\n", e.Errors.Take(20)) + (e.Total > 20 ? $"\n… {e.Total - 20} more bad rows" : "") +
+                            "\nnothing was imported (use --skip-invalid to set bad rows aside)");
+                    }
+                    catch (ArgumentException e) { throw new CliException(e.Message); }
+                }
+                foreach (var e in summary.Errors.Take(20)) c.Err.WriteLine($"skipped: {e}");
+                if (outPath != null) File.Move(temp, outPath, overwrite: true);
+                string stored = outPath ?? temp;
+                string? artifactId = pr.GetValue(artifact) is { } a ? await UploadDatasetAsync(c.Layout, a, summary.Kind.ToString(), stored, ct) : null;
+                var done = new DatasetImported(summary.Kind, summary.Kept, summary.Rejected, outPath, artifactId)
+                {
+                    Read = summary.Read, Mapped = summary.Mapped, Duplicates = summary.Duplicates,
+                };
+                if (json) c.WriteJson(done);
+                else
+                {
+                    c.Err.WriteLine($"read {summary.Read} row(s): kept {summary.Kept} {summary.Kind}" + (summary.Mapped > 0 ? $" ({summary.Mapped} scores mapped by {scores!.Spec})" : "") +
+                        $", {summary.Duplicates} duplicate(s) dropped, {summary.Rejected} rejected" + (summary.Rejected > 0 && outPath != null ? $" (in {outPath}.rejected)" : "") +
+                        $"{(outPath != null ? $" → {outPath}" : "")}{(artifactId != null ? $" (artifact {artifactId})" : "")}");
+                    if (outPath == null && artifactId == null)
+                        await using (var written = File.OpenRead(temp)) { using var r = new StreamReader(written); while (await r.ReadLineAsync(ct) is { } line) c.Out.WriteLine(line); }
+                }
+                return 0;
             }
-            catch (DatasetException e)
-            {
-                throw new CliException(string.Join("\n", e.Errors.Take(20)) + (e.Errors.Count > 20 ? $"\n… {e.Errors.Count - 20} more" : "") +
-                    "\nnothing was imported (use --skip-invalid to set bad rows aside)");
-            }
-            catch (ArgumentException e) { throw new CliException(e.Message); }
-            int rows = jsonl.Count(ch => ch == '\n');
-            if (outPath != null) await File.WriteAllTextAsync(outPath, jsonl, ct);
-            string? stored = pr.GetValue(artifact) is { } artifactId ? await UploadDatasetAsync(c.Layout, artifactId, kind.ToString(), [("data.jsonl", jsonl)], ct) : null;
-            bool json = c.IsJson(pr);
-            if (json) c.WriteJson(new DatasetImported(kind, rows, rejected, outPath, stored));
-            else c.Out.WriteLine($"imported {rows} {kind} row(s){(rejected > 0 ? $", {rejected} set aside" + (outPath != null ? $" in {outPath}.rejected" : " (listed above)") : "")}" +
-                $"{(outPath != null ? $" → {outPath}" : "")}{(stored != null ? $" (artifact {stored})" : "")}");
-            if (outPath == null && stored == null && !json) c.Out.Write(jsonl);
-            return 0;
-        }, input, problem, proof, score, analysis, id, outFile, skip, artifact);
+            finally { if (File.Exists(temp)) File.Delete(temp); }
+        }, input, problem, proof, score, analysis, id, scoreMap, scoreScale, outFile, skip, artifact);
     }
 
     static Command Demo(CliContext c)
@@ -101,6 +128,18 @@ public static class DatasetCommands
     }
 
     /// <summary>Stores files as an immutable artifact in the datasets container of the local stack.</summary>
+    static async Task<string> UploadDatasetAsync(StackLayout layout, string id, string kind, string file, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id)) throw new CliException($"invalid artifact id '{id}': use letters, digits, '-', '_' or '.'");
+        if (!File.Exists(layout.PidFile)) throw new CliException("storing an artifact needs the local stack: run ./mathv2 up");
+        var store = new ArtifactStore(new MathV2Storage(layout.StorageConnectionString));
+        if (await store.GetAsync(id, ct) != null) throw new CliException($"artifact {id} already exists (artifacts are immutable)");
+        var w = store.Create(id, kind, StorageNames.DatasetsContainer, id, new ArtifactProducer { Worker = "mathv2 cli" });
+        await using (var stream = File.OpenRead(file)) await w.AddStreamAsync("data.jsonl", stream, ct);
+        await w.CommitAsync(ct);
+        return id;
+    }
+
     static async Task<string> UploadDatasetAsync(StackLayout layout, string id, string kind, IEnumerable<(string Name, string Text)> files, CancellationToken ct)
     {
         if (!Ids.IsValid(id)) throw new CliException($"invalid artifact id '{id}': use letters, digits, '-', '_' or '.'");
@@ -188,5 +227,10 @@ public static class DatasetCommands
 
 public sealed record PromptsImported(string Name, string Source, string Sha256, string Out);
 
-public sealed record DatasetImported(DatasetKind Kind, int Rows, int Rejected, string? Out, string? Artifact);
+public sealed record DatasetImported(DatasetKind Kind, int Rows, int Rejected, string? Out, string? Artifact)
+{
+    public int Read { get; init; }
+    public int Mapped { get; init; }
+    public int Duplicates { get; init; }
+}
 public sealed record DemoDatasetsWritten(string Dir, DemoDatasetOptions Options, IReadOnlyDictionary<string, int> Rows, string? Artifact);

@@ -22,10 +22,13 @@ public sealed record DatasetReadResult<T>
 public sealed record DatasetValidation(int Rows, IReadOnlyList<DatasetError> Errors, int ErrorCount);
 
 /// <summary>Thrown when a dataset has bad rows and skipping was not asked for; names every bad row.</summary>
-public sealed class DatasetException(IReadOnlyList<DatasetError> errors)
-    : Exception($"dataset rejected: {errors.Count} bad row(s); first: {errors[0]}" + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : ""))
+public sealed class DatasetException(IReadOnlyList<DatasetError> errors) : Exception
 {
     public IReadOnlyList<DatasetError> Errors { get; } = errors;
+    /// <summary>How many bad rows there were (Errors may list only the first ones).</summary>
+    public int Total { get; init; } = errors.Count;
+
+    public override string Message => $"dataset rejected: {Total} bad row(s); first: {Errors[0]}" + (Total > 1 ? $" (and {Total - 1} more)" : "");
 }
 
 /// <summary>JSONL readers and writers for D_p, D_v, D_mv and demonstrations, with schema validation.</summary>
