@@ -8,7 +8,7 @@ namespace MathV2.Orchestrations;
 
 /// <summary>
 /// 2 generator: GRPO on D_p, the frozen verifier v2 scoring each proof (R_Y alone, the paper's eq. 4; or the α/β
-/// reward with method.generatorReward "self-verification"), from the base model (later laps: the previous lap's
+/// reward, "self-verification", the demo's default: LapSpec.Phase2Reward), from the base model (later laps: the previous lap's
 /// generator; method.generatorInit "verifier": from v2). Measured on held-out problems by the oracle and by v2,
 /// against the base model.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         var spec = input.Spec;
         string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), v2 = PhaseInput.Need(input.Artifacts.VerifierV2, "verifierV2");
         string policy = spec.Method.GeneratorInit == MethodOptions.FromVerifier ? v2 : input.Previous?.SelfVerifyingGenerator ?? baseModel;
-        string reward = spec.Method.GeneratorReward == MethodOptions.ProofReward ? RewardSpec.Proof : RewardSpec.Generator;
+        string reward = spec.Phase2Reward == MethodOptions.ProofReward ? RewardSpec.Proof : RewardSpec.Generator;
         var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", new GrpoJobParameters
         {
             Policy = policy, Reference = spec.KlReference(baseModel, policy),

@@ -138,14 +138,17 @@ public sealed class PhaseTests
     }
 
     [Fact]
-    public async Task Phase_2_rewards_the_proof_alone_by_default_and_follows_the_method_options()
+    public async Task Phase_2_rewards_the_proof_alone_when_asked_the_demo_keeps_its_reward_and_the_method_options_apply()
     {
         var (host, s) = await StartAsync();
         await using var _ = host;
         var artifacts = new LapArtifacts { Base = "base", VerifierV2 = "v2", BaseHeldOutProofs = "base-heldout" };
-        await RunAsync(host, TaskNames.Phase2, Input(artifacts));
+        await RunAsync(host, TaskNames.Phase2, Input(artifacts, spec: new LapSpec { Method = new() { GeneratorReward = MethodOptions.ProofReward } }));
         var grpo = s.Parameters<GrpoJobParameters>("lap-t-2-generator");
         Assert.Equal(("base", "base", RewardSpec.Proof, "v2", 1), (grpo.Policy, grpo.Reference, grpo.Reward.Kind, grpo.Reward.Verifier, grpo.Reward.RewardSamples));
+        // The demo's default is the reward its targets were measured with; other domains default to the paper's.
+        Assert.Equal(MethodOptions.SelfVerificationReward, new LapSpec().Phase2Reward);
+        Assert.Equal(MethodOptions.ProofReward, new LapSpec { Domain = "datasets" }.Phase2Reward);
         Assert.Same(Core.Method.Prompts.Compact, grpo.Reward.Prompts);
 
         var (other, s2) = await StartAsync();

@@ -90,9 +90,10 @@ public sealed record MethodOptions
 
     /// <summary>
     /// Phase 2's reward: "proof" (the paper's eq. 4: R_Y alone, the verifier's score of the proof; the
-    /// self-evaluation is not scored) or "self-verification" (α·R_Y + β·R_Z with R_meta = 1, as phase 3 without a meta-verifier).
+    /// self-evaluation is not scored) or "self-verification" (α·R_Y + β·R_Z with R_meta = 1, as phase 3 without a
+    /// meta-verifier). Left out: the domain's (<see cref="LapSpec.Phase2Reward"/>).
     /// </summary>
-    public string GeneratorReward { get; init; } = ProofReward;
+    public string? GeneratorReward { get; init; }
     /// <summary>
     /// Where phase 2 starts: "base" (the lap's base model; later laps the previous generator) or "verifier" (the
     /// lap's verifier v2, as the paper initialises the generator from the verifier, §3.1).
@@ -116,7 +117,7 @@ public sealed record MethodOptions
 
     public IEnumerable<(string Field, string Message)> Validate()
     {
-        if (GeneratorReward is not (ProofReward or SelfVerificationReward)) yield return ("method.generatorReward", $"must be {ProofReward} or {SelfVerificationReward}");
+        if (GeneratorReward is not (null or ProofReward or SelfVerificationReward)) yield return ("method.generatorReward", $"must be {ProofReward} or {SelfVerificationReward}");
         if (GeneratorInit is not (FromBase or FromVerifier)) yield return ("method.generatorInit", $"must be {FromBase} or {FromVerifier}");
         if (KlReference is not (FromBase or FromPolicy)) yield return ("method.klReference", $"must be {FromBase} or {FromPolicy}");
         if (RewardSamples is < 1 or > 64) yield return ("method.rewardSamples", "must be between 1 and 64");

@@ -45,6 +45,13 @@ public sealed record LapSpec
     [System.Text.Json.Serialization.JsonIgnore]
     public Core.Method.PromptSet PromptSet => Prompts ?? Core.Method.Prompts.Set(Demo.Prompts);
 
+    /// <summary>
+    /// Phase 2's reward: method.generatorReward, else the domain's: the demo keeps "self-verification", the reward its
+    /// targets were measured with (R_Y alone measured worse there: docs/journal); other domains take the paper's "proof".
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Phase2Reward => Method.GeneratorReward ?? (Domain == "demo" ? MethodOptions.SelfVerificationReward : MethodOptions.ProofReward);
+
     /// <summary>The KL reference of a GRPO run that starts from policy (method.klReference).</summary>
     public string KlReference(string baseModel, string policy) => Method.KlReference == MethodOptions.FromPolicy ? policy : baseModel;
 
