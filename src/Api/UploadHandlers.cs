@@ -41,16 +41,16 @@ public sealed partial class UploadHandlers(ArtifactUploads uploads)
     /// <summary>PUT /api/artifacts/uploads/{id}/files/{path}: a whole file, or a chunk with Content-Range: bytes START-END/TOTAL.</summary>
     public Task<IResult> PutFileAsync(HttpRequest req, string id, string path, CancellationToken ct = default) => WithSession(id, ct, async s =>
     {
-        long? start = null, total = null;
+        long? start = null, end = null, total = null;
         if (req.Headers.ContentRange.ToString() is { Length: > 0 } range)
         {
             var m = ContentRange().Match(range);
-            if (!m.Success) return Problems.BadRequest($"Content-Range must be 'bytes START-END/TOTAL', not '{range}'", "Content-Range");
-            (start, total) = (long.Parse(m.Groups["start"].Value), long.Parse(m.Groups["total"].Value));
-            if (long.Parse(m.Groups["end"].Value) < start || long.Parse(m.Groups["end"].Value) >= total)
-                return Problems.BadRequest($"Content-Range '{range}' is not a range of the file", "Content-Range");
+            if (!m.Success || !long.TryParse(m.Groups["start"].Value, out long a) || !long.TryParse(m.Groups["end"].Value, out long b) || !long.TryParse(m.Groups["total"].Value, out long t))
+                return Problems.BadRequest($"Content-Range must be 'bytes START-END/TOTAL', not '{range}'", "Content-Range");
+            if (b < a || b >= t) return Problems.BadRequest($"Content-Range '{range}' is not a range of the file", "Content-Range");
+            (start, end, total) = (a, b, t);
         }
-        var state = await uploads.PutFileAsync(s, path, req.Body, start, total, ct);
+        var state = await uploads.PutFileAsync(s, path, req.Body, start, end, total, ct);
         return Results.Json(state, Json.Options);
     });
 
@@ -82,7 +82,7 @@ public sealed partial class UploadHandlers(ArtifactUploads uploads)
         }
         catch (UploadException e)
         {
-            var errors = new Dictionary<string, string[]> { [e.Field ?? "body"] = e.Problems.Count > 0 ? [.. e.Problems] : [e.Message] };
+            var errors = new Dictionary<string, string[]> { [e.Field ?? "body"] = e.Problems.Count > 0 ? [.. e.Problems.Take(100)] : [e.Message] };
             return Problems.Invalid(errors, e.Problems.Count > 0 ? $"{e.Message}:\n{UploadValidation.Summarize(e.Problems)}" : e.Message);
         }
     }

@@ -43,6 +43,22 @@ public sealed class ApiClient(string baseUrl, string key) : IDisposable
     public async Task<T> PostTextAsync<T>(string path, string text, string contentType, CancellationToken ct = default) =>
         Read<T>(path, await SendRawAsync(HttpMethod.Post, path, new StringContent(text, Encoding.UTF8, contentType), ct));
 
+    /// <summary>A POST that may take long (an upload's commit validates every file): no timeout.</summary>
+    public async Task<T> PostLongAsync<T>(string path, CancellationToken ct)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Post, path);
+        req.Headers.Add("x-functions-key", key);
+        HttpResponseMessage resp;
+        try { resp = await _transfer.SendAsync(req, ct); }
+        catch (HttpRequestException e) { throw new CliException($"cannot reach the MathV2 API at {_http.BaseAddress}: {e.Message} (is the stack up? ./mathv2 status)"); }
+        using (resp)
+        {
+            string text = await resp.Content.ReadAsStringAsync(ct);
+            if (!resp.IsSuccessStatusCode) throw new CliException($"{(int)resp.StatusCode} {resp.ReasonPhrase}: {Describe(text)}");
+            return Read<T>(path, text);
+        }
+    }
+
     /// <summary>Sends a file or chunk; the status and text of the answer, failures included (the caller reads 409s).</summary>
     public async Task<(int Status, string Text)> PutStreamAsync(string path, Stream body, long? start, long length, long total, CancellationToken ct)
     {

@@ -30,7 +30,11 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
             if (File.Exists(p)) Add(Path.GetFileName(p), Path.GetFullPath(p));
             else if (Directory.Exists(p))
                 foreach (string f in Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                {
+                    // What this tool leaves beside files (rows set aside, downloads in progress) is not part of a folder's artifact.
+                    if (f.EndsWith(".rejected", StringComparison.Ordinal) || f.EndsWith(".partial", StringComparison.Ordinal)) continue;
                     Add(Path.GetRelativePath(p, f).Replace('\\', '/'), Path.GetFullPath(f));
+                }
             else throw new CliException($"{p}: no such file or folder");
         }
         if (files.Count == 0) throw new CliException("nothing to upload: the folders are empty");
@@ -66,10 +70,11 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
             var there = view.Files.FirstOrDefault(f => f.Path == path);
             string localSha = await ShaAsync(local, ct);
             if (there is { Complete: true } && there.Received == size && there.Sha256 == localSha) { progress.WriteLine($"  {path}: already uploaded"); continue; }
-            string sent = await SendFileAsync(uploadId, path, local, size, there is { Complete: false } ? there.Received : 0, ct);
+            string sent = await SendFileAsync(uploadId, path, local, size, there is { Complete: false } && there.Received <= size ? there.Received : 0, ct);
             if (sent != localSha) throw new CliException($"{path}: the server stored sha256 {sent}, the file has {localSha}; send it again with --resume {uploadId}");
         }
-        var manifest = await api.PostAsync<Core.Artifacts.ArtifactManifest>($"/api/artifacts/uploads/{uploadId}/commit", ct: ct);
+        progress.WriteLine($"  checking and committing {view.Upload.ArtifactId}");
+        var manifest = await api.PostLongAsync<Core.Artifacts.ArtifactManifest>($"/api/artifacts/uploads/{uploadId}/commit", ct);
         return new ArtifactUploaded(manifest.Id, kind, uploadId, manifest.Files.Count, bytes, manifest.Files);
     }
 
@@ -77,8 +82,12 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
     async Task<string> SendFileAsync(string uploadId, string path, string local, long size, long from, CancellationToken ct)
     {
         string url = $"/api/artifacts/uploads/{uploadId}/files/{string.Join('/', path.Split('/').Select(Uri.EscapeDataString))}";
+        long lastChunk = size == 0 ? 0 : (size - 1) / ArtifactUploads.BlockBytes * ArtifactUploads.BlockBytes;
+        // From where the server's bytes end (block-aligned), and never past the last chunk: that one completes the file.
+        long Resume(long received) => Math.Min(received - received % ArtifactUploads.BlockBytes, lastChunk);
+        long offset = from <= size ? Resume(from) : 0;
         int failures = 0;
-        long offset = from - from % ArtifactUploads.BlockBytes;
+        long? refused = null;
         while (true)
         {
             bool whole = size <= ChunkBytes && offset == 0;
@@ -96,26 +105,37 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
                 var state = JsonSerializer.Deserialize<UploadFileState>(text, Core.Json.Options)!;
                 if (!whole && size > ChunkBytes) progress.WriteLine($"  {path}: {state.Received >> 20} of {size >> 20} MiB");
                 if (state.Complete) { progress.WriteLine($"  {path}: {size} bytes"); return state.Sha256!; }
-                offset = state.Received;
+                offset = Resume(state.Received);
                 failures = 0;
                 continue;
             }
-            if (status == 409 && JsonDocument.Parse(text).RootElement.TryGetProperty("received", out var r))
+            if (status == 409 && Received(text) is { } at)
             {
-                offset = r.GetInt64();   // the server has more (or less) than this chunk assumed: continue from there
-                if (offset >= size) throw new CliException($"{path}: the upload already holds the whole file; commit or abandon upload {uploadId}");
+                // The server holds other bytes than this chunk assumed: continue from there (once; twice is a loop).
+                if (refused == at) throw new CliException($"{path}: the server keeps answering that {at} bytes arrived; abandon upload {uploadId} and start again");
+                refused = at;
+                offset = at > size ? 0 : Resume(at);
                 continue;
             }
             if (status is 0 or >= 500 && ++failures <= Retries)
             {
                 progress.WriteLine($"  {path}: {(status == 0 ? text : $"HTTP {status}")}; retrying ({failures}/{Retries})");
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, 1 << failures)), ct);
-                var view = await api.GetAsync<UploadView>($"/api/artifacts/uploads/{uploadId}", ct);
-                offset = view.Files.FirstOrDefault(f => f.Path == path) is { Complete: false } partial ? partial.Received : 0;
+                var there = (await api.GetAsync<UploadView>($"/api/artifacts/uploads/{uploadId}", ct)).Files.FirstOrDefault(f => f.Path == path);
+                // The last answer may be what was lost: a file already whole (or being hashed) is not sent again.
+                if (there is { Complete: true } && there.Received == size) return there.Sha256!;
+                if (there is { Complete: false } && there.Received == size && size > 0) { progress.WriteLine($"  {path}: whole; its sha256 is being computed"); continue; }
+                offset = there is null || there.Received > size ? 0 : Resume(there.Received);
                 continue;
             }
-            throw new CliException($"{path}: {status} {ApiClient.Describe(text)} (upload {uploadId}: --resume {uploadId} continues it)");
+            throw new CliException($"{path}: {(status == 0 ? text : $"{status} {ApiClient.Describe(text)}")} (upload {uploadId}: --resume {uploadId} continues it)");
         }
+    }
+
+    static long? Received(string problem)
+    {
+        try { using var doc = JsonDocument.Parse(problem); return doc.RootElement.TryGetProperty("received", out var r) && r.TryGetInt64(out long v) ? v : null; }
+        catch (JsonException) { return null; }
     }
 
     /// <summary>Writes every file of the artifact under <paramref name="dir"/>, each checked against the manifest's sha256 and size.</summary>

@@ -21,7 +21,7 @@ public sealed class ArtifactUploadTests(AzuriteFixture azurite) : IClassFixture<
     {
         string id = NewId("ds");
         var s = await Uploads.StartAsync(UploadValidation.Dataset, id);
-        var state = await Uploads.PutFileAsync(s, "problems.jsonl", Body(Problems), null, null);
+        var state = await Uploads.PutFileAsync(s, "problems.jsonl", Body(Problems), null, null, null);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Problems))), state.Sha256);
         Assert.Null(await Store.GetAsync(id));
         var m = await Uploads.CommitAsync(s);
@@ -40,21 +40,30 @@ public sealed class ArtifactUploadTests(AzuriteFixture azurite) : IClassFixture<
         new Random(7).NextBytes(bytes);
         int chunk = ArtifactUploads.BlockBytes;
         var s = await Uploads.StartAsync(UploadValidation.Checkpoint, NewId("ck"));
-        var first = await Uploads.PutFileAsync(s, "model.safetensors", Body(bytes[..chunk]), 0, bytes.Length);
+        long total = bytes.Length;
+        Task<UploadFileState> Chunk(int from, int to, Stream? body = null) => Uploads.PutFileAsync(s, "model.safetensors", body ?? Body(bytes[from..to]), from, to - 1, total);
+        var first = await Chunk(0, chunk);
         Assert.Equal((chunk, false), (first.Received, first.Complete));
-        // The client lost the answer and sends the same chunk again, then one past the end: told where to resume.
-        var wrong = await Assert.ThrowsAsync<UploadException>(() => Uploads.PutFileAsync(s, "model.safetensors", Body(bytes[(2 * chunk)..]), 2 * chunk, bytes.Length));
+        // The client lost the answer and sends the same chunk again: accepted. One past what arrived: told where to resume.
+        Assert.Equal(chunk, (await Chunk(0, chunk)).Received);
+        var wrong = await Assert.ThrowsAsync<UploadException>(() => Chunk(2 * chunk, bytes.Length));
         Assert.Equal((409, (long?)chunk), (wrong.Status, wrong.Received));
-        // An interrupted second chunk leaves part of its bytes; the view shows what arrived, in order.
-        var cut = new CutStream(bytes[chunk..(2 * chunk)], 1000);
-        await Assert.ThrowsAsync<IOException>(() => Uploads.PutFileAsync(s, "model.safetensors", cut, chunk, bytes.Length));
+        // An interrupted second chunk leaves none of its bytes; the view shows what arrived, in order.
+        await Assert.ThrowsAsync<IOException>(() => Chunk(chunk, 2 * chunk, new CutStream(bytes[chunk..(2 * chunk)], 1000)));
         Assert.Equal(chunk, Assert.Single((await Uploads.ViewAsync(s)).Files).Received);
-        await Uploads.PutFileAsync(s, "model.safetensors", Body(bytes[chunk..(2 * chunk)]), chunk, bytes.Length);
-        var done = await Uploads.PutFileAsync(s, "model.safetensors", Body(bytes[(2 * chunk)..]), 2 * chunk, bytes.Length);
+        // A body longer than its Content-Range is refused.
+        Assert.Equal(400, (await Assert.ThrowsAsync<UploadException>(() => Uploads.PutFileAsync(s, "model.safetensors", Body(bytes[chunk..(2 * chunk + 10)]), chunk, 2 * chunk - 1, total))).Status);
+        await Chunk(chunk, 2 * chunk);
+        var done = await Chunk(2 * chunk, bytes.Length);
         Assert.True(done.Complete);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), done.Sha256);
+        Assert.Equal(409, (await Assert.ThrowsAsync<UploadException>(() => Chunk(chunk, 2 * chunk))).Status);
         var stored = await azurite.Storage.Container(s.Container).GetBlobClient($"{s.Prefix}/model.safetensors").DownloadContentAsync();
         Assert.Equal(bytes, stored.Value.Content.ToArray());
+
+        // A chunk at 0 of a whole file starts it over (a file changed on disk is sent again).
+        var restarted = await Chunk(0, chunk);
+        Assert.Equal((chunk, false), (restarted.Received, restarted.Complete));
     }
 
     [Fact]
@@ -62,8 +71,8 @@ public sealed class ArtifactUploadTests(AzuriteFixture azurite) : IClassFixture<
     {
         string id = NewId("bad");
         var s = await Uploads.StartAsync(UploadValidation.Dataset, id);
-        await Uploads.PutFileAsync(s, "problems.jsonl", Body(Problems + "{\"id\": \"p2\"}\n"), null, null);
-        await Uploads.PutFileAsync(s, "extra.csv", Body("a,b"), null, null);
+        await Uploads.PutFileAsync(s, "problems.jsonl", Body(Problems + "{\"id\": \"p2\"}\n"), null, null, null);
+        await Uploads.PutFileAsync(s, "extra.csv", Body("a,b"), null, null, null);
         var e = await Assert.ThrowsAsync<UploadException>(() => Uploads.CommitAsync(s));
         Assert.Equal(400, e.Status);
         Assert.Contains("problems.jsonl:2: problem is required", e.Problems);
@@ -71,12 +80,24 @@ public sealed class ArtifactUploadTests(AzuriteFixture azurite) : IClassFixture<
         Assert.Null(await Store.GetAsync(id));
 
         // The upload stays open: the file is sent again, fixed; the stray one is what abandoning removes.
-        await Uploads.PutFileAsync(s, "problems.jsonl", Body(Problems), null, null);
+        await Uploads.PutFileAsync(s, "problems.jsonl", Body(Problems), null, null, null);
         await Uploads.AbandonAsync(s);
         Assert.Empty(await Uploads.FilesAsync(s));
         Assert.Equal("abandoned", (await Uploads.GetAsync(s.UploadId))!.Status);
-        Assert.Equal(409, (await Assert.ThrowsAsync<UploadException>(async () => await Uploads.PutFileAsync((await Uploads.GetAsync(s.UploadId))!, "problems.jsonl", Body(Problems), null, null))).Status);
+        Assert.Equal(409, (await Assert.ThrowsAsync<UploadException>(async () => await Uploads.PutFileAsync((await Uploads.GetAsync(s.UploadId))!, "problems.jsonl", Body(Problems), null, null, null))).Status);
         Assert.Null(await Store.GetAsync(id));
+    }
+
+    [Fact]
+    public async Task Names_with_dots_inside_a_segment_are_files_like_any_other()
+    {
+        string id = NewId("dots");
+        var s = await Uploads.StartAsync(UploadValidation.Dataset, id);
+        await Uploads.PutFileAsync(s, "problems.jsonl", Body(Problems), null, null, null);
+        var m = await Uploads.CommitAsync(s);
+        Assert.Single(m.Files);
+        var c = await Uploads.StartAsync(UploadValidation.Checkpoint, null);
+        Assert.True((await Uploads.PutFileAsync(c, "notes..v2.txt", Body("x"), null, null, null)).Complete);
     }
 
     [Theory]
@@ -89,7 +110,7 @@ public sealed class ArtifactUploadTests(AzuriteFixture azurite) : IClassFixture<
     {
         var s = await Uploads.StartAsync(UploadValidation.Dataset, null);
         Assert.StartsWith("upload-dataset-", s.ArtifactId);
-        var e = await Assert.ThrowsAsync<UploadException>(() => Uploads.PutFileAsync(s, path, Body("x"), null, null));
+        var e = await Assert.ThrowsAsync<UploadException>(() => Uploads.PutFileAsync(s, path, Body("x"), null, null, null));
         Assert.Equal((400, "path"), (e.Status, e.Field));
     }
 

@@ -60,6 +60,21 @@ public sealed class ImporterTests
         var scaled = Human with { ScoreField = "model_prediction.average_automatic_rating", Scores = ScoreMapping.ParseScale("0-1") };
         var e = Assert.Throws<DatasetException>(() => DatasetImporter.Import(Published(1, "A", 1.5, 0), "auto.jsonl", scaled));
         Assert.Contains("1.5 is outside the scale 0-1", e.Errors[0].Message);
+        // Not a number is not a score, however it is spelled.
+        var nan = Assert.Throws<DatasetException>(() => DatasetImporter.Import(Published(1, "A", 0, 0).Replace("\"average_automatic_rating\":0", "\"average_automatic_rating\":\"NaN\""), "auto.jsonl", scaled));
+        Assert.Contains("'NaN' is not a number", nan.Errors[0].Message);
+        Assert.Throws<FormatException>(() => ScoreMapping.ParseMap(":1"));
+        Assert.Throws<FormatException>(() => ScoreMapping.ParseScale("0-Infinity"));
+    }
+
+    [Fact]
+    public async Task Line_numbers_count_blank_lines_and_an_endless_line_is_a_bad_row_not_a_string_in_memory()
+    {
+        var e = Assert.Throws<DatasetException>(() => DatasetImporter.Import("\n\n" + Published(1, "A", 1, 7) + "\n{\"question\": 1}\n", "x.jsonl", Human));
+        Assert.StartsWith("x.jsonl:4: ", e.Errors[0].ToString());
+        var lines = new List<(int, string?)>();
+        await foreach (var l in Jsonl.LinesAsync(new StringReader("short\r\n" + new string('x', 100) + "\nlast"), maxChars: 50)) lines.Add(l);
+        Assert.Equal([(1, "short"), (2, null), (3, "last")], lines);
     }
 
     [Fact]

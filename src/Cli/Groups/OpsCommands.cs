@@ -214,13 +214,18 @@ public static class OpsCommands
         foreach (var (name, local) in files)
         {
             if (!UploadValidation.DatasetFiles.TryGetValue(name, out var schema)) { kept[name] = local; continue; }
-            string copy = Path.Combine(temp, name.Replace('/', '_'));
-            await using var input = File.OpenRead(local);
-            await using var good = File.Create(copy);
-            await using var rejected = File.Create(local + ".rejected");
-            var r = await Core.Datasets.Jsonl.FilterAsync(input, name, schema, good, rejected, ct);
+            string copy = Path.Combine(temp, name.Replace('/', '_')), aside = copy + ".rejected";
+            Core.Datasets.DatasetValidation r;
+            await using (var input = File.OpenRead(local))
+            await using (var good = File.Create(copy))
+            await using (var rejected = File.Create(aside))
+                r = await Core.Datasets.Jsonl.FilterAsync(input, name, schema, good, rejected, ct);
             foreach (var e in r.Errors.Take(20)) c.Err.WriteLine($"skipped: {e}");
-            if (r.ErrorCount > 0) c.Err.WriteLine($"{name}: {r.Rows} row(s) kept, {r.ErrorCount} set aside in {local}.rejected");
+            if (r.ErrorCount > 0)
+            {
+                File.Move(aside, local + ".rejected", overwrite: true);
+                c.Err.WriteLine($"{name}: {r.Rows} row(s) kept, {r.ErrorCount} set aside in {local}.rejected");
+            }
             kept[name] = copy;
         }
         return kept;

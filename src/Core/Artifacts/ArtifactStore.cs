@@ -149,7 +149,7 @@ public sealed class ArtifactWriter
 
     public async Task AddFileAsync(string path, byte[] content, CancellationToken ct = default)
     {
-        if (path == ArtifactManifest.FileName || path.Contains("..")) throw new ArgumentException($"invalid artifact file path '{path}'");
+        CheckPath(path);
         await _storage.Container(_container).GetBlobClient($"{_prefix}/{path}").UploadAsync(BinaryData.FromBytes(content), overwrite: true, ct);
         _files.Add(new ArtifactFile { Path = path, Sha256 = Convert.ToHexStringLower(SHA256.HashData(content)), Size = content.LongLength });
     }
@@ -173,7 +173,7 @@ public sealed class ArtifactWriter
 
     static void CheckPath(string path)
     {
-        if (path == ArtifactManifest.FileName || path.Contains("..")) throw new ArgumentException($"invalid artifact file path '{path}'");
+        if (path == ArtifactManifest.FileName || path.Split('/').Any(s => s is "" or "." or "..")) throw new ArgumentException($"invalid artifact file path '{path}'");
     }
 
     public Task AddTextAsync(string path, string text, CancellationToken ct = default) =>

@@ -93,38 +93,52 @@ public sealed class ArtifactUploads(MathV2Storage storage, ArtifactStore artifac
 
     /// <summary>
     /// Receives a file or a chunk of it. Whole (<paramref name="start"/> null): the body is the file. A chunk: bytes
-    /// start..start+n−1 of a file of <paramref name="total"/> bytes; it must start where the received bytes end (409
-    /// with the offset otherwise), and the last chunk completes the file.
+    /// start..end of a file of <paramref name="total"/> bytes, starting at a 4 MiB boundary no later than where the
+    /// received bytes end (409 with that offset otherwise; an earlier chunk is simply sent again); the chunk that
+    /// reaches the total completes the file. A chunk at 0 of a file already whole starts it over.
     /// </summary>
-    public async Task<UploadFileState> PutFileAsync(UploadSession session, string path, Stream body, long? start, long? total, CancellationToken ct = default)
+    public async Task<UploadFileState> PutFileAsync(UploadSession session, string path, Stream body, long? start, long? end, long? total, CancellationToken ct = default)
     {
         Open(session);
         CheckPath(path);
         var blob = storage.Container(session.Container).GetBlockBlobClient($"{session.Prefix}/{path}");
-        if (await CompleteShaAsync(blob, ct) is { } done && start is > 0)
-            throw new UploadException(409, $"{path} is already complete", "path", received: done.Size);
         if (start is null)
         {
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long n = await StageAsync(blob, body, 0, sha, ct);
+            long n = await StageAsync(blob, body, 0, null, sha, path, ct);
             string hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+            await StillOpenAsync(session, ct);
             await blob.CommitBlockListAsync(BlockIds(0, n), new CommitBlockListOptions { Metadata = new Dictionary<string, string> { [ShaKey] = hash } }, ct);
             return new UploadFileState { Path = path, Received = n, Complete = true, Sha256 = hash };
         }
-        if (total is not { } size || size < 0 || start < 0) throw new UploadException(400, "Content-Range must be 'bytes START-END/TOTAL'", "Content-Range");
-        long received = await ReceivedAsync(blob, ct);
-        if (start != received) throw new UploadException(409, $"{path}: {received} bytes received; send the chunk that starts there", "Content-Range", received);
-        long got = await StageAsync(blob, body, received, null, ct);
-        received += got;
-        if (received > size) throw new UploadException(400, $"{path}: {received} bytes received, more than the {size} announced", "Content-Range");
+        if (total is not { } size || end is not { } last || start < 0 || last < start || last >= size)
+            throw new UploadException(400, "Content-Range must be 'bytes START-END/TOTAL' with START ≤ END < TOTAL", "Content-Range");
+        if (await CompleteShaAsync(blob, ct) is { } done)
+        {
+            if (start > 0) throw new UploadException(409, $"{path} is already whole ({done.Size} bytes); a chunk at 0 starts it over", "path", received: done.Size);
+            await blob.DeleteIfExistsAsync(cancellationToken: ct);
+        }
+        long received = await ReceivedAsync(blob, size, ct);
+        if (start > received || start % BlockBytes != 0)
+            throw new UploadException(409, $"{path}: {received} bytes received; send the chunk that starts there (chunks start at multiples of {BlockBytes} bytes)", "Content-Range", received);
+        await StageAsync(blob, body, start.Value, last - start.Value + 1, null, path, ct);
+        received = await ReceivedAsync(blob, size, ct);
         if (received < size) return new UploadFileState { Path = path, Received = received };
-        // The last chunk: the blocks become the blob, then its sha256 is computed by reading it once.
+        // The last chunk: the blocks become the blob, then its sha256 is computed by reading it once. That read goes on
+        // when the request is dropped (a large file's can outlast a front end's timeout); the file shows as whole once hashed.
+        await StillOpenAsync(session, ct);
         await blob.CommitBlockListAsync(BlockIds(0, size), cancellationToken: ct);
         string fileSha;
-        await using (var read = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), ct))
-            fileSha = Convert.ToHexStringLower(await SHA256.HashDataAsync(read, ct));
-        await blob.SetMetadataAsync(new Dictionary<string, string> { [ShaKey] = fileSha }, cancellationToken: ct);
+        await using (var read = await blob.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), CancellationToken.None))
+            fileSha = Convert.ToHexStringLower(await SHA256.HashDataAsync(read, CancellationToken.None));
+        await blob.SetMetadataAsync(new Dictionary<string, string> { [ShaKey] = fileSha }, cancellationToken: CancellationToken.None);
         return new UploadFileState { Path = path, Received = size, Complete = true, Sha256 = fileSha };
+    }
+
+    /// <summary>A commit or abandon may have come in while this request was sending: then its file is not made.</summary>
+    async Task StillOpenAsync(UploadSession session, CancellationToken ct)
+    {
+        if (await GetAsync(session.UploadId, ct) is { Status: not "open" } now) Open(now);
     }
 
     public async Task<UploadView> ViewAsync(UploadSession session, CancellationToken ct = default) =>
@@ -140,8 +154,10 @@ public sealed class ArtifactUploads(MathV2Storage storage, ArtifactStore artifac
             string path = item.Name[(session.Prefix.Length + 1)..];
             if (item.Metadata.TryGetValue(ShaKey, out string? sha))
                 files.Add(new UploadFileState { Path = path, Received = item.Properties.ContentLength ?? 0, Complete = true, Sha256 = sha });
+            else if (item.Properties.ContentLength is { } length && length > 0)
+                files.Add(new UploadFileState { Path = path, Received = length });   // made whole, its sha256 still being computed
             else
-                files.Add(new UploadFileState { Path = path, Received = await ReceivedAsync(container.GetBlockBlobClient(item.Name), ct) });
+                files.Add(new UploadFileState { Path = path, Received = await ReceivedAsync(container.GetBlockBlobClient(item.Name), long.MaxValue, ct) });
         }
         return files.OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
     }
@@ -158,9 +174,19 @@ public sealed class ArtifactUploads(MathV2Storage storage, ArtifactStore artifac
         var problems = await UploadValidation.CheckAsync(session.Kind, source, ct);
         if (problems.Count > 0) throw new UploadException(400, $"the {session.Kind} is not valid; nothing was committed", "files") { Problems = problems };
         if (await artifacts.GetAsync(session.ArtifactId, ct) != null) throw new UploadException(409, $"artifact {session.ArtifactId} already exists", "name");
+        // The name is claimed once: two uploads committing the same name at once cannot both win.
+        try { await Table.AddEntityAsync(new TableEntity("name", session.ArtifactId) { ["UploadId"] = session.UploadId }, ct); }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            var owner = await Table.GetEntityIfExistsAsync<TableEntity>("name", session.ArtifactId, cancellationToken: ct);
+            if (owner.HasValue && owner.Value!.GetString("UploadId") != session.UploadId)
+                throw new UploadException(409, $"artifact {session.ArtifactId} is being committed by upload {owner.Value.GetString("UploadId")}", "name");
+        }
         var w = artifacts.Create(session.ArtifactId, session.Kind, session.Container, session.Prefix, new ArtifactProducer { Worker = "upload" });
         foreach (var f in files) w.AddExisting(f.Path, f.Sha256!, f.Received);
-        var manifest = await w.CommitAsync(ct);
+        ArtifactManifest manifest;
+        try { manifest = await w.CommitAsync(ct); }
+        catch (RequestFailedException e) when (e.Status is 409 or 412) { throw new UploadException(409, $"upload {session.UploadId} is already committed", "upload"); }
         await Table.UpdateEntityAsync(new TableEntity(session.UploadId, "") { ["Status"] = "committed" }, ETag.All, TableUpdateMode.Merge, ct);
         return manifest;
     }
@@ -203,28 +229,44 @@ public sealed class ArtifactUploads(MathV2Storage storage, ArtifactStore artifac
         return ids;
     }
 
-    /// <summary>Stages the stream as 4 MiB blocks named by their offsets, from <paramref name="offset"/> (block-aligned).</summary>
-    static async Task<long> StageAsync(BlockBlobClient blob, Stream body, long offset, IncrementalHash? sha, CancellationToken ct)
+    /// <summary>
+    /// Stages the stream as 4 MiB blocks named by their offsets, from <paramref name="offset"/> (block-aligned): all of
+    /// it, or exactly <paramref name="length"/> bytes (a body of another length is refused).
+    /// </summary>
+    static async Task<long> StageAsync(BlockBlobClient blob, Stream body, long offset, long? length, IncrementalHash? sha, string path, CancellationToken ct)
     {
         if (offset % BlockBytes != 0) throw new UploadException(400, $"chunks must start at multiples of {BlockBytes} bytes", "Content-Range");
-        var buffer = new byte[BlockBytes];
-        long total = 0;
-        while (true)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BlockBytes);
+        try
         {
-            int n = 0;
-            while (n < buffer.Length && await body.ReadAsync(buffer.AsMemory(n), ct) is var r && r > 0) n += r;
-            if (n == 0) break;
-            sha?.AppendData(buffer, 0, n);
-            using var block = new MemoryStream(buffer, 0, n, writable: false);
-            await blob.StageBlockAsync(BlockId(offset + total), block, cancellationToken: ct);
-            total += n;
-            if (n < buffer.Length) break;
+            long total = 0;
+            while (true)
+            {
+                int want = length is { } l ? (int)Math.Min(BlockBytes, l - total) : BlockBytes;
+                int n = 0;
+                while (n < want && await body.ReadAsync(buffer.AsMemory(n, want - n), ct) is var r && r > 0) n += r;
+                if (n == 0) break;
+                sha?.AppendData(buffer, 0, n);
+                using (var block = new MemoryStream(buffer, 0, n, writable: false))
+                    await blob.StageBlockAsync(BlockId(offset + total), block, cancellationToken: ct);
+                total += n;
+                if (n < want || (length is { } max && total == max)) break;
+            }
+            if (length is { } expected)
+            {
+                if (total < expected) throw new UploadException(400, $"{path}: the body has {total} bytes, Content-Range announced {expected}", "Content-Range");
+                if (await body.ReadAsync(buffer.AsMemory(0, 1), ct) > 0) throw new UploadException(400, $"{path}: the body is longer than the {expected} bytes Content-Range announced", "Content-Range");
+            }
+            return total;
         }
-        return total;
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
     }
 
-    /// <summary>The bytes received in order: the chain of staged blocks from offset 0 (stale blocks of a retried chunk are ignored).</summary>
-    static async Task<long> ReceivedAsync(BlockBlobClient blob, CancellationToken ct)
+    /// <summary>
+    /// The bytes received in order: the chain of staged blocks from offset 0, up to <paramref name="total"/> (stale
+    /// blocks of a retried chunk, and any past the total, are ignored).
+    /// </summary>
+    static async Task<long> ReceivedAsync(BlockBlobClient blob, long total, CancellationToken ct)
     {
         BlockList list;
         try { list = (await blob.GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: ct)).Value; }
@@ -233,12 +275,12 @@ public sealed class ArtifactUploads(MathV2Storage storage, ArtifactStore artifac
         foreach (var b in list.UncommittedBlocks)
             if (long.TryParse(Encoding.ASCII.GetString(Convert.FromBase64String(b.Name)), out long o)) sizes[o] = b.SizeLong;
         long received = 0;
-        while (sizes.TryGetValue(received, out long size) && size > 0)
+        while (received < total && sizes.TryGetValue(received, out long size) && size > 0)
         {
             received += size;
             if (size < BlockBytes) break;
         }
-        return received;
+        return Math.Min(received, total);
     }
 
     static async Task<(string Sha, long Size)?> CompleteShaAsync(BlockBlobClient blob, CancellationToken ct)

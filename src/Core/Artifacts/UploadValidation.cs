@@ -68,7 +68,7 @@ public static class UploadValidation
             {
                 using var doc = JsonDocument.Parse(await ReadTextAsync(files, CheckpointFiles.Tokenizer, ct));
                 // A Hugging Face tokenizer.json has a "model"; the demo's own tokenizers say their type.
-                bool own = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out var t) && t.GetString() is "mathv2-char" or "mathv2-words";
+                bool own = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() is "mathv2-char" or "mathv2-words";
                 if (!own && (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("model", out _)))
                     problems.Add($"{CheckpointFiles.Tokenizer}: not a tokenizer.json (no \"model\")");
             }
@@ -144,7 +144,8 @@ public static class UploadValidation
             await using var s = await files.OpenAsync(f, ct);
             var result = await Jsonl.ValidateAsync(s, f, kind, ct);
             problems.AddRange(result.Errors.Select(e => e.ToString()));
-            if (result.ErrorCount > result.Errors.Count) problems.Add($"{f}: {result.ErrorCount - result.Errors.Count} more bad rows");
+            int listed = result.Errors.Select(e => e.Line).Distinct().Count();
+            if (result.ErrorCount > listed) problems.Add($"{f}: {result.ErrorCount - listed} more bad rows");
             if (result.Rows == 0 && result.Errors.Count == 0) problems.Add($"{f}: no rows");
         }
         return problems;

@@ -66,7 +66,7 @@ public sealed record ScoreMapping
     /// <summary>The method's score for a foreign one, or why there is none.</summary>
     public (double? Score, string? Error) Map(string raw)
     {
-        if (!double.TryParse(raw.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+        if (!double.TryParse(raw.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
             return (null, $"'{raw}' is not a number");
         if (Scale is var (lo, hi))
         {
@@ -82,9 +82,10 @@ public sealed record ScoreMapping
     static (double, double) Range(string text, string item)
     {
         // "5-6", "7", "-1--0.5" are not all sensible; a range is two non-negative numbers or one number.
-        int dash = text.IndexOf('-', 1);
+        int dash = text.Length > 1 ? text.IndexOf('-', 1) : -1;
         string a = dash < 0 ? text : text[..dash], b = dash < 0 ? text : text[(dash + 1)..];
-        if (!double.TryParse(a, NumberStyles.Float, CultureInfo.InvariantCulture, out double lo) || !double.TryParse(b, NumberStyles.Float, CultureInfo.InvariantCulture, out double hi) || hi < lo)
+        if (!double.TryParse(a, NumberStyles.Float, CultureInfo.InvariantCulture, out double lo) || !double.TryParse(b, NumberStyles.Float, CultureInfo.InvariantCulture, out double hi)
+            || !double.IsFinite(lo) || !double.IsFinite(hi) || hi < lo)
             throw new FormatException($"'{item}': '{text}' is not a value or an inclusive range LO-HI");
         return (lo, hi);
     }
@@ -128,7 +129,7 @@ public static class DatasetImporter
         var errors = new List<DatasetError>();
         var seen = new HashSet<UInt128>();
         int read = 0, kept = 0, mapped = 0, duplicates = 0, bad = 0;
-        await foreach (var (line, raw, node) in RecordsAsync(input, ct))
+        await foreach (var (line, raw, node) in RecordsAsync(input, fileName, ct))
         {
             read++;
             JsonObject? o = null;
@@ -197,7 +198,8 @@ public static class DatasetImporter
             var problems = DatasetSchema.Validate(map.Kind, doc.RootElement).Select(p => (MappedName(map, p.Field), p.Message)).ToList();
             if (problems.Count > 0) return problems;
         }
-        if (mappedScore == null && score != null) o["score"] = DatasetSchema.ScoreOf(JsonDocument.Parse(JsonSerializer.Serialize(score)).RootElement);
+        if (mappedScore == null && score != null)
+            using (var scoreDoc = JsonDocument.Parse(JsonSerializer.Serialize(score))) o["score"] = DatasetSchema.ScoreOf(scoreDoc.RootElement);
         wasMapped = mappedScore != null;
         row = o;
         return [];
@@ -233,33 +235,37 @@ public static class DatasetImporter
     /// JSONL (one object per line, 1-based line numbers) or a JSON array of objects (numbered by position), read as a
     /// stream. A line that is not JSON yields a null node (a bad row).
     /// </summary>
-    static async IAsyncEnumerable<(int Line, string Raw, JsonNode? Node)> RecordsAsync(Stream input, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    static async IAsyncEnumerable<(int Line, string Raw, JsonNode? Node)> RecordsAsync(Stream input, string fileName,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
+        // The first byte that is not blank (or a BOM) tells a JSON array from JSONL; the bytes read to find it are kept.
         var buffered = new BufferedStream(input, 1 << 16);
+        var head = new List<byte>();
         int first;
-        do first = buffered.ReadByte(); while (first is ' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF);
-        var rest = new PrefixedStream(first < 0 ? [] : [(byte)first], buffered);
+        while ((first = buffered.ReadByte()) >= 0)
+        {
+            head.Add((byte)first);
+            if (first is not (' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF)) break;
+        }
+        var rest = new PrefixedStream([.. head], buffered);
         if (first == '[')
         {
             int i = 0;
-            IAsyncEnumerable<JsonNode?> items;
-            items = JsonSerializer.DeserializeAsyncEnumerable<JsonNode>(rest, cancellationToken: ct);
-            await using var e = items.GetAsyncEnumerator(ct);
+            await using var e = JsonSerializer.DeserializeAsyncEnumerable<JsonNode>(rest, cancellationToken: ct).GetAsyncEnumerator(ct);
             while (true)
             {
                 bool more;
                 try { more = await e.MoveNextAsync(); }
-                catch (JsonException ex) { throw new DatasetException([new DatasetError("(input)", i + 1, "(file)", $"is not a valid JSON array: {ex.Message.Split(" Path:")[0]}")]); }
+                catch (JsonException ex) { throw new DatasetException([new DatasetError(fileName, i + 1, "(file)", $"is not a valid JSON array: {ex.Message.Split(" Path:")[0]}")]); }
                 if (!more) yield break;
                 i++;
                 yield return (i, e.Current?.ToJsonString() ?? "null", e.Current);
             }
         }
-        using var reader = new StreamReader(rest, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
-        int n = 0;
-        while (await reader.ReadLineAsync(ct) is { } l)
+        using var reader = new StreamReader(rest, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        await foreach (var (n, l) in Jsonl.LinesAsync(reader, Jsonl.MaxLineChars, ct))
         {
-            n++;
+            if (l is null) { yield return (n, $"(line {n}: longer than {Jsonl.MaxLineChars} characters)", null); continue; }
             if (string.IsNullOrWhiteSpace(l)) continue;
             JsonNode? node = null;
             try { node = JsonNode.Parse(l); } catch (JsonException) { }

@@ -66,6 +66,43 @@ public static class Jsonl
         return new DatasetReadResult<T> { Rows = rows, Errors = errors, RejectedLines = rejected };
     }
 
+    /// <summary>The longest row a streamed reader takes (a file without newlines must not become one string).</summary>
+    public const int MaxLineChars = 16 << 20;
+
+    /// <summary>
+    /// The lines of a stream with 1-based numbers, read in blocks; a line longer than <paramref name="maxChars"/> is
+    /// given as null (skipped to its end, never held whole).
+    /// </summary>
+    public static async IAsyncEnumerable<(int Line, string? Text)> LinesAsync(TextReader reader, int maxChars = MaxLineChars,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var buffer = new char[1 << 16];
+        var line = new StringBuilder();
+        bool tooLong = false;
+        int lineNo = 0, n;
+        while ((n = await reader.ReadAsync(buffer.AsMemory(), ct)) > 0)
+        {
+            int from = 0;
+            for (int i = 0; i < n; i++)
+            {
+                if (buffer[i] != '\n') continue;
+                if (!tooLong && line.Length + (i - from) > maxChars + 1) tooLong = true;   // + 1: a trailing '\r'
+                if (!tooLong) line.Append(buffer, from, i - from);
+                lineNo++;
+                yield return (lineNo, tooLong ? null : line.ToString().TrimEnd('\r'));
+                line.Clear();
+                tooLong = false;
+                from = i + 1;
+            }
+            if (!tooLong)
+            {
+                line.Append(buffer, from, n - from);
+                if (line.Length > maxChars) { tooLong = true; line.Clear(); }
+            }
+        }
+        if (line.Length > 0 || tooLong) yield return (lineNo + 1, tooLong ? null : line.ToString().TrimEnd('\r'));
+    }
+
     /// <summary>
     /// Validates a JSONL stream row by row (never holding it whole): the rows of the schema, the first
     /// <paramref name="maxErrors"/> bad rows and how many there were.
@@ -73,19 +110,18 @@ public static class Jsonl
     public static async Task<DatasetValidation> ValidateAsync(Stream s, string fileName, DatasetKind kind, CancellationToken ct = default, int maxErrors = 100)
     {
         using var reader = new StreamReader(s, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
-        int lineNo = 0, rows = 0, errorCount = 0;
+        int rows = 0, errorCount = 0;
         var errors = new List<DatasetError>();
-        void Error(DatasetError e) { errorCount++; if (errors.Count < maxErrors) errors.Add(e); }
-        while (await reader.ReadLineAsync(ct) is { } l)
+        void Error(IEnumerable<DatasetError> es) { errorCount++; foreach (var e in es) if (errors.Count < maxErrors) errors.Add(e); }
+        await foreach (var (lineNo, l) in LinesAsync(reader, MaxLineChars, ct))
         {
-            lineNo++;
+            if (l is null) { Error([new DatasetError(fileName, lineNo, "(row)", $"is longer than {MaxLineChars} characters")]); continue; }
             if (string.IsNullOrWhiteSpace(l)) continue;
-            JsonElement row;
-            try { using var doc = JsonDocument.Parse(l); row = doc.RootElement.Clone(); }
-            catch (JsonException e) { Error(new DatasetError(fileName, lineNo, "(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")); continue; }
-            var problems = DatasetSchema.Validate(kind, row).ToList();
+            List<(string Field, string Message)> problems;
+            try { using var doc = JsonDocument.Parse(l); problems = DatasetSchema.Validate(kind, doc.RootElement).ToList(); }
+            catch (JsonException e) { problems = [("(row)", $"is not valid JSON: {e.Message.Split(" Path:")[0]}")]; }
             if (problems.Count == 0) { rows++; continue; }
-            foreach (var p in problems) Error(new DatasetError(fileName, lineNo, p.Field, p.Message));
+            Error(problems.Select(p => new DatasetError(fileName, lineNo, p.Field, p.Message)));
         }
         return new DatasetValidation(rows, errors, errorCount);
     }
@@ -99,11 +135,16 @@ public static class Jsonl
         using var reader = new StreamReader(input, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
         await using var keep = new StreamWriter(good, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
         await using var aside = new StreamWriter(rejected, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
-        int lineNo = 0, rows = 0, errorCount = 0;
+        int rows = 0, errorCount = 0;
         var errors = new List<DatasetError>();
-        while (await reader.ReadLineAsync(ct) is { } l)
+        await foreach (var (lineNo, l) in LinesAsync(reader, MaxLineChars, ct))
         {
-            lineNo++;
+            if (l is null)
+            {
+                errorCount++;
+                if (errors.Count < maxErrors) errors.Add(new DatasetError(fileName, lineNo, "(row)", $"is longer than {MaxLineChars} characters (not kept)"));
+                continue;
+            }
             if (string.IsNullOrWhiteSpace(l)) continue;
             List<(string Field, string Message)> problems;
             try { using var doc = JsonDocument.Parse(l); problems = DatasetSchema.Validate(kind, doc.RootElement).ToList(); }

@@ -42,7 +42,11 @@ public sealed record LlamaConfig
         if (HiddenSize < 1 || Heads < 1 || HiddenSize % Heads != 0) yield return ("hidden_size", "must be a positive multiple of num_attention_heads");
         else if (HeadDim % 2 != 0) yield return ("hidden_size", "hidden_size / num_attention_heads must be even (rotary embeddings)");
         if (KvHeads < 1 || (Heads >= 1 && Heads % KvHeads != 0)) yield return ("num_key_value_heads", "must divide num_attention_heads");
-        if (Layers < 1) yield return ("num_hidden_layers", "must be at least 1");
+        if (Layers is < 1 or > 1024) yield return ("num_hidden_layers", "must be between 1 and 1024");
+        if (HiddenSize > 1 << 17) yield return ("hidden_size", $"must be at most {1 << 17}");
+        if (IntermediateSize > 1 << 20) yield return ("intermediate_size", $"must be at most {1 << 20}");
+        if (VocabSize > 1 << 24) yield return ("vocab_size", $"must be at most {1 << 24}");
+        if (Heads > 1024) yield return ("num_attention_heads", "must be at most 1024");
         if (IntermediateSize < 1) yield return ("intermediate_size", "must be at least 1");
         if (VocabSize < 1) yield return ("vocab_size", "must be at least 1");
         if (MaxPositions < 1) yield return ("max_position_embeddings", "must be at least 1");
