@@ -176,7 +176,9 @@ public sealed class TrainingTests(ITestOutputHelper output)
         const string verdict = "Here is my evaluation of the solution: every step holds.\nBased on my evaluation, the final overall score should be: \\boxed{1}";
         var ascii = CharTokenizer.Ascii();
         var problems = Enumerable.Range(0, 6).Select(i => Core.Demo.ArithmeticDomain.Problem(4, i, 1)).ToList();
-        var examples = problems.Select(p => new SftExample(Core.Method.Prompts.RenderVerification(p.Statement, Core.Demo.ArithmeticDomain.WriteProof(p)), verdict)).ToList();
+        // The compact prompts: a character-level model this small learns a short prompt's answer in 150 steps.
+        var set = Core.Method.Prompts.Compact;
+        var examples = problems.Select(p => new SftExample(Core.Method.Prompts.RenderVerification(p.Statement, Core.Demo.ArithmeticDomain.WriteProof(p), set.Verification), verdict)).ToList();
         torch.manual_seed(21);
         using var verifier = new LlamaForCausalLM(new LlamaConfig { HiddenSize = 64, Layers = 2, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 128, VocabSize = ascii.VocabSize, MaxPositions = 2048 });
         using (var sft = new SftTrainer(verifier, ascii, examples, [], new TrainOptions { Steps = 150, BatchSize = 2, LearningRate = 1e-2, WarmupSteps = 10, MaxSeqLen = 1200 }))
@@ -185,10 +187,10 @@ public sealed class TrainingTests(ITestOutputHelper output)
             output.WriteLine($"verifier SFT loss {sft.Metrics[0].Loss:F3} → {sft.Metrics[^1].Loss:F4}");
         }
         verifier.eval();
-        var said = Sampler.Generate(verifier, ascii, [Core.Method.Prompts.RenderVerification(problems[0].Statement, "Some other proof.")], new SamplingOptions { Temperature = 0, MaxNewTokens = 200 });
+        var said = Sampler.Generate(verifier, ascii, [Core.Method.Prompts.RenderVerification(problems[0].Statement, "Some other proof.", set.Verification)], new SamplingOptions { Temperature = 0, MaxNewTokens = 200 });
         output.WriteLine($"verifier says: {said[0].Text} ({said[0].FinishReason})");
 
-        var spec = new RewardSpec { Kind = RewardSpec.Generator, Verifier = "frozen-verifier" };
+        var spec = new RewardSpec { Kind = RewardSpec.Generator, Verifier = "frozen-verifier", Prompts = set };
         string? asked = null;
         using var reward = spec.Create(id => { asked = id; return (verifier, ascii); });
         Assert.Equal("frozen-verifier", asked);

@@ -60,7 +60,7 @@ public static class MalformedRequests
         ("{\"consensus\": {\"k\": 9}}", "consensus.k"), ("{\"consensus\": {\"n\": 0}}", "consensus.n"), ("{\"consensus\": {\"shards\": 0}}", "consensus.shards"),
         ("{\"evaluation\": {\"proofSamples\": 0}}", "evaluation.proofSamples"), ("{\"evaluation\": {\"analysisSamples\": -1}}", "evaluation.analysisSamples"),
         ("{\"limits\": {\"maxAttempts\": 0}}", "limits.maxAttempts"), ("{\"limits\": {\"pollSeconds\": 0}}", "limits.pollSeconds"),
-        ("{\"prompts\": \"verbose\"}", "prompts"), ("{\"prompts\": 3}", "prompts"), ("{\"prompts\": {\"name\": \"mine\"}}", "prompts.verification"),
+        ("{\"prompts\": \"verbose\"}", "prompts"), ("{\"prompts\": \"\"}", "prompts"), ("{\"prompts\": 3}", "prompts"), ("{\"prompts\": {\"name\": \"mine\"}}", "prompts.verification"),
         ("{\"prompts\": {\"name\": \"x\", \"verificaton\": {}}}", "prompts.verificaton"),
         ("{\"method\": {\"generatorReward\": \"both\"}}", "method.generatorReward"), ("{\"method\": {\"generatorInit\": \"meta\"}}", "method.generatorInit"),
         ("{\"method\": {\"klReference\": \"none\"}}", "method.klReference"), ("{\"method\": {\"rewardSamples\": 0}}", "method.rewardSamples"),

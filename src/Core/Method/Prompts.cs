@@ -112,6 +112,7 @@ public sealed class PromptSetConverter : JsonConverter<PromptSet>
         if (reader.TokenType == JsonTokenType.String)
         {
             string name = reader.GetString()!;
+            if (name.Length == 0) throw new JsonException($"a prompt set's name is empty (built-in: {string.Join(", ", Prompts.BuiltInNames)})");
             return Prompts.TryGet(name) ?? throw new JsonException(Names.Unknown("prompt set", name, Prompts.BuiltInNames) + "; a set of one's own is an object with name, verification, metaVerification, generation, refinement");
         }
         if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException("a prompt set is a built-in name or an object");

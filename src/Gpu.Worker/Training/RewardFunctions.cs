@@ -78,9 +78,14 @@ public sealed class RewardModel((LlamaForCausalLM Model, ITokenizer Tok) m, int 
     {
         if (samples == 1) return Generate(texts).Select(s => Mean([parse(s.Text, s.FinishReason)])).ToArray();
         m.Model.eval();
-        var outputs = Sampler.Generate(m.Model, m.Tok, texts.SelectMany(t => Enumerable.Repeat(t, samples)).ToList(),
-            new SamplingOptions { Temperature = temperature, MaxNewTokens = maxNewTokens, Seed = 7_919 * ++_calls });
-        return texts.Select((_, i) => Mean(outputs.Skip(i * samples).Take(samples).Select(s => parse(s.Text, s.FinishReason)))).ToArray();
+        // One batch of the items per sample (not items × samples at once: memory grows with the batch).
+        var parses = texts.Select(_ => new List<AnalysisParse>()).ToList();
+        for (int k = 0; k < samples; k++)
+        {
+            var outputs = Sampler.Generate(m.Model, m.Tok, texts, new SamplingOptions { Temperature = temperature, MaxNewTokens = maxNewTokens, Seed = 7_919 * ++_calls });
+            for (int i = 0; i < texts.Count; i++) parses[i].Add(parse(outputs[i].Text, outputs[i].FinishReason));
+        }
+        return parses.Select(Mean).ToArray();
     }
 
     /// <summary>The mean score of the analyses that parse; null when none does (the reward is then masked).</summary>
