@@ -21,6 +21,9 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
     public const long ChunkBytes = 16L << 20;
     const int Retries = 5;
 
+    /// <summary>A file path inside an artifact as URL path segments (each escaped, the slashes kept).</summary>
+    public static string UrlPath(string path) => string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
+
     /// <summary>The files of PATH arguments: a file under its own name, a folder's files under their relative paths.</summary>
     public static Dictionary<string, string> Collect(IEnumerable<string> paths)
     {
@@ -81,7 +84,7 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
     /// <summary>Sends a file whole (small) or in chunks from <paramref name="from"/>; after a failure, asks where to resume. The server's sha256.</summary>
     async Task<string> SendFileAsync(string uploadId, string path, string local, long size, long from, CancellationToken ct)
     {
-        string url = $"/api/artifacts/uploads/{uploadId}/files/{string.Join('/', path.Split('/').Select(Uri.EscapeDataString))}";
+        string url = $"/api/artifacts/uploads/{uploadId}/files/{UrlPath(path)}";
         long lastChunk = size == 0 ? 0 : (size - 1) / ArtifactUploads.BlockBytes * ArtifactUploads.BlockBytes;
         // From where the server's bytes end (block-aligned), and never past the last chunk: that one completes the file.
         long Resume(long received) => Math.Min(received - received % ArtifactUploads.BlockBytes, lastChunk);
@@ -164,7 +167,7 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
         await using (var fs = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
         await using (var hashing = new HashingWriteStream(fs, sha))
         {
-            await api.DownloadAsync($"/api/artifacts/{Uri.EscapeDataString(manifest.Id)}/files/{string.Join('/', f.Path.Split('/').Select(Uri.EscapeDataString))}", hashing, ct);
+            await api.DownloadAsync($"/api/artifacts/{Uri.EscapeDataString(manifest.Id)}/files/{UrlPath(f.Path)}", hashing, ct);
             size = hashing.Written;
         }
         string got = Convert.ToHexStringLower(sha.GetHashAndReset());
@@ -183,19 +186,12 @@ public sealed class ArtifactTransfer(ApiClient api, TextWriter progress)
     }
 
     /// <summary>The next <c>length</c> bytes of a stream (a chunk of a file).</summary>
-    sealed class SliceStream(Stream inner, long size) : Stream
+    sealed class SliceStream(Stream inner, long size) : Core.ReadOnlyStream
     {
         readonly long _size = size;
         long _left = size;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => _size;
         public override long Position { get => _size - _left; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         public override int Read(byte[] buffer, int offset, int count)
         {

@@ -154,7 +154,7 @@ public static class OpsCommands
                 return 0;
             }
             using var buffer = new MemoryStream();
-            await api.DownloadAsync($"/api/artifacts/{LapCommands.Escape(artifact)}/files/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}", buffer, ct);
+            await api.DownloadAsync($"/api/artifacts/{LapCommands.Escape(artifact)}/files/{ArtifactTransfer.UrlPath(file)}", buffer, ct);
             try { c.Out.Write(new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length)); }
             catch (System.Text.DecoderFallbackException) { throw new CliException($"{file} is binary: write it to a file with --out FILE"); }
             return 0;

@@ -210,18 +210,10 @@ public sealed class ArtifactWriter
 }
 
 /// <summary>A read-only pass-through stream that hashes what is read from it.</summary>
-public sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
+public sealed class HashingStream(Stream inner, IncrementalHash hash) : ReadOnlyStream
 {
     public long BytesRead { get; private set; }
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     public override int Read(byte[] buffer, int offset, int count)
     {
@@ -238,6 +230,4 @@ public sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
         BytesRead += n;
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 }

@@ -274,18 +274,9 @@ public static class DatasetImporter
     }
 
     /// <summary>Some bytes already read, then the rest of the stream.</summary>
-    sealed class PrefixedStream(byte[] prefix, Stream rest) : Stream
+    sealed class PrefixedStream(byte[] prefix, Stream rest) : ReadOnlyStream
     {
         int _at;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         public override int Read(byte[] buffer, int offset, int count)
         {
