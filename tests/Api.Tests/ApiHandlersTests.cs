@@ -131,4 +131,18 @@ public sealed class ApiHandlersTests
         Assert.Equal(json.GetProperty("statusQueryGetUri").GetString(), ctx.Response.Headers.Location.ToString());
         Assert.Equal("10", ctx.Response.Headers.RetryAfter.ToString());
     }
+
+    [Fact]
+    public async Task An_upload_start_with_a_typo_or_an_unknown_kind_is_a_400_naming_the_field_before_storage_is_touched()
+    {
+        var h = new UploadHandlers(new ArtifactUploads(new MathV2Storage("UseDevelopmentStorage=true"), new ArtifactStore(new MathV2Storage("UseDevelopmentStorage=true"))));
+        var typo = Context("POST", "/api/artifacts/uploads", "{\"kind\": \"dataset\", \"nmae\": \"x\"}");
+        var (status, type, body) = await Run(typo, await h.StartAsync(typo.Request));
+        Assert.Equal((400, "application/problem+json"), (status, type));
+        Assert.Contains("did you mean 'name'?", body.GetProperty("errors").GetProperty("nmae")[0].GetString());
+        var kind = Context("POST", "/api/artifacts/uploads", "{\"kind\": \"model\"}");
+        (status, _, body) = await Run(kind, await h.StartAsync(kind.Request));
+        Assert.Equal(400, status);
+        Assert.Equal("kind must be one of checkpoint, dataset", body.GetProperty("errors").GetProperty("kind")[0].GetString());
+    }
 }

@@ -14,6 +14,22 @@ public sealed class DatasetCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Import_maps_0_to_7_points_and_a_bad_map_is_a_usage_error_before_the_file_is_read()
+    {
+        string input = Path.Combine(_dir, "in.jsonl"), output = Path.Combine(_dir, "out.jsonl");
+        await File.WriteAllTextAsync(input, "{\"q\":\"Prove A.\",\"p\":{\"proof\":\"ok\",\"pts\":6}}\n{\"q\":\"Prove A.\",\"p\":{\"proof\":\"ok\",\"pts\":6}}\n");
+        var (rc, outText, err) = await Run("datasets", "import", "--in", input, "--problem-field", "q", "--proof-field", "p.proof", "--score-field", "p.pts",
+            "--score-map", "7:1,5-6:0.5,0-4:0", "--out", output, "--json");
+        Assert.True(rc == 0, err);
+        var done = JsonDocument.Parse(outText).RootElement;
+        Assert.Equal((2, 1, 1, 1), (done.GetProperty("read").GetInt32(), done.GetProperty("rows").GetInt32(), done.GetProperty("mapped").GetInt32(), done.GetProperty("duplicates").GetInt32()));
+        Assert.Contains("\"score\":0.5", await File.ReadAllTextAsync(output));
+        (rc, _, err) = await Run("datasets", "import", "--in", input, "--problem-field", "q", "--proof-field", "p.proof", "--score-field", "p.pts", "--score-map", "7:1,5-7:0.5");
+        Assert.Equal(Commands.UsageError, rc);
+        Assert.Contains("--score-map: the ranges of '7:1,5-7:0.5' overlap", err);
+    }
+
+    [Fact]
     public async Task Import_rejects_a_file_with_bad_rows_unless_asked_to_set_them_aside()
     {
         string input = Path.Combine(_dir, "in.jsonl"), output = Path.Combine(_dir, "out.jsonl");

@@ -30,6 +30,9 @@ public static class DatasetCommands
         var id = Text("--id-field", "The field holding the row's id (a hash of the problem otherwise)", "FIELD");
         var scoreMap = Text("--score-map", "Map points to scores, inclusive ranges: \"7:1,5-6:0.5,0-4:0\" (an unmapped value is a bad row)", "MAP");
         var scoreScale = Text("--score-scale", "A continuous score on LO-HI, rounded to the nearest of 0, 0.5, 1 (ties to the lower): \"0-1\"", "LO-HI");
+        // A bad map or scale is a usage error (exit 2) found when the command line is parsed, before the file is read.
+        scoreMap.Validators.Add(r => { try { if (r.GetValueOrDefault<string?>() is { } m) ScoreMapping.ParseMap(m); } catch (FormatException e) { r.AddError($"--score-map: {e.Message}"); } });
+        scoreScale.Validators.Add(r => { try { if (r.GetValueOrDefault<string?>() is { } m) ScoreMapping.ParseScale(m); } catch (FormatException e) { r.AddError($"--score-scale: {e.Message}"); } });
         var outFile = Text("--out", "Write the imported JSONL here (bad rows to FILE.rejected with --skip-invalid)", "FILE");
         var skip = Flag("--skip-invalid", "Set bad rows aside instead of rejecting the whole file");
         var artifact = Text("--artifact", "Also store the rows as a dataset artifact with this id on the local stack", "ID");
