@@ -64,7 +64,8 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         {
             await EnqueueAsync(spec.JobId, TimeSpan.Zero, ct);
             existing["Enqueued"] = true;
-            await Table.UpdateEntityAsync(existing, existing.ETag, TableUpdateMode.Merge, ct);
+            // Only the flag, unconditionally: a worker may already have claimed the job (changing its ETag) by now.
+            await Table.UpdateEntityAsync(new TableEntity(spec.JobId, Row) { ["Enqueued"] = true }, ETag.All, TableUpdateMode.Merge, ct);
         }
         return ToRecord(existing);
     }
