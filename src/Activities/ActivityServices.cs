@@ -20,6 +20,7 @@ public static class ActivityServices
         typeof(WriteProofPrompts),
         typeof(WriteMetaPrompts),
         typeof(AutoLabel),
+        typeof(BuildConsensusDv),
         typeof(MergeDatasets),
         typeof(WriteLapReport),
         typeof(SubmitGpuJob),

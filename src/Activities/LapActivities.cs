@@ -18,19 +18,29 @@ namespace MathV2.Activities;
 /// whose datasets were prepared before this measure existed can take it too.
 /// </summary>
 [DurableTask(TaskNames.PrepareHeldOutMeta)]
-public sealed class PrepareHeldOutMeta(ArtifactStore artifacts) : TaskActivity<LapInput, string>
+public sealed class PrepareHeldOutMeta(ArtifactStore artifacts) : TaskActivity<LapInput, string?>
 {
-    public override Task<string> RunAsync(TaskActivityContext context, LapInput input) => ExecuteAsync(input);
+    public override Task<string?> RunAsync(TaskActivityContext context, LapInput input) => ExecuteAsync(input);
 
-    public async Task<string> ExecuteAsync(LapInput input)
+    /// <summary>The artifact id, or null for a dataset lap without held-out rated analyses (no meta measures).</summary>
+    public async Task<string?> ExecuteAsync(LapInput input)
     {
         string id = $"{input.LapId}.heldout-meta";
         if (await artifacts.GetAsync(id) != null) return id;
-        var o = LapStore.DemoOptions(input.Spec);
-        var set = o.Prompts;
-        var rows = DemoDatasets.HeldOutGradedAnalyses(o, input.Spec.Evaluation.HeldOutPerDifficulty).ToList();
+        var spec = input.Spec;
+        var set = spec.PromptSet;
+        List<GradedAnalysisRow> rows;
+        List<string> parents = [];
+        if (spec.IsDemo)
+            rows = DemoDatasets.HeldOutGradedAnalyses(LapStore.DemoOptions(spec), spec.Evaluation.HeldOutPerDifficulty).ToList();
+        else if (spec.Datasets?.HeldOutRatedAnalyses is { } uploaded)
+        {
+            rows = await LapDatasetFiles.ReadAsync<GradedAnalysisRow>(artifacts, spec.Datasets, "heldOutRatedAnalyses");
+            parents.Add(uploaded);
+        }
+        else return null;
         var w = artifacts.Create(id, "dataset-heldout-meta", StorageNames.DatasetsContainer, id,
-            new ArtifactProducer { Lap = input.LapId, Phase = "datasets", Instance = input.LapId });
+            new ArtifactProducer { Lap = input.LapId, Phase = "datasets", Instance = input.LapId }, parents);
         await w.AddTextAsync(LapFiles.HeldOutGradedAnalyses, Jsonl.Write(rows));
         await w.AddTextAsync(LapFiles.HeldOutMetaPrompts, string.Concat(rows.Select((r, i) =>
             Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderMetaVerification(r.Problem, r.Proof, r.Analysis, set.MetaVerification) }) + "\n")));
@@ -47,6 +57,7 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
 
     public async Task<LapDatasets> ExecuteAsync(LapInput input)
     {
+        if (!input.Spec.IsDemo) return await UploadedAsync(input);
         var o = LapStore.DemoOptions(input.Spec);
         var set = o.Prompts;
         var producer = new ArtifactProducer { Lap = input.LapId, Phase = "datasets", Instance = input.LapId };
@@ -96,7 +107,66 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
         return new LapDatasets { Problems = problems, Demonstrations = demos, HeldOut = heldOut, Graded = graded };
     }
 
+    /// <summary>
+    /// A dataset lap: the uploaded datasets as the lap's artifacts, in the files and with the prompts the phases read
+    /// (the uploads are their parents); D_v's and D_mv's seeds are the graded proofs and rated analyses.
+    /// </summary>
+    async Task<LapDatasets> UploadedAsync(LapInput input)
+    {
+        var d = input.Spec.Datasets ?? throw new ArgumentException("a dataset lap needs its datasets");
+        var set = input.Spec.PromptSet;
+        var producer = new ArtifactProducer { Lap = input.LapId, Phase = "datasets", Instance = input.LapId };
+        string problems = $"{input.LapId}.problems", heldOut = $"{input.LapId}.heldout", graded = $"{input.LapId}.graded";
+        if (await artifacts.GetAsync(problems) == null)
+        {
+            var rows = await LapDatasetFiles.ReadAsync<ProblemRow>(artifacts, d, "problems");
+            var w = artifacts.Create(problems, "dataset-problems", StorageNames.DatasetsContainer, problems, producer, [d.Problems!]);
+            await w.AddTextAsync(LapFiles.Problems, Jsonl.Write(rows));
+            await w.AddTextAsync(LapFiles.GenerationPrompts, string.Concat(rows.Select(r =>
+                Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
+            await CommitOnceAsync(w);
+        }
+        if (await artifacts.GetAsync(heldOut) == null)
+        {
+            var rows = await LapDatasetFiles.ReadAsync<ProblemRow>(artifacts, d, "heldOutProblems");
+            var heldOutGraded = await LapDatasetFiles.ReadAsync<GradedProofRow>(artifacts, d, "heldOutGradedProofs");
+            var w = artifacts.Create(heldOut, "dataset-heldout", StorageNames.DatasetsContainer, heldOut, producer, [d.HeldOutProblems!, d.HeldOutGradedProofs!]);
+            await w.AddTextAsync(LapFiles.HeldOutProblems, Jsonl.Write(rows));
+            await w.AddTextAsync(LapFiles.HeldOutGenerationPrompts, string.Concat(rows.Select(r =>
+                Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
+            await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(heldOutGraded));
+            await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(heldOutGraded.Select((r, i) =>
+                Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
+            await CommitOnceAsync(w);
+        }
+        if (await artifacts.GetAsync(graded) == null)
+        {
+            var proofs = await LapDatasetFiles.ReadAsync<GradedProofRow>(artifacts, d, "gradedProofs");
+            var analyses = d.RatedAnalyses == null ? [] : await LapDatasetFiles.ReadAsync<GradedAnalysisRow>(artifacts, d, "ratedAnalyses");
+            var w = artifacts.Create(graded, "dataset-graded", StorageNames.DatasetsContainer, graded, producer,
+                d.RatedAnalyses == null ? [d.GradedProofs!] : [d.GradedProofs!, d.RatedAnalyses]);
+            await w.AddTextAsync(LapFiles.GradedProofs, Jsonl.Write(proofs));
+            await w.AddTextAsync(LapFiles.GradedAnalyses, Jsonl.Write(analyses));
+            await CommitOnceAsync(w);
+        }
+        return new LapDatasets { Problems = problems, HeldOut = heldOut, Graded = graded };
+    }
+
     static Task CommitOnceAsync(ArtifactWriter w) => LapStore.CommitOnceAsync(w);
+}
+
+/// <summary>Reads a dataset lap's role (DatasetArtifacts.Roles) from its uploaded artifact: the first of the role's files it holds.</summary>
+static class LapDatasetFiles
+{
+    public static async Task<List<T>> ReadAsync<T>(ArtifactStore artifacts, DatasetArtifacts d, string role)
+    {
+        var (_, id, _, files) = d.Roles().Single(r => r.Role == role);
+        var m = await artifacts.GetAsync(id ?? throw new ArgumentException($"datasets.{role} is not set"))
+            ?? throw new InvalidOperationException($"datasets.{role}: artifact {id} does not exist");
+        string file = files.FirstOrDefault(f => m.Files.Any(x => x.Path == f))
+            ?? throw new InvalidOperationException($"datasets.{role}: artifact {id} has no {string.Join(" or ", files)}");
+        return Jsonl.Read<T>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, file)), $"{id}/{file}").Rows.ToList();
+    }
 }
 
 /// <summary>
@@ -129,7 +199,9 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
         }
         else
         {
-            var problems = DemoProblems(completions.Select(c => c.GetProperty("id").GetString()!));
+            var problems = input.Problems is { } p
+                ? Jsonl.Read<ProblemRow>(await LapStore.ReadArtifactTextAsync(artifacts, p, LapFiles.Problems), LapFiles.Problems).Rows.ToDictionary(r => r.Id, r => r.Problem)
+                : DemoProblems(completions.Select(c => c.GetProperty("id").GetString()!));
             items = ordered.Select((c, n) =>
             {
                 string text = c.GetProperty("completion").GetString()!;
@@ -294,16 +366,30 @@ public sealed class WriteProofPrompts(ArtifactStore artifacts) : TaskActivity<Pr
         string id = $"{input.LapId}-{input.Phase}.{input.Step}-prompts";
         if (await artifacts.GetAsync(id) != null) return id;
         var set = input.Prompts;
+        var statements = new Dictionary<string, string>();
+        foreach (var f in input.Problems)
+            foreach (var r in Jsonl.Read<ProblemRow>(await LapStore.ReadArtifactTextAsync(artifacts, f.Artifact, f.File), f.File).Rows) statements.TryAdd(r.Id, r.Problem);
         var proofs = new List<ConsensusProof>();
         foreach (var (subject, sources) in input.Sources)
             foreach (var c in await LapStore.ReadCompletionsAsync(artifacts, sources))
             {
                 string proof = CreateAnnotationBatch.ProofOf(c.Completion, c.FinishReason);
-                string problem = ArithmeticDomainIds.TryProblem(c.Id)?.Statement ?? c.Id;
+                string problem = statements.GetValueOrDefault(c.Id) ?? ArithmeticDomainIds.TryProblem(c.Id)?.Statement
+                    ?? throw new InvalidOperationException($"problem {c.Id} of {string.Join(", ", sources)} is in none of the lap's problem files");
                 proofs.Add(new ConsensusProof { Id = $"{subject}|{c.Id}|{c.Index}", ProblemId = c.Id, Problem = problem, Proof = proof });
             }
+        // Refinement trajectories: the first attempt and the answer (the last), as subjects of their own.
+        foreach (string source in input.Refinements)
+            foreach (var r in Jsonl.Records<RefinementRecord>(await LapStore.ReadArtifactTextAsync(artifacts, source, LapFiles.Refinements)))
+                if (r.Attempts.Count > 0)
+                    foreach (var (subject, a) in new[] { ("refinement.firstAttempt", r.Attempts[0]), ("refinement.lastAttempt", r.Attempts[^1]) })
+                        proofs.Add(new ConsensusProof
+                        {
+                            Id = $"{subject}|{r.Id}|{r.Sample}", ProblemId = r.Id, Problem = statements.GetValueOrDefault(r.Id) ?? r.Problem,
+                            Proof = CreateAnnotationBatch.ProofOf(a.Completion, a.FinishReason),
+                        });
         var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id,
-            new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, input.Sources.Values.SelectMany(x => x).Distinct().ToList());
+            new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, input.Sources.Values.SelectMany(x => x).Concat(input.Refinements).Distinct().ToList());
         await w.AddTextAsync(ProofsFile, string.Concat(proofs.Select(p => Json.Serialize(p) + "\n")));
         await w.AddTextAsync(LapFiles.VerificationPrompts, string.Concat(proofs.Select(p =>
             Json.Serialize(new { id = p.Id, prompt = Prompts.RenderVerification(p.Problem, p.Proof, set.Verification) }) + "\n")));
@@ -353,16 +439,17 @@ public sealed class WriteMetaPrompts(ArtifactStore artifacts) : TaskActivity<Met
 
 /// <summary>
 /// Phase 4's consensus labels: consensus.jsonl (every decision with its evidence, fixed and adaptive) and
-/// discarded.jsonl (the proofs sent to humans) in {lapId}-4.consensus; the labelled proofs merged into D_v as {lapId}-4.dv.
+/// discarded.jsonl (the proofs sent to humans) in {lapId}-4.consensus; with an audit size, the batch of labelled
+/// proofs people check (items proof-{i}: the i-th line of consensus.jsonl).
 /// </summary>
 [DurableTask(TaskNames.AutoLabel)]
-public sealed class AutoLabel(ArtifactStore artifacts) : TaskActivity<AutoLabelInput, AutoLabelResult>
+public sealed class AutoLabel(MathV2Storage storage, ArtifactStore artifacts) : TaskActivity<AutoLabelInput, AutoLabelResult>
 {
     public override Task<AutoLabelResult> RunAsync(TaskActivityContext context, AutoLabelInput input) => ExecuteAsync(input);
 
     public async Task<AutoLabelResult> ExecuteAsync(AutoLabelInput input)
     {
-        string consensusId = $"{input.LapId}-4.consensus", dvId = $"{input.LapId}-4.dv";
+        string consensusId = $"{input.LapId}-4.consensus";
         List<ConsensusLabel> labels;
         if (await artifacts.GetAsync(consensusId) is { } existing)
             labels = Jsonl.Records<ConsensusLabel>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, LapFiles.Consensus)));
@@ -377,16 +464,59 @@ public sealed class AutoLabel(ArtifactStore artifacts) : TaskActivity<AutoLabelI
             await w.AddTextAsync(LapFiles.Discarded, string.Concat(labels.Where(l => l.Fixed.Decision == ConsensusDecision.Discarded).Select(l => Json.Serialize(l) + "\n")));
             await LapStore.CommitOnceAsync(w);
         }
+        AnnotationBatch? audit = null;
+        var picked = AutoLabelling.PickAudit(labels, input.AuditSize, $"{input.Seed}-4-audit");
+        if (picked.Count > 0)
+        {
+            string batchId = $"{input.LapId}-4-audit";
+            audit = await LapStore.GetBatchAsync(storage, batchId);
+            if (audit == null)
+            {
+                var items = picked.Select(i => new AnnotationItem
+                {
+                    ItemId = AutoLabelling.AuditItemId(i), ProblemId = labels[i].Proof.ProblemId, Problem = labels[i].Proof.Problem, Proof = labels[i].Proof.Proof,
+                }).ToList();
+                audit = new AnnotationBatch
+                {
+                    BatchId = batchId, LapId = input.LapId, Kind = AnnotationKinds.Proofs, InstanceId = input.InstanceId, Items = items.Count,
+                    ItemsPath = $"{batchId}/{LapFiles.Items}", LabelsPath = $"{batchId}/{LapFiles.Labels}", SamplesArtifact = consensusId,
+                };
+                var container = storage.Container(StorageNames.AnnotationsContainer);
+                await container.GetBlobClient(audit.ItemsPath).UploadAsync(BinaryData.FromString(AnnotationValidation.WriteItems(items)), overwrite: true);
+                await container.GetBlobClient($"{batchId}/{LapFiles.Batch}").UploadAsync(BinaryData.FromString(Json.Serialize(audit, indented: true)), overwrite: true);
+            }
+        }
+        return new AutoLabelResult { Consensus = consensusId, Metrics = AutoLabelling.Measures(labels), Audit = audit };
+    }
+}
+
+/// <summary>
+/// D_v after phase 4 ({lapId}-4.dv): the earlier D_v and the consensus-labelled proofs; where people audited a
+/// label, their score takes its place, and the measures give how often they agreed.
+/// </summary>
+[DurableTask(TaskNames.BuildConsensusDv)]
+public sealed class BuildConsensusDv(MathV2Storage storage, ArtifactStore artifacts) : TaskActivity<ConsensusDvInput, ConsensusDvResult>
+{
+    public override Task<ConsensusDvResult> RunAsync(TaskActivityContext context, ConsensusDvInput input) => ExecuteAsync(input);
+
+    public async Task<ConsensusDvResult> ExecuteAsync(ConsensusDvInput input)
+    {
+        string dvId = $"{input.LapId}-4.dv";
+        var labels = Jsonl.Records<ConsensusLabel>(await LapStore.ReadArtifactTextAsync(artifacts, input.Consensus, LapFiles.Consensus));
+        var people = new Dictionary<int, double>();
+        if (input.Audit is { } audit)
+            foreach (var l in Jsonl.Records<AnnotationLabel>(await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, audit.LabelsPath)))
+                people[int.Parse(l.ItemId.AsSpan("proof-".Length), System.Globalization.CultureInfo.InvariantCulture)] = l.Score;
         if (await artifacts.GetAsync(dvId) == null)
         {
             var earlier = Jsonl.Read<GradedProofRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.Dv, LapFiles.GradedProofs), LapFiles.GradedProofs).Rows;
-            var added = labels.Where(l => l.Fixed.Decision == ConsensusDecision.Labeled)
-                .Select(l => new GradedProofRow { ProblemId = l.Proof.ProblemId, Problem = l.Proof.Problem, Proof = l.Proof.Proof, Score = l.Fixed.Label!.Value });
-            var w = artifacts.Create(dvId, "dataset-graded-proofs", StorageNames.DatasetsContainer, dvId, new ArtifactProducer { Lap = input.LapId, Phase = "4" }, [input.Dv, consensusId]);
+            var added = labels.Select((l, i) => (l, i)).Where(x => x.l.Fixed.Decision == ConsensusDecision.Labeled)
+                .Select(x => new GradedProofRow { ProblemId = x.l.Proof.ProblemId, Problem = x.l.Proof.Problem, Proof = x.l.Proof.Proof, Score = people.TryGetValue(x.i, out var p) ? p : x.l.Fixed.Label!.Value });
+            var w = artifacts.Create(dvId, "dataset-graded-proofs", StorageNames.DatasetsContainer, dvId, new ArtifactProducer { Lap = input.LapId, Phase = "4" }, [input.Dv, input.Consensus]);
             await w.AddTextAsync(LapFiles.GradedProofs, Jsonl.Write(earlier.Concat(added)));
             await LapStore.CommitOnceAsync(w);
         }
-        return new AutoLabelResult { Dv = dvId, Consensus = consensusId, Metrics = AutoLabelling.Measures(labels) };
+        return new ConsensusDvResult { Dv = dvId, Metrics = AutoLabelling.AuditMeasures(labels, people) };
     }
 }
 

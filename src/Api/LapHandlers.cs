@@ -100,6 +100,10 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         var errors = fieldErrors.ToList();
         if (lap.BaseCheckpoint is { } id && Ids.IsValid(id) && await CheckpointProblemAsync(id, ct) is { } problem)
             errors.Add(($"{prefix}baseCheckpoint", problem));
+        if (lap.Domain == LapSpec.DatasetsDomain && lap.Datasets is { } datasets)
+            foreach (var (role, did, _, files) in datasets.Roles())
+                if (did is { } d && Ids.IsValid(d) && await DatasetProblemAsync(d, files, ct) is { } p)
+                    errors.Add(($"{prefix}datasets.{role}", p));
         if (errors.Count == 0) return null;
         return Problems.Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
     }
@@ -113,6 +117,15 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         var missing = CheckpointFiles.Required.Where(f => !files.Contains(f)).ToList();
         if (!files.Contains(CheckpointFiles.Weights) && !files.Contains(CheckpointFiles.WeightsIndex)) missing.Add($"{CheckpointFiles.Weights} (or {CheckpointFiles.WeightsIndex})");
         return missing.Count == 0 ? null : $"artifact '{id}' is not a checkpoint: it has no {string.Join(", ", missing)}";
+    }
+
+    /// <summary>Why an artifact cannot serve a dataset role (it must hold one of the role's files), or null when it can.</summary>
+    async Task<string?> DatasetProblemAsync(string id, string[] files, CancellationToken ct)
+    {
+        var m = await artifacts.GetAsync(id, ct);
+        if (m == null) return $"no artifact '{id}' exists";
+        return m.Files.Any(f => files.Contains(f.Path)) ? null
+            : $"artifact '{id}' has no {string.Join(" or ", files)} (it has {string.Join(", ", m.Files.Select(f => f.Path))})";
     }
 
     /// <summary>GET /api/flywheels/{id}: the lap running, the laps so far (with their reports), why it stopped.</summary>

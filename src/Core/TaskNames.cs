@@ -28,6 +28,7 @@ public static class TaskNames
     public const string WriteProofPrompts = nameof(WriteProofPrompts);
     public const string WriteMetaPrompts = nameof(WriteMetaPrompts);
     public const string AutoLabel = nameof(AutoLabel);
+    public const string BuildConsensusDv = nameof(BuildConsensusDv);
     public const string MergeDatasets = nameof(MergeDatasets);
     public const string WriteLapReport = nameof(WriteLapReport);
 }

@@ -68,7 +68,7 @@ public sealed class LapActivityFunctions(PrepareLapDatasets prepare, PrepareHeld
     public Task<LapDatasets> PrepareLapDatasets([ActivityTrigger] LapInput input) => prepare.ExecuteAsync(input);
 
     [Function(TaskNames.PrepareHeldOutMeta)]
-    public Task<string> PrepareHeldOutMeta([ActivityTrigger] LapInput input) => heldOutMeta.ExecuteAsync(input);
+    public Task<string?> PrepareHeldOutMeta([ActivityTrigger] LapInput input) => heldOutMeta.ExecuteAsync(input);
 
     [Function(TaskNames.CreateAnnotationBatch)]
     public Task<AnnotationBatch> CreateAnnotationBatch([ActivityTrigger] CreateAnnotationBatchInput input) => batch.ExecuteAsync(input);
@@ -84,7 +84,7 @@ public sealed class LapActivityFunctions(PrepareLapDatasets prepare, PrepareHeld
 }
 
 /// <summary>Activity triggers of phases 2–4 and the report.</summary>
-public sealed class MeasureActivityFunctions(MeasureSamples measure, WriteProofPrompts proofPrompts, WriteMetaPrompts metaPrompts, AutoLabel autoLabel, MergeDatasets merge, WriteLapReport report)
+public sealed class MeasureActivityFunctions(MeasureSamples measure, WriteProofPrompts proofPrompts, WriteMetaPrompts metaPrompts, AutoLabel autoLabel, BuildConsensusDv consensusDv, MergeDatasets merge, WriteLapReport report)
 {
     [Function(TaskNames.MeasureSamples)]
     public Task<Dictionary<string, double>> MeasureSamples([ActivityTrigger] MeasureInput input) => measure.ExecuteAsync(input);
@@ -97,6 +97,9 @@ public sealed class MeasureActivityFunctions(MeasureSamples measure, WriteProofP
 
     [Function(TaskNames.AutoLabel)]
     public Task<AutoLabelResult> AutoLabel([ActivityTrigger] AutoLabelInput input) => autoLabel.ExecuteAsync(input);
+
+    [Function(TaskNames.BuildConsensusDv)]
+    public Task<ConsensusDvResult> BuildConsensusDv([ActivityTrigger] ConsensusDvInput input) => consensusDv.ExecuteAsync(input);
 
     [Function(TaskNames.MergeDatasets)]
     public Task<string> MergeDatasets([ActivityTrigger] MergeDatasetsInput input) => merge.ExecuteAsync(input);

@@ -9,15 +9,25 @@ namespace MathV2.Orchestrations;
 /// <summary>Held-out measures: a sample job on a held-out file, then the measure activity.</summary>
 static class HeldOut
 {
+    /// <summary>
+    /// A meta-verifier on the held-out rated analyses (an artifact of their own, made on first use); a dataset lap
+    /// without heldOutRatedAnalyses has none, and the measures are absent (LapReport.Absent says why).
+    /// </summary>
+    public static async Task<(Dictionary<string, double> Metrics, List<GpuJobOutcome> Jobs)> MeasureMetaAsync(TaskOrchestrationContext context, PhaseInput input, string phase,
+        string subject, string model)
+    {
+        string? heldOut = await context.CallActivityAsync<string?>(TaskNames.PrepareHeldOutMeta, new LapInput { LapId = input.LapId, Spec = input.Spec });
+        if (heldOut == null) return ([], []);
+        var (_, metrics, jobs) = await MeasureAsync(context, input, phase, subject, model, "meta", heldOut);
+        return (metrics, jobs);
+    }
+
     /// <summary>Job: the greedy (or proof) samples; Jobs: every job the measure ran.</summary>
     public static async Task<(GpuJobOutcome Job, Dictionary<string, double> Metrics, List<GpuJobOutcome> Jobs)> MeasureAsync(TaskOrchestrationContext context, PhaseInput input, string phase,
-        string subject, string model, string kind)
+        string subject, string model, string kind, string? heldOutArtifact = null)
     {
         var e = input.Spec.Evaluation;
-        string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
-        // The rated analyses meta-verifiers are measured on live in an artifact of their own, made on first use.
-        if (kind == "meta")
-            heldOut = await context.CallActivityAsync<string>(TaskNames.PrepareHeldOutMeta, new LapInput { LapId = input.LapId, Spec = input.Spec });
+        string heldOut = heldOutArtifact ?? input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
         // Verifiers and meta-verifiers answer once, greedy; generators several proofs at a temperature.
         bool judge = kind is "verifier" or "meta";
         string file = kind switch { "verifier" => LapFiles.HeldOutVerificationPrompts, "meta" => LapFiles.HeldOutMetaPrompts, _ => LapFiles.HeldOutGenerationPrompts };

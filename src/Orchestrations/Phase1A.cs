@@ -25,9 +25,9 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             var sft = await PhaseJobs.RunAsync(context, input, "1a", "bootstrap", new SftJobParameters
             {
                 Init = new ModelInit { Config = spec.Bootstrap.Config, Tokenizer = spec.Bootstrap.Tokenizer, Seed = spec.Demo.Seed },
-                Dataset = ArtifactFileRef.Of(input.Datasets.Demonstrations, LapFiles.Demonstrations),
+                Dataset = ArtifactFileRef.Of(PhaseInput.Need(input.Datasets.Demonstrations, "demonstrations"), LapFiles.Demonstrations),
                 Options = spec.Bootstrap.Options,
-            }, input.Datasets.Demonstrations);
+            }, input.Datasets.Demonstrations!);
             jobs.Add(sft);
             baseModel = sft.ResultArtifactId!;
         }
@@ -63,8 +63,9 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
         var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
         {
             LapId = input.LapId, Phase = "1a", InstanceId = context.InstanceId, Samples = sample.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize, Seed = spec.Demo.Seed,
+            Problems = input.Datasets.Problems,
         });
-        if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
+        if (spec.Annotator == AnnotationOptions.Oracle) await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
         string dv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
         // Later laps add to the previous D_v; lap 1 may start with the demo's graded proofs.

@@ -37,7 +37,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
                 LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize, Seed = spec.Demo.Seed,
                 Kind = AnnotationKinds.Analyses, GradedProofs = dv,
             });
-            if (spec.Annotation.Annotator == "oracle") await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
+            if (spec.Annotator == AnnotationOptions.Oracle) await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
             else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
             dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
             if ((input.Previous?.Dmv ?? input.Datasets.Graded) is { } earlier)
@@ -51,7 +51,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         var grpo = await PhaseJobs.MetaVerificationGrpoAsync(context, input, "1c", "meta-verifier", policy, dmv);
         jobs.Add(grpo);
         // The meta-verifier on held-out rated analyses: how far phase 4's consensus can trust it.
-        var (_, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "1c", "metaVerifier", grpo.ResultArtifactId!, "meta");
+        var (metrics, evalJobs) = await HeldOut.MeasureMetaAsync(context, input, "1c", "metaVerifier", grpo.ResultArtifactId!);
         jobs.AddRange(evalJobs);
         return new PhaseResult
         {

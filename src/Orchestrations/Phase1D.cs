@@ -42,7 +42,7 @@ public sealed class Phase1D : TaskOrchestrator<PhaseInput, PhaseResult>
         jobs.Add(both);
         jobs.AddRange(evalJobs);
         // v2 is also the meta-verifier of phase 3's self-analyses: measured in that role too.
-        var (_, asMeta, asMetaJobs) = await HeldOut.MeasureAsync(context, input, "1d", "verifierV2.meta", both.ResultArtifactId!, "meta");
+        var (asMeta, asMetaJobs) = await HeldOut.MeasureMetaAsync(context, input, "1d", "verifierV2.meta", both.ResultArtifactId!);
         LapMeasures.Merge(metrics, asMeta);
         jobs.AddRange(asMetaJobs);
         return new PhaseResult

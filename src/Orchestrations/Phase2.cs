@@ -19,6 +19,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         var started = context.CurrentUtcDateTime;
         var spec = input.Spec;
         string baseModel = PhaseInput.Need(input.Artifacts.Base, "base"), v2 = PhaseInput.Need(input.Artifacts.VerifierV2, "verifierV2");
+        string heldOut = input.Datasets.HeldOut ?? throw new InvalidOperationException("the lap has no held-out set");
         string policy = spec.Method.GeneratorInit == MethodOptions.FromVerifier ? v2 : input.Previous?.SelfVerifyingGenerator ?? baseModel;
         string reward = spec.Phase2Reward == MethodOptions.ProofReward ? RewardSpec.Proof : RewardSpec.Generator;
         var grpo = await PhaseJobs.RunAsync(context, input, "2", "generator", new GrpoJobParameters
@@ -34,7 +35,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         // Both models' held-out proofs judged by v2: the verifier's view of the improvement.
         string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
-            LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.PromptSet,
+            LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.PromptSet, Problems = [ArtifactFileRef.Of(heldOut, LapFiles.HeldOutProblems)],
             Sources = new() { ["base"] = [PhaseInput.Need(input.Artifacts.BaseHeldOutProofs, "baseHeldOutProofs")], ["generator"] = [eval.ResultArtifactId!] },
         });
         var judged = await PhaseJobs.RunAsync(context, input, "2", "judged", new SampleJobParameters

@@ -9,7 +9,8 @@ namespace MathV2.Orchestrations;
 /// <summary>
 /// 4 scaled verification: the improved generator proves D_p problems; verifier v2 writes n analyses of each proof
 /// (sharded over jobs); each issue-reporting analysis gets m meta-verifications; the consensus rule labels the
-/// proof or sends it to humans (kept as an artifact). The labels merge into D_v and verifier v3 is trained on it.
+/// proof or sends it to humans (kept as an artifact). With people annotating, a stratified sample of the labels is
+/// audited by them first (consensus.auditSize). The labels merge into D_v and verifier v3 is trained on it.
 /// </summary>
 public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
 {
@@ -30,7 +31,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         jobs.AddRange(proofs);
         string proofPrompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
-            LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.PromptSet,
+            LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.PromptSet, Problems = [ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems)],
             Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
         });
         var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new SampleJobParameters
@@ -57,23 +58,31 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         }
         var labelled = await context.CallActivityAsync<AutoLabelResult>(TaskNames.AutoLabel, new AutoLabelInput
         {
-            LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, Dv = dv, N = c.N, M = c.M, K = c.K,
+            LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, N = c.N, M = c.M, K = c.K,
+            AuditSize = spec.AuditSize, Seed = spec.Demo.Seed, InstanceId = context.InstanceId,
+        });
+        // People check a stratified sample of the labels (http annotator); their scores take the labels' place.
+        if (labelled.Audit is { } audit) await Annotations.WaitAsync(context, audit, spec.Annotation, "4");
+        var dvResult = await context.CallActivityAsync<ConsensusDvResult>(TaskNames.BuildConsensusDv, new ConsensusDvInput
+        {
+            LapId = input.LapId, Consensus = labelled.Consensus, Dv = dv, Audit = labelled.Audit,
         });
         var v3 = await PhaseJobs.RunAsync(context, input, "4", "verifier-v3", new GrpoJobParameters
         {
             Policy = v2, Reference = spec.KlReference(baseModel, v2),
             Reward = spec.Reward(new RewardSpec { Kind = RewardSpec.VerifierV2, MetaVerifier = meta }),
-            Dataset = ArtifactFileRef.Of(labelled.Dv, LapFiles.GradedProofs),
+            Dataset = ArtifactFileRef.Of(dvResult.Dv, LapFiles.GradedProofs),
             Options = spec.Verifier,
-        }, v2, baseModel, meta, labelled.Dv);
+        }, v2, baseModel, meta, dvResult.Dv);
         jobs.Add(v3);
         var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "4", "verifierV3", v3.ResultArtifactId!, "verifier");
         jobs.AddRange(evalJobs);
         LapMeasures.Merge(metrics, labelled.Metrics);
+        LapMeasures.Merge(metrics, dvResult.Metrics);
         return new PhaseResult
         {
             Phase = "4", Started = started, Finished = context.CurrentUtcDateTime, Jobs = jobs, Metrics = metrics,
-            Artifacts = new() { Dv = labelled.Dv, Consensus = labelled.Consensus, VerifierV3 = v3.ResultArtifactId!, ConsensusProofs = proofPrompts },
+            Artifacts = new() { Dv = dvResult.Dv, Consensus = labelled.Consensus, VerifierV3 = v3.ResultArtifactId!, ConsensusProofs = proofPrompts, Batch4 = labelled.Audit?.BatchId },
         };
     }
 }

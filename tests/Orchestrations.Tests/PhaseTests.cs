@@ -20,6 +20,9 @@ public sealed class PhaseTests
     {
         public ConcurrentQueue<GpuJobSpec> Jobs { get; } = new();
         public int MetaPrompts { get; set; } = 5;
+        public ConcurrentQueue<ProofPromptsInput> ProofPrompts { get; } = new();
+        public AutoLabelInput? AutoLabel { get; set; }
+        public ConsensusDvInput? ConsensusDv { get; set; }
         public T Parameters<T>(string jobId) where T : IGpuJobParameters =>
             Jobs.Single(j => j.JobId == jobId).Parameters!.Value.Deserialize<T>(Json.Strict)!;
     }
@@ -46,11 +49,30 @@ public sealed class PhaseTests
                 s.Jobs.Enqueue(spec);
                 return new GpuJobOutcome { JobId = spec.JobId, Status = GpuJobStatus.Succeeded, ResultArtifactId = $"{spec.JobId}.out" };
             });
-            r.AddActivityFunc<LapInput, string>(TaskNames.PrepareHeldOutMeta, (_, i) => $"{i.LapId}.heldout-meta");
+            r.AddActivityFunc<LapInput, string?>(TaskNames.PrepareHeldOutMeta, (_, i) => i.Spec.IsDemo || i.Spec.Datasets?.HeldOutRatedAnalyses != null ? $"{i.LapId}.heldout-meta" : null);
             r.AddActivityFunc<MeasureInput, Dictionary<string, double>>(TaskNames.MeasureSamples, (_, m) => new() { [$"{m.Subject}.accuracy"] = 0.5 });
-            r.AddActivityFunc<ProofPromptsInput, string>(TaskNames.WriteProofPrompts, (_, p) => $"{p.LapId}-{p.Phase}-{p.Step}.prompts");
+            r.AddActivityFunc<ProofPromptsInput, string>(TaskNames.WriteProofPrompts, (_, p) =>
+            {
+                s.ProofPrompts.Enqueue(p);
+                return $"{p.LapId}-{p.Phase}-{p.Step}.prompts";
+            });
             r.AddActivityFunc<MetaPromptsInput, MetaPromptsResult>(TaskNames.WriteMetaPrompts, (_, p) => new() { Artifact = $"{p.LapId}-4.meta", Prompts = s.MetaPrompts });
-            r.AddActivityFunc<AutoLabelInput, AutoLabelResult>(TaskNames.AutoLabel, (_, a) => new() { Dv = $"{a.LapId}-4.dv", Consensus = $"{a.LapId}-4.consensus" });
+            r.AddOrchestrator<Phase3>();
+            r.AddActivityFunc<AutoLabelInput, AutoLabelResult>(TaskNames.AutoLabel, (_, a) =>
+            {
+                s.AutoLabel = a;
+                return new()
+                {
+                    Consensus = $"{a.LapId}-4.consensus",
+                    Audit = a.AuditSize == 0 ? null : new() { BatchId = $"{a.LapId}-4-audit", LapId = a.LapId, InstanceId = a.InstanceId, SamplesArtifact = "c", Items = 2, ItemsPath = "i", LabelsPath = "l" },
+                };
+            });
+            r.AddActivityFunc<ConsensusDvInput, ConsensusDvResult>(TaskNames.BuildConsensusDv, (_, d) =>
+            {
+                s.ConsensusDv = d;
+                return new() { Dv = $"{d.LapId}-4.dv", Metrics = d.Audit == null ? [] : new() { ["consensus.audit.agreement"] = 0.5 } };
+            });
+
         });
         return (host, s);
     }
@@ -179,5 +201,73 @@ public sealed class PhaseTests
         await using var __ = plain;
         await RunAsync(plain, TaskNames.Phase1A, Input(new(), spec: spec with { ColdStart = new() }));
         Assert.Equal(GpuJobKinds.Sample, s2.Jobs.Single(j => j.JobId == "lap-t-1a-proofs").Kind);
+    }
+
+    static readonly LapSpec DatasetSpec = new()
+    {
+        Domain = LapSpec.DatasetsDomain, BaseCheckpoint = "uploaded-base",
+        Datasets = new() { Problems = "dp", GradedProofs = "dv-seed", HeldOutProblems = "ho", HeldOutGradedProofs = "ho-dv" },
+    };
+
+    /// <summary>Polls until the phase's status says it waits for a batch (the in-memory engine has no event for it).</summary>
+    static async Task<OrchestrationMetadata> AwaitingAnnotationAsync(DurableTaskTestHost host, string id, CancellationToken ct)
+    {
+        while (true)
+        {
+            var m = await host.Client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
+            if (m?.SerializedCustomStatus?.Contains(PhaseStatus.AwaitingAnnotation) == true) return m;
+            Assert.NotEqual(OrchestrationRuntimeStatus.Failed, m?.RuntimeStatus);
+            await Task.Delay(20, ct);
+        }
+    }
+
+    [Fact]
+    public async Task Phase_4_with_people_annotating_waits_for_the_audit_and_builds_Dv_with_their_labels()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        var artifacts = new LapArtifacts { Base = "base", Dv = "dv", MetaVerifier = "meta", VerifierV2 = "v2", SelfVerifyingGenerator = "gen" };
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Phase4, Input(artifacts, spec: DatasetSpec));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        // The phase waits for people: no D_v is built and v3 does not train until the audit's labels arrive.
+        var meta = await AwaitingAnnotationAsync(host, id, cts.Token);
+        Assert.Contains("lap-t-4-audit", meta.SerializedCustomStatus);
+        Assert.Null(s.ConsensusDv);
+        Assert.DoesNotContain(s.Jobs, j => j.JobId == "lap-t-4-verifier-v3");
+        Assert.Equal((32, DatasetSpec.Demo.Seed, id), (s.AutoLabel!.AuditSize, s.AutoLabel.Seed, s.AutoLabel.InstanceId));
+        await host.Client.RaiseEventAsync(id, AnnotationEvents.Submitted("lap-t-4-audit"), 2);
+        meta = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token);
+        var r = meta.ReadOutputAs<PhaseResult>()!;
+        Assert.Equal("lap-t-4-audit", s.ConsensusDv!.Audit!.BatchId);
+        Assert.Equal(("lap-t-4-audit", 0.5), (r.Artifacts.Batch4, r.Metrics["consensus.audit.agreement"]));
+        Assert.Equal("lap-t-4.dv", s.Parameters<GrpoJobParameters>("lap-t-4-verifier-v3").Dataset!.Artifact);
+        // The proofs' statements come from the lap's problems.
+        Assert.Equal(["lap-t.problems"], s.ProofPrompts.Single().Problems.Select(p => p.Artifact));
+    }
+
+    [Fact]
+    public async Task A_dataset_lap_starts_from_its_base_checkpoint_and_without_an_oracle_v2_judges_refinement_and_meta_measures_are_skipped()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        var input = Input(new(), spec: DatasetSpec) with { Datasets = new LapDatasets { Problems = "lap-t.problems", HeldOut = "lap-t.heldout", Graded = "lap-t.graded" } };
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Phase1A, input);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await AwaitingAnnotationAsync(host, id, cts.Token);
+        await host.Client.RaiseEventAsync(id, AnnotationEvents.Submitted("lap-t-1a-batch"), 1);
+        var a = (await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token)).ReadOutputAs<PhaseResult>()!;
+        Assert.DoesNotContain(s.Jobs, j => j.Kind == GpuJobKinds.Sft);
+        Assert.Equal(("uploaded-base", "lap-t-1a.dv"), (a.Artifacts.Base, a.Artifacts.Dv));
+
+        var d = await RunAsync(host, TaskNames.Phase1D, input with { Artifacts = new() { Base = "uploaded-base", Dv = "dv", Dmv = "dmv", MetaVerifier = "meta" } });
+        Assert.DoesNotContain(s.Jobs, j => j.JobId.Contains("heldout-verifierv2.meta"));
+        Assert.DoesNotContain(d.Metrics.Keys, k => k.StartsWith("verifierV2.meta."));
+
+        var r = await RunAsync(host, TaskNames.Phase3, input with { Artifacts = new() { Base = "uploaded-base", VerifierV2 = "v2", Generator = "gen" } });
+        var judged = s.Parameters<SampleJobParameters>("lap-t-3-judged");
+        Assert.Equal(("v2", "lap-t-3-judged.prompts"), (judged.Model, judged.Prompts!.Artifact));
+        var prompts = s.ProofPrompts.Single(p => p.Phase == "3");
+        Assert.Equal(("lap-t-3-refinement.out", "lap-t.heldout"), (prompts.Refinements.Single(), prompts.Problems.Single().Artifact));
+        Assert.Equal(3, r.Jobs.Count);
     }
 }

@@ -18,6 +18,8 @@ public sealed record CreateAnnotationBatchInput
     public string Kind { get; init; } = AnnotationKinds.Proofs;
     /// <summary>For analyses: the D_v artifact whose rows the verification prompts were made from.</summary>
     public string? GradedProofs { get; init; }
+    /// <summary>For proofs: the lap's problems artifact (problems.jsonl), where the items' statements come from.</summary>
+    public string? Problems { get; init; }
 }
 
 public sealed record VerificationPromptsInput
@@ -53,8 +55,12 @@ public sealed record ProofPromptsInput
     public required string LapId { get; init; }
     public required string Phase { get; init; }
     public required string Step { get; init; }
-    public required Dictionary<string, List<string>> Sources { get; init; }
+    public Dictionary<string, List<string>> Sources { get; init; } = [];
     public required Method.PromptSet Prompts { get; init; }
+    /// <summary>Refine job results: each trajectory's first and last attempt, as subjects refinement.firstAttempt and refinement.lastAttempt.</summary>
+    public List<string> Refinements { get; init; } = [];
+    /// <summary>Problem files (artifact, file) the proofs' statements are looked up in (demo ids are also known without).</summary>
+    public List<ArtifactFileRef> Problems { get; init; } = [];
 }
 
 /// <summary>Meta-verification prompts for the analyses that report issues (phase 4), ids "{proofId}#{i}".</summary>
@@ -80,17 +86,36 @@ public sealed record AutoLabelInput
     public required string Proofs { get; init; }
     public required List<string> Analyses { get; init; }
     public List<string> Metas { get; init; } = [];
-    /// <summary>D_v the labels are merged into.</summary>
-    public required string Dv { get; init; }
     public int N { get; init; } = 8;
     public int M { get; init; } = 4;
     public int K { get; init; } = 2;
+    /// <summary>Labelled proofs people audit (0: none); the batch is picked with the lap's seed and waited on by <see cref="InstanceId"/>.</summary>
+    public int AuditSize { get; init; }
+    public int Seed { get; init; }
+    public string InstanceId { get; init; } = "";
 }
 
 public sealed record AutoLabelResult
 {
-    public required string Dv { get; init; }
     public required string Consensus { get; init; }
+    public Dictionary<string, double> Metrics { get; init; } = [];
+    /// <summary>The audit batch, when there is one.</summary>
+    public AnnotationBatch? Audit { get; init; }
+}
+
+/// <summary>D_v with phase 4's labels: the earlier D_v, the consensus artifact, the audit batch (its labels stored) if any.</summary>
+public sealed record ConsensusDvInput
+{
+    public required string LapId { get; init; }
+    public required string Consensus { get; init; }
+    public required string Dv { get; init; }
+    public AnnotationBatch? Audit { get; init; }
+}
+
+public sealed record ConsensusDvResult
+{
+    public required string Dv { get; init; }
+    /// <summary>The audit's measures (consensus.audit.*), empty without one.</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
 }
 

@@ -80,6 +80,56 @@ public static class AutoLabelling
         return m;
     }
 
+    /// <summary>The audit item id of the consensus label at <paramref name="index"/> in consensus.jsonl.</summary>
+    public static string AuditItemId(int index) => $"proof-{index:00000}";
+
+    /// <summary>
+    /// Phase 4's audit: up to <paramref name="size"/> labelled proofs, stratified over labels (each label's share of
+    /// the batch as of the labelled proofs, at least one of each label while the size allows), in a seeded order.
+    /// Returns indices into <paramref name="labels"/>, ascending.
+    /// </summary>
+    public static List<int> PickAudit(IReadOnlyList<ConsensusLabel> labels, int size, string seed)
+    {
+        var strata = labels.Select((l, i) => (l, i)).Where(x => x.l.Fixed.Decision == ConsensusDecision.Labeled)
+            .GroupBy(x => x.l.Fixed.Label!.Value).OrderBy(g => g.Key)
+            .Select(g => g.Select(x => x.i).OrderBy(i => new Random(StableHash.Seed(seed, labels[i].Proof.Id)).Next()).ThenBy(i => i).ToList()).ToList();
+        int total = strata.Sum(s => s.Count);
+        if (size <= 0 || total == 0) return [];
+        if (size >= total) return strata.SelectMany(s => s).Order().ToList();
+        // Largest remainder over the strata's shares, after one each while the size allows.
+        var take = strata.Select(_ => 0).ToArray();
+        int left = size;
+        for (int s = 0; s < strata.Count && left > 0; s++) { take[s] = 1; left--; }
+        var want = strata.Select((st, s) => Math.Max(0, st.Count * (double)size / total - take[s])).ToArray();
+        for (int s = 0; s < strata.Count; s++)
+        {
+            int add = Math.Min((int)Math.Floor(want[s]), Math.Min(left, strata[s].Count - take[s]));
+            take[s] += add;
+            left -= add;
+        }
+        foreach (int s in Enumerable.Range(0, strata.Count).OrderByDescending(s => want[s] - Math.Floor(want[s])).ThenBy(s => s))
+            if (left > 0 && take[s] < strata[s].Count) { take[s]++; left--; }
+        for (int s = 0; left > 0 && s < strata.Count; s++)
+        {
+            int add = Math.Min(left, strata[s].Count - take[s]);
+            take[s] += add;
+            left -= add;
+        }
+        return strata.SelectMany((st, s) => st.Take(take[s])).Order().ToList();
+    }
+
+    /// <summary>Audit measures: items people checked, the share where the consensus label equals theirs, and per label.</summary>
+    public static Dictionary<string, double> AuditMeasures(IReadOnlyList<ConsensusLabel> labels, IReadOnlyDictionary<int, double> people)
+    {
+        var m = new Dictionary<string, double>();
+        if (people.Count == 0) return m;
+        m["consensus.audit.items"] = people.Count;
+        m["consensus.audit.agreement"] = Math.Round(people.Count(p => labels[p.Key].Fixed.Label == p.Value) / (double)people.Count, 4);
+        foreach (var g in people.GroupBy(p => labels[p.Key].Fixed.Label!.Value))
+            m[$"consensus.audit.agreement.label{g.Key.ToString(System.Globalization.CultureInfo.InvariantCulture)}"] = Math.Round(g.Count(p => labels[p.Key].Fixed.Label == p.Value) / (double)g.Count(), 4);
+        return m;
+    }
+
     /// <summary>The parsable analyses of one proof, renumbered 0..n′−1, and their meta-verdicts.</summary>
     sealed class Samples(string proofId, List<(int Index, double Score)> parsed, Dictionary<string, List<SampleCompletion>> metas) : IConsensusSamples
     {

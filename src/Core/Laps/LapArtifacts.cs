@@ -44,6 +44,8 @@ public sealed record LapArtifacts
     [ProducedBy("4")] public string? Consensus { get; init; }
     [ProducedBy("4")] public string? VerifierV3 { get; init; }
     [ProducedBy("4")] public string? ConsensusProofs { get; init; }
+    /// <summary>Phase 4's audit batch (people checking consensus labels), when there is one.</summary>
+    [ProducedBy("4"), JsonPropertyName("batch4")] public string? Batch4 { get; init; }
 
     /// <summary>In a flywheel: the lap's best verifier (<see cref="Laps.BestVerifier"/>), the next lap's verifier policy.</summary>
     [ProducedBy("flywheel")] public string? Verifier { get; init; }

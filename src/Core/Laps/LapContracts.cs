@@ -47,11 +47,11 @@ public sealed record LapDatasets
 {
     /// <summary>problems.jsonl (D_p) and generation-prompts.jsonl ({id, prompt}).</summary>
     public required string Problems { get; init; }
-    /// <summary>demonstrations.jsonl for the bootstrap SFT.</summary>
-    public required string Demonstrations { get; init; }
+    /// <summary>demonstrations.jsonl for the bootstrap SFT (demo laps; dataset laps start from their base checkpoint).</summary>
+    public string? Demonstrations { get; init; }
     /// <summary>The held-out set of the report: problems, generation prompts, graded proofs, verification prompts.</summary>
     public string? HeldOut { get; init; }
-    /// <summary>demo.seedGradedSets: graded-proofs.jsonl and graded-analyses.jsonl of D_p's problems.</summary>
+    /// <summary>graded-proofs.jsonl and graded-analyses.jsonl joining D_v and D_mv in lap 1: demo.seedGradedSets, or a dataset lap's gradedProofs and ratedAnalyses.</summary>
     public string? Graded { get; init; }
 }
 

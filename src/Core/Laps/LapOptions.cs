@@ -56,7 +56,9 @@ public sealed record BootstrapOptions
 /// <summary>How labels reach the lap: "oracle" (the demo domain's program) or "http" (people post them).</summary>
 public sealed record AnnotationOptions
 {
-    public string Annotator { get; init; } = "oracle";
+    public const string Oracle = "oracle", Http = "http";
+    /// <summary>Left out: the demo's oracle, or people (http) on datasets (LapSpec.Annotator).</summary>
+    public string? Annotator { get; init; }
     /// <summary>The lap fails when a batch is not labelled within this time.</summary>
     public int DeadlineMinutes { get; init; } = 7 * 24 * 60;
     /// <summary>While waiting, the custom status is refreshed with a reminder this often.</summary>
@@ -157,6 +159,11 @@ public sealed record ConsensusLapOptions
     public int Shards { get; init; } = 2;
     public int MaxNewTokens { get; init; } = 200;
     public double Temperature { get; init; } = 1.0;
+    /// <summary>
+    /// With people annotating (http): this many consensus-labelled proofs (stratified over labels) go to them as a
+    /// batch; their scores replace the consensus labels in D_v and the report gives the agreement. 0: no audit.
+    /// </summary>
+    public int AuditSize { get; init; } = 32;
 }
 
 /// <summary>The held-out measures of the lap report: problems never in D_p, their graded proofs (one per defect kind).</summary>

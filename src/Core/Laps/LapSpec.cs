@@ -4,15 +4,19 @@ using MathV2.Core.Models;
 namespace MathV2.Core.Laps;
 
 /// <summary>
-/// What a lap runs on and with: the domain (the built-in demo), the base checkpoint or a bootstrap, the annotator,
-/// per-phase options (documented defaults), job limits.
+/// What a lap runs on and with: the domain (the built-in demo, or a team's uploaded datasets), the base checkpoint
+/// or a bootstrap, the annotator, per-phase options (documented defaults), job limits.
 /// </summary>
 public sealed record LapSpec
 {
+    public const string DemoDomain = "demo", DatasetsDomain = "datasets";
+
     public string? Name { get; init; }
-    /// <summary>"demo" (the built-in arithmetic domain).</summary>
-    public string Domain { get; init; } = "demo";
+    /// <summary>"demo" (the built-in arithmetic domain, its oracle and bootstrap) or "datasets" (uploaded datasets, a base checkpoint, people).</summary>
+    public string Domain { get; init; } = DemoDomain;
     public DemoLapOptions Demo { get; init; } = new();
+    /// <summary>Domain "datasets": the dataset artifacts the lap runs on (uploaded with <c>mathv2 artifacts put --kind dataset</c>).</summary>
+    public DatasetArtifacts? Datasets { get; init; }
     /// <summary>
     /// The lap's prompt set: a built-in name ("standard", "compact") or a set of one's own (for one, the authors'
     /// templates from <c>mathv2 prompts import</c>); left out, the demo's demo.prompts.
@@ -41,16 +45,27 @@ public sealed record LapSpec
     /// <summary>Job limits; the host's defaults (MATHV2_JOB_* settings) when left out.</summary>
     public GpuJobLimits? Limits { get; init; }
 
-    /// <summary>The prompt set every prompt of the lap is rendered with.</summary>
+    /// <summary>The prompt set every prompt of the lap is rendered with: prompts, else demo.prompts (demo) or "standard" (datasets).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public Core.Method.PromptSet PromptSet => Prompts ?? Core.Method.Prompts.Set(Demo.Prompts);
+    public Core.Method.PromptSet PromptSet => Prompts ?? Core.Method.Prompts.Set(IsDemo ? Demo.Prompts : "standard");
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsDemo => Domain == DemoDomain;
+
+    /// <summary>Who labels: annotation.annotator, else the demo's oracle or, on datasets, people ("http").</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Annotator => Annotation.Annotator ?? (IsDemo ? AnnotationOptions.Oracle : AnnotationOptions.Http);
+
+    /// <summary>Phase 4's audit: how many consensus labels people check (http annotator only; the oracle checks them all).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int AuditSize => Annotator == AnnotationOptions.Http ? Consensus.AuditSize : 0;
 
     /// <summary>
     /// Phase 2's reward: method.generatorReward, else the domain's: the demo keeps "self-verification", the reward its
     /// targets were measured with (R_Y alone measured worse there: docs/journal); other domains take the paper's "proof".
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public string Phase2Reward => Method.GeneratorReward ?? (Domain == "demo" ? MethodOptions.SelfVerificationReward : MethodOptions.ProofReward);
+    public string Phase2Reward => Method.GeneratorReward ?? (IsDemo ? MethodOptions.SelfVerificationReward : MethodOptions.ProofReward);
 
     /// <summary>The KL reference of a GRPO run that starts from policy (method.klReference).</summary>
     public string KlReference(string baseModel, string policy) => Method.KlReference == MethodOptions.FromPolicy ? policy : baseModel;
@@ -65,7 +80,15 @@ public sealed record LapSpec
     public IEnumerable<(string Field, string Message)> Validate()
     {
         if (Name is { Length: > 100 }) yield return ("name", "must be at most 100 characters");
-        if (Domain != "demo") yield return ("domain", "must be \"demo\" (the built-in domain; dataset laps come later)");
+        if (Domain is not (DemoDomain or DatasetsDomain)) yield return ("domain", "must be \"demo\" (the built-in domain) or \"datasets\" (uploaded datasets)");
+        if (Domain == DatasetsDomain)
+        {
+            if (Datasets == null) yield return ("datasets", "is required for domain \"datasets\" (the dataset artifacts: problems, gradedProofs, heldOutProblems, heldOutGradedProofs, …)");
+            else foreach (var e in Datasets.Validate()) yield return e;
+            if (BaseCheckpoint == null) yield return ("baseCheckpoint", "is required for domain \"datasets\" (a checkpoint artifact: the lap does not bootstrap one)");
+            if (Annotation.Annotator == AnnotationOptions.Oracle) yield return ("annotation.annotator", "must be http for domain \"datasets\" (the oracle labels only the demo domain)");
+        }
+        else if (Datasets != null) yield return ("datasets", "is only for domain \"datasets\"");
         if (Demo.ProblemsPerDifficulty is < 1 or > 100_000) yield return ("demo.problemsPerDifficulty", "must be between 1 and 100000");
         if (Demo.MaxDifficulty is < 1 or > 4) yield return ("demo.maxDifficulty", "must be between 1 and 4");
         if (Demo.Prompts is not ("compact" or "standard")) yield return ("demo.prompts", "must be compact or standard");
@@ -85,7 +108,7 @@ public sealed record LapSpec
             if (o != null) foreach (var (f, m) in o.Validate()) yield return ($"{name}.{f}", m);
         if (Analyses.PerProof is < 1 or > 64) yield return ("analyses.perProof", "must be between 1 and 64");
         if (Analyses.MaxNewTokens is < 1 or > 8192) yield return ("analyses.maxNewTokens", "must be between 1 and 8192");
-        if (Annotation.Annotator is not ("oracle" or "http")) yield return ("annotation.annotator", "must be oracle or http");
+        if (Annotation.Annotator is not (null or AnnotationOptions.Oracle or AnnotationOptions.Http)) yield return ("annotation.annotator", "must be oracle or http");
         if (Annotation.DeadlineMinutes is < 1 or > 365 * 24 * 60) yield return ("annotation.deadlineMinutes", "must be between 1 and 525600");
         if (Annotation.ReminderMinutes < 1) yield return ("annotation.reminderMinutes", "must be at least 1");
         if (Annotation.BatchSize is < 1 or > 100_000) yield return ("annotation.batchSize", "must be between 1 and 100000");
@@ -103,6 +126,7 @@ public sealed record LapSpec
         if (Consensus.Shards is < 1 or > 64) yield return ("consensus.shards", "must be between 1 and 64");
         if (Consensus.Proofs is < 1 or > 100_000) yield return ("consensus.proofs", "must be between 1 and 100000");
         if (Consensus.MaxNewTokens is < 1 or > 8192) yield return ("consensus.maxNewTokens", "must be between 1 and 8192");
+        if (Consensus.AuditSize is < 0 or > 100_000) yield return ("consensus.auditSize", "must be between 0 and 100000");
         if (Consensus.Temperature is < 0 or > 2) yield return ("consensus.temperature", "must be between 0 and 2");
         if (Evaluation.HeldOutPerDifficulty is < 1 or > 10_000) yield return ("evaluation.heldOutPerDifficulty", "must be between 1 and 10000");
         if (Evaluation.MaxNewTokens is < 1 or > 8192) yield return ("evaluation.maxNewTokens", "must be between 1 and 8192");
@@ -112,5 +136,44 @@ public sealed record LapSpec
         if (Evaluation.AnalysisSamples is < 0 or > 64) yield return ("evaluation.analysisSamples", "must be between 0 and 64");
         if (Evaluation.AnalysisTemperature is < 0 or > 2) yield return ("evaluation.analysisTemperature", "must be between 0 and 2");
         foreach (var e in (Limits ?? new()).Validate()) yield return e;
+    }
+}
+
+/// <summary>
+/// A dataset lap's datasets: dataset artifact ids by role. Each role reads one file of its artifact: the training
+/// roles problems.jsonl, graded-proofs.jsonl, graded-analyses.jsonl; the held-out roles their heldout- file, else the
+/// plain one (so one artifact may hold every file, or each role its own).
+/// </summary>
+public sealed record DatasetArtifacts
+{
+    /// <summary>D_p: the problems the generator trains on and phase 4 labels proofs of.</summary>
+    public string? Problems { get; init; }
+    /// <summary>D_v's seed: proofs people scored (joins phase 1A's labels).</summary>
+    public string? GradedProofs { get; init; }
+    /// <summary>D_mv's seed: analyses people rated (joins phase 1C's labels); optional.</summary>
+    public string? RatedAnalyses { get; init; }
+    public string? HeldOutProblems { get; init; }
+    public string? HeldOutGradedProofs { get; init; }
+    /// <summary>Held-out rated analyses: the meta-verifiers' measures; optional (without them those measures are absent).</summary>
+    public string? HeldOutRatedAnalyses { get; init; }
+
+    /// <summary>Each role: its JSON name, artifact id, whether required, and the files it may read (first found wins).</summary>
+    public IEnumerable<(string Role, string? Id, bool Required, string[] Files)> Roles() =>
+    [
+        ("problems", Problems, true, [LapFiles.Problems]),
+        ("gradedProofs", GradedProofs, true, [LapFiles.GradedProofs]),
+        ("ratedAnalyses", RatedAnalyses, false, [LapFiles.GradedAnalyses]),
+        ("heldOutProblems", HeldOutProblems, true, [LapFiles.HeldOutProblems, LapFiles.Problems]),
+        ("heldOutGradedProofs", HeldOutGradedProofs, true, [LapFiles.HeldOutGradedProofs, LapFiles.GradedProofs]),
+        ("heldOutRatedAnalyses", HeldOutRatedAnalyses, false, [LapFiles.HeldOutGradedAnalyses, LapFiles.GradedAnalyses]),
+    ];
+
+    public IEnumerable<(string Field, string Message)> Validate()
+    {
+        foreach (var (role, id, required, _) in Roles())
+        {
+            if (id == null) { if (required) yield return ($"datasets.{role}", "is required"); }
+            else if (!Ids.IsValid(id)) yield return ($"datasets.{role}", "is not a valid artifact id");
+        }
     }
 }
