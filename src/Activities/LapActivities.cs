@@ -549,7 +549,7 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
     {
         string id = $"{input.LapId}.report";
         if (await artifacts.GetAsync(id) != null) return id;
-        var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts);
+        var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts, input.Domain);
         var parents = new List<string>();
         foreach (string a in input.Artifacts.Named().Select(x => x.Id).Distinct())
             if (await artifacts.GetAsync(a) != null) parents.Add(a); // batch ids are not artifacts

@@ -43,7 +43,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
         context.SetCustomStatus(LapStatus.Of("report", results, artifacts));
         string report = await context.CallActivityAsync<string>(TaskNames.WriteLapReport, new LapReportInput
         {
-            LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
+            LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Domain = input.Spec.Domain, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
         });
         artifacts = artifacts with { Report = report };
         context.SetCustomStatus(LapStatus.Of("done", results, artifacts));

@@ -30,7 +30,7 @@ public sealed class LapArtifactsTests
     public void Every_artifact_names_the_phases_that_produce_it()
     {
         Assert.Equal(["base", "baseHeldOutProofs", "coldStartProofs", "dv", "batch1a"], LapArtifacts.ByPhase["1a"]);
-        Assert.Equal(["dv", "consensus", "verifierV3", "consensusProofs"], LapArtifacts.ByPhase["4"]);
+        Assert.Equal(["dv", "consensus", "verifierV3", "consensusProofs", "batch4"], LapArtifacts.ByPhase["4"]);
         Assert.Equal(["verifier"], LapArtifacts.ByPhase["flywheel"]);
         var named = LapArtifacts.ByPhase.Values.SelectMany(n => n).ToHashSet();
         Assert.Equal(typeof(LapArtifacts).GetProperties().Count(p => p.PropertyType == typeof(string)), named.Count);

@@ -135,6 +135,7 @@ public sealed record LapReportInput
     public required string LapId { get; init; }
     public string? Name { get; init; }
     public int Number { get; init; } = 1;
+    public string Domain { get; init; } = LapSpec.DemoDomain;
     public required List<PhaseResult> Phases { get; init; }
     public DateTime Started { get; init; }
     public DateTime Finished { get; init; }

@@ -30,9 +30,14 @@ public sealed record LapReport
     /// <summary>All phases' measures; parse-failure counts summed.</summary>
     public Dictionary<string, double> Measures { get; init; } = [];
     public List<ReportTarget> Targets { get; init; } = [];
+    /// <summary>"demo" or "datasets": which measures a lap can have.</summary>
+    public string Domain { get; init; } = LapSpec.DemoDomain;
+    /// <summary>Measures the lap does not have, and why (no oracle, no held-out rated analyses, no audit): absent, never 0.</summary>
+    public Dictionary<string, string> Absent { get; init; } = [];
     public LapArtifacts Artifacts { get; init; } = new();
 
-    public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, LapArtifacts artifacts)
+    public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, LapArtifacts artifacts,
+        string domain = LapSpec.DemoDomain)
     {
         var measures = new Dictionary<string, double>();
         foreach (var p in phases) LapMeasures.Merge(measures, p.Metrics);
@@ -46,8 +51,28 @@ public sealed record LapReport
         return new LapReport
         {
             LapId = lapId, Name = name, Number = number, WallSeconds = wall, JobSeconds = Math.Round(phaseReports.Sum(p => p.JobSeconds), 1),
-            Phases = phaseReports, Measures = measures, Targets = CheckTargets(measures, wall), Artifacts = artifacts,
+            Phases = phaseReports, Measures = measures, Domain = domain, Absent = AbsentMeasures(domain, measures),
+            Targets = domain == LapSpec.DemoDomain ? CheckTargets(measures, wall) : [], Artifacts = artifacts,
         };
+    }
+
+    /// <summary>What a lap of the domain lacks, given the measures it has, with the reason and where to look instead.</summary>
+    public static Dictionary<string, string> AbsentMeasures(string domain, IReadOnlyDictionary<string, double> m)
+    {
+        var absent = new Dictionary<string, string>();
+        if (domain != LapSpec.DemoDomain)
+        {
+            const string noOracle = "no oracle outside the demo domain";
+            absent["base.oraclePassRate, generator.oraclePassRate"] = $"{noOracle}: verifier v2 judges the proofs (base.verifierPassRate, generator.verifierPassRate)";
+            absent["refinement.passAt1Iteration, refinement.passAtMaxIterations"] = $"{noOracle}: verifier v2 judges the attempts (refinement.firstAttempt.verifierPassRate, refinement.lastAttempt.verifierPassRate)";
+            absent["verifierV*.metaQuality"] = $"{noOracle} to rate the analyses: the meta-verifiers are measured on held-out rated analyses";
+            absent["consensus.agreement"] = $"{noOracle}: people audit a sample of the labels (consensus.audit.agreement)";
+            if (!m.Keys.Any(k => k.StartsWith("metaVerifier.", StringComparison.Ordinal)))
+                absent["metaVerifier.*, verifierV2.meta.*"] = "no held-out rated analyses (datasets.heldOutRatedAnalyses)";
+        }
+        if (m.ContainsKey("consensus.proofs") && !m.ContainsKey("consensus.audit.agreement") && domain != LapSpec.DemoDomain)
+            absent["consensus.audit.agreement"] = "no audit: consensus.auditSize is 0, or no proof was labelled";
+        return absent;
     }
 
     static double JobSecondsOf(Jobs.GpuJobOutcome j) =>
@@ -76,7 +101,7 @@ public sealed record LapReport
         var sb = new StringBuilder();
         var ci = CultureInfo.InvariantCulture;
         sb.Append(ci, $"# Lap report: {LapId}{(Name is null ? "" : $" ({Name})")}\n\n");
-        sb.Append(ci, $"Lap {Number}; wall time {Minutes(WallSeconds)}, job compute {Minutes(JobSeconds)}.\n\n");
+        sb.Append(ci, $"Lap {Number} on {(Domain == LapSpec.DemoDomain ? "the demo domain" : "uploaded datasets")}; wall time {Minutes(WallSeconds)}, job compute {Minutes(JobSeconds)}.\n\n");
         sb.Append("| phase | wall | job compute | jobs | note |\n|---|---|---|---|---|\n");
         foreach (var p in Phases)
             sb.Append(ci, $"| {p.Phase} | {Minutes(p.WallSeconds)} | {Minutes(p.JobSeconds)} | {p.Jobs} | {(p.ReusedFrom is null ? "" : $"reused from {p.ReusedFrom}")} |\n");
@@ -91,8 +116,16 @@ public sealed record LapReport
             sb.Append("| reason | count |\n|---|---|\n");
             foreach (var (k, v) in failures) sb.Append(ci, $"| {k["parseFailures.".Length..]} | {v.ToString("0", ci)} |\n");
         }
-        sb.Append("\n## Targets\n\n| target | rule | met |\n|---|---|---|\n");
-        foreach (var t in Targets) sb.Append(ci, $"| {t.Name} | {t.Rule} | {(t.Met is null ? "n/a" : t.Met.Value ? "yes" : "no")} |\n");
+        if (Absent.Count > 0)
+        {
+            sb.Append("\n## Measures this lap does not have\n\n| measure | why |\n|---|---|\n");
+            foreach (var (k, why) in Absent) sb.Append(ci, $"| {k} | {why} |\n");
+        }
+        if (Targets.Count > 0)
+        {
+            sb.Append("\n## Targets\n\n| target | rule | met |\n|---|---|---|\n");
+            foreach (var t in Targets) sb.Append(ci, $"| {t.Name} | {t.Rule} | {(t.Met is null ? "n/a" : t.Met.Value ? "yes" : "no")} |\n");
+        }
         return sb.ToString();
     }
 
