@@ -327,12 +327,12 @@ public sealed class MeasureSamples(ArtifactStore artifacts) : TaskActivity<Measu
             case "verifier":
                 var rows = Jsonl.Read<GradedProofRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.HeldOut ?? throw new ArgumentException("verifier measures need the held-out set"),
                     LapFiles.HeldOutGradedProofs), LapFiles.HeldOutGradedProofs).Rows;
-                var measures = LapMeasures.Verifier(input.Subject, rows, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
+                var measures = LapMeasures.Verifier(input.Subject, rows, await LapStore.ReadCompletionsAsync(artifacts, input.Samples), input.Oracle);
                 if (input.Sampled.Count > 0)
-                    LapMeasures.Merge(measures, LapMeasures.Verifier($"{input.Subject}.sampled", rows, await LapStore.ReadCompletionsAsync(artifacts, input.Sampled)));
+                    LapMeasures.Merge(measures, LapMeasures.Verifier($"{input.Subject}.sampled", rows, await LapStore.ReadCompletionsAsync(artifacts, input.Sampled), input.Oracle));
                 return measures;
             case "generator":
-                return LapMeasures.Generator(input.Subject, await LapStore.ReadCompletionsAsync(artifacts, input.Samples));
+                return LapMeasures.Generator(input.Subject, await LapStore.ReadCompletionsAsync(artifacts, input.Samples), input.Oracle);
             case "meta":
                 var analyses = Jsonl.Read<GradedAnalysisRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.HeldOut ?? throw new ArgumentException("meta measures need the held-out set"),
                     LapFiles.HeldOutGradedAnalyses), LapFiles.HeldOutGradedAnalyses).Rows;
@@ -346,7 +346,7 @@ public sealed class MeasureSamples(ArtifactStore artifacts) : TaskActivity<Measu
                 var records = new List<RefinementRecord>();
                 foreach (string id in input.Samples)
                     records.AddRange(Jsonl.Records<RefinementRecord>(await LapStore.ReadArtifactTextAsync(artifacts, id, LapFiles.Refinements)));
-                return LapMeasures.Refinement(records, input.MaxIterations);
+                return LapMeasures.Refinement(records, input.MaxIterations, input.Oracle);
             default:
                 throw new ArgumentException($"unknown measure kind '{input.Kind}'");
         }
@@ -457,7 +457,7 @@ public sealed class AutoLabel(MathV2Storage storage, ArtifactStore artifacts) : 
         {
             var proofs = await WriteProofPrompts.ReadProofsAsync(artifacts, input.Proofs);
             labels = AutoLabelling.Label(proofs, await LapStore.ReadCompletionsAsync(artifacts, input.Analyses), await LapStore.ReadCompletionsAsync(artifacts, input.Metas),
-                new ConsensusOptions { N = input.N, M = input.M, K = input.K });
+                new ConsensusOptions { N = input.N, M = input.M, K = input.K }, input.Oracle);
             var w = artifacts.Create(consensusId, "consensus-labels", StorageNames.DatasetsContainer, consensusId,
                 new ArtifactProducer { Lap = input.LapId, Phase = "4" }, [input.Proofs, .. input.Analyses, .. input.Metas]);
             await w.AddTextAsync(LapFiles.Consensus, string.Concat(labels.Select(l => Json.Serialize(l) + "\n")));

@@ -49,7 +49,7 @@ static class HeldOut
             jobs.Add(s);
         }
         var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
-            new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], Sampled = sampled, HeldOut = heldOut });
+            new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], Sampled = sampled, HeldOut = heldOut, Oracle = input.Spec.IsDemo });
         return (job, metrics, jobs);
     }
 }

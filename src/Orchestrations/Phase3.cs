@@ -36,7 +36,7 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
             Seed = spec.Demo.Seed, Prompts = spec.PromptSet,
         }, selfVerifying, heldOut);
         var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
-            new MeasureInput { Kind = "refinement", Samples = [refine.ResultArtifactId!], MaxIterations = spec.Refinement.MaxIterations });
+            new MeasureInput { Kind = "refinement", Samples = [refine.ResultArtifactId!], MaxIterations = spec.Refinement.MaxIterations, Oracle = spec.IsDemo });
         List<GpuJobOutcome> jobs = [grpo, refine];
         // Without an oracle, verifier v2 judges the first attempts and the answers.
         if (!spec.IsDemo)

@@ -59,7 +59,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         var labelled = await context.CallActivityAsync<AutoLabelResult>(TaskNames.AutoLabel, new AutoLabelInput
         {
             LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, N = c.N, M = c.M, K = c.K,
-            AuditSize = spec.AuditSize, Seed = spec.Demo.Seed, InstanceId = context.InstanceId,
+            AuditSize = spec.AuditSize, Seed = spec.Demo.Seed, InstanceId = context.InstanceId, Oracle = spec.IsDemo,
         });
         // People check a stratified sample of the labels (http annotator); their scores take the labels' place.
         if (labelled.Audit is { } audit) await Annotations.WaitAsync(context, audit, spec.Annotation, "4");

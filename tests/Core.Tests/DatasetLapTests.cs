@@ -101,4 +101,23 @@ public sealed class DatasetLapTests
         Assert.Empty(demo.Absent);
         Assert.NotEmpty(demo.Targets);
     }
+
+    [Fact]
+    public void Without_the_oracle_no_measure_judges_by_it_even_for_problems_with_demo_ids()
+    {
+        var o = new LapSpec().Demo.ToDatasetOptions() with { ProblemsPerDifficulty = 2, MaxDifficulty = 1 };
+        var p = Demo.DemoDatasets.Problems(o)[0];
+        var proof = new SampleCompletion { Id = p.Id, Completion = "## Solution\nx\n## Self Evaluation\nHere is my evaluation of the solution:\nBased on my evaluation, the final overall score should be:\n\\boxed{1}" };
+        Assert.Contains("g.oraclePassRate", LapMeasures.Generator("g", [proof]).Keys);
+        Assert.DoesNotContain(LapMeasures.Generator("g", [proof], oracle: false).Keys, k => k.Contains("oracle") || k.Contains("failed") || k.Contains("Honesty"));
+        var rows = Demo.DemoDatasets.GradedProofs(o).Take(1).ToList();
+        var analysis = new SampleCompletion { Id = "row-0", Completion = proof.Completion };
+        Assert.Contains("v.metaQuality", LapMeasures.Verifier("v", rows, [analysis]).Keys);
+        Assert.DoesNotContain("v.metaQuality", LapMeasures.Verifier("v", rows, [analysis], oracle: false).Keys);
+        var record = new RefinementRecord { Id = p.Id, Attempts = [new() { Completion = proof.Completion, SelfScore = 1 }] };
+        Assert.DoesNotContain("refinement.passAt1Iteration", LapMeasures.Refinement([record], 2, oracle: false).Keys);
+        var cp = new ConsensusProof { Id = $"proof|{p.Id}|0", ProblemId = p.Id, Problem = p.Statement, Proof = "x" };
+        Assert.Null(AutoLabelling.Label([cp], [], [], new ConsensusOptions { N = 1, M = 1, K = 1 }, oracle: false).Single().Oracle);
+        Assert.NotNull(AutoLabelling.Label([cp], [], [], new ConsensusOptions { N = 1, M = 1, K = 1 }).Single().Oracle);
+    }
 }

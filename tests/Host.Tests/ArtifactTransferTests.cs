@@ -15,17 +15,7 @@ namespace MathV2.Host.Tests;
 [Trait("Category", "EndToEnd")]
 public sealed class ArtifactTransferTests(StackFixture stack)
 {
-    async Task<(int Rc, string Out, string Err)> Cli(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        try
-        {
-            int rc = await new MathV2.Cli.Commands(stack.Stack.Layout, o, e).RunAsync(args);
-            return (rc, o.ToString(), e.ToString());
-        }
-        catch (MathV2.Cli.CliException ex) { return (1, o.ToString(), e + ex.Message); }   // what Program prints, exit 1
-    }
+    Task<(int Rc, string Out, string Err)> Cli(params string[] args) => stack.CliAsync(args);
 
     /// <summary>A checkpoint made by a job on the stack's worker (a tiny model, 2 SFT steps).</summary>
     async Task<string> TrainedCheckpointAsync()

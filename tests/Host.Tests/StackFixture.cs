@@ -88,6 +88,19 @@ public sealed class StackFixture : IAsyncLifetime
         return r!;
     }
 
+    /// <summary>A CLI command against this stack: exit code, stdout, stderr (a CliException as Program prints it, exit 1).</summary>
+    public async Task<(int Rc, string Out, string Err)> CliAsync(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        try
+        {
+            int rc = await new MathV2.Cli.Commands(Stack.Layout, o, e).RunAsync(args);
+            return (rc, o.ToString(), e.ToString());
+        }
+        catch (MathV2.Cli.CliException ex) { return (1, o.ToString(), e + ex.Message); }
+    }
+
     public static async Task Until(Func<Task<bool>> condition, int seconds, Func<string> message)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);

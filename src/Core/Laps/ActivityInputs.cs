@@ -44,6 +44,8 @@ public sealed record MeasureInput
     /// <summary>The lap's held-out artifact (verifier: its graded proofs).</summary>
     public string? HeldOut { get; init; }
     public int MaxIterations { get; init; } = 8;
+    /// <summary>Whether the lap has the oracle (demo laps): without it the oracle's measures are left out.</summary>
+    public bool Oracle { get; init; } = true;
 }
 
 /// <summary>
@@ -92,6 +94,8 @@ public sealed record AutoLabelInput
     /// <summary>Labelled proofs people audit (0: none); the batch is picked with the lap's seed and waited on by <see cref="InstanceId"/>.</summary>
     public int AuditSize { get; init; }
     public int Seed { get; init; }
+    /// <summary>Whether the lap has the oracle: each label's oracle score, for consensus.agreement.</summary>
+    public bool Oracle { get; init; } = true;
     public string InstanceId { get; init; } = "";
 }
 

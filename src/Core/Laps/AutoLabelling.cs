@@ -38,7 +38,8 @@ public static class AutoLabelling
         analysesOfProof.OrderBy(a => a.Index).Select(a => (a.Index, p: Parsers.Verification(a.Completion, a.FinishReason), a.Completion))
             .Where(x => x.p.FormatOk && x.p.Score < 1).Select(x => (x.Index, x.Completion));
 
-    public static List<ConsensusLabel> Label(IReadOnlyList<ConsensusProof> proofs, IReadOnlyList<SampleCompletion> analyses, IReadOnlyList<SampleCompletion> metas, ConsensusOptions o)
+    public static List<ConsensusLabel> Label(IReadOnlyList<ConsensusProof> proofs, IReadOnlyList<SampleCompletion> analyses, IReadOnlyList<SampleCompletion> metas, ConsensusOptions o,
+        bool oracle = true)
     {
         var byProof = analyses.GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.OrderBy(a => a.Index).ToList());
         var metaById = metas.GroupBy(m => m.Id).ToDictionary(g => g.Key, g => g.OrderBy(m => m.Index).ToList());
@@ -57,8 +58,8 @@ public static class AutoLabelling
                 fixedResult = ConsensusLabeler.Fixed(samples, opts);
                 adaptive = ConsensusLabeler.Adaptive(samples, opts);
             }
-            double? oracle = ArithmeticDomainIds.TryProblem(proof.ProblemId) is { } p ? Oracle.ScoreProof(p, proof.Proof).Score : null;
-            labels.Add(new ConsensusLabel { Proof = proof, Fixed = fixedResult, Adaptive = adaptive, Oracle = oracle });
+            double? oracleScore = LapMeasures.Demo(proof.ProblemId, oracle) is { } p ? Oracle.ScoreProof(p, proof.Proof).Score : null;
+            labels.Add(new ConsensusLabel { Proof = proof, Fixed = fixedResult, Adaptive = adaptive, Oracle = oracleScore });
         }
         return labels;
     }

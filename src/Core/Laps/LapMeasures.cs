@@ -50,7 +50,7 @@ public sealed record RefinementRecord
 /// <summary>
 /// The lap report's measures on held-out data (pure functions of the samples and labels). Keys are
 /// "{subject}.{measure}" (e.g. verifierV2.accuracy) plus "parseFailures.{reason}" counts. Oracle measures need
-/// demo problem ids; for other problems they are left out.
+/// the oracle (demo laps) and demo problem ids; otherwise they are left out.
 /// </summary>
 public static class LapMeasures
 {
@@ -58,7 +58,7 @@ public static class LapMeasures
     /// A verifier on held-out graded proofs (completion ids row-{i}): score accuracy (exact), mean |s′ − s| (an
     /// unparsable analysis counts as error 1), format rate, and the oracle's meta-rubric rating of the analyses.
     /// </summary>
-    public static Dictionary<string, double> Verifier(string subject, IReadOnlyList<GradedProofRow> rows, IReadOnlyList<SampleCompletion> completions)
+    public static Dictionary<string, double> Verifier(string subject, IReadOnlyList<GradedProofRow> rows, IReadOnlyList<SampleCompletion> completions, bool oracle = true)
     {
         var m = new Dictionary<string, double>();
         if (completions.Count == 0) return m;
@@ -72,7 +72,7 @@ public static class LapMeasures
             if (a.FormatOk) formatOk++;
             if (a.FormatOk && a.Score == row.Score) correct++;
             absErr += a.FormatOk && a.Score is { } s ? Math.Abs(s - row.Score) : 1;
-            if (ArithmeticDomainIds.TryProblem(row.ProblemId) is { } p)
+            if (Demo(row.ProblemId, oracle) is { } p)
             {
                 meta += Oracle.JudgeAnalysis(p, row.Proof, c.Completion);
                 judged++;
@@ -118,7 +118,7 @@ public static class LapMeasures
     /// Proofs of held-out problems: oracle pass rate (score 1), mean oracle score, format rate, honesty of the
     /// self-score, and the share of proofs failing each way (<see cref="FailureKind"/>: {subject}.failed.{kind}).
     /// </summary>
-    public static Dictionary<string, double> Generator(string subject, IReadOnlyList<SampleCompletion> completions)
+    public static Dictionary<string, double> Generator(string subject, IReadOnlyList<SampleCompletion> completions, bool oracle = true)
     {
         var m = new Dictionary<string, double>();
         if (completions.Count == 0) return m;
@@ -130,7 +130,7 @@ public static class LapMeasures
             var g = Parsers.Generation(c.Completion, c.FinishReason);
             CountFailure(m, g.Failure);
             if (g.FormatOk) formatOk++;
-            if (ArithmeticDomainIds.TryProblem(c.Id) is not { } p) continue;
+            if (Demo(c.Id, oracle) is not { } p) continue;
             double s = OracleScore(p, g);
             judged++;
             score += s;
@@ -182,7 +182,7 @@ public static class LapMeasures
     /// Refinement: pass@1 by the oracle when the loop is capped at 1 iteration and at the job's cap (the answer is the
     /// last attempt within the cap), mean iterations used, and how often the loop ended on a self-score of 1.
     /// </summary>
-    public static Dictionary<string, double> Refinement(IReadOnlyList<RefinementRecord> records, int maxIterations)
+    public static Dictionary<string, double> Refinement(IReadOnlyList<RefinementRecord> records, int maxIterations, bool oracle = true)
     {
         var m = new Dictionary<string, double>();
         if (records.Count == 0) return m;
@@ -191,7 +191,7 @@ public static class LapMeasures
         {
             foreach (var a in r.Attempts) CountFailure(m, Parsers.Generation(a.Completion, a.FinishReason).Failure);
             if (r.Attempts.Count > 0 && r.Attempts[^1].SelfScore >= 1) selfAccepted++;
-            if (ArithmeticDomainIds.TryProblem(r.Id) is not { } p || r.Attempts.Count == 0) continue;
+            if (Demo(r.Id, oracle) is not { } p || r.Attempts.Count == 0) continue;
             judged++;
             if (OracleScore(p, Parsers.Generation(r.Attempts[0].Completion, r.Attempts[0].FinishReason)) >= 1) pass1++;
             var last = r.Attempts.Take(maxIterations).Last();
@@ -211,6 +211,9 @@ public static class LapMeasures
     /// <summary>The oracle's score of a parsed generation: 0 when no proof could be read.</summary>
     public static double OracleScore(ArithmeticProblem p, GenerationParse g) =>
         g.Proof is { Length: > 0 } proof ? Oracle.ScoreProof(p, proof).Score : 0;
+
+    /// <summary>The demo problem the oracle judges, when the lap has the oracle (a dataset lap never does, whatever its ids).</summary>
+    public static ArithmeticProblem? Demo(string problemId, bool oracle) => oracle ? ArithmeticDomainIds.TryProblem(problemId) : null;
 
     public static int RowIndex(string id) =>
         id.StartsWith("row-", StringComparison.Ordinal) && int.TryParse(id.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture, out int i) ? i
