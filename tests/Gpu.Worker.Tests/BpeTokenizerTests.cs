@@ -1,3 +1,4 @@
+using WorkerTokenizers = MathV2.Gpu.Worker.Text.Tokenizers;
 using System.Text.Json.Nodes;
 using MathV2.Gpu.Worker.Text;
 
@@ -71,11 +72,11 @@ public sealed class BpeTokenizerTests
         try
         {
             File.WriteAllText(Path.Combine(dir, "tokenizer.json"), HandBuilt());
-            Assert.IsType<BpeTokenizer>(Tokenizers.Load(dir));
+            Assert.IsType<BpeTokenizer>(WorkerTokenizers.Load(dir));
             File.WriteAllText(Path.Combine(dir, "tokenizer.json"), CharTokenizer.Ascii().ToJson());
-            Assert.IsType<CharTokenizer>(Tokenizers.Load(dir));
+            Assert.IsType<CharTokenizer>(WorkerTokenizers.Load(dir));
             File.WriteAllText(Path.Combine(dir, "tokenizer.json"), WordTokenizer.Train(["Step 1: 2 + 3 = 5.", "Step 1: 2 + 3 = 5."]).ToJson());
-            Assert.IsType<WordTokenizer>(Tokenizers.Load(dir));
+            Assert.IsType<WordTokenizer>(WorkerTokenizers.Load(dir));
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -110,7 +110,8 @@ public static class ModelArtifacts
             _ => throw new NotSupportedException($"cannot save a {tok.GetType().Name}"),
         };
         await context.Output.AddTextAsync(CharTokenizer.FileName, tokJson, ct);
-        if (tok is BpeTokenizer { ConfigJson: { } config }) await context.Output.AddTextAsync("tokenizer_config.json", config, ct);
+        string? tokConfig = tok is BpeTokenizer b2 ? b2.ConfigJson : HfVocabularyJson.Config(model.Config.MaxPositions);
+        if (tokConfig != null) await context.Output.AddTextAsync("tokenizer_config.json", tokConfig, ct);
     }
 
     public static string MetricsJsonl(IEnumerable<StepMetrics> metrics) =>

@@ -16,7 +16,8 @@ public interface ITokenizer
 
 /// <summary>
 /// A character tokenizer for the built-in demo domain: special tokens &lt;pad&gt; &lt;bos&gt; &lt;eos&gt; &lt;unk&gt;,
-/// then one id per character of its alphabet. Saved as tokenizer.json ({"type":"mathv2-char",…}).
+/// then one id per character of its alphabet. Saved as a Hugging Face tokenizer.json (<see cref="HfVocabularyJson"/>);
+/// the earlier {"type":"mathv2-char",…} form still loads.
 /// </summary>
 public sealed class CharTokenizer : ITokenizer
 {
@@ -47,13 +48,20 @@ public sealed class CharTokenizer : ITokenizer
     public string Decode(IEnumerable<int> ids) =>
         new(ids.Where(i => i >= Specials.Length && i < VocabSize).Select(i => _alphabet[i - Specials.Length]).ToArray());
 
-    public string ToJson() => JsonSerializer.Serialize(new { type = "mathv2-char", specials = Specials, alphabet = _alphabet });
+    public string ToJson() => HfVocabularyJson.Write([.. Specials, .. _alphabet.Select(c => c.ToString())], null);
 
     public static CharTokenizer FromJson(string json)
     {
         using var doc = JsonDocument.Parse(json);
-        if (doc.RootElement.GetProperty("type").GetString() != "mathv2-char") throw new InvalidDataException("tokenizer.json is not a mathv2-char tokenizer");
-        return new CharTokenizer(doc.RootElement.GetProperty("alphabet").GetString()!);
+        if (doc.RootElement.TryGetProperty("type", out var type))
+        {
+            if (type.GetString() != "mathv2-char") throw new InvalidDataException("tokenizer.json is not a mathv2-char tokenizer");
+            return new CharTokenizer(doc.RootElement.GetProperty("alphabet").GetString()!);
+        }
+        var (tokens, pattern) = HfVocabularyJson.TryRead(doc.RootElement) ?? throw new InvalidDataException("tokenizer.json is not a character tokenizer");
+        var chars = tokens.Skip(Specials.Length).ToList();
+        if (pattern != null || chars.Any(t => t.Length != 1)) throw new InvalidDataException("tokenizer.json is not a character tokenizer (it splits text, or has pieces longer than a character)");
+        return new CharTokenizer(string.Concat(chars));
     }
 }
 
@@ -66,12 +74,17 @@ public static class Tokenizers
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint {dir} has no {CharTokenizer.FileName}");
         string json = File.ReadAllText(path);
         using (var doc = JsonDocument.Parse(json))
+        {
             if (doc.RootElement.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String)
                 switch (t.GetString())
                 {
                     case "mathv2-char": return CharTokenizer.FromJson(json);
                     case WordTokenizer.Type: return WordTokenizer.FromJson(json);
                 }
+            // The demo tokenizers in Hugging Face's form: a merge-free vocabulary, split into words or not at all.
+            if (HfVocabularyJson.TryRead(doc.RootElement) is var (_, pattern))
+                return pattern == null ? CharTokenizer.FromJson(json) : WordTokenizer.FromJson(json);
+        }
         return BpeTokenizer.FromFile(path);
     }
 

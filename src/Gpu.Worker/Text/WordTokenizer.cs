@@ -10,13 +10,16 @@ namespace MathV2.Gpu.Worker.Text;
 /// (printable ASCII, newline, '½'; anything else is &lt;unk&gt;, as in <see cref="CharTokenizer"/>), so every text over
 /// that alphabet encodes and decodes losslessly. Numbers as single tokens make a
 /// step's arithmetic one lookup and shorten sequences about three-fold against characters.
-/// Saved as tokenizer.json ({"type":"mathv2-words",…}).
+/// Saved as a Hugging Face tokenizer.json (<see cref="HfVocabularyJson"/>); the earlier {"type":"mathv2-words",…} form still loads.
 /// </summary>
 public sealed partial class WordTokenizer : ITokenizer
 {
     public const string Type = "mathv2-words";
 
-    [GeneratedRegex(@" ?[A-Za-z]+| ?\d+| ?[^\sA-Za-z\d]|\s", RegexOptions.CultureInvariant)]
+    /// <summary>The pieces: a word, a number, or one other character, each with an optional leading space; or one whitespace.</summary>
+    public const string Pattern = @" ?[A-Za-z]+| ?\d+| ?[^\sA-Za-z\d]|\s";
+
+    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
     private static partial Regex Pieces();
 
     readonly string[] _tokens;
@@ -78,12 +81,21 @@ public sealed partial class WordTokenizer : ITokenizer
     public string Decode(IEnumerable<int> ids) =>
         string.Concat(ids.Where(i => i >= CharTokenizer.Specials.Length && i < _tokens.Length).Select(i => _tokens[i]));
 
-    public string ToJson() => JsonSerializer.Serialize(new { type = Type, specials = CharTokenizer.Specials, words = Words });
+    public string ToJson() => HfVocabularyJson.Write(_tokens, Pattern);
 
     public static WordTokenizer FromJson(string json)
     {
         using var doc = JsonDocument.Parse(json);
-        if (doc.RootElement.GetProperty("type").GetString() != Type) throw new InvalidDataException($"tokenizer.json is not a {Type} tokenizer");
-        return new WordTokenizer(doc.RootElement.GetProperty("words").EnumerateArray().Select(w => w.GetString() ?? ""));
+        if (doc.RootElement.TryGetProperty("type", out var type))
+        {
+            if (type.GetString() != Type) throw new InvalidDataException($"tokenizer.json is not a {Type} tokenizer");
+            return new WordTokenizer(doc.RootElement.GetProperty("words").EnumerateArray().Select(w => w.GetString() ?? ""));
+        }
+        var (tokens, pattern) = HfVocabularyJson.TryRead(doc.RootElement) ?? throw new InvalidDataException("tokenizer.json is not a word tokenizer");
+        if (pattern != Pattern) throw new InvalidDataException($"tokenizer.json splits by '{pattern}', not the word tokenizer's pieces");
+        var fallback = Fallback.ToList();
+        if (!tokens.Skip(CharTokenizer.Specials.Length).Take(fallback.Count).SequenceEqual(fallback))
+            throw new InvalidDataException("tokenizer.json: the word tokenizer's character fallback is not where it belongs");
+        return new WordTokenizer(tokens.Skip(CharTokenizer.Specials.Length + fallback.Count));
     }
 }
