@@ -68,11 +68,11 @@ public sealed class DatasetLapTests(StackFixture stack)
         return job.ResultArtifactId!;
     }
 
-    static object DatasetLapSpec(string datasets, string baseCheckpoint) => new
+    static object DatasetLapSpec(string datasets, string rated, string baseCheckpoint) => new
     {
         name = "own data",
         domain = "datasets",
-        datasets = new { problems = datasets, gradedProofs = datasets, heldOutProblems = datasets, heldOutGradedProofs = datasets, heldOutRatedAnalyses = datasets },
+        datasets = new { problems = datasets, gradedProofs = datasets, heldOutProblems = datasets, heldOutGradedProofs = datasets, heldOutRatedAnalyses = rated },
         baseCheckpoint,
         prompts = "compact",
         demo = new { seed = 2 },
@@ -115,12 +115,17 @@ public sealed class DatasetLapTests(StackFixture stack)
             ("heldout-problems.raw.jsonl", "heldout-problems.jsonl", []),
             ("graded.raw.jsonl", "graded-proofs.jsonl", ["--proof-field", "model_prediction.proof", "--score-field", "points", "--score-map", map]),
             ("heldout-graded.raw.jsonl", "heldout-graded-proofs.jsonl", ["--proof-field", "model_prediction.proof", "--score-field", "points", "--score-map", map]),
-            ("heldout-rated.raw.jsonl", "heldout-graded-analyses.jsonl", ["--proof-field", "model_prediction.proof", "--analysis-field", "evaluation", "--score-field", "points", "--score-map", map]),
         })
         {
             var (rc, _, err) = await Cli(["datasets", "import", "--in", Path.Combine(dir, raw), "--problem-field", "question", "--id-field", "problem_id", "--out", Path.Combine(data, file), .. extra]);
             Assert.True(rc == 0, $"{raw}: {err}");
         }
+        // The held-out ratings as an artifact of their own, stored by the import itself.
+        string rated = $"rated-{Guid.NewGuid():N}"[..18];
+        var importRated = await Cli("datasets", "import", "--in", Path.Combine(dir, "heldout-rated.raw.jsonl"), "--problem-field", "question", "--id-field", "problem_id",
+            "--proof-field", "model_prediction.proof", "--analysis-field", "evaluation", "--score-field", "points", "--score-map", map, "--out", Path.Combine(dir, "rated.jsonl"), "--artifact", rated);
+        Assert.True(importRated.Rc == 0, importRated.Err);
+        Assert.Equal(["graded-analyses.jsonl"], (await stack.Artifacts.GetAsync(rated))!.Files.Select(f => f.Path));
         string datasets = $"ds-{Guid.NewGuid():N}"[..15];
         var put = await Cli("artifacts", "put", data, "--kind", "dataset", "--name", datasets, "--json");
         Assert.True(put.Rc == 0, put.Err);
@@ -148,7 +153,7 @@ public sealed class DatasetLapTests(StackFixture stack)
         Assert.Contains("has no graded-proofs.jsonl", errors.GetProperty("datasets.gradedProofs")[0].GetString());
         Assert.Contains("has no graded-analyses.jsonl", errors.GetProperty("datasets.ratedAnalyses")[0].GetString());
 
-        var resp = await stack.Http.PostAsJsonAsync("/api/flywheels", new { laps = 2, humanFreeFromLap = 2, lap = DatasetLapSpec(datasets, baseCheckpoint) }, Json.Options);
+        var resp = await stack.Http.PostAsJsonAsync("/api/flywheels", new { laps = 2, humanFreeFromLap = 2, lap = DatasetLapSpec(datasets, rated, baseCheckpoint) }, Json.Options);
         Assert.True(resp.StatusCode == HttpStatusCode.Accepted, await resp.Content.ReadAsStringAsync());
         string id = (await resp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         string lap1 = $"lap-{id[4..]}_1", lap2 = $"lap-{id[4..]}_2";

@@ -78,7 +78,7 @@ public static class DatasetCommands
                 foreach (var e in summary.Errors.Take(20)) c.Err.WriteLine($"skipped: {e}");
                 if (outPath != null) File.Move(temp, outPath, overwrite: true);
                 string stored = outPath ?? temp;
-                string? artifactId = pr.GetValue(artifact) is { } a ? await UploadDatasetAsync(c.Layout, a, summary.Kind.ToString(), stored, ct) : null;
+                string? artifactId = pr.GetValue(artifact) is { } a ? await UploadDatasetAsync(c.Layout, a, summary.Kind, stored, ct) : null;
                 var done = new DatasetImported(summary.Kind, summary.Kept, summary.Rejected, outPath, artifactId)
                 {
                     Read = summary.Read, Mapped = summary.Mapped, Duplicates = summary.Duplicates,
@@ -130,27 +130,30 @@ public static class DatasetCommands
         }, seed, perDifficulty, maxDifficulty, prompts, outDir, prefix);
     }
 
-    /// <summary>Stores files as an immutable artifact in the datasets container of the local stack.</summary>
-    static async Task<string> UploadDatasetAsync(StackLayout layout, string id, string kind, string file, CancellationToken ct)
-    {
-        if (!Ids.IsValid(id)) throw new CliException($"invalid artifact id '{id}': use letters, digits, '-', '_' or '.'");
-        if (!File.Exists(layout.PidFile)) throw new CliException("storing an artifact needs the local stack: run ./mathv2 up");
-        var store = new ArtifactStore(new MathV2Storage(layout.StorageConnectionString));
-        if (await store.GetAsync(id, ct) != null) throw new CliException($"artifact {id} already exists (artifacts are immutable)");
-        var w = store.Create(id, kind, StorageNames.DatasetsContainer, id, new ArtifactProducer { Worker = "mathv2 cli" });
-        await using (var stream = File.OpenRead(file)) await w.AddStreamAsync("data.jsonl", stream, ct);
-        await w.CommitAsync(ct);
-        return id;
-    }
+    /// <summary>
+    /// Stores imported rows as a dataset artifact on the local stack, in the file a lap's datasets role reads for
+    /// their kind (problems.jsonl, graded-proofs.jsonl, graded-analyses.jsonl).
+    /// </summary>
+    static Task<string> UploadDatasetAsync(StackLayout layout, string id, DatasetKind kind, string file, CancellationToken ct) =>
+        StoreAsync(layout, id, "dataset", async w =>
+        {
+            string name = UploadValidation.DatasetFiles.First(f => f.Value == kind).Key;
+            await using var stream = File.OpenRead(file);
+            await w.AddStreamAsync(name, stream, ct);
+        }, ct);
 
-    static async Task<string> UploadDatasetAsync(StackLayout layout, string id, string kind, IEnumerable<(string Name, string Text)> files, CancellationToken ct)
+    static Task<string> UploadDatasetAsync(StackLayout layout, string id, string kind, IEnumerable<(string Name, string Text)> files, CancellationToken ct) =>
+        StoreAsync(layout, id, kind, async w => { foreach (var (name, text) in files) await w.AddTextAsync(name, text, ct); }, ct);
+
+    /// <summary>Stores files as an immutable artifact in the datasets container of the local stack.</summary>
+    static async Task<string> StoreAsync(StackLayout layout, string id, string kind, Func<ArtifactWriter, Task> add, CancellationToken ct)
     {
         if (!Ids.IsValid(id)) throw new CliException($"invalid artifact id '{id}': use letters, digits, '-', '_' or '.'");
         if (!File.Exists(layout.PidFile)) throw new CliException("storing an artifact needs the local stack: run ./mathv2 up");
         var store = new ArtifactStore(new MathV2Storage(layout.StorageConnectionString));
         if (await store.GetAsync(id, ct) != null) throw new CliException($"artifact {id} already exists (artifacts are immutable)");
         var w = store.Create(id, kind, StorageNames.DatasetsContainer, id, new ArtifactProducer { Worker = "mathv2 cli" });
-        foreach (var (name, text) in files) await w.AddTextAsync(name, text, ct);
+        await add(w);
         await w.CommitAsync(ct);
         return id;
     }
