@@ -165,7 +165,11 @@ static class LapDatasetFiles
             ?? throw new InvalidOperationException($"datasets.{role}: artifact {id} does not exist");
         string file = files.FirstOrDefault(f => m.Files.Any(x => x.Path == f))
             ?? throw new InvalidOperationException($"datasets.{role}: artifact {id} has no {string.Join(" or ", files)}");
-        return Jsonl.Read<T>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, file)), $"{id}/{file}").Rows.ToList();
+        var rows = Jsonl.Read<T>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, file)), $"{id}/{file}").Rows.ToList();
+        // Problems are looked up by id (statements of proofs, measures): one row per id, found before any job runs.
+        if (rows is List<ProblemRow> problems && problems.GroupBy(p => p.Id).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new InvalidDataException($"datasets.{role}: problem id '{twice.Key}' is on {twice.Count()} rows of {id}/{file}: ids must be unique");
+        return rows;
     }
 }
 
@@ -200,7 +204,7 @@ public sealed class CreateAnnotationBatch(MathV2Storage storage, ArtifactStore a
         else
         {
             var problems = input.Problems is { } p
-                ? Jsonl.Read<ProblemRow>(await LapStore.ReadArtifactTextAsync(artifacts, p, LapFiles.Problems), LapFiles.Problems).Rows.ToDictionary(r => r.Id, r => r.Problem)
+                ? Jsonl.Read<ProblemRow>(await LapStore.ReadArtifactTextAsync(artifacts, p, LapFiles.Problems), LapFiles.Problems).Rows.GroupBy(r => r.Id).ToDictionary(g => g.Key, g => g.First().Problem)
                 : DemoProblems(completions.Select(c => c.GetProperty("id").GetString()!));
             items = ordered.Select((c, n) =>
             {

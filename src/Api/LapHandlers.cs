@@ -101,9 +101,20 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (lap.BaseCheckpoint is { } id && Ids.IsValid(id) && await CheckpointProblemAsync(id, ct) is { } problem)
             errors.Add(($"{prefix}baseCheckpoint", problem));
         if (lap.Domain == LapSpec.DatasetsDomain && lap.Datasets is { } datasets)
+        {
+            var reads = new Dictionary<string, (string Artifact, string File)>();
             foreach (var (role, did, _, files) in datasets.Roles())
-                if (did is { } d && Ids.IsValid(d) && await DatasetProblemAsync(d, files, ct) is { } p)
-                    errors.Add(($"{prefix}datasets.{role}", p));
+                if (did is { } d && Ids.IsValid(d))
+                {
+                    var (why, file) = await DatasetProblemAsync(d, files, ct);
+                    if (why != null) errors.Add(($"{prefix}datasets.{role}", why));
+                    else reads[role] = (d, file!);
+                }
+            // A held-out role that would read its training role's file measures on training data.
+            foreach (var (heldOut, training) in new[] { ("heldOutProblems", "problems"), ("heldOutGradedProofs", "gradedProofs"), ("heldOutRatedAnalyses", "ratedAnalyses") })
+                if (reads.TryGetValue(heldOut, out var h) && reads.TryGetValue(training, out var t) && h == t)
+                    errors.Add(($"{prefix}datasets.{heldOut}", $"reads {h.File} of '{h.Artifact}', the file datasets.{training} trains on: held-out rows must be apart (a heldout- file, or another artifact)"));
+        }
         if (errors.Count == 0) return null;
         return Problems.Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
     }
@@ -119,13 +130,14 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         return missing.Count == 0 ? null : $"artifact '{id}' is not a checkpoint: it has no {string.Join(", ", missing)}";
     }
 
-    /// <summary>Why an artifact cannot serve a dataset role (it must hold one of the role's files), or null when it can.</summary>
-    async Task<string?> DatasetProblemAsync(string id, string[] files, CancellationToken ct)
+    /// <summary>The file a dataset role reads of an artifact (the first of the role's files it holds), or why it cannot serve the role.</summary>
+    async Task<(string? Problem, string? File)> DatasetProblemAsync(string id, string[] files, CancellationToken ct)
     {
         var m = await artifacts.GetAsync(id, ct);
-        if (m == null) return $"no artifact '{id}' exists";
-        return m.Files.Any(f => files.Contains(f.Path)) ? null
-            : $"artifact '{id}' has no {string.Join(" or ", files)} (it has {string.Join(", ", m.Files.Select(f => f.Path))})";
+        if (m == null) return ($"no artifact '{id}' exists", null);
+        string? file = files.FirstOrDefault(f => m.Files.Any(x => x.Path == f));
+        return file != null ? (null, file)
+            : ($"artifact '{id}' has no {string.Join(" or ", files)} (it has {string.Join(", ", m.Files.Select(f => f.Path))})", null);
     }
 
     /// <summary>GET /api/flywheels/{id}: the lap running, the laps so far (with their reports), why it stopped.</summary>

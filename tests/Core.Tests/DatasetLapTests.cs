@@ -25,6 +25,10 @@ public sealed class DatasetLapTests
         Assert.Equal(MethodOptions.ProofReward, ok.Phase2Reward);
         // The demo keeps its oracle (so no audit) and its prompts.
         Assert.Equal((AnnotationOptions.Oracle, "compact", 0), (new LapSpec().Annotator, new LapSpec().PromptSet.Name, new LapSpec().AuditSize));
+        // People on the demo audit only when asked (the oracle already measures every label there).
+        Assert.Equal(0, new LapSpec { Annotation = new() { Annotator = "http" } }.AuditSize);
+        Assert.Equal(5, new LapSpec { Annotation = new() { Annotator = "http" }, Consensus = new() { AuditSize = 5 } }.AuditSize);
+        Assert.Equal(0, ok with { Consensus = new() { AuditSize = 0 } } is var none ? none.AuditSize : -1);
 
         var e = Errors(Datasets(s => s with { Datasets = null, BaseCheckpoint = null }));
         Assert.Contains("is required", e["datasets"]);
@@ -86,7 +90,7 @@ public sealed class DatasetLapTests
         var r = LapReport.Build("lap-x", "mine", 1, phases, t0, t0.AddSeconds(100), new(), LapSpec.DatasetsDomain);
         Assert.Empty(r.Targets);
         Assert.DoesNotContain(r.Measures.Keys, k => k.Contains("oracle"));
-        Assert.Contains("verifier v2 judges", r.Absent["base.oraclePassRate, generator.oraclePassRate"]);
+        Assert.Contains("verifier v2 judges", r.Absent["base/generator.oraclePassRate, .oracleMeanScore, .failed.*, .selfScoreHonesty"]);
         Assert.Contains("datasets.heldOutRatedAnalyses", r.Absent["metaVerifier.*, verifierV2.meta.*"]);
         Assert.DoesNotContain("consensus.audit.agreement", r.Absent.Keys);
         string md = r.ToMarkdown();

@@ -17,7 +17,7 @@ public sealed class HfTokenizerJsonTests : IDisposable
     [
         "Problem: Prove that 12 * (3 + 4) = 84.\nProof:\nStep 1: 3 + 4 = 7.\n",
         "Here is my evaluation of the solution:\nBased on my evaluation, the final overall score should be:\n\\boxed{½}",
-        "  double  spaces, tabs\tand an unknown letter: é, 中",
+        "  double  spaces, tabs\tand unknown letters: é, 中, 𝑥 (beyond 16 bits), 🙂",
         "Zebra quokka 99999 ~`|",
         "",
     ];

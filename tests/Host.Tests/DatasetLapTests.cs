@@ -144,14 +144,15 @@ public sealed class DatasetLapTests(StackFixture stack)
         var bad = await stack.Http.PostAsJsonAsync("/api/laps", new
         {
             domain = "datasets", baseCheckpoint = datasets, annotation = new { annotator = "oracle" },
-            datasets = new { problems = datasets, gradedProofs = baseCheckpoint, heldOutProblems = datasets, heldOutGradedProofs = datasets, ratedAnalyses = datasets },
+            datasets = new { problems = datasets, gradedProofs = baseCheckpoint, heldOutProblems = datasets, heldOutGradedProofs = datasets, ratedAnalyses = rated, heldOutRatedAnalyses = rated },
         }, Json.Options);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         var errors = (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
         Assert.Contains("oracle labels only the demo domain", errors.GetProperty("annotation.annotator")[0].GetString());
         Assert.Contains("is not a checkpoint", errors.GetProperty("baseCheckpoint")[0].GetString());
         Assert.Contains("has no graded-proofs.jsonl", errors.GetProperty("datasets.gradedProofs")[0].GetString());
-        Assert.Contains("has no graded-analyses.jsonl", errors.GetProperty("datasets.ratedAnalyses")[0].GetString());
+        Assert.Contains("the file datasets.ratedAnalyses trains on", errors.GetProperty("datasets.heldOutRatedAnalyses")[0].GetString());
+        Assert.False(errors.TryGetProperty("datasets.heldOutProblems", out _), errors.ToString());   // the heldout- file comes first
 
         var resp = await stack.Http.PostAsJsonAsync("/api/flywheels", new { laps = 2, humanFreeFromLap = 2, lap = DatasetLapSpec(datasets, rated, baseCheckpoint) }, Json.Options);
         Assert.True(resp.StatusCode == HttpStatusCode.Accepted, await resp.Content.ReadAsStringAsync());
@@ -206,6 +207,7 @@ public sealed class DatasetLapTests(StackFixture stack)
         Assert.Null(await LapTestsBatches.BatchAsync(stack, $"{lap2}-1a-batch"));
         Assert.Null(await LapTestsBatches.BatchAsync(stack, $"{lap2}-1c-batch"));
         Assert.Equal(a1.GetProperty("dv").GetString(), phases2[0].GetProperty("artifacts").GetProperty("dv").GetString());
+        Assert.Equal([$"{lap2}-1a-heldout-base", $"{lap2}-1a-heldout-baseverifier"], phases2[0].GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()));
         Assert.Equal($"{lap2}-4-audit", phases2[6].GetProperty("artifacts").GetProperty("batch4").GetString());
         Assert.True(phases2[6].GetProperty("metrics").GetProperty("consensus.audit.items").GetDouble() > 0);
         // Lap 2's verifiers start from lap 1's best by held-out accuracy (against people's scores here).

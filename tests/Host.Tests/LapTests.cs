@@ -30,7 +30,7 @@ static class LapTestSpecs
         analyses = new { perProof = 1, maxNewTokens = 24 },
         selfVerification = new { steps = 1, groupSize = 2, promptsPerStep = 2, maxNewTokens = 24, batchSize = 4, maxSeqLen = 512 },
         refinement = new { maxIterations = 2, samples = 2, maxNewTokens = 24 },
-        consensus = new { n = 2, m = 2, k = 1, proofs = 3, maxNewTokens = 16, shards = 2, auditSize = 0 },
+        consensus = new { n = 2, m = 2, k = 1, proofs = 3, maxNewTokens = 16, shards = 2 },
         evaluation = new { heldOutPerDifficulty = 1, maxNewTokens = 16, analysisSamples = 2 },
         limits = new { pollSeconds = 1, heartbeatStaleSeconds = 30 },
     };

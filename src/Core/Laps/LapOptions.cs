@@ -162,8 +162,9 @@ public sealed record ConsensusLapOptions
     /// <summary>
     /// With people annotating (http): this many consensus-labelled proofs (stratified over labels) go to them as a
     /// batch; their scores replace the consensus labels in D_v and the report gives the agreement. 0: no audit.
+    /// Left out: 32 on datasets, 0 on the demo (its oracle measures every label).
     /// </summary>
-    public int AuditSize { get; init; } = 32;
+    public int? AuditSize { get; init; }
 }
 
 /// <summary>The held-out measures of the lap report: problems never in D_p, their graded proofs (one per defect kind).</summary>

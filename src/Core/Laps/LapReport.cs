@@ -63,7 +63,7 @@ public sealed record LapReport
         if (domain != LapSpec.DemoDomain)
         {
             const string noOracle = "no oracle outside the demo domain";
-            absent["base.oraclePassRate, generator.oraclePassRate"] = $"{noOracle}: verifier v2 judges the proofs (base.verifierPassRate, generator.verifierPassRate)";
+            absent["base/generator.oraclePassRate, .oracleMeanScore, .failed.*, .selfScoreHonesty"] = $"{noOracle}: verifier v2 judges the proofs (base.verifierPassRate, generator.verifierPassRate)";
             absent["refinement.passAt1Iteration, refinement.passAtMaxIterations"] = $"{noOracle}: verifier v2 judges the attempts (refinement.firstAttempt.verifierPassRate, refinement.lastAttempt.verifierPassRate)";
             absent["verifierV*.metaQuality"] = $"{noOracle} to rate the analyses: the meta-verifiers are measured on held-out rated analyses";
             absent["consensus.agreement"] = $"{noOracle}: people audit a sample of the labels (consensus.audit.agreement)";

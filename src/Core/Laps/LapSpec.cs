@@ -58,7 +58,7 @@ public sealed record LapSpec
 
     /// <summary>Phase 4's audit: how many consensus labels people check (http annotator only; the oracle checks them all).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public int AuditSize => Annotator == AnnotationOptions.Http ? Consensus.AuditSize : 0;
+    public int AuditSize => Annotator == AnnotationOptions.Http ? Consensus.AuditSize ?? (IsDemo ? 0 : 32) : 0;
 
     /// <summary>
     /// Phase 2's reward: method.generatorReward, else the domain's: the demo keeps "self-verification", the reward its

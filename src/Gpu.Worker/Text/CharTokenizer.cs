@@ -43,7 +43,8 @@ public sealed class CharTokenizer : ITokenizer
     public int EosId => 2;
     public int UnkId => 3;
 
-    public int[] Encode(string text) => text.Select(c => _ids.TryGetValue(c, out int id) ? id : UnkId).ToArray();
+    /// <summary>One id per character (a character outside the alphabet, or beyond 16 bits, is one &lt;unk&gt;, as in Hugging Face's tokenizers).</summary>
+    public int[] Encode(string text) => text.EnumerateRunes().Select(r => r.IsBmp && _ids.TryGetValue((char)r.Value, out int id) ? id : UnkId).ToArray();
 
     public string Decode(IEnumerable<int> ids) =>
         new(ids.Where(i => i >= Specials.Length && i < VocabSize).Select(i => _alphabet[i - Specials.Length]).ToArray());

@@ -19,7 +19,10 @@ public sealed partial class WordTokenizer : ITokenizer
     /// <summary>The pieces: a word, a number, or one other character, each with an optional leading space; or one whitespace.</summary>
     public const string Pattern = @" ?[A-Za-z]+| ?\d+| ?[^\sA-Za-z\d]|\s";
 
-    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
+    /// <summary>The same in .NET's regex, which sees UTF-16 units: a character beyond 16 bits (a surrogate pair) is one piece, as in Hugging Face's.</summary>
+    const string Utf16Pattern = @" ?[A-Za-z]+| ?\d+| ?(?:[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\sA-Za-z\d])|\s";
+
+    [GeneratedRegex(Utf16Pattern, RegexOptions.CultureInvariant)]
     private static partial Regex Pieces();
 
     readonly string[] _tokens;
@@ -67,16 +70,20 @@ public sealed partial class WordTokenizer : ITokenizer
         foreach (Match m in Pieces().Matches(text))
         {
             // The regex covers every character; a gap would only be a character it cannot see (none today).
-            for (; at < m.Index; at++) ids.Add(Char(text[at]));
+            Chars(text.AsSpan(at, m.Index - at), ids);
             if (_ids.TryGetValue(m.Value, out int id)) ids.Add(id);
-            else foreach (char c in m.Value) ids.Add(Char(c));
+            else Chars(m.ValueSpan, ids);
             at = m.Index + m.Length;
         }
-        for (; at < text.Length; at++) ids.Add(Char(text[at]));
+        Chars(text.AsSpan(at), ids);
         return [.. ids];
     }
 
-    int Char(char c) => _ids.TryGetValue(c.ToString(), out int id) ? id : UnkId;
+    /// <summary>The character fallback: one id per character (one &lt;unk&gt; for a character outside the vocabulary, surrogate pairs included).</summary>
+    void Chars(ReadOnlySpan<char> piece, List<int> ids)
+    {
+        foreach (var r in piece.EnumerateRunes()) ids.Add(_ids.TryGetValue(r.ToString(), out int id) ? id : UnkId);
+    }
 
     public string Decode(IEnumerable<int> ids) =>
         string.Concat(ids.Where(i => i >= CharTokenizer.Specials.Length && i < _tokens.Length).Select(i => _tokens[i]));
