@@ -8,10 +8,6 @@ public sealed class BenchWorkerTests
 {
     static string Meta(string key) => typeof(BenchWorkerTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
 
-    /// <summary>Ratios printed rounded agree with the ratio of the printed (rounded) values within 2%.</summary>
-    static void Near(double expected, double actual) =>
-        Assert.True(Math.Abs(expected - actual) <= 0.02 * Math.Abs(expected) + 0.002, $"{actual} is not within 2% of {expected}");
-
     [Fact]
     public async Task Bench_worker_quick_reports_training_mfu_and_sampling_ratios_measured_in_one_worker_process()
     {
@@ -35,7 +31,11 @@ public sealed class BenchWorkerTests
             Assert.True(Math.Abs(g / matmul - mfu) <= 0.02 * mfu + slack, $"mfu {mfu} is not {g} / {matmul}");
         });
         var s = r.GetProperty("sampling");
-        Near(s.GetProperty("cachedTokensPerSecond").GetDouble() / s.GetProperty("uncachedTokensPerSecond").GetDouble(), s.GetProperty("cacheSpeedup").GetDouble());
+        // The rates are printed to 0.1 and the speedup to 0.01: the speedup lies within what the rounded rates allow
+        // (a loaded machine samples uncached at a few tokens/s, where 0.05 is a few percent).
+        double cached = s.GetProperty("cachedTokensPerSecond").GetDouble(), uncached = s.GetProperty("uncachedTokensPerSecond").GetDouble();
+        double speedup = s.GetProperty("cacheSpeedup").GetDouble();
+        Assert.InRange(speedup, (cached - 0.05) / (uncached + 0.05) - 0.005, (cached + 0.05) / Math.Max(uncached - 0.05, 1e-9) + 0.005);
         Assert.True(s.GetProperty("promptTokens").GetInt32() > 100);   // the demo's verification prompt
         Assert.Contains("bench: matmul baseline", e.ToString());       // progress goes to stderr with --json
 

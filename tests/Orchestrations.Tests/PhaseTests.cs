@@ -30,7 +30,7 @@ public sealed class PhaseTests
     static async Task<(DurableTaskTestHost Host, Script Script)> StartAsync()
     {
         var s = new Script();
-        var host = await DurableTaskTestHost.StartAsync(r =>
+        var host = await TestHosts.StartAsync(r =>
         {
             r.AddOrchestrator<Phase1B>();
             r.AddOrchestrator<Phase1D>();

@@ -33,7 +33,7 @@ public sealed class RunGpuJobTests
     static async Task<(DurableTaskTestHost Host, Script Script)> StartAsync(Func<Script, GpuJobRecord, GpuJobRecord>? onPoll = null)
     {
         var s = new Script();
-        var host = await DurableTaskTestHost.StartAsync(r =>
+        var host = await TestHosts.StartAsync(r =>
         {
             r.AddOrchestrator<RunGpuJob>();
             r.AddActivityFunc<GpuJobSpec, GpuJobRecord>(TaskNames.SubmitGpuJob, (_, spec) => { s.Calls.Enqueue("submit"); return s.Record(spec.JobId); });
