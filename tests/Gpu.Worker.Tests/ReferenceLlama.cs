@@ -3,10 +3,31 @@ using MathV2.Gpu.Worker.Model;
 
 namespace MathV2.Gpu.Worker.Tests;
 
-/// <summary>A straightforward Llama forward pass in plain C# (doubles, loops), to check the TorchSharp model against.</summary>
+/// <summary>
+/// A straightforward forward pass in plain C# (doubles, loops), to check the TorchSharp model against: Llama (with
+/// Llama 3's rope scaling written out here from its definition), Qwen2's q/k/v biases, Qwen3's per-head q/k norms.
+/// </summary>
 public sealed class ReferenceLlama(LlamaConfig c, IReadOnlyDictionary<string, float[]> w)
 {
     float[] W(string name) => w[name];
+
+    double[] Project(string name, double[] x, int rows)
+    {
+        var y = MatVec(W(name + ".weight"), x, rows);
+        if (w.TryGetValue(name + ".bias", out var bias)) for (int i = 0; i < rows; i++) y[i] += bias[i];
+        return y;
+    }
+
+    /// <summary>RMSNorm of each head's slice with the given weight (Qwen3's q_norm / k_norm).</summary>
+    void NormHeads(double[] v, int heads, int d, string weight)
+    {
+        if (!w.ContainsKey(weight)) return;
+        for (int h = 0; h < heads; h++)
+        {
+            var normed = RmsNorm(v[(h * d)..((h + 1) * d)], W(weight));
+            Array.Copy(normed, 0, v, h * d, d);
+        }
+    }
 
     /// <summary>Logits [seq][vocab] for one sequence.</summary>
     public double[][] Forward(int[] tokens)
@@ -17,11 +38,13 @@ public sealed class ReferenceLlama(LlamaConfig c, IReadOnlyDictionary<string, fl
         {
             string p = $"model.layers.{l}.";
             var xn = x.Select(r => RmsNorm(r, W(p + "input_layernorm.weight"))).ToArray();
-            var q = xn.Select(r => MatVec(W(p + "self_attn.q_proj.weight"), r, c.Heads * d)).ToArray();
-            var k = xn.Select(r => MatVec(W(p + "self_attn.k_proj.weight"), r, c.KvHeads * d)).ToArray();
-            var v = xn.Select(r => MatVec(W(p + "self_attn.v_proj.weight"), r, c.KvHeads * d)).ToArray();
+            var q = xn.Select(r => Project(p + "self_attn.q_proj", r, c.Heads * d)).ToArray();
+            var k = xn.Select(r => Project(p + "self_attn.k_proj", r, c.KvHeads * d)).ToArray();
+            var v = xn.Select(r => Project(p + "self_attn.v_proj", r, c.KvHeads * d)).ToArray();
             for (int t = 0; t < s; t++)
             {
+                NormHeads(q[t], c.Heads, d, p + "self_attn.q_norm.weight");
+                NormHeads(k[t], c.KvHeads, d, p + "self_attn.k_norm.weight");
                 for (int h = 0; h < c.Heads; h++) Rope(q[t], h * d, d, t);
                 for (int h = 0; h < c.KvHeads; h++) Rope(k[t], h * d, d, t);
             }
@@ -84,6 +107,21 @@ public sealed class ReferenceLlama(LlamaConfig c, IReadOnlyDictionary<string, fl
         return y;
     }
 
+    /// <summary>
+    /// Llama 3's frequency scaling from its definition: a frequency whose wavelength (in positions) is longer than
+    /// the original context / low_freq_factor is divided by factor; shorter than original / high_freq_factor kept;
+    /// in between, interpolated linearly in original / wavelength between the two.
+    /// </summary>
+    double Llama3(double freq)
+    {
+        if (c.RopeScaling is not { } r || (r.RopeType ?? r.Type) != "llama3") return freq;
+        double wavelength = 2 * Math.PI / freq, ratio = r.OriginalMaxPositions / wavelength;
+        if (ratio >= r.HighFreqFactor) return freq;
+        if (ratio < r.LowFreqFactor) return freq / r.Factor;
+        double t = (ratio - r.LowFreqFactor) / (r.HighFreqFactor - r.LowFreqFactor);
+        return freq / r.Factor + t * (freq - freq / r.Factor);
+    }
+
     /// <summary>Rotary embedding, rotate-half convention, on one head's slice.</summary>
     void Rope(double[] vec, int offset, int d, int pos)
     {
@@ -91,7 +129,7 @@ public sealed class ReferenceLlama(LlamaConfig c, IReadOnlyDictionary<string, fl
         var rotated = new double[d];
         for (int i = 0; i < half; i++)
         {
-            double freq = Math.Pow(c.RopeTheta, -2.0 * i / d);
+            double freq = Llama3(Math.Pow(c.RopeTheta, -2.0 * i / d));
             double a = pos * freq, cos = Math.Cos(a), sin = Math.Sin(a);
             double x1 = vec[offset + i], x2 = vec[offset + half + i];
             rotated[i] = x1 * cos - x2 * sin;

@@ -82,7 +82,7 @@ public sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorEntry> Tensors, l
     }
 }
 
-/// <summary>The tensors a Llama checkpoint of a config has, by their Hugging Face names.</summary>
+/// <summary>The tensors a checkpoint of a config has (Llama; Qwen2's biases; Qwen3's q/k norms), by their Hugging Face names.</summary>
 public static class LlamaTensors
 {
     public static IReadOnlyDictionary<string, long[]> Expected(LlamaConfig c)
@@ -99,6 +99,17 @@ public static class LlamaTensors
             t[p + "self_attn.k_proj.weight"] = [kv, h];
             t[p + "self_attn.v_proj.weight"] = [kv, h];
             t[p + "self_attn.o_proj.weight"] = [h, q];
+            if (c.QkvBias)
+            {
+                t[p + "self_attn.q_proj.bias"] = [q];
+                t[p + "self_attn.k_proj.bias"] = [kv];
+                t[p + "self_attn.v_proj.bias"] = [kv];
+            }
+            if (c.QkNorm)
+            {
+                t[p + "self_attn.q_norm.weight"] = [c.HeadDim];
+                t[p + "self_attn.k_norm.weight"] = [c.HeadDim];
+            }
             t[p + "mlp.gate_proj.weight"] = [i, h];
             t[p + "mlp.up_proj.weight"] = [i, h];
             t[p + "mlp.down_proj.weight"] = [h, i];

@@ -80,19 +80,28 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Grouped-query self-attention with rotary embeddings (HF Llama layout: q_proj, k_proj, v_proj, o_proj).</summary>
+/// <summary>
+/// Grouped-query self-attention with rotary embeddings (HF layout: q_proj, k_proj, v_proj, o_proj; Qwen2's q/k/v
+/// biases; Qwen3's q_norm and k_norm over each head before the rotation).
+/// </summary>
 public sealed class LlamaAttention : nn.Module
 {
     readonly LlamaConfig _c;
     public readonly Linear q_proj, k_proj, v_proj, o_proj;
+    public readonly RmsNorm? q_norm, k_norm;
 
     public LlamaAttention(LlamaConfig c) : base(nameof(LlamaAttention))
     {
         _c = c;
-        q_proj = nn.Linear(c.HiddenSize, c.Heads * c.HeadDim, hasBias: false);
-        k_proj = nn.Linear(c.HiddenSize, c.KvHeads * c.HeadDim, hasBias: false);
-        v_proj = nn.Linear(c.HiddenSize, c.KvHeads * c.HeadDim, hasBias: false);
+        q_proj = nn.Linear(c.HiddenSize, c.Heads * c.HeadDim, hasBias: c.QkvBias);
+        k_proj = nn.Linear(c.HiddenSize, c.KvHeads * c.HeadDim, hasBias: c.QkvBias);
+        v_proj = nn.Linear(c.HiddenSize, c.KvHeads * c.HeadDim, hasBias: c.QkvBias);
         o_proj = nn.Linear(c.Heads * c.HeadDim, c.HiddenSize, hasBias: false);
+        if (c.QkNorm)
+        {
+            q_norm = new RmsNorm(c.HeadDim, c.RmsNormEps);
+            k_norm = new RmsNorm(c.HeadDim, c.RmsNormEps);
+        }
         RegisterComponents();
     }
 
@@ -103,8 +112,11 @@ public sealed class LlamaAttention : nn.Module
     {
         long b = x.shape[0], s = x.shape[1];
         int h = _c.Heads, kvh = _c.KvHeads, d = _c.HeadDim;
-        var q = q_proj.forward(x).view(b, s, h, d).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, s, kvh, d).transpose(1, 2);
+        var q = q_proj.forward(x).view(b, s, h, d);
+        var k = k_proj.forward(x).view(b, s, kvh, d);
+        if (q_norm != null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));
+        q = q.transpose(1, 2);
+        k = k.transpose(1, 2);
         var v = v_proj.forward(x).view(b, s, kvh, d).transpose(1, 2);
         q = q * cos + RotateHalf(q) * sin;
         k = k * cos + RotateHalf(k) * sin;
@@ -181,7 +193,7 @@ public sealed class LlamaBody : nn.Module
 
 /// <summary>
 /// A Llama-family causal LM (RMSNorm, rotary embeddings, SwiGLU, grouped-query attention, causal mask, KV cache)
-/// whose parameter names match Hugging Face Llama/Qwen2 checkpoints (model.layers.N.self_attn.q_proj.weight, …).
+/// whose parameter names match Hugging Face Llama, Qwen2 and Qwen3 checkpoints (model.layers.N.self_attn.q_proj.weight, …).
 /// </summary>
 public sealed class LlamaForCausalLM : nn.Module
 {
@@ -232,7 +244,11 @@ public sealed class LlamaForCausalLM : nn.Module
         {
             _invFreq?.Dispose();
             using var noGrad = torch.no_grad();
-            _invFreq = torch.pow(Config.RopeTheta, -torch.arange(0, d, 2, dtype: ScalarType.Float64, device: device) / d).to_type(ScalarType.Float32).DetachFromDisposeScope();
+            var invFreq64 = torch.pow(Config.RopeTheta, -torch.arange(0, d, 2, dtype: ScalarType.Float64, device: device) / d);
+            // Llama 3's rope_scaling rescales the long wavelengths (RopeScaling.Scale); without it the frequencies stay as computed.
+            if (Config.RopeScaling is { Kind: "llama3" } scaling)
+                invFreq64 = torch.tensor(scaling.Scale(invFreq64.cpu().data<double>().ToArray()), dtype: ScalarType.Float64, device: device);
+            _invFreq = invFreq64.to_type(ScalarType.Float32).DetachFromDisposeScope();
         }
         var invFreq = _invFreq;
         var freqs = positions.to_type(ScalarType.Float32).unsqueeze(-1) * invFreq;   // [b, s, d/2]
