@@ -64,11 +64,8 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
         string problems = $"{input.LapId}.problems", demos = $"{input.LapId}.demonstrations";
         if (await artifacts.GetAsync(problems) == null)
         {
-            var rows = DemoDatasets.ProblemRows(o).ToList();
             var w = artifacts.Create(problems, "dataset-problems", StorageNames.DatasetsContainer, problems, producer);
-            await w.AddTextAsync(LapFiles.Problems, Jsonl.Write(rows));
-            await w.AddTextAsync(LapFiles.GenerationPrompts, string.Concat(rows.Select(r =>
-                Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
+            await AddProblemsAsync(w, DemoDatasets.ProblemRows(o).ToList(), set, LapFiles.Problems, LapFiles.GenerationPrompts);
             await CommitOnceAsync(w);
         }
         if (await artifacts.GetAsync(demos) == null)
@@ -84,12 +81,7 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
             var rows = DemoDatasets.HeldOutProblems(o, per).Select(p => new ProblemRow { Id = p.Id, Problem = p.Statement, Difficulty = p.Difficulty }).ToList();
             var heldOutGraded = DemoDatasets.HeldOutGradedProofs(o, per).ToList();
             var w = artifacts.Create(heldOut, "dataset-heldout", StorageNames.DatasetsContainer, heldOut, producer);
-            await w.AddTextAsync(LapFiles.HeldOutProblems, Jsonl.Write(rows));
-            await w.AddTextAsync(LapFiles.HeldOutGenerationPrompts, string.Concat(rows.Select(r =>
-                Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
-            await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(heldOutGraded));
-            await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(heldOutGraded.Select((r, i) =>
-                Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
+            await AddHeldOutAsync(w, rows, heldOutGraded, set);
             await CommitOnceAsync(w);
         }
         string? graded = null;
@@ -119,11 +111,8 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
         string problems = $"{input.LapId}.problems", heldOut = $"{input.LapId}.heldout", graded = $"{input.LapId}.graded";
         if (await artifacts.GetAsync(problems) == null)
         {
-            var rows = await LapDatasetFiles.ReadAsync<ProblemRow>(artifacts, d, "problems");
             var w = artifacts.Create(problems, "dataset-problems", StorageNames.DatasetsContainer, problems, producer, [d.Problems!]);
-            await w.AddTextAsync(LapFiles.Problems, Jsonl.Write(rows));
-            await w.AddTextAsync(LapFiles.GenerationPrompts, string.Concat(rows.Select(r =>
-                Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
+            await AddProblemsAsync(w, await LapDatasetFiles.ReadAsync<ProblemRow>(artifacts, d, "problems"), set, LapFiles.Problems, LapFiles.GenerationPrompts);
             await CommitOnceAsync(w);
         }
         if (await artifacts.GetAsync(heldOut) == null)
@@ -131,12 +120,7 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
             var rows = await LapDatasetFiles.ReadAsync<ProblemRow>(artifacts, d, "heldOutProblems");
             var heldOutGraded = await LapDatasetFiles.ReadAsync<GradedProofRow>(artifacts, d, "heldOutGradedProofs");
             var w = artifacts.Create(heldOut, "dataset-heldout", StorageNames.DatasetsContainer, heldOut, producer, [d.HeldOutProblems!, d.HeldOutGradedProofs!]);
-            await w.AddTextAsync(LapFiles.HeldOutProblems, Jsonl.Write(rows));
-            await w.AddTextAsync(LapFiles.HeldOutGenerationPrompts, string.Concat(rows.Select(r =>
-                Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
-            await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(heldOutGraded));
-            await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(heldOutGraded.Select((r, i) =>
-                Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
+            await AddHeldOutAsync(w, rows, heldOutGraded, set);
             await CommitOnceAsync(w);
         }
         if (await artifacts.GetAsync(graded) == null)
@@ -153,6 +137,23 @@ public sealed class PrepareLapDatasets(ArtifactStore artifacts) : TaskActivity<L
     }
 
     static Task CommitOnceAsync(ArtifactWriter w) => LapStore.CommitOnceAsync(w);
+
+    /// <summary>Problem rows and their generation prompts ({id, prompt}).</summary>
+    static async Task AddProblemsAsync(ArtifactWriter w, IReadOnlyList<ProblemRow> rows, PromptSet set, string problemsFile, string promptsFile)
+    {
+        await w.AddTextAsync(problemsFile, Jsonl.Write(rows));
+        await w.AddTextAsync(promptsFile, string.Concat(rows.Select(r =>
+            Json.Serialize(new { id = r.Id, prompt = Prompts.RenderGeneration(r.Problem, set.Generation) }) + "\n")));
+    }
+
+    /// <summary>The held-out set: problems and their generation prompts, graded proofs and their verification prompts (ids row-N).</summary>
+    static async Task AddHeldOutAsync(ArtifactWriter w, IReadOnlyList<ProblemRow> rows, IReadOnlyList<GradedProofRow> graded, PromptSet set)
+    {
+        await AddProblemsAsync(w, rows, set, LapFiles.HeldOutProblems, LapFiles.HeldOutGenerationPrompts);
+        await w.AddTextAsync(LapFiles.HeldOutGradedProofs, Jsonl.Write(graded));
+        await w.AddTextAsync(LapFiles.HeldOutVerificationPrompts, string.Concat(graded.Select((r, i) =>
+            Json.Serialize(new { id = $"row-{i}", prompt = Prompts.RenderVerification(r.Problem, r.Proof, set.Verification) }) + "\n")));
+    }
 }
 
 /// <summary>Reads a dataset lap's role (DatasetArtifacts.Roles) from its uploaded artifact: the first of the role's files it holds.</summary>

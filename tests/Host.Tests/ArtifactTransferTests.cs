@@ -18,26 +18,10 @@ public sealed class ArtifactTransferTests(StackFixture stack)
     Task<(int Rc, string Out, string Err)> Cli(params string[] args) => stack.CliAsync(args);
 
     /// <summary>A checkpoint made by a job on the stack's worker (a tiny model, 2 SFT steps).</summary>
-    async Task<string> TrainedCheckpointAsync()
-    {
-        string data = $"demos-{Guid.NewGuid():N}"[..18];
-        var w = stack.Artifacts.Create(data, "dataset", StorageNames.DatasetsContainer, data, new ArtifactProducer { Worker = "test" });
-        await w.AddTextAsync("demos.jsonl", Jsonl.Write(Enumerable.Range(0, 8).Select(i => new DemonstrationRow { Kind = "generation", Prompt = $"Problem {i}:\n", Completion = $"Answer {i}." })));
-        await w.CommitAsync();
-        string id = $"sft-{Guid.NewGuid():N}"[..16];
-        await stack.Jobs.SubmitAsync(new GpuJobSpec
-        {
-            JobId = id, Kind = GpuJobKinds.Sft, InstanceId = id, Inputs = [data],
-            Parameters = JsonSerializer.SerializeToElement(new
-            {
-                init = new { config = new { hidden_size = 32, num_hidden_layers = 1, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 64, max_position_embeddings = 128 }, tokenizer = "words", seed = 1 },
-                dataset = new { artifact = data, file = "demos.jsonl" }, evalShare = 0, options = new { steps = 2, batchSize = 4, maxSeqLen = 64 },
-            }),
-        });
-        var job = await stack.WaitForJobAsync(id, j => j.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed, 120);
-        Assert.True(job.Status == GpuJobStatus.Succeeded, job.Error);
-        return job.ResultArtifactId!;
-    }
+    async Task<string> TrainedCheckpointAsync() => await stack.SftCheckpointAsync(
+        Enumerable.Range(0, 8).Select(i => new DemonstrationRow { Kind = "generation", Prompt = $"Problem {i}:\n", Completion = $"Answer {i}." }),
+        new { hidden_size = 32, num_hidden_layers = 1, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 64, max_position_embeddings = 128 },
+        new { steps = 2, batchSize = 4, maxSeqLen = 64 });
 
     [Fact]
     public async Task A_jobs_checkpoint_downloaded_uploaded_and_downloaded_again_is_byte_exact()

@@ -49,23 +49,9 @@ public sealed class DatasetLapTests(StackFixture stack)
         // Proofs as written and scrambled (what a barely trained generator writes), so the answer does not depend on them.
         var proofs = DemoDatasets.GradedProofs(o).SelectMany(r => new[] { r.Proof, string.Join(' ', r.Proof.Split(' ').Reverse()), r.Proof[..(r.Proof.Length / 3)] }.Select(p => (r.Problem, Proof: p)));
         var rows = proofs.Select(r => new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(r.Problem, r.Proof, Prompts.Compact.Verification), Completion = analysis });
-        string data = $"base-demos-{Guid.NewGuid():N}"[..20];
-        var w = stack.Artifacts.Create(data, "dataset", StorageNames.DatasetsContainer, data, new ArtifactProducer { Worker = "test" });
-        await w.AddTextAsync("demos.jsonl", Jsonl.Write(rows));
-        await w.CommitAsync();
-        string id = $"base-sft-{Guid.NewGuid():N}"[..18];
-        await stack.Jobs.SubmitAsync(new GpuJobSpec
-        {
-            JobId = id, Kind = GpuJobKinds.Sft, InstanceId = id, Inputs = [data],
-            Parameters = JsonSerializer.SerializeToElement(new
-            {
-                init = new { config = new { hidden_size = 64, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 128, max_position_embeddings = 1024 }, tokenizer = "words", seed = 1 },
-                dataset = new { artifact = data, file = "demos.jsonl" }, evalShare = 0, options = new { steps = 150, batchSize = 8, maxSeqLen = 512, learningRate = 3e-3 },
-            }),
-        });
-        var job = await stack.WaitForJobAsync(id, j => j.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed, 300);
-        Assert.True(job.Status == GpuJobStatus.Succeeded, job.Error);
-        return job.ResultArtifactId!;
+        return await stack.SftCheckpointAsync(rows,
+            new { hidden_size = 64, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 128, max_position_embeddings = 1024 },
+            new { steps = 150, batchSize = 8, maxSeqLen = 512, learningRate = 3e-3 }, seconds: 300);
     }
 
     static object DatasetLapSpec(string datasets, string rated, string baseCheckpoint) => new

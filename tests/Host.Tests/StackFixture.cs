@@ -3,6 +3,7 @@ using System.Text.Json;
 using MathV2.Cli;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
+using MathV2.Core.Datasets;
 using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
 using MathV2.Tests;
@@ -99,6 +100,27 @@ public sealed class StackFixture : IAsyncLifetime
             return (rc, o.ToString(), e.ToString());
         }
         catch (MathV2.Cli.CliException ex) { return (1, o.ToString(), e + ex.Message); }
+    }
+
+    /// <summary>A checkpoint made by an sft job on this stack's worker (a words tokenizer, one seed) from the given demonstrations.</summary>
+    public async Task<string> SftCheckpointAsync(IEnumerable<DemonstrationRow> rows, object config, object options, int seconds = 120)
+    {
+        string data = $"demos-{Guid.NewGuid():N}"[..18];
+        var w = Artifacts.Create(data, "dataset", StorageNames.DatasetsContainer, data, new ArtifactProducer { Worker = "test" });
+        await w.AddTextAsync("demos.jsonl", Jsonl.Write(rows));
+        await w.CommitAsync();
+        string id = $"sft-{Guid.NewGuid():N}"[..16];
+        await Jobs.SubmitAsync(new GpuJobSpec
+        {
+            JobId = id, Kind = GpuJobKinds.Sft, InstanceId = id, Inputs = [data],
+            Parameters = JsonSerializer.SerializeToElement(new
+            {
+                init = new { config, tokenizer = "words", seed = 1 }, dataset = new { artifact = data, file = "demos.jsonl" }, evalShare = 0, options,
+            }),
+        });
+        var job = await WaitForJobAsync(id, j => j.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed, seconds);
+        Assert.True(job.Status == GpuJobStatus.Succeeded, job.Error);
+        return job.ResultArtifactId!;
     }
 
     public static async Task Until(Func<Task<bool>> condition, int seconds, Func<string> message)
