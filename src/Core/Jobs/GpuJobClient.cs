@@ -90,6 +90,17 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
     /// <summary>Worker side: take ownership of a dequeued job (Queued, or Running with a stale heartbeat).</summary>
     public async Task<ClaimResult> ClaimAsync(string jobId, string workerId, CancellationToken ct = default)
     {
+        // A write between the read and the update (the submitter's Enqueued flag, another worker's claim) is not a
+        // lost job: read again and decide on what is there now; only a finished or held job is given up.
+        for (int tries = 1; ; tries++)
+        {
+            var r = await TryClaimAsync(jobId, workerId, ct);
+            if (r.Kind != ClaimKind.LostRace || tries >= 5) return r;
+        }
+    }
+
+    async Task<ClaimResult> TryClaimAsync(string jobId, string workerId, CancellationToken ct)
+    {
         var e = await GetEntityAsync(jobId, ct);
         if (e == null) return new ClaimResult(ClaimKind.Missing);
         var status = StatusOf(e);
