@@ -21,6 +21,7 @@ public sealed class BpeTokenizerTests
         {
             ["added_tokens"] = new JsonArray(new JsonObject { ["id"] = 259, ["content"] = "<|endoftext|>", ["special"] = true }),
             ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false },
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
             ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray(mergeNodes) },
         }.ToJsonString();
     }
@@ -90,5 +91,32 @@ public sealed class BpeTokenizerTests
         Assert.Contains("end-of-sequence", Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromJson(noEos)).Message);
         var badMerge = """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b c"]}}""";
         Assert.Contains("merges[0]", Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromJson(badMerge)).Message);
+        var missingMerge = """{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}}""";
+        Assert.Contains("merges[0] ('a' + 'b')", Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromJson(missingMerge)).Message);
+
+        // Every part that would change the ids and is not implemented is refused by name, never skipped.
+        string With(string part, string json)
+        {
+            var root = JsonNode.Parse(HandBuilt())!.AsObject();
+            root[part] = JsonNode.Parse(json);
+            return root.ToJsonString();
+        }
+        string Refused(string json) => Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromJson(json)).Message;
+        Assert.Contains("normalizer type Precompiled is not supported", Refused(With("normalizer", """{"type": "Precompiled", "precompiled_charsmap": "AA=="}""")));
+        Assert.Contains("normalizer.normalizers[1] type BertNormalizer", Refused(With("normalizer", """{"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "BertNormalizer"}]}""")));
+        Assert.Contains("pre_tokenizer.pretokenizers[0] type UnicodeScripts", Refused(With("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "UnicodeScripts"}]}""")));
+        Assert.Contains("decoder type WordPiece", Refused(With("decoder", """{"type": "WordPiece", "prefix": "##"}""")));
+        Assert.Contains("post_processor type RobertaProcessing", Refused(With("post_processor", """{"type": "RobertaProcessing"}""")));
+        Assert.Contains("adds special tokens other than one before the text", Refused(With("post_processor",
+            """{"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}]}""")));
+        Assert.Contains("not supported by .NET regex", Refused(With("pre_tokenizer", """{"type": "Split", "pattern": {"Regex": "\\p{L}++"}, "behavior": "Isolated"}""")));
+        Assert.Contains("pre_tokenizer.behavior 'Sideways'", Refused(With("pre_tokenizer", """{"type": "Split", "pattern": {"String": " "}, "behavior": "Sideways"}""")));
+        var dropout = JsonNode.Parse(HandBuilt())!.AsObject();
+        dropout["model"]!["dropout"] = 0.1;
+        Assert.Contains("dropout", Refused(dropout.ToJsonString()));
+        // Added tokens take the ids after the vocabulary, as Hugging Face's loader gives them: a gap is refused.
+        var gap = JsonNode.Parse(HandBuilt())!.AsObject();
+        gap["added_tokens"]![0]!["id"] = 300;
+        Assert.Contains("has id 300, but Hugging Face's tokenizers would give it 259", Refused(gap.ToJsonString()));
     }
 }

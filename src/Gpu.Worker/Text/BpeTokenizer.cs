@@ -6,55 +6,117 @@ using System.Text.RegularExpressions;
 namespace MathV2.Gpu.Worker.Text;
 
 /// <summary>
-/// Hugging Face byte-level BPE (GPT-2, Llama 3, Qwen2 family) read from tokenizer.json: vocab and merges of the
-/// "BPE" model, added (special) tokens matched literally before pre-tokenization, the Split regex of the
-/// pre-tokenizer (GPT-2's when the file has none), bytes mapped to printable characters as GPT-2 does.
+/// A Hugging Face tokenizer.json with a BPE model, run as the tokenizers library runs it: added tokens matched
+/// first (lstrip/rstrip/single_word; those marked normalized after the normalizer), the normalizer, the
+/// pre-tokenizers (<see cref="HfPipeline"/>), then BPE merges lowest rank first (ignore_merges, byte_fallback,
+/// unk_token with fuse_unk, continuing_subword_prefix, end_of_word_suffix), and the decoders back. The start token
+/// is the post-processor's (Llama 3's &lt;|begin_of_text|&gt;), else tokenizer_config.json's bos_token when it adds one.
 /// </summary>
 public sealed class BpeTokenizer : ITokenizer
 {
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    static readonly char[] ByteToChar = BuildByteMap();
-    static readonly Dictionary<char, byte> CharToByte = ByteToChar.Select((c, b) => (c, b)).ToDictionary(x => x.c, x => (byte)x.b);
+    sealed record AddedToken(string Content, int Id, bool Special, bool LStrip, bool RStrip, bool SingleWord, bool Normalized);
 
-    readonly Dictionary<string, int> _vocab;
+    readonly Dictionary<string, int> _model, _vocab;
     readonly string[] _idToToken;
-    readonly Dictionary<(string, string), int> _ranks;
-    readonly Dictionary<string, int> _added;
-    readonly HashSet<int> _special;
-    readonly Regex? _addedRegex;
-    readonly Regex _split;
-    readonly bool _addPrefixSpace;
-    readonly Dictionary<string, int[]> _cache = new();
+    readonly Dictionary<(int, int), (int Rank, int Id)> _merges;
+    readonly Dictionary<int, AddedToken> _addedById;
+    readonly Regex? _rawAdded, _normalizedAdded;
+    readonly Dictionary<string, AddedToken> _addedByContent;
+    readonly Func<string, string>? _normalizer;
+    readonly HfPipeline.PreTokenizer? _preTokenizer;
+    readonly HfPipeline.Decoder? _decoder;
+    readonly int? _unk;
+    readonly string? _prefix, _suffix;
+    readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]> _cache = new();
 
-    public BpeTokenizer(IReadOnlyDictionary<string, int> vocab, IEnumerable<(string Left, string Right)> merges,
-        IEnumerable<(string Content, int Id, bool Special)>? added = null, string? pattern = null, bool addPrefixSpace = false,
-        string? bos = null, string? eos = null, string? pad = null)
+    BpeTokenizer(JsonObject root, string? tokenizerConfigJson)
     {
-        _vocab = new Dictionary<string, int>(vocab);
-        _ranks = new Dictionary<(string, string), int>();
-        int rank = 0;
-        foreach (var m in merges) _ranks.TryAdd(m, rank++);
-        _added = new Dictionary<string, int>();
-        _special = [];
-        foreach (var (content, id, special) in added ?? [])
+        var model = root["model"] as JsonObject ?? throw new InvalidDataException("tokenizer.json: no model");
+        string type = model["type"]?.GetValue<string>() ?? "BPE";
+        if (type != "BPE") throw new InvalidDataException($"tokenizer.json: model type {type} is not supported (only BPE)");
+        if (model["dropout"] is { } dropout && dropout.GetValueKind() == JsonValueKind.Number && dropout.GetValue<double>() > 0)
+            throw new InvalidDataException("tokenizer.json: model.dropout is set (BPE dropout samples different ids on every call; set it to null)");
+        _model = (model["vocab"] as JsonObject)?.ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>())
+            ?? throw new InvalidDataException("tokenizer.json: model.vocab is missing");
+        _vocab = new Dictionary<string, int>(_model);
+        var added = new List<AddedToken>();
+        int nextAdded = _model.Count;
+        foreach (var t in root["added_tokens"] as JsonArray ?? [])
         {
-            _added[content] = id;
-            _vocab.TryAdd(content, id);
-            if (special) _special.Add(id);
+            bool Flag(string name, bool fallback = false) => t?[name]?.GetValue<bool>() ?? fallback;
+            bool special = Flag("special");
+            string content = t!["content"]!.GetValue<string>();
+            int declared = t["id"]!.GetValue<int>();
+            // As the tokenizers library loads a file: an added token the model has keeps the model's id; the others
+            // take the next ids after the model's vocabulary, in file order. A file that says otherwise is refused.
+            int id = _model.TryGetValue(content, out int modelId) ? modelId : nextAdded;
+            if (!_model.ContainsKey(content))
+            {
+                if (declared != id)
+                    throw new InvalidDataException($"tokenizer.json: added token '{content}' has id {declared}, but Hugging Face's tokenizers would give it {id} (added tokens not in the model's vocabulary take the ids after it, in order, without gaps)");
+                nextAdded = id + 1;
+            }
+            added.Add(new AddedToken(content, id, special, Flag("lstrip"), Flag("rstrip"), Flag("single_word"), Flag("normalized", !special)));
         }
+        foreach (var a in added) _vocab[a.Content] = a.Id;
+        _addedById = added.ToDictionary(a => a.Id);
+        _addedByContent = added.ToDictionary(a => a.Content);
         int size = _vocab.Count == 0 ? 0 : _vocab.Values.Max() + 1;
         _idToToken = new string[size];
-        foreach (var (t, id) in _vocab) _idToToken[id] = t;
-        _addedRegex = _added.Count == 0 ? null
-            : new Regex(string.Join("|", _added.Keys.OrderByDescending(k => k.Length).Select(Regex.Escape)), RegexOptions.CultureInvariant);
-        try { _split = new Regex(pattern ?? Gpt2Pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled); }
-        catch (ArgumentException e) { throw new InvalidDataException($"tokenizer.json: pre-tokenizer pattern is not supported by .NET regex: {e.Message}"); }
-        _addPrefixSpace = addPrefixSpace;
-        BosId = Find(bos, "<|begin_of_text|>", "<s>", "<bos>");
-        EosId = Find(eos, "<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>", "<|im_end|>")
-            ?? throw new InvalidDataException("tokenizer.json: no end-of-sequence token (give eos, or add <|endoftext|> / </s>)");
+        foreach (var (tok, id) in _vocab) if (id >= 0) _idToToken[id] = tok;
+
+        _prefix = model["continuing_subword_prefix"]?.GetValue<string>();
+        _suffix = model["end_of_word_suffix"]?.GetValue<string>();
+        _fuseUnk = model["fuse_unk"]?.GetValue<bool>() ?? false;
+        _byteFallback = model["byte_fallback"]?.GetValue<bool>() ?? false;
+        _ignoreMerges = model["ignore_merges"]?.GetValue<bool>() ?? false;
+        if (model["unk_token"]?.GetValue<string>() is { } unk)
+            _unk = _model.TryGetValue(unk, out int u) ? u : throw new InvalidDataException($"tokenizer.json: model.unk_token '{unk}' is not in the vocabulary");
+
+        _merges = [];
+        int index = 0;
+        foreach (var m in model["merges"] as JsonArray ?? [])
+        {
+            (string, string) pair = m switch
+            {
+                JsonArray { Count: 2 } a => (a[0]!.GetValue<string>(), a[1]!.GetValue<string>()),
+                _ when m?.GetValueKind() == JsonValueKind.String && m.GetValue<string>().Split(' ') is [var l, var r] => (l, r),
+                _ => throw new InvalidDataException($"tokenizer.json: model.merges[{index}] is neither \"a b\" nor [\"a\", \"b\"]"),
+            };
+            string right = _prefix != null && pair.Item2.StartsWith(_prefix, StringComparison.Ordinal) ? pair.Item2[_prefix.Length..] : pair.Item2;
+            if (!_model.TryGetValue(pair.Item1, out int a1) || !_model.TryGetValue(pair.Item2, out int a2) || !_model.TryGetValue(pair.Item1 + right, out int merged))
+                throw new InvalidDataException($"tokenizer.json: model.merges[{index}] ('{pair.Item1}' + '{pair.Item2}') names a token that is not in the vocabulary");
+            _merges.TryAdd((a1, a2), (index, merged));
+            index++;
+        }
+
+        _normalizer = HfPipeline.Normalizer(root["normalizer"]);
+        _preTokenizer = HfPipeline.PreTokenizerOf(root["pre_tokenizer"]);
+        _decoder = HfPipeline.DecoderOf(root["decoder"]);
+        _rawAdded = AddedRegex(added.Where(a => !a.Normalized));
+        _normalizedAdded = AddedRegex(added.Where(a => a.Normalized));
+
+        JsonObject? cfg = tokenizerConfigJson == null ? null : JsonNode.Parse(tokenizerConfigJson) as JsonObject;
+        string? bos = TokenName(cfg?["bos_token"]), eos = TokenName(cfg?["eos_token"]), pad = TokenName(cfg?["pad_token"]);
+        var (templated, templateBos) = HfPipeline.PostProcessorBos(root["post_processor"]);
+        bool? addBos = cfg?["add_bos_token"] is { } ab && ab.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? ab.GetValue<bool>() : null;
+        BosId = templated ? (templateBos == null ? null : Find(templateBos))
+            : addBos == false ? null
+            : bos != null ? Find(bos)
+            : addBos == true ? throw new InvalidDataException("tokenizer_config.json: add_bos_token is true but bos_token is not given")
+            : cfg == null ? Find(null, "<|begin_of_text|>", "<s>", "<bos>") : null;
+        EosId = Find(eos, "<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>", "<|im_end|>", "<｜end▁of▁sentence｜>")
+            ?? throw new InvalidDataException("tokenizer.json: no end-of-sequence token (give eos_token in tokenizer_config.json, or add <|endoftext|> / </s>)");
         PadId = Find(pad, "<pad>", "<|pad|>", "<|finetune_right_pad_id|>") ?? EosId;
+    }
+
+    static Regex? AddedRegex(IEnumerable<AddedToken> tokens)
+    {
+        var list = tokens.Select(t => t.Content).Where(c => c.Length > 0).OrderByDescending(c => c.Length).ThenBy(c => c, StringComparer.Ordinal).ToList();
+        return list.Count == 0 ? null : new Regex(string.Join("|", list.Select(Regex.Escape)), RegexOptions.CultureInvariant);
     }
 
     int? Find(string? given, params string[] candidates)
@@ -69,7 +131,7 @@ public sealed class BpeTokenizer : ITokenizer
     public int? BosId { get; }
     public int EosId { get; }
 
-    /// <summary>Reads tokenizer.json and, when present beside it, tokenizer_config.json (bos_token, eos_token, pad_token).</summary>
+    /// <summary>Reads tokenizer.json and, when present beside it, tokenizer_config.json (bos_token, eos_token, pad_token, add_bos_token).</summary>
     public static BpeTokenizer FromFile(string tokenizerJson)
     {
         string? configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizerJson))!, "tokenizer_config.json");
@@ -83,43 +145,8 @@ public sealed class BpeTokenizer : ITokenizer
 
     public static BpeTokenizer FromJson(string json, string? tokenizerConfigJson = null)
     {
-        var tok = Parse(json, tokenizerConfigJson);
-        tok.Json = json;
-        tok.ConfigJson = tokenizerConfigJson;
-        return tok;
-    }
-
-    static BpeTokenizer Parse(string json, string? tokenizerConfigJson)
-    {
-        var root = JsonNode.Parse(json)?.AsObject() ?? throw new InvalidDataException("tokenizer.json is empty");
-        var model = root["model"]?.AsObject() ?? throw new InvalidDataException("tokenizer.json: no model");
-        string type = model["type"]?.GetValue<string>() ?? "BPE";
-        if (type != "BPE") throw new InvalidDataException($"tokenizer.json: model type {type} is not supported (only byte-level BPE)");
-        var vocab = model["vocab"]?.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>())
-            ?? throw new InvalidDataException("tokenizer.json: model.vocab is missing");
-        var merges = new List<(string, string)>();
-        int index = 0;
-        foreach (var m in model["merges"]?.AsArray() ?? [])
-        {
-            index++;
-            if (m is JsonArray pair && pair.Count == 2) merges.Add((pair[0]!.GetValue<string>(), pair[1]!.GetValue<string>()));
-            else if (m?.GetValueKind() == JsonValueKind.String && m.GetValue<string>().Split(' ') is [var l, var r]) merges.Add((l, r));
-            else throw new InvalidDataException($"tokenizer.json: model.merges[{index - 1}] is neither \"a b\" nor [\"a\", \"b\"]");
-        }
-        var added = (root["added_tokens"]?.AsArray() ?? []).Select(t => (
-            t!["content"]!.GetValue<string>(), t["id"]!.GetValue<int>(), t["special"]?.GetValue<bool>() ?? false)).ToList();
-        string? pattern = null;
-        bool prefix = false;
-        foreach (var pre in Flatten(root["pre_tokenizer"]))
-        {
-            string? t = pre["type"]?.GetValue<string>();
-            if (t == "Split" && pre["pattern"]?["Regex"] is { } rx) pattern = rx.GetValue<string>();
-            if (t == "ByteLevel") prefix = pre["add_prefix_space"]?.GetValue<bool>() ?? false;
-        }
-        string? bos = null, eos = null, pad = null;
-        if (tokenizerConfigJson != null && JsonNode.Parse(tokenizerConfigJson) is JsonObject cfg)
-            (bos, eos, pad) = (TokenName(cfg["bos_token"]), TokenName(cfg["eos_token"]), TokenName(cfg["pad_token"]));
-        return new BpeTokenizer(vocab, merges, added, pattern, prefix, bos, eos, pad);
+        var root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 256 }) as JsonObject ?? throw new InvalidDataException("tokenizer.json is empty");
+        return new BpeTokenizer(root, tokenizerConfigJson) { Json = json, ConfigJson = tokenizerConfigJson };
     }
 
     static string? TokenName(JsonNode? n) => n switch
@@ -129,94 +156,136 @@ public sealed class BpeTokenizer : ITokenizer
         _ => n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null,
     };
 
-    static IEnumerable<JsonObject> Flatten(JsonNode? n)
-    {
-        if (n is not JsonObject o) yield break;
-        if (o["pretokenizers"] is JsonArray list) { foreach (var x in list) foreach (var y in Flatten(x)) yield return y; }
-        else yield return o;
-    }
+    /// <summary>The token of an id (null when the id is unused).</summary>
+    public string? TokenOf(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
 
     public int[] Encode(string text)
     {
         var ids = new List<int>();
-        int at = 0;
-        if (_addedRegex != null)
-            foreach (Match m in _addedRegex.Matches(text))
-            {
-                EncodeOrdinary(text[at..m.Index], ids, at == 0);
-                ids.Add(_added[m.Value]);
-                at = m.Index + m.Length;
-            }
-        EncodeOrdinary(text[at..], ids, at == 0);
+        foreach (var (segment, added, start) in SplitAdded(text, _rawAdded, true))
+        {
+            if (added != null) { ids.Add(added.Id); continue; }
+            string normalized = _normalizer?.Invoke(segment) ?? segment;
+            foreach (var (piece, addedN, startN) in SplitAdded(normalized, _normalizedAdded, start))
+                if (addedN != null) ids.Add(addedN.Id);
+                else EncodeOrdinary(piece, ids, startN);
+        }
         return [.. ids];
     }
 
-    void EncodeOrdinary(string text, List<int> ids, bool first)
+    /// <summary>Text between added tokens, and the added tokens (with lstrip/rstrip taking the whitespace beside them).</summary>
+    IEnumerable<(string Text, AddedToken? Added, bool AtStart)> SplitAdded(string text, Regex? regex, bool atStart)
+    {
+        if (regex == null) { yield return (text, null, atStart); yield break; }
+        int at = 0;
+        for (var m = regex.Match(text); m.Success; m = m.NextMatch())
+        {
+            var token = _addedByContent[m.Value];
+            int s = m.Index, e = m.Index + m.Length;
+            if (token.SingleWord && ((s > 0 && IsWord(text[s - 1])) || (e < text.Length && IsWord(text[e])))) continue;
+            if (token.LStrip) while (s > at && char.IsWhiteSpace(text[s - 1])) s--;
+            if (token.RStrip) while (e < text.Length && char.IsWhiteSpace(text[e])) e++;
+            if (s > at) yield return (text[at..s], null, atStart && at == 0);
+            yield return (text[s..e], token, false);
+            at = e;
+        }
+        if (at < text.Length) yield return (text[at..], null, atStart && at == 0);
+    }
+
+    static bool IsWord(char c) => char.IsLetterOrDigit(c) || c == '_';
+
+    void EncodeOrdinary(string text, List<int> ids, bool atStart)
     {
         if (text.Length == 0) return;
-        if (first && _addPrefixSpace && !text.StartsWith(' ')) text = " " + text;
-        foreach (Match piece in _split.Matches(text))
+        var pieces = new List<string> { text };
+        _preTokenizer?.Invoke(pieces, atStart);
+        foreach (string piece in pieces)
         {
-            var bytes = Encoding.UTF8.GetBytes(piece.Value);
-            string mapped = new(bytes.Select(b => ByteToChar[b]).ToArray());
-            if (!_cache.TryGetValue(mapped, out var pieceIds))
+            if (!_cache.TryGetValue(piece, out var pieceIds))
             {
-                pieceIds = Bpe(mapped);
-                if (_cache.Count < 100_000) _cache[mapped] = pieceIds;
+                pieceIds = Bpe(piece);
+                if (_cache.Count < 100_000) _cache[piece] = pieceIds;
             }
             ids.AddRange(pieceIds);
         }
     }
 
-    /// <summary>Applies merges lowest rank first until none applies.</summary>
-    int[] Bpe(string word)
+    /// <summary>One piece: its characters (code points) as symbols, then merges lowest rank first, leftmost first.</summary>
+    int[] Bpe(string piece)
     {
-        var parts = word.Select(c => c.ToString()).ToList();
-        while (parts.Count > 1)
+        if (_ignoreMerges && _model.TryGetValue(piece, out int whole)) return [whole];
+        var symbols = new List<int>(piece.Length);
+        bool lastWasUnk = false;
+        var runes = piece.EnumerateRunes().ToList();
+        for (int i = 0; i < runes.Count; i++)
         {
-            int best = -1, bestRank = int.MaxValue;
-            for (int i = 0; i < parts.Count - 1; i++)
-                if (_ranks.TryGetValue((parts[i], parts[i + 1]), out int r) && r < bestRank) (best, bestRank) = (i, r);
-            if (best < 0) break;
-            parts[best] += parts[best + 1];
-            parts.RemoveAt(best + 1);
+            string s = runes[i].ToString();
+            if (_prefix != null && i > 0) s = _prefix + s;
+            if (_suffix != null && i == runes.Count - 1) s += _suffix;
+            if (_model.TryGetValue(s, out int id)) { symbols.Add(id); lastWasUnk = false; continue; }
+            if (_byteFallback)
+            {
+                var bytes = Encoding.UTF8.GetBytes(runes[i].ToString());
+                var byteIds = bytes.Select(b => _model.TryGetValue($"<0x{b:X2}>", out int bid) ? bid : -1).ToList();
+                if (byteIds.All(b => b >= 0)) { symbols.AddRange(byteIds); lastWasUnk = false; continue; }
+            }
+            if (_unk is { } unk)
+            {
+                if (!(_fuseUnk && lastWasUnk)) symbols.Add(unk);
+                lastWasUnk = true;
+                continue;
+            }
+            throw new InvalidDataException($"tokenizer.json: '{s}' (U+{runes[i].Value:X4}) is not in the vocabulary, and the model has neither byte_fallback nor unk_token");
         }
-        var result = new int[parts.Count];
-        for (int i = 0; i < parts.Count; i++)
-            result[i] = _vocab.TryGetValue(parts[i], out int id) ? id
-                : throw new InvalidDataException($"tokenizer.json: the vocabulary lacks '{parts[i]}' (a byte-level vocabulary must hold all 256 byte symbols)");
-        return result;
+        return MergeAll(symbols);
     }
 
-    /// <summary>Decodes ids; special tokens are left out, other added tokens are written as they are.</summary>
+    int[] MergeAll(List<int> symbols)
+    {
+        int n = symbols.Count;
+        if (n < 2 || _merges.Count == 0) return [.. symbols];
+        var id = symbols.ToArray();
+        var next = new int[n];
+        var prev = new int[n];
+        for (int i = 0; i < n; i++) { prev[i] = i - 1; next[i] = i + 1 < n ? i + 1 : -1; }
+        var queue = new PriorityQueue<(int Pos, int Left, int Right), (int Rank, int Pos)>();
+        void Push(int i)
+        {
+            int j = next[i];
+            if (j >= 0 && _merges.TryGetValue((id[i], id[j]), out var m)) queue.Enqueue((i, id[i], id[j]), (m.Rank, i));
+        }
+        for (int i = 0; i < n - 1; i++) Push(i);
+        while (queue.TryDequeue(out var e, out _))
+        {
+            int i = e.Pos;
+            if (id[i] != e.Left || next[i] is var j && (j < 0 || id[j] != e.Right)) continue;
+            id[i] = _merges[(e.Left, e.Right)].Id;
+            id[j] = -1;
+            next[i] = next[j];
+            if (next[j] >= 0) prev[next[j]] = i;
+            if (prev[i] >= 0) Push(prev[i]);
+            Push(i);
+        }
+        var result = new List<int>();
+        for (int i = 0; i >= 0; i = next[i]) result.Add(id[i]);
+        return [.. result];
+    }
+
+    /// <summary>Decodes ids through the decoders; special tokens are left out, other added tokens kept.</summary>
     public string Decode(IEnumerable<int> ids)
     {
-        var sb = new StringBuilder();
-        var bytes = new List<byte>();
-        void Flush() { sb.Append(Encoding.UTF8.GetString(bytes.ToArray())); bytes.Clear(); }
+        var tokens = new List<string>();
         foreach (int id in ids)
         {
-            if (id < 0 || id >= _idToToken.Length || _idToToken[id] is not { } token || _special.Contains(id)) continue;
-            if (_added.ContainsKey(token)) { Flush(); sb.Append(token); continue; }
-            foreach (char c in token)
-                if (CharToByte.TryGetValue(c, out byte b)) bytes.Add(b);
+            if (id < 0 || id >= _idToToken.Length || _idToToken[id] is not { } token) continue;
+            if (_addedById.TryGetValue(id, out var a) && a.Special) continue;
+            tokens.Add(token);
         }
-        Flush();
-        return sb.ToString();
-    }
-
-    /// <summary>GPT-2's reversible map of bytes to printable characters.</summary>
-    static char[] BuildByteMap()
-    {
-        var map = new char[256];
-        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
-        int n = 0;
-        for (int b = 0; b < 256; b++) map[b] = printable.Contains(b) ? (char)b : (char)(256 + n++);
-        return map;
+        return _decoder == null ? string.Join(" ", tokens) : string.Concat(_decoder(tokens));
     }
 
     /// <summary>The 256 byte symbols, in byte order (what every byte-level vocabulary starts from).</summary>
-    public static IReadOnlyList<string> ByteSymbols => ByteToChar.Select(c => c.ToString()).ToList();
+    public static IReadOnlyList<string> ByteSymbols => ByteLevel.Symbols;
 
     /// <summary>
     /// Learns merges from a corpus (most frequent adjacent pair first) and writes a HF tokenizer.json; used for small
@@ -229,7 +298,7 @@ public sealed class BpeTokenizer : ITokenizer
         foreach (string text in corpus)
             foreach (Match m in split.Matches(text))
             {
-                string w = new(Encoding.UTF8.GetBytes(m.Value).Select(b => ByteToChar[b]).ToArray());
+                string w = ByteLevel.Map(m.Value);
                 words[w] = words.GetValueOrDefault(w) + 1;
             }
         var seqs = words.Select(kv => (Parts: kv.Key.Select(c => c.ToString()).ToList(), Count: kv.Value)).ToList();
