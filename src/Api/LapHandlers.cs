@@ -98,8 +98,11 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
     async Task<IResult?> InvalidAsync(IEnumerable<(string Field, string Message)> fieldErrors, LapSpec lap, string prefix, CancellationToken ct)
     {
         var errors = fieldErrors.ToList();
-        if (lap.BaseCheckpoint is { } id && Ids.IsValid(id) && await CheckpointProblemAsync(id, ct) is { } problem)
-            errors.Add(($"{prefix}baseCheckpoint", problem));
+        if (lap.BaseCheckpoint is { } id && Ids.IsValid(id))
+        {
+            if (await CheckpointProblemAsync(id, ct) is { } problem) errors.Add(($"{prefix}baseCheckpoint", problem));
+            else if (lap.ChatTemplate && await ChatTemplateProblemAsync(id, ct) is { } chat) errors.Add(($"{prefix}chatTemplate", chat));
+        }
         if (lap.Domain == LapSpec.DatasetsDomain && lap.Datasets is { } datasets)
         {
             var reads = new Dictionary<string, (string Artifact, string File)>();
@@ -128,6 +131,25 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         var missing = CheckpointFiles.Required.Where(f => !files.Contains(f)).ToList();
         if (!files.Contains(CheckpointFiles.Weights) && !files.Contains(CheckpointFiles.WeightsIndex)) missing.Add($"{CheckpointFiles.Weights} (or {CheckpointFiles.WeightsIndex})");
         return missing.Count == 0 ? null : $"artifact '{id}' is not a checkpoint: it has no {string.Join(", ", missing)}";
+    }
+
+    /// <summary>Why the checkpoint's chat template cannot wrap the lap's prompts (none, or one the renderer refuses), or null.</summary>
+    async Task<string?> ChatTemplateProblemAsync(string id, CancellationToken ct)
+    {
+        var m = await artifacts.GetAsync(id, ct);
+        if (m == null || m.Files.All(f => f.Path != "tokenizer_config.json")) return $"the base checkpoint '{id}' has no tokenizer_config.json, so no chat template";
+        try
+        {
+            string json = System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, "tokenizer_config.json", ct));
+            var template = Core.Models.ChatTemplate.FromConfig(json, () => DateTime.UnixEpoch);
+            if (template == null) return $"the base checkpoint '{id}' has no chat_template in its tokenizer_config.json";
+            template.RenderPrompt("Prove that 1 + 1 = 2.");
+            return null;
+        }
+        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException)
+        {
+            return $"the base checkpoint's chat template cannot be used: {e.Message}";
+        }
     }
 
     /// <summary>The file a dataset role reads of an artifact (the first of the role's files it holds), or why it cannot serve the role.</summary>

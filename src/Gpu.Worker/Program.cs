@@ -4,6 +4,7 @@ using MathV2.Gpu.Worker.Jobs;
 using TorchSharp;
 
 // The GPU worker process: one job at a time, until SIGTERM/SIGINT.
+if (args is ["tokenize", ..]) return MathV2.Gpu.Worker.Text.TokenizeCommand.Run(args, Console.In, Console.Out, Console.Error);
 WorkerOptions options;
 try { options = WorkerOptions.FromEnvironment(); }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 worker: {e.Message}"); Environment.Exit(2); return 2; }

@@ -153,6 +153,56 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Contains("init.tokenizer: 'bytes' is not supported", bad.Error);
     }
 
+    [Fact]
+    public async Task With_the_chat_template_the_prompts_are_one_user_turn_of_the_checkpoints_template()
+    {
+        string data = await Dataset("demos.jsonl", Demonstrations());
+        var sft = await Run(Spec(GpuJobKinds.Sft, new
+        {
+            init = new { config = TinyConfig, tokenizer = "words", seed = 1 },
+            dataset = new { artifact = data, file = "demos.jsonl" },
+            evalShare = 0,
+            options = new { steps = 1, batchSize = 4, checkpointEvery = 1, evalEvery = 1, learningRate = 3e-3, warmupSteps = 1 },
+        }, data));
+        Assert.True(sft.Status == GpuJobStatus.Succeeded, sft.Error);
+        string prompts = await Dataset("prompts.jsonl", "{\"id\":\"p1\",\"prompt\":\"3+1=\"}\n{\"id\":\"p2\",\"prompt\":\"4+1=\"}\n");
+        object SampleOf(string model) => new { model, prompts = new { artifact = prompts, file = "prompts.jsonl" }, maxNewTokens = 2, seed = 2 };
+
+        // The demo's checkpoint has no chat template: asked for one, the job says so.
+        var refused = await Run(Spec(GpuJobKinds.Sample, SampleOf(sft.ResultArtifactId!), sft.ResultArtifactId!, prompts) with { ChatTemplate = true });
+        Assert.Equal(GpuJobStatus.Failed, refused.Status);
+        Assert.Contains("model: the lap asks for the chat template (chatTemplate: true), but the checkpoint's tokenizer_config.json has no chat_template", refused.Error);
+
+        // The same checkpoint with a template in its tokenizer_config.json.
+        const string template = "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
+        var m = (await Artifacts.GetAsync(sft.ResultArtifactId!))!;
+        string chatId = $"chat-{Guid.NewGuid():N}"[..17];
+        var w = Artifacts.Create(chatId, "checkpoint", StorageNames.CheckpointsContainer, chatId, new ArtifactProducer { Job = "test" });
+        foreach (var f in m.Files)
+        {
+            var bytes = await Artifacts.ReadFileAsync(m, f.Path);
+            if (f.Path == "tokenizer_config.json")
+            {
+                var cfg = System.Text.Json.Nodes.JsonNode.Parse(bytes)!.AsObject();
+                cfg["chat_template"] = template;
+                await w.AddTextAsync(f.Path, cfg.ToJsonString());
+            }
+            else await w.AddFileAsync(f.Path, bytes);
+        }
+        await w.CommitAsync();
+        var plain = await Run(Spec(GpuJobKinds.Sample, SampleOf(chatId), chatId, prompts));
+        var chat = await Run(Spec(GpuJobKinds.Sample, SampleOf(chatId), chatId, prompts) with { ChatTemplate = true });
+        Assert.True(plain.Status == GpuJobStatus.Succeeded && chat.Status == GpuJobStatus.Succeeded, plain.Error + chat.Error);
+        ITokenizer tok = WordTokenizer.FromJson(await Text(chatId, "tokenizer.json"));
+        var rendered = Core.Models.ChatTemplate.Create(template, new Dictionary<string, object?> { ["bos_token"] = "<bos>" });
+        int PromptTokens(GpuJobRecord r) => r.Summary!.Value.GetProperty("promptTokens").GetInt32();
+        Assert.Equal(tok.EncodePrompt("3+1=").Length + tok.EncodePrompt("4+1=").Length, PromptTokens(plain));
+        Assert.Equal(1 + tok.Encode("3+1=").Length, tok.EncodePrompt("3+1=").Length);
+        Assert.Equal(tok.Encode(rendered.RenderPrompt("3+1=")).Length + tok.Encode(rendered.RenderPrompt("4+1=")).Length, PromptTokens(chat));
+        Assert.True(chat.Summary!.Value.GetProperty("chatTemplate").GetBoolean());
+        Assert.False(plain.Summary!.Value.GetProperty("chatTemplate").GetBoolean());
+    }
+
     /// <summary>
     /// A model taught to score its drafts 0 and its refinements 1: the refine job drafts, sees self-score 0, refines
     /// with the refinement prompt, sees 1 and stops; every attempt is in refinements.jsonl.

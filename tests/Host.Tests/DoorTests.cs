@@ -85,6 +85,45 @@ public sealed class DoorTests(StackFixture stack)
         }
     }
 
+    [Fact]
+    public async Task The_chat_template_is_checked_at_the_door_against_the_base_checkpoint()
+    {
+        await stack.Stack.UpAsync();
+        async Task<string> Checkpoint(string? tokenizerConfig)
+        {
+            string id = $"door-ck-{Guid.NewGuid():N}"[..20];
+            var w = stack.Artifacts.Create(id, "checkpoint", StorageNames.CheckpointsContainer, id, new ArtifactProducer { Job = "test" });
+            foreach (string f in new[] { "config.json", "tokenizer.json", "model.safetensors" }) await w.AddTextAsync(f, "{}");
+            if (tokenizerConfig != null) await w.AddTextAsync("tokenizer_config.json", tokenizerConfig);
+            await w.CommitAsync();
+            return id;
+        }
+        async Task<JsonElement> Errors(object spec)
+        {
+            var resp = await stack.Http.PostAsJsonAsync("/api/laps", spec, Json.Options);
+            Assert.Equal(HttpStatusCode.BadRequest, resp.StatusCode);
+            return (await resp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        }
+        string tooLong = new('x', 101);   // keeps every spec below from starting a lap
+        foreach (var (config, says) in new[]
+        {
+            (null, "has no tokenizer_config.json"),
+            ("""{"eos_token": "</s>"}""", "has no chat_template"),
+            ("""{"chat_template": "{% macro turn(m) %}{{ m }}{% endmacro %}"}""", "cannot be used: chat template: {% macro %} at line 1 is not supported"),
+            ("""{"chat_template": "{{ raise_exception('no system turn') }}"}""", "cannot be used: chat template: no system turn"),
+        })
+        {
+            var errors = await Errors(new { name = tooLong, baseCheckpoint = await Checkpoint(config), chatTemplate = true });
+            Assert.Contains(says, errors.GetProperty("chatTemplate")[0].GetString());
+        }
+        string good = await Checkpoint("""{"chat_template": "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>"}""");
+        var fine = await Errors(new { name = tooLong, baseCheckpoint = good, chatTemplate = true });
+        Assert.False(fine.TryGetProperty("chatTemplate", out _));
+        Assert.True(fine.TryGetProperty("name", out _));
+        var noBase = await Errors(new { chatTemplate = true, name = tooLong });
+        Assert.Contains("needs a baseCheckpoint", noBase.GetProperty("chatTemplate")[0].GetString());
+    }
+
     /// <summary>A client that knows only the Durable HTTP API: start, then follow Location while the answer is 202.</summary>
     [Fact]
     public async Task A_plain_durable_http_client_follows_a_start_to_completion()

@@ -18,6 +18,32 @@ public static class DatasetCommands
         yield return Group("datasets", "Datasets: import your own rows, or write the demo domain's", Import(c), Demo(c));
         yield return Group("method", "The method's parsers, for debugging prompts", Parse(c));
         yield return Group("prompts", "Prompt sets: import the authors' templates, show a set", ImportPrompts(c), ShowPrompts(c));
+        yield return Tokenize(c);
+    }
+
+    static Command Tokenize(CliContext c)
+    {
+        var dir = Text("--tokenizer", "A checkpoint folder (or its tokenizer.json): tokenizer.json, and tokenizer_config.json when the model has one", "DIR", required: true);
+        return Command("tokenize", "The ids a tokenizer gives the text on stdin (read whole), with each id's piece and text, as the worker encodes it", async (pr, ct) =>
+        {
+            // The tokenizers live in the worker (beside TorchSharp, which the CLI does not load); it runs without the stack.
+            if (!File.Exists(c.Layout.WorkerDll)) throw new CliException($"worker not built: {c.Layout.WorkerDll} is missing (run ./mathv2 once to build)");
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string a in (string[])[c.Layout.WorkerDll, "tokenize", "--tokenizer", Path.GetFullPath(pr.GetValue(dir)!)]) psi.ArgumentList.Add(a);
+            if (c.IsJson(pr)) psi.ArgumentList.Add("--json");
+            psi.StandardInputEncoding = psi.StandardOutputEncoding = psi.StandardErrorEncoding = new System.Text.UTF8Encoding(false);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var output = p.StandardOutput.ReadToEndAsync(ct);
+            var errors = p.StandardError.ReadToEndAsync(ct);
+            await p.StandardInput.WriteAsync(await c.In.ReadToEndAsync(ct));
+            p.StandardInput.Close();
+            await p.WaitForExitAsync(ct);
+            await c.Out.WriteAsync(await output);
+            string err = await errors;
+            if (p.ExitCode != 0) throw new CliException(err.Trim().Replace("mathv2 tokenize: ", ""));
+            await c.Err.WriteAsync(err);
+            return 0;
+        }, dir);
     }
 
     static Command Import(CliContext c)

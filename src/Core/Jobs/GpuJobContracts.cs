@@ -89,6 +89,8 @@ public sealed record GpuJobSpec
     public string? Lap { get; init; }
     public string? Phase { get; init; }
     public GpuJobLimits Limits { get; init; } = new();
+    /// <summary>Prompts go to the models as one user turn of their chat template (tokenizer_config.json's chat_template).</summary>
+    public bool ChatTemplate { get; init; }
 }
 
 /// <summary>How a job ended, as carried by a job-event and returned by RunGpuJob.</summary>

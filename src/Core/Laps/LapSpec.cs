@@ -26,6 +26,11 @@ public sealed record LapSpec
     public MethodOptions Method { get; init; } = new();
     /// <summary>A checkpoint artifact to start from; without one the lap bootstraps a model.</summary>
     public string? BaseCheckpoint { get; init; }
+    /// <summary>
+    /// Prompts go to the models as one user turn of the base checkpoint's chat template (an instruct model's
+    /// tokenizer_config.json chat_template); off: prompts are plain text after the start token (base models).
+    /// </summary>
+    public bool ChatTemplate { get; init; }
     public BootstrapOptions Bootstrap { get; init; } = new();
     public AnnotationOptions Annotation { get; init; } = new();
     public ColdStartOptions ColdStart { get; init; } = new();
@@ -100,6 +105,7 @@ public sealed record LapSpec
         if (Demo.DemonstrationProblemsPerDifficulty is < 1 or > 100_000) yield return ("demo.demonstrationProblemsPerDifficulty", "must be between 1 and 100000");
         if (Demo.FactProblemsPerDifficulty is < 0 or > 100_000) yield return ("demo.factProblemsPerDifficulty", "must be between 0 and 100000");
         if (BaseCheckpoint != null && !Ids.IsValid(BaseCheckpoint)) yield return ("baseCheckpoint", "is not a valid artifact id");
+        if (ChatTemplate && BaseCheckpoint == null) yield return ("chatTemplate", "needs a baseCheckpoint whose tokenizer_config.json has a chat_template (a bootstrapped model has none)");
         // vocab_size is the tokenizer's; the rest of the model's shape is checked here, before any job runs.
         foreach (var (f, m) in (Bootstrap.Config with { VocabSize = 1 }).Validate()) yield return ($"bootstrap.config.{f}", m);
         foreach (var (f, m) in Bootstrap.Options.Validate()) yield return ($"bootstrap.options.{f}", m);

@@ -54,6 +54,7 @@ public static class ModelArtifacts
             await File.WriteAllTextAsync(done, "", ct);
         }
         var tok = Tokenizers.Load(dir);
+        if (context.Spec.ChatTemplate) tok = ChatPrompts.Wrap(tok, dir, field);
         var model = LlamaCheckpoint.Load(dir);
         if (model.Config.VocabSize < tok.VocabSize)
             throw new InvalidDataException($"{field}: the tokenizer has {tok.VocabSize} tokens, the model's vocab_size is {model.Config.VocabSize}");
@@ -102,6 +103,7 @@ public static class ModelArtifacts
             await using var stream = File.OpenRead(Path.Combine(dir, f));
             await context.Output.AddStreamAsync(f, stream, ct);
         }
+        if (tok is ChatPrompts chat) tok = chat.Inner;
         string tokJson = tok switch
         {
             CharTokenizer c => c.ToJson(),
@@ -281,7 +283,8 @@ public sealed class SampleJob : IGpuJobHandler
             await context.Output.AddTextAsync(OutputFile, sb.ToString(), ct);
             return JsonSerializer.SerializeToElement(new
             {
-                prompts = rows.Count, completions = items.Count, tokens, stopped, lengthLimited = items.Count - stopped,
+                prompts = rows.Count, promptTokens = rows.Sum(r => tok.EncodePrompt(r.Prompt).Length), chatTemplate = tok is ChatPrompts,
+                completions = items.Count, tokens, stopped, lengthLimited = items.Count - stopped,
                 tokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1), seconds = Math.Round(sw.Elapsed.TotalSeconds, 2),
                 device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
             }, Json.Options);

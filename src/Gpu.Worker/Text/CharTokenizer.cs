@@ -12,6 +12,10 @@ public interface ITokenizer
     int EosId { get; }
     int[] Encode(string text);
     string Decode(IEnumerable<int> ids);
+    /// <summary>The vocabulary's piece for an id (null when unused).</summary>
+    string? TokenOf(int id);
+    /// <summary>A prompt's ids as the model reads them: the start token and the text (a chat template's turn with <see cref="ChatPrompts"/>).</summary>
+    int[] EncodePrompt(string prompt) => [.. Tokenizers.Start(this), .. Encode(prompt)];
 }
 
 /// <summary>
@@ -48,6 +52,8 @@ public sealed class CharTokenizer : ITokenizer
 
     public string Decode(IEnumerable<int> ids) =>
         new(ids.Where(i => i >= Specials.Length && i < VocabSize).Select(i => _alphabet[i - Specials.Length]).ToArray());
+
+    public string? TokenOf(int id) => id < 0 || id >= VocabSize ? null : id < Specials.Length ? Specials[id] : _alphabet[id - Specials.Length].ToString();
 
     public string ToJson() => HfVocabularyJson.Write([.. Specials, .. _alphabet.Select(c => c.ToString())], null);
 

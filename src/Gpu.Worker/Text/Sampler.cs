@@ -37,7 +37,7 @@ public static class Sampler
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var device = model.model.embed_tokens.weight!.device;
-        var encoded = prompts.Select(p => tok.Start().Concat(tok.Encode(p)).ToArray()).ToList();
+        var encoded = prompts.Select(tok.EncodePrompt).ToList();
         if (encoded.Any(e => e.Length == 0)) throw new ArgumentException("an empty prompt needs a tokenizer with a BOS token");
         int b = encoded.Count, width = encoded.Max(e => e.Length);
         var ids = new long[b * width];

@@ -58,6 +58,8 @@ public sealed partial class WordTokenizer : ITokenizer
     }
 
     public int VocabSize => _tokens.Length;
+
+    public string? TokenOf(int id) => id >= 0 && id < _tokens.Length ? _tokens[id] : null;
     public int PadId => 0;
     public int? BosId => 1;
     public int EosId => 2;

@@ -59,7 +59,7 @@ public sealed class GrpoTrainer : Trainer
             var adv = Rewards.GroupAdvantages(rewards.Skip(p * _g.GroupSize).Take(_g.GroupSize).ToList());
             adv.CopyTo(advantages, p * _g.GroupSize);
         }
-        var seqs = expanded.Select((p, i) => (Prompt: _tok.Encode(prompts[p]), Completion: samples[i].EndedWithEos ? [.. samples[i].Tokens, _tok.EosId] : samples[i].Tokens)).ToList();
+        var seqs = expanded.Select((p, i) => (Prompt: _tok.EncodePrompt(prompts[p]), Completion: samples[i].EndedWithEos ? [.. samples[i].Tokens, _tok.EosId] : samples[i].Tokens)).ToList();
 
         // The sampling policy's and the reference's log-probs, per batch, computed once.
         var batches = new List<(TokenBatch Batch, Tensor Adv, Tensor Old, Tensor Ref)>();

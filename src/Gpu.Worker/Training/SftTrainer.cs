@@ -22,13 +22,13 @@ public sealed class TokenBatch : IDisposable
     public required Tensor Mask { get; init; }
     public long Tokens { get; init; }
 
-    /// <summary>Sequences are start + prompt + completion; longer than maxLen + 1 tokens, the end is cut.</summary>
+    /// <summary>Sequences are prompt (its start token included, <see cref="ITokenizer.EncodePrompt"/>) + completion; longer than maxLen + 1 tokens, the end is cut.</summary>
     public static TokenBatch Build(IReadOnlyList<(int[] Prompt, int[] Completion)> rows, ITokenizer tok, int maxLen, Device device)
     {
         var seqs = rows.Select(r =>
         {
-            int[] s = [.. tok.Start(), .. r.Prompt, .. r.Completion];
-            int promptLen = tok.Start().Length + r.Prompt.Length;
+            int[] s = [.. r.Prompt, .. r.Completion];
+            int promptLen = r.Prompt.Length;
             if (s.Length > maxLen + 1) s = s[..(maxLen + 1)];
             return (Seq: s, PromptLen: promptLen);
         }).ToList();
@@ -84,7 +84,7 @@ public sealed class SftTrainer : Trainer
             throw new ArgumentException($"sft: curriculumKinds [{string.Join(", ", options.CurriculumKinds)}] match no training example (kinds: {string.Join(", ", train.Select(e => e.Kind).Distinct())})");
     }
 
-    (int[], int[]) Encode(SftExample e) => (_tok.Encode(e.Prompt), [.. _tok.Encode(e.Completion), _tok.EosId]);
+    (int[], int[]) Encode(SftExample e) => (_tok.EncodePrompt(e.Prompt), [.. _tok.Encode(e.Completion), _tok.EosId]);
 
     protected override StepMetrics TrainStep(int step, double lr)
     {
