@@ -146,7 +146,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
             template.RenderPrompt("Prove that 1 + 1 = 2.");
             return null;
         }
-        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
             return $"the base checkpoint's chat template cannot be used: {e.Message}";
         }

@@ -38,7 +38,7 @@ static class PhaseJobs
         {
             JobId = jobId, Kind = kind, InstanceId = jobId, Lap = input.LapId, Phase = phase, Inputs = inputs,
             Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits ?? new GpuJobLimits(),
-            ChatTemplate = input.Spec.ChatTemplate,
+            ChatTemplate = input.Spec.ChatTemplate, ChatDate = input.Spec.ChatTemplate ? context.CurrentUtcDateTime.Date : null,
         };
         var outcome = await context.CallSubOrchestratorAsync<GpuJobOutcome>(TaskNames.RunGpuJob, spec, new SubOrchestrationOptions { InstanceId = jobId });
         if (outcome.Status != GpuJobStatus.Succeeded || outcome.ResultArtifactId is null)

@@ -38,11 +38,18 @@ public sealed class BenchWorkerTests
         Assert.InRange(speedup, (cached - 0.05) / (uncached + 0.05) - 0.005, (cached + 0.05) / Math.Max(uncached - 0.05, 1e-9) + 0.005);
         Assert.True(s.GetProperty("promptTokens").GetInt32() > 100);   // the demo's verification prompt
         Assert.Contains("bench: matmul baseline", e.ToString());       // progress goes to stderr with --json
+        var g = r.GetProperty("groupSampling");
+        Assert.Equal((8, 64), (g.GetProperty("group").GetInt32(), g.GetProperty("promptTokens").GetInt32()));
+        double shared = g.GetProperty("sharedSeconds").GetDouble(), separate = g.GetProperty("separateSeconds").GetDouble();
+        Assert.True(shared > 0 && separate > 0);
+        Assert.InRange(g.GetProperty("speedup").GetDouble(), (separate - 0.0005) / (shared + 0.0005) - 0.005, (separate + 0.0005) / Math.Max(shared - 0.0005, 1e-9) + 0.005);
+        Assert.Equal(g.GetProperty("speedup").GetDouble() >= 2, r.GetProperty("targets").GetProperty("sharedPrefillSpeedupMet").GetBoolean());
 
         var human = new StringWriter();
         Assert.Equal(0, await new Commands(layout, human, TextWriter.Null).RunAsync(["bench", "worker", "--quick"]));
         Assert.Contains("of matmul", human.ToString());
         Assert.Contains("KV cache", human.ToString());
+        Assert.Contains("GRPO group of 8", human.ToString());
     }
 
     [Fact]

@@ -54,7 +54,7 @@ public sealed class BpeTokenizerTests
     {
         string[] corpus = ["Prove that 3 + 4 = 7.", "Prove that 12 * 3 = 36.", "The proof is complete."];
         string json = BpeTokenizer.Train(corpus, merges: 40, specials: ["<s>", "</s>", "<pad>"]);
-        string config = """{"bos_token": "<s>", "eos_token": {"content": "</s>"}, "pad_token": "<pad>"}""";
+        string config = """{"add_bos_token": true, "bos_token": "<s>", "eos_token": {"content": "</s>"}, "pad_token": "<pad>"}""";
         var tok = BpeTokenizer.FromJson(json, config);
         const string text = "Prove that 5 + 5 = 10. The proof is complete.";
         var ids = tok.Encode(text);
@@ -64,6 +64,8 @@ public sealed class BpeTokenizerTests
         Assert.Equal(tok.Encode("</s>")[0], tok.EosId);
         Assert.Equal(tok.Encode("<pad>")[0], tok.PadId);
         Assert.Equal(text, tok.Decode([tok.BosId!.Value, .. ids, tok.EosId]));
+        // Without add_bos_token (GPT-2 style files), HF's fast tokenizer adds no start token.
+        Assert.Null(BpeTokenizer.FromJson(json, config.Replace("\"add_bos_token\": true, ", "")).BosId);
     }
 
     [Fact]

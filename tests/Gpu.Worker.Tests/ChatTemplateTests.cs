@@ -51,7 +51,7 @@ public sealed class ChatTemplateTests
             }
             checkedCases++;
         }
-        Assert.Equal(12, checkedCases);
+        Assert.Equal(12, checkedCases);   // six conversations, with and without the generation prompt
     }
 
     [Fact]

@@ -60,6 +60,24 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void Rows_of_one_prompt_share_its_prefill_and_sample_what_separate_prefills_sample()
+    {
+        using var m = Model();
+        // A GRPO batch: each prompt G times in a row, prompts of different lengths (left padding), and one prompt
+        // asked for again later in the batch.
+        string[] prompts = [.. Enumerable.Repeat("Prove that 2 * 3 = 6.", 4), .. Enumerable.Repeat("x", 4), "Prove that 2 * 3 = 6."];
+        foreach (var o in new[] { new SamplingOptions { Temperature = 1.0, TopP = 0.9, MaxNewTokens = 10, Seed = 7 }, new SamplingOptions { Temperature = 0, MaxNewTokens = 10 } })
+        {
+            var shared = Sampler.Generate(m, Tok, prompts, o);
+            var separate = Sampler.Generate(m, Tok, prompts, o with { SharePrefill = false });
+            Assert.Equal(separate.Select(s => s.Text), shared.Select(s => s.Text));
+            for (int i = 0; i < prompts.Length; i++)
+                Assert.Equal(separate[i].LogProbs.Select(x => Math.Round(x, 4)), shared[i].LogProbs.Select(x => Math.Round(x, 4)));
+            if (o.Temperature > 0) Assert.True(shared.Take(4).Select(s => s.Text).Distinct().Count() > 1, "the samples of one prompt differ");
+        }
+    }
+
+    [Fact]
     public void Completions_end_at_the_token_limit_or_a_stop_string()
     {
         using var m = Model();

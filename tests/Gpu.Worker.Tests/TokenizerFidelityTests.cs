@@ -201,7 +201,9 @@ public sealed class TokenizerFidelityTests(TiktokenFiles files, ITestOutputHelpe
     public void Byte_fallback_files_give_Hugging_Face_ids_and_text_on_the_corpus(string layout)
     {
         var (vocab, merges) = ByteFallbackVocabulary();
-        var specials = new[] { TiktokenJson.Added("<unk>", 0), TiktokenJson.Added("<s>", 1), TiktokenJson.Added("</s>", 2) };
+        // <proof> is an added token matched after the normalizer, by its normalized form (▁<proof> after a space).
+        var specials = new[] { TiktokenJson.Added("<unk>", 0), TiktokenJson.Added("<s>", 1), TiktokenJson.Added("</s>", 2),
+            TiktokenJson.Added("<proof>", vocab.Count, special: false, normalized: true) };
         JsonNode Str(string s) => new JsonObject { ["String"] = s };
         var json = layout == "prepend-replace"
             ? TiktokenJson.Tokenizer(vocab, merges, null, specials,
@@ -220,6 +222,13 @@ public sealed class TokenizerFidelityTests(TiktokenFiles files, ITestOutputHelpe
                 ignoreMerges: false, unk: "<unk>", byteFallback: true);
         string path = TiktokenJson.Write(json, Path.Combine(files.Dir, $"fallback-{layout}.json"));
         AssertSameAsHuggingFace($"byte fallback ({layout})", path, files.Corpus);
+        var rng = new Random(11);
+        AssertSameAsHuggingFace($"byte fallback ({layout}) with added tokens", path, files.Corpus.Take(1000).ToList(), line =>
+        {
+            int at = rng.Next(line.Length + 1);
+            if (at > 0 && at < line.Length && char.IsLowSurrogate(line[at])) at--;
+            return line[..at] + (rng.Next(3) switch { 0 => " <proof>", 1 => "<proof> ", _ => "</s>" }) + line[at..];
+        });
         var tok = BpeTokenizer.FromFile(path);
         // 😀 is no token: its four bytes are.
         Assert.Equal(["<0xF0>", "<0x9F>", "<0x98>", "<0x80>"], tok.Encode("😀").Select(tok.TokenOf).Where(t => t!.StartsWith("<0x")));

@@ -135,7 +135,11 @@ public static class BenchCommands
             c.Out.WriteLine($"  sampling {sm.NewTokens} new tokens after a {sm.PromptTokens}-token prompt: KV cache {sm.CachedTokensPerSecond:F0} vs. " +
                 $"{sm.UncachedTokensPerSecond:F0} tokens/s without ({sm.CacheSpeedup:F1}x; {sm.ShortPromptCacheSpeedup:F1}x after a {sm.ShortPromptTokens}-token prompt)");
             c.Out.WriteLine($"  batched ({sm.Batch}) {sm.BatchedTokensPerSecond:F0} vs. one by one {sm.OneByOneTokensPerSecond:F0} tokens/s ({sm.BatchSpeedup:F1}x)");
-            c.Out.WriteLine($"  targets: training >= 35% of matmul (larger): {(r.Targets.TrainingMfuLargerMet ? "met" : "NOT met")}; KV cache >= 5x: {(r.Targets.CacheSpeedupMet ? "met" : "NOT met")}");
+            if (r.GroupSampling is { } g)
+                c.Out.WriteLine($"  GRPO group of {g.Group}, {g.PromptTokens}-token prompt, {g.NewTokens} new tokens each: prefill shared {g.SharedSeconds:F2} s vs. " +
+                    $"each row prefilling {g.SeparateSeconds:F2} s ({g.Speedup:F1}x; the prefill and first token alone {g.FirstTokenSpeedup:F1}x)");
+            c.Out.WriteLine($"  targets: training >= 35% of matmul (larger): {(r.Targets.TrainingMfuLargerMet ? "met" : "NOT met")}; KV cache >= 5x: {(r.Targets.CacheSpeedupMet ? "met" : "NOT met")}; " +
+                $"shared prefill >= 2x: {(r.Targets.SharedPrefillSpeedupMet ? "met" : "NOT met")}");
             return 0;
         }, quick, steps, newTokens);
     }

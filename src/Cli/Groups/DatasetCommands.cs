@@ -35,8 +35,12 @@ public static class DatasetCommands
             using var p = System.Diagnostics.Process.Start(psi)!;
             var output = p.StandardOutput.ReadToEndAsync(ct);
             var errors = p.StandardError.ReadToEndAsync(ct);
-            await p.StandardInput.WriteAsync(await c.In.ReadToEndAsync(ct));
-            p.StandardInput.Close();
+            try
+            {
+                await p.StandardInput.WriteAsync(await c.In.ReadToEndAsync(ct));
+                p.StandardInput.Close();
+            }
+            catch (IOException) { }   // the worker stopped early (a bad tokenizer): its error follows
             await p.WaitForExitAsync(ct);
             await c.Out.WriteAsync(await output);
             string err = await errors;

@@ -11,6 +11,8 @@ public sealed record WorkerBenchResult
     public double MatmulGflops { get; init; }
     public required IReadOnlyList<TrainingBench> Training { get; init; }
     public required SamplingBench Sampling { get; init; }
+    /// <summary>GRPO's sampling: G completions of one prompt, its prefill shared vs. each row prefilling it.</summary>
+    public GroupSamplingBench? GroupSampling { get; init; }
     public required WorkerBenchTargets Targets { get; init; }
 }
 
@@ -20,8 +22,13 @@ public sealed record SamplingBench(string Config, int PromptTokens, int NewToken
     int ShortPromptTokens, double ShortPromptCacheSpeedup,
     int Batch, double BatchedTokensPerSecond, double OneByOneTokensPerSecond, double BatchSpeedup);
 
+public sealed record GroupSamplingBench(string Config, int Group, int PromptTokens, int NewTokens, double SharedSeconds, double SeparateSeconds, double Speedup,
+    double SharedFirstTokenSeconds, double SeparateFirstTokenSeconds, double FirstTokenSpeedup);
+
 public sealed record WorkerBenchTargets
 {
+    public double SharedPrefillSpeedup { get; init; }
+    public bool SharedPrefillSpeedupMet { get; init; }
     public double TrainingMfuLarger { get; init; }
     public bool TrainingMfuLargerMet { get; init; }
     public double CacheSpeedup { get; init; }

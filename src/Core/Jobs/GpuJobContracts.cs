@@ -91,6 +91,8 @@ public sealed record GpuJobSpec
     public GpuJobLimits Limits { get; init; } = new();
     /// <summary>Prompts go to the models as one user turn of their chat template (tokenizer_config.json's chat_template).</summary>
     public bool ChatTemplate { get; init; }
+    /// <summary>The date chat templates print (strftime_now): the day the lap submitted the job, so retries see the same prompts.</summary>
+    public DateTime? ChatDate { get; init; }
 }
 
 /// <summary>How a job ended, as carried by a job-event and returned by RunGpuJob.</summary>

@@ -23,6 +23,9 @@ public sealed class ChatTemplate
     {
         Source = source;
         _globals = globals;
+        // As Jinja's lexer: line breaks become \n, and one trailing line break of the template is dropped.
+        source = source.Replace("\r\n", "\n").Replace('\r', '\n');
+        if (source.EndsWith('\n')) source = source[..^1];
         var tokens = Lexer.Lex(source);
         int at = 0;
         _body = Parser.Block(tokens, ref at, []);
@@ -59,7 +62,7 @@ public sealed class ChatTemplate
         var g = new Dictionary<string, object?>(globals);
         g["raise_exception"] = new Function(args => throw new InvalidDataException($"chat template: {Values.Str(args.Positional.FirstOrDefault())}"));
         var clock = now ?? (() => DateTime.Now);
-        g["strftime_now"] = new Function(args => Strftime(clock(), Values.Str(args.Positional[0])));
+        g["strftime_now"] = new Function(args => Strftime(clock(), args.Positional.Count > 0 ? Values.Str(args.Positional[0]) : throw new InvalidDataException("chat template: strftime_now needs a format")));
         g["namespace"] = new Function(args => new Namespace(args.Named));
         g["range"] = new Function(args =>
         {
@@ -72,17 +75,28 @@ public sealed class ChatTemplate
         g["dict"] = new Function(args => new Dictionary<string, object?>(args.Named));
         try { return new ChatTemplate(source, g); }
         catch (InvalidDataException e) when (!e.Message.StartsWith("chat template", StringComparison.Ordinal)) { throw new InvalidDataException($"chat template: {e.Message}"); }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            throw new InvalidDataException($"chat template: {e.Message}");
+        }
     }
 
     /// <summary>Renders the conversation; each message is {role, content}.</summary>
     public string Render(IEnumerable<(string Role, string Content)> messages, bool addGenerationPrompt, IDictionary<string, object?>? extra = null)
     {
         var scope = new Scope(_globals);
+        // transformers renders with tools and documents given as None.
+        scope.Set("tools", null);
+        scope.Set("documents", null);
         scope.Set("messages", messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList());
         scope.Set("add_generation_prompt", addGenerationPrompt);
         foreach (var (k, v) in extra ?? new Dictionary<string, object?>()) scope.Set(k, v);
         var sb = new StringBuilder();
-        Interpreter.Run(_body, scope, sb);
+        try { Interpreter.Run(_body, scope, sb); }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or InvalidOperationException or IndexOutOfRangeException or InvalidCastException or KeyNotFoundException)
+        {
+            throw new InvalidDataException($"chat template: {e.Message}");
+        }
         return sb.ToString();
     }
 
@@ -156,6 +170,9 @@ public sealed class ChatTemplate
 
     static class Values
     {
+        /// <summary>What Python's str.isspace() calls whitespace (.NET's adds none, lacks \x1c–\x1f).</summary>
+        public static readonly char[] PythonSpace = [.. Enumerable.Range(0, 0x3001).Select(i => (char)i).Where(c => char.IsWhiteSpace(c) || c is >= '\x1c' and <= '\x1f')];
+
         public static bool Truthy(object? v) => v switch
         {
             null or Undefined => false,
@@ -322,10 +339,10 @@ public sealed class ChatTemplate
                         tokens.Add(new Token(T.String, sb.ToString(), line));
                         i = j + 1;
                     }
-                    else if (char.IsDigit(c))
+                    else if (char.IsAsciiDigit(c))
                     {
                         int j = i;
-                        while (j < src.Length && (char.IsDigit(src[j]) || (src[j] == '.' && j + 1 < src.Length && char.IsDigit(src[j + 1])))) j++;
+                        while (j < src.Length && (char.IsAsciiDigit(src[j]) || (src[j] == '.' && j + 1 < src.Length && char.IsAsciiDigit(src[j + 1])))) j++;
                         tokens.Add(new Token(T.Number, src[i..j], line));
                         i = j;
                     }
@@ -901,7 +918,7 @@ public sealed class ChatTemplate
         {
             switch (name)
             {
-                case "trim": return Values.Str(v).Trim();
+                case "trim": return Values.Str(v).Trim(Values.PythonSpace);
                 case "length" or "count": return (long)(v switch { string s => Values.Runes(s).Count, List<object?> l => l.Count, Dictionary<string, object?> m => m.Count, _ => Values.Iterate(v).Count() });
                 case "default" or "d":
                     bool boolean = args.Count > 1 && Values.Truthy(args[1]);
@@ -916,8 +933,11 @@ public sealed class ChatTemplate
                 case "reverse": return v is string rs ? string.Concat(Values.Runes(rs).AsEnumerable().Reverse()) : Values.Iterate(v).Reverse().ToList();
                 case "join": return string.Join(args.Count > 0 ? Values.Str(args[0]) : "", Values.Iterate(v).Select(Values.Str));
                 case "replace": return Values.Str(v).Replace(Values.Str(args[0]), Values.Str(args[1]));
-                case "int": return v is string si ? (long.TryParse(si.Trim(), out long n) ? n : 0L) : (long)Values.Num(v);
-                case "float": return v is string sf ? (double.TryParse(sf.Trim(), CultureInfo.InvariantCulture, out double d) ? d : 0.0) : Values.Num(v);
+                case "int":
+                    if (v is not string si) return (long)Values.Num(v);
+                    if (long.TryParse(si.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long n)) return n;
+                    return double.TryParse(si.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double fi) ? (long)Math.Truncate(fi) : 0L;
+                case "float": return v is string sf ? (double.TryParse(sf.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : 0.0) : Values.Num(v);
                 case "safe": return v;
                 case "items": return v is Dictionary<string, object?> di ? di.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList() : throw new InvalidDataException("chat template: items needs a mapping");
                 case "tojson":
@@ -977,9 +997,9 @@ public sealed class ChatTemplate
             var p = a.Positional;
             switch (target, name)
             {
-                case (string s, "strip"): return p.Count > 0 && p[0] is string c1 ? s.Trim(c1.ToCharArray()) : s.Trim();
-                case (string s, "lstrip"): return p.Count > 0 && p[0] is string c2 ? s.TrimStart(c2.ToCharArray()) : s.TrimStart();
-                case (string s, "rstrip"): return p.Count > 0 && p[0] is string c3 ? s.TrimEnd(c3.ToCharArray()) : s.TrimEnd();
+                case (string s, "strip"): return p.Count > 0 && p[0] is string c1 ? s.Trim(c1.ToCharArray()) : s.Trim(Values.PythonSpace);
+                case (string s, "lstrip"): return p.Count > 0 && p[0] is string c2 ? s.TrimStart(c2.ToCharArray()) : s.TrimStart(Values.PythonSpace);
+                case (string s, "rstrip"): return p.Count > 0 && p[0] is string c3 ? s.TrimEnd(c3.ToCharArray()) : s.TrimEnd(Values.PythonSpace);
                 case (string s, "split"):
                 {
                     int max = p.Count > 1 ? (int)Values.Num(p[1]) : -1;

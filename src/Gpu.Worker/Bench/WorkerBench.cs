@@ -18,6 +18,8 @@ public sealed record WorkerBenchOptions
     public bool Quick { get; init; }
     public int TrainSteps { get; init; } = 4;
     public int NewTokens { get; init; } = 256;
+    /// <summary>Tokens each of the G completions samples in the group-sampling measure.</summary>
+    public int GroupNewTokens { get; init; } = 64;
 }
 
 /// <summary>
@@ -46,6 +48,8 @@ public static class WorkerBench
         }
         progress("sampling demo");
         var sampling = Sample("demo", demo, newTokens, o.Quick ? 2 : 8, device);
+        progress("group sampling demo (G = 8)");
+        var group = GroupSample("demo", demo, group: 8, promptTokens: o.Quick ? 64 : 700, newTokens: o.Quick ? 4 : o.GroupNewTokens, device);
         return new WorkerBenchResult
         {
             Device = matmul.Device,
@@ -53,8 +57,11 @@ public static class WorkerBench
             MatmulGflops = Math.Round(matmul.Gflops, 2),
             Training = training,
             Sampling = sampling,
+            GroupSampling = group,
             Targets = new WorkerBenchTargets
             {
+                SharedPrefillSpeedup = 2.0,
+                SharedPrefillSpeedupMet = group.Speedup >= 2,
                 TrainingMfuLarger = 0.35,
                 TrainingMfuLargerMet = training[1].Mfu >= 0.35,
                 CacheSpeedup = 5.0,
@@ -130,6 +137,40 @@ public static class WorkerBench
         return new SamplingBench(name, tok.Encode(prompt).Length + 1, newTokens, Math.Round(cached, 1), Math.Round(uncached, 1), Math.Round(cached / uncached, 2),
             tok.Encode(shortPrompt).Length + 1, Math.Round(shortCached / shortUncached, 2),
             batch, Math.Round(batched, 1), Math.Round(oneByOne, 1), Math.Round(batched / oneByOne, 2));
+    }
+
+    /// <summary>
+    /// G samples of one prompt of the given length (the demo's verification prompts, joined until long enough), as a
+    /// GRPO step samples them: the prefill shared by the group vs. every row prefilling the prompt, same seed.
+    /// </summary>
+    static GroupSamplingBench GroupSample(string name, LlamaConfig c, int group, int promptTokens, int newTokens, Device device)
+    {
+        var tok = CharTokenizer.Ascii();
+        torch.manual_seed(2);
+        using var model = new LlamaForCausalLM(c);
+        model.to(device);
+        model.eval();
+        var text = new System.Text.StringBuilder();
+        for (int i = 0; text.Length < promptTokens - 1; i++)
+        {
+            var p = Core.Demo.ArithmeticDomain.Problem(1 + i % 2, i, 3);
+            text.Append(Core.Method.Prompts.RenderVerification(p.Statement, Core.Demo.ArithmeticDomain.WriteProof(p)));
+        }
+        string prompt = text.ToString()[..(promptTokens - 1)];
+        var prompts = Enumerable.Repeat(prompt, group).ToList();
+        var o = new SamplingOptions { Temperature = 1.0, MaxNewTokens = newTokens, Seed = 5 };
+        double Seconds(bool share, int tokens)
+        {
+            var sw = Stopwatch.StartNew();
+            Sampler.Generate(model, tok, prompts, o with { SharePrefill = share, MaxNewTokens = tokens });
+            Sync(device);
+            return sw.Elapsed.TotalSeconds;
+        }
+        Seconds(true, newTokens);   // warm-up
+        double separate = Seconds(false, newTokens), shared = Seconds(true, newTokens);
+        double separateFirst = Seconds(false, 1), sharedFirst = Seconds(true, 1);
+        return new GroupSamplingBench(name, group, ((ITokenizer)tok).EncodePrompt(prompt).Length, newTokens, Math.Round(shared, 3), Math.Round(separate, 3), Math.Round(separate / shared, 2),
+            Math.Round(sharedFirst, 3), Math.Round(separateFirst, 3), Math.Round(separateFirst / sharedFirst, 2));
     }
 
     static void Sync(Device device)

@@ -54,7 +54,7 @@ public static class ModelArtifacts
             await File.WriteAllTextAsync(done, "", ct);
         }
         var tok = Tokenizers.Load(dir);
-        if (context.Spec.ChatTemplate) tok = ChatPrompts.Wrap(tok, dir, field);
+        if (context.Spec.ChatTemplate) tok = ChatPrompts.Wrap(tok, dir, field, context.Spec.ChatDate ?? DateTime.UtcNow.Date);
         var model = LlamaCheckpoint.Load(dir);
         if (model.Config.VocabSize < tok.VocabSize)
             throw new InvalidDataException($"{field}: the tokenizer has {tok.VocabSize} tokens, the model's vocab_size is {model.Config.VocabSize}");

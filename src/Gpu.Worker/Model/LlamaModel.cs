@@ -51,6 +51,26 @@ public sealed class KvCache(int layers, long capacity = 0) : IDisposable
         return (_keys[layer]!, _values[layer]!);
     }
 
+    /// <summary>
+    /// Rows become the given rows of the cache (row i takes row rows[i]): a prompt prefilled once serves each of its
+    /// samples.
+    /// </summary>
+    public void Expand(Tensor rows)
+    {
+        for (int layer = 0; layer < _keys.Length; layer++)
+        {
+            if (_keys[layer] is null) continue;
+            var (k, v) = (_keys[layer]!, _values[layer]!);
+            using (torch.no_grad())
+            {
+                _keys[layer] = k.index_select(0, rows).DetachFromDisposeScope();
+                _values[layer] = v.index_select(0, rows).DetachFromDisposeScope();
+            }
+            k.Dispose();
+            v.Dispose();
+        }
+    }
+
     public void Dispose()
     {
         foreach (var t in _keys.Concat(_values)) t?.Dispose();

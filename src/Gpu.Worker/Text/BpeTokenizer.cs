@@ -23,7 +23,7 @@ public sealed class BpeTokenizer : ITokenizer
     readonly Dictionary<(int, int), (int Rank, int Id)> _merges;
     readonly Dictionary<int, AddedToken> _addedById;
     readonly Regex? _rawAdded, _normalizedAdded;
-    readonly Dictionary<string, AddedToken> _addedByContent;
+    readonly Dictionary<string, AddedToken> _rawByText = [], _normalizedByText = [];
     readonly Func<string, string>? _normalizer;
     readonly HfPipeline.PreTokenizer? _preTokenizer;
     readonly HfPipeline.Decoder? _decoder;
@@ -31,6 +31,7 @@ public sealed class BpeTokenizer : ITokenizer
     readonly string? _prefix, _suffix;
     readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]> _cache = new();
+    int _cached;
 
     BpeTokenizer(JsonObject root, string? tokenizerConfigJson)
     {
@@ -62,8 +63,10 @@ public sealed class BpeTokenizer : ITokenizer
             added.Add(new AddedToken(content, id, special, Flag("lstrip"), Flag("rstrip"), Flag("single_word"), Flag("normalized", !special)));
         }
         foreach (var a in added) _vocab[a.Content] = a.Id;
-        _addedById = added.ToDictionary(a => a.Id);
-        _addedByContent = added.ToDictionary(a => a.Content);
+        _addedById = [];
+        foreach (var a in added)
+            if (!_addedById.TryAdd(a.Id, a))
+                throw new InvalidDataException($"tokenizer.json: added tokens '{_addedById[a.Id].Content}' and '{a.Content}' have the same id {a.Id}");
         int size = _vocab.Count == 0 ? 0 : _vocab.Values.Max() + 1;
         _idToToken = new string[size];
         foreach (var (tok, id) in _vocab) if (id >= 0) _idToToken[id] = tok;
@@ -89,35 +92,40 @@ public sealed class BpeTokenizer : ITokenizer
             string right = _prefix != null && pair.Item2.StartsWith(_prefix, StringComparison.Ordinal) ? pair.Item2[_prefix.Length..] : pair.Item2;
             if (!_model.TryGetValue(pair.Item1, out int a1) || !_model.TryGetValue(pair.Item2, out int a2) || !_model.TryGetValue(pair.Item1 + right, out int merged))
                 throw new InvalidDataException($"tokenizer.json: model.merges[{index}] ('{pair.Item1}' + '{pair.Item2}') names a token that is not in the vocabulary");
-            _merges.TryAdd((a1, a2), (index, merged));
+            _merges[(a1, a2)] = (index, merged);   // a pair listed twice takes its last rank, as HF's loader does
             index++;
         }
 
         _normalizer = HfPipeline.Normalizer(root["normalizer"]);
         _preTokenizer = HfPipeline.PreTokenizerOf(root["pre_tokenizer"]);
         _decoder = HfPipeline.DecoderOf(root["decoder"]);
-        _rawAdded = AddedRegex(added.Where(a => !a.Normalized));
-        _normalizedAdded = AddedRegex(added.Where(a => a.Normalized));
+        // Tokens marked normalized are found in the normalized text, by their normalized content (HF).
+        foreach (var a in added)
+            if (a.Normalized) _normalizedByText.TryAdd(_normalizer?.Invoke(a.Content) ?? a.Content, a);
+            else _rawByText.TryAdd(a.Content, a);
+        _rawAdded = AddedRegex(_rawByText.Keys);
+        _normalizedAdded = AddedRegex(_normalizedByText.Keys);
 
         JsonObject? cfg = tokenizerConfigJson == null ? null : JsonNode.Parse(tokenizerConfigJson) as JsonObject;
         string? bos = TokenName(cfg?["bos_token"]), eos = TokenName(cfg?["eos_token"]), pad = TokenName(cfg?["pad_token"]);
         var (templated, templateBos) = HfPipeline.PostProcessorBos(root["post_processor"]);
         bool? addBos = cfg?["add_bos_token"] is { } ab && ab.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? ab.GetValue<bool>() : null;
+        // HF's fast tokenizers add a start token only through the post-processor; add_bos_token: true asks for one too.
         BosId = templated ? (templateBos == null ? null : Find(templateBos))
-            : addBos == false ? null
-            : bos != null ? Find(bos)
-            : addBos == true ? throw new InvalidDataException("tokenizer_config.json: add_bos_token is true but bos_token is not given")
-            : cfg == null ? Find(null, "<|begin_of_text|>", "<s>", "<bos>") : null;
+            : addBos != true ? null
+            : Find(bos) ?? throw new InvalidDataException("tokenizer_config.json: add_bos_token is true but bos_token is not given");
         EosId = Find(eos, "<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>", "<|im_end|>", "<｜end▁of▁sentence｜>")
             ?? throw new InvalidDataException("tokenizer.json: no end-of-sequence token (give eos_token in tokenizer_config.json, or add <|endoftext|> / </s>)");
         PadId = Find(pad, "<pad>", "<|pad|>", "<|finetune_right_pad_id|>") ?? EosId;
     }
 
-    static Regex? AddedRegex(IEnumerable<AddedToken> tokens)
+    static Regex? AddedRegex(IEnumerable<string> texts)
     {
-        var list = tokens.Select(t => t.Content).Where(c => c.Length > 0).OrderByDescending(c => c.Length).ThenBy(c => c, StringComparer.Ordinal).ToList();
+        var list = texts.Where(c => c.Length > 0).OrderByDescending(c => c.Length).ThenBy(c => c, StringComparer.Ordinal).ToList();
         return list.Count == 0 ? null : new Regex(string.Join("|", list.Select(Regex.Escape)), RegexOptions.CultureInvariant);
     }
+
+    int? Find(string? given) => given == null ? null : Find(given, []);
 
     int? Find(string? given, params string[] candidates)
     {
@@ -162,11 +170,11 @@ public sealed class BpeTokenizer : ITokenizer
     public int[] Encode(string text)
     {
         var ids = new List<int>();
-        foreach (var (segment, added, start) in SplitAdded(text, _rawAdded, true))
+        foreach (var (segment, added, start) in SplitAdded(text, _rawAdded, _rawByText, true))
         {
             if (added != null) { ids.Add(added.Id); continue; }
             string normalized = _normalizer?.Invoke(segment) ?? segment;
-            foreach (var (piece, addedN, startN) in SplitAdded(normalized, _normalizedAdded, start))
+            foreach (var (piece, addedN, startN) in SplitAdded(normalized, _normalizedAdded, _normalizedByText, start))
                 if (addedN != null) ids.Add(addedN.Id);
                 else EncodeOrdinary(piece, ids, startN);
         }
@@ -174,13 +182,13 @@ public sealed class BpeTokenizer : ITokenizer
     }
 
     /// <summary>Text between added tokens, and the added tokens (with lstrip/rstrip taking the whitespace beside them).</summary>
-    IEnumerable<(string Text, AddedToken? Added, bool AtStart)> SplitAdded(string text, Regex? regex, bool atStart)
+    static IEnumerable<(string Text, AddedToken? Added, bool AtStart)> SplitAdded(string text, Regex? regex, Dictionary<string, AddedToken> byText, bool atStart)
     {
         if (regex == null) { yield return (text, null, atStart); yield break; }
         int at = 0;
         for (var m = regex.Match(text); m.Success; m = m.NextMatch())
         {
-            var token = _addedByContent[m.Value];
+            var token = byText[m.Value];
             int s = m.Index, e = m.Index + m.Length;
             if (token.SingleWord && ((s > 0 && IsWord(text[s - 1])) || (e < text.Length && IsWord(text[e])))) continue;
             if (token.LStrip) while (s > at && char.IsWhiteSpace(text[s - 1])) s--;
@@ -201,10 +209,11 @@ public sealed class BpeTokenizer : ITokenizer
         _preTokenizer?.Invoke(pieces, atStart);
         foreach (string piece in pieces)
         {
+            if (piece.Length > 256) { ids.AddRange(Bpe(piece)); continue; }   // long pieces (whole segments) are not worth keeping
             if (!_cache.TryGetValue(piece, out var pieceIds))
             {
                 pieceIds = Bpe(piece);
-                if (_cache.Count < 100_000) _cache[piece] = pieceIds;
+                if (Volatile.Read(ref _cached) < 100_000 && _cache.TryAdd(piece, pieceIds)) Interlocked.Increment(ref _cached);
             }
             ids.AddRange(pieceIds);
         }

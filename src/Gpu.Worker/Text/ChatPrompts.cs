@@ -12,10 +12,12 @@ public sealed class ChatPrompts(ITokenizer inner, ChatTemplate template) : IToke
     public ChatTemplate Template => template;
 
     /// <summary>The tokenizer with the chat template of tokenizer_config.json in <paramref name="dir"/>; refused when there is none.</summary>
-    public static ChatPrompts Wrap(ITokenizer tok, string dir, string field)
+    /// <param name="date">What the template's strftime_now sees: one date for the whole job, so a prompt is the same
+    /// ids when sampled and when trained on (templates print today's date).</param>
+    public static ChatPrompts Wrap(ITokenizer tok, string dir, string field, DateTime date)
     {
         string config = Path.Combine(dir, "tokenizer_config.json");
-        var template = File.Exists(config) ? ChatTemplate.FromConfig(File.ReadAllText(config)) : null;
+        var template = File.Exists(config) ? ChatTemplate.FromConfig(File.ReadAllText(config), () => date) : null;
         return template == null
             ? throw new InvalidDataException($"{field}: the lap asks for the chat template (chatTemplate: true), but the checkpoint's tokenizer_config.json has no chat_template")
             : new ChatPrompts(tok, template);

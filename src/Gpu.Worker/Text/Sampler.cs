@@ -12,6 +12,8 @@ public sealed record SamplingOptions
     public double TopP { get; init; } = 1.0;
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public long Seed { get; init; } = 0;
+    /// <summary>Rows with the same prompt share one prefill (off: each row prefills its prompt; a benchmark's baseline).</summary>
+    public bool SharePrefill { get; init; } = true;
 }
 
 /// <summary>One completion: its tokens, text, per-token log-probabilities and why it ended.</summary>
@@ -60,9 +62,24 @@ public static class Sampler
         using var cache = useCache ? new KvCache(model.Config.Layers, capacity: width + o.MaxNewTokens) : null;
         var step = input;
         var fullIds = input;
+        // Rows with the same prompt (a GRPO group, n samples of one prompt) share one prefill: the distinct prompts
+        // run once, then their cache and last logits are copied to every row that asked for them.
+        var firstRow = new Dictionary<string, int>();
+        var sharedRow = encoded.Select((e, r) => firstRow.TryAdd(string.Join(',', e), r) ? r : firstRow[string.Join(',', e)]).ToArray();
+        bool sharePrefill = useCache && o.SharePrefill && firstRow.Count < b;
         for (int t = 0; t < o.MaxNewTokens && finish.Any(f => f == null); t++)
         {
-            var logits = model.Forward(useCache ? step : fullIds, cache, mask)[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
+            Tensor logits;
+            if (t == 0 && sharePrefill)
+            {
+                var distinct = firstRow.Values.Order().ToArray();
+                var distinctIndex = torch.tensor(distinct.Select(r => (long)r).ToArray(), device: device);
+                var prefill = model.Forward(input.index_select(0, distinctIndex), cache, mask.index_select(0, distinctIndex))[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
+                var rows = torch.tensor(sharedRow.Select(r => (long)Array.IndexOf(distinct, r)).ToArray(), device: device);
+                cache!.Expand(rows);
+                logits = prefill.index_select(0, rows);
+            }
+            else logits = model.Forward(useCache ? step : fullIds, cache, mask)[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
             var scaled = o.Temperature > 0 ? logits / o.Temperature : logits;
             var logProbs = scaled.log_softmax(-1);
             Tensor next = o.Temperature == 0 ? logits.argmax(-1) : SampleTopP(logProbs, o.TopP, generator);

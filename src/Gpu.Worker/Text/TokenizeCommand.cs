@@ -27,7 +27,13 @@ public static class TokenizeCommand
             return 1;
         }
         string text = input.ReadToEnd();
-        int[] ids = [.. tok.Start(), .. tok.Encode(text)];
+        int[] ids;
+        try { ids = [.. tok.Start(), .. tok.Encode(text)]; }
+        catch (InvalidDataException e)
+        {
+            error.WriteLine($"mathv2 tokenize: {e.Message}");
+            return 1;
+        }
         var tokens = ids.Select(tok.TokenOf).ToList();
         var texts = ids.Select(id => tok.Decode([id])).ToList();
         string kind = tok switch { CharTokenizer => "char", WordTokenizer => "words", _ => "bpe" };

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Renders the chat templates of templates.json with Jinja2 as transformers does (sandboxed, trim_blocks,
-lstrip_blocks, loop controls, its tojson, raise_exception, strftime_now) and writes expected.json, which
+lstrip_blocks, loop controls, its tojson, raise_exception, strftime_now, tools and documents None) and writes expected.json, which
 ChatTemplateTests compares the worker's renderer against. Run it again after changing templates.json:
     python3 tests/Gpu.Worker.Tests/ChatTemplates/render.py
 """
@@ -31,7 +31,8 @@ for t in spec["templates"]:
     cases = []
     for c in spec["conversations"]:
         for gen in (True, False):
-            args = dict(messages=c["messages"], add_generation_prompt=gen, bos_token=t.get("bos"), eos_token=t.get("eos"), **c.get("extra", {}))
+            # transformers passes tools and documents (None when not given).
+            args = dict(messages=c["messages"], tools=None, documents=None, add_generation_prompt=gen, bos_token=t.get("bos"), eos_token=t.get("eos"), **c.get("extra", {}))
             try:
                 cases.append({"conversation": c["name"], "add_generation_prompt": gen, "output": template.render(**args)})
             except jinja2.exceptions.TemplateError as e:
