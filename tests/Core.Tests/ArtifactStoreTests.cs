@@ -30,9 +30,18 @@ public sealed class ArtifactStoreTests(AzuriteFixture azurite) : IClassFixture<A
         Assert.Equal(expected.Length, file.Size);
         Assert.Equal(expected, await Store.ReadFileAsync((await Store.GetAsync(id))!, "data.jsonl"));
 
+        // Downloads to a file stream the bytes and check them the same way.
+        string local = Path.Combine(Path.GetTempPath(), $"mathv2-dl-{Guid.NewGuid():N}");
+        await Store.DownloadFileAsync(m, "data.jsonl", local);
+        Assert.Equal(expected, await File.ReadAllBytesAsync(local));
+        File.Delete(local);
+
         await azurite.Storage.Container(StorageNames.DatasetsContainer).GetBlobClient($"test/{id}/data.jsonl")
             .UploadAsync(BinaryData.FromString("tampered"), overwrite: true);
         await Assert.ThrowsAsync<InvalidDataException>(() => Store.ReadFileAsync(m, "data.jsonl"));
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => Store.DownloadFileAsync(m, "data.jsonl", local));
+        Assert.Contains("does not match the manifest", e.Message);
+        Assert.False(File.Exists(local));
     }
 
     [Fact]

@@ -168,5 +168,50 @@ public sealed class LlamaCheckpointTests : IDisposable
         Assert.Contains("lacks", e.Message);
     }
 
+    [Fact]
+    public void A_bf16_checkpoint_as_the_families_ship_them_loads_with_its_values()
+    {
+        torch.manual_seed(6);
+        using var model = new LlamaForCausalLM(C);
+        using (var bf16 = new LlamaForCausalLM(C))
+        {
+            bf16.load_state_dict(model.state_dict());
+            bf16.to(ScalarType.BFloat16);
+            LlamaCheckpoint.Save(bf16, _dir);
+        }
+        using var loaded = LlamaCheckpoint.Load(_dir);
+        foreach (var (k, t) in model.state_dict())
+        {
+            var expected = t.to(ScalarType.BFloat16).to(ScalarType.Float32);
+            Assert.Equal(ScalarType.Float32, loaded.state_dict()[k].dtype);
+            Assert.Equal(expected.data<float>().ToArray(), loaded.state_dict()[k].contiguous().data<float>().ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task A_checkpoint_is_written_in_the_dtype_its_config_names_and_the_model_keeps_its_own()
+    {
+        var config = LlamaConfig.Parse(C.ToJson().Replace("{", "{\"torch_dtype\": \"bfloat16\", ", StringComparison.Ordinal));
+        Assert.Equal("bfloat16", config.WeightsDtype);
+        torch.manual_seed(7);
+        using var model = new LlamaForCausalLM(config);
+        var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.contiguous().data<float>().ToArray());
+        LlamaCheckpoint.Save(model, _dir);
+        await using (var s = File.OpenRead(Path.Combine(_dir, LlamaCheckpoint.WeightsFile)))
+        {
+            var header = await SafeTensorsHeader.ReadAsync(s, LlamaCheckpoint.WeightsFile);
+            Assert.All(header.Tensors, t => Assert.Equal("BF16", t.Dtype));
+        }
+        Assert.Contains("\"torch_dtype\": \"bfloat16\"", File.ReadAllText(Path.Combine(_dir, LlamaCheckpoint.ConfigFile)).Replace("\":\"", "\": \""));
+        foreach (var (k, t) in model.state_dict())
+        {
+            Assert.Equal(ScalarType.Float32, t.dtype);
+            Assert.Equal(before[k], t.contiguous().data<float>().ToArray());
+        }
+        using var loaded = LlamaCheckpoint.Load(_dir);
+        foreach (var (k, t) in model.state_dict())
+            Assert.Equal(t.to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray(), loaded.state_dict()[k].contiguous().data<float>().ToArray());
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

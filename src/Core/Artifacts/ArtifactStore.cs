@@ -85,6 +85,35 @@ public sealed class ArtifactStore(MathV2Storage storage)
         return bytes;
     }
 
+    /// <summary>
+    /// Copies a file of a committed artifact to a local file, streamed (files of several GiB), and checks its size and
+    /// sha256 against the manifest; a mismatch deletes the copy and throws.
+    /// </summary>
+    public async Task DownloadFileAsync(ArtifactManifest m, string path, string localPath, CancellationToken ct = default)
+    {
+        var file = m.Files.FirstOrDefault(f => f.Path == path) ?? throw new FileNotFoundException($"artifact {m.Id} has no file {path}");
+        string sha;
+        long size;
+        await using (var source = await OpenReadAsync(m, path, ct))
+        await using (var target = File.Create(localPath))
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[4 << 20];
+            for (int n; (n = await source.ReadAsync(buffer, ct)) > 0;)
+            {
+                hash.AppendData(buffer, 0, n);
+                await target.WriteAsync(buffer.AsMemory(0, n), ct);
+            }
+            sha = Convert.ToHexStringLower(hash.GetHashAndReset());
+            size = target.Length;
+        }
+        if (sha != file.Sha256 || size != file.Size)
+        {
+            File.Delete(localPath);
+            throw new InvalidDataException($"artifact {m.Id} file {path}: sha256 {sha} ({size} bytes) does not match the manifest's {file.Sha256} ({file.Size} bytes)");
+        }
+    }
+
     /// <summary>A file of a committed artifact as a seekable stream read from storage in ranges (no hash check: the reader checks).</summary>
     public async Task<Stream> OpenReadAsync(ArtifactManifest m, string path, CancellationToken ct = default)
     {

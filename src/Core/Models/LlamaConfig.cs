@@ -30,6 +30,10 @@ public sealed record LlamaConfig
     [JsonPropertyName("rope_scaling"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public RopeScaling? RopeScaling { get; init; }
 
     /// <summary>Fields this record does not map: accepted when they leave the computation alone (<see cref="Harmless"/>), refused otherwise.</summary>
+    /// <summary>The dtype config.json gives the weights (torch_dtype, or dtype in newer files): "bfloat16", "float16", "float32", or null.</summary>
+    [JsonIgnore]
+    public string? WeightsDtype => Other is { } o && (o.TryGetValue("torch_dtype", out var d) || o.TryGetValue("dtype", out d)) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 
     [JsonIgnore] public int KvHeads => KvHeadsOrNull ?? Heads;

@@ -49,7 +49,8 @@ public static class ModelArtifacts
             {
                 string path = Path.Combine(dir, f.Path);
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                await File.WriteAllBytesAsync(path, await context.Artifacts.ReadFileAsync(m, f.Path, ct), ct);
+                // Streamed and checked: a family's weight shards are several GiB each, more than one array holds.
+                await context.Artifacts.DownloadFileAsync(m, f.Path, path, ct);
             }
             await File.WriteAllTextAsync(done, "", ct);
         }

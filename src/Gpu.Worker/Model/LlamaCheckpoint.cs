@@ -2,6 +2,7 @@ using MathV2.Core.Models;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
+using static TorchSharp.torch;
 using TorchSharp.PyBridge;
 
 namespace MathV2.Gpu.Worker.Model;
@@ -16,8 +17,31 @@ public static class LlamaCheckpoint
     public const string WeightsFile = CheckpointFiles.Weights;
     public const string IndexFile = CheckpointFiles.WeightsIndex;
 
-    /// <summary>Writes config and weights; more than <paramref name="maxShardBytes"/> of weights are split into shards.</summary>
+    /// <summary>
+    /// Writes config and weights; more than <paramref name="maxShardBytes"/> of weights are split into shards. The
+    /// weights are written in the dtype config.json names (a bf16 family checkpoint stays bf16, half the size of the
+    /// fp32 the worker trains in); the model itself is left as it is.
+    /// </summary>
     public static IReadOnlyList<string> Save(LlamaForCausalLM model, string dir, long maxShardBytes = long.MaxValue)
+    {
+        var target = model.Config.WeightsDtype switch
+        {
+            "bfloat16" => ScalarType.BFloat16,
+            "float16" => ScalarType.Float16,
+            _ => (ScalarType?)null,
+        };
+        var current = model.parameters().First().dtype;
+        if (target is { } t && t != current)
+        {
+            using var copy = new LlamaForCausalLM(model.Config);
+            using (torch.no_grad()) copy.load_state_dict(model.state_dict());
+            copy.to(t);
+            return SaveAs(copy, dir, maxShardBytes);
+        }
+        return SaveAs(model, dir, maxShardBytes);
+    }
+
+    static IReadOnlyList<string> SaveAs(LlamaForCausalLM model, string dir, long maxShardBytes)
     {
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
