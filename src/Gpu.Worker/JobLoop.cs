@@ -83,7 +83,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
         var writer = _artifacts.Create(artifactId, $"{spec.Kind}-result", StorageNames.JobsContainer, $"{spec.JobId}/attempt-{attempt}",
             new ArtifactProducer { Lap = spec.Lap, Phase = spec.Phase, Instance = spec.InstanceId, Job = spec.JobId, Attempt = attempt, Worker = options.WorkerId },
             spec.Inputs);
-        var context = new GpuJobContext(spec, attempt, options.WorkerId, writer, _artifacts, storage);
+        var context = new GpuJobContext(spec, attempt, options.WorkerId, writer, _artifacts, storage) { Memory = MemoryBudget.Of(options, device) };
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stop);
         Log($"job {spec.JobId} ({spec.Kind}) attempt {attempt} started");
         await SeenAsync("running", spec.JobId, force: true);

@@ -39,6 +39,13 @@ if (args is ["bench", "bootstrap", ..])
     Console.WriteLine(MathV2.Core.Json.Serialize(br, indented: true));
     return 0;
 }
+if (args is ["bench", "memory", ..])
+{
+    // `mathv2 bench memory [--quick]`: the memory plan against the measured peak (the CLI sets MALLOC_MMAP_THRESHOLD_).
+    var mr = MathV2.Gpu.Worker.Bench.MemoryBench.Run(args.Contains("--quick"), m => Console.Error.WriteLine($"bench: {m}"));
+    Console.WriteLine(MathV2.Core.Json.Serialize(mr, indented: true));
+    return 0;
+}
 if (args is ["bench", ..])
 {
     // `mathv2 bench worker` runs this in its own process: ./mathv2 bench worker [--quick] [--steps N] [--new-tokens N]

@@ -53,6 +53,28 @@ public sealed class BenchWorkerTests
     }
 
     [Fact]
+    public async Task Bench_memory_plans_an_sft_step_within_15_percent_of_its_measured_peak()
+    {
+        var layout = StackLayout.ForRepository(Meta("RepoRoot"), Meta("Configuration"));
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int rc = await new Commands(layout, o, e).RunAsync(["bench", "memory", "--quick", "--json"]);
+        Assert.True(rc == 0, e.ToString());
+        var r = JsonDocument.Parse(o.ToString()).RootElement;
+        Assert.True(r.GetProperty("returnsFreedMemory").GetBoolean());
+        var rows = r.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        foreach (var row in rows)
+        {
+            long planned = row.GetProperty("predictedBytes").GetInt64(), measured = row.GetProperty("measuredBytes").GetInt64();
+            Assert.True(planned > 500_000_000, $"{planned}");   // big enough that tensors, not the runtime, decide the peak
+            Assert.True(Math.Abs((double)measured / planned - 1) <= 0.15, $"{row.GetProperty("config")}: planned {planned}, measured {measured}");
+            Assert.Equal(planned, row.GetProperty("plan").EnumerateArray().Sum(p => p.GetProperty("bytes").GetInt64()));
+        }
+        Assert.True(r.GetProperty("met").GetBoolean());
+    }
+
+    [Fact]
     public async Task Bench_bootstrap_quick_measures_each_tokenizer_on_the_same_held_out_set()
     {
         var layout = StackLayout.ForRepository(Meta("RepoRoot"), Meta("Configuration"));

@@ -83,6 +83,17 @@ public sealed class LlamaModelTests
     }
 
     [Fact]
+    public void The_last_positions_logits_alone_equal_the_last_row_of_all_logits()
+    {
+        using var m = Make(Tiny);
+        using var ids = torch.tensor(new long[] { 3, 9, 4, 7, 1, 2, 5, 8 }, [2, 4]);
+        using var all = m.Forward(ids);
+        using var last = m.Forward(ids, lastOnly: true);
+        Assert.Equal([2L, 1L, Tiny.VocabSize], last.shape);
+        Assert.True(torch.allclose(all[TensorIndex.Colon, TensorIndex.Slice(3, 4)], last, rtol: 1e-5, atol: 1e-6));
+    }
+
+    [Fact]
     public void Left_padding_with_an_attention_mask_gives_the_unpadded_logits()
     {
         using var model = Make(Tiny, seed: 9);

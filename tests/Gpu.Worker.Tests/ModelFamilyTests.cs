@@ -187,4 +187,18 @@ public sealed class ModelFamilyTests : IDisposable
         Assert.Equal(1.0, f[0]);
         Assert.Equal(1e-5 / 32, f[1], 12);
     }
+
+    [Theory]
+    [InlineData("llama", false, 4, 4)]
+    [InlineData("llama", true, 4, 2)]
+    [InlineData("qwen2", false, 4, 2)]
+    [InlineData("qwen3", true, 4, 1)]
+    public void The_memory_plan_counts_exactly_the_models_parameters(string family, bool tied, int heads, int kvHeads)
+    {
+        var c = LlamaConfig.Parse($$"""{"model_type": "{{family}}", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": {{heads}}, "num_key_value_heads": {{kvHeads}}, "intermediate_size": 96, "vocab_size": 50, "tie_word_embeddings": {{(tied ? "true" : "false")}}}""");
+        using var model = new LlamaForCausalLM(c);
+        Assert.Equal(model.parameters().Sum(p => p.numel()), Core.Models.MemoryPlan.Parameters(c));
+        var plan = Core.Models.MemoryPlan.Sft(c, new Core.Jobs.TrainOptions { BatchSize = 2, MaxSeqLen = 8 }, 4);
+        Assert.Equal(4 * 4 * Core.Models.MemoryPlan.Parameters(c) + Core.Models.MemoryPlan.Activations(c, 2, 8, 4, 4), plan.Total);
+    }
 }

@@ -46,10 +46,10 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         };
     }
 
-    async Task<GpuJobRecord> Run(GpuJobSpec spec)
+    async Task<GpuJobRecord> Run(GpuJobSpec spec, double? memoryGb = null)
     {
         await Jobs.SubmitAsync(spec);
-        var options = new WorkerOptions { WorkerId = $"w-{spec.JobId}", LeaseSeconds = 5, HeartbeatSeconds = 0.2, MaxPollSeconds = 0.2 };
+        var options = new WorkerOptions { WorkerId = $"w-{spec.JobId}", LeaseSeconds = 5, HeartbeatSeconds = 0.2, MaxPollSeconds = 0.2, MemoryGb = memoryGb };
         using var stop = new CancellationTokenSource();
         var loop = new JobLoop(azurite.Storage, [new SftJob(), new SampleJob(), new GrpoJob(), new RefineJob()], options, "cpu").RunAsync(stop.Token);
         try
@@ -147,6 +147,19 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         var sample = await Run(Spec(GpuJobKinds.Sample, new { model = sft.ResultArtifactId, prompts = new { artifact = prompts, file = "prompts.jsonl" }, n = 2, maxNewTokens = 4, seed = 2 }, sft.ResultArtifactId!, prompts));
         Assert.True(sample.Status == GpuJobStatus.Succeeded, sample.Error);
         Assert.Equal(2, (await Text(sample.ResultArtifactId!, SampleJob.OutputFile)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+
+        // A worker whose memory the job's plan exceeds refuses it before training, once (bad input: not retried).
+        string promptsFile = await Dataset("prompts.jsonl", "{\"id\":\"p1\",\"prompt\":\"3+1=\"}\n");
+        var tooBig = await Run(Spec(GpuJobKinds.Sample, new { model = sft.ResultArtifactId, prompts = new { artifact = promptsFile, file = "prompts.jsonl" }, n = 64, batchSize = 64, maxNewTokens = 500 },
+            sft.ResultArtifactId!, promptsFile), memoryGb: 0.001);
+        Assert.Equal(GpuJobStatus.Failed, tooBig.Status);
+        Assert.Single(tooBig.Attempts);
+        Assert.Contains("sample: the job needs about", tooBig.Error);
+        Assert.Contains("KV cache", tooBig.Error);
+        Assert.Contains("more than the 0.001 GB of MATHV2_WORKER_MEMORY_GB=0.001", tooBig.Error);
+        var fits = await Run(Spec(GpuJobKinds.Sample, new { model = sft.ResultArtifactId, prompts = new { artifact = promptsFile, file = "prompts.jsonl" }, maxNewTokens = 2 },
+            sft.ResultArtifactId!, promptsFile), memoryGb: 1);
+        Assert.True(fits.Status == GpuJobStatus.Succeeded, fits.Error);
 
         var bad = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig, tokenizer = "bytes" }, dataset = new { artifact = data, file = "demos.jsonl" } }, data));
         Assert.Equal(GpuJobStatus.Failed, bad.Status);

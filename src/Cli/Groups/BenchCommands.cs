@@ -16,7 +16,7 @@ public static class BenchCommands
     public static IEnumerable<Command> Build(CliContext c)
     {
         yield return Group("bench", "Benchmarks that print numbers, each with its target",
-            Protocol(c), Consensus(c), Worker(c), Bootstrap(c), Api(c));
+            Protocol(c), Consensus(c), Worker(c), Memory(c), Bootstrap(c), Api(c));
     }
 
     public sealed record BenchRow(string JobId, double SubmitToClaimMs, double FinishToResumedMs, double RunMs);
@@ -144,6 +144,25 @@ public static class BenchCommands
         }, quick, steps, newTokens);
     }
 
+    static Command Memory(CliContext c)
+    {
+        var quick = Flag("--quick", "Two model shapes instead of four");
+        return Command("memory", "A training step's memory plan (what the worker refuses jobs by) against the peak it reaches on CPU", async (pr, ct) =>
+        {
+            var args = new List<string> { "bench", "memory" };
+            if (pr.GetValue(quick)) args.Add("--quick");
+            // Freed tensors go back to the system at once, so the peak resident memory is the peak of live tensors.
+            string json = await RunWorkerBenchAsync(c, pr, args, ct, new Dictionary<string, string> { ["MALLOC_MMAP_THRESHOLD_"] = "65536" });
+            if (c.IsJson(pr)) { c.Out.WriteLine(json.Trim()); return 0; }
+            var r = Read<MemoryBenchResult>(json);
+            c.Out.WriteLine($"memory benchmark on {r.Device}: an sft step (model, AdamW, two steps) planned vs. its measured peak");
+            foreach (var x in r.Rows)
+                c.Out.WriteLine($"  {x.Config,-24} {x.Parameters,12:N0} params, batch {x.BatchSize} × {x.SeqLen}: planned {x.PredictedBytes / 1e6,8:F0} MB, measured {x.MeasuredBytes / 1e6,8:F0} MB ({x.Ratio:F2})");
+            c.Out.WriteLine($"  target (within {r.Tolerance:P0}): {(r.Met ? "met" : "NOT met")}");
+            return 0;
+        }, quick);
+    }
+
     static Command Bootstrap(CliContext c)
     {
         var quick = Flag("--quick", "Tiny sizes: checks that it runs, measures nothing");
@@ -209,10 +228,11 @@ public static class BenchCommands
     }
 
     /// <summary>Runs `dotnet Gpu.Worker.dll bench …` (TorchSharp lives there, not in the CLI), relaying its progress (stderr); returns its JSON (stdout).</summary>
-    static async Task<string> RunWorkerBenchAsync(CliContext c, ParseResult pr, IEnumerable<string> args, CancellationToken ct)
+    static async Task<string> RunWorkerBenchAsync(CliContext c, ParseResult pr, IEnumerable<string> args, CancellationToken ct, IReadOnlyDictionary<string, string>? env = null)
     {
         if (!File.Exists(c.Layout.WorkerDll)) throw new CliException($"worker not built: {c.Layout.WorkerDll} is missing (run ./mathv2 once to build)");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add(c.Layout.WorkerDll);
         foreach (string x in args) psi.ArgumentList.Add(x);
         using var p = Process.Start(psi)!;

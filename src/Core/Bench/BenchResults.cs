@@ -35,6 +35,22 @@ public sealed record WorkerBenchTargets
     public bool CacheSpeedupMet { get; init; }
 }
 
+/// <summary>`bench memory`: an sft step's memory plan against the peak resident memory it reaches on CPU.</summary>
+public sealed record MemoryBenchResult
+{
+    public string Benchmark { get; init; } = "memory";
+    public required string Device { get; init; }
+    /// <summary>Whether freed tensors went back to the system (MALLOC_MMAP_THRESHOLD_ set), without which peaks read low.</summary>
+    public bool ReturnsFreedMemory { get; init; }
+    public required IReadOnlyList<MemoryBenchRow> Rows { get; init; }
+    public double Tolerance { get; init; }
+    public bool Met { get; init; }
+}
+
+public sealed record MemoryBenchRow(string Config, long Parameters, int BatchSize, int SeqLen, long PredictedBytes, long MeasuredBytes, double Ratio, IReadOnlyList<MemoryBenchPart> Plan);
+
+public sealed record MemoryBenchPart(string Name, long Bytes);
+
 /// <summary>`bench bootstrap`: the demo bootstrap before RL, once per tokenizer with the same seeds.</summary>
 public sealed record BootstrapBenchResult
 {

@@ -18,6 +18,8 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     volatile GpuJobProgress? _progress;
 
     public GpuJobSpec Spec { get; } = spec;
+    /// <summary>The memory the job may plan for and where the figure comes from; null: not checked.</summary>
+    public MemoryBudget? Memory { get; init; }
     public int Attempt { get; } = attempt;
     public string WorkerId { get; } = workerId;
     /// <summary>The result artifact, under jobs/{jobId}/attempt-{n}/; committed by the worker after the handler returns.</summary>

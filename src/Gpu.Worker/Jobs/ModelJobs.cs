@@ -35,6 +35,17 @@ public static class ModelArtifacts
         return Encoding.UTF8.GetString(await context.Artifacts.ReadFileAsync(m, file.File, ct));
     }
 
+    /// <summary>A checkpoint artifact's config.json, read before its weights (for the job's memory plan).</summary>
+    public static async Task<LlamaConfig> ConfigOfAsync(GpuJobContext context, string? artifact, string field, CancellationToken ct)
+    {
+        RequireInput(context, artifact ?? "", field);
+        var m = await context.Artifacts.GetAsync(artifact!, ct) ?? throw new FileNotFoundException($"{field}: artifact {artifact} does not exist");
+        return LlamaConfig.Parse(System.Text.Encoding.UTF8.GetString(await context.Artifacts.ReadFileAsync(m, CheckpointFiles.Config, ct)));
+    }
+
+    /// <summary>Bytes per weight the job's models will have: bf16 on CUDA when asked for, else fp32.</summary>
+    public static int ElementBytes(TrainOptions? o) => o is { Bf16: true } && Device.type == DeviceType.CUDA ? 2 : 4;
+
     /// <summary>Downloads a checkpoint artifact (config, weights, tokenizer) and loads it onto the job's device.</summary>
     public static async Task<(LlamaForCausalLM Model, ITokenizer Tok)> LoadAsync(GpuJobContext context, string? artifact, string field, string workDir, CancellationToken ct)
     {
@@ -169,7 +180,9 @@ public sealed class SftJob : IGpuJobHandler
                 train = rows.Where(r => !Splits.IsValidation(r.Prompt, p.EvalShare)).ToList();
                 eval = rows.Where(r => Splits.IsValidation(r.Prompt, p.EvalShare)).ToList();
             }
+            if (p.Base is not null) MemoryBudget.Check(context, MemoryPlan.Sft(await ModelArtifacts.ConfigOfAsync(context, p.Base, "base", ct), p.Options, ModelArtifacts.ElementBytes(p.Options)));
             var (model, tok) = p.Base is not null ? await ModelArtifacts.LoadAsync(context, p.Base, "base", work, ct) : ModelArtifacts.Create(p.Init!, train.SelectMany(r => new[] { r.Prompt, r.Completion }));
+            if (p.Init is not null) MemoryBudget.Check(context, MemoryPlan.Sft(model.Config, p.Options, ModelArtifacts.ElementBytes(p.Options)));
             using var _ = model;
             ModelArtifacts.ApplyPrecision(model, p.Options, context.Log);
             using var trainer = new SftTrainer(model, tok, train.Select(r => new SftExample(r.Prompt, r.Completion, r.Kind)).ToList(),
@@ -202,6 +215,11 @@ public sealed class GrpoJob : IGpuJobHandler
         try
         {
             var rows = p.Reward.ReadRows(await ModelArtifacts.ReadTextAsync(context, p.Dataset, "dataset", ct), p.Dataset!.File);
+            var rewardIds = new[] { p.Reward.Verifier, p.Reward.MetaVerifier }.OfType<string>().Distinct().ToList();
+            var rewardConfigs = new List<LlamaConfig>();
+            foreach (string id in rewardIds) rewardConfigs.Add(await ModelArtifacts.ConfigOfAsync(context, id, "reward model", ct));
+            MemoryBudget.Check(context, MemoryPlan.Grpo(await ModelArtifacts.ConfigOfAsync(context, p.Policy, "policy", ct),
+                await ModelArtifacts.ConfigOfAsync(context, p.Reference ?? p.Policy, "reference", ct), rewardConfigs, p.Options, ModelArtifacts.ElementBytes(p.Options)));
             var (policy, tok) = await ModelArtifacts.LoadAsync(context, p.Policy, "policy", work, ct);
             using var _ = policy;
             var (reference, _) = await ModelArtifacts.LoadAsync(context, p.Reference ?? p.Policy, "reference", work, ct);
@@ -251,6 +269,10 @@ public sealed class SampleJob : IGpuJobHandler
         {
             var rows = PromptRows.Read(await ModelArtifacts.ReadTextAsync(context, p.Prompts, "prompts", ct), p.Prompts!.File)
                 .Take(p.MaxPrompts ?? int.MaxValue).Where((_, i) => p.Shard is not { } s || i % s.Count == s.Index).ToList();
+            var sampleConfig = await ModelArtifacts.ConfigOfAsync(context, p.Model, "model", ct);
+            // Prompt tokens are bounded by their UTF-8 bytes (+ a start token, + a chat template's own text).
+            long promptTokens = Math.Min(sampleConfig.MaxPositions, rows.Select(r => Encoding.UTF8.GetByteCount(r.Prompt)).DefaultIfEmpty(0).Max() + 1 + (context.Spec.ChatTemplate ? 256 : 0));
+            MemoryBudget.Check(context, MemoryPlan.Sample(sampleConfig, Math.Min(p.BatchSize, Math.Max(1, rows.Count * p.N)), promptTokens, p.MaxNewTokens, 4));
             var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
             using var _ = model;
             model.eval();

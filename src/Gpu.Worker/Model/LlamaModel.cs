@@ -234,7 +234,9 @@ public sealed class LlamaForCausalLM : nn.Module
     /// carry left padding, given as an optional [batch, total] attention mask (1 keep, 0 pad), and positions then
     /// count only real tokens.
     /// </summary>
-    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? attentionMask = null)
+    /// <param name="lastOnly">Logits of the last position only ([batch, 1, vocab]): what sampling needs, without the
+    /// prompt's batch × length × vocab logits.</param>
+    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? attentionMask = null, bool lastOnly = false)
     {
         using var scope = torch.NewDisposeScope();
         long b = inputIds.shape[0], s = inputIds.shape[1];
@@ -250,6 +252,7 @@ public sealed class LlamaForCausalLM : nn.Module
         if (groups > 1) mask = mask.repeat(1, 1, groups, 1);
         for (int i = 0; i < model.layers.Count; i++)
             x = model.layers[i].Forward(x, cos, sin, mask, cache, i);
+        if (lastOnly && s > 1) x = x.narrow(1, s - 1, 1);
         x = model.norm.forward(x);
         var logits = lm_head is null ? torch.matmul(x, model.embed_tokens.weight!.t()) : lm_head.forward(x);
         return logits.MoveToOuterDisposeScope();

@@ -74,12 +74,12 @@ public static class Sampler
             {
                 var distinct = firstRow.Values.Order().ToArray();
                 var distinctIndex = torch.tensor(distinct.Select(r => (long)r).ToArray(), device: device);
-                var prefill = model.Forward(input.index_select(0, distinctIndex), cache, mask.index_select(0, distinctIndex))[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
+                var prefill = model.Forward(input.index_select(0, distinctIndex), cache, mask.index_select(0, distinctIndex), lastOnly: true)[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
                 var rows = torch.tensor(sharedRow.Select(r => (long)Array.IndexOf(distinct, r)).ToArray(), device: device);
                 cache!.Expand(rows);
                 logits = prefill.index_select(0, rows);
             }
-            else logits = model.Forward(useCache ? step : fullIds, cache, mask)[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
+            else logits = model.Forward(useCache ? step : fullIds, cache, mask, lastOnly: true)[TensorIndex.Colon, -1].to_type(ScalarType.Float32);
             var scaled = o.Temperature > 0 ? logits / o.Temperature : logits;
             var logProbs = scaled.log_softmax(-1);
             Tensor next = o.Temperature == 0 ? logits.argmax(-1) : SampleTopP(logProbs, o.TopP, generator);
