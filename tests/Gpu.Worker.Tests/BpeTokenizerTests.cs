@@ -85,6 +85,22 @@ public sealed class BpeTokenizerTests
     }
 
     [Fact]
+    public void Digits_and_punctuation_split_characters_beyond_16_bits_as_one()
+    {
+        List<string> Split(string json, string text)
+        {
+            var pieces = new List<string> { text };
+            HfPipeline.PreTokenizerOf(JsonNode.Parse(json))!(pieces, true);
+            return pieces;
+        }
+        // 𝟏 and 𝟐 (mathematical bold digits) are digits to HF, which works on code points.
+        Assert.Equal(["a", "𝟏", "𝟐", "b", "1", "2"], Split("""{"type": "Digits", "individual_digits": true}""", "a𝟏𝟐b12"));
+        Assert.Equal(["a", "𝟏𝟐", "b", "12"], Split("""{"type": "Digits", "individual_digits": false}""", "a𝟏𝟐b12"));
+        Assert.Equal(["x", "!", "𝑦", "?", "?"], Split("""{"type": "Punctuation"}""", "x!𝑦??"));
+        Assert.Equal(["a", "𝑥", "b"], Split("""{"type": "WhitespaceSplit"}""", "a \u3000𝑥\tb"));
+    }
+
+    [Fact]
     public void Unsupported_files_get_clear_errors()
     {
         var wordPiece = """{"model": {"type": "WordPiece", "vocab": {}}}""";

@@ -263,6 +263,13 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         var answers = Core.Laps.SampleCompletion.Read(await Text(refine.ResultArtifactId!, Core.Laps.LapFiles.Completions));
         Assert.Equal(records.Select(r => (r.Id, r.Sample, r.Attempts[^1].Completion)), answers.Select(a => (a.Id, a.Index, a.Completion)));
 
+        var refused = await Run(Spec(GpuJobKinds.Refine, new
+        {
+            model = sft.ResultArtifactId, problems = new { artifact = rows, file = "problems.jsonl" }, maxIterations = 1, maxNewTokens = 300, temperature = 0, prompts = "compact",
+        }, sft.ResultArtifactId!, rows), memoryGb: 0.0001);
+        Assert.Equal(GpuJobStatus.Failed, refused.Status);
+        Assert.Contains("refine: the job needs about", refused.Error);
+
         var capped = await Run(Spec(GpuJobKinds.Refine, new
         {
             model = sft.ResultArtifactId, problems = new { artifact = rows, file = "problems.jsonl" }, maxIterations = 1, maxNewTokens = 300, temperature = 0, prompts = "compact",

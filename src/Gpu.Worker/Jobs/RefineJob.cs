@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MathV2.Core;
 using MathV2.Core.Datasets;
+using MathV2.Core.Models;
 using MathV2.Core.Jobs;
 using MathV2.Core.Laps;
 using MathV2.Core.Method;
@@ -39,6 +40,11 @@ public sealed class RefineJob : IGpuJobHandler
             var rows = Jsonl.Read<ProblemRow>(await ModelArtifacts.ReadTextAsync(context, p.Problems, "problems", ct), file).Rows;
             // Every problem's first trajectory, then every problem's second, …: one record per (sample, problem).
             var problems = Enumerable.Range(0, p.Samples).SelectMany(_ => rows).ToList();
+            // A refinement prompt holds the problem, the last proof and its analysis: bounded by the problem's bytes,
+            // two answers' tokens and the prompt set's own text.
+            var config = await ModelArtifacts.ConfigOfAsync(context, p.Model, "model", ct);
+            long promptTokens = Math.Min(config.MaxPositions, rows.Select(r => System.Text.Encoding.UTF8.GetByteCount(r.Problem)).DefaultIfEmpty(0).Max() + 2L * p.MaxNewTokens + 2048);
+            MemoryBudget.Check(context, MemoryPlan.Sample(config, Math.Min(p.BatchSize, Math.Max(1, problems.Count)), promptTokens, p.MaxNewTokens, 4) with { Job = "refine" });
             var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
             using var _ = model;
             model.eval();

@@ -81,12 +81,12 @@ public static class HfPipeline
             case "Digits":
             {
                 bool individual = Bool(o, "individual_digits", false);
-                return (pieces, _) => Each(pieces, p => SplitBy(p, CharRuns(p, char.IsNumber, individual), individual ? "Isolated" : "Contiguous", false));
+                return (pieces, _) => Each(pieces, p => SplitBy(p, CharRuns(p, Rune.IsNumber, individual), individual ? "Isolated" : "Contiguous", false));
             }
             case "Punctuation":
             {
                 var behavior = Behavior(o, where, "Isolated");
-                return (pieces, _) => Each(pieces, p => SplitBy(p, CharRuns(p, c => char.IsPunctuation(c) || (c < 128 && char.IsSymbol(c)), true), behavior, false));
+                return (pieces, _) => Each(pieces, p => SplitBy(p, CharRuns(p, r => Rune.IsPunctuation(r) || (r.Value < 128 && Rune.IsSymbol(r)), true), behavior, false));
             }
             case "Whitespace":
             {
@@ -94,7 +94,7 @@ public static class HfPipeline
                 return (pieces, _) => Each(pieces, p => SplitBy(p, Matches(words, p), "Removed", true));
             }
             case "WhitespaceSplit":
-                return (pieces, _) => Each(pieces, p => SplitBy(p, CharRuns(p, char.IsWhiteSpace, false), "Removed", false));
+                return (pieces, _) => Each(pieces, p => SplitBy(p, CharRuns(p, Rune.IsWhiteSpace, false), "Removed", false));
             case "Metaspace":
             {
                 string replacement = Str(o, "replacement", where);
@@ -173,14 +173,19 @@ public static class HfPipeline
         return map;
     }
 
-    static List<(int Start, int End)> CharRuns(string text, Func<char, bool> isIn, bool individual)
+    /// <summary>Runs of the characters (code points, as HF sees them: 𝟏 is one digit) for which isIn holds; one run per character when individual.</summary>
+    static List<(int Start, int End)> CharRuns(string text, Func<Rune, bool> isIn, bool individual)
     {
         var runs = new List<(int, int)>();
-        for (int i = 0; i < text.Length; i++)
+        for (int i = 0; i < text.Length;)
         {
-            if (!isIn(text[i])) continue;
-            if (!individual && runs.Count > 0 && runs[^1].Item2 == i) runs[^1] = (runs[^1].Item1, i + 1);
-            else runs.Add((i, i + 1));
+            int width = Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int used) == System.Buffers.OperationStatus.Done ? used : 1;
+            if (isIn(rune))
+            {
+                if (!individual && runs.Count > 0 && runs[^1].Item2 == i) runs[^1] = (runs[^1].Item1, i + width);
+                else runs.Add((i, i + width));
+            }
+            i += width;
         }
         return runs;
     }
