@@ -90,4 +90,58 @@ public sealed class SamplerTests
         Assert.Equal("stop", stopped.FinishReason);
         Assert.Equal(limited.Text[..limited.Text.IndexOf(stop, StringComparison.Ordinal)], stopped.Text);
     }
+
+    [Fact]
+    public void Continuous_batching_samples_what_static_batches_and_the_uncached_model_sample_row_by_row()
+    {
+        using var m = Model();
+        string[] prompts = [.. Enumerable.Range(0, 7).Select(i => $"Prove that {i} + {i} = {2 * i}." [..(8 + 3 * i % 13)])];
+        int[] limits = [9, 1, 3, 12, 2, 6, 4];
+        foreach (var o in new[] { new SamplingOptions { Temperature = 1.0, TopP = 0.9, MaxNewTokens = 12, Seed = 3, RowMaxNewTokens = limits }, new SamplingOptions { Temperature = 0, MaxNewTokens = 12, RowMaxNewTokens = limits } })
+        {
+            var continuous = Sampler.Generate(m, Tok, prompts, o with { BatchSize = 3 });
+            var all = Sampler.Generate(m, Tok, prompts, o);
+            var staticBatches = Sampler.Generate(m, Tok, prompts, o with { BatchSize = 3, Refill = false });
+            var uncached = Sampler.Generate(m, Tok, prompts, o with { BatchSize = 2 }, useCache: false);
+            foreach (var other in new[] { all, staticBatches, uncached })
+                for (int i = 0; i < prompts.Length; i++)
+                {
+                    Assert.Equal(other[i].Tokens, continuous[i].Tokens);
+                    Assert.Equal(other[i].LogProbs.Select(x => Math.Round(x, 4)), continuous[i].LogProbs.Select(x => Math.Round(x, 4)));
+                }
+            for (int i = 0; i < prompts.Length; i++)
+                if (continuous[i].FinishReason == "length") Assert.Equal(limits[i], continuous[i].Tokens.Length);
+                else Assert.True(continuous[i].Tokens.Length < limits[i]);
+        }
+    }
+
+    [Fact]
+    public void A_row_that_ends_gives_its_slot_to_the_next_waiting_prompt()
+    {
+        using var m = Model();
+        string[] prompts = ["a", "b", "c", "d", "e"];
+        int[] limits = [8, 1, 1, 1, 1];
+        var o = new SamplingOptions { Temperature = 0, MaxNewTokens = 8, RowMaxNewTokens = limits, BatchSize = 2 };
+        var done = new List<int>();
+        Sampler.Generate(m, Tok, prompts, o with { OnRowDone = (r, _) => done.Add(r) });
+        // Row 0 decodes its 8 tokens while rows 1–4 pass through the other slot one after another.
+        Assert.Equal([1, 2, 3, 4, 0], done);
+        done.Clear();
+        Sampler.Generate(m, Tok, prompts, o with { Refill = false, OnRowDone = (r, _) => done.Add(r) });
+        // Static batches: rows 2 and 3 wait for row 0.
+        Assert.Equal([1, 0, 2, 3, 4], done);
+    }
+
+    [Fact]
+    public void A_rows_samples_do_not_depend_on_the_rows_beside_it()
+    {
+        using var m = Model();
+        var o = new SamplingOptions { Temperature = 1.0, MaxNewTokens = 10, Seed = 11 };
+        var three = Sampler.Generate(m, Tok, ["abc", "de", "f"], o);
+        var two = Sampler.Generate(m, Tok, ["abc", "de"], o);
+        Assert.Equal(two.Select(s => s.Text), three.Take(2).Select(s => s.Text));
+        var zero = Sampler.Generate(m, Tok, ["abc"], o with { RowMaxNewTokens = [0] }).Single();
+        Assert.Empty(zero.Tokens);
+        Assert.Equal("length", zero.FinishReason);
+    }
 }

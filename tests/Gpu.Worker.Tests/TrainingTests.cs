@@ -110,6 +110,43 @@ public sealed class TrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Packed_sft_batches_give_the_padded_loss_and_gradients_with_fewer_rows()
+    {
+        // Sequences of mixed lengths (the prompt's start token + a prompt + a completion + EOS).
+        var rows = new[] { ("abcde>", "bcdea"), ("a>", "b"), ("ab>", "bc"), ("abcd>", "bcde"), ("e>", "a"), ("abc>", "bcd") }
+            .Select(x => (((ITokenizer)Tok).EncodePrompt(x.Item1), (int[])[.. Tok.Encode(x.Item2), Tok.EosId])).ToList();
+        using var model = Model(6);
+        double LossAndGrads(bool pack, out Dictionary<string, torch.Tensor> grads, out TokenBatch batch)
+        {
+            model.zero_grad();
+            batch = TokenBatch.Build(rows, Tok, 64, torch.CPU, pack);
+            var logits = batch.Logits(model);
+            var loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), batch.Targets.reshape(-1), ignore_index: TokenBatch.Ignore);
+            loss.backward();
+            grads = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
+            return loss.item<float>();
+        }
+        double padded = LossAndGrads(false, out var paddedGrads, out var paddedBatch);
+        double packed = LossAndGrads(true, out var packedGrads, out var packedBatch);
+        Assert.Equal(padded, packed, 5);
+        foreach (var (name, g) in paddedGrads) Assert.True(torch.allclose(g, packedGrads[name], rtol: 1e-4, atol: 1e-6), name);
+        Assert.Equal(paddedBatch.Tokens, packedBatch.Tokens);
+        Assert.Equal(6, paddedBatch.Inputs.shape[0]);
+        Assert.Equal(1, packedBatch.Inputs.shape[0]);     // end to end: 12 + 4 + 6 + 10 + 4 + 8 positions, no padding
+        Assert.Equal(44, packedBatch.Cells);
+        Assert.Equal(72, paddedBatch.Cells);
+
+        // Each packed sequence's logits are the sequence's own, as if alone in its row.
+        using var noGrad = torch.no_grad();
+        var all = packedBatch.Logits(model);
+        foreach (var (start, length) in packedBatch.Packed!)
+        {
+            var alone = model.Forward(packedBatch.Inputs[0].narrow(0, start, length).unsqueeze(0));
+            Assert.True(torch.allclose(alone[0], all[0].narrow(0, start, length), rtol: 1e-4, atol: 1e-5), $"the sequence at {start}");
+        }
+    }
+
+    [Fact]
     public async Task An_interrupted_sft_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does()
     {
         var data = ShiftTask();

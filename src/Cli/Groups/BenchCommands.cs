@@ -138,8 +138,15 @@ public static class BenchCommands
             if (r.GroupSampling is { } g)
                 c.Out.WriteLine($"  GRPO group of {g.Group}, {g.PromptTokens}-token prompt, {g.NewTokens} new tokens each: prefill shared {g.SharedSeconds:F2} s vs. " +
                     $"each row prefilling {g.SeparateSeconds:F2} s ({g.Speedup:F1}x; the prefill and first token alone {g.FirstTokenSpeedup:F1}x)");
+            if (r.ContinuousBatching is { } cb)
+                c.Out.WriteLine($"  {cb.Prompts} demo completions ({cb.MeanNewTokens} tokens on average, up to {cb.MaxNewTokens}), {cb.BatchSize} rows at once: continuous batching " +
+                    $"{cb.ContinuousTokensPerSecond:F0} vs. static batches {cb.StaticTokensPerSecond:F0} tokens/s ({cb.Speedup:F2}x)");
+            if (r.SftPacking is { } sp)
+                c.Out.WriteLine($"  sft on the demo demonstrations, batch {sp.BatchSize}, {sp.Steps} steps: packed {sp.PackedTokensPerSecond:F0} vs. padded {sp.PaddedTokensPerSecond:F0} useful tokens/s " +
+                    $"({sp.Speedup:F2}x; padding was {sp.PaddedShare:P0} of the padded rows)");
             c.Out.WriteLine($"  targets: training >= 35% of matmul (larger): {(r.Targets.TrainingMfuLargerMet ? "met" : "NOT met")}; KV cache >= 5x: {(r.Targets.CacheSpeedupMet ? "met" : "NOT met")}; " +
-                $"shared prefill >= 2x: {(r.Targets.SharedPrefillSpeedupMet ? "met" : "NOT met")}");
+                $"shared prefill >= 2x: {(r.Targets.SharedPrefillSpeedupMet ? "met" : "NOT met")}; continuous batching >= 1.5x: {(r.Targets.ContinuousBatchingSpeedupMet ? "met" : "NOT met")}; " +
+                $"sft packing >= 1.5x: {(r.Targets.SftPackingSpeedupMet ? "met" : "NOT met")}");
             return 0;
         }, quick, steps, newTokens);
     }

@@ -13,6 +13,10 @@ public sealed record WorkerBenchResult
     public required SamplingBench Sampling { get; init; }
     /// <summary>GRPO's sampling: G completions of one prompt, its prefill shared vs. each row prefilling it.</summary>
     public GroupSamplingBench? GroupSampling { get; init; }
+    /// <summary>Sampling the demo's completion lengths: continuous batching vs. static batches.</summary>
+    public ContinuousBatchingBench? ContinuousBatching { get; init; }
+    /// <summary>The demo bootstrap's sft on its demonstrations: packed rows vs. padded rows.</summary>
+    public SftPackingBench? SftPacking { get; init; }
     public required WorkerBenchTargets Targets { get; init; }
 }
 
@@ -25,8 +29,16 @@ public sealed record SamplingBench(string Config, int PromptTokens, int NewToken
 public sealed record GroupSamplingBench(string Config, int Group, int PromptTokens, int NewTokens, double SharedSeconds, double SeparateSeconds, double Speedup,
     double SharedFirstTokenSeconds, double SeparateFirstTokenSeconds, double FirstTokenSpeedup);
 
+public sealed record ContinuousBatchingBench(string Config, int Prompts, int BatchSize, int MeanNewTokens, int MaxNewTokens, double ContinuousTokensPerSecond, double StaticTokensPerSecond, double Speedup);
+
+public sealed record SftPackingBench(string Config, int BatchSize, int Steps, double PaddedShare, double PackedTokensPerSecond, double PaddedTokensPerSecond, double Speedup);
+
 public sealed record WorkerBenchTargets
 {
+    public double ContinuousBatchingSpeedup { get; init; }
+    public bool ContinuousBatchingSpeedupMet { get; init; }
+    public double SftPackingSpeedup { get; init; }
+    public bool SftPackingSpeedupMet { get; init; }
     public double SharedPrefillSpeedup { get; init; }
     public bool SharedPrefillSpeedupMet { get; init; }
     public double TrainingMfuLarger { get; init; }

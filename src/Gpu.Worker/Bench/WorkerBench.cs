@@ -50,6 +50,8 @@ public static class WorkerBench
         var sampling = Sample("demo", demo, newTokens, o.Quick ? 2 : 8, device);
         progress("group sampling demo (G = 8)");
         var group = GroupSample("demo", demo, group: 8, promptTokens: o.Quick ? 64 : 700, newTokens: o.Quick ? 4 : o.GroupNewTokens, device);
+        progress("the demo bootstrap: continuous batching and sft packing on the demo's demonstrations");
+        var (continuous, packing) = DemoWorkloads(o.Quick, device);
         return new WorkerBenchResult
         {
             Device = matmul.Device,
@@ -58,8 +60,14 @@ public static class WorkerBench
             Training = training,
             Sampling = sampling,
             GroupSampling = group,
+            ContinuousBatching = continuous,
+            SftPacking = packing,
             Targets = new WorkerBenchTargets
             {
+                ContinuousBatchingSpeedup = 1.5,
+                ContinuousBatchingSpeedupMet = continuous.Speedup >= 1.5,
+                SftPackingSpeedup = 1.5,
+                SftPackingSpeedupMet = packing.Speedup >= 1.5,
                 SharedPrefillSpeedup = 2.0,
                 SharedPrefillSpeedupMet = group.Speedup >= 2,
                 TrainingMfuLarger = 0.35,
@@ -171,6 +179,68 @@ public static class WorkerBench
         double separateFirst = Seconds(false, 1), sharedFirst = Seconds(true, 1);
         return new GroupSamplingBench(name, group, ((ITokenizer)tok).EncodePrompt(prompt).Length, newTokens, Math.Round(shared, 3), Math.Round(separate, 3), Math.Round(separate / shared, 2),
             Math.Round(sharedFirst, 3), Math.Round(separateFirst, 3), Math.Round(separateFirst / sharedFirst, 2));
+    }
+
+    /// <summary>
+    /// The demo lap's bootstrap model and tokenizer (LapDefaults, words) on the lap's demonstrations: sampling their
+    /// completions' lengths (each row stops where its demonstration's completion ends: an untrained model rarely
+    /// emits EOS) with continuous batching vs. static batches of the sample job's size; and sft steps of the lap's
+    /// batch size packed vs. padded, in useful (non-padding) tokens per second.
+    /// </summary>
+    static (ContinuousBatchingBench, SftPackingBench) DemoWorkloads(bool quick, Device device)
+    {
+        var lap = new Core.Laps.LapSpec();
+        var demo = lap.Demo.ToDatasetOptions();
+        var rows = Core.Demo.DemoDatasets.Demonstrations(demo).ToList();
+        var order = Enumerable.Range(0, rows.Count).ToArray();
+        new Random(17).Shuffle(order);
+        var config = Core.Laps.LapDefaults.BootstrapConfig;
+        if (quick) config = config with { HiddenSize = 32, Layers = 1, IntermediateSize = 64 };
+        var init = new ModelInit { Config = config, Tokenizer = "words", Seed = 5 };
+        torch.manual_seed(5);
+        var (model, tok) = ModelArtifacts.Create(init, rows.SelectMany(r => new[] { r.Prompt, r.Completion }));
+        using var _ = model;
+        model.to(device);
+
+        // Sampling: the sample job's batch size (16) over the demonstrations' prompts, each to its completion's length.
+        model.eval();
+        var picked = order.Take(quick ? 8 : 96).Select(i => rows[i]).ToList();
+        var limits = picked.Select(r => tok.Encode(r.Completion).Length + 1).ToList();
+        int batch = quick ? 4 : 16;
+        var o = new SamplingOptions { Temperature = 1.0, MaxNewTokens = limits.Max(), Seed = 3, BatchSize = batch, RowMaxNewTokens = limits };
+        var prompts = picked.Select(r => r.Prompt).ToList();
+        double Rate(bool refill)
+        {
+            var sw = Stopwatch.StartNew();
+            var samples = Sampler.Generate(model, tok, prompts, o with { Refill = refill });
+            Sync(device);
+            return samples.Sum(x => x.Tokens.Length + (x.EndedWithEos ? 1 : 0)) / sw.Elapsed.TotalSeconds;
+        }
+        Rate(true);   // warm-up
+        double staticRate = Rate(false), continuousRate = Rate(true);
+        var continuous = new ContinuousBatchingBench("bootstrap", prompts.Count, batch, (int)limits.Average(), limits.Max(),
+            Math.Round(continuousRate, 1), Math.Round(staticRate, 1), Math.Round(continuousRate / staticRate, 2));
+
+        // Sft: the lap's options (batch 8, its sequence limit) on the demonstrations, same steps both ways.
+        model.train();
+        var examples = rows.Select(r => new SftExample(r.Prompt, r.Completion, r.Kind)).ToList();
+        int steps = quick ? 2 : 40;
+        var options = Core.Laps.LapDefaults.BootstrapOptions with { Steps = steps, WarmupSteps = 1, CurriculumSteps = 0, CurriculumKinds = [], EvalEvery = steps, CheckpointEvery = steps, Seed = 1 };
+        (double Rate, double PaddedShare) Train(bool pack)
+        {
+            using var sft = new SftTrainer(model, tok, examples, [], options with { Pack = pack });
+            sft.Run();   // warm-up pass of its own: the same steps, discarded
+            var sw = Stopwatch.StartNew();
+            using var timed = new SftTrainer(model, tok, examples, [], options with { Pack = pack });
+            timed.Run();
+            Sync(device);
+            return (timed.TokensSeen / sw.Elapsed.TotalSeconds, 1 - (double)timed.TokensSeen / timed.CellsComputed);
+        }
+        var padded = Train(false);
+        var packed = Train(true);
+        var packing = new SftPackingBench("bootstrap", options.BatchSize, steps, Math.Round(padded.PaddedShare, 3),
+            Math.Round(packed.Rate, 1), Math.Round(padded.Rate, 1), Math.Round(packed.Rate / padded.Rate, 2));
+        return (continuous, packing);
     }
 
     static void Sync(Device device)

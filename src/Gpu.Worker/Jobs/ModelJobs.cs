@@ -281,27 +281,32 @@ public sealed class SampleJob : IGpuJobHandler
             var sw = Stopwatch.StartNew();
             long tokens = 0;
             int stopped = 0;
-            for (int i = 0; i < items.Count; i += p.BatchSize)
+            // Continuous batching over all items: BatchSize rows decode at once, an ended row's slot takes the next
+            // waiting item; each item's randomness is its own (seed, item index).
+            int done = 0;
+            long sampled = 0;
+            var samples = Sampler.Generate(model, tok, items.Select(b => b.Prompt).ToList(), new SamplingOptions
             {
-                ct.ThrowIfCancellationRequested();
-                var batch = items.Skip(i).Take(p.BatchSize).ToList();
-                var samples = Sampler.Generate(model, tok, batch.Select(b => b.Prompt).ToList(), new SamplingOptions
+                MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, StopStrings = p.StopStrings,
+                Seed = p.Seed, BatchSize = p.BatchSize,
+                OnRowDone = (_, n) =>
                 {
-                    MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, StopStrings = p.StopStrings,
-                    Seed = p.Seed * 1_000_003 + i,
-                });
-                for (int k = 0; k < batch.Count; k++)
+                    ct.ThrowIfCancellationRequested();
+                    sampled += n;
+                    if (++done % p.BatchSize == 0 || done == items.Count)
+                        context.ReportProgress(new GpuJobProgress { Done = done, Total = items.Count, TokensPerSecond = Math.Round(sampled / sw.Elapsed.TotalSeconds, 1) });
+                },
+            });
+            for (int k = 0; k < items.Count; k++)
+            {
+                var s = samples[k];
+                tokens += s.Tokens.Length;
+                if (s.FinishReason == "stop") stopped++;
+                sb.Append(Json.Serialize(new
                 {
-                    var s = samples[k];
-                    tokens += s.Tokens.Length;
-                    if (s.FinishReason == "stop") stopped++;
-                    sb.Append(Json.Serialize(new
-                    {
-                        id = batch[k].Id, index = batch[k].Index, prompt = batch[k].Prompt, completion = s.Text,
-                        finishReason = s.FinishReason, tokens = s.Tokens.Length, logProbs = s.LogProbs.Select(x => Math.Round(x, 5)),
-                    })).Append('\n');
-                }
-                context.ReportProgress(new GpuJobProgress { Done = Math.Min(i + p.BatchSize, items.Count), Total = items.Count, TokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });
+                    id = items[k].Id, index = items[k].Index, prompt = items[k].Prompt, completion = s.Text,
+                    finishReason = s.FinishReason, tokens = s.Tokens.Length, logProbs = s.LogProbs.Select(x => Math.Round(x, 5)),
+                })).Append('\n');
             }
             await context.Output.AddTextAsync(OutputFile, sb.ToString(), ct);
             return JsonSerializer.SerializeToElement(new

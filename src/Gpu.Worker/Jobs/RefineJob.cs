@@ -54,24 +54,21 @@ public sealed class RefineJob : IGpuJobHandler
             var active = Enumerable.Range(0, problems.Count).ToList();
             for (int iteration = 1; iteration <= p.MaxIterations && active.Count > 0; iteration++)
             {
-                for (int b = 0; b < active.Count; b += p.BatchSize)
+                ct.ThrowIfCancellationRequested();
+                var prompts = active.Select(i => iteration == 1
+                    ? Prompts.RenderGeneration(problems[i].Problem, set.Generation)
+                    : Prompts.RenderRefinement(problems[i].Problem, attempts[i].TakeLast(p.Candidates).Select(Candidate), set)).ToList();
+                var samples = Sampler.Generate(model, tok, prompts, new SamplingOptions
                 {
-                    ct.ThrowIfCancellationRequested();
-                    var batch = active.Skip(b).Take(p.BatchSize).ToList();
-                    var prompts = batch.Select(i => iteration == 1
-                        ? Prompts.RenderGeneration(problems[i].Problem, set.Generation)
-                        : Prompts.RenderRefinement(problems[i].Problem, attempts[i].TakeLast(p.Candidates).Select(Candidate), set)).ToList();
-                    var samples = Sampler.Generate(model, tok, prompts, new SamplingOptions
-                    {
-                        MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, Seed = p.Seed * 1_000_003 + iteration * 10_007 + b,
-                    });
-                    for (int k = 0; k < batch.Count; k++)
-                    {
-                        var s = samples[k];
-                        tokens += s.Tokens.Length;
-                        var parse = Parsers.Generation(s.Text, s.FinishReason);
-                        attempts[batch[k]].Add((new RefinementAttempt { Iteration = iteration, Completion = s.Text, FinishReason = s.FinishReason, SelfScore = parse.FormatOk ? parse.SelfScore : null }, parse));
-                    }
+                    MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, Seed = p.Seed * 1_000_003 + iteration * 10_007,
+                    BatchSize = p.BatchSize, OnRowDone = (_, _) => ct.ThrowIfCancellationRequested(),
+                });
+                for (int k = 0; k < active.Count; k++)
+                {
+                    var s = samples[k];
+                    tokens += s.Tokens.Length;
+                    var parse = Parsers.Generation(s.Text, s.FinishReason);
+                    attempts[active[k]].Add((new RefinementAttempt { Iteration = iteration, Completion = s.Text, FinishReason = s.FinishReason, SelfScore = parse.FormatOk ? parse.SelfScore : null }, parse));
                 }
                 active = active.Where(i => attempts[i][^1].Attempt.SelfScore is not >= 1).ToList();
                 context.ReportProgress(new GpuJobProgress { Iteration = iteration, StillRefining = active.Count, Trajectories = problems.Count, TokensPerSecond = Math.Round(tokens / sw.Elapsed.TotalSeconds, 1) });

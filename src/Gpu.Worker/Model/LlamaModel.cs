@@ -5,11 +5,21 @@ using static TorchSharp.torch;
 
 namespace MathV2.Gpu.Worker.Model;
 
+/// <summary>Where attention layers keep the keys and values of earlier positions.</summary>
+public interface IKvCache
+{
+    /// <summary>Positions already cached before this forward pass (where new positions continue, for a cache whose rows are aligned).</summary>
+    long Length { get; }
+
+    /// <summary>Stores a layer's new keys and values [batch, kv heads, new, head dim]; returns all it attends over.</summary>
+    (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v);
+}
+
 /// <summary>
 /// Keys and values of earlier positions, per layer, for incremental decoding. With a capacity, buffers are allocated
 /// once and each step writes into them (no copy of the whole cache per token); without one, steps concatenate.
 /// </summary>
-public sealed class KvCache(int layers, long capacity = 0) : IDisposable
+public sealed class KvCache(int layers, long capacity = 0) : IKvCache, IDisposable
 {
     readonly Tensor?[] _keys = new Tensor?[layers], _values = new Tensor?[layers];
     readonly long[] _lengths = new long[layers];
@@ -17,7 +27,11 @@ public sealed class KvCache(int layers, long capacity = 0) : IDisposable
     /// <summary>Positions already cached.</summary>
     public long Length => _lengths[0];
 
-    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
+    /// <summary>A layer's cached keys and values (the filled part).</summary>
+    internal (Tensor K, Tensor V) Layer(int layer) =>
+        (_keys[layer]!.narrow(2, 0, _lengths[layer]), _values[layer]!.narrow(2, 0, _lengths[layer]));
+
+    public (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {
         long s = k.shape[2], len = _lengths[layer];
         if (capacity > 0 && len + s <= capacity)
@@ -44,8 +58,8 @@ public sealed class KvCache(int layers, long capacity = 0) : IDisposable
             fk.Dispose(); fv.Dispose();
         }
         var (oldK, oldV) = (_keys[layer], _values[layer]);
-        _keys[layer] = oldK is null ? k.detach().MoveToOuterDisposeScope() : torch.cat([oldK, k.detach()], 2).MoveToOuterDisposeScope();
-        _values[layer] = oldV is null ? v.detach().MoveToOuterDisposeScope() : torch.cat([oldV, v.detach()], 2).MoveToOuterDisposeScope();
+        _keys[layer] = (oldK is null ? k.detach() : torch.cat([oldK, k.detach()], 2)).DetachFromDisposeScope();
+        _values[layer] = (oldV is null ? v.detach() : torch.cat([oldV, v.detach()], 2)).DetachFromDisposeScope();
         if (oldK is not null) { oldK.Dispose(); oldV!.Dispose(); }
         _lengths[layer] = len + s;
         return (_keys[layer]!, _values[layer]!);
@@ -66,6 +80,81 @@ public sealed class KvCache(int layers, long capacity = 0) : IDisposable
                 _keys[layer] = k.index_select(0, rows).DetachFromDisposeScope();
                 _values[layer] = v.index_select(0, rows).DetachFromDisposeScope();
             }
+            k.Dispose();
+            v.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _keys.Concat(_values)) t?.Dispose();
+    }
+}
+
+/// <summary>
+/// Continuous batching's cache: a fixed number of slots, each holding one sequence of its own length. A decode step
+/// feeds one token per slot and writes its keys and values at that slot's own position (<see cref="Positions"/>);
+/// attention covers the first <see cref="Span"/> positions, the caller's mask hiding each slot's unused tail. A slot
+/// is (re)filled from a prefill cache row (<see cref="Load"/>) when a sequence ends and another waits.
+/// </summary>
+public sealed class SlotKvCache(int layers, long capacity) : IKvCache, IDisposable
+{
+    Tensor?[] _keys = new Tensor?[layers], _values = new Tensor?[layers];
+
+    public long Capacity => capacity;
+    /// <summary>Slots (rows) of the cache.</summary>
+    public long Slots => _keys[0]?.shape[0] ?? 0;
+    /// <summary>The write position of each slot in the next decode step ([slots] int64).</summary>
+    public Tensor? Positions { get; set; }
+    /// <summary>Positions the next decode step attends over (the longest slot's length after the step).</summary>
+    public long Span { get; set; }
+    /// <summary>Not meaningful for slots of different lengths: positions come from <see cref="Positions"/>.</summary>
+    public long Length => 0;
+
+    void Allocate(int layer, long slots, Tensor like)
+    {
+        if (_keys[layer] is not null) return;
+        _keys[layer] = torch.zeros([slots, like.shape[1], capacity, like.shape[3]], dtype: like.dtype, device: like.device).DetachFromDisposeScope();
+        _values[layer] = torch.zeros([slots, like.shape[1], capacity, like.shape[3]], dtype: like.dtype, device: like.device).DetachFromDisposeScope();
+    }
+
+    /// <summary>Copies the first length positions of a prefill cache's row into a slot (each layer).</summary>
+    public void Load(long slot, long slots, KvCache prefill, long row, long from, long length)
+    {
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        for (int layer = 0; layer < _keys.Length; layer++)
+        {
+            var (k, v) = prefill.Layer(layer);
+            Allocate(layer, slots, k);
+            _keys[layer]![slot].narrow(1, 0, length).copy_(k[row].narrow(1, from, length));
+            _values[layer]![slot].narrow(1, 0, length).copy_(v[row].narrow(1, from, length));
+        }
+    }
+
+    public (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
+    {
+        if (Positions is null || k.shape[2] != 1) throw new InvalidOperationException("a slot cache takes one token per slot, at Positions");
+        var (keys, values) = (_keys[layer]!, _values[layer]!);
+        using (torch.no_grad())
+        {
+            var at = Positions.view(-1, 1, 1, 1).expand(k.shape[0], k.shape[1], 1, k.shape[3]);
+            keys.scatter_(2, at, k.detach());
+            values.scatter_(2, at, v.detach());
+        }
+        return (keys.narrow(2, 0, Span), values.narrow(2, 0, Span));
+    }
+
+    /// <summary>Keeps only the given slots, in that order (sequences that ended and have no successor leave the batch).</summary>
+    public void Keep(Tensor slots)
+    {
+        using var noGrad = torch.no_grad();
+        for (int layer = 0; layer < _keys.Length; layer++)
+        {
+            if (_keys[layer] is null) continue;
+            var (k, v) = (_keys[layer]!, _values[layer]!);
+            _keys[layer] = k.index_select(0, slots).DetachFromDisposeScope();
+            _values[layer] = v.index_select(0, slots).DetachFromDisposeScope();
             k.Dispose();
             v.Dispose();
         }
@@ -127,8 +216,10 @@ public sealed class LlamaAttention : nn.Module
 
     /// <param name="x">[batch, seq, hidden]</param>
     /// <param name="cos">[batch, 1, seq, head_dim] for the query positions (sin likewise)</param>
-    /// <param name="mask">additive [batch, 1, (heads / kv heads) · seq, total] mask (0 or -inf), the causal mask tiled per query group</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    /// <param name="mask">additive [batch, 1, (heads / kv heads) · seq, total] mask (0 or -inf), the causal mask tiled
+    /// per query group; null: causal attention within the row, or within each of its packed sequences</param>
+    /// <param name="packed">the (start, length) of each sequence packed into the row (batch 1), with mask null</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, IKvCache? cache, int layer, IReadOnlyList<(long Start, long Length)>? packed = null)
     {
         long b = x.shape[0], s = x.shape[1];
         int h = _c.Heads, kvh = _c.KvHeads, d = _c.HeadDim;
@@ -141,6 +232,15 @@ public sealed class LlamaAttention : nn.Module
         q = q * cos + RotateHalf(q) * sin;
         k = k * cos + RotateHalf(k) * sin;
         if (cache != null) (k, v) = cache.Append(layer, k, v);
+        if (mask is null)
+        {
+            // Causal attention by the fused kernel (no mask materialized): K/V repeated per query head.
+            if (h > kvh) (k, v) = (k.repeat_interleave(h / kvh, 1), v.repeat_interleave(h / kvh, 1));
+            var attended = packed is null
+                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
+                : torch.cat(packed.Select(p => nn.functional.scaled_dot_product_attention(q.narrow(2, p.Start, p.Length), k.narrow(2, p.Start, p.Length), v.narrow(2, p.Start, p.Length), is_casual: true)).ToArray(), 2);
+            return o_proj.forward(attended.transpose(1, 2).reshape(b, s, h * d));
+        }
         // Grouped-query attention without copying K/V per head: the query heads of one KV head are stacked along
         // the sequence axis (head i uses KV head i / (h / kvh), as repeat_interleave would), one fused SDPA call.
         var qg = q.reshape(b, kvh, h / kvh * s, d);
@@ -188,9 +288,9 @@ public sealed class LlamaDecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, IKvCache? cache, int layer, IReadOnlyList<(long Start, long Length)>? packed = null)
     {
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer, packed);
         return h + mlp.forward(post_attention_layernorm.forward(h));
     }
 }
@@ -245,18 +345,37 @@ public sealed class LlamaForCausalLM : nn.Module
         Tensor positions;
         if (attentionMask is null) positions = torch.arange(past, total, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, s);
         else positions = (attentionMask.to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0)[TensorIndex.Colon, TensorIndex.Slice(past, total)];
-        var (cos, sin) = Rotary(positions, device);
+        // Without a cache or padding, causal attention needs no mask (the fused kernel applies it).
+        var mask = cache is null && attentionMask is null ? null : CausalMask(b, s, past, attentionMask, DType, device);
+        return Forward(inputIds, positions, mask, cache, lastOnly).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Logits for token ids [batch, seq] at the given rotary positions [batch, seq], attending as the additive mask
+    /// [batch, 1, seq, attended] says (0 or -inf; attended = what the cache returns, or seq without one), or, with
+    /// mask null, causally within the row or within each sequence packed into it (packed: their starts and lengths,
+    /// batch 1): the forms continuous batching (<see cref="SlotKvCache"/>) and packed training use.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? mask, IKvCache? cache, bool lastOnly = false, IReadOnlyList<(long Start, long Length)>? packed = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        long s = inputIds.shape[1];
+        if (packed is not null && (inputIds.shape[0] != 1 || mask is not null || cache is not null || packed.Sum(p => p.Length) != s))
+            throw new ArgumentException("packed sequences fill one row, without a mask or cache");
+        var (cos, sin) = Rotary(positions, inputIds.device);
         var x = model.embed_tokens.forward(inputIds);
-        var mask = CausalMask(b, s, past, attentionMask, x.dtype, device);
         int groups = Config.Heads / Config.KvHeads;
-        if (groups > 1) mask = mask.repeat(1, 1, groups, 1);
+        if (groups > 1 && mask is not null) mask = mask.repeat(1, 1, groups, 1);
         for (int i = 0; i < model.layers.Count; i++)
-            x = model.layers[i].Forward(x, cos, sin, mask, cache, i);
+            x = model.layers[i].Forward(x, cos, sin, mask, cache, i, packed);
         if (lastOnly && s > 1) x = x.narrow(1, s - 1, 1);
         x = model.norm.forward(x);
         var logits = lm_head is null ? torch.matmul(x, model.embed_tokens.weight!.t()) : lm_head.forward(x);
         return logits.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The dtype of the model's activations (its embedding's).</summary>
+    public ScalarType DType => model.embed_tokens.weight!.dtype;
 
     Tensor? _invFreq;
 

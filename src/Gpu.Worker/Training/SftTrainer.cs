@@ -10,7 +10,11 @@ namespace MathV2.Gpu.Worker.Training;
 /// <param name="Kind">The demonstration's kind (what a curriculum selects by).</param>
 public sealed record SftExample(string Prompt, string Completion, string Kind = "");
 
-/// <summary>Right-padded token batches for causal LM training: inputs, next-token targets, and a mask of completion targets.</summary>
+/// <summary>
+/// Token batches for causal LM training: inputs, next-token targets, and a mask of completion targets. Rows are
+/// right-padded sequences, or, packed, one row of all the sequences end to end (no padding), each attending only
+/// within itself at its own positions (<see cref="Packed"/>, <see cref="Positions"/>).
+/// </summary>
 public sealed class TokenBatch : IDisposable
 {
     public const long Ignore = -100;
@@ -20,10 +24,17 @@ public sealed class TokenBatch : IDisposable
     public required Tensor Targets { get; init; }
     /// <summary>1 where the target is a completion token.</summary>
     public required Tensor Mask { get; init; }
+    /// <summary>Packed: each position's index within its own sequence.</summary>
+    public Tensor? Positions { get; init; }
+    /// <summary>Packed: each sequence's start and length in the row.</summary>
+    public IReadOnlyList<(long Start, long Length)>? Packed { get; init; }
+    /// <summary>Tokens of the sequences (what the loss reads), without padding.</summary>
     public long Tokens { get; init; }
+    /// <summary>Positions computed, padding included (rows × width).</summary>
+    public long Cells { get; init; }
 
     /// <summary>Sequences are prompt (its start token included, <see cref="ITokenizer.EncodePrompt"/>) + completion; longer than maxLen + 1 tokens, the end is cut.</summary>
-    public static TokenBatch Build(IReadOnlyList<(int[] Prompt, int[] Completion)> rows, ITokenizer tok, int maxLen, Device device)
+    public static TokenBatch Build(IReadOnlyList<(int[] Prompt, int[] Completion)> rows, ITokenizer tok, int maxLen, Device device, bool pack = false)
     {
         var seqs = rows.Select(r =>
         {
@@ -31,34 +42,51 @@ public sealed class TokenBatch : IDisposable
             int promptLen = r.Prompt.Length;
             if (s.Length > maxLen + 1) s = s[..(maxLen + 1)];
             return (Seq: s, PromptLen: promptLen);
-        }).ToList();
-        int width = Math.Max(1, seqs.Max(s => s.Seq.Length - 1));
-        var inputs = new long[rows.Count * width];
-        var targets = new long[rows.Count * width];
-        var mask = new float[rows.Count * width];
+        }).Where(s => s.Seq.Length > 1 || !pack).ToList();
+        if (seqs.Count == 0) throw new ArgumentException("a batch needs a sequence of at least two tokens");
+        // Each row's sequences: one per row, or all of them end to end in one row.
+        int n = pack ? 1 : seqs.Count;
+        int width = pack ? seqs.Sum(s => s.Seq.Length - 1) : Math.Max(1, seqs.Max(s => s.Seq.Length - 1));
+        var inputs = new long[n * width];
+        var targets = new long[n * width];
+        var mask = new float[n * width];
+        var positions = new long[n * width];
+        var packed = new List<(long Start, long Length)>();
         Array.Fill(inputs, tok.PadId);
         Array.Fill(targets, Ignore);
         long tokens = 0;
+        int at = 0;
         for (int r = 0; r < seqs.Count; r++)
         {
             var (s, promptLen) = seqs[r];
+            int start = pack ? at : r * width;
             for (int i = 0; i < s.Length - 1; i++)
             {
-                inputs[r * width + i] = s[i];
-                if (i + 1 >= promptLen) { targets[r * width + i] = s[i + 1]; mask[r * width + i] = 1; }
+                inputs[start + i] = s[i];
+                positions[start + i] = i;
+                if (i + 1 >= promptLen) { targets[start + i] = s[i + 1]; mask[start + i] = 1; }
             }
+            if (pack) packed.Add((at, s.Length - 1));
+            at += s.Length - 1;
             tokens += s.Length;
         }
         return new TokenBatch
         {
-            Inputs = torch.tensor(inputs, [rows.Count, width], device: device),
-            Targets = torch.tensor(targets, [rows.Count, width], device: device),
-            Mask = torch.tensor(mask, [rows.Count, width], device: device),
+            Inputs = torch.tensor(inputs, [n, width], device: device),
+            Targets = torch.tensor(targets, [n, width], device: device),
+            Mask = torch.tensor(mask, [n, width], device: device),
+            Positions = pack ? torch.tensor(positions, [n, width], device: device) : null,
+            Packed = pack ? packed : null,
             Tokens = tokens,
+            Cells = (long)n * width,
         };
     }
 
-    public void Dispose() { Inputs.Dispose(); Targets.Dispose(); Mask.Dispose(); }
+    /// <summary>Logits [rows, width, vocab] of the batch's inputs: packed sequences attend within themselves.</summary>
+    public Tensor Logits(LlamaForCausalLM model) =>
+        Packed is null ? model.Forward(Inputs) : model.Forward(Inputs, Positions!, null, null, packed: Packed);
+
+    public void Dispose() { Inputs.Dispose(); Targets.Dispose(); Mask.Dispose(); Positions?.Dispose(); }
 }
 
 /// <summary>
@@ -84,6 +112,10 @@ public sealed class SftTrainer : Trainer
             throw new ArgumentException($"sft: curriculumKinds [{string.Join(", ", options.CurriculumKinds)}] match no training example (kinds: {string.Join(", ", train.Select(e => e.Kind).Distinct())})");
     }
 
+    /// <summary>Training tokens this trainer's steps read (padding not counted), and positions they computed (padding counted).</summary>
+    public long TokensSeen { get; private set; }
+    public long CellsComputed { get; private set; }
+
     (int[], int[]) Encode(SftExample e) => (_tok.EncodePrompt(e.Prompt), [.. _tok.Encode(e.Completion), _tok.EosId]);
 
     protected override StepMetrics TrainStep(int step, double lr)
@@ -96,11 +128,13 @@ public sealed class SftTrainer : Trainer
         {
             using var scope = torch.NewDisposeScope();
             var rows = Batch(step, micro).Select(i => _train[i]).ToList();
-            using var batch = TokenBatch.Build(rows, _tok, Options.MaxSeqLen, Device);
+            using var batch = TokenBatch.Build(rows, _tok, Options.MaxSeqLen, Device, Options.Pack);
             var l = Loss(batch);
             (l / Options.GradAccum).backward();
             loss += l.item<float>() / Options.GradAccum;
             tokens += batch.Tokens;
+            TokensSeen += batch.Tokens;
+            CellsComputed += batch.Cells;
         }
         double norm = ClipAndNorm();
         Optimizer.Step(lr);
@@ -118,7 +152,7 @@ public sealed class SftTrainer : Trainer
 
     Tensor Loss(TokenBatch b)
     {
-        var logits = Model.Forward(b.Inputs);
+        var logits = b.Logits(Model);
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), b.Targets.reshape(-1), ignore_index: TokenBatch.Ignore);
     }
 
@@ -131,7 +165,7 @@ public sealed class SftTrainer : Trainer
         for (int i = 0; i < _eval.Count; i += Options.BatchSize)
         {
             using var scope = torch.NewDisposeScope();
-            using var batch = TokenBatch.Build(_eval.Skip(i).Take(Options.BatchSize).ToList(), _tok, Options.MaxSeqLen, Device);
+            using var batch = TokenBatch.Build(_eval.Skip(i).Take(Options.BatchSize).ToList(), _tok, Options.MaxSeqLen, Device, Options.Pack);
             double n = batch.Mask.sum().item<float>();
             sum += Loss(batch).item<float>() * n;
             count += n;

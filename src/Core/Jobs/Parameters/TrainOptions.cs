@@ -19,6 +19,11 @@ public record TrainOptions
     public int GradAccum { get; init; } = 1;
     /// <summary>Sequences per micro-batch.</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>
+    /// sft: a micro-batch's sequences are packed into as few rows as fit the longest of them (first fit, longest
+    /// first), each attending only within itself with its own positions: the same loss without computing padding.
+    /// </summary>
+    public bool Pack { get; init; } = true;
     /// <summary>Longer sequences are cut (prompt kept first).</summary>
     public int MaxSeqLen { get; init; } = 512;
     /// <summary>A resumable checkpoint every K steps (and at the end).</summary>
