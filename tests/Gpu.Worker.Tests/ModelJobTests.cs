@@ -124,6 +124,19 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.All(grpoMetrics, m => Assert.True(m.TryGetProperty("meanReward", out _) && m.TryGetProperty("kl", out _) && m.TryGetProperty("clipFraction", out _)));
         var lineage = (await Artifacts.GetLineageAsync(grpo.ResultArtifactId!))!;
         Assert.Equal(new[] { data, model.Id, grpoData }.Order(), lineage.Ancestors.Select(a => a.Id).Order());
+        Assert.Equal(model.Id, grpo.Summary!.Value.GetProperty("reference").GetString());
+
+        // Without a KL term no reference is loaded; with activation checkpointing and 8-bit moments it trains the same way.
+        var lean = await Run(Spec(GpuJobKinds.Grpo, new
+        {
+            policy = model.Id, reward = new { kind = "suffix", text = "!" }, dataset = new { artifact = grpoData, file = "rl.jsonl" },
+            options = new { steps = 2, groupSize = 4, promptsPerStep = 2, maxNewTokens = 4, batchSize = 8, learningRate = 1e-3, klCoef = 0, gradientCheckpointing = true, moments = "8bit" },
+        }, model.Id, grpoData));
+        Assert.True(lean.Status == GpuJobStatus.Succeeded, lean.Error);
+        Assert.StartsWith("none", lean.Summary!.Value.GetProperty("reference").GetString());
+        var leanMetrics = (await Text(lean.ResultArtifactId!, "metrics.jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(2, leanMetrics.Count);
+        Assert.All(leanMetrics, m => Assert.False(m.TryGetProperty("kl", out _)));
     }
 
     [Fact]

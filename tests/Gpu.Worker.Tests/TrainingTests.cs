@@ -89,14 +89,16 @@ public sealed class TrainingTests(ITestOutputHelper output)
         Assert.False(torch.allclose(ours, w0));
     }
 
-    [Fact]
-    public void Sft_teaches_a_tiny_model_the_shift_task_on_held_out_words()
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("8bit")]
+    public void Sft_teaches_a_tiny_model_the_shift_task_on_held_out_words(string moments)
     {
         var all = ShiftTask();
         var eval = all.Where((_, i) => i % 5 == 0).ToList();
         var train = all.Where((_, i) => i % 5 != 0).ToList();
         using var model = Model(1);
-        var o = new TrainOptions { Steps = 300, LearningRate = 3e-3, WarmupSteps = 20, BatchSize = 16, GradAccum = 2, EvalEvery = 50, Seed = 7 };
+        var o = new TrainOptions { Steps = 300, LearningRate = 3e-3, WarmupSteps = 20, BatchSize = 16, GradAccum = 2, EvalEvery = 50, Seed = 7, Moments = moments };
         using var trainer = new SftTrainer(model, Tok, train, eval, o);
         double before = trainer.Evaluate()!.Value;
         trainer.Run();
@@ -146,11 +148,42 @@ public sealed class TrainingTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public async Task An_interrupted_sft_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does()
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Activation_checkpointing_gives_the_loss_and_gradients_of_a_plain_backward(bool pack, bool tied)
+    {
+        var rows = new[] { ("abcde>", "bcdea"), ("a>", "b"), ("abcd>", "bcde"), ("abc>", "bcd") }
+            .Select(x => (((ITokenizer)Tok).EncodePrompt(x.Item1), (int[])[.. Tok.Encode(x.Item2), Tok.EosId])).ToList();
+        torch.manual_seed(8);
+        using var model = new LlamaForCausalLM(new LlamaConfig { HiddenSize = 32, Layers = 3, Heads = 4, KvHeadsOrNull = 2, IntermediateSize = 64, VocabSize = Tok.VocabSize, MaxPositions = 64, TieEmbeddings = tied });
+        using var batch = TokenBatch.Build(rows, Tok, 64, torch.CPU, pack);
+        (double Loss, Dictionary<string, torch.Tensor> Grads) Run(bool checkpoint)
+        {
+            model.zero_grad();
+            var loss = model.Backward(batch.Inputs, logits => torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), batch.Targets.reshape(-1), ignore_index: TokenBatch.Ignore),
+                checkpoint, batch.Positions, batch.Packed);
+            return (loss.item<float>(), model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()));
+        }
+        var plain = Run(false);
+        var checkpointed = Run(true);
+        Assert.Equal(plain.Loss, checkpointed.Loss, 6);
+        Assert.Equal(plain.Grads.Keys, checkpointed.Grads.Keys);
+        foreach (var (name, g) in plain.Grads)
+        {
+            Assert.True(g.abs().sum().item<float>() > 0, $"{name} has a gradient");
+            Assert.True(torch.allclose(g, checkpointed.Grads[name], rtol: 1e-4, atol: 1e-6), name);
+        }
+    }
+
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("8bit")]
+    public async Task An_interrupted_sft_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does(string moments)
     {
         var data = ShiftTask();
-        var o = new TrainOptions { Steps = 12, CheckpointEvery = 5, BatchSize = 8, GradAccum = 2, EvalEvery = 4, Seed = 3, LearningRate = 3e-3, WarmupSteps = 3 };
+        var o = new TrainOptions { Steps = 12, CheckpointEvery = 5, BatchSize = 8, GradAccum = 2, EvalEvery = 4, Seed = 3, LearningRate = 3e-3, WarmupSteps = 3, Moments = moments };
         using var straightModel = Model(4);
         using var straight = new SftTrainer(straightModel, Tok, data, data.Take(10).ToList(), o);
         straight.Run();
@@ -204,6 +237,29 @@ public sealed class TrainingTests(ITestOutputHelper output)
         Assert.True(late >= early + 0.4, $"mean reward {early:F3} → {late:F3} (margin 0.4 required)");
         Assert.All(trainer.Metrics, m => Assert.True(m.Kl >= 0 && m.RewardStd >= 0 && m.TokensPerSecond > 0));
         Assert.Contains(trainer.Metrics, m => m.ClipFraction > 0);   // the second pass sees ratios away from 1
+    }
+
+    [Fact]
+    public void Grpo_without_a_kl_term_needs_no_reference_and_checkpointing_keeps_its_steps()
+    {
+        var rows = Prompts("a>", "b>", "c>", "d>");
+        var o = new GrpoOptions { Steps = 2, GroupSize = 4, PromptsPerStep = 2, MaxNewTokens = 4, LearningRate = 3e-3, BatchSize = 8, KlCoef = 0, Seed = 5, CheckpointEvery = 100 };
+        var reward = new RewardSpec { Kind = RewardSpec.Suffix, Text = "!" };
+        List<StepMetrics> Run(bool checkpoint)
+        {
+            using var policy = Model(12, hidden: 32);
+            using var trainer = new GrpoTrainer(policy, null, Tok, rows, reward.Create(_ => throw new InvalidOperationException()), o with { GradientCheckpointing = checkpoint });
+            trainer.Run();
+            return trainer.Metrics;
+        }
+        var plain = Run(false);
+        var checkpointed = Run(true);
+        Assert.All(plain.Concat(checkpointed), m => Assert.Null(m.Kl));
+        Assert.Equal(plain[0].MeanReward, checkpointed[0].MeanReward);
+        Assert.Equal(plain[0].Loss, checkpointed[0].Loss, 5);
+        Assert.Equal(plain[0].GradNorm, checkpointed[0].GradNorm, 4);
+        using var policy = Model(12, hidden: 32);
+        Assert.Contains("reference", Assert.Throws<ArgumentException>(() => new GrpoTrainer(policy, null, Tok, rows, reward.Create(_ => throw new InvalidOperationException()), o with { KlCoef = 0.01 })).Message);
     }
 
     [Fact]

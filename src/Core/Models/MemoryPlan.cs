@@ -26,19 +26,22 @@ public sealed record MemoryPlan(string Job, IReadOnlyList<MemoryPart> Parts)
     /// <summary>
     /// Peak activation bytes of one training forward and backward over batch × seq tokens: per layer the tensors
     /// autograd keeps (the block's input, both norms' intermediate and output, the attention's query, key, value,
-    /// output and its re-laid copy, the residual, the MLP's gate, SiLU, up and product), the final norm, the logits
-    /// four times over (logits, log-softmax, their gradients), the causal mask, and the backward's transient
-    /// gradients. Checked against the peak resident memory of the worker's own training step on CPU (bench memory).
+    /// K/V repeated per query head for the fused causal kernel, its output and re-laid copy, the residual, the MLP's
+    /// gate, SiLU, up and product), the final norm, the logits four times over (logits, log-softmax, their
+    /// gradients), and the backward's transient gradients. With activation checkpointing only each layer's input is
+    /// kept, and one layer's activations at a time. Checked against the peak resident memory of the worker's own
+    /// training step on CPU (bench memory).
     /// </summary>
-    public static long Activations(LlamaConfig c, long batch, long seq, int elementBytes, int logitBytes)
+    public static long Activations(LlamaConfig c, long batch, long seq, int elementBytes, int logitBytes, bool checkpoint = false)
     {
         long n = batch * seq, h = c.HiddenSize, q = (long)c.Heads * c.HeadDim, kv = (long)c.KvHeads * c.HeadDim, i = c.IntermediateSize;
-        long perLayer = n * (6 * h + 3 * q + 2 * kv + 4 * i + (c.QkNorm ? 2 * (q + kv) : 0)) * elementBytes;
+        long repeated = c.Heads > c.KvHeads ? 2 * q : 0;
+        long perLayer = n * (6 * h + 3 * q + 2 * kv + repeated + 4 * i + (c.QkNorm ? 2 * (q + kv) : 0)) * elementBytes + n * c.Heads * 4L;
+        long layers = checkpoint ? c.Layers * n * h * elementBytes + perLayer : c.Layers * perLayer;
         long final = n * 3 * h * elementBytes;
         long logits = 4 * n * (long)c.VocabSize * logitBytes;
-        long mask = batch * (c.Heads / Math.Max(1, c.KvHeads)) * seq * seq * elementBytes;
         long transient = 2 * n * Math.Max(i, q) * elementBytes;
-        return c.Layers * perLayer + final + logits + mask + transient;
+        return layers + final + logits + transient;
     }
 
     /// <summary>
@@ -54,39 +57,53 @@ public sealed record MemoryPlan(string Job, IReadOnlyList<MemoryPart> Parts)
         return kvCache + prefill;
     }
 
-    /// <summary>Weights, gradients and AdamW's two moments of a trained model (the moments take the weights' dtype).</summary>
-    static IEnumerable<MemoryPart> Trained(string name, LlamaConfig c, int elementBytes)
+    /// <summary>
+    /// Weights, gradients and AdamW's two moments of a trained model: the moments in the weights' dtype ("auto"), in
+    /// fp32, or 8-bit (a byte per element and a 4-byte scale per 64, for every tensor of 4096 elements or more).
+    /// </summary>
+    static IEnumerable<MemoryPart> Trained(string name, LlamaConfig c, int elementBytes, TrainOptions o)
     {
-        long p = Parameters(c) * elementBytes;
+        long n = Parameters(c), p = n * elementBytes;
         yield return new($"{name} weights", p);
         yield return new("gradients", p);
-        yield return new("AdamW moments", 2 * p);
+        long moments = o.Moments switch
+        {
+            "fp32" => 2 * n * 4,
+            "8bit" => 2 * LlamaTensors.Expected(c).Values.Select(shape => shape.Aggregate(1L, (a, x) => a * x))
+                .Sum(e => e >= 4096 ? (e + 63) / 64 * (64 + 4) : e * 4),
+            _ => 2 * p,
+        };
+        yield return new(o.Moments is "fp32" or "8bit" ? $"AdamW moments ({o.Moments})" : "AdamW moments", moments);
     }
+
+    static string ActivationsName(TrainOptions o) =>
+        $"activations (batch {o.BatchSize} × {o.MaxSeqLen} tokens{(o.GradientCheckpointing ? ", checkpointed" : "")})";
 
     public static MemoryPlan Sft(LlamaConfig c, TrainOptions o, int elementBytes) => new("sft",
     [
-        .. Trained("model", c, elementBytes),
-        new($"activations (batch {o.BatchSize} × {o.MaxSeqLen} tokens)", Activations(c, o.BatchSize, o.MaxSeqLen, elementBytes, elementBytes)),
+        .. Trained("model", c, elementBytes, o),
+        new(ActivationsName(o), Activations(c, o.BatchSize, o.MaxSeqLen, elementBytes, elementBytes, o.GradientCheckpointing)),
     ]);
 
     /// <summary>
-    /// GRPO: the policy trained; its reference and the reward models frozen (a reference that is the policy's own
-    /// checkpoint still loads as a second copy); the peak is the larger of training (batch × maxSeqLen) and sampling
-    /// (promptsPerStep × groupSize rows, maxSeqLen − maxNewTokens prompt tokens, then maxNewTokens).
+    /// GRPO: the policy trained; its reference (null when klCoef is 0: none is loaded) and the reward models frozen
+    /// (rewardModels: those that do not share the reference's copy); the peak is the larger of training (batch ×
+    /// maxSeqLen) and sampling (promptsPerStep × groupSize rows, maxSeqLen − maxNewTokens prompt tokens, then
+    /// maxNewTokens).
     /// </summary>
-    public static MemoryPlan Grpo(LlamaConfig policy, LlamaConfig reference, IReadOnlyList<LlamaConfig> rewardModels, GrpoOptions o, int elementBytes)
+    public static MemoryPlan Grpo(LlamaConfig policy, LlamaConfig? reference, IReadOnlyList<LlamaConfig> rewardModels, GrpoOptions o, int elementBytes)
     {
         long rows = (long)o.PromptsPerStep * o.GroupSize;
         long prompt = Math.Max(1, o.MaxSeqLen - o.MaxNewTokens);
-        long training = Activations(policy, o.BatchSize, o.MaxSeqLen, elementBytes, 4);
+        long training = Activations(policy, o.BatchSize, o.MaxSeqLen, elementBytes, 4, o.GradientCheckpointing);
         long sampling = new[] { policy }.Concat(rewardModels).Max(c => Sampling(c, rows, prompt, o.MaxNewTokens, elementBytes));
         return new("grpo",
         [
-            .. Trained("policy", policy, elementBytes),
-            new("reference weights", Parameters(reference) * elementBytes),
+            .. Trained("policy", policy, elementBytes, o),
+            new("reference weights", reference is null ? 0 : Parameters(reference) * elementBytes),
             new($"reward models' weights ({rewardModels.Count})", rewardModels.Sum(c => Parameters(c) * elementBytes)),
             training >= sampling
-                ? new($"activations (batch {o.BatchSize} × {o.MaxSeqLen} tokens)", training)
+                ? new(ActivationsName(o), training)
                 : new($"sampling ({rows} rows, KV cache and prefill)", sampling),
         ]);
     }

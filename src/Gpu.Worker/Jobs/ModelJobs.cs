@@ -215,37 +215,62 @@ public sealed class GrpoJob : IGpuJobHandler
         try
         {
             var rows = p.Reward.ReadRows(await ModelArtifacts.ReadTextAsync(context, p.Dataset, "dataset", ct), p.Dataset!.File);
+            // Frozen models, each loaded once: the reference (only with a KL term), and the reward models the reward
+            // spec names; a reward model that is the reference's own checkpoint shares its copy.
+            string? referenceId = p.Options.KlCoef > 0 ? p.Reference ?? p.Policy : null;
             var rewardIds = new[] { p.Reward.Verifier, p.Reward.MetaVerifier }.OfType<string>().Distinct().ToList();
             var rewardConfigs = new List<LlamaConfig>();
-            foreach (string id in rewardIds) rewardConfigs.Add(await ModelArtifacts.ConfigOfAsync(context, id, "reward model", ct));
+            foreach (string id in rewardIds.Where(id => id != referenceId)) rewardConfigs.Add(await ModelArtifacts.ConfigOfAsync(context, id, "reward model", ct));
             MemoryBudget.Check(context, MemoryPlan.Grpo(await ModelArtifacts.ConfigOfAsync(context, p.Policy, "policy", ct),
-                await ModelArtifacts.ConfigOfAsync(context, p.Reference ?? p.Policy, "reference", ct), rewardConfigs, p.Options, ModelArtifacts.ElementBytes(p.Options)));
+                referenceId is null ? null : await ModelArtifacts.ConfigOfAsync(context, referenceId, "reference", ct), rewardConfigs, p.Options, ModelArtifacts.ElementBytes(p.Options)));
             var (policy, tok) = await ModelArtifacts.LoadAsync(context, p.Policy, "policy", work, ct);
             using var _ = policy;
-            var (reference, _) = await ModelArtifacts.LoadAsync(context, p.Reference ?? p.Policy, "reference", work, ct);
-            using var __ = reference;
             ModelArtifacts.ApplyPrecision(policy, p.Options, context.Log);
-            ModelArtifacts.ApplyPrecision(reference, p.Options);
-            // Frozen reward models the reward spec names, loaded once for the whole job.
             var frozen = new Dictionary<string, (Model.LlamaForCausalLM Model, ITokenizer Tok)>();
-            foreach (string id in new[] { p.Reward.Verifier, p.Reward.MetaVerifier }.OfType<string>().Distinct())
+            try
             {
-                var loaded = await ModelArtifacts.LoadAsync(context, id, "reward model", work, ct);
-                loaded.Model.eval();
-                frozen[id] = loaded;
+                if (referenceId is not null)
+                {
+                    var loaded = await ModelArtifacts.LoadAsync(context, referenceId, "reference", work, ct);
+                    ModelArtifacts.ApplyPrecision(loaded.Model, p.Options);
+                    loaded.Model.eval();
+                    frozen[referenceId] = loaded;
+                }
+                foreach (string id in rewardIds.Where(id => !frozen.ContainsKey(id)))
+                {
+                    var loaded = await ModelArtifacts.LoadAsync(context, id, "reward model", work, ct);
+                    loaded.Model.eval();
+                    frozen[id] = loaded;
+                }
+                if (referenceId is not null && rewardIds.Contains(referenceId)) context.Log($"grpo: the reference and the reward model {referenceId} share one frozen copy");
+                if (referenceId is null) context.Log("grpo: klCoef 0, no reference model loaded");
+                string referenceUse = referenceId is null ? "none (klCoef 0)" : rewardIds.Contains(referenceId) ? $"{referenceId}, shared with the reward model" : referenceId;
+                return await TrainAsync(context, p, policy, tok, referenceId is null ? null : frozen[referenceId].Model, frozen, rows, rewardIds, referenceUse, work, ct);
             }
+            finally
+            {
+                // Reward models are disposed by the reward function that holds them; a reference of its own here.
+                if (referenceId is not null && !rewardIds.Contains(referenceId)) frozen[referenceId].Model.Dispose();
+            }
+        }
+        finally { try { Directory.Delete(work, true); } catch (IOException) { } }
+    }
+
+    static async Task<JsonElement?> TrainAsync(GpuJobContext context, GrpoJobParameters p, Model.LlamaForCausalLM policy, ITokenizer tok, Model.LlamaForCausalLM? reference,
+        Dictionary<string, (Model.LlamaForCausalLM Model, ITokenizer Tok)> frozen, IReadOnlyList<JsonElement> rows, IReadOnlyList<string> rewardIds, string referenceUse, string work, CancellationToken ct)
+    {
+        {
             var reward = p.Reward.Create(id => frozen[id]);
             using var trainer = new GrpoTrainer(policy, reference, tok, rows, reward, p.Options);
             var (resumedFrom, seconds) = await ModelArtifacts.TrainAsync(context, trainer, tok, work, ct);
             var m = trainer.Metrics;
             return JsonSerializer.SerializeToElement(new
             {
-                steps = trainer.StepsDone, resumedFrom, rows = rows.Count, reward = p.Reward.Kind, rewardModels = frozen.Keys,
+                steps = trainer.StepsDone, resumedFrom, rows = rows.Count, reward = p.Reward.Kind, rewardModels = rewardIds, reference = referenceUse,
                 firstMeanReward = m[0].MeanReward, lastMeanReward = m[^1].MeanReward, kl = m[^1].Kl,
                 seconds = Math.Round(seconds, 2), device = ModelArtifacts.Device.type.ToString().ToLowerInvariant(),
             }, Json.Options);
         }
-        finally { try { Directory.Delete(work, true); } catch (IOException) { } }
     }
 }
 

@@ -374,6 +374,59 @@ public sealed class LlamaForCausalLM : nn.Module
         return logits.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// A training step's forward and backward: lossOf turns the logits [rows, width, vocab] into the scalar to
+    /// differentiate, and gradients accumulate into the parameters as loss.backward() would. With checkpoint
+    /// (activation checkpointing), the layers first run without autograd keeping only each layer's input; the head
+    /// and loss run with it; then each layer, from the last, is recomputed from its input and back-propagated: memory
+    /// of one layer's activations instead of all of them, for a second forward pass of the layers. Causal attention
+    /// within each row, or within each packed sequence (positions and packed as for <see cref="Forward(Tensor, Tensor, Tensor?, IKvCache?, bool, IReadOnlyList{ValueTuple{long, long}}?)"/>).
+    /// </summary>
+    /// <returns>The loss (detached).</returns>
+    public Tensor Backward(Tensor inputIds, Func<Tensor, Tensor> lossOf, bool checkpoint = false, Tensor? positions = null, IReadOnlyList<(long Start, long Length)>? packed = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        long b = inputIds.shape[0], s = inputIds.shape[1];
+        var device = inputIds.device;
+        positions ??= torch.arange(0, s, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, s);
+        if (!checkpoint)
+        {
+            var full = lossOf(Forward(inputIds, positions, null, null, packed: packed));
+            full.backward();
+            return full.detach().MoveToOuterDisposeScope();
+        }
+        var (cos, sin) = Rotary(positions, device);
+        var inputs = new Tensor[model.layers.Count];
+        Tensor x;
+        using (torch.no_grad())
+        {
+            x = model.embed_tokens.forward(inputIds);
+            for (int i = 0; i < model.layers.Count; i++)
+            {
+                inputs[i] = x;
+                // Each layer's intermediates go as soon as it is done (a scope would keep them all to the end).
+                using var layerScope = torch.NewDisposeScope();
+                x = model.layers[i].Forward(x, cos, sin, null, null, i, packed).MoveToOuterDisposeScope();
+            }
+        }
+        var top = x.detach().requires_grad_(true);
+        var normed = model.norm.forward(top);
+        var logits = lm_head is null ? torch.matmul(normed, model.embed_tokens.weight!.t()) : lm_head.forward(normed);
+        var loss = lossOf(logits);
+        loss.backward();
+        var grad = top.grad!;
+        for (int i = model.layers.Count - 1; i >= 0; i--)
+        {
+            using var layerScope = torch.NewDisposeScope();
+            var input = inputs[i].detach().requires_grad_(true);
+            var output = model.layers[i].Forward(input, cos, sin, null, null, i, packed);
+            output.backward([grad]);
+            grad = input.grad!.MoveToOuterDisposeScope();
+        }
+        model.embed_tokens.forward(inputIds).backward([grad]);
+        return loss.detach().MoveToOuterDisposeScope();
+    }
+
     /// <summary>The dtype of the model's activations (its embedding's).</summary>
     public ScalarType DType => model.embed_tokens.weight!.dtype;
 

@@ -7,18 +7,27 @@ namespace MathV2.Gpu.Worker.Training;
 
 /// <summary>
 /// AdamW (decoupled weight decay on matrices, none on norms) with its moments held as named tensors, so that a
-/// training checkpoint stores and restores them exactly.
+/// training checkpoint stores and restores them exactly. Moments are kept in the weights' dtype, in fp32, or
+/// quantized to 8 bits in blocks (TrainOptions.Moments); the update itself is computed in fp32 for 8-bit moments.
 /// </summary>
 public sealed class AdamW : IDisposable
 {
-    readonly List<(string Name, Parameter P, Tensor M, Tensor V)> _params = [];
+    /// <summary>Elements per quantization block, and the smallest tensor that is quantized.</summary>
+    public const int Block = 64, MinQuantized = 4096;
+
+    readonly List<(string Name, Parameter P, Moment M, Moment V)> _params = [];
     readonly TrainOptions _o;
 
     public AdamW(IEnumerable<(string Name, Parameter P)> parameters, TrainOptions options)
     {
         _o = options;
         foreach (var (name, p) in parameters)
-            if (p.requires_grad) _params.Add((name, p, torch.zeros_like(p).DetachFromDisposeScope(), torch.zeros_like(p).DetachFromDisposeScope()));
+            if (p.requires_grad)
+            {
+                bool quantized = options.Moments == "8bit" && p.numel() >= MinQuantized;
+                var dtype = options.Moments == "auto" ? p.dtype : ScalarType.Float32;
+                _params.Add((name, p, new Moment(p, quantized, signed: true, dtype), new Moment(p, quantized, signed: false, dtype)));
+            }
     }
 
     /// <summary>Optimizer steps taken.</summary>
@@ -36,32 +45,36 @@ public sealed class AdamW : IDisposable
         using var noGrad = torch.no_grad();
         StepCount++;
         double bc1 = 1 - Math.Pow(_o.Beta1, StepCount), bc2 = 1 - Math.Pow(_o.Beta2, StepCount);
-        foreach (var (_, p, m, v) in _params)
+        foreach (var (_, p, mq, vq) in _params)
         {
             using var scope = torch.NewDisposeScope();
             var g = p.grad;
             if (g is null) continue;
             if (_o.WeightDecay > 0 && p.dim() >= 2) p.mul_(1 - lr * _o.WeightDecay);
+            var m = mq.Read();
+            var v = vq.Read();
+            if (m.dtype != g.dtype) g = g.to_type(m.dtype);
             m.mul_(_o.Beta1).add_(g, alpha: 1 - _o.Beta1);
             v.mul_(_o.Beta2).addcmul_(g, g, value: 1 - _o.Beta2);
             var denom = (v / bc2).sqrt_().add_(_o.Epsilon);
-            p.addcdiv_(m, denom, value: -lr / bc1);
+            if (m.dtype == p.dtype) p.addcdiv_(m, denom, value: -lr / bc1);
+            else p.add_((m / denom * (-lr / bc1)).to_type(p.dtype));
+            mq.Write(m);
+            vq.Write(v);
         }
     }
 
-    /// <summary>Moments by parameter name ("m.{name}", "v.{name}").</summary>
+    /// <summary>Moments by parameter name ("m.{name}", "v.{name}"; quantized: their codes and "…​.scale").</summary>
     public IEnumerable<(string Name, Tensor Tensor)> State() =>
-        _params.SelectMany(x => new[] { ($"m.{x.Name}", x.M), ($"v.{x.Name}", x.V) });
+        _params.SelectMany(x => x.M.State($"m.{x.Name}").Concat(x.V.State($"v.{x.Name}")));
 
     public void Load(IReadOnlyDictionary<string, Tensor> state, long stepCount)
     {
         using var noGrad = torch.no_grad();
         foreach (var (name, _, m, v) in _params)
         {
-            if (!state.TryGetValue($"m.{name}", out var sm) || !state.TryGetValue($"v.{name}", out var sv))
-                throw new InvalidDataException($"training checkpoint lacks the optimizer state of {name}");
-            m.copy_(sm);
-            v.copy_(sv);
+            m.Load(state, $"m.{name}");
+            v.Load(state, $"v.{name}");
         }
         StepCount = stepCount;
     }
@@ -69,5 +82,71 @@ public sealed class AdamW : IDisposable
     public void Dispose()
     {
         foreach (var (_, _, m, v) in _params) { m.Dispose(); v.Dispose(); }
+    }
+
+    /// <summary>
+    /// One moment of one parameter: a tensor of its shape, or 8-bit codes in blocks with one fp32 scale per block
+    /// (signed: m, to the nearest of ±127 steps of the block's largest magnitude; unsigned: √v, rounded up to one of
+    /// 255 steps of the block's largest, so a dequantized v is never below the true one).
+    /// </summary>
+    sealed class Moment : IDisposable
+    {
+        readonly long[] _shape;
+        readonly long _numel;
+        readonly bool _signed;
+        readonly Tensor? _plain, _codes, _scale;
+
+        public Moment(Parameter p, bool quantized, bool signed, ScalarType dtype)
+        {
+            (_shape, _numel, _signed) = (p.shape, p.numel(), signed);
+            if (!quantized) { _plain = torch.zeros(p.shape, dtype: dtype, device: p.device).DetachFromDisposeScope(); return; }
+            long blocks = (_numel + Block - 1) / Block;
+            _codes = torch.zeros([blocks, Block], dtype: signed ? ScalarType.Int8 : ScalarType.Byte, device: p.device).DetachFromDisposeScope();
+            _scale = torch.zeros([blocks], dtype: ScalarType.Float32, device: p.device).DetachFromDisposeScope();
+        }
+
+        /// <summary>The moment in fp32 (quantized) or the tensor itself (updated in place).</summary>
+        public Tensor Read()
+        {
+            if (_plain is not null) return _plain;
+            var x = _codes!.to_type(ScalarType.Float32) * (_scale!.unsqueeze(1) / (_signed ? 127f : 255f));
+            if (!_signed) x = x.square();
+            return x.reshape(-1).narrow(0, 0, _numel).reshape(_shape);
+        }
+
+        public void Write(Tensor x)
+        {
+            if (_plain is not null) return;   // updated in place
+            var flat = x.reshape(-1);
+            if (!_signed) flat = flat.sqrt();
+            long pad = _codes!.numel() - _numel;
+            if (pad > 0) flat = torch.cat([flat, torch.zeros(pad, dtype: flat.dtype, device: flat.device)]);
+            var blocks = flat.view(-1, Block);
+            var scale = (_signed ? blocks.abs() : blocks).amax([1L]);
+            var unit = scale.clamp_min(1e-30f).unsqueeze(1) / (_signed ? 127f : 255f);
+            var q = _signed ? (blocks / unit).round_().clamp_(-127, 127) : (blocks / unit).ceil_().clamp_(0, 255);
+            _codes.copy_(q.to_type(_codes.dtype));
+            _scale!.copy_(scale);
+        }
+
+        public IEnumerable<(string Name, Tensor Tensor)> State(string name) =>
+            _plain is not null ? [(name, _plain)] : [($"{name}.codes", _codes!), ($"{name}.scale", _scale!)];
+
+        public void Load(IReadOnlyDictionary<string, Tensor> state, string name)
+        {
+            foreach (var (key, t) in State(name))
+            {
+                if (!state.TryGetValue(key, out var saved)) throw new InvalidDataException($"training checkpoint lacks the optimizer state {key} (written with other moments?)");
+                if (!saved.shape.SequenceEqual(t.shape)) throw new InvalidDataException($"training checkpoint's optimizer state {key} has shape [{string.Join(", ", saved.shape)}], this run's is [{string.Join(", ", t.shape)}]");
+                t.copy_(saved);
+            }
+        }
+
+        public void Dispose()
+        {
+            _plain?.Dispose();
+            _codes?.Dispose();
+            _scale?.Dispose();
+        }
     }
 }

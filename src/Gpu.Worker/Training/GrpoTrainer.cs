@@ -17,17 +17,20 @@ namespace MathV2.Gpu.Worker.Training;
 /// </summary>
 public sealed class GrpoTrainer : Trainer
 {
-    readonly LlamaForCausalLM _ref;
+    readonly LlamaForCausalLM? _ref;
     readonly ITokenizer _tok;
     readonly IRewardFunction _reward;
     readonly IReadOnlyList<JsonElement> _rows;
     readonly GrpoOptions _g;
 
-    public GrpoTrainer(LlamaForCausalLM policy, LlamaForCausalLM reference, ITokenizer tok, IReadOnlyList<JsonElement> rows, IRewardFunction reward, GrpoOptions options)
+    /// <param name="reference">π_ref of the KL term; null when klCoef is 0 (no KL term, none loaded).</param>
+    public GrpoTrainer(LlamaForCausalLM policy, LlamaForCausalLM? reference, ITokenizer tok, IReadOnlyList<JsonElement> rows, IRewardFunction reward, GrpoOptions options)
         : base(policy, options)
     {
         if (rows.Count == 0) throw new ArgumentException("grpo: the dataset is empty");
+        if (reference is null && options.KlCoef > 0) throw new ArgumentException("grpo: klCoef > 0 needs a reference model");
         (_ref, _tok, _reward, _rows, _g) = (reference, tok, reward, rows, options);
+        if (_ref is null) return;
         foreach (var p in _ref.parameters()) p.requires_grad_(false);
         _ref.eval();
     }
@@ -62,14 +65,14 @@ public sealed class GrpoTrainer : Trainer
         var seqs = expanded.Select((p, i) => (Prompt: _tok.EncodePrompt(prompts[p]), Completion: samples[i].EndedWithEos ? [.. samples[i].Tokens, _tok.EosId] : samples[i].Tokens)).ToList();
 
         // The sampling policy's and the reference's log-probs, per batch, computed once.
-        var batches = new List<(TokenBatch Batch, Tensor Adv, Tensor Old, Tensor Ref)>();
+        var batches = new List<(TokenBatch Batch, Tensor Adv, Tensor Old, Tensor? Ref)>();
         using (torch.no_grad())
             for (int i = 0; i < seqs.Count; i += Options.BatchSize)
             {
                 var idx = Enumerable.Range(i, Math.Min(Options.BatchSize, seqs.Count - i)).ToList();
                 var batch = TokenBatch.Build(idx.Select(j => seqs[j]).ToList(), _tok, Options.MaxSeqLen, Device);
                 var adv = torch.tensor(idx.Select(j => (float)advantages[j]).ToArray(), device: Device).unsqueeze(1);
-                batches.Add((batch, adv, TokenLogProbs(Model, batch).detach(), TokenLogProbs(_ref, batch).detach()));
+                batches.Add((batch, adv, TokenLogProbs(Model, batch).detach(), _ref is null ? null : TokenLogProbs(_ref, batch).detach()));
             }
         double loss = 0, kl = 0, clipped = 0, norm = 0;
         long tokens = 0;
@@ -86,20 +89,25 @@ public sealed class GrpoTrainer : Trainer
                     {
                         using var scope = torch.NewDisposeScope();
                         var mask = batch.Mask;
-                        var logp = TokenLogProbs(Model, batch);
-                        var ratio = (logp - old).exp();
-                        var surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - _g.Clip, 1 + _g.Clip) * adv);
-                        var diff = refLp - logp;
-                        var k3 = diff.exp() - diff - 1;
-                        var perToken = -surrogate + _g.KlCoef * k3;
-                        var perSeq = (perToken * mask).sum(1) / mask.sum(1).clamp_min(1);
-                        var l = perSeq.sum() / seqInGroup;
-                        l.backward();
-                        double n = mask.sum().item<float>();
+                        var l = Model.Backward(batch.Inputs, logits =>
+                        {
+                            var logp = LogProbs(logits, batch);
+                            var ratio = (logp - old).exp();
+                            var surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - _g.Clip, 1 + _g.Clip) * adv);
+                            var perToken = -surrogate;
+                            if (refLp is not null)
+                            {
+                                var diff = refLp - logp;
+                                var k3 = diff.exp() - diff - 1;
+                                perToken = perToken + _g.KlCoef * k3;
+                                kl += (k3 * mask).sum().item<float>();
+                            }
+                            var perSeq = (perToken * mask).sum(1) / mask.sum(1).clamp_min(1);
+                            clipped += (((ratio - 1).abs() > _g.Clip).to_type(ScalarType.Float32) * mask).sum().item<float>();
+                            return perSeq.sum() / seqInGroup;
+                        }, Options.GradientCheckpointing);
                         loss += l.item<float>();
-                        kl += (k3 * mask).sum().item<float>();
-                        clipped += (((ratio - 1).abs() > _g.Clip).to_type(ScalarType.Float32) * mask).sum().item<float>();
-                        tokens += (long)n;
+                        tokens += (long)mask.sum().item<float>();
                     }
                     norm += ClipAndNorm();
                     Optimizer.Step(lr);
@@ -108,7 +116,7 @@ public sealed class GrpoTrainer : Trainer
         }
         finally
         {
-            foreach (var (b, a, o, r) in batches) { b.Dispose(); a.Dispose(); o.Dispose(); r.Dispose(); }
+            foreach (var (b, a, o, r) in batches) { b.Dispose(); a.Dispose(); o.Dispose(); r?.Dispose(); }
         }
         var scored = rewards.Where(r => !Rewards.IsMasked(r)).ToList();
         double mean = scored.Count == 0 ? 0 : scored.Average();
@@ -121,7 +129,7 @@ public sealed class GrpoTrainer : Trainer
             GradNorm = norm / updates,
             MeanReward = mean,
             RewardStd = std,
-            Kl = tokens == 0 ? 0 : kl / tokens,
+            Kl = _ref is null ? null : tokens == 0 ? 0 : kl / tokens,
             ClipFraction = tokens == 0 ? 0 : clipped / tokens,
             MaskedRewards = scored.Count < rewards.Length ? rewards.Length - scored.Count : null,
             TokensPerSecond = (generated + tokens) / sw.Elapsed.TotalSeconds,
@@ -132,11 +140,15 @@ public sealed class GrpoTrainer : Trainer
     Tensor TokenLogProbs(LlamaForCausalLM model, TokenBatch b)
     {
         using var scope = torch.NewDisposeScope();
-        var logits = model.Forward(b.Inputs).to_type(ScalarType.Float32);
+        return LogProbs(model.Forward(b.Inputs), b).MoveToOuterDisposeScope();
+    }
+
+    Tensor LogProbs(Tensor logits, TokenBatch b)
+    {
+        logits = logits.to_type(ScalarType.Float32);
         if (_g.Temperature != 1) logits = logits / _g.Temperature;
         var targets = b.Targets.clamp_min(0).unsqueeze(-1);
-        var lp = logits.log_softmax(-1).gather(-1, targets).squeeze(-1) * b.Mask;
-        return lp.MoveToOuterDisposeScope();
+        return logits.log_softmax(-1).gather(-1, targets).squeeze(-1) * b.Mask;
     }
 
     int Pick(long n) => Shuffled(n, _rows.Count, purpose: 3);

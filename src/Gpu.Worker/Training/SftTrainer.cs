@@ -129,9 +129,8 @@ public sealed class SftTrainer : Trainer
             using var scope = torch.NewDisposeScope();
             var rows = Batch(step, micro).Select(i => _train[i]).ToList();
             using var batch = TokenBatch.Build(rows, _tok, Options.MaxSeqLen, Device, Options.Pack);
-            var l = Loss(batch);
-            (l / Options.GradAccum).backward();
-            loss += l.item<float>() / Options.GradAccum;
+            var l = Model.Backward(batch.Inputs, logits => CrossEntropy(logits, batch) / Options.GradAccum, Options.GradientCheckpointing, batch.Positions, batch.Packed);
+            loss += l.item<float>();
             tokens += batch.Tokens;
             TokensSeen += batch.Tokens;
             CellsComputed += batch.Cells;
@@ -150,11 +149,10 @@ public sealed class SftTrainer : Trainer
             .Select(k => lead ? _curriculum[Shuffled(first + k, _curriculum.Length, purpose: 3)] : Shuffled(first + k, _train.Count, purpose: 1)).ToList();
     }
 
-    Tensor Loss(TokenBatch b)
-    {
-        var logits = b.Logits(Model);
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), b.Targets.reshape(-1), ignore_index: TokenBatch.Ignore);
-    }
+    Tensor Loss(TokenBatch b) => CrossEntropy(b.Logits(Model), b);
+
+    static Tensor CrossEntropy(Tensor logits, TokenBatch b) =>
+        nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), b.Targets.reshape(-1), ignore_index: TokenBatch.Ignore);
 
     /// <summary>Mean per-token loss on the held-out examples.</summary>
     public override double? Evaluate()

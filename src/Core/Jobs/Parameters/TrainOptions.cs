@@ -24,6 +24,20 @@ public record TrainOptions
     /// first), each attending only within itself with its own positions: the same loss without computing padding.
     /// </summary>
     public bool Pack { get; init; } = true;
+    /// <summary>
+    /// Activation (gradient) checkpointing: the backward pass recomputes each layer from its input instead of keeping
+    /// every layer's activations: memory of one layer's activations (plus every layer's input) for a second forward
+    /// pass of the layers, about a third more compute.
+    /// </summary>
+    public bool GradientCheckpointing { get; init; }
+    /// <summary>
+    /// AdamW's two moments: "auto" in the weights' dtype (fp32, or bf16 with bf16 weights), "fp32" always (bf16
+    /// weights, fp32 moments), "8bit" quantized in blocks of 64 (m to int8 by each block's largest magnitude, √v to
+    /// uint8 rounded up so no step is larger than fp32's would be; tensors under 4096 elements stay fp32): a quarter
+    /// of fp32's memory.
+    /// </summary>
+    public string Moments { get; init; } = "auto";
+    public static readonly IReadOnlyList<string> MomentKinds = ["auto", "fp32", "8bit"];
     /// <summary>Longer sequences are cut (prompt kept first).</summary>
     public int MaxSeqLen { get; init; } = 512;
     /// <summary>A resumable checkpoint every K steps (and at the end).</summary>
@@ -51,6 +65,7 @@ public record TrainOptions
         if (GradAccum is < 1 or > 4096) yield return ("gradAccum", "must be between 1 and 4096");
         if (BatchSize is < 1 or > 65536) yield return ("batchSize", "must be between 1 and 65536");
         if (MaxSeqLen is < 2 or > 1 << 20) yield return ("maxSeqLen", "must be between 2 and 1048576");
+        if (!MomentKinds.Contains(Moments)) yield return ("moments", $"must be one of {string.Join(", ", MomentKinds)}");
         if (CheckpointEvery < 1) yield return ("checkpointEvery", "must be at least 1");
         if (EvalEvery < 1) yield return ("evalEvery", "must be at least 1");
         if (CurriculumSteps < 0 || (Steps >= 1 && CurriculumSteps >= Steps)) yield return ("curriculumSteps", "must be in [0, steps)");
