@@ -21,6 +21,7 @@ public sealed record MemoryBudget(long Bytes, string Source)
         context.Log($"memory plan: {plan.Describe()}{(context.Memory is { } m ? $"; budget {MemoryPlan.Gb(m.Bytes)} GB ({m.Source})" : "")}");
         if (context.Memory is { } budget && plan.Total > budget.Bytes)
             throw new InvalidDataException($"{plan.Job}: the job needs about {plan.Describe()}, more than the {MemoryPlan.Gb(budget.Bytes)} GB of {budget.Source}; " +
-                "lower batchSize or maxSeqLen (grpo: promptsPerStep, groupSize, maxNewTokens), use bf16 on a CUDA worker, or run it on a worker with more memory");
+                "lower batchSize or maxSeqLen (grpo: promptsPerStep, groupSize, maxNewTokens), use gradientCheckpointing, moments \"8bit\" or bf16 on a CUDA worker " +
+                "(grpo: klCoef 0 loads no reference), or run it on a worker with more memory");
     }
 }
