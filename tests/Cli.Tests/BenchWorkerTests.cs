@@ -44,12 +44,26 @@ public sealed class BenchWorkerTests
         Assert.True(shared > 0 && separate > 0);
         Assert.InRange(g.GetProperty("speedup").GetDouble(), (separate - 0.0005) / (shared + 0.0005) - 0.005, (separate + 0.0005) / Math.Max(shared - 0.0005, 1e-9) + 0.005);
         Assert.Equal(g.GetProperty("speedup").GetDouble() >= 2, r.GetProperty("targets").GetProperty("sharedPrefillSpeedupMet").GetBoolean());
+        // The demo's workloads: continuous vs. static batches, packed vs. padded sft, each ratio of its own pair.
+        var cb = r.GetProperty("continuousBatching");
+        double cont = cb.GetProperty("continuousTokensPerSecond").GetDouble(), stat = cb.GetProperty("staticTokensPerSecond").GetDouble();
+        Assert.True(cont > 0 && stat > 0 && cb.GetProperty("maxNewTokens").GetInt32() > cb.GetProperty("meanNewTokens").GetInt32());
+        Assert.InRange(cb.GetProperty("speedup").GetDouble(), (cont - 0.05) / (stat + 0.05) - 0.005, (cont + 0.05) / (stat - 0.05) + 0.005);
+        Assert.Equal(cb.GetProperty("speedup").GetDouble() >= 1.5, r.GetProperty("targets").GetProperty("continuousBatchingSpeedupMet").GetBoolean());
+        var sp = r.GetProperty("sftPacking");
+        double packed = sp.GetProperty("packedTokensPerSecond").GetDouble(), padded = sp.GetProperty("paddedTokensPerSecond").GetDouble();
+        Assert.True(packed > 0 && padded > 0);
+        Assert.InRange(sp.GetProperty("paddedShare").GetDouble(), 0.05, 0.95);   // the demonstrations differ in length
+        Assert.InRange(sp.GetProperty("speedup").GetDouble(), (packed - 0.05) / (padded + 0.05) - 0.005, (packed + 0.05) / (padded - 0.05) + 0.005);
+        Assert.Equal(sp.GetProperty("speedup").GetDouble() >= 1.5, r.GetProperty("targets").GetProperty("sftPackingSpeedupMet").GetBoolean());
 
         var human = new StringWriter();
         Assert.Equal(0, await new Commands(layout, human, TextWriter.Null).RunAsync(["bench", "worker", "--quick"]));
         Assert.Contains("of matmul", human.ToString());
         Assert.Contains("KV cache", human.ToString());
         Assert.Contains("GRPO group of 8", human.ToString());
+        Assert.Contains("continuous batching", human.ToString());
+        Assert.Contains("sft on the demo demonstrations", human.ToString());
     }
 
     [Fact]
