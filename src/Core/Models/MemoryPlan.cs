@@ -29,7 +29,7 @@ public sealed record MemoryPlan(string Job, IReadOnlyList<MemoryPart> Parts)
     /// K/V repeated per query head for the fused causal kernel, its output and re-laid copy, the residual, the MLP's
     /// gate, SiLU, up and product), the final norm, the logits four times over (logits, log-softmax, their
     /// gradients), and the backward's transient gradients. With activation checkpointing only each layer's input is
-    /// kept, and one layer's activations at a time. Checked against the peak resident memory of the worker's own
+    /// kept, then the larger of the head's (final norm, logits) and one layer's activations. Checked against the peak resident memory of the worker's own
     /// training step on CPU (bench memory).
     /// </summary>
     public static long Activations(LlamaConfig c, long batch, long seq, int elementBytes, int logitBytes, bool checkpoint = false)
@@ -37,20 +37,23 @@ public sealed record MemoryPlan(string Job, IReadOnlyList<MemoryPart> Parts)
         long n = batch * seq, h = c.HiddenSize, q = (long)c.Heads * c.HeadDim, kv = (long)c.KvHeads * c.HeadDim, i = c.IntermediateSize;
         long repeated = c.Heads > c.KvHeads ? 2 * q : 0;
         long perLayer = n * (6 * h + 3 * q + 2 * kv + repeated + 4 * i + (c.QkNorm ? 2 * (q + kv) : 0)) * elementBytes + n * c.Heads * 4L;
-        long layers = checkpoint ? c.Layers * n * h * elementBytes + perLayer : c.Layers * perLayer;
         long final = n * 3 * h * elementBytes;
         long logits = 4 * n * (long)c.VocabSize * logitBytes;
         long transient = 2 * n * Math.Max(i, q) * elementBytes;
-        return layers + final + logits + transient;
+        // Checkpointed, the head and loss are freed before the layers are recomputed one at a time.
+        return checkpoint
+            ? c.Layers * n * h * elementBytes + Math.Max(final + logits, perLayer + transient)
+            : c.Layers * perLayer + final + logits + transient;
     }
 
     /// <summary>
-    /// Sampling batch rows of prompt tokens then new tokens: the KV cache, the prefill's mask and transients, and the
-    /// last position's logits (the sampler asks for no others).
+    /// Sampling batch rows of prompt tokens then new tokens: the slots' KV cache, the prefill's own KV cache (held
+    /// while it is copied into the slots), the prefill's mask and transients, and the last position's logits (the
+    /// sampler asks for no others).
     /// </summary>
     public static long Sampling(LlamaConfig c, long batch, long promptTokens, long newTokens, int elementBytes)
     {
-        long kvCache = 2L * c.Layers * batch * (promptTokens + newTokens) * c.KvHeads * c.HeadDim * elementBytes;
+        long kvCache = 2L * c.Layers * batch * (2 * promptTokens + newTokens) * c.KvHeads * c.HeadDim * elementBytes;
         long prefill = batch * promptTokens * 3L * Math.Max(Math.Max(c.IntermediateSize, c.HiddenSize), c.Heads * c.HeadDim) * elementBytes
             + batch * (c.Heads / Math.Max(1, c.KvHeads)) * promptTokens * (promptTokens + newTokens) * elementBytes
             + batch * (long)c.VocabSize * 4 * 3;

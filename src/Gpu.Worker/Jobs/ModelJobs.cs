@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -227,14 +228,16 @@ public sealed class GrpoJob : IGpuJobHandler
             using var _ = policy;
             ModelArtifacts.ApplyPrecision(policy, p.Options, context.Log);
             var frozen = new Dictionary<string, (Model.LlamaForCausalLM Model, ITokenizer Tok)>();
+            var rewardOwnsModels = new StrongBox<bool>();
             try
             {
                 if (referenceId is not null)
                 {
                     var loaded = await ModelArtifacts.LoadAsync(context, referenceId, "reference", work, ct);
+                    frozen[referenceId] = loaded;
+                    // A copy shared with a reward model takes the policy's precision for both uses.
                     ModelArtifacts.ApplyPrecision(loaded.Model, p.Options);
                     loaded.Model.eval();
-                    frozen[referenceId] = loaded;
                 }
                 foreach (string id in rewardIds.Where(id => !frozen.ContainsKey(id)))
                 {
@@ -245,23 +248,29 @@ public sealed class GrpoJob : IGpuJobHandler
                 if (referenceId is not null && rewardIds.Contains(referenceId)) context.Log($"grpo: the reference and the reward model {referenceId} share one frozen copy");
                 if (referenceId is null) context.Log("grpo: klCoef 0, no reference model loaded");
                 string referenceUse = referenceId is null ? "none (klCoef 0)" : rewardIds.Contains(referenceId) ? $"{referenceId}, shared with the reward model" : referenceId;
-                return await TrainAsync(context, p, policy, tok, referenceId is null ? null : frozen[referenceId].Model, frozen, rows, rewardIds, referenceUse, work, ct);
+                return await TrainAsync(context, p, policy, tok, referenceId is null ? null : frozen[referenceId].Model, frozen, rows, rewardIds, referenceUse, rewardOwnsModels, work, ct);
             }
             finally
             {
-                // Reward models are disposed by the reward function that holds them; a reference of its own here.
-                if (referenceId is not null && !rewardIds.Contains(referenceId)) frozen[referenceId].Model.Dispose();
+                // Once the reward function holds its models it disposes them; everything else is disposed here.
+                foreach (var (id, (model, _)) in frozen)
+                    if (!rewardOwnsModels.Value || !rewardIds.Contains(id)) model.Dispose();
             }
         }
         finally { try { Directory.Delete(work, true); } catch (IOException) { } }
     }
 
     static async Task<JsonElement?> TrainAsync(GpuJobContext context, GrpoJobParameters p, Model.LlamaForCausalLM policy, ITokenizer tok, Model.LlamaForCausalLM? reference,
-        Dictionary<string, (Model.LlamaForCausalLM Model, ITokenizer Tok)> frozen, IReadOnlyList<JsonElement> rows, IReadOnlyList<string> rewardIds, string referenceUse, string work, CancellationToken ct)
+        Dictionary<string, (Model.LlamaForCausalLM Model, ITokenizer Tok)> frozen, IReadOnlyList<JsonElement> rows, IReadOnlyList<string> rewardIds, string referenceUse,
+        StrongBox<bool> rewardOwnsModels, string work, CancellationToken ct)
     {
         {
             var reward = p.Reward.Create(id => frozen[id]);
-            using var trainer = new GrpoTrainer(policy, reference, tok, rows, reward, p.Options);
+            rewardOwnsModels.Value = true;
+            GrpoTrainer created;
+            try { created = new GrpoTrainer(policy, reference, tok, rows, reward, p.Options); }
+            catch { reward.Dispose(); throw; }
+            using var trainer = created;
             var (resumedFrom, seconds) = await ModelArtifacts.TrainAsync(context, trainer, tok, work, ct);
             var m = trainer.Metrics;
             return JsonSerializer.SerializeToElement(new
@@ -313,7 +322,8 @@ public sealed class SampleJob : IGpuJobHandler
             var samples = Sampler.Generate(model, tok, items.Select(b => b.Prompt).ToList(), new SamplingOptions
             {
                 MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, StopStrings = p.StopStrings,
-                Seed = p.Seed, BatchSize = p.BatchSize,
+                // Shards of one sampling step draw from different streams (row indices restart in each shard).
+                Seed = p.Shard is { } shard ? p.Seed * 1_000_003 + shard.Index : p.Seed, BatchSize = p.BatchSize,
                 OnRowDone = (_, n) =>
                 {
                     ct.ThrowIfCancellationRequested();

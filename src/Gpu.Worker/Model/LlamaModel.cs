@@ -362,6 +362,7 @@ public sealed class LlamaForCausalLM : nn.Module
         long s = inputIds.shape[1];
         if (packed is not null && (inputIds.shape[0] != 1 || mask is not null || cache is not null || packed.Sum(p => p.Length) != s))
             throw new ArgumentException("packed sequences fill one row, without a mask or cache");
+        if (mask is null && cache is not null) throw new ArgumentException("a cache needs a mask (the fused causal kernel sees only the new positions)");
         var (cos, sin) = Rotary(positions, inputIds.device);
         var x = model.embed_tokens.forward(inputIds);
         int groups = Config.Heads / Config.KvHeads;
@@ -409,22 +410,35 @@ public sealed class LlamaForCausalLM : nn.Module
                 x = model.layers[i].Forward(x, cos, sin, null, null, i, packed).MoveToOuterDisposeScope();
             }
         }
-        var top = x.detach().requires_grad_(true);
-        var normed = model.norm.forward(top);
-        var logits = lm_head is null ? torch.matmul(normed, model.embed_tokens.weight!.t()) : lm_head.forward(normed);
-        var loss = lossOf(logits);
-        loss.backward();
-        var grad = top.grad!;
+        Tensor grad, result;
+        using (var headScope = torch.NewDisposeScope())
+        {
+            // The head and the loss (vocabulary-sized tensors) go before the layers are recomputed.
+            var top = x.detach().requires_grad_(true);
+            var normed = model.norm.forward(top);
+            var logits = lm_head is null ? torch.matmul(normed, model.embed_tokens.weight!.t()) : lm_head.forward(normed);
+            var loss = lossOf(logits);
+            loss.backward();
+            grad = top.grad!.MoveToOuterDisposeScope();
+            result = loss.detach().MoveToOuterDisposeScope();
+        }
         for (int i = model.layers.Count - 1; i >= 0; i--)
         {
-            using var layerScope = torch.NewDisposeScope();
-            var input = inputs[i].detach().requires_grad_(true);
-            var output = model.layers[i].Forward(input, cos, sin, null, null, i, packed);
-            output.backward([grad]);
-            grad = input.grad!.MoveToOuterDisposeScope();
+            Tensor next;
+            using (var layerScope = torch.NewDisposeScope())
+            {
+                var input = inputs[i].detach().requires_grad_(true);
+                var output = model.layers[i].Forward(input, cos, sin, null, null, i, packed);
+                output.backward([grad]);
+                next = input.grad!.MoveToOuterDisposeScope();
+            }
+            // Only the gradient at the current layer's input and the inputs below it stay.
+            grad.Dispose();
+            inputs[i].Dispose();
+            grad = next;
         }
         model.embed_tokens.forward(inputIds).backward([grad]);
-        return loss.detach().MoveToOuterDisposeScope();
+        return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>The dtype of the model's activations (its embedding's).</summary>

@@ -52,6 +52,7 @@ public static class Sampler
         if (o.Temperature < 0) throw new ArgumentOutOfRangeException(nameof(o), "temperature must be >= 0");
         if (o.BatchSize < 0) throw new ArgumentOutOfRangeException(nameof(o), "batch size must be >= 0");
         if (o.RowMaxNewTokens is { } limits && limits.Count != prompts.Count) throw new ArgumentException("RowMaxNewTokens needs one limit per prompt");
+        if (prompts.Count == 0) return [];
         var encoded = prompts.Select(tok.EncodePrompt).ToList();
         if (encoded.Any(e => e.Length == 0)) throw new ArgumentException("an empty prompt needs a tokenizer with a BOS token");
         using var noGrad = torch.no_grad();

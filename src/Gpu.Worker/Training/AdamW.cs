@@ -85,9 +85,9 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>
-    /// One moment of one parameter: a tensor of its shape, or 8-bit codes in blocks with one fp32 scale per block
-    /// (signed: m, to the nearest of ±127 steps of the block's largest magnitude; unsigned: √v, rounded up to one of
-    /// 255 steps of the block's largest, so a dequantized v is never below the true one).
+    /// One moment of one parameter: a tensor of its shape, or 8-bit log-spaced codes in blocks with one fp32 scale
+    /// (the block's largest magnitude) per block: m to the nearest of ±127 codes over 24 octaves, v rounded up to one
+    /// of 255 codes over 48 octaves, so a dequantized v is never below the true one.
     /// </summary>
     sealed class Moment : IDisposable
     {
@@ -105,27 +105,41 @@ public sealed class AdamW : IDisposable
             _scale = torch.zeros([blocks], dtype: ScalarType.Float32, device: p.device).DetachFromDisposeScope();
         }
 
+        /// <summary>Octaves below the block's largest value that the codes span: m (±127 codes) and v (255 codes).</summary>
+        const double MOctaves = 24, VOctaves = 48;
+
         /// <summary>The moment in fp32 (quantized) or the tensor itself (updated in place).</summary>
         public Tensor Read()
         {
             if (_plain is not null) return _plain;
-            var x = _codes!.to_type(ScalarType.Float32) * (_scale!.unsqueeze(1) / (_signed ? 127f : 255f));
-            if (!_signed) x = x.square();
+            // Code c ≠ 0 stands for scale · 2^(−(top − |c|) · octaves / (top − 1)), with the sign of c; 0 for zero.
+            var c = _codes!.to_type(ScalarType.Float32);
+            double top = _signed ? 127 : 255, octaves = _signed ? MOctaves : VOctaves;
+            var magnitude = _scale!.unsqueeze(1) * torch.pow(2f, (c.abs() - top) * (float)(octaves / (top - 1)));
+            var x = torch.where(c == 0, torch.zeros_like(magnitude), _signed ? c.sign() * magnitude : magnitude);
             return x.reshape(-1).narrow(0, 0, _numel).reshape(_shape);
         }
 
         public void Write(Tensor x)
         {
             if (_plain is not null) return;   // updated in place
+            // Log-spaced codes: the same relative precision (about 14% a step) over the block's whole range, where
+            // linear codes keep values down to 1/127 of the largest and round the rest to 0.
             var flat = x.reshape(-1);
-            if (!_signed) flat = flat.sqrt();
             long pad = _codes!.numel() - _numel;
             if (pad > 0) flat = torch.cat([flat, torch.zeros(pad, dtype: flat.dtype, device: flat.device)]);
             var blocks = flat.view(-1, Block);
-            var scale = (_signed ? blocks.abs() : blocks).amax([1L]);
-            var unit = scale.clamp_min(1e-30f).unsqueeze(1) / (_signed ? 127f : 255f);
-            var q = _signed ? (blocks / unit).round_().clamp_(-127, 127) : (blocks / unit).ceil_().clamp_(0, 255);
-            _codes.copy_(q.to_type(_codes.dtype));
+            var magnitude = blocks.abs();
+            var scale = magnitude.amax([1L]);
+            double top = _signed ? 127 : 255, octaves = _signed ? MOctaves : VOctaves;
+            var exponent = -torch.log2(magnitude / scale.clamp_min(1e-30f).unsqueeze(1)) * (float)((top - 1) / octaves);
+            // m to the nearest code (below the range: zero); v rounded up (below the range: the smallest code), so a
+            // dequantized v is never below the true one and no step is larger than fp32's would be.
+            var c = _signed ? top - exponent.round() : top - exponent.floor();
+            c = _signed ? torch.where(c < 1, torch.zeros_like(c), c) : c.clamp(1, top);
+            c = torch.where(magnitude == 0, torch.zeros_like(c), c);
+            if (_signed) c = c * blocks.sign();
+            _codes.copy_(c.to_type(_codes.dtype));
             _scale!.copy_(scale);
         }
 

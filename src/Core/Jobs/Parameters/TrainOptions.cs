@@ -20,8 +20,8 @@ public record TrainOptions
     /// <summary>Sequences per micro-batch.</summary>
     public int BatchSize { get; init; } = 8;
     /// <summary>
-    /// sft: a micro-batch's sequences are packed into as few rows as fit the longest of them (first fit, longest
-    /// first), each attending only within itself with its own positions: the same loss without computing padding.
+    /// sft: a micro-batch's sequences run end to end in one row, each attending only within itself at its own
+    /// positions: the same loss without computing padding.
     /// </summary>
     public bool Pack { get; init; } = true;
     /// <summary>
@@ -32,9 +32,9 @@ public record TrainOptions
     public bool GradientCheckpointing { get; init; }
     /// <summary>
     /// AdamW's two moments: "auto" in the weights' dtype (fp32, or bf16 with bf16 weights), "fp32" always (bf16
-    /// weights, fp32 moments), "8bit" quantized in blocks of 64 (m to int8 by each block's largest magnitude, √v to
-    /// uint8 rounded up so no step is larger than fp32's would be; tensors under 4096 elements stay fp32): a quarter
-    /// of fp32's memory.
+    /// weights, fp32 moments), "8bit" quantized in blocks of 64 to log-spaced codes below each block's largest (m to
+    /// the nearest of ±127 over 24 octaves, v rounded up to one of 255 over 48 octaves so no step is larger than
+    /// fp32's would be; tensors under 4096 elements stay fp32): about a quarter of fp32's memory.
     /// </summary>
     public string Moments { get; init; } = "auto";
     public static readonly IReadOnlyList<string> MomentKinds = ["auto", "fp32", "8bit"];
