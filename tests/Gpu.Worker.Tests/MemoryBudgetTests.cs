@@ -21,7 +21,7 @@ public sealed class MemoryBudgetTests
     }
 
     [Fact]
-    public void Without_it_a_cpu_worker_plans_for_the_memory_available_and_a_cuda_worker_does_not_check()
+    public void Without_it_a_cpu_worker_plans_for_the_memory_available_and_a_cuda_worker_for_its_gpu()
     {
         var options = WorkerOptions.FromEnvironment(Env(null));
         Assert.Null(options.MemoryGb);
@@ -29,7 +29,25 @@ public sealed class MemoryBudgetTests
         long available = long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
         Assert.InRange(cpu.Bytes, available / 2, available * 2);
         Assert.Contains("MemAvailable", cpu.Source);
-        Assert.Null(MemoryBudget.Of(options, "cuda"));
+        // CUDA: the GPU's memory from nvidia-smi, less the context's share; without nvidia-smi no check.
+        string? asked = null;
+        var gpu = MemoryBudget.Of(options, "cuda", i => { asked = i; return "81559\n"; })!;
+        Assert.Equal((long)(81559L * 1024 * 1024 * MemoryBudget.GpuUsable), gpu.Bytes);
+        Assert.Contains("81559 MiB (nvidia-smi)", gpu.Source);
+        Assert.Equal(Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")?.Split(',')[0] is { Length: > 0 } v ? v : "0", asked);
+        Assert.Null(MemoryBudget.Of(options, "cuda", _ => null));
+        Assert.Null(MemoryBudget.ParseNvidiaSmi("[N/A]"));
+        Assert.Null(MemoryBudget.ParseNvidiaSmi(""));
+        Assert.Equal((long)(40960L * 1024 * 1024 * MemoryBudget.GpuUsable), MemoryBudget.ParseNvidiaSmi(" 40960 \n 81559\n")!.Bytes);   // the first GPU listed
+    }
+
+    [Fact]
+    public void On_a_machine_without_nvidia_smi_a_cuda_worker_does_not_check()
+    {
+        bool hasSmi = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "nvidia-smi")));
+        var budget = MemoryBudget.Of(WorkerOptions.FromEnvironment(Env(null)), "cuda");
+        if (hasSmi) Assert.NotNull(budget);
+        else Assert.Null(budget);
     }
 
     [Theory]
