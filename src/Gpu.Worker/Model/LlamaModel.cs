@@ -8,9 +8,6 @@ namespace MathV2.Gpu.Worker.Model;
 /// <summary>Where attention layers keep the keys and values of earlier positions.</summary>
 public interface IKvCache
 {
-    /// <summary>Positions already cached before this forward pass (where new positions continue, for a cache whose rows are aligned).</summary>
-    long Length { get; }
-
     /// <summary>Stores a layer's new keys and values [batch, kv heads, new, head dim]; returns all it attends over.</summary>
     (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v);
 }
@@ -65,26 +62,6 @@ public sealed class KvCache(int layers, long capacity = 0) : IKvCache, IDisposab
         return (_keys[layer]!, _values[layer]!);
     }
 
-    /// <summary>
-    /// Rows become the given rows of the cache (row i takes row rows[i]): a prompt prefilled once serves each of its
-    /// samples.
-    /// </summary>
-    public void Expand(Tensor rows)
-    {
-        for (int layer = 0; layer < _keys.Length; layer++)
-        {
-            if (_keys[layer] is null) continue;
-            var (k, v) = (_keys[layer]!, _values[layer]!);
-            using (torch.no_grad())
-            {
-                _keys[layer] = k.index_select(0, rows).DetachFromDisposeScope();
-                _values[layer] = v.index_select(0, rows).DetachFromDisposeScope();
-            }
-            k.Dispose();
-            v.Dispose();
-        }
-    }
-
     public void Dispose()
     {
         foreach (var t in _keys.Concat(_values)) t?.Dispose();
@@ -101,15 +78,10 @@ public sealed class SlotKvCache(int layers, long capacity) : IKvCache, IDisposab
 {
     Tensor?[] _keys = new Tensor?[layers], _values = new Tensor?[layers];
 
-    public long Capacity => capacity;
-    /// <summary>Slots (rows) of the cache.</summary>
-    public long Slots => _keys[0]?.shape[0] ?? 0;
     /// <summary>The write position of each slot in the next decode step ([slots] int64).</summary>
     public Tensor? Positions { get; set; }
     /// <summary>Positions the next decode step attends over (the longest slot's length after the step).</summary>
     public long Span { get; set; }
-    /// <summary>Not meaningful for slots of different lengths: positions come from <see cref="Positions"/>.</summary>
-    public long Length => 0;
 
     void Allocate(int layer, long slots, Tensor like)
     {
