@@ -190,7 +190,7 @@ public sealed class BpeTokenizer : ITokenizer
         {
             var token = byText[m.Value];
             int s = m.Index, e = m.Index + m.Length;
-            if (token.SingleWord && ((s > 0 && IsWord(text[s - 1])) || (e < text.Length && IsWord(text[e])))) continue;
+            if (token.SingleWord && (RustChars.WordBefore(text, s) || RustChars.WordAfter(text, e))) continue;
             if (token.LStrip) while (s > at && char.IsWhiteSpace(text[s - 1])) s--;
             if (token.RStrip) while (e < text.Length && char.IsWhiteSpace(text[e])) e++;
             if (s > at) yield return (text[at..s], null, atStart && at == 0);
@@ -199,8 +199,6 @@ public sealed class BpeTokenizer : ITokenizer
         }
         if (at < text.Length) yield return (text[at..], null, atStart && at == 0);
     }
-
-    static bool IsWord(char c) => char.IsLetterOrDigit(c) || c == '_';
 
     void EncodeOrdinary(string text, List<int> ids, bool atStart)
     {
@@ -234,7 +232,7 @@ public sealed class BpeTokenizer : ITokenizer
             if (_model.TryGetValue(s, out int id)) { symbols.Add(id); lastWasUnk = false; continue; }
             if (_byteFallback)
             {
-                var bytes = Encoding.UTF8.GetBytes(runes[i].ToString());
+                var bytes = Encoding.UTF8.GetBytes(s);   // the symbol as looked up, prefix and suffix included
                 var byteIds = bytes.Select(b => _model.TryGetValue($"<0x{b:X2}>", out int bid) ? bid : -1).ToList();
                 if (byteIds.All(b => b >= 0)) { symbols.AddRange(byteIds); lastWasUnk = false; continue; }
             }

@@ -31,7 +31,7 @@ public static class HfPipeline
             case "NFD": return s => s.Normalize(NormalizationForm.FormD);
             case "NFKC": return s => s.Normalize(NormalizationForm.FormKC);
             case "NFKD": return s => s.Normalize(NormalizationForm.FormKD);
-            case "Lowercase": return s => s.ToLowerInvariant();
+            case "Lowercase": return RustChars.ToLower;
             case "Strip":
                 bool left = Bool(o, "strip_left", true), right = Bool(o, "strip_right", true);
                 return s => left && right ? s.Trim() : left ? s.TrimStart() : right ? s.TrimEnd() : s;
