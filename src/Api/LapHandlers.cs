@@ -122,16 +122,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         return Problems.Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
     }
 
-    /// <summary>Why an artifact cannot be a lap's base checkpoint, or null when it can.</summary>
-    async Task<string?> CheckpointProblemAsync(string id, CancellationToken ct)
-    {
-        var m = await artifacts.GetAsync(id, ct);
-        if (m == null) return $"no artifact '{id}' exists";
-        var files = m.Files.Select(f => f.Path).ToHashSet();
-        var missing = CheckpointFiles.Required.Where(f => !files.Contains(f)).ToList();
-        if (!files.Contains(CheckpointFiles.Weights) && !files.Contains(CheckpointFiles.WeightsIndex)) missing.Add($"{CheckpointFiles.Weights} (or {CheckpointFiles.WeightsIndex})");
-        return missing.Count == 0 ? null : $"artifact '{id}' is not a checkpoint: it has no {string.Join(", ", missing)}";
-    }
+    Task<string?> CheckpointProblemAsync(string id, CancellationToken ct) => ArtifactDoor.CheckpointProblemAsync(artifacts, id, ct);
 
     /// <summary>Why the checkpoint's chat template cannot wrap the lap's prompts (none, or one the renderer refuses), or null.</summary>
     async Task<string?> ChatTemplateProblemAsync(string id, CancellationToken ct)
@@ -152,15 +143,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         }
     }
 
-    /// <summary>The file a dataset role reads of an artifact (the first of the role's files it holds), or why it cannot serve the role.</summary>
-    async Task<(string? Problem, string? File)> DatasetProblemAsync(string id, string[] files, CancellationToken ct)
-    {
-        var m = await artifacts.GetAsync(id, ct);
-        if (m == null) return ($"no artifact '{id}' exists", null);
-        string? file = files.FirstOrDefault(f => m.Files.Any(x => x.Path == f));
-        return file != null ? (null, file)
-            : ($"artifact '{id}' has no {string.Join(" or ", files)} (it has {string.Join(", ", m.Files.Select(f => f.Path))})", null);
-    }
+    Task<(string? Problem, string? File)> DatasetProblemAsync(string id, string[] files, CancellationToken ct) => ArtifactDoor.DatasetProblemAsync(artifacts, id, files, ct);
 
     /// <summary>GET /api/flywheels/{id}: the lap running, the laps so far (with their reports), why it stopped.</summary>
     public async Task<IResult> GetFlywheelAsync(DurableTaskClient client, string id, CancellationToken ct = default)
@@ -256,18 +239,9 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         return Results.Json(new AnnotationsAccepted { BatchId = batchId, Labels = labels.Count, InstanceId = batch.InstanceId }, Json.Options, statusCode: 202);
     }
 
-    /// <summary>A custom status or output in its record; null when absent or of another shape (both engines' casing is read).</summary>
-    static T? Read<T>(string? json) where T : class
-    {
-        if (string.IsNullOrEmpty(json)) return null;
-        try { return System.Text.Json.JsonSerializer.Deserialize<T>(json, Json.Options); }
-        catch (System.Text.Json.JsonException) { return null; }
-    }
+    static T? Read<T>(string? json) where T : class => ApiJson.Read<T>(json);
 
-    static T? OutputOf<T>(OrchestrationMetadata meta) where T : class =>
-        meta.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? Read<T>(meta.SerializedOutput) : null;
+    static T? OutputOf<T>(OrchestrationMetadata meta) where T : class => ApiJson.OutputOf<T>(meta);
 
-    /// <summary>The failure message; the local engine keeps it in the output of a failed instance.</summary>
-    static string? FailureOf(OrchestrationMetadata meta) =>
-        meta.FailureDetails?.ErrorMessage ?? (meta.RuntimeStatus == OrchestrationRuntimeStatus.Failed && ApiHandlers.ParseOrNull(meta.SerializedOutput) is { ValueKind: System.Text.Json.JsonValueKind.String } s ? s.GetString() : null);
+    static string? FailureOf(OrchestrationMetadata meta) => ApiJson.FailureOf(meta);
 }

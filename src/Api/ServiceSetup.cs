@@ -19,6 +19,7 @@ public static class ServiceSetup
         services.AddSettings(GpuJobLimits.FromEnvironment);
         services.AddSingleton<ApiHandlers>();
         services.AddSingleton<LapHandlers>();
+        services.AddSingleton<SearchHandlers>();
         services.AddProblemDetails();
         return services;
     }

@@ -21,7 +21,7 @@ public sealed class Commands(StackLayout layout, TextWriter stdout, TextWriter s
         var root = new RootCommand("MathV2: the DeepSeekMath-V2 flywheel (verifier, meta-verifier, generator) as durable laps.");
         root.Options.Add(c.JsonOption);
         foreach (var command in StackCommands.Build(c).Concat(LapCommands.Build(c)).Concat(OpsCommands.Build(c))
-                     .Concat(DatasetCommands.Build(c)).Concat(BenchCommands.Build(c)))
+                     .Concat(DatasetCommands.Build(c)).Concat(BenchCommands.Build(c)).Concat(SearchCommands.Build(c)))
             root.Subcommands.Add(command);
         return root;
     }

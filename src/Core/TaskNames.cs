@@ -31,4 +31,10 @@ public static class TaskNames
     public const string BuildConsensusDv = nameof(BuildConsensusDv);
     public const string MergeDatasets = nameof(MergeDatasets);
     public const string WriteLapReport = nameof(WriteLapReport);
+    public const string Search = nameof(Search);
+    public const string PrepareSearch = nameof(PrepareSearch);
+    public const string WriteSearchPrompts = nameof(WriteSearchPrompts);
+    public const string WriteSearchProofs = nameof(WriteSearchProofs);
+    public const string ScoreSearchRound = nameof(ScoreSearchRound);
+    public const string WriteSearchResult = nameof(WriteSearchResult);
 }

@@ -4,6 +4,7 @@ using MathV2.Core;
 using MathV2.Core.Jobs;
 using MathV2.Core.Laps;
 using MathV2.Core.Probes;
+using MathV2.Core.Search;
 using MathV2.Core.Storage;
 using MathV2.Orchestrations;
 using Microsoft.Azure.Functions.Worker;
@@ -59,6 +60,29 @@ public static class OrchestratorFunctions
     [Function(TaskNames.Flywheel)]
     public static Task<FlywheelResult> Flywheel([OrchestrationTrigger] TaskOrchestrationContext context) =>
         new Flywheel().RunAsync(context, context.GetInput<FlywheelInput>()!);
+
+    [Function(TaskNames.Search)]
+    public static Task<SearchResult> Search([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new Search().RunAsync(context, context.GetInput<SearchInput>()!);
+}
+
+/// <summary>Activity triggers of the test-time search.</summary>
+public sealed class SearchActivityFunctions(PrepareSearch prepare, WriteSearchPrompts prompts, WriteSearchProofs proofs, ScoreSearchRound score, WriteSearchResult result)
+{
+    [Function(TaskNames.PrepareSearch)]
+    public Task<SearchStepResult> PrepareSearch([ActivityTrigger] SearchInput input) => prepare.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteSearchPrompts)]
+    public Task<SearchStepResult> WriteSearchPrompts([ActivityTrigger] SearchPromptsInput input) => prompts.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteSearchProofs)]
+    public Task<SearchStepResult> WriteSearchProofs([ActivityTrigger] SearchProofsInput input) => proofs.ExecuteAsync(input);
+
+    [Function(TaskNames.ScoreSearchRound)]
+    public Task<ScoreSearchRoundResult> ScoreSearchRound([ActivityTrigger] ScoreSearchRoundInput input) => score.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteSearchResult)]
+    public Task<string> WriteSearchResult([ActivityTrigger] SearchResultInput input) => result.ExecuteAsync(input);
 }
 
 /// <summary>Activity triggers of the lap.</summary>

@@ -7,7 +7,7 @@ using Microsoft.DurableTask.Client;
 namespace MathV2.Functions;
 
 /// <summary>HTTP triggers: each forwards to the shared <see cref="ApiHandlers"/>. Keys are checked by the Functions host.</summary>
-public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, UploadHandlers uploads)
+public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, SearchHandlers searches, UploadHandlers uploads)
 {
     [Function("StartUpload")]
     public Task<IActionResult> StartUpload(
@@ -85,6 +85,23 @@ public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, UploadHandl
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "flywheels/{id}")] HttpRequest req,
         [DurableClient] DurableTaskClient client, string id) =>
         Execute(req, laps.GetFlywheelAsync(client, id, req.HttpContext.RequestAborted));
+
+    [Function("StartSearch")]
+    public Task<IActionResult> StartSearch(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "searches")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Execute(req, searches.StartAsync(req, client, req.HttpContext.RequestAborted));
+
+    [Function("GetSearch")]
+    public Task<IActionResult> GetSearch(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "searches/{id}")] HttpRequest req,
+        [DurableClient] DurableTaskClient client, string id) =>
+        Execute(req, searches.GetAsync(client, id, req.HttpContext.RequestAborted));
+
+    [Function("GetSearchProofs")]
+    public Task<IActionResult> GetSearchProofs(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "searches/{id}/proofs")] HttpRequest req, string id) =>
+        Execute(req, searches.GetProofsAsync(id, req.HttpContext.RequestAborted));
 
     [Function("StartProbe")]
     public Task<IActionResult> StartProbe(

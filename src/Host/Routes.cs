@@ -30,6 +30,9 @@ public static class Routes
         api.MapGet("/flywheels/{id}", (string id, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetFlywheelAsync(c, id, ct));
         api.MapGet("/laps/{id}/annotations/{batchId}", (string id, string batchId, LapHandlers h, CancellationToken ct) => h.GetAnnotationBatchAsync(id, batchId, ct));
         api.MapPost("/laps/{id}/annotations/{batchId}", (HttpRequest req, string id, string batchId, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.SubmitAnnotationsAsync(req, c, id, batchId, ct));
+        api.MapPost("/searches", (HttpRequest req, SearchHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartAsync(req, c, ct));
+        api.MapGet("/searches/{id}", (string id, SearchHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetAsync(c, id, ct));
+        api.MapGet("/searches/{id}/proofs", (string id, SearchHandlers h, CancellationToken ct) => h.GetProofsAsync(id, ct));
         api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));
         api.MapPost("/artifacts/uploads", (HttpRequest req, UploadHandlers h, CancellationToken ct) => h.StartAsync(req, ct));
         api.MapGet("/artifacts/uploads/{id}", (string id, UploadHandlers h, CancellationToken ct) => h.GetAsync(id, ct));

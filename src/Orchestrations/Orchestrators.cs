@@ -6,6 +6,6 @@ public static class Orchestrators
     public static readonly Type[] All =
     [
         typeof(RunGpuJob), typeof(Probe), typeof(Lap), typeof(Phase1A), typeof(Phase1B), typeof(Phase1C), typeof(Phase1D),
-        typeof(Phase2), typeof(Phase3), typeof(Phase4), typeof(Flywheel),
+        typeof(Phase2), typeof(Phase3), typeof(Phase4), typeof(Flywheel), typeof(Search),
     ];
 }

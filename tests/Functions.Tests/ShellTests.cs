@@ -17,7 +17,7 @@ public sealed class ShellTests
 {
     static readonly MathV2Storage Unused = new("UseDevelopmentStorage=true");
     readonly HttpFunctions _http = new(new ApiHandlers(new GpuJobClient(Unused), new ArtifactStore(Unused), new GpuJobLimits()), new LapHandlers(Unused, new ArtifactStore(Unused), new GpuJobClient(Unused), new GpuJobLimits()),
-        new UploadHandlers(new ArtifactUploads(Unused, new ArtifactStore(Unused))));
+        new SearchHandlers(new ArtifactStore(Unused), new GpuJobClient(Unused), new GpuJobLimits()), new UploadHandlers(new ArtifactUploads(Unused, new ArtifactStore(Unused))));
     readonly RecordingDurableTaskClient _client = new();
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class ShellTests
             "POST laps", "GET laps", "GET laps/{id}", "GET laps/{id}/annotations/{batchId}", "POST laps/{id}/annotations/{batchId}",
             "POST laps/{id}/restart", "GET laps/{id}/report", "POST flywheels", "GET flywheels/{id}",
             "POST artifacts/uploads", "GET artifacts/uploads/{id}", "DELETE artifacts/uploads/{id}", "POST artifacts/uploads/{id}/commit",
-            "PUT artifacts/uploads/{id}/files/{*path}",
+            "PUT artifacts/uploads/{id}/files/{*path}", "POST searches", "GET searches/{id}", "GET searches/{id}/proofs",
         };
         Assert.Equal(expected.OrderBy(x => x), routes.Select(r => $"{r.Methods![0].ToUpperInvariant()} {r.Route}").OrderBy(x => x));
     }

@@ -399,4 +399,19 @@ public static class Prompts
         if (set.Refinement.Has("instruction")) values["instruction"] = RenderGeneration(problem, set.Generation).Trim();
         return set.Refinement.Render(values);
     }
+
+    /// <summary>
+    /// The test-time search's refinement prompt: one proof with several of its analyses (given lowest score first), as
+    /// the reference code writes it ("=== Evaluation j of Solution 0 ===" each), or in the compact set's headings.
+    /// </summary>
+    public static string RenderRefinement(string problem, string proof, double score, IReadOnlyList<string> analyses, PromptSet? set = null)
+    {
+        set ??= Standard;
+        string blocks = set.Candidates == CandidateStyle.WeakestFirst
+            ? $"## Candidate 1 (score {score:0.#})\n{proof}" + string.Concat(analyses.Select(a => $"\n\n## Evaluation of candidate 1\n{a}"))
+            : $"--- Solution 0 ---\n{proof}" + string.Concat(analyses.Select((a, j) => $"\n\n=== Evaluation {j} of Solution 0 ===\n{a}"));
+        var values = new Dictionary<string, string> { ["problem"] = problem, ["candidates"] = blocks, ["rubric"] = Rubric };
+        if (set.Refinement.Has("instruction")) values["instruction"] = RenderGeneration(problem, set.Generation).Trim();
+        return set.Refinement.Render(values);
+    }
 }

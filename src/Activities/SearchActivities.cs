@@ -1,0 +1,228 @@
+using System.Text;
+using MathV2.Core;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Datasets;
+using MathV2.Core.Laps;
+using MathV2.Core.Method;
+using MathV2.Core.Search;
+using MathV2.Core.Storage;
+using Microsoft.DurableTask;
+
+namespace MathV2.Activities;
+
+static class SearchStore
+{
+    public static ArtifactProducer Producer(string searchId, int round) => new() { Instance = searchId, Phase = round > 0 ? $"round {round}" : null };
+
+    public static async Task<List<ProblemRow>> ProblemsAsync(ArtifactStore artifacts, string id) =>
+        [.. Jsonl.Read<ProblemRow>(await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.Problems), SearchFiles.Problems).Rows];
+
+    public static async Task<SearchState?> StateAsync(ArtifactStore artifacts, string? id) =>
+        id == null ? null : Json.Deserialize<SearchState>(await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.State));
+
+    public static string Lines<T>(IEnumerable<T> rows) => string.Concat(rows.Select(r => Json.Serialize(r) + "\n"));
+}
+
+/// <summary>The search's problems ({searchId}.problems): the inline ones, or the rows of the named artifact's file (checked).</summary>
+[DurableTask(TaskNames.PrepareSearch)]
+public sealed class PrepareSearch(ArtifactStore artifacts) : TaskActivity<SearchInput, SearchStepResult>
+{
+    public override Task<SearchStepResult> RunAsync(TaskActivityContext context, SearchInput input) => ExecuteAsync(input);
+
+    public async Task<SearchStepResult> ExecuteAsync(SearchInput input)
+    {
+        string id = $"{input.SearchId}.problems";
+        if (await artifacts.GetAsync(id) != null) return new SearchStepResult { Artifact = id, Rows = (await SearchStore.ProblemsAsync(artifacts, id)).Count };
+        var spec = input.Spec;
+        List<ProblemRow> rows;
+        List<string> parents = [];
+        if (spec.Problems is { } inline) rows = [.. inline];
+        else
+        {
+            string source = spec.ProblemsArtifact!;
+            rows = [.. Jsonl.Read<ProblemRow>(await LapStore.ReadArtifactTextAsync(artifacts, source, spec.ProblemsFile), spec.ProblemsFile).Rows];
+            parents.Add(source);
+            var twice = rows.GroupBy(r => r.Id).FirstOrDefault(g => g.Count() > 1);
+            if (twice != null) throw new InvalidDataException($"{spec.ProblemsFile} of {source}: problem id '{twice.Key}' is given {twice.Count()} times");
+            if (rows.Count == 0) throw new InvalidDataException($"{spec.ProblemsFile} of {source} holds no problem");
+        }
+        var w = artifacts.Create(id, "dataset-problems", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, 0), parents);
+        await w.AddTextAsync(SearchFiles.Problems, SearchStore.Lines(rows.Select(r => new ProblemRow { Id = r.Id, Problem = r.Problem })));
+        await LapStore.CommitOnceAsync(w);
+        return new SearchStepResult { Artifact = id, Rows = rows.Count };
+    }
+}
+
+/// <summary>
+/// A round's prompts ({searchId}.r{round}.prompts): in round 1, pool / samplesPerPrompt generation prompts per problem;
+/// later, one refinement prompt per kept proof of each problem still searching, with up to analysesPerPrompt of its
+/// analyses, lowest scores first. Prompt ids are problem|round|prompt.
+/// </summary>
+[DurableTask(TaskNames.WriteSearchPrompts)]
+public sealed class WriteSearchPrompts(ArtifactStore artifacts) : TaskActivity<SearchPromptsInput, SearchStepResult>
+{
+    public override Task<SearchStepResult> RunAsync(TaskActivityContext context, SearchPromptsInput input) => ExecuteAsync(input);
+
+    public async Task<SearchStepResult> ExecuteAsync(SearchPromptsInput input)
+    {
+        string id = $"{input.SearchId}.r{input.Round}.prompts";
+        if (await artifacts.GetAsync(id) != null)
+            return new SearchStepResult { Artifact = id, Rows = Jsonl.Records<SearchPromptRow>(await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.Prompts)).Count };
+        var o = input.Spec.Options;
+        var set = input.Spec.PromptSet;
+        var problems = await SearchStore.ProblemsAsync(artifacts, input.Problems);
+        var rows = new List<SearchPromptRow>();
+        if (input.Round == 1)
+        {
+            foreach (var p in problems)
+            {
+                string prompt = Prompts.RenderGeneration(p.Problem, set.Generation);
+                for (int k = 0; k < o.Pool / o.SamplesPerPrompt; k++)
+                    rows.Add(new SearchPromptRow { Id = SearchRanking.PromptId(p.Id, 1, k), Prompt = prompt, ProblemId = p.Id, Problem = p.Problem });
+            }
+        }
+        else
+        {
+            var state = await SearchStore.StateAsync(artifacts, input.State) ?? throw new InvalidOperationException($"round {input.Round} needs the state of round {input.Round - 1}");
+            var statements = problems.ToDictionary(p => p.Id, p => p.Problem);
+            var analyses = new Dictionary<string, List<PoolAnalysis>>();
+            foreach (string artifact in state.Problems.Where(p => !p.Stopped).SelectMany(p => p.Top).Select(t => t.Artifact).OfType<string>().Distinct())
+                foreach (var a in Jsonl.Records<PoolAnalysis>(await LapStore.ReadArtifactTextAsync(artifacts, artifact, SearchFiles.Analyses)))
+                    (analyses.TryGetValue(a.ProofId, out var l) ? l : analyses[a.ProofId] = []).Add(a);
+            foreach (var p in state.Problems.Where(p => !p.Stopped))
+                for (int k = 0; k < p.Top.Count; k++)
+                {
+                    var kept = p.Top[k];
+                    // Analyses that report issues first: lowest scores, then unparsable ones last; ties by index.
+                    var shown = analyses.GetValueOrDefault(kept.ProofId, []).OrderBy(a => a.Score ?? 2).ThenBy(a => a.Index).Take(o.AnalysesPerPrompt).Select(a => a.Analysis).ToList();
+                    rows.Add(new SearchPromptRow
+                    {
+                        Id = SearchRanking.PromptId(p.ProblemId, input.Round, k), ProblemId = p.ProblemId, Problem = statements[p.ProblemId], ParentProofIds = [kept.ProofId],
+                        Prompt = Prompts.RenderRefinement(statements[p.ProblemId], kept.Proof, kept.MeanScore, shown, set),
+                    });
+                }
+        }
+        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, input.Round),
+            input.State is { } s ? [input.Problems, s] : [input.Problems]);
+        await w.AddTextAsync(SearchFiles.Prompts, SearchStore.Lines(rows));
+        await LapStore.CommitOnceAsync(w);
+        return new SearchStepResult { Artifact = id, Rows = rows.Count };
+    }
+}
+
+/// <summary>
+/// The round's new proofs ({searchId}.r{round}.proofs): every completion of the generation jobs parsed into a pool
+/// record keyed (problem, round, prompt, sample), and one verification prompt per proof.
+/// </summary>
+[DurableTask(TaskNames.WriteSearchProofs)]
+public sealed class WriteSearchProofs(ArtifactStore artifacts) : TaskActivity<SearchProofsInput, SearchStepResult>
+{
+    public override Task<SearchStepResult> RunAsync(TaskActivityContext context, SearchProofsInput input) => ExecuteAsync(input);
+
+    public async Task<SearchStepResult> ExecuteAsync(SearchProofsInput input)
+    {
+        string id = $"{input.SearchId}.r{input.Round}.proofs";
+        if (await artifacts.GetAsync(id) != null)
+            return new SearchStepResult { Artifact = id, Rows = Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.Proofs)).Count };
+        var prompts = Jsonl.Records<SearchPromptRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.Prompts, SearchFiles.Prompts)).ToDictionary(r => r.Id);
+        var records = new Dictionary<string, PoolRecord>();
+        foreach (var c in await LapStore.ReadCompletionsAsync(artifacts, input.Completions))
+        {
+            var row = prompts.GetValueOrDefault(c.Id) ?? throw new InvalidDataException($"completion of '{c.Id}' answers no prompt of {input.Prompts}");
+            var (problemId, round, prompt) = SearchRanking.ParsePromptId(c.Id);
+            var parse = Parsers.Generation(c.Completion, c.FinishReason);
+            var record = new PoolRecord
+            {
+                ProofId = SearchRanking.ProofId(problemId, round, prompt, c.Index), ProblemId = problemId, Round = round, Prompt = prompt, Sample = c.Index,
+                ParentProofIds = row.ParentProofIds, Proof = CreateAnnotationBatch.ProofOf(c.Completion, c.FinishReason),
+                SelfEvaluation = parse.SelfEvaluation, SelfScore = parse.SelfScore,
+            };
+            if (!records.TryAdd(record.ProofId, record)) throw new InvalidDataException($"proof {record.ProofId} was sampled twice");
+        }
+        var set = input.PromptSet;
+        var w = artifacts.Create(id, "search-proofs", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, input.Round), [input.Prompts, .. input.Completions]);
+        await w.AddTextAsync(SearchFiles.Proofs, SearchStore.Lines(records.Values));
+        await w.AddTextAsync(LapFiles.VerificationPrompts, string.Concat(records.Values.Select(r =>
+            Json.Serialize(new { id = r.ProofId, prompt = Prompts.RenderVerification(prompts[SearchRanking.PromptId(r.ProblemId, r.Round, r.Prompt)].Problem, r.Proof, set.Verification) }) + "\n")));
+        await LapStore.CommitOnceAsync(w);
+        return new SearchStepResult { Artifact = id, Rows = records.Count };
+    }
+
+}
+
+/// <summary>
+/// Scores the round ({searchId}.r{round}.pool): each new proof's verifications (mean of the parsable scores),
+/// analyses.jsonl for the next round's refinement prompts, and state.json: each problem's best proofs so far
+/// (at most keep, ranked by mean score then self-score) and whether it stopped.
+/// </summary>
+[DurableTask(TaskNames.ScoreSearchRound)]
+public sealed class ScoreSearchRound(ArtifactStore artifacts) : TaskActivity<ScoreSearchRoundInput, ScoreSearchRoundResult>
+{
+    public override Task<ScoreSearchRoundResult> RunAsync(TaskActivityContext context, ScoreSearchRoundInput input) => ExecuteAsync(input);
+
+    public async Task<ScoreSearchRoundResult> ExecuteAsync(ScoreSearchRoundInput input)
+    {
+        string id = $"{input.SearchId}.r{input.Round}.pool";
+        if (await artifacts.GetAsync(id) != null)
+            return new ScoreSearchRoundResult { State = id, Totals = (await SearchStore.StateAsync(artifacts, id))!.Totals(input.Options.StopScore) };
+        var proofs = Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, SearchFiles.Proofs));
+        var byProof = (await LapStore.ReadCompletionsAsync(artifacts, input.Analyses)).GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.OrderBy(a => a.Index).ToList());
+        var analyses = new List<PoolAnalysis>();
+        var scored = new List<PoolRecord>();
+        foreach (var p in proofs)
+        {
+            var mine = byProof.GetValueOrDefault(p.ProofId, []);
+            if (mine.Select(a => a.Index).Distinct().Count() != mine.Count) throw new InvalidDataException($"proof {p.ProofId} has an analysis twice");
+            var parsed = mine.Select(a => (a, v: Parsers.Verification(a.Completion, a.FinishReason))).ToList();
+            analyses.AddRange(parsed.Select(x => new PoolAnalysis { ProofId = p.ProofId, Index = x.a.Index, Score = x.v.FormatOk ? x.v.Score : null, Analysis = x.a.Completion }));
+            var scores = parsed.Where(x => x.v.FormatOk).Select(x => x.v.Score!.Value).ToList();
+            scored.Add(p with { Scores = scores, Unparsable = parsed.Count - scores.Count, MeanScore = scores.Count > 0 ? scores.Average() : 0, Artifact = id });
+        }
+        var before = await SearchStore.StateAsync(artifacts, input.State);
+        var byProblem = scored.GroupBy(p => p.ProblemId).ToDictionary(g => g.Key, g => g.ToList());
+        var states = new List<ProblemState>();
+        foreach (var problem in await SearchStore.ProblemsAsync(artifacts, input.Problems))
+        {
+            var old = before?.Problems.FirstOrDefault(x => x.ProblemId == problem.Id);
+            states.Add(old is { Stopped: true } ? old : SearchRanking.Next(old, problem.Id, input.Round, byProblem.GetValueOrDefault(problem.Id, []), input.Options));
+        }
+        var state = new SearchState { Round = input.Round, Problems = states };
+        var w = artifacts.Create(id, "search-pool", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, input.Round),
+            [input.Proofs, .. input.Analyses, .. input.State is { } s ? new[] { s } : []]);
+        await w.AddTextAsync(SearchFiles.Pool, SearchStore.Lines(scored));
+        await w.AddTextAsync(SearchFiles.Analyses, SearchStore.Lines(analyses));
+        await w.AddTextAsync(SearchFiles.State, Json.Serialize(state, indented: true));
+        await LapStore.CommitOnceAsync(w);
+        return new ScoreSearchRoundResult { State = id, Totals = state.Totals(input.Options.StopScore) };
+    }
+}
+
+/// <summary>The search's result ({searchId}.result): per problem its best proof with its analyses (result.jsonl).</summary>
+[DurableTask(TaskNames.WriteSearchResult)]
+public sealed class WriteSearchResult(ArtifactStore artifacts) : TaskActivity<SearchResultInput, string>
+{
+    public override Task<string> RunAsync(TaskActivityContext context, SearchResultInput input) => ExecuteAsync(input);
+
+    public async Task<string> ExecuteAsync(SearchResultInput input)
+    {
+        string id = $"{input.SearchId}.result";
+        if (await artifacts.GetAsync(id) != null) return id;
+        var state = (await SearchStore.StateAsync(artifacts, input.State))!;
+        var statements = (await SearchStore.ProblemsAsync(artifacts, input.Problems)).ToDictionary(p => p.Id, p => p.Problem);
+        var analyses = new Dictionary<string, List<PoolAnalysis>>();
+        var bests = state.Problems.Where(p => p.Top.Count > 0).Select(p => p.Top[0]).ToList();
+        foreach (string artifact in bests.Select(b => b.Artifact).OfType<string>().Distinct())
+            foreach (var a in Jsonl.Records<PoolAnalysis>(await LapStore.ReadArtifactTextAsync(artifacts, artifact, SearchFiles.Analyses)))
+                (analyses.TryGetValue(a.ProofId, out var l) ? l : analyses[a.ProofId] = []).Add(a);
+        var rows = state.Problems.Where(p => p.Top.Count > 0).Select(p => new SearchResultRow
+        {
+            ProblemId = p.ProblemId, Problem = statements[p.ProblemId], Best = p.Top[0], Analyses = analyses.GetValueOrDefault(p.Top[0].ProofId, []),
+            Rounds = p.Round, Proofs = p.Proofs, Verifications = p.Verifications, StopReason = p.StopReason,
+        });
+        var w = artifacts.Create(id, "search-result", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, 0),
+            [input.State, .. bests.Select(b => b.Artifact).OfType<string>().Distinct().Where(a => a != input.State)]);
+        await w.AddTextAsync(SearchFiles.Result, SearchStore.Lines(rows));
+        await LapStore.CommitOnceAsync(w);
+        return id;
+    }
+}

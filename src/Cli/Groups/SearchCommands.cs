@@ -1,0 +1,147 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MathV2.Core.Datasets;
+using MathV2.Core.Http;
+using MathV2.Core.Search;
+using static MathV2.Cli.Groups.CliOptions;
+
+namespace MathV2.Cli.Groups;
+
+/// <summary>prove and search: the test-time search over new problems with a trained generator and verifier.</summary>
+public static class SearchCommands
+{
+    public static IEnumerable<Command> Build(CliContext c)
+    {
+        yield return Prove(c);
+        yield return Search(c);
+    }
+
+    static Command Prove(CliContext c)
+    {
+        var problems = ExistingFile("--problems", "Problems to prove: JSONL, one {\"id\", \"problem\"} per line (sent inline, at most 1000)");
+        var artifact = Text("--artifact", "A dataset artifact holding the problems (its problems.jsonl, or --file)", "ID");
+        var file = Text("--file", "The artifact's file of problems (default problems.jsonl)", "NAME");
+        var generator = Text("--generator", "The checkpoint artifact that writes the proofs", "ID", required: true);
+        var verifier = Text("--verifier", "The checkpoint artifact that verifies them", "ID", required: true);
+        var spec = ExistingFile("--spec", "A SearchSpec JSON file (docs/search.md): options, prompts, limits; the flags here override it");
+        var pool = OptionalInt("--pool", "Proofs per problem in round 1 (options.pool)", 1, 4096);
+        var verifications = OptionalInt("--verifications", "Verifications per proof (options.verifications)", 1, 1024);
+        var keep = OptionalInt("--keep", "Best proofs refined each round (options.keep)", 1, 4096);
+        var rounds = OptionalInt("--rounds", "Rounds at most (options.rounds)", 1, 256);
+        var shards = OptionalInt("--shards", "Sample jobs per step, for several workers (options.shards)", 1, 256);
+        var prompts = PromptSetOption("--prompts", "Prompt set: standard, compact, or a file from 'prompts import'");
+        var wait = Flag("--wait", "Follow the search to its end and print the best proof of each problem");
+        return Command("prove", "Prove new problems: the test-time search (pool, verifications, refinement rounds) as a durable run", async (pr, ct) =>
+        {
+            var body = LapCommands.ReadSpec(pr.GetValue(spec));
+            string? problemsFile = pr.GetValue(problems), artifactId = pr.GetValue(artifact);
+            if ((problemsFile == null) == (artifactId == null)) throw new CliException("give the problems as --problems FILE or --artifact ID (one of them)");
+            if (problemsFile != null)
+            {
+                List<ProblemRow> rows;
+                try { rows = [.. Jsonl.Read<ProblemRow>(await File.ReadAllTextAsync(problemsFile, ct), Path.GetFileName(problemsFile)).Rows]; }
+                catch (DatasetException e) { throw new CliException($"{problemsFile}: {e.Message}"); }
+                if (rows.Count > SearchSpec.MaxInlineProblems)
+                    throw new CliException($"{problemsFile} holds {rows.Count} problems; at most {SearchSpec.MaxInlineProblems} go inline: upload it (./mathv2 artifacts put --kind dataset) and pass --artifact");
+                body["problems"] = JsonSerializer.SerializeToNode(rows.Select(r => new { id = r.Id, problem = r.Problem }), Core.Json.Options);
+            }
+            else
+            {
+                body["problemsArtifact"] = artifactId;
+                if (pr.GetValue(file) is { } f) body["problemsFile"] = f;
+            }
+            body["generator"] = pr.GetValue(generator);
+            body["verifier"] = pr.GetValue(verifier);
+            var options = body["options"] as JsonObject ?? new JsonObject();
+            foreach (var (name, option) in new[] { ("pool", pool), ("verifications", verifications), ("keep", keep), ("rounds", rounds), ("shards", shards) })
+                if (pr.GetValue(option) is { } v) options[name] = v;
+            body["options"] = options;
+            if (pr.GetValue(prompts) is { } set) body["prompts"] = JsonSerializer.SerializeToNode(set, Core.Json.Options);
+            using var api = c.Api();
+            var started = await api.PostAsync<CheckStatusPayload>("/api/searches", body, ct);
+            if (pr.GetValue(wait)) return await FollowAsync(c, api, pr, started.Id, ct);
+            if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"search {started.Id} started; ./mathv2 search show {started.Id}");
+            return 0;
+        }, problems, artifact, file, generator, verifier, spec, pool, verifications, keep, rounds, shards, prompts, wait);
+    }
+
+    static Command Search(CliContext c)
+    {
+        var id = Id("search", "The search's id (search-…)");
+        var show = Command("show", "The search's round, each problem's best mean score, proofs and verifications so far", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var view = await api.GetAsync<SearchView>($"/api/searches/{LapCommands.Escape(pr.GetValue(id))}", ct);
+            if (c.IsJson(pr)) { c.WriteJson(view); return 0; }
+            Print(c.Out, view);
+            return 0;
+        }, id);
+        var outFile = Text("--out", "Write the result (JSONL) to this file instead of stdout", "FILE");
+        var proofs = Command("proofs", "The finished search's best proof per problem with its analyses (JSONL)", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            string text = await api.GetTextAsync($"/api/searches/{LapCommands.Escape(pr.GetValue(id))}/proofs", ct);
+            if (pr.GetValue(outFile) is { } path) { await File.WriteAllTextAsync(path, text, ct); c.Progress(pr).WriteLine($"{text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} problems written to {path}"); }
+            else c.Out.Write(text);
+            return 0;
+        }, id, outFile);
+        var wait = Command("wait", "Follow a search to its end", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            return await FollowAsync(c, api, pr, pr.GetValue(id)!, ct);
+        }, id);
+        return Group("search", "Test-time searches started by 'prove'", show, proofs, wait);
+    }
+
+    static async Task<int> FollowAsync(CliContext c, ApiClient api, ParseResult pr, string id, CancellationToken ct)
+    {
+        var progress = c.Progress(pr);
+        progress.WriteLine($"search {id} started");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        string last = "";
+        while (true)
+        {
+            var view = await api.GetAsync<SearchView>($"/api/searches/{LapCommands.Escape(id)}", ct);
+            string line = Line(view);
+            if (line != last) { progress.WriteLine($"[{sw.Elapsed:hh\\:mm\\:ss}] {line}"); last = line; }
+            if (RuntimeStates.IsFinished(view.RuntimeStatus))
+            {
+                bool completed = view.RuntimeStatus == RuntimeStates.Completed;
+                if (c.IsJson(pr)) c.WriteJson(view);
+                else if (completed) Print(c.Out, view);
+                else c.Out.WriteLine($"search {id} {view.RuntimeStatus.ToLowerInvariant()}: {view.Failure}\n  ops: ./mathv2 instances rewind {id}");
+                return completed ? 0 : 1;
+            }
+            await Task.Delay(1000, ct);
+        }
+    }
+
+    /// <summary>One progress line: round, step, the running jobs' progress, the problems' standing.</summary>
+    public static string Line(SearchView v)
+    {
+        var sb = new StringBuilder($"{v.Id} {v.RuntimeStatus}");
+        if (v.Status is { } s)
+        {
+            sb.Append($", round {s.Round} of at most {s.Rounds}: {s.Step}");
+            var parts = v.Jobs.Select(j => j.Progress?.Describe()).OfType<string>().ToList();
+            if (parts.Count > 0) sb.Append($" ({string.Join("; ", parts)})");
+        }
+        if (v.Problems.Count > 0)
+            sb.Append($"; {v.Problems.Count(p => p.Stopped)}/{v.Problems.Count} problems stopped, {v.Problems.Sum(p => p.Proofs)} proofs, " +
+                $"{v.Problems.Sum(p => p.Verifications)} verifications, best mean {v.Problems.Average(p => p.BestMeanScore ?? 0):0.###} on average");
+        return sb.ToString();
+    }
+
+    static void Print(TextWriter o, SearchView v)
+    {
+        o.WriteLine(Line(v));
+        if (v.Failure != null) o.WriteLine($"  failure: {v.Failure}");
+        if (v.Problems.Count == 0) return;
+        o.WriteLine($"  {"problem",-24} {"round",5} {"best mean",9} {"proofs",7} {"verifications",13}  stopped");
+        foreach (var p in v.Problems)
+            o.WriteLine($"  {p.ProblemId,-24} {p.Round,5} {p.BestMeanScore?.ToString("0.###") ?? "-",9} {p.Proofs,7} {p.Verifications,13}  {(p.Stopped ? p.StopReason : "no")}");
+        if (v.Output is { } r) o.WriteLine($"  result: artifact {r.Result}; ./mathv2 search proofs {v.Id}");
+    }
+}

@@ -1,0 +1,239 @@
+using MathV2.Core.Datasets;
+using MathV2.Core.Jobs;
+using MathV2.Core.Method;
+
+namespace MathV2.Core.Search;
+
+/// <summary>
+/// The test-time search's knobs (docs/search.md): the reference code's defaults. Round 1 draws <see cref="Pool"/>
+/// proofs per problem; each later round refines the top <see cref="Keep"/> of the pool, each kept proof with up to
+/// <see cref="AnalysesPerPrompt"/> of its analyses (lowest scores first) and <see cref="SamplesPerPrompt"/> samples.
+/// </summary>
+public sealed record SearchOptions
+{
+    public int Pool { get; init; } = 128;
+    public int Verifications { get; init; } = 64;
+    public int Keep { get; init; } = 32;
+    public int AnalysesPerPrompt { get; init; } = 8;
+    public int SamplesPerPrompt { get; init; } = 4;
+    public int Rounds { get; init; } = 16;
+    /// <summary>A problem stops once a proof's mean verification score reaches this.</summary>
+    public double StopScore { get; init; } = 1.0;
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 0.95;
+    /// <summary>Tokens of a proof (with its self-evaluation) and of an analysis.</summary>
+    public int MaxNewTokens { get; init; } = 4096;
+    public int VerificationMaxNewTokens { get; init; } = 4096;
+    /// <summary>Sample jobs per generation or verification step (rows split i % shards), for several workers.</summary>
+    public int Shards { get; init; } = 1;
+    /// <summary>Rows a sample job decodes together (continuous batching).</summary>
+    public int BatchSize { get; init; } = 16;
+    public long Seed { get; init; } = 1;
+
+    public IEnumerable<(string Field, string Message)> Validate(string prefix = "options")
+    {
+        static bool Between(int v, int lo, int hi) => v >= lo && v <= hi;
+        if (!Between(Pool, 1, 4096)) yield return ($"{prefix}.pool", "must be between 1 and 4096");
+        if (!Between(Verifications, 1, 1024)) yield return ($"{prefix}.verifications", "must be between 1 and 1024");
+        if (!Between(Keep, 1, 4096)) yield return ($"{prefix}.keep", "must be between 1 and 4096");
+        if (!Between(AnalysesPerPrompt, 1, 1024)) yield return ($"{prefix}.analysesPerPrompt", "must be between 1 and 1024");
+        if (!Between(SamplesPerPrompt, 1, 1024)) yield return ($"{prefix}.samplesPerPrompt", "must be between 1 and 1024");
+        else if (Pool % SamplesPerPrompt != 0)
+            yield return ($"{prefix}.pool", $"must be a multiple of samplesPerPrompt ({SamplesPerPrompt}): round 1 samples pool / samplesPerPrompt prompts per problem");
+        if (!Between(Rounds, 1, 256)) yield return ($"{prefix}.rounds", "must be between 1 and 256");
+        if (!(StopScore is >= 0 and <= 1)) yield return ($"{prefix}.stopScore", "must be between 0 and 1");
+        if (!(Temperature is > 0 and <= 10)) yield return ($"{prefix}.temperature", "must be above 0 and at most 10");
+        if (!(TopP is > 0 and <= 1)) yield return ($"{prefix}.topP", "must be above 0 and at most 1");
+        if (!Between(MaxNewTokens, 1, 1 << 20)) yield return ($"{prefix}.maxNewTokens", "must be between 1 and 1048576");
+        if (!Between(VerificationMaxNewTokens, 1, 1 << 20)) yield return ($"{prefix}.verificationMaxNewTokens", "must be between 1 and 1048576");
+        if (!Between(Shards, 1, 256)) yield return ($"{prefix}.shards", "must be between 1 and 256");
+        if (!Between(BatchSize, 1, 4096)) yield return ($"{prefix}.batchSize", "must be between 1 and 4096");
+    }
+}
+
+/// <summary>POST /api/searches: problems (inline or an artifact's file), the generator and verifier checkpoints, the options.</summary>
+public sealed record SearchSpec
+{
+    public string? Name { get; init; }
+    /// <summary>Problems given inline ({id, problem}); or <see cref="ProblemsArtifact"/>.</summary>
+    public IReadOnlyList<ProblemRow>? Problems { get; init; }
+    /// <summary>A dataset artifact holding the problems (its <see cref="ProblemsFile"/>).</summary>
+    public string? ProblemsArtifact { get; init; }
+    public string ProblemsFile { get; init; } = "problems.jsonl";
+    public string? Generator { get; init; }
+    public string? Verifier { get; init; }
+    public SearchOptions Options { get; init; } = new();
+    /// <summary>Prompt set: "standard", "compact", or a set of one's own (as a lap's).</summary>
+    public PromptSet? Prompts { get; init; }
+    public GpuJobLimits? Limits { get; init; }
+
+    public PromptSet PromptSet => Prompts ?? Method.Prompts.Standard;
+
+    public const int MaxInlineProblems = 1000;
+
+    /// <summary>Field errors (storage checks, such as whether the checkpoints exist, come at the door on top).</summary>
+    public IEnumerable<(string Field, string Message)> Validate()
+    {
+        if (Name is { Length: > 200 }) yield return ("name", "must be at most 200 characters");
+        if ((Problems == null) == (ProblemsArtifact == null))
+            yield return ("problems", "give the problems inline (problems: [{id, problem}]) or as problemsArtifact, exactly one of them");
+        if (Problems != null)
+        {
+            if (Problems.Count == 0) yield return ("problems", "must hold at least one problem");
+            if (Problems.Count > MaxInlineProblems) yield return ("problems", $"at most {MaxInlineProblems} inline; upload more as a dataset artifact (problemsArtifact)");
+            var seen = new HashSet<string>();
+            for (int i = 0; i < Problems.Count; i++)
+            {
+                var p = Problems[i];
+                if (string.IsNullOrWhiteSpace(p.Id)) yield return ($"problems[{i}].id", "is required");
+                else if (!seen.Add(p.Id)) yield return ($"problems[{i}].id", $"'{p.Id}' is given twice");
+                if (string.IsNullOrWhiteSpace(p.Problem)) yield return ($"problems[{i}].problem", "is required");
+            }
+        }
+        if (ProblemsArtifact != null && !Ids.IsValid(ProblemsArtifact)) yield return ("problemsArtifact", $"'{ProblemsArtifact}' is not an artifact id");
+        if (string.IsNullOrWhiteSpace(ProblemsFile) || ProblemsFile.Contains("..")) yield return ("problemsFile", "must name a file of the artifact");
+        if (Generator == null) yield return ("generator", "is required: the checkpoint artifact that writes the proofs");
+        else if (!Ids.IsValid(Generator)) yield return ("generator", $"'{Generator}' is not an artifact id");
+        if (Verifier == null) yield return ("verifier", "is required: the checkpoint artifact that verifies them");
+        else if (!Ids.IsValid(Verifier)) yield return ("verifier", $"'{Verifier}' is not an artifact id");
+        foreach (var e in Options.Validate()) yield return e;
+        if (Prompts != null) foreach (var e in Prompts.Validate("prompts")) yield return e;
+        if (Limits != null) foreach (var e in Limits.Validate()) yield return e;
+    }
+}
+
+/// <summary>The Search orchestration's input; ContinueAsNew carries the next round and the pool's state artifact.</summary>
+public sealed record SearchInput
+{
+    public required string SearchId { get; init; }
+    public required SearchSpec Spec { get; init; }
+    public int Round { get; init; } = 1;
+    /// <summary>The problems artifact (problems.jsonl), once written.</summary>
+    public string? Problems { get; init; }
+    /// <summary>The last round's state artifact (state.json), null before round 1 ends.</summary>
+    public string? State { get; init; }
+}
+
+/// <summary>Where a search stands (its custom status).</summary>
+public sealed record SearchStatus
+{
+    public int Round { get; init; }
+    public int Rounds { get; init; }
+    /// <summary>prompts, generation, verification, scoring, result, done.</summary>
+    public string Step { get; init; } = "";
+    public IReadOnlyList<string> Jobs { get; init; } = [];
+    public string? Problems { get; init; }
+    /// <summary>The last finished round's state artifact.</summary>
+    public string? State { get; init; }
+    public SearchTotals? Totals { get; init; }
+}
+
+public sealed record SearchTotals
+{
+    public int Problems { get; init; }
+    public int Stopped { get; init; }
+    public int Proofs { get; init; }
+    public int Verifications { get; init; }
+    /// <summary>Problems whose best proof's mean score reached stopScore.</summary>
+    public int Solved { get; init; }
+}
+
+/// <summary>The search's output.</summary>
+public sealed record SearchResult
+{
+    public required string SearchId { get; init; }
+    public required string Result { get; init; }
+    public int Rounds { get; init; }
+    public required SearchTotals Totals { get; init; }
+}
+
+/// <summary>
+/// One proof of the pool, in the reference code's fields where they exist (proof, meanScore, scores,
+/// selfEvaluation, proofId, parentProofIds, round) plus the problem, its prompt and sample, and where its analyses are.
+/// </summary>
+public sealed record PoolRecord
+{
+    public required string ProofId { get; init; }
+    public required string ProblemId { get; init; }
+    public int Round { get; init; }
+    public int Prompt { get; init; }
+    public int Sample { get; init; }
+    public IReadOnlyList<string> ParentProofIds { get; init; } = [];
+    public string Proof { get; init; } = "";
+    public string? SelfEvaluation { get; init; }
+    public double? SelfScore { get; init; }
+    /// <summary>The parsable verifications' scores, by analysis index; unparsable ones are counted apart.</summary>
+    public IReadOnlyList<double> Scores { get; init; } = [];
+    public int Unparsable { get; init; }
+    /// <summary>Mean of <see cref="Scores"/>; 0 when no verification parsed.</summary>
+    public double MeanScore { get; init; }
+    /// <summary>The round's pool artifact holding this proof's analyses (analyses.jsonl).</summary>
+    public string? Artifact { get; init; }
+}
+
+/// <summary>One verifier analysis of a pool proof (analyses.jsonl of a round's pool artifact).</summary>
+public sealed record PoolAnalysis
+{
+    public required string ProofId { get; init; }
+    public int Index { get; init; }
+    public double? Score { get; init; }
+    public string Analysis { get; init; } = "";
+}
+
+/// <summary>Per problem after a round: the ranked best proofs (at most keep), counts, and whether it stopped.</summary>
+public sealed record ProblemState
+{
+    public required string ProblemId { get; init; }
+    public int Round { get; init; }
+    public int Proofs { get; init; }
+    public int Verifications { get; init; }
+    public bool Stopped { get; init; }
+    public string? StopReason { get; init; }
+    /// <summary>The pool's best proofs, best first (mean score, then self-score; ties by id): the next round's candidates.</summary>
+    public IReadOnlyList<PoolRecord> Top { get; init; } = [];
+    public double? BestMeanScore => Top.Count > 0 ? Top[0].MeanScore : null;
+}
+
+/// <summary>state.json of a round's pool artifact.</summary>
+public sealed record SearchState
+{
+    public int Round { get; init; }
+    public IReadOnlyList<ProblemState> Problems { get; init; } = [];
+
+    public SearchTotals Totals(double stopScore) => new()
+    {
+        Problems = Problems.Count, Stopped = Problems.Count(p => p.Stopped), Proofs = Problems.Sum(p => p.Proofs),
+        Verifications = Problems.Sum(p => p.Verifications), Solved = Problems.Count(p => p.BestMeanScore >= stopScore),
+    };
+}
+
+/// <summary>The ranking of the reference code: mean verification score, then the proof's self-evaluation score.</summary>
+public static class SearchRanking
+{
+    public static IEnumerable<PoolRecord> Rank(IEnumerable<PoolRecord> pool) =>
+        pool.OrderByDescending(p => p.MeanScore).ThenByDescending(p => p.SelfScore ?? -1).ThenBy(p => p.Round).ThenBy(p => p.Prompt).ThenBy(p => p.Sample);
+
+    /// <summary>A problem's state after a round: the old top and the round's proofs ranked, the stop rule applied.</summary>
+    public static ProblemState Next(ProblemState? before, string problemId, int round, IReadOnlyList<PoolRecord> added, SearchOptions o)
+    {
+        var top = Rank((before?.Top ?? []).Concat(added)).Take(o.Keep).ToList();
+        int proofs = (before?.Proofs ?? 0) + added.Count, verifications = (before?.Verifications ?? 0) + added.Sum(p => p.Scores.Count + p.Unparsable);
+        string? stop = top.Count > 0 && top[0].MeanScore >= o.StopScore ? $"a proof's mean score reached {o.StopScore:0.###} in round {round}"
+            : round >= o.Rounds ? $"{o.Rounds} rounds done" : null;
+        return new ProblemState { ProblemId = problemId, Round = round, Proofs = proofs, Verifications = verifications, Top = top, Stopped = stop != null, StopReason = stop };
+    }
+
+    /// <summary>Proof ids are (problem, round, prompt, sample): problem|round|prompt|sample.</summary>
+    public static string ProofId(string problemId, int round, int prompt, int sample) => $"{problemId}|{round}|{prompt}|{sample}";
+
+    public static string PromptId(string problemId, int round, int prompt) => $"{problemId}|{round}|{prompt}";
+
+    /// <summary>(problem, round, prompt) of a prompt id; the problem id may itself hold '|'.</summary>
+    public static (string ProblemId, int Round, int Prompt) ParsePromptId(string id)
+    {
+        int b = id.LastIndexOf('|'), a = b > 0 ? id.LastIndexOf('|', b - 1) : -1;
+        if (a <= 0 || !int.TryParse(id.AsSpan(a + 1, b - a - 1), out int round) || !int.TryParse(id.AsSpan(b + 1), out int prompt))
+            throw new FormatException($"'{id}' is not a search prompt id (problem|round|prompt)");
+        return (id[..a], round, prompt);
+    }
+}

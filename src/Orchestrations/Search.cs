@@ -1,0 +1,89 @@
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Jobs;
+using MathV2.Core.Laps;
+using MathV2.Core.Search;
+using Microsoft.DurableTask;
+
+namespace MathV2.Orchestrations;
+
+/// <summary>
+/// The paper's test-time search (docs/search.md), one round per generation: prompts (round 1: generation; later:
+/// refinements of the best proofs with their lowest-scored analyses) → sharded generation jobs → the proofs →
+/// sharded verification jobs → the round's pool and each problem's state. Proofs and analyses live in artifacts;
+/// the orchestration carries artifact ids and totals only, and continues as new after each round, so its history
+/// stays one round long however many rounds run.
+/// </summary>
+public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
+{
+    public override async Task<SearchResult> RunAsync(TaskOrchestrationContext context, SearchInput input)
+    {
+        var spec = input.Spec;
+        var o = spec.Options;
+        int round = input.Round;
+        string problems = input.Problems ?? (await context.CallActivityAsync<SearchStepResult>(TaskNames.PrepareSearch, input)).Artifact;
+        void Status(string step, IReadOnlyList<string>? jobs = null, SearchTotals? totals = null) => context.SetCustomStatus(new SearchStatus
+        {
+            Round = round, Rounds = o.Rounds, Step = step, Jobs = jobs ?? [], Problems = problems, State = input.State, Totals = totals,
+        });
+
+        Status("prompts");
+        var prompts = await context.CallActivityAsync<SearchStepResult>(TaskNames.WriteSearchPrompts, new SearchPromptsInput
+        {
+            SearchId = input.SearchId, Round = round, Problems = problems, State = input.State, Spec = spec,
+        });
+        var generation = await SampleAsync(context, input, "generation", spec.Generator!, SearchFiles.Prompts, prompts.Artifact, o.SamplesPerPrompt, o.MaxNewTokens, o.Seed * 7919 + round, Status);
+        var proofs = await context.CallActivityAsync<SearchStepResult>(TaskNames.WriteSearchProofs, new SearchProofsInput
+        {
+            SearchId = input.SearchId, Round = round, Prompts = prompts.Artifact, Completions = generation, PromptSet = spec.PromptSet,
+        });
+        var analyses = await SampleAsync(context, input, "verification", spec.Verifier!, LapFiles.VerificationPrompts, proofs.Artifact, o.Verifications, o.VerificationMaxNewTokens, o.Seed * 7919 + 4099 + round, Status);
+        Status("scoring");
+        var scored = await context.CallActivityAsync<ScoreSearchRoundResult>(TaskNames.ScoreSearchRound, new ScoreSearchRoundInput
+        {
+            SearchId = input.SearchId, Round = round, Problems = problems, Proofs = proofs.Artifact, Analyses = analyses, State = input.State, Options = o,
+        });
+        if (scored.Totals.Stopped < scored.Totals.Problems)
+        {
+            context.ContinueAsNew(input with { Round = round + 1, Problems = problems, State = scored.State });
+            return null!;
+        }
+        input = input with { State = scored.State };
+        Status("result", totals: scored.Totals);
+        string result = await context.CallActivityAsync<string>(TaskNames.WriteSearchResult, new SearchResultInput
+        {
+            SearchId = input.SearchId, Problems = problems, State = scored.State, Options = o,
+        });
+        Status("done", totals: scored.Totals);
+        return new SearchResult { SearchId = input.SearchId, Result = result, Rounds = round, Totals = scored.Totals };
+    }
+
+    /// <summary>A sample job over a prompts file, split into the spec's shards (rows i % shards): its result artifacts.</summary>
+    static async Task<List<string>> SampleAsync(TaskOrchestrationContext context, SearchInput input, string step, string model, string file, string prompts,
+        int n, int maxNewTokens, long seed, Action<string, IReadOnlyList<string>?, SearchTotals?> status)
+    {
+        var o = input.Spec.Options;
+        int shards = o.Shards;
+        string JobId(int s) => $"{input.SearchId}-r{input.Round}-{step}{(shards > 1 ? s.ToString() : "")}";
+        status(step, Enumerable.Range(0, shards).Select(JobId).ToList(), null);
+        var tasks = Enumerable.Range(0, shards).Select(s =>
+        {
+            var parameters = new SampleJobParameters
+            {
+                Model = model, Prompts = ArtifactFileRef.Of(prompts, file), N = n, BatchSize = o.BatchSize, MaxNewTokens = maxNewTokens,
+                Temperature = o.Temperature, TopP = o.TopP, Seed = seed, Shard = shards > 1 ? new SampleShard(s, shards) : null,
+            };
+            var spec = new GpuJobSpec
+            {
+                JobId = JobId(s), Kind = GpuJobKinds.Sample, InstanceId = JobId(s), Lap = input.SearchId, Phase = $"r{input.Round}", Inputs = [model, prompts],
+                Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits ?? new GpuJobLimits(),
+            };
+            return context.CallSubOrchestratorAsync<GpuJobOutcome>(TaskNames.RunGpuJob, spec, new SubOrchestrationOptions { InstanceId = JobId(s) });
+        }).ToList();
+        var outcomes = await Task.WhenAll(tasks);
+        foreach (var outcome in outcomes)
+            if (outcome.Status != GpuJobStatus.Succeeded || outcome.ResultArtifactId is null)
+                throw new InvalidOperationException($"round {input.Round}: job {outcome.JobId} ({step}) failed: {outcome.Error}");
+        return outcomes.Select(x => x.ResultArtifactId!).ToList();
+    }
+}

@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Datasets;
+using MathV2.Core.Jobs;
+using MathV2.Core.Method;
+using MathV2.Core.Search;
+
+namespace MathV2.Host.Tests;
+
+/// <summary>
+/// The test-time search on the real stack: bad specs refused at the door, a search over two problems started with
+/// the CLI, the host killed mid-round, and the search completing with every proof and analysis once, in artifacts
+/// with lineage.
+/// </summary>
+[Collection("stack")]
+[Trait("Category", "EndToEnd")]
+public sealed class SearchTests(StackFixture stack)
+{
+    static readonly ProblemRow[] Problems =
+    [
+        new() { Id = "p-1", Problem = "Prove that 3 + 4 = 7." },
+        new() { Id = "p|2", Problem = "Prove that 2 * 5 = 10." },   // '|' inside a problem id: proof ids are parsed from the right
+    ];
+
+    /// <summary>
+    /// One tiny model for both roles: it proves with a self-evaluation and verifies every proof with a score of 0.5,
+    /// so no proof reaches stopScore and the search runs all its rounds.
+    /// </summary>
+    async Task<string> CheckpointAsync()
+    {
+        const string analysis = "Here is my evaluation of the solution:\nOne step is not justified.\nBased on my evaluation, the final overall score should be:\n\\boxed{0.5}";
+        string Proof(string problem) => $"## Solution\nWe compute it: {problem[12..^1]}.\n\n## Self Evaluation\n{analysis}";
+        var set = Prompts.Compact;
+        var rows = Problems.SelectMany(p => new[]
+        {
+            new DemonstrationRow { Kind = "generation", Prompt = Prompts.RenderGeneration(p.Problem, set.Generation), Completion = Proof(p.Problem) },
+            new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Problem, Proof(p.Problem)[12..40], set.Verification), Completion = analysis },
+        }).ToList();
+        return await stack.SftCheckpointAsync(rows,
+            new { hidden_size = 64, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 128, max_position_embeddings = 1024 },
+            new { steps = 120, batchSize = 4, maxSeqLen = 512, learningRate = 3e-3 }, seconds: 300);
+    }
+
+    async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(object body)
+    {
+        var resp = await stack.Http.PostAsJsonAsync("/api/searches", body, Json.Options);
+        return (resp.StatusCode, await resp.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    static object Options(int pool = 4) => new
+    {
+        pool, verifications = 2, keep = 2, analysesPerPrompt = 2, samplesPerPrompt = 2, rounds = 2, temperature = 0.3,
+        maxNewTokens = 120, verificationMaxNewTokens = 80, shards = 2, batchSize = 8,
+    };
+
+    [Fact]
+    public async Task A_search_survives_a_host_kill_and_keeps_every_proof_and_analysis_once_with_lineage()
+    {
+        await stack.Stack.UpAsync();
+        string model = await CheckpointAsync();
+
+        // The door: each bad field named, nothing started.
+        var inline = Problems.Select(p => new { id = p.Id, problem = p.Problem }).ToArray();
+        foreach (var (body, field) in new (object, string)[]
+        {
+            (new { problems = inline, generator = model, verifier = model, options = new { pol = 4 } }, "options.pol"),
+            (new { problems = inline, generator = model, verifier = model, options = new { pool = 5, samplesPerPrompt = 2 } }, "options.pool"),
+            (new { problems = inline, verifier = model }, "generator"),
+            (new { problems = inline, generator = "no-such-model", verifier = model }, "generator"),
+            (new { problems = inline, problemsArtifact = model, generator = model, verifier = model }, "problems"),
+            (new { problemsArtifact = model, generator = model, verifier = model }, "problemsArtifact"),
+            (new { problems = new[] { inline[0], inline[0] }, generator = model, verifier = model }, "problems[1].id"),
+        })
+        {
+            var (status, problem) = await PostAsync(body);
+            Assert.Equal(HttpStatusCode.BadRequest, status);
+            Assert.True(problem.TryGetProperty("errors", out var errors) && errors.TryGetProperty(field, out _) || problem.GetProperty("detail").GetString()!.Contains(field),
+                $"{field}: {problem}");
+        }
+
+        // Started with the CLI from a problems file and a spec file.
+        string dir = Directory.CreateTempSubdirectory("mathv2-search-").FullName;
+        string problemsFile = Path.Combine(dir, "problems.jsonl"), specFile = Path.Combine(dir, "search.json");
+        File.WriteAllText(problemsFile, Jsonl.Write(Problems));
+        File.WriteAllText(specFile, JsonSerializer.Serialize(new { prompts = "compact", options = Options() }));
+        var (rc, output, err) = await stack.CliAsync("prove", "--problems", problemsFile, "--generator", model, "--verifier", model, "--spec", specFile, "--json");
+        Assert.True(rc == 0, err);
+        string id = JsonDocument.Parse(output).RootElement.GetProperty("id").GetString()!;
+
+        // The host dies while round 1's verification runs; the search goes on once it is back.
+        await stack.WaitForJobAsync($"{id}-r1-verification0", r => r.Status is GpuJobStatus.Running or GpuJobStatus.Succeeded, seconds: 300);
+        await stack.KillAsync(stack.Stack.Pids.Host!.Value, "MathV2.Host.dll");
+        await stack.Stack.UpAsync();
+        (rc, output, err) = await stack.CliAsync("search", "wait", id, "--json");
+        Assert.True(rc == 0, $"{output}\n{err}");
+        var view = JsonSerializer.Deserialize<SearchView>(output, Json.Options)!;
+        Assert.Equal("Completed", view.RuntimeStatus);
+        Assert.Equal(2, view.Problems.Count);
+
+        // Every proof once: 4 in round 1, then 2 kept × 2 samples a round; each verified twice.
+        var pool = new List<PoolRecord>();
+        var analyses = new List<PoolAnalysis>();
+        for (int r = 1; r <= view.Output!.Rounds; r++)
+        {
+            var m = (await stack.Artifacts.GetAsync($"{id}.r{r}.pool"))!;
+            Assert.Contains($"{id}.r{r}.proofs", m.Parents);
+            Assert.Equal([$"{id}-r{r}-verification0.attempt-1", $"{id}-r{r}-verification1.attempt-1"], m.Parents.Where(p => p.StartsWith($"{id}-r{r}-")).Order());
+            pool.AddRange(Jsonl.Records<PoolRecord>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(m, "pool.jsonl"))));
+            analyses.AddRange(Jsonl.Records<PoolAnalysis>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(m, "analyses.jsonl"))));
+        }
+        foreach (var p in view.Problems)
+        {
+            Assert.Equal(4 + 4 * (p.Round - 1), p.Proofs);
+            Assert.Equal(2 * p.Proofs, p.Verifications);
+            Assert.Equal(p.Proofs, pool.Count(x => x.ProblemId == p.ProblemId));
+            Assert.True(p.Stopped);
+        }
+        Assert.Equal(pool.Count, pool.Select(x => x.ProofId).Distinct().Count());
+        Assert.Equal(2 * pool.Count, analyses.Count);
+        Assert.Equal(analyses.Count, analyses.Select(a => (a.ProofId, a.Index)).Distinct().Count());
+        Assert.All(pool, x => Assert.Equal(2, x.Scores.Count + x.Unparsable));
+        Assert.True(pool.Count(x => x.Scores.Count > 0) >= pool.Count / 2, $"{pool.Count(x => x.Scores.Count > 0)} of {pool.Count} proofs have a parsable verification");
+        Assert.Contains(pool, x => x.SelfScore != null);
+        Assert.All(pool, x => Assert.Equal(x.Scores.Count > 0 ? x.Scores.Average() : 0, x.MeanScore, 9));
+        Assert.All(pool, x => Assert.Equal(SearchRanking.ProofId(x.ProblemId, x.Round, x.Prompt, x.Sample), x.ProofId));
+        // Refined proofs name their parent: a proof of the round before.
+        foreach (var x in pool.Where(x => x.Round > 1))
+        {
+            var parent = pool.Single(y => y.ProofId == Assert.Single(x.ParentProofIds));
+            Assert.Equal((x.ProblemId, x.Round - 1), (parent.ProblemId, parent.Round));
+        }
+        // Each job ran once, host kill or not.
+        foreach (var job in Enumerable.Range(1, view.Output.Rounds).SelectMany(r => new[] { $"{id}-r{r}-generation0", $"{id}-r{r}-generation1", $"{id}-r{r}-verification0", $"{id}-r{r}-verification1" }))
+            Assert.Single((await stack.Jobs.GetAsync(job))!.Attempts);
+
+        // The result: the best proof per problem, its analyses, the published fields.
+        var text = await stack.Http.GetStringAsync($"/api/searches/{id}/proofs");
+        var rows = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(Problems.Select(p => p.Id), rows.Select(r => r.GetProperty("problemId").GetString()));
+        foreach (var row in rows)
+        {
+            string best = row.GetProperty("best").GetProperty("proofId").GetString()!;
+            var mine = pool.Where(x => x.ProblemId == row.GetProperty("problemId").GetString()).ToList();
+            Assert.Equal(mine.Max(x => x.MeanScore), row.GetProperty("best").GetProperty("meanScore").GetDouble(), 9);
+            Assert.Equal(2, row.GetProperty("analyses").GetArrayLength());
+            Assert.Equal(row.GetProperty("best").GetProperty("proof").GetString(), row.GetProperty("model_prediction").GetProperty("proof").GetString());
+            Assert.Contains(best, mine.Select(x => x.ProofId));
+        }
+        var lineage = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/artifacts/{id}.result/lineage");
+        string lineageText = lineage.ToString();
+        Assert.Contains(model, lineageText);
+        Assert.Contains($"{id}.problems", lineageText);
+        Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.GetAsync("/api/searches/search-000000000000/proofs")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await stack.Http.GetAsync("/api/searches/lap-1")).StatusCode);
+    }
+}
