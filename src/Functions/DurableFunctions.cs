@@ -82,7 +82,7 @@ public sealed class SearchActivityFunctions(PrepareSearch prepare, WriteSearchPr
     public Task<ScoreSearchRoundResult> ScoreSearchRound([ActivityTrigger] ScoreSearchRoundInput input) => score.ExecuteAsync(input);
 
     [Function(TaskNames.WriteSearchResult)]
-    public Task<string> WriteSearchResult([ActivityTrigger] SearchResultInput input) => result.ExecuteAsync(input);
+    public Task<SearchResultSummary> WriteSearchResult([ActivityTrigger] SearchResultInput input) => result.ExecuteAsync(input);
 }
 
 /// <summary>Activity triggers of the lap.</summary>

@@ -50,12 +50,12 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         }
         input = input with { State = scored.State };
         Status("result", totals: scored.Totals);
-        string result = await context.CallActivityAsync<string>(TaskNames.WriteSearchResult, new SearchResultInput
+        var result = await context.CallActivityAsync<SearchResultSummary>(TaskNames.WriteSearchResult, new SearchResultInput
         {
             SearchId = input.SearchId, Problems = problems, State = scored.State, Options = o,
         });
         Status("done", totals: scored.Totals);
-        return new SearchResult { SearchId = input.SearchId, Result = result, Rounds = round, Totals = scored.Totals };
+        return new SearchResult { SearchId = input.SearchId, Result = result.Artifact, Rounds = round, Totals = scored.Totals, Report = result.Report };
     }
 
     /// <summary>A sample job over a prompts file, split into the spec's shards (rows i % shards): its result artifacts.</summary>

@@ -87,4 +87,39 @@ public sealed class SearchTests
         // With one analysis, the compact form is the lap's refinement prompt (what the demo's generator learnt).
         Assert.Equal(Prompts.RenderRefinement("P", [("the proof", "worst", 0.5)], Prompts.Compact), compact);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Adaptive_verification_replayed_keeps_the_same_selection_and_draws_fewer(int seed)
+    {
+        var rng = new Random(seed);
+        const int keep = 4, v = 16;
+        int drawn = 0, full = 0;
+        for (int trial = 0; trial < 50; trial++)
+        {
+            // Proofs of mixed quality: each verification passes with the proof's own probability; some do not parse.
+            var kept = Enumerable.Range(0, rng.Next(0, keep + 1)).Select(i => Proof($"k{i}", Math.Round(rng.NextDouble(), 2))).ToList();
+            var quality = Enumerable.Range(0, 24).Select(_ => rng.NextDouble()).ToList();
+            var scores = quality.Select(q => (IReadOnlyList<double?>)Enumerable.Range(0, v)
+                .Select(_ => rng.Next(10) == 0 ? (double?)null : rng.NextDouble() < q ? 1.0 : rng.NextDouble() < 0.5 ? 0.5 : 0.0).ToList()).ToList();
+            int[] used = SearchRanking.AdaptiveVerifications(kept, scores, keep);
+            var added = scores.Select((s, i) =>
+            {
+                var parsed = s.OfType<double>().ToList();
+                return new PoolRecord { ProofId = $"n{i}", ProblemId = "a", Round = 2, Prompt = i, MeanScore = parsed.Count > 0 ? parsed.Average() : 0, Scores = parsed, Unparsable = v - parsed.Count };
+            }).ToList();
+            var top = SearchRanking.Rank(kept.Concat(added)).Take(keep).Select(p => p.ProofId).ToHashSet();
+            for (int i = 0; i < added.Count; i++)
+            {
+                Assert.InRange(used[i], 1, v);
+                // A proof the rule stopped early is never one the full budget keeps: the selection is the same.
+                if (used[i] < v) Assert.DoesNotContain($"n{i}", top);
+            }
+            drawn += used.Sum();
+            full += v * added.Count;
+        }
+        Assert.True(drawn < full * 0.9, $"adaptive drew {drawn} of {full}");
+    }
 }

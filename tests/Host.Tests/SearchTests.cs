@@ -126,6 +126,13 @@ public sealed class SearchTests(StackFixture stack)
         Assert.Contains(pool, x => x.SelfScore != null);
         Assert.All(pool, x => Assert.Equal(x.Scores.Count > 0 ? x.Scores.Average() : 0, x.MeanScore, 9));
         Assert.All(pool, x => Assert.Equal(SearchRanking.ProofId(x.ProblemId, x.Round, x.Prompt, x.Sample), x.ProofId));
+        // The report: samples used, the adaptive rule's replay, no oracle on problems that are not the demo's.
+        var report = view.Output.Report!;
+        Assert.Equal((pool.Count, analyses.Count, view.Output.Rounds), (report.Proofs, report.Verifications, report.Rounds.Count));
+        Assert.Equal(pool.Sum(x => x.AdaptiveVerifications), report.AdaptiveVerifications);
+        Assert.All(pool, x => Assert.InRange(x.AdaptiveVerifications, 1, 2));
+        Assert.Null(report.OraclePass1);
+        Assert.Equal([8, 8], report.Rounds.Select(r => r.Proofs));
         // Refined proofs name their parent: a proof of the round before.
         foreach (var x in pool.Where(x => x.Round > 1))
         {

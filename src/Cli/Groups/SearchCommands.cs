@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MathV2.Core.Datasets;
 using MathV2.Core.Http;
+using MathV2.Core.Laps;
 using MathV2.Core.Search;
 using static MathV2.Cli.Groups.CliOptions;
 
@@ -23,8 +24,8 @@ public static class SearchCommands
         var problems = ExistingFile("--problems", "Problems to prove: JSONL, one {\"id\", \"problem\"} per line (sent inline, at most 1000)");
         var artifact = Text("--artifact", "A dataset artifact holding the problems (its problems.jsonl, or --file)", "ID");
         var file = Text("--file", "The artifact's file of problems (default problems.jsonl)", "NAME");
-        var generator = Text("--generator", "The checkpoint artifact that writes the proofs", "ID", required: true);
-        var verifier = Text("--verifier", "The checkpoint artifact that verifies them", "ID", required: true);
+        var generator = Text("--generator", "The checkpoint artifact that writes the proofs", "ID");
+        var verifier = Text("--verifier", "The checkpoint artifact that verifies them", "ID");
         var spec = ExistingFile("--spec", "A SearchSpec JSON file (docs/search.md): options, prompts, limits; the flags here override it");
         var pool = OptionalInt("--pool", "Proofs per problem in round 1 (options.pool)", 1, 4096);
         var verifications = OptionalInt("--verifications", "Verifications per proof (options.verifications)", 1, 1024);
@@ -33,9 +34,12 @@ public static class SearchCommands
         var shards = OptionalInt("--shards", "Sample jobs per step, for several workers (options.shards)", 1, 256);
         var prompts = PromptSetOption("--prompts", "Prompt set: standard, compact, or a file from 'prompts import'");
         var wait = Flag("--wait", "Follow the search to its end and print the best proof of each problem");
+        var demo = Flag("--demo", "Prove the demo's held-out problems with a lap's generator and best verifier, a budget sized for a CPU, and report against pass@1 (follows it)");
+        var lap = Text("--lap", "With --demo: the lap whose models search (the newest completed demo lap by default; one is run when there is none)", "ID");
         return Command("prove", "Prove new problems: the test-time search (pool, verifications, refinement rounds) as a durable run", async (pr, ct) =>
         {
             var body = LapCommands.ReadSpec(pr.GetValue(spec));
+            if (pr.GetValue(demo)) return await DemoAsync(c, pr, body, pr.GetValue(lap), ct);
             string? problemsFile = pr.GetValue(problems), artifactId = pr.GetValue(artifact);
             if ((problemsFile == null) == (artifactId == null)) throw new CliException("give the problems as --problems FILE or --artifact ID (one of them)");
             if (problemsFile != null)
@@ -52,8 +56,8 @@ public static class SearchCommands
                 body["problemsArtifact"] = artifactId;
                 if (pr.GetValue(file) is { } f) body["problemsFile"] = f;
             }
-            body["generator"] = pr.GetValue(generator);
-            body["verifier"] = pr.GetValue(verifier);
+            body["generator"] = pr.GetValue(generator) ?? throw new CliException("--generator is required (the checkpoint that writes the proofs)");
+            body["verifier"] = pr.GetValue(verifier) ?? throw new CliException("--verifier is required (the checkpoint that verifies them)");
             var options = body["options"] as JsonObject ?? new JsonObject();
             foreach (var (name, option) in new[] { ("pool", pool), ("verifications", verifications), ("keep", keep), ("rounds", rounds), ("shards", shards) })
                 if (pr.GetValue(option) is { } v) options[name] = v;
@@ -64,7 +68,76 @@ public static class SearchCommands
             if (pr.GetValue(wait)) return await FollowAsync(c, api, pr, started.Id, ct);
             if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"search {started.Id} started; ./mathv2 search show {started.Id}");
             return 0;
-        }, problems, artifact, file, generator, verifier, spec, pool, verifications, keep, rounds, shards, prompts, wait);
+        }, problems, artifact, file, generator, verifier, spec, pool, verifications, keep, rounds, shards, prompts, wait, demo, lap);
+    }
+
+    /// <summary>The demo's budget on this CPU (docs/search.md): small pools, few verifications, two rounds.</summary>
+    public static SearchOptions DemoOptions(LapSpec lap) => new()
+    {
+        Pool = 4, Verifications = 3, Keep = 2, AnalysesPerPrompt = 1, SamplesPerPrompt = 2, Rounds = 2, TopP = 1.0, Temperature = 1.0,
+        MaxNewTokens = lap.ColdStart.MaxNewTokens, VerificationMaxNewTokens = lap.Consensus.MaxNewTokens, Shards = 2, BatchSize = 32, Seed = lap.Demo.Seed,
+    };
+
+    /// <summary>prove --demo: the held-out problems of a demo lap, its generator and best verifier; the report against pass@1.</summary>
+    static async Task<int> DemoAsync(CliContext c, ParseResult pr, JsonObject body, string? lapId, CancellationToken ct)
+    {
+        using var api = c.Api();
+        var progress = c.Progress(pr);
+        LapView? lap = null;
+        if (lapId != null) lap = await api.GetAsync<LapView>($"/api/laps/{LapCommands.Escape(lapId)}", ct);
+        else
+            foreach (var summary in await api.GetAsync<List<LapSummary>>("/api/laps", ct))
+                if (summary.RuntimeStatus == RuntimeStates.Completed && await api.GetAsync<LapView>($"/api/laps/{LapCommands.Escape(summary.Id)}", ct) is { Output.Artifacts.HeldOut: not null } v
+                    && (await LapSpecAsync(api, v.Id, ct)).IsDemo) { lap = v; break; }
+        if (lap == null)
+        {
+            progress.WriteLine("no completed demo lap: running one first (./mathv2 lap start --wait)");
+            var started = await api.PostAsync<CheckStatusPayload>("/api/laps", new JsonObject(), ct);
+            if (await new RunFollower(c, api, pr).LapAsync(started.Id, ct) != 0) return 1;
+            lap = await api.GetAsync<LapView>($"/api/laps/{LapCommands.Escape(started.Id)}", ct);
+        }
+        if (lap.RuntimeStatus != RuntimeStates.Completed || lap.Output is not { } result) throw new CliException($"lap {lap.Id} is {lap.RuntimeStatus.ToLowerInvariant()}: --demo needs a completed demo lap");
+        var spec = await LapSpecAsync(api, lap.Id, ct);
+        if (!spec.IsDemo) throw new CliException($"lap {lap.Id} is not a demo lap: its problems have no oracle");
+        var a = result.Artifacts;
+        var metrics = result.Phases.SelectMany(p => p.Metrics).GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+        string generator = a.SelfVerifyingGenerator ?? a.Generator ?? throw new CliException($"lap {lap.Id} has no generator");
+        var best = BestVerifier.Choose(metrics, a) ?? throw new CliException($"lap {lap.Id} has no verifier");
+        body["problemsArtifact"] = a.HeldOut;
+        body["problemsFile"] = LapFiles.HeldOutProblems;
+        body["generator"] = generator;
+        body["verifier"] = best.Id;
+        body["name"] ??= $"demo search with {lap.Id}";
+        body["prompts"] ??= JsonSerializer.SerializeToNode(spec.PromptSet, Core.Json.Options);
+        // The demo budget under the spec file's own options.
+        var options = JsonSerializer.SerializeToNode(DemoOptions(spec), Core.Json.Options)!.AsObject();
+        if (body["options"] is JsonObject given) foreach (var (k, v) in given) options[k] = v?.DeepClone();
+        body["options"] = options;
+        progress.WriteLine($"proving the held-out problems of {lap.Id} with its generator {generator} and {best.Name} {best.Id}");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var search = await api.PostAsync<CheckStatusPayload>("/api/searches", body, ct);
+        int rc = await FollowAsync(c, api, pr, search.Id, ct, printResult: false);
+        var view = await api.GetAsync<SearchView>($"/api/searches/{LapCommands.Escape(search.Id)}", ct);
+        if (rc != 0 || view.Output?.Report is not { } report) { if (!c.IsJson(pr)) c.Out.WriteLine($"search {search.Id} {view.RuntimeStatus.ToLowerInvariant()}: {view.Failure}"); return 1; }
+        var demoReport = new DemoSearchReport(search.Id, lap.Id, generator, best.Id, sw.Elapsed.TotalSeconds, report,
+            report.OracleGain is { } gain && gain >= 0.15, sw.Elapsed.TotalMinutes <= 5);
+        if (c.IsJson(pr)) { c.WriteJson(demoReport); return 0; }
+        c.Out.WriteLine($"search {search.Id}: {report.Problems} held-out problems of {lap.Id}, {sw.Elapsed:m\\:ss}");
+        c.Out.WriteLine($"  {"round",5} {"searching",9} {"proofs",7} {"verifications",13} {"adaptive",8} {"mean best",9} {"oracle pass",11}");
+        foreach (var r in report.Rounds)
+            c.Out.WriteLine($"  {r.Round,5} {r.Searching,9} {r.Proofs,7} {r.Verifications,13} {r.AdaptiveVerifications,8} {r.MeanBestScore,9:0.###} {r.OraclePassRate,11:0.###}");
+        c.Out.WriteLine($"  generator pass@1 (round 1's proofs): {report.OraclePass1:0.###}; selected after the last round: {report.Rounds[^1].OraclePassRate:0.###} " +
+            $"({report.OracleGain:+0.###;-0.###}; target +0.15: {(demoReport.GainMet ? "met" : "not met")})");
+        c.Out.WriteLine($"  samples: {report.Proofs} proofs, {report.Verifications} verifications; adaptive verification would have drawn {report.AdaptiveVerifications} " +
+            $"({report.AdaptiveSaving:P0} fewer) for the same selection");
+        c.Out.WriteLine($"  wall time {sw.Elapsed:m\\:ss} (target 5:00: {(demoReport.TimeMet ? "met" : "not met")})");
+        return 0;
+    }
+
+    static async Task<LapSpec> LapSpecAsync(ApiClient api, string lapId, CancellationToken ct)
+    {
+        var instance = await api.GetAsync<InstanceView>($"/api/instances/{LapCommands.Escape(lapId)}?showInput=true", ct);
+        return instance.Input is { } input ? input.Deserialize<LapInput>(Core.Json.Options)!.Spec : new LapSpec();
     }
 
     static Command Search(CliContext c)
@@ -95,7 +168,7 @@ public static class SearchCommands
         return Group("search", "Test-time searches started by 'prove'", show, proofs, wait);
     }
 
-    static async Task<int> FollowAsync(CliContext c, ApiClient api, ParseResult pr, string id, CancellationToken ct)
+    static async Task<int> FollowAsync(CliContext c, ApiClient api, ParseResult pr, string id, CancellationToken ct, bool printResult = true)
     {
         var progress = c.Progress(pr);
         progress.WriteLine($"search {id} started");
@@ -109,6 +182,7 @@ public static class SearchCommands
             if (RuntimeStates.IsFinished(view.RuntimeStatus))
             {
                 bool completed = view.RuntimeStatus == RuntimeStates.Completed;
+                if (!printResult) return completed ? 0 : 1;
                 if (c.IsJson(pr)) c.WriteJson(view);
                 else if (completed) Print(c.Out, view);
                 else c.Out.WriteLine($"search {id} {view.RuntimeStatus.ToLowerInvariant()}: {view.Failure}\n  ops: ./mathv2 instances rewind {id}");
@@ -145,3 +219,5 @@ public static class SearchCommands
         if (v.Output is { } r) o.WriteLine($"  result: artifact {r.Result}; ./mathv2 search proofs {v.Id}");
     }
 }
+
+public sealed record DemoSearchReport(string Search, string Lap, string Generator, string Verifier, double Seconds, SearchReport Report, bool GainMet, bool TimeMet);

@@ -134,6 +134,7 @@ public sealed record SearchTotals
     public int Stopped { get; init; }
     public int Proofs { get; init; }
     public int Verifications { get; init; }
+    public int AdaptiveVerifications { get; init; }
     /// <summary>Problems whose best proof's mean score reached stopScore.</summary>
     public int Solved { get; init; }
 }
@@ -145,6 +146,40 @@ public sealed record SearchResult
     public required string Result { get; init; }
     public int Rounds { get; init; }
     public required SearchTotals Totals { get; init; }
+    public SearchReport? Report { get; init; }
+}
+
+/// <summary>
+/// report.json of the search's result: samples used (fixed and adaptive verification) and, on the demo's problems,
+/// the oracle's pass rate of the selected proof per problem after each round against the generator's pass@1.
+/// </summary>
+public sealed record SearchReport
+{
+    public int Problems { get; init; }
+    public int Proofs { get; init; }
+    public int Verifications { get; init; }
+    public int AdaptiveVerifications { get; init; }
+    /// <summary>Share of verifications the adaptive rule would not have drawn, at the same selection.</summary>
+    public double AdaptiveSaving => Verifications == 0 ? 0 : 1 - (double)AdaptiveVerifications / Verifications;
+    /// <summary>Mean over problems of the share of round-1 proofs the oracle passes: the generator's single-sample pass@1.</summary>
+    public double? OraclePass1 { get; init; }
+    public IReadOnlyList<SearchRoundReport> Rounds { get; init; } = [];
+    /// <summary>The selected proofs' oracle pass rate after the last round minus pass@1.</summary>
+    public double? OracleGain => OraclePass1 is { } p && Rounds.Count > 0 && Rounds[^1].OraclePassRate is { } f ? f - p : null;
+}
+
+public sealed record SearchRoundReport
+{
+    public int Round { get; init; }
+    /// <summary>Problems still searching in this round.</summary>
+    public int Searching { get; init; }
+    public int Proofs { get; init; }
+    public int Verifications { get; init; }
+    public int AdaptiveVerifications { get; init; }
+    /// <summary>Mean over problems of the selected (best) proof's mean verification score after this round.</summary>
+    public double MeanBestScore { get; init; }
+    /// <summary>Share of problems whose selected proof after this round the oracle passes (demo problems only).</summary>
+    public double? OraclePassRate { get; init; }
 }
 
 /// <summary>
@@ -167,6 +202,8 @@ public sealed record PoolRecord
     public int Unparsable { get; init; }
     /// <summary>Mean of <see cref="Scores"/>; 0 when no verification parsed.</summary>
     public double MeanScore { get; init; }
+    /// <summary>Verifications the adaptive rule would have drawn (replayed on these, in index order): the same pool selection.</summary>
+    public int AdaptiveVerifications { get; init; }
     /// <summary>The round's pool artifact holding this proof's analyses (analyses.jsonl).</summary>
     public string? Artifact { get; init; }
 }
@@ -187,6 +224,8 @@ public sealed record ProblemState
     public int Round { get; init; }
     public int Proofs { get; init; }
     public int Verifications { get; init; }
+    /// <summary>What the adaptive verification rule would have drawn for the same selection.</summary>
+    public int AdaptiveVerifications { get; init; }
     public bool Stopped { get; init; }
     public string? StopReason { get; init; }
     /// <summary>The pool's best proofs, best first (mean score, then self-score; ties by id): the next round's candidates.</summary>
@@ -203,7 +242,8 @@ public sealed record SearchState
     public SearchTotals Totals(double stopScore) => new()
     {
         Problems = Problems.Count, Stopped = Problems.Count(p => p.Stopped), Proofs = Problems.Sum(p => p.Proofs),
-        Verifications = Problems.Sum(p => p.Verifications), Solved = Problems.Count(p => p.BestMeanScore >= stopScore),
+        Verifications = Problems.Sum(p => p.Verifications), AdaptiveVerifications = Problems.Sum(p => p.AdaptiveVerifications),
+        Solved = Problems.Count(p => p.BestMeanScore >= stopScore),
     };
 }
 
@@ -218,9 +258,65 @@ public static class SearchRanking
     {
         var top = Rank((before?.Top ?? []).Concat(added)).Take(o.Keep).ToList();
         int proofs = (before?.Proofs ?? 0) + added.Count, verifications = (before?.Verifications ?? 0) + added.Sum(p => p.Scores.Count + p.Unparsable);
+        int adaptive = (before?.AdaptiveVerifications ?? 0) + added.Sum(p => p.AdaptiveVerifications);
         string? stop = top.Count > 0 && top[0].MeanScore >= o.StopScore ? $"a proof's mean score reached {o.StopScore:0.###} in round {round}"
             : round >= o.Rounds ? $"{o.Rounds} rounds done" : null;
-        return new ProblemState { ProblemId = problemId, Round = round, Proofs = proofs, Verifications = verifications, Top = top, Stopped = stop != null, StopReason = stop };
+        return new ProblemState
+        {
+            ProblemId = problemId, Round = round, Proofs = proofs, Verifications = verifications, AdaptiveVerifications = adaptive,
+            Top = top, Stopped = stop != null, StopReason = stop,
+        };
+    }
+
+    /// <summary>
+    /// Adaptive verification, replayed on a round's full verifications: the proofs are verified in waves (analysis j
+    /// of every proof still open), and a proof stops once at least keep others are surely better than its best
+    /// possible mean (their lowest possible means above its highest; the kept proofs of earlier rounds count with
+    /// their means). A stopped proof can never be in the top keep, so the kept proofs, their means and the whole
+    /// search are the same as with every verification: the saving is what the rule would not have drawn.
+    /// </summary>
+    /// <param name="kept">The problem's kept proofs before the round (exact means).</param>
+    /// <param name="scores">Each new proof's verification scores in index order (null: unparsable, left out of the mean).</param>
+    /// <returns>How many verifications of each new proof the rule draws.</returns>
+    public static int[] AdaptiveVerifications(IReadOnlyList<PoolRecord> kept, IReadOnlyList<IReadOnlyList<double?>> scores, int keep)
+    {
+        int n = scores.Count;
+        var used = new int[n];
+        var open = Enumerable.Repeat(true, n).ToArray();
+        var lower = new double[n];
+        var upper = new double[n];
+        int waves = scores.Select(s => s.Count).DefaultIfEmpty(0).Max();
+        for (int j = 0; j < waves; j++)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                if (open[i] && j < scores[i].Count) used[i] = j + 1;
+                var (lo, hi) = Bounds(scores[i], used[i]);
+                (lower[i], upper[i]) = (lo, hi);
+            }
+            for (int i = 0; i < n; i++)
+            {
+                if (!open[i] || used[i] == scores[i].Count) continue;
+                int surelyBetter = kept.Count(k => k.MeanScore > upper[i]);
+                for (int k = 0; k < n && surelyBetter < keep; k++)
+                    if (k != i && lower[k] > upper[i]) surelyBetter++;
+                if (surelyBetter >= keep) open[i] = false;
+            }
+        }
+        return used;
+    }
+
+    /// <summary>The lowest and highest mean a proof can end with, given its first <paramref name="seen"/> scores.</summary>
+    static (double Lower, double Upper) Bounds(IReadOnlyList<double?> scores, int seen)
+    {
+        double sum = 0;
+        int parsed = 0;
+        for (int j = 0; j < seen; j++)
+            if (scores[j] is { } v) { sum += v; parsed++; }
+        int left = scores.Count - seen;
+        if (parsed + left == 0) return (0, 0);
+        // Remaining ones all 0 (or unparsable) at worst, all 1 at best.
+        return (sum / (parsed + left), (sum + left) / (parsed + left));
     }
 
     /// <summary>Proof ids are (problem, round, prompt, sample): problem|round|prompt|sample.</summary>

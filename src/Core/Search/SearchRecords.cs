@@ -12,6 +12,7 @@ public static class SearchFiles
     public const string Analyses = "analyses.jsonl";
     public const string State = "state.json";
     public const string Result = "result.jsonl";
+    public const string Report = "report.json";
 }
 
 public sealed record SearchPromptsInput
@@ -53,6 +54,12 @@ public sealed record ScoreSearchRoundResult
 {
     public required string State { get; init; }
     public required SearchTotals Totals { get; init; }
+}
+
+public sealed record SearchResultSummary
+{
+    public required string Artifact { get; init; }
+    public required SearchReport Report { get; init; }
 }
 
 public sealed record SearchResultInput
