@@ -112,6 +112,25 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         });
         Assert.Equal([model.Id, prompts], (await Artifacts.GetAsync(sample.ResultArtifactId!))!.Parents);
 
+        // Streams keyed by prompt and sample index: samples drawn in waves (a row's "samples"), in other batches, equal
+        // those of one job drawing them all.
+        async Task<Dictionary<(string, int), string>> Completions(string file, int batchSize, bool keyed = true)
+        {
+            var job = await Run(Spec(GpuJobKinds.Sample, new { model = model.Id, prompts = new { artifact = file, file = "prompts.jsonl" }, n = 4, batchSize, maxNewTokens = 6, seed = 5, streamsByPrompt = keyed }, model.Id, file));
+            Assert.True(job.Status == GpuJobStatus.Succeeded, job.Error);
+            return (await Text(job.ResultArtifactId!, SampleJob.OutputFile)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
+                .ToDictionary(l => (l.GetProperty("id").GetString()!, l.GetProperty("index").GetInt32()), l => l.GetProperty("completion").GetString()!);
+        }
+        var all = await Completions(prompts, batchSize: 3);
+        Assert.Equal(8, all.Count);
+        string wave = await Dataset("prompts.jsonl", "{\"id\":\"p2\",\"prompt\":\"7+1=\",\"samples\":[3,1]}\n{\"id\":\"p1\",\"prompt\":\"3+1=\",\"samples\":[2]}\n");
+        var waved = await Completions(wave, batchSize: 1);
+        Assert.Equal(3, waved.Count);
+        Assert.All(waved, kv => Assert.Equal(all[kv.Key], kv.Value));
+        var unkeyed = await Run(Spec(GpuJobKinds.Sample, new { model = model.Id, prompts = new { artifact = wave, file = "prompts.jsonl" }, n = 4, maxNewTokens = 2 }, model.Id, wave));
+        Assert.Equal(GpuJobStatus.Failed, unkeyed.Status);
+        Assert.Contains("streamsByPrompt", unkeyed.Error);
+
         string grpoData = await Dataset("rl.jsonl", "{\"prompt\":\"1+1=\"}\n{\"prompt\":\"2+1=\"}\n");
         var grpo = await Run(Spec(GpuJobKinds.Grpo, new
         {

@@ -290,6 +290,19 @@ public sealed class SampleJob : IGpuJobHandler
 
     public string Kind => GpuJobKinds.Sample;
 
+    /// <summary>The sample indices a prompt row asks for: its "samples" (with streamsByPrompt), else 0..n-1.</summary>
+    public static IReadOnlyList<int> SampleIndices((string Id, string Prompt, JsonElement Row) row, SampleJobParameters p)
+    {
+        if (!row.Row.TryGetProperty("samples", out var list)) return [.. Enumerable.Range(0, p.N)];
+        if (!p.StreamsByPrompt)
+            throw new ArgumentException($"sample: prompt '{row.Id}' lists its samples, which needs streamsByPrompt (a sample's stream keyed by its prompt and index)");
+        if (list.ValueKind != JsonValueKind.Array || list.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.Number || !x.TryGetInt32(out int v) || v < 0))
+            throw new ArgumentException($"sample: prompt '{row.Id}': samples must be an array of sample indices (integers from 0)");
+        var indices = list.EnumerateArray().Select(x => x.GetInt32()).ToList();
+        if (indices.Distinct().Count() != indices.Count) throw new ArgumentException($"sample: prompt '{row.Id}': samples lists an index twice");
+        return indices;
+    }
+
     public async Task<JsonElement?> RunAsync(GpuJobContext context, CancellationToken ct)
     {
         var p = context.GetParameters<SampleJobParameters>();
@@ -303,14 +316,14 @@ public sealed class SampleJob : IGpuJobHandler
         {
             var rows = PromptRows.Read(await ModelArtifacts.ReadTextAsync(context, p.Prompts, "prompts", ct), p.Prompts!.File)
                 .Take(p.MaxPrompts ?? int.MaxValue).Where((_, i) => p.Shard is not { } s || i % s.Count == s.Index).ToList();
+            var items = rows.SelectMany(r => SampleIndices(r, p).Select(k => (r.Id, r.Prompt, Index: k))).ToList();
             var sampleConfig = await ModelArtifacts.ConfigOfAsync(context, p.Model, "model", ct);
             // Prompt tokens are bounded by their UTF-8 bytes (+ a start token, + a chat template's own text).
             long promptTokens = Math.Min(sampleConfig.MaxPositions, rows.Select(r => Encoding.UTF8.GetByteCount(r.Prompt)).DefaultIfEmpty(0).Max() + 1 + (context.Spec.ChatTemplate ? 256 : 0));
-            MemoryBudget.Check(context, MemoryPlan.Sample(sampleConfig, Math.Min(p.BatchSize, Math.Max(1, rows.Count * p.N)), promptTokens, p.MaxNewTokens, 4));
+            MemoryBudget.Check(context, MemoryPlan.Sample(sampleConfig, Math.Min(p.BatchSize, Math.Max(1, items.Count)), promptTokens, p.MaxNewTokens, 4));
             var (model, tok) = await ModelArtifacts.LoadAsync(context, p.Model, "model", work, ct);
             using var _ = model;
             model.eval();
-            var items = rows.SelectMany(r => Enumerable.Range(0, p.N).Select(k => (r.Id, r.Prompt, Index: k))).ToList();
             var sb = new StringBuilder();
             var sw = Stopwatch.StartNew();
             long tokens = 0;
@@ -324,6 +337,7 @@ public sealed class SampleJob : IGpuJobHandler
                 MaxNewTokens = p.MaxNewTokens, Temperature = p.Temperature, TopP = p.TopP, StopStrings = p.StopStrings,
                 // Shards of one sampling step draw from different streams (row indices restart in each shard).
                 Seed = p.Shard is { } shard ? p.Seed * 1_000_003 + shard.Index : p.Seed, BatchSize = p.BatchSize,
+                RowStreams = p.StreamsByPrompt ? items.Select(b => StableHash.Seed64("sample", p.Seed, b.Id, b.Index)).ToList() : null,
                 OnRowDone = (_, n) =>
                 {
                     ct.ThrowIfCancellationRequested();

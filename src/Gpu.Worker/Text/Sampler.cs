@@ -20,6 +20,8 @@ public sealed record SamplingOptions
     public bool Refill { get; init; } = true;
     /// <summary>Per-row limits below MaxNewTokens (one per prompt), for callers that know a row's budget.</summary>
     public IReadOnlyList<int>? RowMaxNewTokens { get; init; }
+    /// <summary>Each row's own stream seed (one per prompt) in place of (Seed, row index): a caller that keys them by what the row is (prompt id, sample index) gets the same sample from any job, shard or batch.</summary>
+    public IReadOnlyList<long>? RowStreams { get; init; }
     /// <summary>Called when a row ends, with its index and its tokens (progress on long sampling).</summary>
     public Action<int, int>? OnRowDone { get; init; }
 }
@@ -52,6 +54,7 @@ public static class Sampler
         if (o.Temperature < 0) throw new ArgumentOutOfRangeException(nameof(o), "temperature must be >= 0");
         if (o.BatchSize < 0) throw new ArgumentOutOfRangeException(nameof(o), "batch size must be >= 0");
         if (o.RowMaxNewTokens is { } limits && limits.Count != prompts.Count) throw new ArgumentException("RowMaxNewTokens needs one limit per prompt");
+        if (o.RowStreams is { } streams && streams.Count != prompts.Count) throw new ArgumentException("RowStreams needs one seed per prompt");
         if (prompts.Count == 0) return [];
         var encoded = prompts.Select(tok.EncodePrompt).ToList();
         if (encoded.Any(e => e.Length == 0)) throw new ArgumentException("an empty prompt needs a tokenizer with a BOS token");
@@ -70,7 +73,7 @@ public static class Sampler
         readonly List<double>[] _logps = encoded.Select(_ => new List<double>()).ToArray();
         readonly string?[] _finish = new string?[encoded.Count];
         readonly bool[] _eos = new bool[encoded.Count];
-        readonly SplitMix[] _random = encoded.Select((_, r) => new SplitMix(o.Seed, r)).ToArray();
+        readonly SplitMix[] _random = encoded.Select((_, r) => o.RowStreams is { } s ? new SplitMix(s[r], -1) : new SplitMix(o.Seed, r)).ToArray();
         readonly int _stopTail = o.StopStrings.Count == 0 ? 0 : o.StopStrings.Max(s => s.Length) + 4;
         int Slots => o.BatchSize == 0 ? Math.Max(1, encoded.Count) : Math.Min(o.BatchSize, Math.Max(1, encoded.Count));
         int Limit(int row) => Math.Min(o.MaxNewTokens, o.RowMaxNewTokens?[row] ?? int.MaxValue);

@@ -75,6 +75,12 @@ public sealed record SampleJobParameters : IGpuJobParameters
     public int? MaxPrompts { get; init; }
     /// <summary>Shard of the rows this job samples: rows whose position % Count == Index (sampling split across jobs).</summary>
     public SampleShard? Shard { get; init; }
+    /// <summary>
+    /// Each sample's random stream is keyed by (seed, prompt id, sample index) instead of its place in the job, so a
+    /// sample is the same whichever job, shard or batch draws it; a prompt row may then list the sample indices to
+    /// draw ("samples": [2, 3]) in place of 0..n-1 (drawing a budget in waves gives the samples of drawing it at once).
+    /// </summary>
+    public bool StreamsByPrompt { get; init; }
 }
 
 public sealed record SampleShard(int Index, int Count);
