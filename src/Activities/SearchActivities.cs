@@ -151,6 +151,50 @@ public sealed class WriteSearchProofs(ArtifactStore artifacts) : TaskActivity<Se
 }
 
 /// <summary>
+/// A verification wave's prompts ({searchId}.r{round}.wave{w}): wave w draws sample indices [w·c, (w+1)·c) of the
+/// proofs still open (c = verifications / waves, rounded up); after the first, a proof that can no longer be kept
+/// (SearchRanking.Open, on the analyses so far) gets none.
+/// </summary>
+[DurableTask(TaskNames.PlanSearchVerification)]
+public sealed class PlanSearchVerification(ArtifactStore artifacts) : TaskActivity<SearchWaveInput, SearchStepResult>
+{
+    public override Task<SearchStepResult> RunAsync(TaskActivityContext context, SearchWaveInput input) => ExecuteAsync(input);
+
+    public async Task<SearchStepResult> ExecuteAsync(SearchWaveInput input)
+    {
+        string id = $"{input.SearchId}.r{input.Round}.wave{input.Wave + 1}";
+        if (await artifacts.GetAsync(id) != null)
+            return new SearchStepResult { Artifact = id, Rows = (await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.VerificationWave)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length };
+        var o = input.Options;
+        int chunk = (o.Verifications + o.VerificationWaves - 1) / o.VerificationWaves, from = input.Wave * chunk, to = Math.Min(o.Verifications, from + chunk);
+        var proofs = Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, SearchFiles.Proofs));
+        var prompts = (await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, LapFiles.VerificationPrompts)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToDictionary(e => e.GetProperty("id").GetString()!, e => e.GetProperty("prompt").GetString()!);
+        var open = proofs.Select(p => p.ProofId).ToHashSet();
+        if (input.Wave > 0)
+        {
+            var state = await SearchStore.StateAsync(artifacts, input.State);
+            var byProof = (await LapStore.ReadCompletionsAsync(artifacts, input.Analyses)).GroupBy(a => a.Id)
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<double?>)g.OrderBy(a => a.Index).Select(a => Parsers.Verification(a.Completion, a.FinishReason) is { FormatOk: true } v ? v.Score : null).ToList());
+            foreach (var g in proofs.GroupBy(p => p.ProblemId))
+            {
+                var list = g.ToList();
+                var kept = state?.Problems.FirstOrDefault(x => x.ProblemId == g.Key)?.Top ?? [];
+                bool[] still = SearchRanking.Open(kept, list.Select(p => byProof.GetValueOrDefault(p.ProofId, [])).ToList(), list.Select(_ => o.Verifications).ToList(), o.Keep);
+                for (int i = 0; i < list.Count; i++) if (!still[i]) open.Remove(list[i].ProofId);
+            }
+        }
+        var rows = proofs.Where(p => open.Contains(p.ProofId) && from < to)
+            .Select(p => Json.Serialize(new { id = p.ProofId, prompt = prompts[p.ProofId], samples = Enumerable.Range(from, to - from) }) + "\n").ToList();
+        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, input.Round),
+            [input.Proofs, .. input.Analyses]);
+        await w.AddTextAsync(SearchFiles.VerificationWave, string.Concat(rows));
+        await LapStore.CommitOnceAsync(w);
+        return new SearchStepResult { Artifact = id, Rows = rows.Count };
+    }
+}
+
+/// <summary>
 /// Scores the round ({searchId}.r{round}.pool): each new proof's verifications (mean of the parsable scores),
 /// analyses.jsonl for the next round's refinement prompts, and state.json: each problem's best proofs so far
 /// (at most keep, ranked by mean score then self-score) and whether it stopped.
@@ -186,7 +230,10 @@ public sealed class ScoreSearchRound(ArtifactStore artifacts) : TaskActivity<Sco
         {
             var list = g.ToList();
             var kept = before?.Problems.FirstOrDefault(x => x.ProblemId == g.Key)?.Top ?? [];
-            int[] used = SearchRanking.AdaptiveVerifications(kept, list.Select(p => ordered.GetValueOrDefault(p.ProofId, [])).ToList(), input.Options.Keep);
+            // Drawn in waves, what was drawn is what the rule drew; drawn at once, the rule is replayed on it.
+            int[] used = input.Options.VerificationWaves > 1
+                ? [.. list.Select(p => p.Scores.Count + p.Unparsable)]
+                : SearchRanking.AdaptiveVerifications(kept, list.Select(p => ordered.GetValueOrDefault(p.ProofId, [])).ToList(), input.Options.Keep);
             byProblem[g.Key] = list.Select((p, i) => p with { AdaptiveVerifications = used[i] }).ToList();
         }
         scored = [.. byProblem.Values.SelectMany(x => x)];
@@ -259,6 +306,7 @@ public sealed class WriteSearchResult(ArtifactStore artifacts) : TaskActivity<Se
             {
                 Round = r, Searching = before?.Problems.Count(p => !p.Stopped) ?? state.Problems.Count,
                 Proofs = Delta(p => p.Proofs), Verifications = Delta(p => p.Verifications), AdaptiveVerifications = Delta(p => p.AdaptiveVerifications),
+                VerificationBudget = Delta(p => p.VerificationBudget),
                 MeanBestScore = state.Problems.Average(p => p.BestMeanScore ?? 0),
                 OraclePassRate = oracle ? (double)selected.Count(Passes) / state.Problems.Count : null,
             });
@@ -274,6 +322,7 @@ public sealed class WriteSearchResult(ArtifactStore artifacts) : TaskActivity<Se
         return new SearchReport
         {
             Problems = totals.Problems, Proofs = totals.Proofs, Verifications = totals.Verifications, AdaptiveVerifications = totals.AdaptiveVerifications,
+            VerificationBudget = totals.VerificationBudget, VerificationWaves = input.Options.VerificationWaves,
             OraclePass1 = pass1, Rounds = rounds,
         };
     }

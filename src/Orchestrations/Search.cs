@@ -37,7 +37,24 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         {
             SearchId = input.SearchId, Round = round, Prompts = prompts.Artifact, Completions = generation, PromptSet = spec.PromptSet,
         });
-        var analyses = await SampleAsync(context, input, "verification", spec.Verifier!, LapFiles.VerificationPrompts, proofs.Artifact, o.Verifications, o.VerificationMaxNewTokens, o.Seed * 7919 + 4099 + round, Status);
+        // Each sample's stream is keyed by its proof and index, so drawing in waves gives the samples of drawing at once.
+        long verifySeed = o.Seed * 7919 + 4099 + round;
+        List<string> analyses;
+        if (o.VerificationWaves == 1)
+            analyses = await SampleAsync(context, input, "verification", spec.Verifier!, LapFiles.VerificationPrompts, proofs.Artifact, o.Verifications, o.VerificationMaxNewTokens, verifySeed, Status);
+        else
+        {
+            analyses = [];
+            for (int w = 0; w < o.VerificationWaves; w++)
+            {
+                var wave = await context.CallActivityAsync<SearchStepResult>(TaskNames.PlanSearchVerification, new SearchWaveInput
+                {
+                    SearchId = input.SearchId, Round = round, Wave = w, Proofs = proofs.Artifact, Analyses = analyses, State = input.State, Options = o,
+                });
+                if (wave.Rows == 0) break;
+                analyses.AddRange(await SampleAsync(context, input, $"verification-w{w + 1}", spec.Verifier!, SearchFiles.VerificationWave, wave.Artifact, o.Verifications, o.VerificationMaxNewTokens, verifySeed, Status));
+            }
+        }
         Status("scoring");
         var scored = await context.CallActivityAsync<ScoreSearchRoundResult>(TaskNames.ScoreSearchRound, new ScoreSearchRoundInput
         {
@@ -64,14 +81,15 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
     {
         var o = input.Spec.Options;
         int shards = o.Shards;
-        string JobId(int s) => $"{input.SearchId}-r{input.Round}-{step}{(shards > 1 ? s.ToString() : "")}";
+        // generation0, verification1; a wave's verification-w2-0.
+        string JobId(int s) => $"{input.SearchId}-r{input.Round}-{step}{(shards == 1 ? "" : char.IsDigit(step[^1]) ? $"-{s}" : $"{s}")}";
         status(step, Enumerable.Range(0, shards).Select(JobId).ToList(), null);
         var tasks = Enumerable.Range(0, shards).Select(s =>
         {
             var parameters = new SampleJobParameters
             {
                 Model = model, Prompts = ArtifactFileRef.Of(prompts, file), N = n, BatchSize = o.BatchSize, MaxNewTokens = maxNewTokens,
-                Temperature = o.Temperature, TopP = o.TopP, Seed = seed, Shard = shards > 1 ? new SampleShard(s, shards) : null,
+                Temperature = o.Temperature, TopP = o.TopP, Seed = seed, Shard = shards > 1 ? new SampleShard(s, shards) : null, StreamsByPrompt = true,
             };
             var spec = new GpuJobSpec
             {

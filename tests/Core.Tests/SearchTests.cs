@@ -122,4 +122,29 @@ public sealed class SearchTests
         }
         Assert.True(drawn < full * 0.9, $"adaptive drew {drawn} of {full}");
     }
+
+    [Fact]
+    public void Drawing_verifications_in_waves_never_rules_out_a_proof_the_full_budget_keeps()
+    {
+        var rng = new Random(9);
+        const int keep = 3, v = 12, chunk = 4;
+        for (int trial = 0; trial < 100; trial++)
+        {
+            var kept = Enumerable.Range(0, rng.Next(0, keep + 1)).Select(i => Proof($"k{i}", Math.Round(rng.NextDouble(), 2))).ToList();
+            var full = Enumerable.Range(0, 16).Select(_ => rng.NextDouble()).Select(q => Enumerable.Range(0, v)
+                .Select(_ => rng.Next(8) == 0 ? (double?)null : rng.NextDouble() < q ? 1.0 : 0.0).ToList()).ToList();
+            var drawn = full.Select(_ => 0).ToArray();
+            for (int from = 0; from < v; from += chunk)
+            {
+                bool[] open = from == 0 ? [.. full.Select(_ => true)]
+                    : SearchRanking.Open(kept, full.Select((f, i) => (IReadOnlyList<double?>)f.Take(drawn[i]).ToList()).ToList(), full.Select(_ => v).ToList(), keep);
+                for (int i = 0; i < full.Count; i++) if (open[i] && drawn[i] == from) drawn[i] = from + chunk;
+            }
+            var added = full.Select((f, i) => f.OfType<double>().ToList() is var parsed
+                ? new PoolRecord { ProofId = $"n{i}", ProblemId = "a", Round = 2, Prompt = i, MeanScore = parsed.Count > 0 ? parsed.Average() : 0, Scores = parsed } : null!).ToList();
+            var top = SearchRanking.Rank(kept.Concat(added)).Take(keep).Select(p => p.ProofId).ToHashSet();
+            for (int i = 0; i < full.Count; i++)
+                if (top.Contains($"n{i}")) Assert.Equal(v, drawn[i]);   // every proof the full budget keeps was fully verified
+        }
+    }
 }

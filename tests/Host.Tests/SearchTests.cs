@@ -56,6 +56,12 @@ public sealed class SearchTests(StackFixture stack)
         maxNewTokens = 120, verificationMaxNewTokens = 80, shards = 2, batchSize = 8,
     };
 
+    static object WaveOptions() => new
+    {
+        pool = 4, verifications = 2, keep = 2, analysesPerPrompt = 2, samplesPerPrompt = 2, rounds = 2, temperature = 0.3,
+        maxNewTokens = 120, verificationMaxNewTokens = 80, shards = 2, batchSize = 8, verificationWaves = 2,
+    };
+
     [Fact]
     public async Task A_search_survives_a_host_kill_and_keeps_every_proof_and_analysis_once_with_lineage()
     {
@@ -156,6 +162,24 @@ public sealed class SearchTests(StackFixture stack)
             Assert.Equal(row.GetProperty("best").GetProperty("proof").GetString(), row.GetProperty("model_prediction").GetProperty("proof").GetString());
             Assert.Contains(best, mine.Select(x => x.ProofId));
         }
+        // Verification drawn in two waves (each proof still open gets its next analyses) draws the same samples: each
+        // is keyed by its proof and index. Here no proof can be ruled out early, so the pools are the same throughout.
+        var (accepted, started) = await PostAsync(new { problems = inline, generator = model, verifier = model, prompts = "compact", options = WaveOptions() });
+        Assert.Equal(HttpStatusCode.Accepted, accepted);
+        string waved = started.GetProperty("id").GetString()!;
+        (rc, output, err) = await stack.CliAsync("search", "wait", waved, "--json");
+        Assert.True(rc == 0, $"{output}\n{err}");
+        var wavedView = JsonSerializer.Deserialize<SearchView>(output, Json.Options)!;
+        Assert.Equal(view.Output.Rounds, wavedView.Output!.Rounds);
+        for (int r = 1; r <= view.Output.Rounds; r++)
+        {
+            async Task<List<(string, double, string)>> Pool(string search) => Jsonl.Records<PoolRecord>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(
+                (await stack.Artifacts.GetAsync($"{search}.r{r}.pool"))!, "pool.jsonl"))).Select(x => (x.ProofId, x.MeanScore, string.Join(",", x.Scores))).Order().ToList();
+            Assert.Equal(await Pool(id), await Pool(waved));
+            Assert.NotNull(await stack.Jobs.GetAsync($"{waved}-r{r}-verification-w2-1"));
+        }
+        Assert.Equal(2, wavedView.Output.Report!.VerificationWaves);
+
         var lineage = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/artifacts/{id}.result/lineage");
         string lineageText = lineage.ToString();
         Assert.Contains(model, lineageText);

@@ -24,6 +24,12 @@ public sealed record SearchOptions
     /// <summary>Tokens of a proof (with its self-evaluation) and of an analysis.</summary>
     public int MaxNewTokens { get; init; } = 4096;
     public int VerificationMaxNewTokens { get; init; } = 4096;
+    /// <summary>
+    /// Verifications are drawn in this many waves; after each, a proof that can no longer be kept gets no more
+    /// (adaptive verification: the same selection as drawing them all, since each sample is keyed by its proof and
+    /// index). 1: all at once, the saving only replayed.
+    /// </summary>
+    public int VerificationWaves { get; init; } = 1;
     /// <summary>Sample jobs per generation or verification step (rows split i % shards), for several workers.</summary>
     public int Shards { get; init; } = 1;
     /// <summary>Rows a sample job decodes together (continuous batching).</summary>
@@ -47,6 +53,8 @@ public sealed record SearchOptions
         if (!Between(MaxNewTokens, 1, 1 << 20)) yield return ($"{prefix}.maxNewTokens", "must be between 1 and 1048576");
         if (!Between(VerificationMaxNewTokens, 1, 1 << 20)) yield return ($"{prefix}.verificationMaxNewTokens", "must be between 1 and 1048576");
         if (!Between(Shards, 1, 256)) yield return ($"{prefix}.shards", "must be between 1 and 256");
+        if (!Between(VerificationWaves, 1, 64)) yield return ($"{prefix}.verificationWaves", "must be between 1 and 64");
+        else if (VerificationWaves > Verifications) yield return ($"{prefix}.verificationWaves", $"must be at most verifications ({Verifications})");
         if (!Between(BatchSize, 1, 4096)) yield return ($"{prefix}.batchSize", "must be between 1 and 4096");
     }
 }
@@ -135,6 +143,7 @@ public sealed record SearchTotals
     public int Proofs { get; init; }
     public int Verifications { get; init; }
     public int AdaptiveVerifications { get; init; }
+    public int VerificationBudget { get; init; }
     /// <summary>Problems whose best proof's mean score reached stopScore.</summary>
     public int Solved { get; init; }
 }
@@ -157,10 +166,15 @@ public sealed record SearchReport
 {
     public int Problems { get; init; }
     public int Proofs { get; init; }
+    /// <summary>Verifications drawn.</summary>
     public int Verifications { get; init; }
+    /// <summary>Verifications adaptive verification draws for the same selection (replayed with one wave, drawn with several).</summary>
     public int AdaptiveVerifications { get; init; }
-    /// <summary>Share of verifications the adaptive rule would not have drawn, at the same selection.</summary>
-    public double AdaptiveSaving => Verifications == 0 ? 0 : 1 - (double)AdaptiveVerifications / Verifications;
+    /// <summary>Verifications of the full budget (proofs × verifications).</summary>
+    public int VerificationBudget { get; init; }
+    public int VerificationWaves { get; init; } = 1;
+    /// <summary>Share of the full budget adaptive verification does not draw, at the same selection.</summary>
+    public double AdaptiveSaving => VerificationBudget == 0 ? 0 : 1 - (double)AdaptiveVerifications / VerificationBudget;
     /// <summary>Mean over problems of the share of round-1 proofs the oracle passes: the generator's single-sample pass@1.</summary>
     public double? OraclePass1 { get; init; }
     public IReadOnlyList<SearchRoundReport> Rounds { get; init; } = [];
@@ -176,6 +190,7 @@ public sealed record SearchRoundReport
     public int Proofs { get; init; }
     public int Verifications { get; init; }
     public int AdaptiveVerifications { get; init; }
+    public int VerificationBudget { get; init; }
     /// <summary>Mean over problems of the selected (best) proof's mean verification score after this round.</summary>
     public double MeanBestScore { get; init; }
     /// <summary>Share of problems whose selected proof after this round the oracle passes (demo problems only).</summary>
@@ -224,8 +239,10 @@ public sealed record ProblemState
     public int Round { get; init; }
     public int Proofs { get; init; }
     public int Verifications { get; init; }
-    /// <summary>What the adaptive verification rule would have drawn for the same selection.</summary>
+    /// <summary>What adaptive verification draws for the same selection (replayed with one wave; drawn with several).</summary>
     public int AdaptiveVerifications { get; init; }
+    /// <summary>What drawing every verification costs: proofs × verifications.</summary>
+    public int VerificationBudget { get; init; }
     public bool Stopped { get; init; }
     public string? StopReason { get; init; }
     /// <summary>The pool's best proofs, best first (mean score, then self-score; ties by id): the next round's candidates.</summary>
@@ -243,6 +260,7 @@ public sealed record SearchState
     {
         Problems = Problems.Count, Stopped = Problems.Count(p => p.Stopped), Proofs = Problems.Sum(p => p.Proofs),
         Verifications = Problems.Sum(p => p.Verifications), AdaptiveVerifications = Problems.Sum(p => p.AdaptiveVerifications),
+        VerificationBudget = Problems.Sum(p => p.VerificationBudget),
         Solved = Problems.Count(p => p.BestMeanScore >= stopScore),
     };
 }
@@ -259,21 +277,20 @@ public static class SearchRanking
         var top = Rank((before?.Top ?? []).Concat(added)).Take(o.Keep).ToList();
         int proofs = (before?.Proofs ?? 0) + added.Count, verifications = (before?.Verifications ?? 0) + added.Sum(p => p.Scores.Count + p.Unparsable);
         int adaptive = (before?.AdaptiveVerifications ?? 0) + added.Sum(p => p.AdaptiveVerifications);
+        int budget = (before?.VerificationBudget ?? 0) + added.Count * o.Verifications;
         string? stop = top.Count > 0 && top[0].MeanScore >= o.StopScore ? $"a proof's mean score reached {o.StopScore:0.###} in round {round}"
             : round >= o.Rounds ? $"{o.Rounds} rounds done" : null;
         return new ProblemState
         {
-            ProblemId = problemId, Round = round, Proofs = proofs, Verifications = verifications, AdaptiveVerifications = adaptive,
+            ProblemId = problemId, Round = round, Proofs = proofs, Verifications = verifications, AdaptiveVerifications = adaptive, VerificationBudget = budget,
             Top = top, Stopped = stop != null, StopReason = stop,
         };
     }
 
     /// <summary>
-    /// Adaptive verification, replayed on a round's full verifications: the proofs are verified in waves (analysis j
-    /// of every proof still open), and a proof stops once at least keep others are surely better than its best
-    /// possible mean (their lowest possible means above its highest; the kept proofs of earlier rounds count with
-    /// their means). A stopped proof can never be in the top keep, so the kept proofs, their means and the whole
-    /// search are the same as with every verification: the saving is what the rule would not have drawn.
+    /// Adaptive verification, replayed on a round's full verifications one wave at a time (analysis j of every proof
+    /// still open): what <see cref="Open"/> would have drawn. A stopped proof can never be in the top keep, so the
+    /// kept proofs, their means and the whole search are the same as with every verification.
     /// </summary>
     /// <param name="kept">The problem's kept proofs before the round (exact means).</param>
     /// <param name="scores">Each new proof's verification scores in index order (null: unparsable, left out of the mean).</param>
@@ -283,37 +300,49 @@ public static class SearchRanking
         int n = scores.Count;
         var used = new int[n];
         var open = Enumerable.Repeat(true, n).ToArray();
-        var lower = new double[n];
-        var upper = new double[n];
         int waves = scores.Select(s => s.Count).DefaultIfEmpty(0).Max();
         for (int j = 0; j < waves; j++)
         {
             for (int i = 0; i < n; i++)
-            {
                 if (open[i] && j < scores[i].Count) used[i] = j + 1;
-                var (lo, hi) = Bounds(scores[i], used[i]);
-                (lower[i], upper[i]) = (lo, hi);
-            }
-            for (int i = 0; i < n; i++)
-            {
-                if (!open[i] || used[i] == scores[i].Count) continue;
-                int surelyBetter = kept.Count(k => k.MeanScore > upper[i]);
-                for (int k = 0; k < n && surelyBetter < keep; k++)
-                    if (k != i && lower[k] > upper[i]) surelyBetter++;
-                if (surelyBetter >= keep) open[i] = false;
-            }
+            var still = Open(kept, scores.Select((s, i) => (IReadOnlyList<double?>)s.Take(used[i]).ToList()).ToList(), scores.Select(s => s.Count).ToList(), keep);
+            for (int i = 0; i < n; i++) open[i] &= still[i];
         }
         return used;
     }
 
-    /// <summary>The lowest and highest mean a proof can end with, given its first <paramref name="seen"/> scores.</summary>
-    static (double Lower, double Upper) Bounds(IReadOnlyList<double?> scores, int seen)
+    /// <summary>
+    /// Which proofs still need verifications: a proof stops once at least keep others are surely better than its best
+    /// possible mean — the kept proofs of earlier rounds with their means, this round's with their lowest possible
+    /// means (their remaining verifications all 0) above its highest (its remaining all 1). Bounds only tighten as
+    /// verifications arrive, so a stopped proof stays stopped, and it can never be in the top keep.
+    /// </summary>
+    /// <param name="seen">Each proof's verification scores so far, in index order (null: unparsable).</param>
+    /// <param name="total">Each proof's full budget of verifications.</param>
+    public static bool[] Open(IReadOnlyList<PoolRecord> kept, IReadOnlyList<IReadOnlyList<double?>> seen, IReadOnlyList<int> total, int keep)
+    {
+        int n = seen.Count;
+        var bounds = Enumerable.Range(0, n).Select(i => Bounds(seen[i], total[i] - seen[i].Count)).ToList();
+        var open = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            if (seen[i].Count >= total[i]) continue;
+            double upper = bounds[i].Upper;
+            int surelyBetter = kept.Count(k => k.MeanScore > upper);
+            for (int k = 0; k < n && surelyBetter < keep; k++)
+                if (k != i && bounds[k].Lower > upper) surelyBetter++;
+            open[i] = surelyBetter < keep;
+        }
+        return open;
+    }
+
+    /// <summary>The lowest and highest mean a proof can end with, given its scores so far and how many are left.</summary>
+    static (double Lower, double Upper) Bounds(IReadOnlyList<double?> seen, int left)
     {
         double sum = 0;
         int parsed = 0;
-        for (int j = 0; j < seen; j++)
-            if (scores[j] is { } v) { sum += v; parsed++; }
-        int left = scores.Count - seen;
+        foreach (var score in seen)
+            if (score is { } v) { sum += v; parsed++; }
         if (parsed + left == 0) return (0, 0);
         // Remaining ones all 0 (or unparsable) at worst, all 1 at best.
         return (sum / (parsed + left), (sum + left) / (parsed + left));

@@ -13,6 +13,8 @@ public static class SearchFiles
     public const string State = "state.json";
     public const string Result = "result.jsonl";
     public const string Report = "report.json";
+    /// <summary>A verification wave's prompts: each proof still open with the sample indices of the wave.</summary>
+    public const string VerificationWave = "verification-wave.jsonl";
 }
 
 public sealed record SearchPromptsInput
@@ -37,6 +39,18 @@ public sealed record SearchProofsInput
     public required string Prompts { get; init; }
     public required List<string> Completions { get; init; }
     public required PromptSet PromptSet { get; init; }
+}
+
+public sealed record SearchWaveInput
+{
+    public required string SearchId { get; init; }
+    public required int Round { get; init; }
+    /// <summary>0-based.</summary>
+    public required int Wave { get; init; }
+    public required string Proofs { get; init; }
+    public required List<string> Analyses { get; init; }
+    public string? State { get; init; }
+    public required SearchOptions Options { get; init; }
 }
 
 public sealed record ScoreSearchRoundInput
