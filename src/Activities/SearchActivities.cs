@@ -312,18 +312,23 @@ public sealed class WriteSearchResult(ArtifactStore artifacts) : TaskActivity<Se
             });
             before = state;
         }
-        double? pass1 = null;
+        double? pass1 = null, anyPass = null;
         if (oracle)
         {
             var first = Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, $"{input.SearchId}.r1.pool", SearchFiles.Pool));
             pass1 = first.GroupBy(p => p.ProblemId).Average(g => g.Average(p => Passes(p) ? 1.0 : 0.0));
+            var passing = new HashSet<string>();
+            for (int r = 1; r <= last.Round; r++)
+                foreach (var p in r == 1 ? first : Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, $"{input.SearchId}.r{r}.pool", SearchFiles.Pool)))
+                    if (!passing.Contains(p.ProblemId) && Passes(p)) passing.Add(p.ProblemId);
+            anyPass = (double)passing.Count / statements.Count;
         }
         var totals = last.Totals(input.Options.StopScore);
         return new SearchReport
         {
             Problems = totals.Problems, Proofs = totals.Proofs, Verifications = totals.Verifications, AdaptiveVerifications = totals.AdaptiveVerifications,
             VerificationBudget = totals.VerificationBudget, VerificationWaves = input.Options.VerificationWaves,
-            OraclePass1 = pass1, Rounds = rounds,
+            OraclePass1 = pass1, OracleAnyPass = anyPass, Rounds = rounds,
         };
     }
 }

@@ -127,7 +127,7 @@ public static class SearchCommands
         foreach (var r in report.Rounds)
             c.Out.WriteLine($"  {r.Round,5} {r.Searching,9} {r.Proofs,7} {r.Verifications,13} {r.AdaptiveVerifications,8} {r.MeanBestScore,9:0.###} {r.OraclePassRate,11:0.###}");
         c.Out.WriteLine($"  generator pass@1 (round 1's proofs): {report.OraclePass1:0.###}; selected after the last round: {report.Rounds[^1].OraclePassRate:0.###} " +
-            $"({report.OracleGain:+0.###;-0.###}; target +0.15: {(demoReport.GainMet ? "met" : "not met")})");
+            $"({report.OracleGain:+0.###;-0.###}; target +0.15: {(demoReport.GainMet ? "met" : "not met")}); a passing proof was in the pool for {report.OracleAnyPass:0.###}");
         c.Out.WriteLine($"  samples: {report.Proofs} proofs, {report.Verifications} verifications; adaptive verification would have drawn {report.AdaptiveVerifications} " +
             $"({report.AdaptiveSaving:P0} fewer) for the same selection");
         c.Out.WriteLine($"  wall time {sw.Elapsed:m\\:ss} (target 5:00: {(demoReport.TimeMet ? "met" : "not met")})");

@@ -177,6 +177,8 @@ public sealed record SearchReport
     public double AdaptiveSaving => VerificationBudget == 0 ? 0 : 1 - (double)AdaptiveVerifications / VerificationBudget;
     /// <summary>Mean over problems of the share of round-1 proofs the oracle passes: the generator's single-sample pass@1.</summary>
     public double? OraclePass1 { get; init; }
+    /// <summary>Share of problems with at least one proof in the pool the oracle passes: the most any selection could reach.</summary>
+    public double? OracleAnyPass { get; init; }
     public IReadOnlyList<SearchRoundReport> Rounds { get; init; } = [];
     /// <summary>The selected proofs' oracle pass rate after the last round minus pass@1.</summary>
     public double? OracleGain => OraclePass1 is { } p && Rounds.Count > 0 && Rounds[^1].OraclePassRate is { } f ? f - p : null;
