@@ -94,11 +94,14 @@ public sealed class WriteSearchPrompts(ArtifactStore artifacts) : TaskActivity<S
                 {
                     var kept = p.Top[k];
                     // Analyses that report issues first: lowest scores, then unparsable ones last; ties by index.
-                    var shown = analyses.GetValueOrDefault(kept.ProofId, []).OrderBy(a => a.Score ?? 2).ThenBy(a => a.Index).Take(o.AnalysesPerPrompt).Select(a => a.Analysis).ToList();
+                    var shownAnalyses = analyses.GetValueOrDefault(kept.ProofId, []).OrderBy(a => a.Score ?? 2).ThenBy(a => a.Index).Take(o.AnalysesPerPrompt).ToList();
+                    var shown = shownAnalyses.Select(a => a.Analysis).ToList();
+                    // The candidate's score as a lap's refinement prompt gives it: the (first) shown evaluation's own.
+                    double score = shownAnalyses.FirstOrDefault()?.Score ?? kept.MeanScore;
                     rows.Add(new SearchPromptRow
                     {
                         Id = SearchRanking.PromptId(p.ProblemId, input.Round, k), ProblemId = p.ProblemId, Problem = statements[p.ProblemId], ParentProofIds = [kept.ProofId],
-                        Prompt = Prompts.RenderRefinement(statements[p.ProblemId], kept.Proof, kept.MeanScore, shown, set),
+                        Prompt = Prompts.RenderRefinement(statements[p.ProblemId], kept.Proof, score, shown, set),
                     });
                 }
         }
@@ -166,7 +169,8 @@ public sealed class PlanSearchVerification(ArtifactStore artifacts) : TaskActivi
         if (await artifacts.GetAsync(id) != null)
             return new SearchStepResult { Artifact = id, Rows = (await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.VerificationWave)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length };
         var o = input.Options;
-        int chunk = (o.Verifications + o.VerificationWaves - 1) / o.VerificationWaves, from = input.Wave * chunk, to = Math.Min(o.Verifications, from + chunk);
+        // Balanced waves: W waves of V / W (the first ones one fewer when it does not divide), each non-empty as W ≤ V.
+        int from = input.Wave * o.Verifications / o.VerificationWaves, to = (input.Wave + 1) * o.Verifications / o.VerificationWaves;
         var proofs = Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, SearchFiles.Proofs));
         var prompts = (await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, LapFiles.VerificationPrompts)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToDictionary(e => e.GetProperty("id").GetString()!, e => e.GetProperty("prompt").GetString()!);

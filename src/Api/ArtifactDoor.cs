@@ -19,6 +19,25 @@ public static class ArtifactDoor
         return missing.Count == 0 ? null : $"artifact '{id}' is not a checkpoint: it has no {string.Join(", ", missing)}";
     }
 
+    /// <summary>Why the checkpoint's chat template cannot wrap the lap's prompts (none, or one the renderer refuses), or null.</summary>
+    public static async Task<string?> ChatTemplateProblemAsync(ArtifactStore artifacts, string id, CancellationToken ct)
+    {
+        var m = await artifacts.GetAsync(id, ct);
+        if (m == null || m.Files.All(f => f.Path != "tokenizer_config.json")) return $"the checkpoint '{id}' has no tokenizer_config.json, so no chat template";
+        try
+        {
+            string json = System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, "tokenizer_config.json", ct));
+            var template = Core.Models.ChatTemplate.FromConfig(json, () => DateTime.UnixEpoch);
+            if (template == null) return $"the checkpoint '{id}' has no chat_template in its tokenizer_config.json";
+            template.RenderPrompt("Prove that 1 + 1 = 2.");
+            return null;
+        }
+        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            return $"the checkpoint's chat template cannot be used: {e.Message}";
+        }
+    }
+
     /// <summary>The file a dataset role reads of an artifact (the first of the role's files it holds), or why it cannot serve the role.</summary>
     public static async Task<(string? Problem, string? File)> DatasetProblemAsync(ArtifactStore artifacts, string id, string[] files, CancellationToken ct)
     {

@@ -124,24 +124,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
 
     Task<string?> CheckpointProblemAsync(string id, CancellationToken ct) => ArtifactDoor.CheckpointProblemAsync(artifacts, id, ct);
 
-    /// <summary>Why the checkpoint's chat template cannot wrap the lap's prompts (none, or one the renderer refuses), or null.</summary>
-    async Task<string?> ChatTemplateProblemAsync(string id, CancellationToken ct)
-    {
-        var m = await artifacts.GetAsync(id, ct);
-        if (m == null || m.Files.All(f => f.Path != "tokenizer_config.json")) return $"the base checkpoint '{id}' has no tokenizer_config.json, so no chat template";
-        try
-        {
-            string json = System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, "tokenizer_config.json", ct));
-            var template = Core.Models.ChatTemplate.FromConfig(json, () => DateTime.UnixEpoch);
-            if (template == null) return $"the base checkpoint '{id}' has no chat_template in its tokenizer_config.json";
-            template.RenderPrompt("Prove that 1 + 1 = 2.");
-            return null;
-        }
-        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
-        {
-            return $"the base checkpoint's chat template cannot be used: {e.Message}";
-        }
-    }
+    Task<string?> ChatTemplateProblemAsync(string id, CancellationToken ct) => ArtifactDoor.ChatTemplateProblemAsync(artifacts, id, ct);
 
     Task<(string? Problem, string? File)> DatasetProblemAsync(string id, string[] files, CancellationToken ct) => ArtifactDoor.DatasetProblemAsync(artifacts, id, files, ct);
 

@@ -24,6 +24,7 @@ public sealed class SearchHandlers(ArtifactStore artifacts, GpuJobClient jobs, G
         var errors = spec.Validate().ToList();
         foreach (var (field, model) in new[] { ("generator", spec.Generator), ("verifier", spec.Verifier) })
             if (Ids.IsValid(model) && await ArtifactDoor.CheckpointProblemAsync(artifacts, model!, ct) is { } problem) errors.Add((field, problem));
+            else if (Ids.IsValid(model) && spec.ChatTemplate && await ArtifactDoor.ChatTemplateProblemAsync(artifacts, model!, ct) is { } chat) errors.Add(("chatTemplate", $"{field}: {chat}"));
         if (Ids.IsValid(spec.ProblemsArtifact) && await ArtifactDoor.DatasetProblemAsync(artifacts, spec.ProblemsArtifact!, [spec.ProblemsFile], ct) is ({ } why, _))
             errors.Add(("problemsArtifact", why));
         if (errors.Count > 0) return Problems.Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));

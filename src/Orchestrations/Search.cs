@@ -22,6 +22,10 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         var o = spec.Options;
         int round = input.Round;
         string problems = input.Problems ?? (await context.CallActivityAsync<SearchStepResult>(TaskNames.PrepareSearch, input)).Artifact;
+        // From here on the problems are read from their artifact: inline ones leave the history with the first round.
+        if (spec.Problems != null) input = input with { Spec = spec = spec with { Problems = null } };
+        // One chat date for the whole search (strftime_now cannot change a prompt between rounds).
+        if (spec.ChatTemplate && input.ChatDate == null) input = input with { ChatDate = context.CurrentUtcDateTime.Date };
         void Status(string step, IReadOnlyList<string>? jobs = null, SearchTotals? totals = null) => context.SetCustomStatus(new SearchStatus
         {
             Round = round, Rounds = o.Rounds, Step = step, Jobs = jobs ?? [], Problems = problems, State = input.State, Totals = totals,
@@ -95,6 +99,7 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
             {
                 JobId = JobId(s), Kind = GpuJobKinds.Sample, InstanceId = JobId(s), Lap = input.SearchId, Phase = $"r{input.Round}", Inputs = [model, prompts],
                 Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits ?? new GpuJobLimits(),
+                ChatTemplate = input.Spec.ChatTemplate, ChatDate = input.ChatDate,
             };
             return context.CallSubOrchestratorAsync<GpuJobOutcome>(TaskNames.RunGpuJob, spec, new SubOrchestrationOptions { InstanceId = JobId(s) });
         }).ToList();

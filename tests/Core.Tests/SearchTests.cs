@@ -35,6 +35,11 @@ public sealed class SearchTests
         Assert.Equal(["options.keep", "options.topP"], Fields(Valid with { Options = new() { Keep = 0, TopP = 0 } }));
         Assert.Equal(["options.stopScore"], Fields(Valid with { Options = new() { StopScore = 1.5 } }));
         Assert.Equal(["limits.maxAttempts"], Fields(Valid with { Limits = new() { MaxAttempts = 0 } }));
+        Assert.Equal(["problems[0]"], Fields(Valid with { Problems = [null!] }));
+        Assert.Equal(["options.verificationWaves"], Fields(Valid with { Options = new() { Verifications = 2, VerificationWaves = 3 } }));
+        // Too big a first round for one search (1000 × 4096 × 64 verifications).
+        var many = Enumerable.Range(0, 1000).Select(i => new ProblemRow { Id = $"p{i}", Problem = "P" }).ToList();
+        Assert.Equal(["options.pool"], Fields(Valid with { Problems = many, Options = new() { Pool = 4096 } }));
         var ex = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<SearchSpec>("""{"options": {"pools": 4}}""", Json.Strict));
         Assert.Contains("pools", ex.Message);
     }

@@ -79,6 +79,8 @@ public sealed class SearchTests(StackFixture stack)
             (new { problems = inline, problemsArtifact = model, generator = model, verifier = model }, "problems"),
             (new { problemsArtifact = model, generator = model, verifier = model }, "problemsArtifact"),
             (new { problems = new[] { inline[0], inline[0] }, generator = model, verifier = model }, "problems[1].id"),
+            (new { problems = new object?[] { null }, generator = model, verifier = model }, "problems[0]"),
+            (new { problems = inline, generator = model, verifier = model, chatTemplate = true }, "chatTemplate"),   // its tokenizer_config.json has no template
         })
         {
             var (status, problem) = await PostAsync(body);

@@ -33,7 +33,8 @@ public static class SearchCommands
         var rounds = OptionalInt("--rounds", "Rounds at most (options.rounds)", 1, 256);
         var shards = OptionalInt("--shards", "Sample jobs per step, for several workers (options.shards)", 1, 256);
         var prompts = PromptSetOption("--prompts", "Prompt set: standard, compact, or a file from 'prompts import'");
-        var wait = Flag("--wait", "Follow the search to its end and print the best proof of each problem");
+        var chat = Flag("--chat-template", "Prompts go to both models as one user turn of their chat template (chatTemplate)");
+        var wait = Flag("--wait", "Follow the search to its end and print each problem's best mean score and the result artifact");
         var demo = Flag("--demo", "Prove the demo's held-out problems with a lap's generator and best verifier, a budget sized for a CPU, and report against pass@1 (follows it)");
         var lap = Text("--lap", "With --demo: the lap whose models search (the newest completed demo lap by default; one is run when there is none)", "ID");
         return Command("prove", "Prove new problems: the test-time search (pool, verifications, refinement rounds) as a durable run", async (pr, ct) =>
@@ -63,12 +64,13 @@ public static class SearchCommands
                 if (pr.GetValue(option) is { } v) options[name] = v;
             body["options"] = options;
             if (pr.GetValue(prompts) is { } set) body["prompts"] = JsonSerializer.SerializeToNode(set, Core.Json.Options);
+            if (pr.GetValue(chat)) body["chatTemplate"] = true;
             using var api = c.Api();
             var started = await api.PostAsync<CheckStatusPayload>("/api/searches", body, ct);
             if (pr.GetValue(wait)) return await FollowAsync(c, api, pr, started.Id, ct);
             if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"search {started.Id} started; ./mathv2 search show {started.Id}");
             return 0;
-        }, problems, artifact, file, generator, verifier, spec, pool, verifications, keep, rounds, shards, prompts, wait, demo, lap);
+        }, problems, artifact, file, generator, verifier, spec, pool, verifications, keep, rounds, shards, prompts, chat, wait, demo, lap);
     }
 
     /// <summary>The demo's budget on this CPU (docs/search.md): about 1.5 minutes, and the selection reaches the pool's ceiling.</summary>

@@ -74,8 +74,13 @@ public sealed record SearchSpec
     /// <summary>Prompt set: "standard", "compact", or a set of one's own (as a lap's).</summary>
     public PromptSet? Prompts { get; init; }
     public GpuJobLimits? Limits { get; init; }
+    /// <summary>Prompts go to both models as one user turn of their chat template (as a lap's chatTemplate; both checkpoints need one).</summary>
+    public bool ChatTemplate { get; init; }
 
     public PromptSet PromptSet => Prompts ?? Method.Prompts.Standard;
+
+    /// <summary>Proofs × verifications a search may plan for in one round (every problem's pool verified): larger ones are split into several searches.</summary>
+    public const long MaxRoundVerifications = 50_000_000;
 
     public const int MaxInlineProblems = 1000;
 
@@ -93,6 +98,7 @@ public sealed record SearchSpec
             for (int i = 0; i < Problems.Count; i++)
             {
                 var p = Problems[i];
+                if (p is null) { yield return ($"problems[{i}]", "must be an object {id, problem}"); continue; }
                 if (string.IsNullOrWhiteSpace(p.Id)) yield return ($"problems[{i}].id", "is required");
                 else if (!seen.Add(p.Id)) yield return ($"problems[{i}].id", $"'{p.Id}' is given twice");
                 if (string.IsNullOrWhiteSpace(p.Problem)) yield return ($"problems[{i}].problem", "is required");
@@ -105,6 +111,8 @@ public sealed record SearchSpec
         if (Verifier == null) yield return ("verifier", "is required: the checkpoint artifact that verifies them");
         else if (!Ids.IsValid(Verifier)) yield return ("verifier", $"'{Verifier}' is not an artifact id");
         foreach (var e in Options.Validate()) yield return e;
+        if (Problems is { Count: > 0 } && (long)Problems.Count * Options.Pool * Options.Verifications > MaxRoundVerifications)
+            yield return ("options.pool", $"problems × pool × verifications = {(long)Problems.Count * Options.Pool * Options.Verifications:N0} verifications in round 1, over {MaxRoundVerifications:N0}: split the problems into several searches");
         if (Prompts != null) foreach (var e in Prompts.Validate("prompts")) yield return e;
         if (Limits != null) foreach (var e in Limits.Validate()) yield return e;
     }
@@ -120,6 +128,8 @@ public sealed record SearchInput
     public string? Problems { get; init; }
     /// <summary>The last round's state artifact (state.json), null before round 1 ends.</summary>
     public string? State { get; init; }
+    /// <summary>With chatTemplate: the date the templates print, fixed when the search starts.</summary>
+    public DateTime? ChatDate { get; init; }
 }
 
 /// <summary>Where a search stands (its custom status).</summary>
@@ -247,7 +257,7 @@ public sealed record ProblemState
     public int VerificationBudget { get; init; }
     public bool Stopped { get; init; }
     public string? StopReason { get; init; }
-    /// <summary>The pool's best proofs, best first (mean score, then self-score; ties by id): the next round's candidates.</summary>
+    /// <summary>The pool's best proofs, best first (mean score, then self-score, then round, prompt, sample): the next round's candidates.</summary>
     public IReadOnlyList<PoolRecord> Top { get; init; } = [];
     public double? BestMeanScore => Top.Count > 0 ? Top[0].MeanScore : null;
 }

@@ -300,6 +300,7 @@ public sealed class SampleJob : IGpuJobHandler
             throw new ArgumentException($"sample: prompt '{row.Id}': samples must be an array of sample indices (integers from 0)");
         var indices = list.EnumerateArray().Select(x => x.GetInt32()).ToList();
         if (indices.Distinct().Count() != indices.Count) throw new ArgumentException($"sample: prompt '{row.Id}': samples lists an index twice");
+        if (indices.Any(i => i >= p.N)) throw new ArgumentException($"sample: prompt '{row.Id}': samples must be below n ({p.N})");
         return indices;
     }
 
