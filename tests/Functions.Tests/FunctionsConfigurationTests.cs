@@ -2,6 +2,7 @@ using System.Text.Json;
 using MathV2.Core;
 using MathV2.Core.Jobs;
 using MathV2.Core.Laps;
+using MathV2.Core.Search;
 using MathV2.Core.Probes;
 using MathV2.Core.Storage;
 using MathV2.Orchestrations;
@@ -61,6 +62,18 @@ public sealed class FunctionsConfigurationTests
             new PhaseStatus { Phase = "1a", Step = "proofs", Jobs = ["j-1"], Status = PhaseStatus.AwaitingAnnotation, BatchId = "b", Items = 4, Deadline = new DateTime(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc), Submit = "/api/laps/lap-1/annotations/b" },
             new FlywheelStatus { Lap = 2, Of = 3, LapId = "lap-f_2", Laps = [lapLap] },
             new JobWaitStatus { JobId = "j-1", Status = GpuJobStatus.Running, Attempt = 1, Worker = "w-1" },
+            new SearchInput
+            {
+                SearchId = "search-1", Round = 2, Problems = "search-1.problems", State = "search-1.r1.pool", ChatDate = new DateTime(2026, 11, 30, 0, 0, 0, DateTimeKind.Utc),
+                Spec = new SearchSpec { Problems = [new() { Id = "p|1", Problem = "P" }], Generator = "g", Verifier = "v", Options = new() { Pool = 8, VerificationWaves = 2 }, Prompts = "compact" },
+            },
+            new SearchResult
+            {
+                SearchId = "search-1", Result = "search-1.result", Rounds = 3, Totals = new() { Problems = 2, Stopped = 2, Proofs = 40, Verifications = 160, AdaptiveVerifications = 150, VerificationBudget = 160, Solved = 1 },
+                Report = new() { Problems = 2, Proofs = 40, Verifications = 160, AdaptiveVerifications = 150, VerificationBudget = 160, OraclePass1 = 0.25, OracleAnyPass = 0.5,
+                    Rounds = [new() { Round = 1, Searching = 2, Proofs = 32, Verifications = 128, AdaptiveVerifications = 120, VerificationBudget = 128, MeanBestScore = 0.75, OraclePassRate = 0.5 }] },
+            },
+            new SearchStatus { Round = 2, Rounds = 16, Step = "verification", Jobs = ["search-1-r2-verification0"], Problems = "search-1.problems", State = "search-1.r1.pool", Totals = new() { Problems = 2 } },
         ];
     }
 
@@ -69,7 +82,7 @@ public sealed class FunctionsConfigurationTests
     {
         // Every orchestrator's input and output type has a sample (and so does every custom status record).
         var types = Orchestrators.All.Select(t => t.BaseType!).Where(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(TaskOrchestrator<,>))
-            .SelectMany(t => t.GetGenericArguments()).Concat([typeof(LapStatus), typeof(PhaseStatus), typeof(FlywheelStatus), typeof(JobWaitStatus)]).ToHashSet();
+            .SelectMany(t => t.GetGenericArguments()).Concat([typeof(LapStatus), typeof(PhaseStatus), typeof(FlywheelStatus), typeof(JobWaitStatus), typeof(SearchStatus)]).ToHashSet();
         Assert.Subset(Samples.Select(s => s.GetType()).ToHashSet(), types);
 
         using var sp = Services();
