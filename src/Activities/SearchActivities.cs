@@ -20,6 +20,21 @@ static class SearchStore
     public static async Task<SearchState?> StateAsync(ArtifactStore artifacts, string? id) =>
         id == null ? null : Json.Deserialize<SearchState>(await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.State));
 
+    /// <summary>The analyses of these pool proofs, by proof id, read once from each round's pool artifact holding them.</summary>
+    public static async Task<Dictionary<string, List<PoolAnalysis>>> AnalysesAsync(ArtifactStore artifacts, IEnumerable<PoolRecord> proofs)
+    {
+        var list = proofs.ToList();
+        var wanted = list.Select(p => p.ProofId).ToHashSet();
+        var analyses = new Dictionary<string, List<PoolAnalysis>>();
+        foreach (string artifact in list.Select(p => p.Artifact).OfType<string>().Distinct())
+            foreach (var a in Jsonl.Records<PoolAnalysis>(await LapStore.ReadArtifactTextAsync(artifacts, artifact, SearchFiles.Analyses)))
+                if (wanted.Contains(a.ProofId)) (analyses.TryGetValue(a.ProofId, out var l) ? l : analyses[a.ProofId] = []).Add(a);
+        return analyses;
+    }
+
+    /// <summary>A verification's score when it parses (lead, closing phrase and box), else null (left out of a mean).</summary>
+    public static double? ScoreOf(SampleCompletion analysis) => Parsers.Verification(analysis.Completion, analysis.FinishReason) is { FormatOk: true } v ? v.Score : null;
+
     public static string Lines<T>(IEnumerable<T> rows) => string.Concat(rows.Select(r => Json.Serialize(r) + "\n"));
 }
 
@@ -85,10 +100,7 @@ public sealed class WriteSearchPrompts(ArtifactStore artifacts) : TaskActivity<S
         {
             var state = await SearchStore.StateAsync(artifacts, input.State) ?? throw new InvalidOperationException($"round {input.Round} needs the state of round {input.Round - 1}");
             var statements = problems.ToDictionary(p => p.Id, p => p.Problem);
-            var analyses = new Dictionary<string, List<PoolAnalysis>>();
-            foreach (string artifact in state.Problems.Where(p => !p.Stopped).SelectMany(p => p.Top).Select(t => t.Artifact).OfType<string>().Distinct())
-                foreach (var a in Jsonl.Records<PoolAnalysis>(await LapStore.ReadArtifactTextAsync(artifacts, artifact, SearchFiles.Analyses)))
-                    (analyses.TryGetValue(a.ProofId, out var l) ? l : analyses[a.ProofId] = []).Add(a);
+            var analyses = await SearchStore.AnalysesAsync(artifacts, state.Problems.Where(p => !p.Stopped).SelectMany(p => p.Top));
             foreach (var p in state.Problems.Where(p => !p.Stopped))
                 for (int k = 0; k < p.Top.Count; k++)
                 {
@@ -179,7 +191,7 @@ public sealed class PlanSearchVerification(ArtifactStore artifacts) : TaskActivi
         {
             var state = await SearchStore.StateAsync(artifacts, input.State);
             var byProof = (await LapStore.ReadCompletionsAsync(artifacts, input.Analyses)).GroupBy(a => a.Id)
-                .ToDictionary(g => g.Key, g => (IReadOnlyList<double?>)g.OrderBy(a => a.Index).Select(a => Parsers.Verification(a.Completion, a.FinishReason) is { FormatOk: true } v ? v.Score : null).ToList());
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<double?>)g.OrderBy(a => a.Index).Select(SearchStore.ScoreOf).ToList());
             foreach (var g in proofs.GroupBy(p => p.ProblemId))
             {
                 var list = g.ToList();
@@ -221,10 +233,10 @@ public sealed class ScoreSearchRound(ArtifactStore artifacts) : TaskActivity<Sco
         {
             var mine = byProof.GetValueOrDefault(p.ProofId, []);
             if (mine.Select(a => a.Index).Distinct().Count() != mine.Count) throw new InvalidDataException($"proof {p.ProofId} has an analysis twice");
-            var parsed = mine.Select(a => (a, v: Parsers.Verification(a.Completion, a.FinishReason))).ToList();
-            analyses.AddRange(parsed.Select(x => new PoolAnalysis { ProofId = p.ProofId, Index = x.a.Index, Score = x.v.FormatOk ? x.v.Score : null, Analysis = x.a.Completion }));
-            var scores = parsed.Where(x => x.v.FormatOk).Select(x => x.v.Score!.Value).ToList();
-            scored.Add(p with { Scores = scores, Unparsable = parsed.Count - scores.Count, MeanScore = scores.Count > 0 ? scores.Average() : 0, Artifact = id });
+            var mineScored = mine.Select(a => new PoolAnalysis { ProofId = p.ProofId, Index = a.Index, Score = SearchStore.ScoreOf(a), Analysis = a.Completion }).ToList();
+            analyses.AddRange(mineScored);
+            var scores = mineScored.Select(a => a.Score).OfType<double>().ToList();
+            scored.Add(p with { Scores = scores, Unparsable = mineScored.Count - scores.Count, MeanScore = scores.Count > 0 ? scores.Average() : 0, Artifact = id });
         }
         var before = await SearchStore.StateAsync(artifacts, input.State);
         // The adaptive rule replayed on each problem's full verifications (index order): what it would have drawn.
@@ -270,11 +282,8 @@ public sealed class WriteSearchResult(ArtifactStore artifacts) : TaskActivity<Se
         if (await artifacts.GetAsync(id) != null) return new SearchResultSummary { Artifact = id, Report = await ReadReportAsync(artifacts, id) };
         var state = (await SearchStore.StateAsync(artifacts, input.State))!;
         var statements = (await SearchStore.ProblemsAsync(artifacts, input.Problems)).ToDictionary(p => p.Id, p => p.Problem);
-        var analyses = new Dictionary<string, List<PoolAnalysis>>();
         var bests = state.Problems.Where(p => p.Top.Count > 0).Select(p => p.Top[0]).ToList();
-        foreach (string artifact in bests.Select(b => b.Artifact).OfType<string>().Distinct())
-            foreach (var a in Jsonl.Records<PoolAnalysis>(await LapStore.ReadArtifactTextAsync(artifacts, artifact, SearchFiles.Analyses)))
-                (analyses.TryGetValue(a.ProofId, out var l) ? l : analyses[a.ProofId] = []).Add(a);
+        var analyses = await SearchStore.AnalysesAsync(artifacts, bests);
         var rows = state.Problems.Where(p => p.Top.Count > 0).Select(p => new SearchResultRow
         {
             ProblemId = p.ProblemId, Problem = statements[p.ProblemId], Best = p.Top[0], Analyses = analyses.GetValueOrDefault(p.Top[0].ProofId, []),

@@ -395,7 +395,12 @@ public static class Prompts
                 .Select((x, n) => $"## Candidate {n + 1} (score {x.c.Score:0.#})\n{x.c.Proof}\n\n## Evaluation of candidate {n + 1}\n{x.c.Analysis}"))
             : string.Join("\n\n\n", indexed.OrderByDescending(x => x.c.Score).ThenBy(x => x.i)
                 .Select((x, k) => $"--- Solution {k} ---\n{x.c.Proof}\n\n=== Evaluation 0 of Solution {k} ===\n{x.c.Analysis}"));
-        var values = new Dictionary<string, string> { ["problem"] = problem, ["candidates"] = blocks, ["rubric"] = Rubric };
+        return RenderRefinementWith(problem, blocks, set);
+    }
+
+    static string RenderRefinementWith(string problem, string candidates, PromptSet set)
+    {
+        var values = new Dictionary<string, string> { ["problem"] = problem, ["candidates"] = candidates, ["rubric"] = Rubric };
         if (set.Refinement.Has("instruction")) values["instruction"] = RenderGeneration(problem, set.Generation).Trim();
         return set.Refinement.Render(values);
     }
@@ -410,8 +415,6 @@ public static class Prompts
         string blocks = set.Candidates == CandidateStyle.WeakestFirst
             ? $"## Candidate 1 (score {score:0.#})\n{proof}" + string.Concat(analyses.Select(a => $"\n\n## Evaluation of candidate 1\n{a}"))
             : $"--- Solution 0 ---\n{proof}" + string.Concat(analyses.Select((a, j) => $"\n\n=== Evaluation {j} of Solution 0 ===\n{a}"));
-        var values = new Dictionary<string, string> { ["problem"] = problem, ["candidates"] = blocks, ["rubric"] = Rubric };
-        if (set.Refinement.Has("instruction")) values["instruction"] = RenderGeneration(problem, set.Generation).Trim();
-        return set.Refinement.Render(values);
+        return RenderRefinementWith(problem, blocks, set);
     }
 }
