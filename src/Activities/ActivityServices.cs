@@ -18,7 +18,7 @@ public static class ActivityServices
         typeof(WriteVerificationPrompts),
         typeof(MeasureSamples),
         typeof(WriteProofPrompts),
-        typeof(WriteMetaPrompts),
+        typeof(PlanConsensusWave),
         typeof(AutoLabel),
         typeof(BuildConsensusDv),
         typeof(MergeDatasets),

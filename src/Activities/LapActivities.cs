@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs.Models;
 using MathV2.Core;
@@ -406,40 +407,67 @@ public sealed class WriteProofPrompts(ArtifactStore artifacts) : TaskActivity<Pr
         Jsonl.Records<ConsensusProof>(await LapStore.ReadArtifactTextAsync(artifacts, id, ProofsFile));
 }
 
-/// <summary>Phase 4: meta-verification prompts for every parsable analysis that reports an issue.</summary>
-[DurableTask(TaskNames.WriteMetaPrompts)]
-public sealed class WriteMetaPrompts(ArtifactStore artifacts) : TaskActivity<MetaPromptsInput, MetaPromptsResult>
+/// <summary>
+/// Phase 4's consensus, one wave ({lapId}-4.consensus-wave{w+1}): the adaptive rule replayed on each proof's samples
+/// drawn so far; for each proof it leaves open, the samples it draws next (ConsensusWaves.Plan) as prompt rows
+/// listing their indices: verification prompts (id the proof's) and meta-verification prompts ("{proofId}#{i}",
+/// rendered from analysis i). Jobs sample them with streams keyed by (prompt id, index): the samples of one big job.
+/// </summary>
+[DurableTask(TaskNames.PlanConsensusWave)]
+public sealed class PlanConsensusWave(ArtifactStore artifacts) : TaskActivity<ConsensusWaveInput, ConsensusWaveResult>
 {
-    public override Task<MetaPromptsResult> RunAsync(TaskActivityContext context, MetaPromptsInput input) => ExecuteAsync(input);
+    public override Task<ConsensusWaveResult> RunAsync(TaskActivityContext context, ConsensusWaveInput input) => ExecuteAsync(input);
 
-    public async Task<MetaPromptsResult> ExecuteAsync(MetaPromptsInput input)
+    public async Task<ConsensusWaveResult> ExecuteAsync(ConsensusWaveInput input)
     {
-        string id = $"{input.LapId}-{input.Phase}.meta-prompts";
+        string id = $"{input.LapId}-4.consensus-wave{input.Wave + 1}";
         if (await artifacts.GetAsync(id) is { } existing)
+            return Json.Deserialize<ConsensusWaveResult>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, WaveFile)));
+        var o = new ConsensusOptions { N = input.N, M = input.M, K = input.K };
+        var proofs = await WriteProofPrompts.ReadProofsAsync(artifacts, input.Proofs);
+        var prompts = (await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, LapFiles.VerificationPrompts)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement).ToDictionary(e => e.GetProperty("id").GetString()!, e => e.GetProperty("prompt").GetString()!);
+        var byProof = (await LapStore.ReadCompletionsAsync(artifacts, input.Analyses)).GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.ToList());
+        var metaById = (await LapStore.ReadCompletionsAsync(artifacts, input.Metas)).GroupBy(m => m.Id).ToDictionary(g => g.Key, g => g.ToList());
+        var analysisRows = new StringBuilder();
+        var metaRows = new StringBuilder();
+        int open = 0, analysisCount = 0, metaCount = 0, samples = 0;
+        foreach (var proof in proofs)
         {
-            string text = Encoding.UTF8.GetString(await artifacts.ReadFileAsync(existing, LapFiles.MetaPrompts));
-            return new MetaPromptsResult { Artifact = id, Prompts = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length };
-        }
-        var set = input.Prompts;
-        var proofs = (await WriteProofPrompts.ReadProofsAsync(artifacts, input.Proofs)).ToDictionary(p => p.Id);
-        var analyses = await LapStore.ReadCompletionsAsync(artifacts, input.Analyses);
-        var lines = new StringBuilder();
-        int n = 0;
-        foreach (var g in analyses.GroupBy(a => a.Id))
-        {
-            if (!proofs.TryGetValue(g.Key, out var proof)) continue;
-            foreach (var (index, analysis) in AutoLabelling.IssueReports(g))
+            var mine = byProof.GetValueOrDefault(proof.Id, []);
+            var d = AutoLabelling.Draws(proof.Id, mine, metaById);
+            var (result, missing) = ConsensusWaves.Replay(d, o);
+            if (result != null) continue;
+            open++;
+            var request = ConsensusWaves.Plan(d, o, input.Wave, input.Waves, missing!.Value);
+            samples += request.Count;
+            if (request.Analyses.Count > 0)
             {
-                lines.Append(Json.Serialize(new { id = AutoLabelling.MetaId(g.Key, index), prompt = Prompts.RenderMetaVerification(proof.Problem, proof.Proof, analysis, set.MetaVerification) })).Append('\n');
-                n++;
+                analysisRows.Append(Json.Serialize(new { id = proof.Id, prompt = prompts[proof.Id], samples = request.Analyses })).Append('\n');
+                analysisCount++;
+            }
+            foreach (var (i, js) in request.Metas.OrderBy(x => x.Key))
+            {
+                string analysis = mine.First(a => a.Index == i).Completion;
+                metaRows.Append(Json.Serialize(new
+                {
+                    id = AutoLabelling.MetaId(proof.Id, i), prompt = Prompts.RenderMetaVerification(proof.Problem, proof.Proof, analysis, input.Prompts.MetaVerification), samples = js,
+                })).Append('\n');
+                metaCount++;
             }
         }
-        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id,
-            new ArtifactProducer { Lap = input.LapId, Phase = input.Phase }, [input.Proofs, .. input.Analyses]);
-        await w.AddTextAsync(LapFiles.MetaPrompts, lines.ToString());
+        var result1 = new ConsensusWaveResult { Artifact = id, Open = open, AnalysisRows = analysisCount, MetaRows = metaCount, Samples = samples };
+        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id, new ArtifactProducer { Lap = input.LapId, Phase = "4" },
+            [input.Proofs, .. input.Analyses, .. input.Metas]);
+        await w.AddTextAsync(LapFiles.VerificationPrompts, analysisRows.ToString());
+        await w.AddTextAsync(LapFiles.MetaPrompts, metaRows.ToString());
+        await w.AddTextAsync(WaveFile, Json.Serialize(result1));
         await LapStore.CommitOnceAsync(w);
-        return new MetaPromptsResult { Artifact = id, Prompts = n };
+        return result1;
     }
+
+    /// <summary>The wave's counts, so a repeated call returns what the first one did.</summary>
+    public const string WaveFile = "wave.json";
 }
 
 /// <summary>
@@ -466,7 +494,7 @@ public sealed class AutoLabel(MathV2Storage storage, ArtifactStore artifacts) : 
             var w = artifacts.Create(consensusId, "consensus-labels", StorageNames.DatasetsContainer, consensusId,
                 new ArtifactProducer { Lap = input.LapId, Phase = "4" }, [input.Proofs, .. input.Analyses, .. input.Metas]);
             await w.AddTextAsync(LapFiles.Consensus, string.Concat(labels.Select(l => Json.Serialize(l) + "\n")));
-            await w.AddTextAsync(LapFiles.Discarded, string.Concat(labels.Where(l => l.Fixed.Decision == ConsensusDecision.Discarded).Select(l => Json.Serialize(l) + "\n")));
+            await w.AddTextAsync(LapFiles.Discarded, string.Concat(labels.Where(l => l.Outcome.Decision == ConsensusDecision.Discarded).Select(l => Json.Serialize(l) + "\n")));
             await LapStore.CommitOnceAsync(w);
         }
         AnnotationBatch? audit = null;
@@ -515,8 +543,8 @@ public sealed class BuildConsensusDv(MathV2Storage storage, ArtifactStore artifa
         if (await artifacts.GetAsync(dvId) == null)
         {
             var earlier = Jsonl.Read<GradedProofRow>(await LapStore.ReadArtifactTextAsync(artifacts, input.Dv, LapFiles.GradedProofs), LapFiles.GradedProofs).Rows;
-            var added = labels.Select((l, i) => (l, i)).Where(x => x.l.Fixed.Decision == ConsensusDecision.Labeled)
-                .Select(x => new GradedProofRow { ProblemId = x.l.Proof.ProblemId, Problem = x.l.Proof.Problem, Proof = x.l.Proof.Proof, Score = people.TryGetValue(x.i, out var p) ? p : x.l.Fixed.Label!.Value });
+            var added = labels.Select((l, i) => (l, i)).Where(x => x.l.Outcome.Decision == ConsensusDecision.Labeled)
+                .Select(x => new GradedProofRow { ProblemId = x.l.Proof.ProblemId, Problem = x.l.Proof.Problem, Proof = x.l.Proof.Proof, Score = people.TryGetValue(x.i, out var p) ? p : x.l.Outcome.Label!.Value });
             var w = artifacts.Create(dvId, "dataset-graded-proofs", StorageNames.DatasetsContainer, dvId, new ArtifactProducer { Lap = input.LapId, Phase = "4" }, [input.Dv, input.Consensus]);
             await w.AddTextAsync(LapFiles.GradedProofs, Jsonl.Write(earlier.Concat(added)));
             await LapStore.CommitOnceAsync(w);

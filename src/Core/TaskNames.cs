@@ -26,7 +26,7 @@ public static class TaskNames
     public const string Flywheel = nameof(Flywheel);
     public const string MeasureSamples = nameof(MeasureSamples);
     public const string WriteProofPrompts = nameof(WriteProofPrompts);
-    public const string WriteMetaPrompts = nameof(WriteMetaPrompts);
+    public const string PlanConsensusWave = nameof(PlanConsensusWave);
     public const string AutoLabel = nameof(AutoLabel);
     public const string BuildConsensusDv = nameof(BuildConsensusDv);
     public const string MergeDatasets = nameof(MergeDatasets);

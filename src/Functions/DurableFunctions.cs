@@ -111,7 +111,7 @@ public sealed class LapActivityFunctions(PrepareLapDatasets prepare, PrepareHeld
 }
 
 /// <summary>Activity triggers of phases 2–4 and the report.</summary>
-public sealed class MeasureActivityFunctions(MeasureSamples measure, WriteProofPrompts proofPrompts, WriteMetaPrompts metaPrompts, AutoLabel autoLabel, BuildConsensusDv consensusDv, MergeDatasets merge, WriteLapReport report)
+public sealed class MeasureActivityFunctions(MeasureSamples measure, WriteProofPrompts proofPrompts, PlanConsensusWave consensusWave, AutoLabel autoLabel, BuildConsensusDv consensusDv, MergeDatasets merge, WriteLapReport report)
 {
     [Function(TaskNames.MeasureSamples)]
     public Task<Dictionary<string, double>> MeasureSamples([ActivityTrigger] MeasureInput input) => measure.ExecuteAsync(input);
@@ -119,8 +119,8 @@ public sealed class MeasureActivityFunctions(MeasureSamples measure, WriteProofP
     [Function(TaskNames.WriteProofPrompts)]
     public Task<string> WriteProofPrompts([ActivityTrigger] ProofPromptsInput input) => proofPrompts.ExecuteAsync(input);
 
-    [Function(TaskNames.WriteMetaPrompts)]
-    public Task<MetaPromptsResult> WriteMetaPrompts([ActivityTrigger] MetaPromptsInput input) => metaPrompts.ExecuteAsync(input);
+    [Function(TaskNames.PlanConsensusWave)]
+    public Task<ConsensusWaveResult> PlanConsensusWave([ActivityTrigger] ConsensusWaveInput input) => consensusWave.ExecuteAsync(input);
 
     [Function(TaskNames.AutoLabel)]
     public Task<AutoLabelResult> AutoLabel([ActivityTrigger] AutoLabelInput input) => autoLabel.ExecuteAsync(input);

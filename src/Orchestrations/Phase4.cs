@@ -7,9 +7,10 @@ using Microsoft.DurableTask;
 namespace MathV2.Orchestrations;
 
 /// <summary>
-/// 4 scaled verification: the improved generator proves D_p problems; verifier v2 writes n analyses of each proof
-/// (sharded over jobs); each issue-reporting analysis gets m meta-verifications; the consensus rule labels the
-/// proof or sends it to humans (kept as an artifact). With people annotating, a stratified sample of the labels is
+/// 4 scaled verification: the improved generator proves D_p problems; verifier v2 writes up to n analyses of each
+/// proof and up to m meta-verifications of each issue-reporting analysis, drawn in waves of sharded jobs until the
+/// consensus rule's outcome is settled for every proof (ConsensusWaves); the rule labels the proof or sends it to
+/// humans (kept as an artifact). With people annotating, a stratified sample of the labels is
 /// audited by them first (consensus.auditSize). The labels merge into D_v and verifier v3 is trained on it.
 /// </summary>
 public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
@@ -34,27 +35,36 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
             LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.PromptSet, Problems = [ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems)],
             Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
         });
-        var analyses = await PhaseJobs.SampleShardedAsync(context, input, "4", "analyses", c.Shards, shard => new SampleJobParameters
-        {
-            Model = v2, Prompts = ArtifactFileRef.Of(proofPrompts, LapFiles.VerificationPrompts), N = c.N,
-            MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 40, Shard = shard,
-        }, v2, proofPrompts);
-        jobs.AddRange(analyses);
-        var analysisIds = analyses.Select(j => j.ResultArtifactId!).ToList();
-        var metaPrompts = await context.CallActivityAsync<MetaPromptsResult>(TaskNames.WriteMetaPrompts, new MetaPromptsInput
-        {
-            LapId = input.LapId, Phase = "4", Proofs = proofPrompts, Analyses = analysisIds, Prompts = spec.PromptSet,
-        });
+        // The consensus in waves: each wave's jobs draw what the adaptive rule asks for next, keyed by (prompt id, index).
+        var analysisIds = new List<string>();
         var metaIds = new List<string>();
-        if (metaPrompts.Prompts > 0)
+        int waves = 0;
+        for (int w = 0; w < c.Waves; w++)
         {
-            var metas = await PhaseJobs.SampleShardedAsync(context, input, "4", "meta", c.Shards, shard => new SampleJobParameters
+            var wave = await context.CallActivityAsync<ConsensusWaveResult>(TaskNames.PlanConsensusWave, new ConsensusWaveInput
             {
-                Model = v2, Prompts = ArtifactFileRef.Of(metaPrompts.Artifact, LapFiles.MetaPrompts), N = c.M,
-                MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 400, Shard = shard,
-            }, v2, metaPrompts.Artifact);
-            jobs.AddRange(metas);
-            metaIds = metas.Select(j => j.ResultArtifactId!).ToList();
+                LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, N = c.N, M = c.M, K = c.K,
+                Wave = w, Waves = c.Waves, Prompts = spec.PromptSet,
+            });
+            if (wave.Open == 0) break;
+            waves++;
+            var steps = new List<PhaseJobs.SampleStep>();
+            if (wave.AnalysisRows > 0)
+                steps.Add(new($"w{w + 1}-analyses", Math.Min(c.Shards, wave.AnalysisRows), shard => new SampleJobParameters
+                {
+                    Model = v2, Prompts = ArtifactFileRef.Of(wave.Artifact, LapFiles.VerificationPrompts), N = c.N, StreamsByPrompt = true,
+                    MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 40, Shard = shard,
+                }, [v2, wave.Artifact]));
+            if (wave.MetaRows > 0)
+                steps.Add(new($"w{w + 1}-meta", Math.Min(c.Shards, wave.MetaRows), shard => new SampleJobParameters
+                {
+                    Model = v2, Prompts = ArtifactFileRef.Of(wave.Artifact, LapFiles.MetaPrompts), N = c.M, StreamsByPrompt = true,
+                    MaxNewTokens = c.MaxNewTokens, Temperature = c.Temperature, Seed = spec.Demo.Seed + 400, Shard = shard,
+                }, [v2, wave.Artifact]));
+            var drawn = await PhaseJobs.SampleStepsAsync(context, input, "4", steps);
+            jobs.AddRange(drawn.SelectMany(x => x));
+            for (int i = 0; i < steps.Count; i++)
+                (steps[i].Step.EndsWith("-meta") ? metaIds : analysisIds).AddRange(drawn[i].Select(j => j.ResultArtifactId!));
         }
         var labelled = await context.CallActivityAsync<AutoLabelResult>(TaskNames.AutoLabel, new AutoLabelInput
         {
@@ -78,6 +88,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         var (eval, metrics, evalJobs) = await HeldOut.MeasureAsync(context, input, "4", "verifierV3", v3.ResultArtifactId!, "verifier");
         jobs.AddRange(evalJobs);
         LapMeasures.Merge(metrics, labelled.Metrics);
+        metrics["consensus.waves"] = waves;
         LapMeasures.Merge(metrics, dvResult.Metrics);
         return new PhaseResult
         {

@@ -58,4 +58,17 @@ static class PhaseJobs
         var tasks = Enumerable.Range(0, shards).Select(i => RunQuietAsync(context, input, phase, $"{step}{i}", parameters(new SampleShard(i, shards)), inputs)).ToList();
         return (await Task.WhenAll(tasks)).ToList();
     }
+
+    /// <summary>A sharded sample step of <see cref="SampleStepsAsync"/>: its step name, shards, parameters per shard and inputs.</summary>
+    public sealed record SampleStep(string Step, int Shards, Func<SampleShard?, SampleJobParameters> Parameters, string[] Inputs);
+
+    /// <summary>Several sharded sample steps side by side (one status naming all their jobs); each step's outcomes, in order.</summary>
+    public static async Task<List<GpuJobOutcome>[]> SampleStepsAsync(TaskOrchestrationContext context, PhaseInput input, string phase, IReadOnlyList<SampleStep> steps)
+    {
+        static IEnumerable<(string Name, SampleShard? Shard)> Jobs(SampleStep s) =>
+            s.Shards <= 1 ? [(s.Step, null)] : Enumerable.Range(0, s.Shards).Select(i => ($"{s.Step}{i}", (SampleShard?)new SampleShard(i, s.Shards)));
+        context.SetCustomStatus(new PhaseStatus { Phase = phase, Step = string.Join(", ", steps.Select(s => s.Step)), Jobs = steps.SelectMany(Jobs).Select(j => $"{input.LapId}-{phase}-{j.Name}").ToArray() });
+        var tasks = steps.Select(async s => (await Task.WhenAll(Jobs(s).Select(j => RunQuietAsync(context, input, phase, j.Name, s.Parameters(j.Shard), s.Inputs)))).ToList()).ToList();
+        return await Task.WhenAll(tasks);
+    }
 }

@@ -48,12 +48,32 @@ public sealed class ConsensusTests
             string id = Laps.AutoLabelling.MetaId("x1", i);
             metas.Add(new() { Id = id, Index = 0, Completion = bogus[..40], FinishReason = "length" });   // cut at the token cap
             metas.Add(new() { Id = id, Index = 1, Completion = "no verdict at all" });                    // malformed
-            // the third is missing
+            metas.Add(new() { Id = id, Index = 2, Completion = "" });                                       // empty
         }
         var label = Assert.Single(Laps.AutoLabelling.Label([proof], analyses, metas, new ConsensusOptions { N = 2, M = 3, K = 2 }));
-        Assert.Equal(ConsensusDecision.Discarded, label.Fixed.Decision);
+        Assert.Equal(ConsensusDecision.Discarded, label.Fixed!.Decision);
         Assert.Equal(ConsensusDecision.Discarded, label.Adaptive.Decision);
         Assert.All(label.Fixed.Evidence, a => Assert.All(a.MetaScores, Assert.Null));
+        // Drawn adaptively, two unreadable verdicts of three settle it: no majority can confirm or reject either report.
+        var adaptive = Assert.Single(Laps.AutoLabelling.Label([proof], analyses, metas.Where(m => m.Index < 2).ToList(), new ConsensusOptions { N = 2, M = 3, K = 2 }));
+        Assert.Null(adaptive.Fixed);
+        Assert.Equal((ConsensusDecision.Discarded, 6), (adaptive.Outcome.Decision, adaptive.Drawn));
+    }
+
+    [Fact]
+    public void Labelling_names_the_proof_and_the_sample_when_one_the_rule_needs_was_not_drawn_or_an_index_is_missing()
+    {
+        var proof = new Laps.ConsensusProof { Id = "x1", ProblemId = "p", Problem = "Prove 2 + 2 = 4.", Proof = "Step 1: 2 + 2 = 5." };
+        string flagged = Demo.Oracle.WriteAnalysis([new Demo.Defect(0, Demo.ProofDefect.FalseStep)]);
+        var o = new ConsensusOptions { N = 1, M = 3, K = 1 };
+        var e = Assert.Throws<InvalidDataException>(() => Laps.AutoLabelling.Label([proof], [new() { Id = "x1", Index = 0, Completion = flagged }], [], o));
+        Assert.Contains("proof x1", e.Message);
+        Assert.Contains("meta-verification 0 of analysis 0", e.Message);
+        e = Assert.Throws<InvalidDataException>(() => Laps.AutoLabelling.Label([proof], [new() { Id = "x1", Index = 1, Completion = flagged }], [], o));
+        Assert.Contains("proof x1: analysis 0 is missing", e.Message);
+        e = Assert.Throws<InvalidDataException>(() => Laps.AutoLabelling.Label([proof], [new() { Id = "x1", Index = 0, Completion = flagged }],
+            [new() { Id = "x1#0", Index = 0, Completion = "" }, new() { Id = "x1#0", Index = 0, Completion = "" }], o));
+        Assert.Contains("meta-verification 0 of analysis 0 is drawn twice", e.Message);
     }
 
     [Fact]
@@ -149,6 +169,87 @@ public sealed class ConsensusTests
         Assert.Equal(f1.Agreement, a1.Agreement);
         Assert.True(a1.Samples < f1.Samples);
         Assert.True(f1.Agreement > 0.8, $"agreement {f1.Agreement}");
+    }
+
+    /// <summary>Scores and verdicts from {0, 0.5, 1, unreadable}, a pure function of (seed, analysis, index).</summary>
+    static double? Draw(int seed, int a, int j, bool unreadable) =>
+        (HashCode.Combine(seed, a, j) & 0x7fffffff) % (unreadable ? 4 : 3) is var v && v == 3 ? null : Scores.Allowed[v];
+
+    [Fact]
+    public void Drawn_in_waves_the_consensus_is_the_fixed_rules_on_the_same_samples_with_no_more_samples()
+    {
+        long fixedSamples = 0, drawnSamples = 0;
+        for (int seed = 0; seed < 4000; seed++)
+        {
+            var rng = new Random(seed);
+            var o = new ConsensusOptions { N = rng.Next(1, 9), M = rng.Next(1, 6) };
+            o = o with { K = rng.Next(1, o.N + 1) };
+            int waves = rng.Next(2, 9);
+            bool unreadable = seed % 2 == 0;
+            double? Analysis(int i) => Draw(seed, i, -1, unreadable);
+            double? Meta(int i, int j) => Draw(seed, i, j, unreadable);
+            var (r, d, used) = ConsensusWaves.Run(Analysis, Meta, o, waves);
+            // The fixed rule on all the samples, the parsable analyses renumbered as the lap does.
+            var parsed = Enumerable.Range(0, o.N).Where(i => Analysis(i) != null).ToList();
+            var f = parsed.Count == 0 ? null
+                : ConsensusLabeler.Fixed(new Scripted(parsed.Select(i => Analysis(i)!.Value).ToArray(), (a, j) => Meta(parsed[a], j)), o with { N = parsed.Count });
+            Assert.Equal((f?.Decision ?? ConsensusDecision.Discarded, f?.Label), (r.Decision, r.Label));
+            int fixedCount = o.N + parsed.Count(i => Analysis(i) < 1) * o.M;
+            Assert.True(d.Count <= fixedCount, $"seed {seed}: drew {d.Count} > fixed {fixedCount}");
+            Assert.True(used <= waves, $"seed {seed}: {used} waves of {waves}");
+            Assert.True(r.SamplesUsed <= d.Count);
+            if (waves == 2) Assert.True(d.Count == fixedCount && d.HoldsFixedRule(o), $"seed {seed}: two waves are the fixed rule");
+            if (waves > 2)
+            {
+                fixedSamples += fixedCount;
+                drawnSamples += d.Count;
+            }
+        }
+        Assert.True(drawnSamples < fixedSamples, $"drawn {drawnSamples} vs fixed {fixedSamples}");
+    }
+
+    [Fact]
+    public void A_wave_draws_what_the_rule_asks_for_next_with_look_ahead_and_the_last_two_draw_the_rest()
+    {
+        var o = new ConsensusOptions { N = 8, M = 4, K = 2 };
+        var d = new ConsensusDraws();
+        var (r, missing) = ConsensusWaves.Replay(d, o);
+        Assert.Null(r);
+        // First the k analyses that could settle a proof, then all n.
+        Assert.Equal([0, 1], ConsensusWaves.Plan(d, o, 0, 6, missing!.Value).Analyses);
+        d.Analyses.AddRange([0, 0]);
+        (r, missing) = ConsensusWaves.Replay(d, o);
+        Assert.Equal(new ConsensusSample(0, 0), missing);
+        // Both score-0 reports get verdicts up to a majority of m in the same wave.
+        var plan = ConsensusWaves.Plan(d, o, 1, 6, missing!.Value);
+        Assert.Equal([0, 1], plan.Metas.Keys.Order());
+        Assert.All(plan.Metas.Values, js => Assert.Equal([0, 1, 2], js));
+        d.Metas[0] = [1, 1, 1];
+        d.Metas[1] = [1, 1, 1];
+        (r, _) = ConsensusWaves.Replay(d, o);
+        Assert.Equal((ConsensusDecision.Labeled, 0.0, 8), (r!.Decision, r.Label!.Value, d.Count));
+        // In the second-last wave: every analysis left and every verdict left of the reports drawn; in the last, the verdicts.
+        var e = new ConsensusDraws();
+        e.Analyses.AddRange([0.5, 1]);
+        e.Metas[0] = [1];
+        var penultimate = ConsensusWaves.Plan(e, o, 4, 6, ConsensusWaves.Replay(e, o).Missing!.Value);
+        Assert.Equal([2, 3, 4, 5, 6, 7], penultimate.Analyses);
+        Assert.Equal([1, 2, 3], penultimate.Metas[0]);
+        e.Analyses.AddRange([0.5, 1, 1, 1, 0, 1]);
+        var last = ConsensusWaves.Plan(e, o, 5, 6, ConsensusWaves.Replay(e, o).Missing!.Value);
+        Assert.Empty(last.Analyses);
+        Assert.Equal([0, 2, 6], last.Metas.Keys.Order());
+    }
+
+    [Fact]
+    public void The_simulated_benchmark_in_waves_saves_samples_at_the_same_agreement()
+    {
+        var sim = new ConsensusSimulationOptions { Proofs = 1000 };
+        var (f, a) = ConsensusSimulation.Run(sim, new ConsensusOptions());
+        var (w, meanWaves, maxWaves) = ConsensusSimulation.RunInWaves(sim, new ConsensusOptions(), 6);
+        Assert.Equal((f.Labeled, f.Agreeing), (w.Labeled, w.Agreeing));
+        Assert.InRange(w.Samples, a.Samples, (long)(f.Samples * 0.75));
+        Assert.True(meanWaves < 4 && maxWaves <= 6, $"waves {meanWaves} mean, {maxWaves} max");
     }
 
     [Fact]

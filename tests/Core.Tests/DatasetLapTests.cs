@@ -60,7 +60,7 @@ public sealed class DatasetLapTests
         var pick = AutoLabelling.PickAudit(labels, 8, "1-4-audit");
         Assert.Equal(8, pick.Count);
         Assert.Equal(pick.Order(), pick);
-        var byLabel = pick.GroupBy(i => labels[i].Fixed.Label!.Value).ToDictionary(g => g.Key, g => g.Count());
+        var byLabel = pick.GroupBy(i => labels[i].Outcome.Label!.Value).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(1, byLabel[0.5]);          // the rare label is checked too
         Assert.InRange(byLabel[0], 4, 6);       // about 14/20 of 8
         Assert.InRange(byLabel[1], 1, 3);
@@ -121,7 +121,8 @@ public sealed class DatasetLapTests
         var record = new RefinementRecord { Id = p.Id, Attempts = [new() { Completion = proof.Completion, SelfScore = 1 }] };
         Assert.DoesNotContain("refinement.passAt1Iteration", LapMeasures.Refinement([record], 2, oracle: false).Keys);
         var cp = new ConsensusProof { Id = $"proof|{p.Id}|0", ProblemId = p.Id, Problem = p.Statement, Proof = "x" };
-        Assert.Null(AutoLabelling.Label([cp], [], [], new ConsensusOptions { N = 1, M = 1, K = 1 }, oracle: false).Single().Oracle);
-        Assert.NotNull(AutoLabelling.Label([cp], [], [], new ConsensusOptions { N = 1, M = 1, K = 1 }).Single().Oracle);
+        SampleCompletion[] clean = [new() { Id = cp.Id, Completion = Demo.Oracle.WriteAnalysis([]) }];
+        Assert.Null(AutoLabelling.Label([cp], clean, [], new ConsensusOptions { N = 1, M = 1, K = 1 }, oracle: false).Single().Oracle);
+        Assert.NotNull(AutoLabelling.Label([cp], clean, [], new ConsensusOptions { N = 1, M = 1, K = 1 }).Single().Oracle);
     }
 }

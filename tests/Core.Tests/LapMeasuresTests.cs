@@ -146,18 +146,19 @@ public sealed class LapMeasuresTests
         foreach (int i in new[] { 0, 1 })
             for (int j = 0; j < 2; j++) metas.Add(new() { Id = AutoLabelling.MetaId("proof|b|0", i), Index = j, Completion = confirm });
         var labels = AutoLabelling.Label(proofs, analyses, metas, new ConsensusOptions { N = 2, M = 2, K = 2 });
-        Assert.Equal(1, labels[0].Fixed.Label);
-        Assert.Equal(0, labels[1].Fixed.Label);
-        Assert.Equal(2, labels[1].Fixed.Evidence.Count(e => e.Valid == true));
-        Assert.Equal(ConsensusDecision.Discarded, labels[2].Fixed.Decision);
+        Assert.Equal(1, labels[0].Fixed!.Label);
+        Assert.Equal(0, labels[1].Fixed!.Label);
+        Assert.Equal(2, labels[1].Fixed!.Evidence.Count(e => e.Valid == true));
+        Assert.Equal(ConsensusDecision.Discarded, labels[2].Fixed!.Decision);
         Assert.Equal([1.0, 0.0, 0.0], labels.Select(l => l.Oracle!.Value));
-        Assert.All(labels, l => Assert.Equal(l.Fixed.Label, l.Adaptive.Label));
+        Assert.All(labels, l => Assert.Equal(l.Fixed!.Label, l.Adaptive.Label));
 
         var m = AutoLabelling.Measures(labels);
         Assert.Equal(2, m["consensus.labelled"]);
         Assert.Equal(Math.Round(1 / 3.0, 4), m["consensus.discardRate"]);
         Assert.Equal(1, m["consensus.agreement"]);
-        Assert.Equal(2 + 2 + 2 * 2, m["consensus.samplesFixed"]);
+        Assert.Equal(2 + (2 + 2 * 2) + 2, m["consensus.samplesFixed"]);   // c's two unparsable analyses were drawn too
+        Assert.Equal(m["consensus.samplesFixed"], m["consensus.samplesDrawn"]);
         Assert.True(m["consensus.samplesAdaptive"] <= m["consensus.samplesFixed"]);
     }
 

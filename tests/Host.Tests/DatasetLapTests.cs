@@ -167,10 +167,10 @@ public sealed class DatasetLapTests(StackFixture stack)
         // The audit: people's scores replace the consensus labels in D_v, and the report gives the agreement.
         var labels = Jsonl.Records<ConsensusLabel>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(a1.GetProperty("consensus").GetString()!))!, LapFiles.Consensus)));
         var people = audited.Select((item, k) => (Index: int.Parse(item.ItemId["proof-".Length..]), Score: (double)(k % 2))).ToList();
-        double agreement = Math.Round(people.Count(p => labels[p.Index].Fixed.Label == p.Score) / (double)people.Count, 4);
+        double agreement = Math.Round(people.Count(p => labels[p.Index].Outcome.Label == p.Score) / (double)people.Count, 4);
         var dv4 = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(a1.GetProperty("dv").GetString()!))!, LapFiles.GradedProofs)), "dv").Rows;
         var added = dv4.Skip(dv1.Count).ToList();
-        var labelled = labels.Select((l, i) => (l, i)).Where(x => x.l.Fixed.Decision == ConsensusDecision.Labeled).ToList();
+        var labelled = labels.Select((l, i) => (l, i)).Where(x => x.l.Outcome.Decision == ConsensusDecision.Labeled).ToList();
         Assert.Equal(labelled.Count, added.Count);
         foreach (var (p, score) in people) Assert.Equal(score, added[labelled.FindIndex(x => x.i == p)].Score);
 

@@ -63,6 +63,9 @@ public sealed class LapTests(StackFixture stack)
         return lap;
     }
 
+    static List<ConsensusProof> ReadConsensusProofs(string jsonl) =>
+        jsonl.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<ConsensusProof>(l)).ToList();
+
     [Fact]
     public async Task A_lap_with_the_oracle_runs_every_phase_with_artifacts_lineage_and_a_consistent_report()
     {
@@ -161,13 +164,35 @@ public sealed class LapTests(StackFixture stack)
         var jobs4 = p4.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()!).ToList();
         Assert.Contains($"{id}-4-proofs0", jobs4);
         Assert.Contains($"{id}-4-proofs1", jobs4);
-        Assert.Contains($"{id}-4-analyses1", jobs4);
+        // The consensus drawn in waves of analysis and meta-verification jobs (3 proofs: wave 1's analyses in 2 shards).
+        Assert.Contains($"{id}-4-w1-analyses1", jobs4);
+        int waves = (int)p4.GetProperty("metrics").GetProperty("consensus.waves").GetDouble();
+        Assert.InRange(waves, 1, 6);
+        var waveJobs = p4.GetProperty("jobs").EnumerateArray().Where(j => j.GetProperty("jobId").GetString()!.StartsWith($"{id}-4-w")).ToList();
+        Assert.All(waveJobs, j => Assert.InRange(int.Parse(j.GetProperty("jobId").GetString()![$"{id}-4-w".Length..].Split('-')[0]), 1, waves));
+        var drawnAnalyses = new List<SampleCompletion>();
+        var drawnMetas = new List<SampleCompletion>();
+        foreach (var j in waveJobs)
+        {
+            var manifest = (await stack.Artifacts.GetAsync(j.GetProperty("resultArtifactId").GetString()!))!;
+            var completions = SampleCompletion.Read(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(manifest, LapFiles.Completions)));
+            (j.GetProperty("jobId").GetString()!.Contains("-meta") ? drawnMetas : drawnAnalyses).AddRange(completions);
+        }
+        Assert.Equal(drawnAnalyses.Count, drawnAnalyses.Select(x => (x.Id, x.Index)).Distinct().Count());   // each sample once
+        Assert.Equal(drawnMetas.Count, drawnMetas.Select(x => (x.Id, x.Index)).Distinct().Count());
         var consensusManifest = (await stack.Artifacts.GetAsync(a4.GetProperty("consensus").GetString()!))!;
         var decisions = Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(consensusManifest, LapFiles.Consensus))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<ConsensusLabel>(l)).ToList();
+        // Every label from the samples drawn, settled, at most the fixed rule's budget (n = 2 analyses, m = 2 verdicts each).
+        Assert.Equal(drawnAnalyses.Count + drawnMetas.Count, decisions.Sum(d => d.Drawn));
+        Assert.All(decisions, d => Assert.InRange(d.Drawn, 1, 2 + 2 * 2));
+        Assert.All(decisions, d => Assert.True(d.Fixed is null || (d.Fixed.Decision, d.Fixed.Label) == (d.Adaptive.Decision, d.Adaptive.Label)));
+        var proofs4 = ReadConsensusProofs(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(a4.GetProperty("consensusProofs").GetString()!))!, "proofs.jsonl")));
+        var relabelled = AutoLabelling.Label(proofs4, drawnAnalyses, drawnMetas, new Core.Method.ConsensusOptions { N = 2, M = 2, K = 1 });
+        Assert.Equal(decisions.Select(d => (d.Proof.Id, d.Outcome.Decision, d.Outcome.Label)), relabelled.Select(d => (d.Proof.Id, d.Outcome.Decision, d.Outcome.Label)));
         int discarded = Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(consensusManifest, LapFiles.Discarded)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
         Assert.InRange(decisions.Count, 0, 3);
-        Assert.Equal(decisions.Count(d => d.Fixed.Decision == Core.Method.ConsensusDecision.Discarded), discarded);
+        Assert.Equal(decisions.Count(d => d.Outcome.Decision == Core.Method.ConsensusDecision.Discarded), discarded);
         string dv4 = a4.GetProperty("dv").GetString()!;
         var dv4Rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(dv4))!, LapFiles.GradedProofs)), "dv4").Rows;
         Assert.Equal(rows.Count + decisions.Count - discarded, dv4Rows.Count);

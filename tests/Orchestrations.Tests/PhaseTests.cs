@@ -19,7 +19,9 @@ public sealed class PhaseTests
     sealed class Script
     {
         public ConcurrentQueue<GpuJobSpec> Jobs { get; } = new();
-        public int MetaPrompts { get; set; } = 5;
+        /// <summary>Phase 4's waves as planned: (open proofs, analysis rows, meta rows) by wave; past the list, none open.</summary>
+        public List<(int Open, int Analyses, int Metas)> Waves { get; set; } = [(3, 3, 0), (2, 1, 2)];
+        public ConcurrentQueue<ConsensusWaveInput> WaveInputs { get; } = new();
         public ConcurrentQueue<ProofPromptsInput> ProofPrompts { get; } = new();
         public AutoLabelInput? AutoLabel { get; set; }
         public ConsensusDvInput? ConsensusDv { get; set; }
@@ -56,7 +58,12 @@ public sealed class PhaseTests
                 s.ProofPrompts.Enqueue(p);
                 return $"{p.LapId}-{p.Phase}-{p.Step}.prompts";
             });
-            r.AddActivityFunc<MetaPromptsInput, MetaPromptsResult>(TaskNames.WriteMetaPrompts, (_, p) => new() { Artifact = $"{p.LapId}-4.meta", Prompts = s.MetaPrompts });
+            r.AddActivityFunc<ConsensusWaveInput, ConsensusWaveResult>(TaskNames.PlanConsensusWave, (_, w) =>
+            {
+                s.WaveInputs.Enqueue(w);
+                var (open, analyses, metas) = w.Wave < s.Waves.Count ? s.Waves[w.Wave] : (0, 0, 0);
+                return new() { Artifact = $"{w.LapId}-4.wave{w.Wave + 1}", Open = open, AnalysisRows = analyses, MetaRows = metas };
+            });
             r.AddOrchestrator<Phase3>();
             r.AddActivityFunc<AutoLabelInput, AutoLabelResult>(TaskNames.AutoLabel, (_, a) =>
             {
@@ -138,22 +145,43 @@ public sealed class PhaseTests
     }
 
     [Fact]
-    public async Task Phase_4_shards_sampling_seeds_each_step_and_skips_meta_verification_when_no_analysis_reports_an_issue()
+    public async Task Phase_4_draws_the_consensus_in_waves_of_keyed_sharded_jobs_until_no_proof_is_open()
     {
         var (host, s) = await StartAsync();
         await using var _ = host;
-        s.MetaPrompts = 0;
         var artifacts = new LapArtifacts { Base = "base", Dv = "dv", MetaVerifier = "meta", VerifierV2 = "v2", SelfVerifyingGenerator = "gen" };
         var r = await RunAsync(host, TaskNames.Phase4, Input(artifacts));
         var spec = new LapSpec();
-        for (int shard = 0; shard < spec.Consensus.Shards; shard++)
+        var c = spec.Consensus;
+        for (int shard = 0; shard < c.Shards; shard++)
         {
             var proofs = s.Parameters<SampleJobParameters>($"lap-t-4-proofs{shard}");
-            Assert.Equal(("gen", spec.Consensus.Proofs, spec.Demo.Seed + 4L, shard, spec.Consensus.Shards), (proofs.Model, proofs.MaxPrompts, proofs.Seed, proofs.Shard!.Index, proofs.Shard.Count));
-            var analyses = s.Parameters<SampleJobParameters>($"lap-t-4-analyses{shard}");
-            Assert.Equal(("v2", spec.Consensus.N, spec.Demo.Seed + 40L), (analyses.Model, analyses.N, analyses.Seed));
+            Assert.Equal(("gen", c.Proofs, spec.Demo.Seed + 4L, shard, c.Shards), (proofs.Model, proofs.MaxPrompts, proofs.Seed, proofs.Shard!.Index, proofs.Shard.Count));
+            // Wave 1: 3 proofs' analyses over both shards, each sample's stream keyed by its prompt id and index.
+            var analyses = s.Parameters<SampleJobParameters>($"lap-t-4-w1-analyses{shard}");
+            Assert.Equal(("v2", c.N, spec.Demo.Seed + 40L, true, "lap-t-4.wave1", LapFiles.VerificationPrompts, shard),
+                (analyses.Model, analyses.N, analyses.Seed, analyses.StreamsByPrompt, analyses.Prompts!.Artifact, analyses.Prompts.File, analyses.Shard!.Index));
         }
-        Assert.DoesNotContain(s.Jobs, j => j.JobId.StartsWith("lap-t-4-meta"));
+        // Wave 2: one analysis row (one job, unsharded) and two meta rows (two shards), side by side.
+        var more = s.Parameters<SampleJobParameters>("lap-t-4-w2-analyses");
+        Assert.Equal((c.N, true, (SampleShard?)null), (more.N, more.StreamsByPrompt, more.Shard));
+        for (int shard = 0; shard < 2; shard++)
+        {
+            var meta = s.Parameters<SampleJobParameters>($"lap-t-4-w2-meta{shard}");
+            Assert.Equal((c.M, spec.Demo.Seed + 400L, true, LapFiles.MetaPrompts), (meta.N, meta.Seed, meta.StreamsByPrompt, meta.Prompts!.File));
+        }
+        Assert.DoesNotContain(s.Jobs, j => j.JobId.StartsWith("lap-t-4-w3"));
+        // Each wave is planned from every earlier wave's samples; the labels from all of them.
+        var waves = s.WaveInputs.OrderBy(w => w.Wave).ToList();
+        Assert.Equal([0, 1, 2], waves.Select(w => w.Wave));
+        Assert.All(waves, w => Assert.Equal((c.N, c.M, c.K, c.Waves, "lap-t-4-consensus.prompts"), (w.N, w.M, w.K, w.Waves, w.Proofs)));
+        Assert.Empty(waves[0].Analyses);
+        Assert.Equal(["lap-t-4-w1-analyses0.out", "lap-t-4-w1-analyses1.out"], waves[1].Analyses);
+        Assert.Equal(["lap-t-4-w1-analyses0.out", "lap-t-4-w1-analyses1.out", "lap-t-4-w2-analyses.out"], waves[2].Analyses);
+        Assert.Equal(["lap-t-4-w2-meta0.out", "lap-t-4-w2-meta1.out"], waves[2].Metas);
+        Assert.Equal(waves[2].Analyses, s.AutoLabel!.Analyses);
+        Assert.Equal(waves[2].Metas, s.AutoLabel.Metas);
+        Assert.Equal(2, r.Metrics["consensus.waves"]);
         var v3 = s.Parameters<GrpoJobParameters>("lap-t-4-verifier-v3");
         Assert.Equal(("v2", "lap-t-4.dv"), (v3.Policy, v3.Dataset!.Artifact));
         Assert.Equal(("lap-t-4.dv", "lap-t-4-verifier-v3.out"), (r.Artifacts.Dv, r.Artifacts.VerifierV3));

@@ -76,6 +76,7 @@ public static class BenchCommands
         var m = Int("--m", "Meta-verifications per issue", 4, 1, 64);
         var k = Int("--k", "Issues that must agree", 2, 1, 64);
         var seed = Int("--seed", "Simulation seed", 7, int.MinValue, int.MaxValue);
+        var waves = Int("--waves", "Waves of verification jobs at most for the adaptive rule drawn as phase 4 draws it", 6, 2, 32);
         ConsensusOptions Options(Func<Option<int>, int> get) => new() { N = get(n), M = get(m), K = get(k) };
         var command = Command("consensus", "Scaled-verification labeling, fixed vs. adaptive sampling, on simulated verifiers", (pr, ct) =>
         {
@@ -90,7 +91,9 @@ public static class BenchCommands
             if (invalid.Count > 0) return Task.FromResult(Commands.UsageError);
             var sw = Stopwatch.StartNew();
             var (f, ad) = ConsensusSimulation.Run(sim, o);
+            var (wv, meanWaves, maxWaves) = ConsensusSimulation.RunInWaves(sim, o, pr.GetValue(waves));
             double saved = f.Samples == 0 ? 0 : 1 - (double)ad.Samples / f.Samples;
+            double savedInWaves = f.Samples == 0 ? 0 : 1 - (double)wv.Samples / f.Samples;
             var report = new
             {
                 benchmark = "consensus",
@@ -98,6 +101,7 @@ public static class BenchCommands
                 options = o,
                 @fixed = new { f.Samples, f.SamplesPerProof, f.Agreement, f.DiscardRate },
                 adaptive = new { ad.Samples, ad.SamplesPerProof, ad.Agreement, ad.DiscardRate },
+                inWaves = new { waves = pr.GetValue(waves), wv.Samples, wv.SamplesPerProof, wv.Agreement, wv.DiscardRate, meanWaves, maxWaves, samplesSaved = savedInWaves },
                 samplesSaved = saved,
                 agreementDifferencePoints = (ad.Agreement - f.Agreement) * 100,
                 target = "adaptive uses at least 30% fewer samples with agreement within 1 point of fixed",
@@ -108,9 +112,10 @@ public static class BenchCommands
             else c.Out.WriteLine($"consensus over {sim.Proofs} simulated proofs (verifier acc {sim.VerifierAccuracy}, meta acc {sim.MetaAccuracy}, n={o.N} m={o.M} k={o.K}):\n" +
                 $"  fixed:    {f.SamplesPerProof,6:F2} samples/proof, agreement {f.Agreement:P2}, discarded {f.DiscardRate:P1}\n" +
                 $"  adaptive: {ad.SamplesPerProof,6:F2} samples/proof, agreement {ad.Agreement:P2}, discarded {ad.DiscardRate:P1}\n" +
+                $"  in waves: {wv.SamplesPerProof,6:F2} samples/proof drawn ({savedInWaves:P1} fewer than fixed) in {meanWaves:F2} waves on average, {maxWaves} at most (of {pr.GetValue(waves)})\n" +
                 $"  samples saved {saved:P1}; target (>= 30% saved, agreement within 1 point): {(report.meetsTarget ? "met" : "NOT met")}");
             return Task.FromResult(0);
-        }, proofs, verifierAccuracy, metaAccuracy, n, m, k, seed);
+        }, proofs, verifierAccuracy, metaAccuracy, n, m, k, seed, waves);
         return command;
     }
 

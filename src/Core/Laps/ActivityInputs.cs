@@ -65,21 +65,37 @@ public sealed record ProofPromptsInput
     public List<ArtifactFileRef> Problems { get; init; } = [];
 }
 
-/// <summary>Meta-verification prompts for the analyses that report issues (phase 4), ids "{proofId}#{i}".</summary>
-public sealed record MetaPromptsInput
+/// <summary>
+/// One wave of phase 4's consensus sampling (ConsensusWaves): the proofs (WriteProofPrompts artifact), the analyses
+/// and meta-verifications drawn in the earlier waves, and n, m, k.
+/// </summary>
+public sealed record ConsensusWaveInput
 {
     public required string LapId { get; init; }
-    public required string Phase { get; init; }
-    /// <summary>The WriteProofPrompts artifact (proofs.jsonl).</summary>
     public required string Proofs { get; init; }
-    public required List<string> Analyses { get; init; }
+    public List<string> Analyses { get; init; } = [];
+    public List<string> Metas { get; init; } = [];
+    public int N { get; init; } = 8;
+    public int M { get; init; } = 4;
+    public int K { get; init; } = 2;
+    /// <summary>This wave (0-based) of at most <see cref="Waves"/>.</summary>
+    public int Wave { get; init; }
+    public int Waves { get; init; } = 6;
     public required Method.PromptSet Prompts { get; init; }
 }
 
-public sealed record MetaPromptsResult
+/// <summary>
+/// The wave's prompts ({lapId}-4.consensus-wave{w}: verification-prompts.jsonl with the proof's id, meta-prompts.jsonl
+/// with "{proofId}#{i}", each row listing the sample indices to draw), and how many proofs are still open (0: done).
+/// </summary>
+public sealed record ConsensusWaveResult
 {
     public required string Artifact { get; init; }
-    public int Prompts { get; init; }
+    public int Open { get; init; }
+    public int AnalysisRows { get; init; }
+    public int MetaRows { get; init; }
+    /// <summary>Samples the wave draws (analyses and meta-verifications).</summary>
+    public int Samples { get; init; }
 }
 
 public sealed record AutoLabelInput

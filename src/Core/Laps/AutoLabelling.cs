@@ -16,9 +16,14 @@ public sealed record ConsensusProof
 public sealed record ConsensusLabel
 {
     public required ConsensusProof Proof { get; init; }
-    public required ConsensusResult Fixed { get; init; }
-    /// <summary>What the adaptive rule decides from the same samples, and what it would have cost.</summary>
+    /// <summary>The paper's rule, when every sample it draws was drawn (consensus.waves 2); null when drawn adaptively.</summary>
+    public ConsensusResult? Fixed { get; init; }
+    /// <summary>The adaptive rule on the samples drawn: the same outcome as the fixed rule's on the same samples, and what it needed.</summary>
     public required ConsensusResult Adaptive { get; init; }
+    /// <summary>Samples drawn for this proof (analyses and meta-verifications, with any a wave drew ahead).</summary>
+    public int Drawn { get; init; }
+    /// <summary>The outcome: the fixed rule's where it was computed, else the adaptive rule's (the same by construction).</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public ConsensusResult Outcome => Fixed ?? Adaptive;
     /// <summary>The oracle's score (demo problems only): what the label is measured against.</summary>
     public double? Oracle { get; init; }
 }
@@ -26,8 +31,9 @@ public sealed record ConsensusLabel
 /// <summary>
 /// Phase 4 on sampled outputs: analysis completions have the proof's id and index i (0..n−1); meta-verification
 /// completions have the id "{proofId}#{i}" and index j. An unparsable analysis is left out (n shrinks for that
-/// proof; a proof without a parsable analysis is discarded); an unparsable or missing meta-verdict abstains (it
-/// neither confirms nor rejects the analysis).
+/// proof; a proof without a parsable analysis is discarded); an unparsable meta-verdict abstains (it neither
+/// confirms nor rejects the analysis). Samples are drawn in waves (<see cref="ConsensusWaves"/>): what a proof has
+/// drawn is always analyses 0..d−1 and, per analysis, verdicts 0..e−1.
 /// </summary>
 public static class AutoLabelling
 {
@@ -38,28 +44,57 @@ public static class AutoLabelling
         analysesOfProof.OrderBy(a => a.Index).Select(a => (a.Index, p: Parsers.Verification(a.Completion, a.FinishReason), a.Completion))
             .Where(x => x.p.FormatOk && x.p.Score < 1).Select(x => (x.Index, x.Completion));
 
+    /// <summary>
+    /// One proof's draws from its completions (analyses by index, verdicts by "{proofId}#{i}" and index); a gap in
+    /// either (index 2 without 1) is an error naming the proof, as is a sample drawn twice.
+    /// </summary>
+    public static ConsensusDraws Draws(string proofId, IEnumerable<SampleCompletion> analysesOfProof, IReadOnlyDictionary<string, List<SampleCompletion>> metasById)
+    {
+        var d = new ConsensusDraws();
+        var ordered = analysesOfProof.OrderBy(a => a.Index).ToList();
+        for (int i = 0; i < ordered.Count; i++)
+        {
+            if (ordered[i].Index != i)
+                throw new InvalidDataException($"proof {proofId}: analysis {Math.Min(i, ordered[i].Index)} is {(ordered[i].Index < i ? "drawn twice" : "missing")}");
+            var p = Parsers.Verification(ordered[i].Completion, ordered[i].FinishReason);
+            d.Analyses.Add(p.FormatOk ? p.Score : null);
+            var verdicts = metasById.GetValueOrDefault(MetaId(proofId, i));
+            if (verdicts is null) continue;
+            var scores = new List<double?>();
+            foreach (var m in verdicts.OrderBy(m => m.Index))
+            {
+                if (m.Index != scores.Count)
+                    throw new InvalidDataException($"proof {proofId}: meta-verification {Math.Min(m.Index, scores.Count)} of analysis {i} is {(m.Index < scores.Count ? "drawn twice" : "missing")}");
+                scores.Add(Parsers.MetaVerification(m.Completion, m.FinishReason) is { FormatOk: true, Score: { } s } ? s : null);
+            }
+            d.Metas[i] = scores;
+        }
+        return d;
+    }
+
+    /// <summary>
+    /// Labels each proof from the samples drawn: the adaptive rule replayed on them (it must be settled: a sample it
+    /// asks for and that was not drawn is an error naming it), and the fixed rule too when all it draws was drawn.
+    /// </summary>
     public static List<ConsensusLabel> Label(IReadOnlyList<ConsensusProof> proofs, IReadOnlyList<SampleCompletion> analyses, IReadOnlyList<SampleCompletion> metas, ConsensusOptions o,
         bool oracle = true)
     {
-        var byProof = analyses.GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.OrderBy(a => a.Index).ToList());
-        var metaById = metas.GroupBy(m => m.Id).ToDictionary(g => g.Key, g => g.OrderBy(m => m.Index).ToList());
+        var byProof = analyses.GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.ToList());
+        var metaById = metas.GroupBy(m => m.Id).ToDictionary(g => g.Key, g => g.ToList());
         var labels = new List<ConsensusLabel>();
         foreach (var proof in proofs)
         {
-            var parsed = byProof.GetValueOrDefault(proof.Id, [])
-                .Select(a => (a.Index, p: Parsers.Verification(a.Completion, a.FinishReason))).Where(x => x.p.FormatOk).ToList();
-            var samples = new Samples(proof.Id, parsed.Select(x => (x.Index, x.p.Score!.Value)).ToList(), metaById);
-            var opts = o with { N = parsed.Count };
-            ConsensusResult fixedResult, adaptive;
-            if (parsed.Count == 0)
-                fixedResult = adaptive = new ConsensusResult { Decision = ConsensusDecision.Discarded, Reason = "no parsable verifier analysis; to humans", Evidence = [] };
-            else
+            var d = Draws(proof.Id, byProof.GetValueOrDefault(proof.Id, []), metaById);
+            var (adaptive, missing) = ConsensusWaves.Replay(d, o);
+            if (adaptive is null) throw new InvalidDataException($"proof {proof.Id}: the consensus is not settled; it needs {missing}, which was not drawn");
+            ConsensusResult? fixedResult = null;
+            if (d.HoldsFixedRule(o))
             {
-                fixedResult = ConsensusLabeler.Fixed(samples, opts);
-                adaptive = ConsensusLabeler.Adaptive(samples, opts);
+                var parsed = d.Analyses.Select((s, i) => (Index: i, Score: s)).Where(x => x.Score != null).Select(x => (x.Index, x.Score!.Value)).ToList();
+                fixedResult = parsed.Count == 0 ? adaptive : ConsensusLabeler.Fixed(new Samples(d, parsed), o with { N = parsed.Count });
             }
             double? oracleScore = LapMeasures.Demo(proof.ProblemId, oracle) is { } p ? Oracle.ScoreProof(p, proof.Proof).Score : null;
-            labels.Add(new ConsensusLabel { Proof = proof, Fixed = fixedResult, Adaptive = adaptive, Oracle = oracleScore });
+            labels.Add(new ConsensusLabel { Proof = proof, Fixed = fixedResult, Adaptive = adaptive, Drawn = d.Count, Oracle = oracleScore });
         }
         return labels;
     }
@@ -69,15 +104,20 @@ public static class AutoLabelling
     {
         var m = new Dictionary<string, double>();
         if (labels.Count == 0) return m;
-        var labelled = labels.Where(l => l.Fixed.Decision == ConsensusDecision.Labeled).ToList();
+        var labelled = labels.Where(l => l.Outcome.Decision == ConsensusDecision.Labeled).ToList();
         m["consensus.proofs"] = labels.Count;
         m["consensus.labelled"] = labelled.Count;
         m["consensus.discardRate"] = Math.Round(1 - labelled.Count / (double)labels.Count, 4);
         var judged = labelled.Where(l => l.Oracle != null).ToList();
-        if (judged.Count > 0) m["consensus.agreement"] = Math.Round(judged.Count(l => l.Fixed.Label == l.Oracle) / (double)judged.Count, 4);
-        m["consensus.samplesFixed"] = labels.Sum(l => l.Fixed.SamplesUsed);
+        if (judged.Count > 0) m["consensus.agreement"] = Math.Round(judged.Count(l => l.Outcome.Label == l.Oracle) / (double)judged.Count, 4);
+        m["consensus.samplesDrawn"] = labels.Sum(l => l.Drawn);
         m["consensus.samplesAdaptive"] = labels.Sum(l => l.Adaptive.SamplesUsed);
-        m["consensus.adaptiveSameOutcome"] = Math.Round(labels.Count(l => l.Adaptive.Decision == l.Fixed.Decision && l.Adaptive.Label == l.Fixed.Label) / (double)labels.Count, 4);
+        // The paper's rule's cost and agreement only where all it draws was drawn (waves 2).
+        if (labels.All(l => l.Fixed != null))
+        {
+            m["consensus.samplesFixed"] = labels.Sum(l => l.Fixed!.SamplesUsed);
+            m["consensus.adaptiveSameOutcome"] = Math.Round(labels.Count(l => l.Adaptive.Decision == l.Fixed!.Decision && l.Adaptive.Label == l.Fixed.Label) / (double)labels.Count, 4);
+        }
         return m;
     }
 
@@ -91,8 +131,8 @@ public static class AutoLabelling
     /// </summary>
     public static List<int> PickAudit(IReadOnlyList<ConsensusLabel> labels, int size, string seed)
     {
-        var strata = labels.Select((l, i) => (l, i)).Where(x => x.l.Fixed.Decision == ConsensusDecision.Labeled)
-            .GroupBy(x => x.l.Fixed.Label!.Value).OrderBy(g => g.Key)
+        var strata = labels.Select((l, i) => (l, i)).Where(x => x.l.Outcome.Decision == ConsensusDecision.Labeled)
+            .GroupBy(x => x.l.Outcome.Label!.Value).OrderBy(g => g.Key)
             .Select(g => g.Select(x => x.i).OrderBy(i => new Random(StableHash.Seed(seed, labels[i].Proof.Id)).Next()).ThenBy(i => i).ToList()).ToList();
         int total = strata.Sum(s => s.Count);
         if (size <= 0 || total == 0) return [];
@@ -125,22 +165,16 @@ public static class AutoLabelling
         var m = new Dictionary<string, double>();
         if (people.Count == 0) return m;
         m["consensus.audit.items"] = people.Count;
-        m["consensus.audit.agreement"] = Math.Round(people.Count(p => labels[p.Key].Fixed.Label == p.Value) / (double)people.Count, 4);
-        foreach (var g in people.GroupBy(p => labels[p.Key].Fixed.Label!.Value))
-            m[$"consensus.audit.agreement.label{g.Key.ToString(System.Globalization.CultureInfo.InvariantCulture)}"] = Math.Round(g.Count(p => labels[p.Key].Fixed.Label == p.Value) / (double)g.Count(), 4);
+        m["consensus.audit.agreement"] = Math.Round(people.Count(p => labels[p.Key].Outcome.Label == p.Value) / (double)people.Count, 4);
+        foreach (var g in people.GroupBy(p => labels[p.Key].Outcome.Label!.Value))
+            m[$"consensus.audit.agreement.label{g.Key.ToString(System.Globalization.CultureInfo.InvariantCulture)}"] = Math.Round(g.Count(p => labels[p.Key].Outcome.Label == p.Value) / (double)g.Count(), 4);
         return m;
     }
 
-    /// <summary>The parsable analyses of one proof, renumbered 0..n′−1, and their meta-verdicts.</summary>
-    sealed class Samples(string proofId, List<(int Index, double Score)> parsed, Dictionary<string, List<SampleCompletion>> metas) : IConsensusSamples
+    /// <summary>The parsable analyses of one proof, renumbered 0..n′−1, and their meta-verdicts (all drawn).</summary>
+    sealed class Samples(ConsensusDraws d, List<(int Index, double Score)> parsed) : IConsensusSamples
     {
         public double AnalysisScore(int i) => parsed[i].Score;
-
-        public double? MetaScore(int analysis, int j)
-        {
-            var list = metas.GetValueOrDefault(MetaId(proofId, parsed[analysis].Index), []);
-            if (j >= list.Count) return null;
-            return Parsers.MetaVerification(list[j].Completion, list[j].FinishReason) is { FormatOk: true, Score: { } s } ? s : null;
-        }
+        public double? MetaScore(int analysis, int j) => d.Metas[parsed[analysis].Index][j];
     }
 }

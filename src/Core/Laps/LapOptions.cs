@@ -153,6 +153,13 @@ public sealed record ConsensusLapOptions
     public int N { get; init; } = 8;
     public int M { get; init; } = 4;
     public int K { get; init; } = 2;
+    /// <summary>
+    /// Rounds of verification jobs at most: each proof's analyses and meta-verifications are drawn adaptively, in
+    /// waves, and a proof draws nothing more once its outcome is settled (the fixed rule's outcome on the same
+    /// samples); the last two waves draw all the fixed rule still would. 2: the paper's fixed rule (all n analyses,
+    /// then all m meta-verifications of every issue report).
+    /// </summary>
+    public int Waves { get; init; } = 6;
     /// <summary>New proofs auto-labelled per lap (the improved generator's, one per problem, in D_p order).</summary>
     public int Proofs { get; init; } = 32;
     /// <summary>Sample jobs each sampling step is split into (run side by side on as many workers).</summary>

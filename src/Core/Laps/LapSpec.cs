@@ -129,6 +129,7 @@ public sealed record LapSpec
         foreach (var (f, m) in new Method.ConsensusOptions { N = Consensus.N, M = Consensus.M, K = Consensus.K }.Validate()) yield return ($"consensus.{f}", m);
         if (Consensus.N > 64) yield return ("consensus.n", "must be at most 64");
         if (Consensus.M > 64) yield return ("consensus.m", "must be at most 64");
+        if (Consensus.Waves is < 2 or > 32) yield return ("consensus.waves", "must be between 2 (the fixed rule) and 32");
         if (Consensus.Shards is < 1 or > 64) yield return ("consensus.shards", "must be between 1 and 64");
         if (Consensus.Proofs is < 1 or > 100_000) yield return ("consensus.proofs", "must be between 1 and 100000");
         if (Consensus.MaxNewTokens is < 1 or > 8192) yield return ("consensus.maxNewTokens", "must be between 1 and 8192");

@@ -48,6 +48,27 @@ public static class ConsensusSimulation
                 new ConsensusRunStats(sim.Proofs, adLabeled, adAgree, adaptiveSamples));
     }
 
+    /// <summary>
+    /// The adaptive rule drawn in waves (as phase 4 samples): the proofs' stats with the samples actually drawn
+    /// (look-ahead included), and the mean and largest number of waves a proof took.
+    /// </summary>
+    public static (ConsensusRunStats Stats, double MeanWaves, int MaxWaves) RunInWaves(ConsensusSimulationOptions sim, ConsensusOptions o, int waves)
+    {
+        long drawn = 0, waveSum = 0;
+        int labeled = 0, agree = 0, most = 0;
+        for (int p = 0; p < sim.Proofs; p++)
+        {
+            double truth = TrueLabel(sim, p);
+            var samples = new Samples(sim, p, truth);
+            var (r, d, w) = ConsensusWaves.Run(i => samples.AnalysisScore(i), samples.MetaScore, o, waves);
+            drawn += d.Count;
+            waveSum += w;
+            most = Math.Max(most, w);
+            if (r.Label is { } l) { labeled++; if (l == truth) agree++; }
+        }
+        return (new ConsensusRunStats(sim.Proofs, labeled, agree, drawn), sim.Proofs == 0 ? 0 : (double)waveSum / sim.Proofs, most);
+    }
+
     static double TrueLabel(ConsensusSimulationOptions sim, int proof)
     {
         double u = Uniform(sim.Seed, proof, -1, -1), acc = 0;
