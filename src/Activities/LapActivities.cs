@@ -436,10 +436,9 @@ public sealed class PlanConsensusWave(ArtifactStore artifacts) : TaskActivity<Co
         {
             var mine = byProof.GetValueOrDefault(proof.Id, []);
             var d = AutoLabelling.Draws(proof.Id, mine, metaById);
-            var (result, missing) = ConsensusWaves.Replay(d, o);
-            if (result != null) continue;
+            if (ConsensusWaves.Replay(d, o).Result != null) continue;
             open++;
-            var request = ConsensusWaves.Plan(d, o, input.Wave, input.Waves, missing!.Value);
+            var request = ConsensusWaves.Plan(d, o, input.Wave, input.Waves);
             samples += request.Count;
             if (request.Analyses.Count > 0)
             {

@@ -209,36 +209,46 @@ public sealed class ConsensusTests
     }
 
     [Fact]
-    public void A_wave_draws_what_the_rule_asks_for_next_with_look_ahead_and_the_last_two_draw_the_rest()
+    public void A_wave_draws_what_the_rule_asks_for_along_its_likeliest_path_and_the_last_two_draw_the_rest()
     {
         var o = new ConsensusOptions { N = 8, M = 4, K = 2 };
-        var d = new ConsensusDraws();
-        var (r, missing) = ConsensusWaves.Replay(d, o);
-        Assert.Null(r);
-        // First the k analyses that could settle a proof, then all n.
-        Assert.Equal([0, 1], ConsensusWaves.Plan(d, o, 0, 6, missing!.Value).Analyses);
-        d.Analyses.AddRange([0, 0]);
-        (r, missing) = ConsensusWaves.Replay(d, o);
-        Assert.Equal(new ConsensusSample(0, 0), missing);
-        // Both score-0 reports get verdicts up to a majority of m in the same wave.
-        var plan = ConsensusWaves.Plan(d, o, 1, 6, missing!.Value);
-        Assert.Equal([0, 1], plan.Metas.Keys.Order());
-        Assert.All(plan.Metas.Values, js => Assert.Equal([0, 1, 2], js));
-        d.Metas[0] = [1, 1, 1];
-        d.Metas[1] = [1, 1, 1];
-        (r, _) = ConsensusWaves.Replay(d, o);
-        Assert.Equal((ConsensusDecision.Labeled, 0.0, 8), (r!.Decision, r.Label!.Value, d.Count));
+        static ConsensusDraws Drawn(double?[] analyses, params (int Analysis, double?[] Verdicts)[] metas)
+        {
+            var d = new ConsensusDraws();
+            d.Analyses.AddRange(analyses);
+            foreach (var (i, v) in metas) d.Metas[i] = [.. v];
+            return d;
+        }
+        // Nothing drawn: analyses are predicted 0, so the rule asks for k of them (then verdicts a job cannot draw yet).
+        var first = ConsensusWaves.Plan(Drawn([]), o, 0, 6);
+        Assert.Equal([0, 1], first.Analyses);
+        Assert.Empty(first.Metas);
+        // Two 0s: both reports' verdicts, predicted to confirm: a majority of m each, in one wave.
+        var zeros = ConsensusWaves.Plan(Drawn([0, 0]), o, 1, 6);
+        Assert.Empty(zeros.Analyses);
+        Assert.Equal([0, 1], zeros.Metas.Keys);
+        Assert.All(zeros.Metas.Values, js => Assert.Equal([0, 1, 2], js));
+        var (r, _) = ConsensusWaves.Replay(Drawn([0, 0], (0, [1, 1, 1]), (1, [1, 1, 1])), o);
+        Assert.Equal((ConsensusDecision.Labeled, 0.0), (r!.Decision, r.Label!.Value));
+        // A 0 then a 1: the rest predicted 1, so all analyses and, after them, the 0's verdicts, in the same wave.
+        var mixed = ConsensusWaves.Plan(Drawn([0, 1]), o, 1, 6);
+        Assert.Equal([2, 3, 4, 5, 6, 7], mixed.Analyses);
+        Assert.Equal([0, 1, 2], mixed.Metas[0]);
+        // Predicted to confirm, the verdicts rejected the report: the same three settle it (judged bogus: label 1), nothing more to draw.
+        var rejected = Drawn([0, 1, 1, 1, 1, 1, 1, 1], (0, [0, 0, 0]));
+        Assert.Equal(1.0, ConsensusWaves.Replay(rejected, o).Result!.Label);
+        // Predicted to confirm, they were split: the rule needs the fourth, drawn in the next wave.
+        var split = Drawn([0, 1, 1, 1, 1, 1, 1, 1], (0, [1, 1, 0]));
+        Assert.Null(ConsensusWaves.Replay(split, o).Result);
+        Assert.Equal([3], ConsensusWaves.Plan(split, o, 2, 6).Metas[0]);
         // In the second-last wave: every analysis left and every verdict left of the reports drawn; in the last, the verdicts.
-        var e = new ConsensusDraws();
-        e.Analyses.AddRange([0.5, 1]);
-        e.Metas[0] = [1];
-        var penultimate = ConsensusWaves.Plan(e, o, 4, 6, ConsensusWaves.Replay(e, o).Missing!.Value);
+        var penultimate = ConsensusWaves.Plan(Drawn([0.5, 1], (0, [1])), o, 4, 6);
         Assert.Equal([2, 3, 4, 5, 6, 7], penultimate.Analyses);
         Assert.Equal([1, 2, 3], penultimate.Metas[0]);
-        e.Analyses.AddRange([0.5, 1, 1, 1, 0, 1]);
-        var last = ConsensusWaves.Plan(e, o, 5, 6, ConsensusWaves.Replay(e, o).Missing!.Value);
+        var last = ConsensusWaves.Plan(Drawn([0.5, 1, 0.5, 1, 1, 1, 0, 1], (0, [1])), o, 5, 6);
         Assert.Empty(last.Analyses);
         Assert.Equal([0, 2, 6], last.Metas.Keys.Order());
+        Assert.Equal([1, 2, 3], last.Metas[0]);
     }
 
     [Fact]
@@ -249,6 +259,7 @@ public sealed class ConsensusTests
         var (w, meanWaves, maxWaves) = ConsensusSimulation.RunInWaves(sim, new ConsensusOptions(), 6);
         Assert.Equal((f.Labeled, f.Agreeing), (w.Labeled, w.Agreeing));
         Assert.InRange(w.Samples, a.Samples, (long)(f.Samples * 0.75));
+        Assert.True(w.Samples < f.Samples * 0.6, $"drew {w.Samples} of the fixed rule's {f.Samples}");
         Assert.True(meanWaves < 4 && maxWaves <= 6, $"waves {meanWaves} mean, {maxWaves} max");
     }
 

@@ -43,7 +43,7 @@ public static class ConsensusWaves
     /// <summary>The adaptive rule on the draws: its result once every sample it asks for is drawn, else the first sample it lacks.</summary>
     public static (ConsensusResult? Result, ConsensusSample? Missing) Replay(ConsensusDraws d, ConsensusOptions o)
     {
-        var parsed = d.Analyses.Select((s, i) => (Index: i, Score: s)).Where(x => x.Score != null).Select(x => (x.Index, Score: x.Score!.Value)).ToList();
+        var parsed = Parse(d);
         int drawn = d.Analyses.Count;
         if (parsed.Count == 0)
             return drawn >= o.N
@@ -62,27 +62,27 @@ public static class ConsensusWaves
     }
 
     /// <summary>
-    /// What an unsettled proof draws in wave <paramref name="wave"/> (0-based) of <paramref name="waves"/>, given
-    /// the sample the rule lacks: analyses up to k (the fewest that can settle a proof), then all n; verdicts of
-    /// the issue reports with the lacking one's score, up to a majority of m, then all m. The last two waves draw
-    /// all the fixed rule still would.
+    /// What an unsettled proof draws in wave <paramref name="wave"/> (0-based) of <paramref name="waves"/>: the
+    /// samples the rule asks for along its likeliest path. The rule is run on the draws with each sample not drawn
+    /// yet predicted (an analysis scores as the last one drawn did, 0 when none was; a verdict repeats the last one
+    /// drawn of that analysis, else of the proof, else confirms), and every sample it asks for that a job can draw
+    /// now is drawn: analyses, and verdicts of analyses already drawn. Right predictions settle the proof in this
+    /// wave; a wrong one costs a wave and the samples asked for after it. The last two waves draw all the fixed
+    /// rule still would.
     /// </summary>
-    public static ConsensusWaveRequest Plan(ConsensusDraws d, ConsensusOptions o, int wave, int waves, ConsensusSample missing)
+    public static ConsensusWaveRequest Plan(ConsensusDraws d, ConsensusOptions o, int wave, int waves)
     {
         int drawn = d.Analyses.Count;
-        var metas = new Dictionary<int, IReadOnlyList<int>>();
-        var issues = d.Analyses.Select((s, i) => (s, i)).Where(x => x.s < 1).Select(x => x.i).ToList();
-        int Has(int i) => d.Metas.GetValueOrDefault(i)?.Count ?? 0;
         if (wave >= waves - 2)
         {
-            foreach (int i in issues.Where(i => Has(i) < o.M)) metas[i] = Range(Has(i), o.M);
-            return new(wave >= waves - 1 ? [] : Range(drawn, o.N), metas);
+            var rest = new Dictionary<int, IReadOnlyList<int>>();
+            foreach (int i in Enumerable.Range(0, drawn).Where(i => d.Analyses[i] < 1 && (d.Metas.GetValueOrDefault(i)?.Count ?? 0) < o.M))
+                rest[i] = Range(d.Metas.GetValueOrDefault(i)?.Count ?? 0, o.M);
+            return new(wave >= waves - 1 ? [] : Range(drawn, o.N), rest);
         }
-        if (missing.Meta is null) return new(Range(drawn, drawn < o.K ? o.K : o.N), metas);
-        double score = d.Analyses[missing.Analysis]!.Value;
-        foreach (int i in issues.Where(i => d.Analyses[i] == score && (i == missing.Analysis || !Settled(d.Metas.GetValueOrDefault(i) ?? [], o.M))))
-            if (Has(i) < o.M) metas[i] = Range(Has(i), Has(i) < Majority(o.M) ? Majority(o.M) : o.M);
-        return new([], metas);
+        var likeliest = new Likeliest(d);
+        ConsensusLabeler.Adaptive(likeliest, o with { N = likeliest.Parsed.Count + Math.Max(0, o.N - drawn) });
+        return new(likeliest.Analyses, likeliest.Metas.ToDictionary(x => x.Key, x => (IReadOnlyList<int>)x.Value));
     }
 
     /// <summary>
@@ -97,7 +97,7 @@ public static class ConsensusWaves
             var (result, missing) = Replay(d, o);
             if (result != null) return (result, d, w);
             if (w >= waves) throw new InvalidOperationException($"the consensus is not settled after {waves} waves: it lacks {missing}");
-            Draw(d, Plan(d, o, w, waves, missing!.Value), analysis, meta);
+            Draw(d, Plan(d, o, w, waves), analysis, meta);
         }
     }
 
@@ -120,20 +120,41 @@ public static class ConsensusWaves
         }
     }
 
-    /// <summary>Whether a verdict list of m settles both majorities the rule may ask about (confirmed, judged bogus).</summary>
-    static bool Settled(List<double?> verdicts, int m)
-    {
-        int left = m - verdicts.Count, yes = verdicts.Count(v => v >= 1), no = verdicts.Count(v => v <= 0);
-        static bool Decided(int count, int left, int m) => count * 2 > m || (count + left) * 2 <= m;
-        return Decided(yes, left, m) && Decided(no, left, m);
-    }
-
     static int[] Range(int from, int to) => Enumerable.Range(from, Math.Max(0, to - from)).ToArray();
 
     sealed class MissingSample(ConsensusSample sample) : Exception
     {
         public ConsensusSample Sample { get; } = sample;
     }
+
+    /// <summary>The draws with every sample not drawn yet predicted; records those a job can draw now, in the order asked.</summary>
+    sealed class Likeliest(ConsensusDraws d) : IConsensusSamples
+    {
+        public List<(int Index, double Score)> Parsed { get; } = Parse(d);
+        public List<int> Analyses { get; } = [];
+        public SortedDictionary<int, List<int>> Metas { get; } = [];
+
+        public double AnalysisScore(int i)
+        {
+            if (i < Parsed.Count) return Parsed[i].Score;
+            Analyses.Add(d.Analyses.Count + i - Parsed.Count);   // predicted parsable, so the rule's i-th is this index
+            return Parsed.Count > 0 ? Parsed[^1].Score : 0;
+        }
+
+        public double? MetaScore(int analysis, int j)
+        {
+            if (analysis >= Parsed.Count) return 1;   // of a predicted analysis: not drawable yet
+            int index = Parsed[analysis].Index;
+            var list = d.Metas.GetValueOrDefault(index) ?? [];
+            if (j < list.Count) return list[j];
+            if (!Metas.TryGetValue(index, out var asked)) Metas[index] = asked = [];
+            asked.Add(j);
+            return list.LastOrDefault(v => v != null) ?? d.Metas.Values.SelectMany(v => v).LastOrDefault(v => v != null) ?? 1;
+        }
+    }
+
+    static List<(int Index, double Score)> Parse(ConsensusDraws d) =>
+        d.Analyses.Select((s, i) => (Index: i, Score: s)).Where(x => x.Score != null).Select(x => (x.Index, x.Score!.Value)).ToList();
 
     /// <summary>The parsable analyses drawn, renumbered as the rule sees them; a sample not drawn yet stops the replay.</summary>
     sealed class Drawn(ConsensusDraws d, List<(int Index, double Score)> parsed) : IConsensusSamples
