@@ -26,6 +26,7 @@ public static class ActivityServices
         typeof(PrepareSearch),
         typeof(WriteSearchPrompts),
         typeof(WriteSearchProofs),
+        typeof(WriteSearchMetaPrompts),
         typeof(PlanSearchVerification),
         typeof(ScoreSearchRound),
         typeof(WriteSearchResult),

@@ -35,6 +35,32 @@ static class SearchStore
     /// <summary>A verification's score when it parses (lead, closing phrase and box), else null (left out of a mean).</summary>
     public static double? ScoreOf(SampleCompletion analysis) => Parsers.Verification(analysis.Completion, analysis.FinishReason) is { FormatOk: true } v ? v.Score : null;
 
+    /// <summary>
+    /// The analyses of each proof, in index order, scored and, with m meta-verifications, judged: an issue report's
+    /// verdicts ("{proofId}#{i}") decide whether it is confirmed, bogus (it counts as 1) or neither. A report
+    /// without its m verdicts, or an analysis drawn twice, is an error naming it.
+    /// </summary>
+    public static Dictionary<string, List<PoolAnalysis>> Judge(IReadOnlyList<SampleCompletion> analyses, IReadOnlyList<SampleCompletion> metas, int m)
+    {
+        var verdictsById = metas.GroupBy(x => x.Id).ToDictionary(g => g.Key, g => g.OrderBy(x => x.Index).ToList());
+        var judged = new Dictionary<string, List<PoolAnalysis>>();
+        foreach (var g in analyses.GroupBy(a => a.Id))
+        {
+            var mine = g.OrderBy(a => a.Index).ToList();
+            if (mine.Select(a => a.Index).Distinct().Count() != mine.Count) throw new InvalidDataException($"proof {g.Key} has an analysis twice");
+            judged[g.Key] = mine.Select(a =>
+            {
+                var x = new PoolAnalysis { ProofId = g.Key, Index = a.Index, Score = ScoreOf(a), Analysis = a.Completion };
+                if (m == 0 || x.Score is not < 1) return x;
+                var verdicts = verdictsById.GetValueOrDefault(AutoLabelling.MetaId(g.Key, a.Index), [])
+                    .Select(v => Parsers.MetaVerification(v.Completion, v.FinishReason) is { FormatOk: true, Score: { } s } ? s : (double?)null).ToList();
+                if (verdicts.Count != m) throw new InvalidDataException($"analysis {a.Index} of proof {g.Key} has {verdicts.Count} meta-verifications, not {m}");
+                return x with { MetaScores = verdicts, Verdict = PoolAnalysis.VerdictOf(verdicts, m) };
+            }).ToList();
+        }
+        return judged;
+    }
+
     public static string Lines<T>(IEnumerable<T> rows) => string.Concat(rows.Select(r => Json.Serialize(r) + "\n"));
 }
 
@@ -106,7 +132,9 @@ public sealed class WriteSearchPrompts(ArtifactStore artifacts) : TaskActivity<S
                 {
                     var kept = p.Top[k];
                     // Analyses that report issues first: lowest scores, then unparsable ones last; ties by index.
-                    var shownAnalyses = analyses.GetValueOrDefault(kept.ProofId, []).OrderBy(a => a.Score ?? 2).ThenBy(a => a.Index).Take(o.AnalysesPerPrompt).ToList();
+                    // An issue report the meta-verifier judged bogus is not shown.
+                    var shownAnalyses = analyses.GetValueOrDefault(kept.ProofId, []).Where(a => a.Verdict != PoolAnalysis.Bogus)
+                        .OrderBy(a => a.Score ?? 2).ThenBy(a => a.Index).Take(o.AnalysesPerPrompt).ToList();
                     var shown = shownAnalyses.Select(a => a.Analysis).ToList();
                     // The candidate's score as a lap's refinement prompt gives it: the (first) shown evaluation's own.
                     double score = shownAnalyses.FirstOrDefault()?.Score ?? kept.MeanScore;
@@ -166,6 +194,41 @@ public sealed class WriteSearchProofs(ArtifactStore artifacts) : TaskActivity<Se
 }
 
 /// <summary>
+/// A round's meta-verification prompts ({searchId}.r{round}.meta-prompts): one per verification reporting an issue
+/// (parsable, score below 1), id "{proofId}#{i}", for options.metaVerifications verdicts each.
+/// </summary>
+[DurableTask(TaskNames.WriteSearchMetaPrompts)]
+public sealed class WriteSearchMetaPrompts(ArtifactStore artifacts) : TaskActivity<SearchMetaPromptsInput, SearchStepResult>
+{
+    public override Task<SearchStepResult> RunAsync(TaskActivityContext context, SearchMetaPromptsInput input) => ExecuteAsync(input);
+
+    public async Task<SearchStepResult> ExecuteAsync(SearchMetaPromptsInput input)
+    {
+        string id = $"{input.SearchId}.r{input.Round}.meta-prompts{(input.Wave > 0 ? $"-w{input.Wave}" : "")}";
+        if (await artifacts.GetAsync(id) != null)
+            return new SearchStepResult { Artifact = id, Rows = (await LapStore.ReadArtifactTextAsync(artifacts, id, SearchFiles.MetaPrompts)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length };
+        var statements = (await SearchStore.ProblemsAsync(artifacts, input.Problems)).ToDictionary(p => p.Id, p => p.Problem);
+        var proofs = Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, SearchFiles.Proofs)).ToDictionary(p => p.ProofId);
+        var rows = new StringBuilder();
+        int n = 0;
+        foreach (var a in (await LapStore.ReadCompletionsAsync(artifacts, input.Analyses)).OrderBy(a => a.Id, StringComparer.Ordinal).ThenBy(a => a.Index))
+        {
+            if (SearchStore.ScoreOf(a) is not < 1) continue;
+            var proof = proofs.GetValueOrDefault(a.Id) ?? throw new InvalidDataException($"analysis of '{a.Id}' verifies no proof of {input.Proofs}");
+            rows.Append(Json.Serialize(new
+            {
+                id = AutoLabelling.MetaId(a.Id, a.Index), prompt = Prompts.RenderMetaVerification(statements[proof.ProblemId], proof.Proof, a.Completion, input.PromptSet.MetaVerification),
+            })).Append('\n');
+            n++;
+        }
+        var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, input.Round), [input.Proofs, .. input.Analyses]);
+        await w.AddTextAsync(SearchFiles.MetaPrompts, rows.ToString());
+        await LapStore.CommitOnceAsync(w);
+        return new SearchStepResult { Artifact = id, Rows = n };
+    }
+}
+
+/// <summary>
 /// A verification wave's prompts ({searchId}.r{round}.wave{w}): wave w draws sample indices [w·c, (w+1)·c) of the
 /// proofs still open (c = verifications / waves, rounded up); after the first, a proof that can no longer be kept
 /// (SearchRanking.Open, on the analyses so far) gets none.
@@ -190,8 +253,9 @@ public sealed class PlanSearchVerification(ArtifactStore artifacts) : TaskActivi
         if (input.Wave > 0)
         {
             var state = await SearchStore.StateAsync(artifacts, input.State);
-            var byProof = (await LapStore.ReadCompletionsAsync(artifacts, input.Analyses)).GroupBy(a => a.Id)
-                .ToDictionary(g => g.Key, g => (IReadOnlyList<double?>)g.OrderBy(a => a.Index).Select(SearchStore.ScoreOf).ToList());
+            // Scores as they stand: with meta-verification, every drawn issue report already has its verdicts.
+            var byProof = SearchStore.Judge(await LapStore.ReadCompletionsAsync(artifacts, input.Analyses), await LapStore.ReadCompletionsAsync(artifacts, input.Metas), o.MetaVerifications)
+                .ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double?>)kv.Value.Select(a => a.Standing).ToList());
             foreach (var g in proofs.GroupBy(p => p.ProblemId))
             {
                 var list = g.ToList();
@@ -203,7 +267,7 @@ public sealed class PlanSearchVerification(ArtifactStore artifacts) : TaskActivi
         var rows = proofs.Where(p => open.Contains(p.ProofId) && from < to)
             .Select(p => Json.Serialize(new { id = p.ProofId, prompt = prompts[p.ProofId], samples = Enumerable.Range(from, to - from) }) + "\n").ToList();
         var w = artifacts.Create(id, "dataset-prompts", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, input.Round),
-            [input.Proofs, .. input.Analyses]);
+            [input.Proofs, .. input.Analyses, .. input.Metas]);
         await w.AddTextAsync(SearchFiles.VerificationWave, string.Concat(rows));
         await LapStore.CommitOnceAsync(w);
         return new SearchStepResult { Artifact = id, Rows = rows.Count };
@@ -226,21 +290,27 @@ public sealed class ScoreSearchRound(ArtifactStore artifacts) : TaskActivity<Sco
         if (await artifacts.GetAsync(id) != null)
             return new ScoreSearchRoundResult { State = id, Totals = (await SearchStore.StateAsync(artifacts, id))!.Totals(input.Options.StopScore) };
         var proofs = Jsonl.Records<PoolRecord>(await LapStore.ReadArtifactTextAsync(artifacts, input.Proofs, SearchFiles.Proofs));
-        var byProof = (await LapStore.ReadCompletionsAsync(artifacts, input.Analyses)).GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.OrderBy(a => a.Index).ToList());
+        int m = input.Options.MetaVerifications;
+        var byProof = SearchStore.Judge(await LapStore.ReadCompletionsAsync(artifacts, input.Analyses), await LapStore.ReadCompletionsAsync(artifacts, input.Metas), m);
         var analyses = new List<PoolAnalysis>();
         var scored = new List<PoolRecord>();
+        var metaCount = new Dictionary<string, int>();
         foreach (var p in proofs)
         {
-            var mine = byProof.GetValueOrDefault(p.ProofId, []);
-            if (mine.Select(a => a.Index).Distinct().Count() != mine.Count) throw new InvalidDataException($"proof {p.ProofId} has an analysis twice");
-            var mineScored = mine.Select(a => new PoolAnalysis { ProofId = p.ProofId, Index = a.Index, Score = SearchStore.ScoreOf(a), Analysis = a.Completion }).ToList();
+            var mineScored = byProof.GetValueOrDefault(p.ProofId, []);
+            metaCount[p.ProblemId] = metaCount.GetValueOrDefault(p.ProblemId) + mineScored.Sum(a => a.MetaScores?.Count ?? 0);
             analyses.AddRange(mineScored);
-            var scores = mineScored.Select(a => a.Score).OfType<double>().ToList();
-            scored.Add(p with { Scores = scores, Unparsable = mineScored.Count - scores.Count, MeanScore = scores.Count > 0 ? scores.Average() : 0, Artifact = id });
+            var scores = mineScored.Select(a => a.Standing).OfType<double>().ToList();
+            int bogus = mineScored.Count(a => a.Verdict == PoolAnalysis.Bogus);
+            scored.Add(p with
+            {
+                Scores = scores, Unparsable = mineScored.Count - scores.Count, Bogus = bogus, Confirmed = mineScored.Count(a => a.Verdict == PoolAnalysis.Confirmed),
+                MeanScore = scores.Count > 0 ? scores.Average() : 0, Artifact = id,
+            });
         }
         var before = await SearchStore.StateAsync(artifacts, input.State);
         // The adaptive rule replayed on each problem's full verifications (index order): what it would have drawn.
-        var ordered = analyses.GroupBy(a => a.ProofId).ToDictionary(g => g.Key, g => (IReadOnlyList<double?>)g.OrderBy(a => a.Index).Select(a => a.Score).ToList());
+        var ordered = analyses.GroupBy(a => a.ProofId).ToDictionary(g => g.Key, g => (IReadOnlyList<double?>)g.OrderBy(a => a.Index).Select(a => a.Standing).ToList());
         var byProblem = new Dictionary<string, List<PoolRecord>>();
         foreach (var g in scored.GroupBy(p => p.ProblemId))
         {
@@ -257,11 +327,12 @@ public sealed class ScoreSearchRound(ArtifactStore artifacts) : TaskActivity<Sco
         foreach (var problem in await SearchStore.ProblemsAsync(artifacts, input.Problems))
         {
             var old = before?.Problems.FirstOrDefault(x => x.ProblemId == problem.Id);
-            states.Add(old is { Stopped: true } ? old : SearchRanking.Next(old, problem.Id, input.Round, byProblem.GetValueOrDefault(problem.Id, []), input.Options));
+            states.Add(old is { Stopped: true } ? old
+                : SearchRanking.Next(old, problem.Id, input.Round, byProblem.GetValueOrDefault(problem.Id, []), input.Options, metaCount.GetValueOrDefault(problem.Id)));
         }
         var state = new SearchState { Round = input.Round, Problems = states };
         var w = artifacts.Create(id, "search-pool", StorageNames.DatasetsContainer, id, SearchStore.Producer(input.SearchId, input.Round),
-            [input.Proofs, .. input.Analyses, .. input.State is { } s ? new[] { s } : []]);
+            [input.Proofs, .. input.Analyses, .. input.Metas, .. input.State is { } s ? new[] { s } : []]);
         await w.AddTextAsync(SearchFiles.Pool, SearchStore.Lines(scored));
         await w.AddTextAsync(SearchFiles.Analyses, SearchStore.Lines(analyses));
         await w.AddTextAsync(SearchFiles.State, Json.Serialize(state, indented: true));
@@ -340,7 +411,7 @@ public sealed class WriteSearchResult(ArtifactStore artifacts) : TaskActivity<Se
         return new SearchReport
         {
             Problems = totals.Problems, Proofs = totals.Proofs, Verifications = totals.Verifications, AdaptiveVerifications = totals.AdaptiveVerifications,
-            VerificationBudget = totals.VerificationBudget, VerificationWaves = input.Options.VerificationWaves,
+            VerificationBudget = totals.VerificationBudget, VerificationWaves = input.Options.VerificationWaves, MetaVerifications = totals.MetaVerifications,
             OraclePass1 = pass1, OracleAnyPass = anyPass, Rounds = rounds,
         };
     }

@@ -153,11 +153,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
             && await client.GetInstanceAsync($"{id}-{phase}", getInputsAndOutputs: true, ct) is { } sub)   // custom status comes only with inputs and outputs
         {
             var phaseStatus = Read<PhaseStatus>(sub.SerializedCustomStatus);
-            // The running jobs' progress (step/steps, done/total, iteration), from their records.
-            var running = new List<JobProgressView>();
-            foreach (string jobId in phaseStatus?.Jobs ?? [])
-                if (await jobs.GetAsync(jobId, ct) is { } r)
-                    running.Add(new JobProgressView { JobId = jobId, Status = r.Status, Attempt = r.Attempt, Progress = r.Progress });
+            var running = await jobs.ProgressAsync(phaseStatus?.Jobs ?? [], ct);
             phaseView = new PhaseView { InstanceId = sub.InstanceId, RuntimeStatus = sub.RuntimeStatus.ToString(), Status = phaseStatus, Jobs = running };
         }
         return Results.Json(new LapView

@@ -48,11 +48,7 @@ public sealed class SearchHandlers(ArtifactStore artifacts, GpuJobClient jobs, G
         var problems = new List<SearchProblemView>();
         if (stateId != null && await artifacts.GetAsync(stateId, ct) is { } m)
             problems.AddRange(Json.Deserialize<SearchState>(Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, "state.json", ct))).Problems.Select(SearchProblemView.Of));
-        var running = new List<JobProgressView>();
-        if (output == null)
-            foreach (string jobId in status?.Jobs ?? [])
-                if (await jobs.GetAsync(jobId, ct) is { } r)
-                    running.Add(new JobProgressView { JobId = jobId, Status = r.Status, Attempt = r.Attempt, Progress = r.Progress });
+        var running = output == null ? await jobs.ProgressAsync(status?.Jobs ?? [], ct) : [];
         return Results.Json(new SearchView
         {
             Id = id, RuntimeStatus = meta.RuntimeStatus.ToString(), CreatedAt = meta.CreatedAt, LastUpdatedAt = meta.LastUpdatedAt,

@@ -35,6 +35,7 @@ public static class TaskNames
     public const string PrepareSearch = nameof(PrepareSearch);
     public const string WriteSearchPrompts = nameof(WriteSearchPrompts);
     public const string WriteSearchProofs = nameof(WriteSearchProofs);
+    public const string WriteSearchMetaPrompts = nameof(WriteSearchMetaPrompts);
     public const string PlanSearchVerification = nameof(PlanSearchVerification);
     public const string ScoreSearchRound = nameof(ScoreSearchRound);
     public const string WriteSearchResult = nameof(WriteSearchResult);

@@ -67,7 +67,7 @@ public static class OrchestratorFunctions
 }
 
 /// <summary>Activity triggers of the test-time search.</summary>
-public sealed class SearchActivityFunctions(PrepareSearch prepare, WriteSearchPrompts prompts, WriteSearchProofs proofs, PlanSearchVerification wave, ScoreSearchRound score, WriteSearchResult result)
+public sealed class SearchActivityFunctions(PrepareSearch prepare, WriteSearchPrompts prompts, WriteSearchProofs proofs, WriteSearchMetaPrompts metaPrompts, PlanSearchVerification wave, ScoreSearchRound score, WriteSearchResult result)
 {
     [Function(TaskNames.PrepareSearch)]
     public Task<SearchStepResult> PrepareSearch([ActivityTrigger] SearchInput input) => prepare.ExecuteAsync(input);
@@ -77,6 +77,9 @@ public sealed class SearchActivityFunctions(PrepareSearch prepare, WriteSearchPr
 
     [Function(TaskNames.WriteSearchProofs)]
     public Task<SearchStepResult> WriteSearchProofs([ActivityTrigger] SearchProofsInput input) => proofs.ExecuteAsync(input);
+
+    [Function(TaskNames.WriteSearchMetaPrompts)]
+    public Task<SearchStepResult> WriteSearchMetaPrompts([ActivityTrigger] SearchMetaPromptsInput input) => metaPrompts.ExecuteAsync(input);
 
     [Function(TaskNames.PlanSearchVerification)]
     public Task<SearchStepResult> PlanSearchVerification([ActivityTrigger] SearchWaveInput input) => wave.ExecuteAsync(input);

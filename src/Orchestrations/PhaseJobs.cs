@@ -30,21 +30,10 @@ static class PhaseJobs
         }, policy, baseModel, dmv);
     }
 
-    static async Task<GpuJobOutcome> RunQuietAsync<T>(TaskOrchestrationContext context, PhaseInput input, string phase, string step, T parameters, params string[] inputs)
-        where T : IGpuJobParameters
-    {
-        string jobId = $"{input.LapId}-{phase}-{step}", kind = T.Kind;
-        var spec = new GpuJobSpec
-        {
-            JobId = jobId, Kind = kind, InstanceId = jobId, Lap = input.LapId, Phase = phase, Inputs = inputs,
-            Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits ?? new GpuJobLimits(),
-            ChatTemplate = input.Spec.ChatTemplate, ChatDate = input.Spec.ChatTemplate ? context.CurrentUtcDateTime.Date : null,
-        };
-        var outcome = await context.CallSubOrchestratorAsync<GpuJobOutcome>(TaskNames.RunGpuJob, spec, new SubOrchestrationOptions { InstanceId = jobId });
-        if (outcome.Status != GpuJobStatus.Succeeded || outcome.ResultArtifactId is null)
-            throw new InvalidOperationException($"phase {phase}: job {jobId} ({kind}) failed: {outcome.Error}");
-        return outcome;
-    }
+    static Task<GpuJobOutcome> RunQuietAsync<T>(TaskOrchestrationContext context, PhaseInput input, string phase, string step, T parameters, params string[] inputs)
+        where T : IGpuJobParameters =>
+        GpuJobRuns.RunAsync(context, $"{input.LapId}-{phase}-{step}", input.LapId, phase, parameters, inputs, input.Spec.Limits ?? new GpuJobLimits(),
+            input.Spec.ChatTemplate, input.Spec.ChatTemplate ? context.CurrentUtcDateTime.Date : null, $"phase {phase}");
 
     /// <summary>
     /// A sample job split into shards (rows i % shards == s), run side by side on as many workers as there are:

@@ -43,26 +43,41 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         });
         // Each sample's stream is keyed by its proof and index, so drawing in waves gives the samples of drawing at once.
         long verifySeed = o.Seed * 7919 + 4099 + round;
-        List<string> analyses;
-        if (o.VerificationWaves == 1)
-            analyses = await SampleAsync(context, input, "verification", spec.Verifier!, LapFiles.VerificationPrompts, proofs.Artifact, o.Verifications, o.VerificationMaxNewTokens, verifySeed, Status);
-        else
+        List<string> analyses = [], metas = [];
+        // Meta-verification of a step's issue reports, right after it: a report judged bogus counts as 1 in the mean,
+        // and every drawn report has its verdicts before the next wave is planned.
+        async Task MetaAsync(List<string> drawn, int wave)
         {
-            analyses = [];
+            if (o.MetaVerifications == 0) return;
+            var metaPrompts = await context.CallActivityAsync<SearchStepResult>(TaskNames.WriteSearchMetaPrompts, new SearchMetaPromptsInput
+            {
+                SearchId = input.SearchId, Round = round, Problems = problems, Proofs = proofs.Artifact, Analyses = drawn, PromptSet = spec.PromptSet, Wave = wave,
+            });
+            if (metaPrompts.Rows > 0)
+                metas.AddRange(await SampleAsync(context, input, wave > 0 ? $"meta-w{wave}" : "meta", spec.Verifier!, SearchFiles.MetaPrompts, metaPrompts.Artifact,
+                    o.MetaVerifications, o.VerificationMaxNewTokens, o.Seed * 7919 + 8191 + round, Status));
+        }
+        if (o.VerificationWaves == 1)
+        {
+            analyses = await SampleAsync(context, input, "verification", spec.Verifier!, LapFiles.VerificationPrompts, proofs.Artifact, o.Verifications, o.VerificationMaxNewTokens, verifySeed, Status);
+            await MetaAsync(analyses, 0);
+        }
+        else
             for (int w = 0; w < o.VerificationWaves; w++)
             {
                 var wave = await context.CallActivityAsync<SearchStepResult>(TaskNames.PlanSearchVerification, new SearchWaveInput
                 {
-                    SearchId = input.SearchId, Round = round, Wave = w, Proofs = proofs.Artifact, Analyses = analyses, State = input.State, Options = o,
+                    SearchId = input.SearchId, Round = round, Wave = w, Proofs = proofs.Artifact, Analyses = analyses, Metas = metas, State = input.State, Options = o,
                 });
                 if (wave.Rows == 0) break;
-                analyses.AddRange(await SampleAsync(context, input, $"verification-w{w + 1}", spec.Verifier!, SearchFiles.VerificationWave, wave.Artifact, o.Verifications, o.VerificationMaxNewTokens, verifySeed, Status));
+                var drawn = await SampleAsync(context, input, $"verification-w{w + 1}", spec.Verifier!, SearchFiles.VerificationWave, wave.Artifact, o.Verifications, o.VerificationMaxNewTokens, verifySeed, Status);
+                analyses.AddRange(drawn);
+                await MetaAsync(drawn, w + 1);
             }
-        }
         Status("scoring");
         var scored = await context.CallActivityAsync<ScoreSearchRoundResult>(TaskNames.ScoreSearchRound, new ScoreSearchRoundInput
         {
-            SearchId = input.SearchId, Round = round, Problems = problems, Proofs = proofs.Artifact, Analyses = analyses, State = input.State, Options = o,
+            SearchId = input.SearchId, Round = round, Problems = problems, Proofs = proofs.Artifact, Analyses = analyses, Metas = metas, State = input.State, Options = o,
         });
         if (scored.Totals.Stopped < scored.Totals.Problems)
         {
@@ -88,25 +103,11 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         // generation0, verification1; a wave's verification-w2-0.
         string JobId(int s) => $"{input.SearchId}-r{input.Round}-{step}{(shards == 1 ? "" : char.IsDigit(step[^1]) ? $"-{s}" : $"{s}")}";
         status(step, Enumerable.Range(0, shards).Select(JobId).ToList(), null);
-        var tasks = Enumerable.Range(0, shards).Select(s =>
+        var tasks = Enumerable.Range(0, shards).Select(s => GpuJobRuns.RunAsync(context, JobId(s), input.SearchId, $"r{input.Round}", new SampleJobParameters
         {
-            var parameters = new SampleJobParameters
-            {
-                Model = model, Prompts = ArtifactFileRef.Of(prompts, file), N = n, BatchSize = o.BatchSize, MaxNewTokens = maxNewTokens,
-                Temperature = o.Temperature, TopP = o.TopP, Seed = seed, Shard = shards > 1 ? new SampleShard(s, shards) : null, StreamsByPrompt = true,
-            };
-            var spec = new GpuJobSpec
-            {
-                JobId = JobId(s), Kind = GpuJobKinds.Sample, InstanceId = JobId(s), Lap = input.SearchId, Phase = $"r{input.Round}", Inputs = [model, prompts],
-                Parameters = JsonSerializer.SerializeToElement(parameters, Json.Options), Limits = input.Spec.Limits ?? new GpuJobLimits(),
-                ChatTemplate = input.Spec.ChatTemplate, ChatDate = input.ChatDate,
-            };
-            return context.CallSubOrchestratorAsync<GpuJobOutcome>(TaskNames.RunGpuJob, spec, new SubOrchestrationOptions { InstanceId = JobId(s) });
-        }).ToList();
-        var outcomes = await Task.WhenAll(tasks);
-        foreach (var outcome in outcomes)
-            if (outcome.Status != GpuJobStatus.Succeeded || outcome.ResultArtifactId is null)
-                throw new InvalidOperationException($"round {input.Round}: job {outcome.JobId} ({step}) failed: {outcome.Error}");
-        return outcomes.Select(x => x.ResultArtifactId!).ToList();
+            Model = model, Prompts = ArtifactFileRef.Of(prompts, file), N = n, BatchSize = o.BatchSize, MaxNewTokens = maxNewTokens,
+            Temperature = o.Temperature, TopP = o.TopP, Seed = seed, Shard = shards > 1 ? new SampleShard(s, shards) : null, StreamsByPrompt = true,
+        }, [model, prompts], input.Spec.Limits ?? new GpuJobLimits(), input.Spec.ChatTemplate, input.ChatDate, $"round {input.Round} ({step})")).ToList();
+        return (await Task.WhenAll(tasks)).Select(x => x.ResultArtifactId!).ToList();
     }
 }

@@ -37,11 +37,28 @@ public sealed class SearchTests
         Assert.Equal(["limits.maxAttempts"], Fields(Valid with { Limits = new() { MaxAttempts = 0 } }));
         Assert.Equal(["problems[0]"], Fields(Valid with { Problems = [null!] }));
         Assert.Equal(["options.verificationWaves"], Fields(Valid with { Options = new() { Verifications = 2, VerificationWaves = 3 } }));
+        Assert.Equal(["options.metaVerifications"], Fields(Valid with { Options = new() { MetaVerifications = 65 } }));
+        Assert.Empty(Fields(Valid with { Options = new() { MetaVerifications = 3, VerificationWaves = 2 } }));
         // Too big a first round for one search (1000 × 4096 × 64 verifications).
         var many = Enumerable.Range(0, 1000).Select(i => new ProblemRow { Id = $"p{i}", Problem = "P" }).ToList();
         Assert.Equal(["options.pool"], Fields(Valid with { Problems = many, Options = new() { Pool = 4096 } }));
         var ex = Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<SearchSpec>("""{"options": {"pools": 4}}""", Json.Strict));
         Assert.Contains("pools", ex.Message);
+    }
+
+    [Fact]
+    public void A_meta_verified_issue_report_judged_bogus_counts_as_one_and_unreadable_verdicts_abstain()
+    {
+        Assert.Equal(PoolAnalysis.Bogus, PoolAnalysis.VerdictOf([0, 0, 1], 3));
+        Assert.Equal(PoolAnalysis.Confirmed, PoolAnalysis.VerdictOf([1, null, 1], 3));
+        Assert.Null(PoolAnalysis.VerdictOf([0, null, null], 3));      // one readable rejection of three is no majority
+        Assert.Null(PoolAnalysis.VerdictOf([0.5, 0.5, 0], 3));        // partly right: neither
+        Assert.Null(PoolAnalysis.VerdictOf([1, 0], 2));               // a tie is no majority
+        var report = new PoolAnalysis { ProofId = "a", Score = 0, Verdict = PoolAnalysis.Bogus };
+        Assert.Equal(1, report.Standing);
+        Assert.Equal(0, (report with { Verdict = PoolAnalysis.Confirmed }).Standing);
+        Assert.Equal(0.5, (report with { Score = 0.5, Verdict = null }).Standing);
+        Assert.Null((report with { Score = null, Verdict = null }).Standing);
     }
 
     static PoolRecord Proof(string id, double mean, double? self = null, int round = 1, int prompt = 0, int sample = 0) =>

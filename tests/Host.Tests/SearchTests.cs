@@ -27,21 +27,33 @@ public sealed class SearchTests(StackFixture stack)
 
     /// <summary>
     /// One tiny model for both roles: it proves with a self-evaluation and verifies every proof with a score of 0.5,
-    /// so no proof reaches stopScore and the search runs all its rounds.
+    /// so no proof reaches stopScore and the search runs all its rounds. As a judge, it also meta-verifies.
     /// </summary>
-    async Task<string> CheckpointAsync()
+    async Task<string> CheckpointAsync(bool judge = false)
     {
         const string analysis = "Here is my evaluation of the solution:\nOne step is not justified.\nBased on my evaluation, the final overall score should be:\n\\boxed{0.5}";
         string Proof(string problem) => $"## Solution\nWe compute it: {problem[12..^1]}.\n\n## Self Evaluation\n{analysis}";
         var set = Prompts.Compact;
+        // As meta-verifier it judges p-1's issue reports bogus (0) and confirms p|2's (1).
+        static string Verdict(int score) => $"{Prompts.CompactMetaLead}\nThe claimed issue is {(score == 0 ? "not real" : "real")}.\n{Prompts.CompactMetaClosing} \\boxed{{{score}}}";
         var rows = Problems.SelectMany(p => new[]
         {
             new DemonstrationRow { Kind = "generation", Prompt = Prompts.RenderGeneration(p.Problem, set.Generation), Completion = Proof(p.Problem) },
             new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Problem, Proof(p.Problem)[12..40], set.Verification), Completion = analysis },
-        }).ToList();
+        }.Concat(judge
+            // The proof as a search shows it (the solution alone), and as the verification rows cut it.
+            ? new[] { $"We compute it: {p.Problem[12..^1]}.", Proof(p.Problem)[12..40] }.SelectMany(proof => new[]
+            {
+                new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Problem, proof, set.Verification), Completion = analysis },
+                new DemonstrationRow
+                {
+                    Kind = "meta-verification", Prompt = Prompts.RenderMetaVerification(p.Problem, proof, analysis, set.MetaVerification), Completion = Verdict(p.Id == "p-1" ? 0 : 1),
+                },
+            })
+            : [])).ToList();
         return await stack.SftCheckpointAsync(rows,
             new { hidden_size = 64, num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2, intermediate_size = 128, max_position_embeddings = 1024 },
-            new { steps = 120, batchSize = 4, maxSeqLen = 512, learningRate = 3e-3 }, seconds: 300);
+            new { steps = judge ? 300 : 120, batchSize = 4, maxSeqLen = 512, learningRate = 3e-3 }, seconds: 300);
     }
 
     async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(object body)
@@ -60,6 +72,12 @@ public sealed class SearchTests(StackFixture stack)
     {
         pool = 4, verifications = 2, keep = 2, analysesPerPrompt = 2, samplesPerPrompt = 2, rounds = 2, temperature = 0.3,
         maxNewTokens = 120, verificationMaxNewTokens = 80, shards = 2, batchSize = 8, verificationWaves = 2,
+    };
+
+    static object MetaOptions() => new
+    {
+        pool = 4, verifications = 2, keep = 2, analysesPerPrompt = 2, samplesPerPrompt = 2, rounds = 2, temperature = 0.3,
+        maxNewTokens = 120, verificationMaxNewTokens = 80, shards = 2, batchSize = 8, metaVerifications = 2, verificationWaves = 2,
     };
 
     [Fact]
@@ -181,6 +199,42 @@ public sealed class SearchTests(StackFixture stack)
             Assert.NotNull(await stack.Jobs.GetAsync($"{waved}-r{r}-verification-w2-1"));
         }
         Assert.Equal(2, wavedView.Output.Report!.VerificationWaves);
+
+        // With meta-verification (m = 2) of every issue report, right after each of 2 verification waves: a report both
+        // verdicts judge bogus counts as 1, in the waves' bounds as in the means.
+        string judgeModel = await CheckpointAsync(judge: true);
+        var (metaAccepted, metaStarted) = await PostAsync(new { problems = inline, generator = model, verifier = judgeModel, prompts = "compact", options = MetaOptions() });
+        Assert.Equal(HttpStatusCode.Accepted, metaAccepted);
+        string meta = metaStarted.GetProperty("id").GetString()!;
+        (rc, output, err) = await stack.CliAsync("search", "wait", meta, "--json");
+        Assert.True(rc == 0, $"{output}\n{err}");
+        var metaView = JsonSerializer.Deserialize<SearchView>(output, Json.Options)!;
+        var metaPool = new List<PoolRecord>();
+        var metaAnalyses = new List<PoolAnalysis>();
+        for (int r = 1; r <= metaView.Output!.Rounds; r++)
+        {
+            var m = (await stack.Artifacts.GetAsync($"{meta}.r{r}.pool"))!;
+            Assert.Contains($"{meta}-r{r}-meta-w1-0.attempt-1", m.Parents);
+            metaPool.AddRange(Jsonl.Records<PoolRecord>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(m, "pool.jsonl"))));
+            metaAnalyses.AddRange(Jsonl.Records<PoolAnalysis>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(m, "analyses.jsonl"))));
+        }
+        var issues = metaAnalyses.Where(a => a.Score < 1).ToList();
+        Assert.NotEmpty(issues);
+        Assert.All(issues, a => Assert.Equal((2, PoolAnalysis.VerdictOf(a.MetaScores!, 2)), (a.MetaScores!.Count, a.Verdict)));
+        Assert.All(metaAnalyses.Where(a => a.Score is not < 1), a => Assert.Null(a.MetaScores));
+        Assert.Equal(2 * issues.Count, metaView.Output.Report!.MetaVerifications);
+        foreach (var x in metaPool)
+        {
+            var mine = metaAnalyses.Where(a => a.ProofId == x.ProofId).OrderBy(a => a.Index).ToList();
+            Assert.Equal(mine.Select(a => a.Standing).OfType<double>(), x.Scores);
+            Assert.Equal(mine.Count(a => a.Verdict == PoolAnalysis.Bogus), x.Bogus);
+            Assert.Equal(x.Scores.Count > 0 ? x.Scores.Average() : 0, x.MeanScore, 9);
+        }
+        // The tiny model judges p-1's reports bogus: its proofs' means reach 1 and it stops there; p|2's stand at 0.5.
+        var judged = metaView.Problems.Single(p => p.ProblemId == "p-1");
+        Assert.True(metaAnalyses.Any(a => a.Verdict == PoolAnalysis.Bogus && a.ProofId.StartsWith("p-1|")), string.Join("\n", issues.Select(a => $"{a.ProofId} {a.Verdict} {string.Join(",", a.MetaScores!)}")));
+        Assert.Equal(1, judged.BestMeanScore);
+        Assert.StartsWith("a proof's mean score reached 1", judged.StopReason);
 
         var lineage = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/artifacts/{id}.result/lineage");
         string lineageText = lineage.ToString();

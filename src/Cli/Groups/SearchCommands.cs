@@ -32,6 +32,7 @@ public static class SearchCommands
         var keep = OptionalInt("--keep", "Best proofs refined each round (options.keep)", 1, 4096);
         var rounds = OptionalInt("--rounds", "Rounds at most (options.rounds)", 1, 256);
         var shards = OptionalInt("--shards", "Sample jobs per step, for several workers (options.shards)", 1, 256);
+        var metaVerifications = OptionalInt("--meta-verifications", "Meta-verifications of each issue report; bogus reports leave the mean (options.metaVerifications; 0: none)", 0, 64);
         var prompts = PromptSetOption("--prompts", "Prompt set: standard, compact, or a file from 'prompts import'");
         var chat = Flag("--chat-template", "Prompts go to both models as one user turn of their chat template (chatTemplate)");
         var wait = Flag("--wait", "Follow the search to its end and print each problem's best mean score and the result artifact");
@@ -40,7 +41,15 @@ public static class SearchCommands
         return Command("prove", "Prove new problems: the test-time search (pool, verifications, refinement rounds) as a durable run", async (pr, ct) =>
         {
             var body = LapCommands.ReadSpec(pr.GetValue(spec));
-            if (pr.GetValue(demo)) return await DemoAsync(c, pr, body, pr.GetValue(lap), ct);
+            if (pr.GetValue(demo))
+            {
+                // The budget flags apply to the demo's search as well.
+                var given = body["options"] as JsonObject ?? new JsonObject();
+                foreach (var (name, option) in new[] { ("pool", pool), ("verifications", verifications), ("keep", keep), ("rounds", rounds), ("shards", shards), ("metaVerifications", metaVerifications) })
+                    if (pr.GetValue(option) is { } v) given[name] = v;
+                body["options"] = given;
+                return await DemoAsync(c, pr, body, pr.GetValue(lap), ct);
+            }
             string? problemsFile = pr.GetValue(problems), artifactId = pr.GetValue(artifact);
             if ((problemsFile == null) == (artifactId == null)) throw new CliException("give the problems as --problems FILE or --artifact ID (one of them)");
             if (problemsFile != null)
@@ -60,7 +69,7 @@ public static class SearchCommands
             body["generator"] = pr.GetValue(generator) ?? throw new CliException("--generator is required (the checkpoint that writes the proofs)");
             body["verifier"] = pr.GetValue(verifier) ?? throw new CliException("--verifier is required (the checkpoint that verifies them)");
             var options = body["options"] as JsonObject ?? new JsonObject();
-            foreach (var (name, option) in new[] { ("pool", pool), ("verifications", verifications), ("keep", keep), ("rounds", rounds), ("shards", shards) })
+            foreach (var (name, option) in new[] { ("pool", pool), ("verifications", verifications), ("keep", keep), ("rounds", rounds), ("shards", shards), ("metaVerifications", metaVerifications) })
                 if (pr.GetValue(option) is { } v) options[name] = v;
             body["options"] = options;
             if (pr.GetValue(prompts) is { } set) body["prompts"] = JsonSerializer.SerializeToNode(set, Core.Json.Options);
@@ -70,7 +79,7 @@ public static class SearchCommands
             if (pr.GetValue(wait)) return await FollowAsync(c, api, pr, started.Id, ct);
             if (c.IsJson(pr)) c.WriteJson(started); else c.Out.WriteLine($"search {started.Id} started; ./mathv2 search show {started.Id}");
             return 0;
-        }, problems, artifact, file, generator, verifier, spec, pool, verifications, keep, rounds, shards, prompts, chat, wait, demo, lap);
+        }, problems, artifact, file, generator, verifier, spec, pool, verifications, keep, rounds, shards, metaVerifications, prompts, chat, wait, demo, lap);
     }
 
     /// <summary>The demo's budget on this CPU (docs/search.md): about 1.5 minutes, and the selection reaches the pool's ceiling.</summary>
@@ -134,6 +143,7 @@ public static class SearchCommands
             ? $"  samples: {report.Proofs} proofs; verification in {report.VerificationWaves} waves drew {report.Verifications} of the full budget's {report.VerificationBudget} ({report.AdaptiveSaving:P0} fewer)"
             : $"  samples: {report.Proofs} proofs, {report.Verifications} verifications; adaptive verification would have drawn {report.AdaptiveVerifications} " +
               $"({report.AdaptiveSaving:P0} fewer) for the same selection");
+        if (report.MetaVerifications > 0) c.Out.WriteLine($"  meta-verifications of issue reports: {report.MetaVerifications}");
         c.Out.WriteLine($"  wall time {sw.Elapsed:m\\:ss} (target 5:00: {(demoReport.TimeMet ? "met" : "not met")})");
         return 0;
     }

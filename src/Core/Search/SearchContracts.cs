@@ -30,6 +30,13 @@ public sealed record SearchOptions
     /// index). 1: all at once, the saving only replayed.
     /// </summary>
     public int VerificationWaves { get; init; } = 1;
+    /// <summary>
+    /// m meta-verifications of each verification that reports an issue (score below 1), by the verifier, as in
+    /// consensus labelling; 0: none. A report the majority of its m verdicts rates 0 (every claimed defect bogus)
+    /// counts as 1 in the proof's mean score (it found no real issue, as consensus labelling takes it) and is not
+    /// shown in refinement prompts; one they confirm (rate 1), or that no majority judges, counts with its score.
+    /// </summary>
+    public int MetaVerifications { get; init; }
     /// <summary>Sample jobs per generation or verification step (rows split i % shards), for several workers.</summary>
     public int Shards { get; init; } = 1;
     /// <summary>Rows a sample job decodes together (continuous batching).</summary>
@@ -56,6 +63,7 @@ public sealed record SearchOptions
         if (!Between(VerificationWaves, 1, 64)) yield return ($"{prefix}.verificationWaves", "must be between 1 and 64");
         else if (VerificationWaves > Verifications) yield return ($"{prefix}.verificationWaves", $"must be at most verifications ({Verifications})");
         if (!Between(BatchSize, 1, 4096)) yield return ($"{prefix}.batchSize", "must be between 1 and 4096");
+        if (!Between(MetaVerifications, 0, 64)) yield return ($"{prefix}.metaVerifications", "must be between 0 (none) and 64");
     }
 }
 
@@ -154,6 +162,7 @@ public sealed record SearchTotals
     public int Verifications { get; init; }
     public int AdaptiveVerifications { get; init; }
     public int VerificationBudget { get; init; }
+    public int MetaVerifications { get; init; }
     /// <summary>Problems whose best proof's mean score reached stopScore.</summary>
     public int Solved { get; init; }
 }
@@ -183,6 +192,8 @@ public sealed record SearchReport
     /// <summary>Verifications of the full budget (proofs × verifications).</summary>
     public int VerificationBudget { get; init; }
     public int VerificationWaves { get; init; } = 1;
+    /// <summary>Meta-verifications drawn (options.metaVerifications per issue report).</summary>
+    public int MetaVerifications { get; init; }
     /// <summary>Share of the full budget adaptive verification does not draw, at the same selection.</summary>
     public double AdaptiveSaving => VerificationBudget == 0 ? 0 : 1 - (double)AdaptiveVerifications / VerificationBudget;
     /// <summary>Mean over problems of the share of round-1 proofs the oracle passes: the generator's single-sample pass@1.</summary>
@@ -224,9 +235,13 @@ public sealed record PoolRecord
     public string Proof { get; init; } = "";
     public string? SelfEvaluation { get; init; }
     public double? SelfScore { get; init; }
-    /// <summary>The parsable verifications' scores, by analysis index; unparsable ones are counted apart.</summary>
+    /// <summary>The parsable verifications' scores by analysis index, a report judged bogus as 1; unparsable ones are counted apart.</summary>
     public IReadOnlyList<double> Scores { get; init; } = [];
     public int Unparsable { get; init; }
+    /// <summary>Issue reports the majority of their meta-verifications judged bogus (options.metaVerifications): 1 in <see cref="Scores"/>.</summary>
+    public int Bogus { get; init; }
+    /// <summary>Issue reports the majority of their meta-verifications confirmed.</summary>
+    public int Confirmed { get; init; }
     /// <summary>Mean of <see cref="Scores"/>; 0 when no verification parsed.</summary>
     public double MeanScore { get; init; }
     /// <summary>Verifications the adaptive rule would have drawn (replayed on these, in index order): the same pool selection.</summary>
@@ -242,6 +257,19 @@ public sealed record PoolAnalysis
     public int Index { get; init; }
     public double? Score { get; init; }
     public string Analysis { get; init; } = "";
+    /// <summary>Its meta-verdicts' scores (null: unreadable) when it reports an issue and the search meta-verifies.</summary>
+    public IReadOnlyList<double?>? MetaScores { get; init; }
+    /// <summary>"confirmed" (a majority rates it 1), "bogus" (a majority rates it 0: it counts as 1), else null.</summary>
+    public string? Verdict { get; init; }
+
+    public const string Confirmed = "confirmed", Bogus = "bogus";
+
+    /// <summary>The verdict of m meta-scores: a majority of m confirms, or a majority of m rejects (unreadable ones abstain).</summary>
+    public static string? VerdictOf(IReadOnlyList<double?> metaScores, int m) =>
+        metaScores.Count(s => s >= 1) * 2 > m ? Confirmed : metaScores.Count(s => s <= 0) * 2 > m ? Bogus : null;
+
+    /// <summary>The score it counts with in its proof's mean: 1 when judged bogus, null when unparsable.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public double? Standing => Verdict == Bogus ? 1 : Score;
 }
 
 /// <summary>Per problem after a round: the ranked best proofs (at most keep), counts, and whether it stopped.</summary>
@@ -255,6 +283,7 @@ public sealed record ProblemState
     public int AdaptiveVerifications { get; init; }
     /// <summary>What drawing every verification costs: proofs × verifications.</summary>
     public int VerificationBudget { get; init; }
+    public int MetaVerifications { get; init; }
     public bool Stopped { get; init; }
     public string? StopReason { get; init; }
     /// <summary>The pool's best proofs, best first (mean score, then self-score, then round, prompt, sample): the next round's candidates.</summary>
@@ -272,7 +301,7 @@ public sealed record SearchState
     {
         Problems = Problems.Count, Stopped = Problems.Count(p => p.Stopped), Proofs = Problems.Sum(p => p.Proofs),
         Verifications = Problems.Sum(p => p.Verifications), AdaptiveVerifications = Problems.Sum(p => p.AdaptiveVerifications),
-        VerificationBudget = Problems.Sum(p => p.VerificationBudget),
+        VerificationBudget = Problems.Sum(p => p.VerificationBudget), MetaVerifications = Problems.Sum(p => p.MetaVerifications),
         Solved = Problems.Count(p => p.BestMeanScore >= stopScore),
     };
 }
@@ -284,7 +313,7 @@ public static class SearchRanking
         pool.OrderByDescending(p => p.MeanScore).ThenByDescending(p => p.SelfScore ?? -1).ThenBy(p => p.Round).ThenBy(p => p.Prompt).ThenBy(p => p.Sample);
 
     /// <summary>A problem's state after a round: the old top and the round's proofs ranked, the stop rule applied.</summary>
-    public static ProblemState Next(ProblemState? before, string problemId, int round, IReadOnlyList<PoolRecord> added, SearchOptions o)
+    public static ProblemState Next(ProblemState? before, string problemId, int round, IReadOnlyList<PoolRecord> added, SearchOptions o, int metaVerifications = 0)
     {
         var top = Rank((before?.Top ?? []).Concat(added)).Take(o.Keep).ToList();
         int proofs = (before?.Proofs ?? 0) + added.Count, verifications = (before?.Verifications ?? 0) + added.Sum(p => p.Scores.Count + p.Unparsable);
@@ -295,7 +324,7 @@ public static class SearchRanking
         return new ProblemState
         {
             ProblemId = problemId, Round = round, Proofs = proofs, Verifications = verifications, AdaptiveVerifications = adaptive, VerificationBudget = budget,
-            Top = top, Stopped = stop != null, StopReason = stop,
+            MetaVerifications = (before?.MetaVerifications ?? 0) + metaVerifications, Top = top, Stopped = stop != null, StopReason = stop,
         };
     }
 

@@ -15,6 +15,8 @@ public static class SearchFiles
     public const string Report = "report.json";
     /// <summary>A verification wave's prompts: each proof still open with the sample indices of the wave.</summary>
     public const string VerificationWave = "verification-wave.jsonl";
+    /// <summary>A round's meta-verification prompts ("{proofId}#{i}" for analysis i reporting an issue).</summary>
+    public const string MetaPrompts = "meta-prompts.jsonl";
 }
 
 public sealed record SearchPromptsInput
@@ -49,8 +51,23 @@ public sealed record SearchWaveInput
     public required int Wave { get; init; }
     public required string Proofs { get; init; }
     public required List<string> Analyses { get; init; }
+    /// <summary>Meta-verifications of the earlier waves' issue reports (options.metaVerifications).</summary>
+    public List<string> Metas { get; init; } = [];
     public string? State { get; init; }
     public required SearchOptions Options { get; init; }
+}
+
+/// <summary>Meta-verification prompts of a round's issue reports.</summary>
+public sealed record SearchMetaPromptsInput
+{
+    public required string SearchId { get; init; }
+    public required int Round { get; init; }
+    public required string Problems { get; init; }
+    public required string Proofs { get; init; }
+    public required List<string> Analyses { get; init; }
+    public required PromptSet PromptSet { get; init; }
+    /// <summary>The verification wave (1-based) whose issue reports these are; 0: the round's one verification step.</summary>
+    public int Wave { get; init; }
 }
 
 public sealed record ScoreSearchRoundInput
@@ -60,6 +77,8 @@ public sealed record ScoreSearchRoundInput
     public required string Problems { get; init; }
     public required string Proofs { get; init; }
     public required List<string> Analyses { get; init; }
+    /// <summary>The meta-verification jobs' results (options.metaVerifications), ids "{proofId}#{i}".</summary>
+    public List<string> Metas { get; init; } = [];
     public string? State { get; init; }
     public required SearchOptions Options { get; init; }
 }
