@@ -6,7 +6,12 @@ using TorchSharp;
 // The GPU worker process: one job at a time, until SIGTERM/SIGINT.
 if (args is ["tokenize", ..]) return MathV2.Gpu.Worker.Text.TokenizeCommand.Run(args, Console.In, Console.Out, Console.Error);
 WorkerOptions options;
-try { options = WorkerOptions.FromEnvironment(); }
+MathV2Storage storage;
+try
+{
+    options = WorkerOptions.FromEnvironment();
+    storage = MathV2Storage.FromEnvironment();
+}
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 worker: {e.Message}"); Environment.Exit(2); return 2; }
 string device;
 try { device = torch.cuda.is_available() ? "cuda" : "cpu"; }
@@ -62,7 +67,7 @@ if (args is ["bench", ..])
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-var loop = new JobLoop(MathV2Storage.FromEnvironment(), [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob(), new RefineJob()], options, device);
+var loop = new JobLoop(storage, [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob(), new RefineJob()], options, device);
 await loop.RunAsync(stop.Token);
 return 0;
 

@@ -1,11 +1,13 @@
 using MathV2.Core;
+using MathV2.Core.Storage;
 
 namespace MathV2.Host;
 
 /// <summary>Settings of the local host, from MATHV2_* environment variables.</summary>
 public sealed record LocalHostOptions
 {
-    public required string StorageConnectionString { get; init; }
+    /// <summary>MATHV2_STORAGE (a connection string) or MATHV2_STORAGE__accountName (an identity); Azurite when neither is set.</summary>
+    public required MathV2Storage Storage { get; init; }
     public int ApiPort { get; init; } = 7071;
     public int GrpcPort { get; init; } = 7072;
     public required string Key { get; init; }
@@ -22,7 +24,7 @@ public sealed record LocalHostOptions
         string hub = env.TaskHub("mathv2");
         return new LocalHostOptions
         {
-            StorageConnectionString = env.String("MATHV2_STORAGE") ?? "UseDevelopmentStorage=true",
+            Storage = MathV2Storage.FromSettings(env, emulatorWhenUnset: true),
             ApiPort = api,
             GrpcPort = env.Int("MATHV2_GRPC_PORT", 7072, 1, 65535),
             Key = key,

@@ -21,7 +21,7 @@ LocalHostOptions options;
 LogLevel frameworkLevel;
 try { (options, frameworkLevel) = (LocalHostOptions.FromEnvironment(settings), settings.Enum("MATHV2_FRAMEWORK_LOG_LEVEL", LogLevel.Warning)); }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
-var storage = new MathV2Storage(options.StorageConnectionString);
+var storage = options.Storage;
 
 builder.WebHost.ConfigureKestrel(k =>
 {
@@ -37,7 +37,8 @@ services.AddGrpc();
 services.AddSingleton(sp => new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
 {
     TaskHubName = options.TaskHub,
-    StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnectionString),
+    StorageAccountClientProvider = storage.ConnectionString is { } cs ? new StorageAccountClientProvider(cs)
+        : new StorageAccountClientProvider(storage.Endpoints!.Blob, storage.Endpoints.Queue, storage.Endpoints.Table, storage.Credential!),
     MaxQueuePollingInterval = options.MaxQueuePollingInterval,
     // One stable worker name: a restarted host takes its partitions back at once instead of waiting out the leases.
     WorkerId = "mathv2-local-host",

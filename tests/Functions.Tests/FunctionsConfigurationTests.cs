@@ -121,6 +121,23 @@ public sealed class FunctionsConfigurationTests
     }
 
     [Fact]
+    public void With_an_identity_based_connection_the_app_reaches_its_account_by_endpoints_and_no_key()
+    {
+        // App settings MATHV2_STORAGE__queueServiceUri etc. arrive in configuration as MATHV2_STORAGE:queueServiceUri.
+        using var sp = FunctionsSetup.Configure(Builder(new()
+        {
+            ["MATHV2_STORAGE:blobServiceUri"] = "https://mathv2data42.blob.core.windows.net",
+            ["MATHV2_STORAGE:queueServiceUri"] = "https://mathv2data42.queue.core.windows.net",
+            ["MATHV2_STORAGE:tableServiceUri"] = "https://mathv2data42.table.core.windows.net",
+            ["MATHV2_STORAGE:clientId"] = "00000000-0000-0000-0000-000000000001",
+        })).Services.BuildServiceProvider();
+        var storage = sp.GetRequiredService<MathV2Storage>();
+        Assert.Null(storage.ConnectionString);
+        Assert.Equal("mathv2data42", storage.Queues.AccountName);
+        Assert.Equal(new Uri("https://mathv2data42.table.core.windows.net"), storage.Endpoints!.Table);
+    }
+
+    [Fact]
     public void Storage_is_made_ready_at_start_and_job_limits_are_checked_at_start()
     {
         var b = FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString }));
