@@ -12,6 +12,8 @@ public sealed record LocalHostOptions
     public int GrpcPort { get; init; } = 7072;
     public required string Key { get; init; }
     public string TaskHub { get; init; } = "mathv2";
+    /// <summary>MATHV2_BIND: the addresses the API and gRPC ports listen on (loopback by default; any in a container).</summary>
+    public HostBind Bind { get; init; } = HostBind.Loopback;
     /// <summary>Longest back-off of the Azure Storage provider's queue polling (30 s by default there).</summary>
     public TimeSpan MaxQueuePollingInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -29,6 +31,9 @@ public sealed record LocalHostOptions
             GrpcPort = env.Int("MATHV2_GRPC_PORT", 7072, 1, 65535),
             Key = key,
             TaskHub = hub,
+            Bind = env.Enum("MATHV2_BIND", HostBind.Loopback),
         };
     }
 }
+
+public enum HostBind { Loopback, Any }

@@ -25,8 +25,9 @@ var storage = options.Storage;
 
 builder.WebHost.ConfigureKestrel(k =>
 {
-    k.Listen(IPAddress.Loopback, options.ApiPort, o => o.Protocols = HttpProtocols.Http1);
-    k.Listen(IPAddress.Loopback, options.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
+    var address = options.Bind == HostBind.Any ? IPAddress.Any : IPAddress.Loopback;
+    k.Listen(address, options.ApiPort, o => o.Protocols = HttpProtocols.Http1);
+    k.Listen(address, options.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
 });
 builder.Logging.AddFilter("Microsoft.AspNetCore", frameworkLevel).AddFilter("DurableTask", frameworkLevel)
     .AddFilter("Microsoft.DurableTask", frameworkLevel).AddFilter("Grpc", frameworkLevel);

@@ -32,6 +32,53 @@ public sealed class SettingsTests
         Assert.Contains(message, err);
     }
 
+    [Theory]
+    [InlineData("MATHV2_BIND", "everywhere", "MATHV2_BIND='everywhere' is not one of Loopback, Any")]
+    [InlineData("MATHV2_STORAGE__accountName", "Bad_Name", "MATHV2_STORAGE__accountName='Bad_Name' is not a storage account name")]
+    public async Task The_host_refuses_a_mistyped_binding_or_identity_setting(string name, string value, string message)
+    {
+        var (code, err) = await RunAsync("Host", "MathV2.Host.dll", new() { ["MATHV2_KEY"] = "k", [name] = value });
+        Assert.Equal(2, code);
+        Assert.Contains(message, err);
+    }
+
+    [Fact]
+    public async Task The_worker_refuses_a_bad_identity_setting()
+    {
+        var (code, err) = await RunAsync("Gpu.Worker", "MathV2.Gpu.Worker.dll", new() { ["MATHV2_STORAGE__accountName"] = "acct", ["MATHV2_STORAGE__queueServiceUri"] = "http://example.com/queues" });
+        Assert.Equal(2, code);
+        Assert.Contains("MATHV2_STORAGE__queueServiceUri='http://example.com/queues' is not an https URI", err);
+    }
+
+    /// <summary>
+    /// Each image copies the folder its header's publish command writes and starts the app host it names: that
+    /// executable is what the project builds, and it starts and reads the settings the infrastructure gives it.
+    /// </summary>
+    [Theory]
+    [InlineData("Gpu.Worker", "worker")]
+    [InlineData("Host", "host")]
+    public async Task An_images_dockerfile_copies_its_publish_folder_and_its_entrypoint_starts(string project, string folder)
+    {
+        string[] lines = File.ReadAllLines(Path.Combine(Repo.Root, "src", project, "Dockerfile"));
+        Assert.Contains(lines, l => l.StartsWith($"#   dotnet publish src/{project} ") && l.EndsWith($" -o out/{folder}"));
+        Assert.Contains($"COPY out/{folder}/ ./", lines);
+        Assert.Contains($"!out/{folder}/", File.ReadAllLines(Path.Combine(Repo.Root, ".dockerignore")));
+        string entry = lines.Single(l => l.StartsWith("ENTRYPOINT"));
+        string exe = System.Text.RegularExpressions.Regex.Match(entry, "\\[\"\\./([A-Za-z0-9.]+)\"\\]").Groups[1].Value;
+        string apphost = Path.Combine(Repo.Root, "src", project, "bin", Repo.Configuration, "net10.0", exe);
+        Assert.True(File.Exists(apphost), $"{entry}: {apphost} is not built");
+        var psi = new ProcessStartInfo(apphost) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.Environment["MATHV2_KEY"] = "k";
+        psi.Environment["MATHV2_STORAGE__accountName"] = "Bad_Name";
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(timeout.Token);
+        Assert.Equal(2, p.ExitCode);
+        Assert.Contains("MATHV2_STORAGE__accountName='Bad_Name'", await err);
+    }
+
     [Fact]
     public async Task The_worker_refuses_a_mistyped_setting()
     {
