@@ -343,6 +343,22 @@ public sealed class LapTests(StackFixture stack)
         Assert.Null(await stack.Jobs.GetAsync($"{again}-1a-bootstrap"));
         string report = await stack.Http.GetStringAsync($"/api/laps/{again}/report");
         Assert.Contains($"| 1a | 0 s | 0 s | 5 | reused from {id} |", report);
+        // lap compare: the reused phases' measures are the same in both laps (difference 0).
+        var (rc, output, err) = await stack.CliAsync("lap", "compare", id, again, "--measures", "verifierV1.,verifierV2.accuracy", "--json");
+        Assert.True(rc == 0, err);
+        var compared = JsonDocument.Parse(output).RootElement;
+        Assert.Equal([id, again], compared.GetProperty("laps").EnumerateArray().Select(x => x.GetString()));
+        var rows = compared.GetProperty("measures").EnumerateArray().ToList();
+        Assert.Contains(rows, r => r.GetProperty("key").GetString() == "verifierV2.accuracy");
+        Assert.All(rows, r => Assert.True(r.GetProperty("key").GetString()!.StartsWith("verifierV1.") || r.GetProperty("key").GetString() == "verifierV2.accuracy"));
+        Assert.All(rows, r => Assert.Equal(0, r.GetProperty("differences")[0].GetDouble()));
+        (rc, output, err) = await stack.CliAsync("lap", "compare", id, again, "--measures", "no.such.*");
+        Assert.Equal(1, rc);
+        Assert.Contains("no measure of these laps matches no.such.*", err);
+        (rc, output, err) = await stack.CliAsync("lap", "list", "--measures", "verifierV2.accuracy", "--json");
+        Assert.True(rc == 0, err);
+        var listed = JsonDocument.Parse(output).RootElement.EnumerateArray().ToDictionary(x => x.GetProperty("lap").GetProperty("id").GetString()!, x => x.GetProperty("measures"));
+        Assert.Equal(listed[id].GetProperty("verifierV2.accuracy").GetDouble(), listed[again].GetProperty("verifierV2.accuracy").GetDouble());
     }
 
     /// <summary>Waits until the lap's running phase waits for a batch whose id ends as given; returns the batch id.</summary>

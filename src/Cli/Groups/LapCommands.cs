@@ -54,15 +54,58 @@ public static class LapCommands
             return 0;
         }, lapId);
 
-        var list = Command("list", "The laps, newest first", async (pr, ct) =>
+        var laps = new Argument<string[]>("laps") { Description = "Lap ids (lap-…); the first is the baseline", Arity = ArgumentArity.OneOrMore };
+        var measures = new Option<string[]>("--measures")
+        {
+            Description = "Only these measures: keys, or prefixes ending in '.' or '*' (verifierV2.accuracy, consensus.*); comma or space separated",
+            AllowMultipleArgumentsPerToken = true, HelpName = "KEYS",
+        };
+        List<string> Keys(ParseResult pr) => (pr.GetValue(measures) ?? []).SelectMany(k => k.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        var csv = Flag("--csv", "Comma-separated values: measure, each lap's value and its difference to the first");
+        var list = Command("list", "The laps, newest first (with --measures, those measures of the finished ones)", async (pr, ct) =>
         {
             using var api = c.Api();
-            var laps = await api.GetAsync<List<LapSummary>>("/api/laps", ct);
-            if (c.IsJson(pr)) { c.WriteJson(laps); return 0; }
-            foreach (var l in laps)
-                c.Out.WriteLine($"{l.Id,-18} {l.RuntimeStatus,-10} {l.CreatedAt:u} {(l.Status is { } s ? $"phase {s.Phase}" : "")}");
+            var all = await api.GetAsync<List<LapSummary>>("/api/laps", ct);
+            var keys = Keys(pr);
+            var values = new Dictionary<string, Dictionary<string, double?>>();
+            if (keys.Count > 0)
+                foreach (var l in all.Where(l => l.RuntimeStatus == RuntimeStates.Completed))
+                {
+                    var one = LapComparison.Of([await api.GetAsync<LapReport>($"/api/laps/{Escape(l.Id)}/report?format=json", ct)], keys);
+                    values[l.Id] = one.Measures.ToDictionary(m => m.Key, m => m.Values[0]);
+                }
+            var columns = values.Values.SelectMany(v => v.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+            if (c.IsJson(pr))
+            {
+                if (keys.Count == 0) c.WriteJson(all);
+                else c.WriteJson(all.Select(l => new { lap = l, measures = values.GetValueOrDefault(l.Id) }).ToList());
+                return 0;
+            }
+            if (columns.Count > 0) c.Out.WriteLine($"{"lap",-18} {"status",-10} {"created",-20} {string.Join(" ", columns.Select(k => k.PadLeft(Math.Max(k.Length, 8))))}");
+            foreach (var l in all)
+                c.Out.WriteLine($"{l.Id,-18} {l.RuntimeStatus,-10} {l.CreatedAt:u} " + (columns.Count > 0
+                    ? string.Join(" ", columns.Select(k => (values.GetValueOrDefault(l.Id)?.GetValueOrDefault(k) is { } v ? v.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) : "–").PadLeft(Math.Max(k.Length, 8))))
+                    : l.Status is { } s ? $"phase {s.Phase}" : ""));
             return 0;
-        });
+        }, measures);
+
+        var compare = Command("compare", "Finished laps' measures side by side, with differences to the first lap", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var reports = new List<LapReport>();
+            foreach (string id in pr.GetValue(laps)!)
+                reports.Add(await api.GetAsync<LapReport>($"/api/laps/{Escape(id)}/report?format=json", ct));
+            var keys = Keys(pr);
+            var comparison = LapComparison.Of(reports, keys);
+            if (keys.Count > 0 && comparison.Measures.Count == 0) throw new CliException($"no measure of these laps matches {string.Join(", ", keys)}");
+            if (c.IsJson(pr)) c.WriteJson(new
+            {
+                laps = comparison.Laps,
+                measures = comparison.Measures.Select(m => new { key = m.Key, values = m.Values, differences = m.Differences }),
+            });
+            else c.Out.Write(pr.GetValue(csv) ? comparison.ToCsv() : comparison.ToTable());
+            return 0;
+        }, laps, measures, csv);
 
         var report = Command("report", "The finished lap's report (Markdown; JSON with --json)", async (pr, ct) =>
         {
@@ -86,7 +129,7 @@ public static class LapCommands
             return 0;
         }, lapId, fromPhase, restartSpec, wait);
 
-        return Group("lap", "Laps: one turn of the flywheel (phases 1a, 1b, 1c, 1d, 2, 3, 4)", start, show, list, report, restart);
+        return Group("lap", "Laps: one turn of the flywheel (phases 1a, 1b, 1c, 1d, 2, 3, 4)", start, show, list, report, compare, restart);
     }
 
     static Command Flywheel(CliContext c)
