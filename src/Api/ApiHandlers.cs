@@ -180,6 +180,22 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         return record == null ? Problems.NotFound("Job", id) : Results.Json(record, Json.Options);
     }
 
+    /// <summary>
+    /// GET /api/jobs/{id}/metrics: a training job's metrics, one JSON line per step (loss, learning rate, reward,
+    /// KL, …): those so far while it runs (published with its heartbeats), all of them once it has succeeded.
+    /// </summary>
+    public async Task<IResult> GetJobMetricsAsync(string id, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid job id", "id");
+        var record = await jobs.GetAsync(id, ct);
+        if (record == null) return Problems.NotFound("Job", id);
+        const string file = "metrics.jsonl", type = "application/x-ndjson";
+        if (record.Status == GpuJobStatus.Succeeded && record.ResultArtifactId is { } result && await artifacts.GetAsync(result, ct) is { } m && m.Files.Any(f => f.Path == file))
+            return Results.Text(System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, file, ct)), type);
+        if (await jobs.ReadLiveMetricsAsync(id, ct) is { } live) return Results.Text(live, type);
+        return Results.Problem($"Job '{id}' has no metrics (yet): a training job (sft, grpo) writes them from its first step.", statusCode: 404, title: "Not found");
+    }
+
     /// <summary>GET /api/artifacts/{id}: the manifest.</summary>
     public async Task<IResult> GetArtifactAsync(string id, CancellationToken ct = default)
     {

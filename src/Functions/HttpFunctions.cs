@@ -138,6 +138,11 @@ public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, SearchHandl
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "jobs/{id}")] HttpRequest req, string id) =>
         Execute(req, api.GetJobAsync(id, req.HttpContext.RequestAborted));
 
+    [Function("GetJobMetrics")]
+    public Task<IActionResult> GetJobMetrics(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "jobs/{id}/metrics")] HttpRequest req, string id) =>
+        Execute(req, api.GetJobMetricsAsync(id, req.HttpContext.RequestAborted));
+
     [Function("GetArtifact")]
     public Task<IActionResult> GetArtifact(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "artifacts/{id}")] HttpRequest req, string id) =>

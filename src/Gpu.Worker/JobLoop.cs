@@ -137,6 +137,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                     return;
                 }
                 await SeenAsync("running", context.Spec.JobId);
+                await context.PublishMetricsAsync(CancellationToken.None);
             }
             catch (RequestFailedException e) { Log($"heartbeat failed: {e.Message}"); }
         }

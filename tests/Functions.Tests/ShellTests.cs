@@ -73,7 +73,7 @@ public sealed class ShellTests
         var expected = new[]
         {
             "POST probes", "GET instances/{id}", "DELETE instances/{id}", "POST instances/{id}/raiseEvent/{name}",
-            "POST instances/{id}/{action:regex(^(terminate|rewind|restart|suspend|resume)$)}", "GET jobs/{id}", "GET artifacts/{id}", "GET artifacts/{id}/lineage", "GET artifacts/{id}/files/{*path}",
+            "POST instances/{id}/{action:regex(^(terminate|rewind|restart|suspend|resume)$)}", "GET jobs/{id}", "GET jobs/{id}/metrics", "GET artifacts/{id}", "GET artifacts/{id}/lineage", "GET artifacts/{id}/files/{*path}",
             "POST laps", "GET laps", "GET laps/{id}", "GET laps/{id}/annotations/{batchId}", "POST laps/{id}/annotations/{batchId}",
             "POST laps/{id}/restart", "GET laps/{id}/report", "POST flywheels", "GET flywheels/{id}",
             "POST artifacts/uploads", "GET artifacts/uploads/{id}", "DELETE artifacts/uploads/{id}", "POST artifacts/uploads/{id}/commit",

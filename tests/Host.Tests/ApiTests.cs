@@ -2,6 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using MathV2.Core;
+using MathV2.Core.Artifacts;
+using MathV2.Core.Datasets;
+using MathV2.Core.Jobs;
+using MathV2.Core.Storage;
 
 namespace MathV2.Host.Tests;
 
@@ -19,6 +24,51 @@ public sealed class ApiTests(StackFixture stack)
         var resp = await plain.SendAsync(req);
         string text = await resp.Content.ReadAsStringAsync();
         return (resp.StatusCode, resp.Content.Headers.ContentType?.MediaType, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task A_training_jobs_metrics_can_be_read_while_it_runs_and_in_full_once_it_succeeded()
+    {
+        await stack.Stack.UpAsync();
+        const int steps = 1500;
+        string data = $"demos-{Guid.NewGuid():N}"[..18];
+        var w = stack.Artifacts.Create(data, "dataset", StorageNames.DatasetsContainer, data, new ArtifactProducer { Worker = "test" });
+        await w.AddTextAsync("demos.jsonl", Jsonl.Write(Enumerable.Range(0, 8).Select(i => new DemonstrationRow { Kind = "generation", Prompt = $"{i} + {i} =", Completion = $" {2 * i}" })));
+        await w.CommitAsync();
+        string id = $"sft-{Guid.NewGuid():N}"[..16];
+        Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.GetAsync($"/api/jobs/{id}/metrics")).StatusCode);
+        await stack.Jobs.SubmitAsync(new GpuJobSpec
+        {
+            JobId = id, Kind = GpuJobKinds.Sft, InstanceId = id, Inputs = [data],
+            Parameters = JsonSerializer.SerializeToElement(new
+            {
+                init = new { config = new { hidden_size = 16, num_hidden_layers = 1, num_attention_heads = 2, num_key_value_heads = 1, intermediate_size = 32, max_position_embeddings = 64 }, tokenizer = "words", seed = 1 },
+                dataset = new { artifact = data, file = "demos.jsonl" }, evalShare = 0, options = new { steps, batchSize = 2, maxSeqLen = 32 },
+            }),
+        });
+        // Before the job ends, its metrics so far: one line per step from step 1, in order.
+        string[] partial = [];
+        await StackFixture.Until(async () =>
+        {
+            var resp = await stack.Http.GetAsync($"/api/jobs/{id}/metrics");
+            if (resp.StatusCode == HttpStatusCode.OK) partial = (await resp.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            return partial.Length > 0 || (await stack.Jobs.GetAsync(id))?.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed;
+        }, 120, () => $"no metrics of {id} while it ran");
+        Assert.InRange(partial.Length, 1, steps - 1);
+        var first = partial.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(Enumerable.Range(1, partial.Length), first.Select(e => e.GetProperty("step").GetInt32()));
+        Assert.All(first, e => Assert.True(e.GetProperty("loss").GetDouble() > 0));
+        // Once it succeeded: every step, the result's metrics.jsonl, the lines read earlier at its start.
+        var job = await stack.WaitForJobAsync(id, j => j.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed, 300);
+        Assert.True(job.Status == GpuJobStatus.Succeeded, job.Error);
+        var full = await stack.Http.GetAsync($"/api/jobs/{id}/metrics");
+        Assert.Equal("application/x-ndjson", full.Content.Headers.ContentType?.MediaType);
+        string text = await full.Content.ReadAsStringAsync();
+        Assert.Equal(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(job.ResultArtifactId!))!, "metrics.jsonl")), text);
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(steps, lines.Length);
+        Assert.Equal(partial, lines.Take(partial.Length));
+        Assert.Equal(HttpStatusCode.BadRequest, (await stack.Http.GetAsync("/api/jobs/..%2Fx/metrics")).StatusCode);
     }
 
     [Theory]

@@ -27,6 +27,17 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
 
     DateTimeOffset Now => _time.GetUtcNow();
 
+    /// <summary>Where a running training job's metrics so far are (jobs container): the worker rewrites it with its heartbeats.</summary>
+    public static string LiveMetricsPath(string jobId) => $"{jobId}/live/metrics.jsonl";
+
+    /// <summary>A job's live metrics.jsonl (one line per training step so far), or null before its first step.</summary>
+    public async Task<string?> ReadLiveMetricsAsync(string jobId, CancellationToken ct = default)
+    {
+        ValidateJobId(jobId);
+        try { return (await storage.Container(StorageNames.JobsContainer).GetBlobClient(LiveMetricsPath(jobId)).DownloadContentAsync(ct)).Value.Content.ToString(); }
+        catch (RequestFailedException e) when (e.Status == 404) { return null; }
+    }
+
     /// <summary>Writes the spec, creates the Queued record and enqueues the job once. A second call changes nothing.</summary>
     public async Task<GpuJobRecord> SubmitAsync(GpuJobSpec spec, CancellationToken ct = default)
     {

@@ -29,6 +29,36 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     /// <summary>A line in the worker's log, prefixed with the job id.</summary>
     public void Log(string message) => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} job {Spec.JobId}: {message}");
 
+    readonly System.Text.StringBuilder _metrics = new();
+    int _metricsVersion, _metricsPublished;
+
+    /// <summary>
+    /// Appends a line to the job's live metrics.jsonl, published with the next heartbeat under
+    /// jobs/{jobId}/live/metrics.jsonl, so a job's curves can be read while it runs (GET /api/jobs/{id}/metrics).
+    /// </summary>
+    public void AppendMetrics(string jsonLine)
+    {
+        lock (_metrics)
+        {
+            _metrics.Append(jsonLine).Append('\n');
+            _metricsVersion++;
+        }
+    }
+
+    /// <summary>Uploads the live metrics when lines were added since the last upload (heartbeat thread).</summary>
+    internal async Task PublishMetricsAsync(CancellationToken ct)
+    {
+        string text;
+        int version;
+        lock (_metrics)
+        {
+            if (_metricsVersion == _metricsPublished) return;
+            (text, version) = (_metrics.ToString(), _metricsVersion);
+        }
+        await storage.Container(StorageNames.JobsContainer).GetBlobClient(GpuJobClient.LiveMetricsPath(Spec.JobId)).UploadAsync(BinaryData.FromString(text), overwrite: true, ct);
+        _metricsPublished = version;
+    }
+
     /// <summary>Latest progress (step, loss, tokens/s...), sent with the next heartbeat.</summary>
     public void ReportProgress(GpuJobProgress progress) => _progress = progress;
     internal GpuJobProgress? Progress => _progress;

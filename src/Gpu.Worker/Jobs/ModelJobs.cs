@@ -139,9 +139,15 @@ public static class ModelArtifacts
     public static async Task<(int ResumedFrom, double Seconds)> TrainAsync(GpuJobContext context, Trainer trainer, ITokenizer tok, string workDir, CancellationToken ct)
     {
         trainer.Attempt = context.Attempt;
-        trainer.OnStep = m => context.ReportProgress(m.ToProgress());
         trainer.OnCheckpoint = b => context.SaveResumeStateAsync(TrainStateName, b, ct);
         if (await context.LoadResumeStateAsync(TrainStateName, ct) is { } saved) trainer.LoadState(saved);
+        // The live metrics start with the steps an earlier attempt did (resumed with its checkpoint).
+        foreach (var m in trainer.Metrics) context.AppendMetrics(Json.Serialize(m));
+        trainer.OnStep = m =>
+        {
+            context.ReportProgress(m.ToProgress());
+            context.AppendMetrics(Json.Serialize(m));
+        };
         int resumedFrom = trainer.StepsDone;
         var sw = Stopwatch.StartNew();
         await trainer.RunAsync(ct);
