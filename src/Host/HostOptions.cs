@@ -6,7 +6,7 @@ namespace MathV2.Host;
 /// <summary>Settings of the local host, from MATHV2_* environment variables.</summary>
 public sealed record LocalHostOptions
 {
-    /// <summary>MATHV2_STORAGE (a connection string) or MATHV2_STORAGE__accountName (an identity); Azurite when neither is set.</summary>
+    /// <summary>MATHV2_STORAGE (a connection string) or MATHV2_STORAGE__accountName (an identity); Azurite when neither is set and the host listens on loopback only.</summary>
     public required MathV2Storage Storage { get; init; }
     public int ApiPort { get; init; } = 7071;
     public int GrpcPort { get; init; } = 7072;
@@ -26,7 +26,8 @@ public sealed record LocalHostOptions
         string hub = env.TaskHub("mathv2");
         return new LocalHostOptions
         {
-            Storage = MathV2Storage.FromSettings(env, emulatorWhenUnset: true),
+            // Listening beyond loopback (a container), the host needs its account named: no fallback to the emulator.
+            Storage = MathV2Storage.FromSettings(env, emulatorWhenUnset: env.Enum("MATHV2_BIND", HostBind.Loopback) == HostBind.Loopback),
             ApiPort = api,
             GrpcPort = env.Int("MATHV2_GRPC_PORT", 7072, 1, 65535),
             Key = key,

@@ -61,6 +61,18 @@ public sealed class ConsensusTests
     }
 
     [Fact]
+    public void Samples_count_the_unparsable_analyses_drawn_for_both_rules()
+    {
+        var proof = new Laps.ConsensusProof { Id = "x1", ProblemId = "p", Problem = "Prove 2 + 2 = 4.", Proof = "Step 1: 2 + 2 = 5." };
+        string flagged = Demo.Oracle.WriteAnalysis([new Demo.Defect(0, Demo.ProofDefect.FalseStep)]);
+        string confirm = $"{Prompts.CompactMetaLead}\nRight.\n{Prompts.CompactMetaClosing} \\boxed{{1}}";
+        Laps.SampleCompletion[] analyses = [new() { Id = "x1", Index = 0, Completion = "garbage" }, new() { Id = "x1", Index = 1, Completion = flagged }];
+        Laps.SampleCompletion[] metas = [new() { Id = "x1#1", Index = 0, Completion = confirm }, new() { Id = "x1#1", Index = 1, Completion = confirm }];
+        var label = Assert.Single(Laps.AutoLabelling.Label([proof], analyses, metas, new ConsensusOptions { N = 2, M = 2, K = 1 }));
+        Assert.Equal((0.0, 4, 4, 4), (label.Outcome.Label!.Value, label.Drawn, label.Fixed!.SamplesUsed, label.Adaptive.SamplesUsed));
+    }
+
+    [Fact]
     public void Labelling_names_the_proof_and_the_sample_when_one_the_rule_needs_was_not_drawn_or_an_index_is_missing()
     {
         var proof = new Laps.ConsensusProof { Id = "x1", ProblemId = "p", Problem = "Prove 2 + 2 = 4.", Proof = "Step 1: 2 + 2 = 5." };
@@ -173,7 +185,7 @@ public sealed class ConsensusTests
 
     /// <summary>Scores and verdicts from {0, 0.5, 1, unreadable}, a pure function of (seed, analysis, index).</summary>
     static double? Draw(int seed, int a, int j, bool unreadable) =>
-        (HashCode.Combine(seed, a, j) & 0x7fffffff) % (unreadable ? 4 : 3) is var v && v == 3 ? null : Scores.Allowed[v];
+        (int)(StableHash.Seed64($"{seed}", $"{a}", $"{j}") & 0x7fffffff) % (unreadable ? 4 : 3) is var v && v == 3 ? null : Scores.Allowed[v];
 
     [Fact]
     public void Drawn_in_waves_the_consensus_is_the_fixed_rules_on_the_same_samples_with_no_more_samples()

@@ -12,6 +12,8 @@ public sealed class SettingsTests
         {
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
         };
+        // The caller's own storage settings stay out: each case sets what it tests.
+        foreach (string k in psi.Environment.Keys.Where(k => k.StartsWith("MATHV2_STORAGE")).ToList()) psi.Environment.Remove(k);
         foreach (var (k, v) in env) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
@@ -35,6 +37,7 @@ public sealed class SettingsTests
     [Theory]
     [InlineData("MATHV2_BIND", "everywhere", "MATHV2_BIND='everywhere' is not one of Loopback, Any")]
     [InlineData("MATHV2_STORAGE__accountName", "Bad_Name", "MATHV2_STORAGE__accountName='Bad_Name' is not a storage account name")]
+    [InlineData("MATHV2_BIND", "any", "MATHV2_STORAGE is not set")]   // listening beyond loopback: no fallback to Azurite
     public async Task The_host_refuses_a_mistyped_binding_or_identity_setting(string name, string value, string message)
     {
         var (code, err) = await RunAsync("Host", "MathV2.Host.dll", new() { ["MATHV2_KEY"] = "k", [name] = value });
@@ -68,6 +71,7 @@ public sealed class SettingsTests
         string apphost = Path.Combine(Repo.Root, "src", project, "bin", Repo.Configuration, "net10.0", exe);
         Assert.True(File.Exists(apphost), $"{entry}: {apphost} is not built");
         var psi = new ProcessStartInfo(apphost) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string k in psi.Environment.Keys.Where(k => k.StartsWith("MATHV2_STORAGE")).ToList()) psi.Environment.Remove(k);
         psi.Environment["MATHV2_KEY"] = "k";
         psi.Environment["MATHV2_STORAGE__accountName"] = "Bad_Name";
         using var p = Process.Start(psi)!;

@@ -16,7 +16,7 @@ public sealed record ConsensusProof
 public sealed record ConsensusLabel
 {
     public required ConsensusProof Proof { get; init; }
-    /// <summary>The paper's rule, when every sample it draws was drawn (consensus.waves 2); null when drawn adaptively.</summary>
+    /// <summary>The paper's rule, when every sample it draws was drawn (always with consensus.waves 2; with more waves when the proof needed them all); else null.</summary>
     public ConsensusResult? Fixed { get; init; }
     /// <summary>The adaptive rule on the samples drawn: the same outcome as the fixed rule's on the same samples, and what it needed.</summary>
     public required ConsensusResult Adaptive { get; init; }
@@ -91,7 +91,8 @@ public static class AutoLabelling
             if (d.HoldsFixedRule(o))
             {
                 var parsed = d.Analyses.Select((s, i) => (Index: i, Score: s)).Where(x => x.Score != null).Select(x => (x.Index, x.Score!.Value)).ToList();
-                fixedResult = parsed.Count == 0 ? adaptive : ConsensusLabeler.Fixed(new Samples(d, parsed), o with { N = parsed.Count });
+                // The fixed rule draws all n analyses, unparsable ones included.
+                fixedResult = parsed.Count == 0 ? adaptive : ConsensusLabeler.Fixed(new Samples(d, parsed), o with { N = parsed.Count }) with { AnalysesSampled = d.Analyses.Count };
             }
             double? oracleScore = LapMeasures.Demo(proof.ProblemId, oracle) is { } p ? Oracle.ScoreProof(p, proof.Proof).Score : null;
             labels.Add(new ConsensusLabel { Proof = proof, Fixed = fixedResult, Adaptive = adaptive, Drawn = d.Count, Oracle = oracleScore });

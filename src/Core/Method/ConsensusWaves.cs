@@ -53,7 +53,10 @@ public static class ConsensusWaves
         var opts = o with { N = parsed.Count + Math.Max(0, o.N - drawn) };
         try
         {
-            return (ConsensusLabeler.Adaptive(new Drawn(d, parsed), opts), null);
+            var r = ConsensusLabeler.Adaptive(new Drawn(d, parsed), opts);
+            // Analyses counted as drawn up to the last one the rule read, unparsable ones included (all when it read to the end).
+            int read = r.AnalysesSampled;
+            return (r with { AnalysesSampled = read == opts.N && drawn >= o.N ? drawn : read == 0 ? 0 : parsed[read - 1].Index + 1 }, null);
         }
         catch (MissingSample e)
         {

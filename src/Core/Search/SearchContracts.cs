@@ -119,8 +119,10 @@ public sealed record SearchSpec
         if (Verifier == null) yield return ("verifier", "is required: the checkpoint artifact that verifies them");
         else if (!Ids.IsValid(Verifier)) yield return ("verifier", $"'{Verifier}' is not an artifact id");
         foreach (var e in Options.Validate()) yield return e;
-        if (Problems is { Count: > 0 } && (long)Problems.Count * Options.Pool * Options.Verifications > MaxRoundVerifications)
-            yield return ("options.pool", $"problems × pool × verifications = {(long)Problems.Count * Options.Pool * Options.Verifications:N0} verifications in round 1, over {MaxRoundVerifications:N0}: split the problems into several searches");
+        // Each verification may bring metaVerifications meta-verifications.
+        long roundOne = (long)(Problems?.Count ?? 0) * Options.Pool * Options.Verifications * (1 + Math.Max(0, Options.MetaVerifications));
+        if (Problems is { Count: > 0 } && roundOne > MaxRoundVerifications)
+            yield return ("options.pool", $"problems × pool × verifications × (1 + metaVerifications) = {roundOne:N0} samples in round 1, over {MaxRoundVerifications:N0}: split the problems into several searches");
         if (Prompts != null) foreach (var e in Prompts.Validate("prompts")) yield return e;
         if (Limits != null) foreach (var e in Limits.Validate()) yield return e;
     }

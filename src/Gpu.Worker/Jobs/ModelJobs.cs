@@ -154,6 +154,7 @@ public static class ModelArtifacts
         double seconds = sw.Elapsed.TotalSeconds;
         await AddCheckpointAsync(context, trainer.Model, tok, workDir, ct);
         await context.Output.AddTextAsync(MetricsFile, MetricsJsonl(trainer.Metrics), ct);
+        await context.Output.AddFileAsync(TensorBoardEvents.FileName(trainer.Metrics), TensorBoardEvents.Write(trainer.Metrics), ct);
         return (resumedFrom, seconds);
     }
 

@@ -62,7 +62,11 @@ public abstract class Trainer : IDisposable
             var sw = Stopwatch.StartNew();
             var m = TrainStep(step, lr);
             double seconds = sw.Elapsed.TotalSeconds;
-            m = m with { Step = step + 1, Steps = Options.Steps, LearningRate = lr, Seconds = Math.Round(seconds, 4), Attempt = Attempt };
+            m = m with
+            {
+                Step = step + 1, Steps = Options.Steps, LearningRate = lr, Seconds = Math.Round(seconds, 4), Attempt = Attempt,
+                Time = Math.Round(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0, 3),
+            };
             if ((step + 1) % Options.EvalEvery == 0 || step + 1 == Options.Steps)
                 if (Evaluate() is { } evalLoss) m = m with { EvalLoss = evalLoss };
             Metrics.Add(m);

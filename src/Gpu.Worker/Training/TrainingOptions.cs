@@ -37,6 +37,8 @@ public sealed record StepMetrics
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? MaskedRewards { get; init; }
     /// <summary>The attempt that ran this step (metrics continue across attempts).</summary>
     public int Attempt { get; init; }
+    /// <summary>When the step ended: Unix seconds (the curves' wall time).</summary>
+    public double Time { get; init; }
 
     public GpuJobProgress ToProgress() => new()
     {
