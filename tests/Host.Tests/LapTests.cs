@@ -225,6 +225,21 @@ public sealed class LapTests(StackFixture stack)
         Assert.Contains("| verifierV2.accuracy |", markdown);
         Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.GetAsync("/api/laps/lap-000000000000/report")).StatusCode);
 
+        // The training curves: one TensorBoard run per training job (phase/job), none for sampling jobs.
+        string curvesDir = Directory.CreateTempSubdirectory("mathv2-curves-").FullName;
+        var (crc, cout, cerr) = await stack.CliAsync("lap", "curves", id, "--out", curvesDir, "--json");
+        Assert.True(crc == 0, cerr);
+        var runs = JsonDocument.Parse(cout).RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetString()!).ToList();
+        Assert.Contains(Path.Combine("1a", "bootstrap"), runs);
+        Assert.Contains(runs, r => r.StartsWith("2" + Path.DirectorySeparatorChar));
+        Assert.DoesNotContain(Path.Combine("1a", "proofs"), runs);
+        foreach (string run in runs)
+        {
+            string events = Assert.Single(Directory.GetFiles(Path.Combine(curvesDir, run), "events.out.tfevents.*"));
+            Assert.Contains("brain.Event:2", Encoding.ASCII.GetString(File.ReadAllBytes(events)));
+            Assert.True(File.ReadAllLines(Path.Combine(curvesDir, run, "metrics.jsonl")).Length > 0, run);
+        }
+
         var list = await stack.Http.GetFromJsonAsync<JsonElement>("/api/laps");
         Assert.Contains(list.EnumerateArray(), l => l.GetProperty("id").GetString() == id);
         Assert.DoesNotContain(list.EnumerateArray(), l => l.GetProperty("id").GetString()!.StartsWith($"{id}-"));
