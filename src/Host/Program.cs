@@ -32,6 +32,7 @@ builder.WebHost.ConfigureKestrel(k =>
 builder.Logging.AddFilter("Microsoft.AspNetCore", frameworkLevel).AddFilter("DurableTask", frameworkLevel)
     .AddFilter("Microsoft.DurableTask", frameworkLevel).AddFilter("Grpc", frameworkLevel);
 var services = builder.Services;
+services.AddOpenApi();   // GET /api/openapi/v1.json: the API as an OpenAPI document
 // The worker's gRPC stream to the in-process sidecar only ends when the host gives up waiting; keep that short.
 services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 services.AddGrpc();
@@ -96,6 +97,6 @@ app.MapGet("/healthz", async (HttpRequest req, DurableTaskClient client, Cancell
     {
         return Results.Json(new { status = "starting", error = e.Message }, statusCode: 503);
     }
-});
+}).ExcludeFromDescription();   // the local host's readiness, not the API
 app.MapMathV2Api(options.Key);
 app.Run();

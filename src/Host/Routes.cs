@@ -16,6 +16,7 @@ public static class Routes
         var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
             KeyMatches(ApiHandlers.KeyOf(ctx.HttpContext.Request), key) ? await next(ctx) : Problems.Unauthorized());
 
+        api.MapOpenApi("/openapi/{documentName}.json");
         api.MapPost("/probes", (HttpRequest req, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartProbeAsync(req, c, ct));
         api.MapGet("/instances/{id}", (HttpRequest req, string id, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetInstanceAsync(req, c, id, ct));
         api.MapDelete("/instances/{id}", (HttpRequest req, string id, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.PurgeInstanceAsync(req, c, id, ct));

@@ -71,6 +71,22 @@ public sealed class ApiTests(StackFixture stack)
         Assert.Equal(HttpStatusCode.BadRequest, (await stack.Http.GetAsync("/api/jobs/..%2Fx/metrics")).StatusCode);
     }
 
+    [Fact]
+    public async Task The_api_is_described_by_an_openapi_document_with_exactly_the_documented_routes()
+    {
+        await stack.Stack.UpAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, "/api/openapi/v1.json")).Status);
+        var doc = await stack.Http.GetFromJsonAsync<JsonElement>("/api/openapi/v1.json");
+        Assert.StartsWith("3.", doc.GetProperty("openapi").GetString());
+        var described = doc.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Select(op => $"{op.Name.ToUpperInvariant()} {p.Name}")).Order().ToList();
+        Assert.Equal(MathV2.Tests.ApiRoutes.AsOpenApiPaths().Order(), described);
+        // And README's route table names the same routes.
+        string readme = File.ReadAllText(Path.Combine(MathV2.Tests.Repo.Root, "README.md"));
+        foreach (string route in MathV2.Tests.ApiRoutes.AsOpenApiPaths().Where(r => !r.Contains("{action}")))
+            Assert.Contains($"`{route}", readme);
+    }
+
     [Theory]
     [InlineData("GET", "/api/jobs/x", "")]             // no key
     [InlineData("GET", "/api/jobs/x", "wrong-key")]
