@@ -577,11 +577,34 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
 {
     public override Task<string> RunAsync(TaskActivityContext context, LapReportInput input) => ExecuteAsync(input);
 
+    /// <summary>This process's build, runtime, machine and the versions of the packages the lap's engine runs on.</summary>
+    public static ReportRun CurrentRun()
+    {
+        static string? Version(Type t) => t.Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0];
+        var packages = new Dictionary<string, string>();
+        foreach (var (name, type) in new[]
+        {
+            ("Azure.Storage.Blobs", typeof(Azure.Storage.Blobs.BlobServiceClient)), ("Azure.Data.Tables", typeof(Azure.Data.Tables.TableClient)),
+            ("Microsoft.DurableTask.Abstractions", typeof(Microsoft.DurableTask.TaskOrchestrationContext)), ("Polly.Core", typeof(Polly.ResiliencePipeline)),
+        })
+            if (Version(type) is { } v) packages[name] = v;
+        return new ReportRun
+        {
+            CodeVersion = typeof(LapReport).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+                .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion,
+            Dotnet = Environment.Version.ToString(), Os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, Machine = Environment.MachineName,
+            ProcessorCount = Environment.ProcessorCount, MemoryGb = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (double)(1L << 30), 1),
+            Packages = packages,
+        };
+    }
+
     public async Task<string> ExecuteAsync(LapReportInput input)
     {
         string id = $"{input.LapId}.report";
         if (await artifacts.GetAsync(id) != null) return id;
-        var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts, input.Domain);
+        var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts, input.Domain)
+            with { Spec = input.Spec, Run = CurrentRun() };
         var parents = new List<string>();
         foreach (string a in input.Artifacts.Named().Select(x => x.Id).Distinct())
             if (await artifacts.GetAsync(a) != null) parents.Add(a); // batch ids are not artifacts

@@ -220,7 +220,18 @@ public sealed class LapTests(StackFixture stack)
         Assert.True(measures.TryGetProperty("verifierV1.sampled.metaQuality", out _), measures.ToString());
         Assert.Contains(report.GetProperty("targets").EnumerateArray(), t => t.GetProperty("rule").GetString() == "verifierV2.sampled.metaQuality > verifierV1.sampled.metaQuality");
         Assert.Equal(6, report.GetProperty("targets").GetArrayLength());
+        // The report records the spec as it ran (defaults filled in) and the build, runtime and machine it was made with.
+        var ranSpec = report.GetProperty("spec").GetProperty("consensus");
+        Assert.Equal((2, 6), (ranSpec.GetProperty("n").GetInt32(), ranSpec.GetProperty("waves").GetInt32()));
+        var madeWith = report.GetProperty("run");
+        Assert.Equal(Environment.MachineName, madeWith.GetProperty("machine").GetString());
+        Assert.True(madeWith.GetProperty("packages").TryGetProperty("Azure.Storage.Blobs", out _), madeWith.ToString());
+        string head = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("git", ["-C", MathV2.Tests.Repo.Root, "rev-parse", "HEAD"]) { RedirectStandardOutput = true })!
+            .StandardOutput.ReadToEnd().Trim();
+        Assert.EndsWith($"+{head}", madeWith.GetProperty("codeVersion").GetString());
         string markdown = await stack.Http.GetStringAsync($"/api/laps/{id}/report");
+        Assert.Contains("## Run", markdown);
+        Assert.Contains("\"waves\": 6", markdown);
         Assert.Contains($"# Lap report: {id}", markdown);
         Assert.Contains("| verifierV2.accuracy |", markdown);
         Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.GetAsync("/api/laps/lap-000000000000/report")).StatusCode);

@@ -160,4 +160,6 @@ public sealed record LapReportInput
     public DateTime Started { get; init; }
     public DateTime Finished { get; init; }
     public LapArtifacts Artifacts { get; init; } = new();
+    /// <summary>The lap's spec as it ran (defaults filled in), recorded in the report.</summary>
+    public LapSpec? Spec { get; init; }
 }

@@ -18,6 +18,19 @@ public sealed record PhaseReport
 /// <summary>A target of the demo (issue 5), checked against the measures; Met is null when a measure is missing.</summary>
 public sealed record ReportTarget(string Name, string Rule, bool? Met);
 
+/// <summary>Where and with what a lap's report was made: the build's commit, .NET, the OS and machine, key packages.</summary>
+public sealed record ReportRun
+{
+    /// <summary>The build's version with its git commit (1.0.0+sha), as the SDK stamps it.</summary>
+    public string? CodeVersion { get; init; }
+    public string Dotnet { get; init; } = "";
+    public string Os { get; init; } = "";
+    public string Machine { get; init; } = "";
+    public int ProcessorCount { get; init; }
+    public double MemoryGb { get; init; }
+    public Dictionary<string, string> Packages { get; init; } = [];
+}
+
 /// <summary>The lap report (report.json; report.md renders it).</summary>
 public sealed record LapReport
 {
@@ -35,6 +48,10 @@ public sealed record LapReport
     /// <summary>Measures the lap does not have, and why (no oracle, no held-out rated analyses, no audit): absent, never 0.</summary>
     public Dictionary<string, string> Absent { get; init; } = [];
     public LapArtifacts Artifacts { get; init; } = new();
+    /// <summary>The spec as the lap ran it (defaults filled in).</summary>
+    public LapSpec? Spec { get; init; }
+    /// <summary>The code version, packages and machine the report was made with (the host's; jobs record their worker).</summary>
+    public ReportRun? Run { get; init; }
 
     public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, LapArtifacts artifacts,
         string domain = LapSpec.DemoDomain)
@@ -126,6 +143,12 @@ public sealed record LapReport
             sb.Append("\n## Targets\n\n| target | rule | met |\n|---|---|---|\n");
             foreach (var t in Targets) sb.Append(ci, $"| {t.Name} | {t.Rule} | {(t.Met is null ? "n/a" : t.Met.Value ? "yes" : "no")} |\n");
         }
+        if (Run is { } run)
+        {
+            sb.Append(ci, $"\n## Run\n\ncode {run.CodeVersion ?? "unknown"}; .NET {run.Dotnet}; {run.Os}; {run.Machine}, {run.ProcessorCount} CPUs, {run.MemoryGb.ToString("0.#", ci)} GiB\n");
+            if (run.Packages.Count > 0) sb.Append("packages: ").Append(string.Join(", ", run.Packages.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))).Append('\n');
+        }
+        if (Spec is { } spec) sb.Append("\n## Spec\n\n```json\n").Append(Json.Serialize(spec, indented: true)).Append("\n```\n");
         return sb.ToString();
     }
 
