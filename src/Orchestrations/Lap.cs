@@ -35,7 +35,11 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
             }
             context.SetCustomStatus(LapStatus.Of(phase, results, artifacts));
             var r = await context.CallSubOrchestratorAsync<PhaseResult>(orchestrator,
-                new PhaseInput { LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = artifacts, Previous = input.Previous, HumanFree = input.HumanFree },
+                new PhaseInput
+                {
+                    LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = artifacts, Previous = input.Previous, HumanFree = input.HumanFree,
+                    ChatDate = input.Spec.ChatTemplate ? started.Date : null,
+                },
                 new SubOrchestrationOptions { InstanceId = $"{input.LapId}-{phase}" });
             artifacts = artifacts.Merge(r.Artifacts);
             results.Add(r);

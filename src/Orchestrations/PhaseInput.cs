@@ -16,6 +16,8 @@ public sealed record PhaseInput
     /// <summary>In a flywheel: the previous lap's artifacts (later laps start from its checkpoints and datasets).</summary>
     public LapArtifacts? Previous { get; init; }
     public bool HumanFree { get; init; }
+    /// <summary>With chatTemplate: the date every job of the lap prints in its prompts, fixed when the lap starts.</summary>
+    public DateTime? ChatDate { get; init; }
 
     /// <summary>An artifact an earlier phase must have produced.</summary>
     public static string Need(string? id, string name) => id ?? throw new InvalidOperationException($"the lap has no {name} artifact: an earlier phase did not produce it");

@@ -89,8 +89,9 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         }, data));
         Assert.True(sft.Status == GpuJobStatus.Succeeded, sft.Error);
         var model = (await Artifacts.GetAsync(sft.ResultArtifactId!))!;
-        // The tokenizer in Hugging Face's files: tokenizer.json and tokenizer_config.json.
-        Assert.Equal(new[] { "config.json", "metrics.jsonl", "model.safetensors", "tokenizer.json", "tokenizer_config.json" }.Order(), model.Files.Select(f => f.Path).Order());
+        // The tokenizer in Hugging Face's files: tokenizer.json and tokenizer_config.json; the curves as metrics and TensorBoard events.
+        Assert.Equal(new[] { "config.json", "events.out.tfevents", "metrics.jsonl", "model.safetensors", "tokenizer.json", "tokenizer_config.json" }.Order(),
+            model.Files.Select(f => f.Path.StartsWith("events.out.tfevents.") ? "events.out.tfevents" : f.Path).Order());
         Assert.Equal([data], model.Parents);
         var metrics = (await Text(model.Id, "metrics.jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l)).ToList();
         Assert.Equal(Enumerable.Range(1, 6), metrics.Select(m => m.RootElement.GetProperty("step").GetInt32()));

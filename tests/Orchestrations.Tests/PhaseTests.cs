@@ -104,6 +104,17 @@ public sealed class PhaseTests
     }
 
     [Fact]
+    public async Task With_chat_templates_every_job_of_a_phase_prints_the_date_the_lap_started()
+    {
+        var (host, s) = await StartAsync();
+        await using var _ = host;
+        var day = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        await RunAsync(host, TaskNames.Phase1B, Input(new() { Base = "base", Dv = "dv" }, spec: new LapSpec { ChatTemplate = true }) with { ChatDate = day });
+        Assert.NotEmpty(s.Jobs);
+        Assert.All(s.Jobs, j => Assert.Equal((true, (DateTime?)day), (j.ChatTemplate, j.ChatDate)));
+    }
+
+    [Fact]
     public async Task Phase_1B_trains_verifier_v1_on_Dv_with_the_lap_verifier_options_and_measures_it()
     {
         var (host, s) = await StartAsync();
