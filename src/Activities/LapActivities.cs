@@ -580,8 +580,9 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
     /// <summary>This process's build, runtime, machine and the versions of the packages the lap's engine runs on.</summary>
     public static ReportRun CurrentRun()
     {
-        static string? Version(Type t) => t.Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0];
+        static string? Informational(Type t) => t.Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion;
+        static string? Version(Type t) => Informational(t)?.Split('+')[0];
         var packages = new Dictionary<string, string>();
         foreach (var (name, type) in new[]
         {
@@ -591,8 +592,7 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
             if (Version(type) is { } v) packages[name] = v;
         return new ReportRun
         {
-            CodeVersion = typeof(LapReport).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-                .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion,
+            CodeVersion = Informational(typeof(LapReport)),
             Dotnet = Environment.Version.ToString(), Os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, Machine = Environment.MachineName,
             ProcessorCount = Environment.ProcessorCount, MemoryGb = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (double)(1L << 30), 1),
             Packages = packages,

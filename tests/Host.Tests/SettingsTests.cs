@@ -6,12 +6,13 @@ namespace MathV2.Host.Tests;
 /// <summary>A mistyped MATHV2_* setting stops the host or the worker at start with the variable named.</summary>
 public sealed class SettingsTests
 {
-    static async Task<(int Code, string Err)> RunAsync(string project, string dll, Dictionary<string, string> env)
+    static Task<(int Code, string Err)> RunAsync(string project, string dll, Dictionary<string, string> env) =>
+        StartAsync(new ProcessStartInfo("dotnet", Path.Combine(Repo.Root, "src", project, "bin", Repo.Configuration, "net10.0", dll)), env);
+
+    /// <summary>Runs a process to its end with only the given storage settings: its exit code and stderr.</summary>
+    static async Task<(int Code, string Err)> StartAsync(ProcessStartInfo psi, Dictionary<string, string> env)
     {
-        var psi = new ProcessStartInfo("dotnet", Path.Combine(Repo.Root, "src", project, "bin", Repo.Configuration, "net10.0", dll))
-        {
-            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
-        };
+        (psi.RedirectStandardError, psi.RedirectStandardOutput, psi.UseShellExecute) = (true, true, false);
         // The caller's own storage settings stay out: each case sets what it tests.
         foreach (string k in psi.Environment.Keys.Where(k => k.StartsWith("MATHV2_STORAGE")).ToList()) psi.Environment.Remove(k);
         foreach (var (k, v) in env) psi.Environment[k] = v;
@@ -70,17 +71,9 @@ public sealed class SettingsTests
         string exe = System.Text.RegularExpressions.Regex.Match(entry, "\\[\"\\./([A-Za-z0-9.]+)\"\\]").Groups[1].Value;
         string apphost = Path.Combine(Repo.Root, "src", project, "bin", Repo.Configuration, "net10.0", exe);
         Assert.True(File.Exists(apphost), $"{entry}: {apphost} is not built");
-        var psi = new ProcessStartInfo(apphost) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string k in psi.Environment.Keys.Where(k => k.StartsWith("MATHV2_STORAGE")).ToList()) psi.Environment.Remove(k);
-        psi.Environment["MATHV2_KEY"] = "k";
-        psi.Environment["MATHV2_STORAGE__accountName"] = "Bad_Name";
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        await p.StandardOutput.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(timeout.Token);
-        Assert.Equal(2, p.ExitCode);
-        Assert.Contains("MATHV2_STORAGE__accountName='Bad_Name'", await err);
+        var (code, err) = await StartAsync(new ProcessStartInfo(apphost), new() { ["MATHV2_KEY"] = "k", ["MATHV2_STORAGE__accountName"] = "Bad_Name" });
+        Assert.Equal(2, code);
+        Assert.Contains("MATHV2_STORAGE__accountName='Bad_Name'", err);
     }
 
     [Fact]
