@@ -605,13 +605,44 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
         if (await artifacts.GetAsync(id) != null) return id;
         var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts, input.Domain)
             with { Spec = input.Spec, Run = CurrentRun() };
+        var plots = await PlotsAsync(input, report.Measures);
+        report = report with { Plots = [.. plots.Select(p => new ReportPlot(p.File, p.Title))] };
         var parents = new List<string>();
         foreach (string a in input.Artifacts.Named().Select(x => x.Id).Distinct())
             if (await artifacts.GetAsync(a) != null) parents.Add(a); // batch ids are not artifacts
         var w = artifacts.Create(id, "lap-report", StorageNames.DatasetsContainer, id, new ArtifactProducer { Lap = input.LapId, Phase = "report" }, parents);
+        foreach (var plot in plots) await w.AddFileAsync(plot.File, ReportPlotter.Png(plot));
         await w.AddTextAsync(LapFiles.ReportJson, Json.Serialize(report, indented: true));
         await w.AddTextAsync(LapFiles.ReportMarkdown, report.ToMarkdown());
         await LapStore.CommitOnceAsync(w);
         return id;
+    }
+
+    /// <summary>The training curves of each phase that ran (its jobs' metrics.jsonl) and, in a flywheel, the held-out measures per lap.</summary>
+    async Task<List<PlotSpec>> PlotsAsync(LapReportInput input, IReadOnlyDictionary<string, double> measures)
+    {
+        var plots = new List<PlotSpec>();
+        foreach (var phase in input.Phases.Where(p => p.ReusedFrom == null))
+        {
+            var runs = new List<LapPlots.TrainingRun>();
+            foreach (var job in phase.Jobs.Where(j => j.ResultArtifactId != null))
+            {
+                var m = await artifacts.GetAsync(job.ResultArtifactId!);
+                if (m == null || !m.Files.Any(f => f.Path == LapFiles.Metrics)) continue;
+                string prefix = $"{input.LapId}-{phase.Phase}-";
+                string run = job.JobId.StartsWith(prefix, StringComparison.Ordinal) ? job.JobId[prefix.Length..] : job.JobId;
+                runs.Add(LapPlots.TrainingRun.Read(run, System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, LapFiles.Metrics))));
+            }
+            plots.AddRange(LapPlots.Training(phase.Phase, runs));
+        }
+        var laps = new List<(int, IReadOnlyDictionary<string, double>)>();
+        foreach (string earlier in input.EarlierReports)
+        {
+            var r = Json.Deserialize<LapReport>(await LapStore.ReadArtifactTextAsync(artifacts, earlier, LapFiles.ReportJson));
+            laps.Add((r.Number, r.Measures));
+        }
+        laps.Add((input.Number, measures));
+        if (LapPlots.HeldOut(laps) is { } heldOut) plots.Add(heldOut);
+        return plots;
     }
 }

@@ -52,6 +52,15 @@ public static class ArtifactDoor
 /// <summary>Custom statuses, outputs and failures of orchestration records.</summary>
 public static class ApiJson
 {
+    /// <summary>The top-level runs with the prefix (lap-, fly-, search-), newest first: their phases and jobs share the prefix but have more dashes.</summary>
+    public static async Task<List<T>> ListRunsAsync<T>(Microsoft.DurableTask.Client.DurableTaskClient client, string prefix, Func<Microsoft.DurableTask.Client.OrchestrationMetadata, T> summary, CancellationToken ct)
+    {
+        var runs = new List<(DateTimeOffset Created, T Summary)>();
+        await foreach (var m in client.GetAllInstancesAsync(new Microsoft.DurableTask.Client.OrchestrationQuery { InstanceIdPrefix = prefix, FetchInputsAndOutputs = false }).WithCancellation(ct))
+            if (m.InstanceId.Count(c => c == '-') == 1) runs.Add((m.CreatedAt, summary(m)));
+        return [.. runs.OrderByDescending(r => r.Created).Select(r => r.Summary)];
+    }
+
     /// <summary>A custom status or output in its record; null when absent or of another shape (both engines' casing is read).</summary>
     public static T? Read<T>(string? json) where T : class
     {

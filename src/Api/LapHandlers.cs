@@ -164,20 +164,20 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
     }
 
     /// <summary>GET /api/laps: the laps, newest first.</summary>
-    public async Task<IResult> ListLapsAsync(DurableTaskClient client, CancellationToken ct = default)
-    {
-        var laps = new List<LapSummary>();
-        await foreach (var m in client.GetAllInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = LapPrefix, FetchInputsAndOutputs = false }).WithCancellation(ct))
+    public async Task<IResult> ListLapsAsync(DurableTaskClient client, CancellationToken ct = default) =>
+        Results.Json(await ApiJson.ListRunsAsync(client, LapPrefix, m => new LapSummary
         {
-            if (m.InstanceId.Count(c => c == '-') != 1) continue;   // phases and jobs of a lap share its prefix
-            laps.Add(new LapSummary
-            {
-                Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
-                Status = Read<LapStatus>(m.SerializedCustomStatus),
-            });
-        }
-        return Results.Json(laps.OrderByDescending(l => l.CreatedAt).ToList(), Json.Options);
-    }
+            Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
+            Status = Read<LapStatus>(m.SerializedCustomStatus),
+        }, ct), Json.Options);
+
+    /// <summary>GET /api/flywheels: the flywheels, newest first, each with its lap running and the laps so far.</summary>
+    public async Task<IResult> ListFlywheelsAsync(DurableTaskClient client, CancellationToken ct = default) =>
+        Results.Json(await ApiJson.ListRunsAsync(client, FlywheelPrefix, m => new FlywheelSummary
+        {
+            Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
+            Status = Read<FlywheelStatus>(m.SerializedCustomStatus),
+        }, ct), Json.Options);
 
     /// <summary>GET /api/laps/{id}/annotations/{batchId}: the batch's items as JSONL.</summary>
     public async Task<IResult> GetAnnotationBatchAsync(string id, string batchId, CancellationToken ct = default)

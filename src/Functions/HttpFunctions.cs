@@ -80,6 +80,12 @@ public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, SearchHandl
         [DurableClient] DurableTaskClient client) =>
         Execute(req, laps.StartFlywheelAsync(req, client, req.HttpContext.RequestAborted));
 
+    [Function("ListFlywheels")]
+    public Task<IActionResult> ListFlywheels(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "flywheels")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Execute(req, laps.ListFlywheelsAsync(client, req.HttpContext.RequestAborted));
+
     [Function("GetFlywheel")]
     public Task<IActionResult> GetFlywheel(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "flywheels/{id}")] HttpRequest req,
@@ -91,6 +97,12 @@ public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, SearchHandl
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "searches")] HttpRequest req,
         [DurableClient] DurableTaskClient client) =>
         Execute(req, searches.StartAsync(req, client, req.HttpContext.RequestAborted));
+
+    [Function("ListSearches")]
+    public Task<IActionResult> ListSearches(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "searches")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Execute(req, searches.ListAsync(client, req.HttpContext.RequestAborted));
 
     [Function("GetSearch")]
     public Task<IActionResult> GetSearch(

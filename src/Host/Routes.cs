@@ -28,10 +28,12 @@ public static class Routes
         api.MapPost("/laps/{id}/restart", (HttpRequest req, string id, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.RestartLapAsync(req, c, id, ct));
         api.MapGet("/laps/{id}/report", (HttpRequest req, string id, LapHandlers h, CancellationToken ct) => h.GetReportAsync(req, id, ct));
         api.MapPost("/flywheels", (HttpRequest req, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartFlywheelAsync(req, c, ct));
+        api.MapGet("/flywheels", (LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.ListFlywheelsAsync(c, ct));
         api.MapGet("/flywheels/{id}", (string id, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetFlywheelAsync(c, id, ct));
         api.MapGet("/laps/{id}/annotations/{batchId}", (string id, string batchId, LapHandlers h, CancellationToken ct) => h.GetAnnotationBatchAsync(id, batchId, ct));
         api.MapPost("/laps/{id}/annotations/{batchId}", (HttpRequest req, string id, string batchId, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.SubmitAnnotationsAsync(req, c, id, batchId, ct));
         api.MapPost("/searches", (HttpRequest req, SearchHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartAsync(req, c, ct));
+        api.MapGet("/searches", (SearchHandlers h, DurableTaskClient c, CancellationToken ct) => h.ListAsync(c, ct));
         api.MapGet("/searches/{id}", (string id, SearchHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetAsync(c, id, ct));
         api.MapGet("/searches/{id}/proofs", (string id, SearchHandlers h, CancellationToken ct) => h.GetProofsAsync(id, ct));
         api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));

@@ -48,7 +48,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
         string report = await context.CallActivityAsync<string>(TaskNames.WriteLapReport, new LapReportInput
         {
             LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Domain = input.Spec.Domain, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
-            Spec = input.Spec,
+            Spec = input.Spec, EarlierReports = input.EarlierReports,
         });
         artifacts = artifacts with { Report = report };
         context.SetCustomStatus(LapStatus.Of("done", results, artifacts));

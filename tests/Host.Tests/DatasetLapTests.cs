@@ -154,6 +154,8 @@ public sealed class DatasetLapTests(StackFixture stack)
         await StackFixture.Until(async () => (fw = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/flywheels/{id}")).GetProperty("runtimeStatus").GetString() is "Completed" or "Failed",
             900, () => $"flywheel {id} did not finish: {fw}");
         Assert.True(fw.GetProperty("runtimeStatus").GetString() == "Completed", fw.ToString());
+        var flywheels = await stack.Http.GetFromJsonAsync<JsonElement>("/api/flywheels");
+        Assert.Contains(flywheels.EnumerateArray(), f => f.GetProperty("id").GetString() == id && f.GetProperty("status").GetProperty("laps").GetArrayLength() == 2);
 
         var first = (await stack.Http.GetFromJsonAsync<JsonElement>($"/api/laps/{lap1}")).GetProperty("output");
         var a1 = first.GetProperty("artifacts");
@@ -205,6 +207,12 @@ public sealed class DatasetLapTests(StackFixture stack)
         Assert.Equal(a1.GetProperty("dmv").GetString(), phases2[2].GetProperty("artifacts").GetProperty("dmv").GetString());
         var genAncestors = (await stack.Artifacts.GetLineageAsync(phases2[4].GetProperty("artifacts").GetProperty("generator").GetString()!))!.Ancestors.Select(m => m.Id).ToList();
         Assert.Contains(a1.GetProperty("selfVerifyingGenerator").GetString(), genAncestors);
+        // Lap 2's report plots the held-out measures of laps 1 and 2; lap 1's has no such plot.
+        var report2 = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/laps/{lap2}/report?format=json");
+        Assert.Contains(report2.GetProperty("plots").EnumerateArray(), p => p.GetProperty("file").GetString() == "plots/flywheel-heldout.png"
+            && p.GetProperty("title").GetString() == "Held-out measures, laps 1–2");
+        Assert.DoesNotContain(report.GetProperty("plots").EnumerateArray(), p => p.GetProperty("file").GetString() == "plots/flywheel-heldout.png");
+        Assert.Equal((800, 450), LapTests.PngSize(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync($"{lap2}.report"))!, "plots/flywheel-heldout.png")));
         Directory.Delete(dir, true);
     }
 }

@@ -63,6 +63,13 @@ public sealed class LapTests(StackFixture stack)
         return lap;
     }
 
+    /// <summary>A PNG's width and height (IHDR), or an assertion failure when the bytes are not a PNG.</summary>
+    public static (int Width, int Height) PngSize(byte[] png)
+    {
+        Assert.True(png.Length > 24 && png.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10 }), "not a PNG");
+        return (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
+    }
+
     static List<ConsensusProof> ReadConsensusProofs(string jsonl) =>
         jsonl.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Json.Deserialize<ConsensusProof>(l)).ToList();
 
@@ -235,6 +242,17 @@ public sealed class LapTests(StackFixture stack)
         Assert.Contains($"# Lap report: {id}", markdown);
         Assert.Contains("| verifierV2.accuracy |", markdown);
         Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.GetAsync("/api/laps/lap-000000000000/report")).StatusCode);
+        // Plots: each phase's training loss (GRPO phases also their reward), as PNGs in the report artifact, linked from report.md.
+        var plots = report.GetProperty("plots").EnumerateArray().Select(p => (File: p.GetProperty("file").GetString()!, Title: p.GetProperty("title").GetString()!)).ToList();
+        foreach (string expected in new[] { "plots/1a-loss.png", "plots/1b-loss.png", "plots/1b-reward.png", "plots/2-reward.png", "plots/4-loss.png" })
+            Assert.Contains(expected, plots.Select(p => p.File));
+        Assert.DoesNotContain(plots, p => p.File == "plots/flywheel-heldout.png");   // a single lap
+        var reportManifest = (await stack.Artifacts.GetAsync($"{id}.report"))!;
+        foreach (var (file, title) in plots)
+        {
+            Assert.Equal((800, 450), PngSize(await stack.Artifacts.ReadFileAsync(reportManifest, file)));
+            Assert.Contains($"![{title}]({file})", markdown);
+        }
 
         // The training curves: one TensorBoard run per training job (phase/job), none for sampling jobs.
         string curvesDir = Directory.CreateTempSubdirectory("mathv2-curves-").FullName;
@@ -369,6 +387,9 @@ public sealed class LapTests(StackFixture stack)
         Assert.Null(await stack.Jobs.GetAsync($"{again}-1a-bootstrap"));
         string report = await stack.Http.GetStringAsync($"/api/laps/{again}/report");
         Assert.Contains($"| 1a | 0 s | 0 s | 5 | reused from {id} |", report);
+        // Only the phases that ran have plots (reused phases' curves are the first lap's).
+        Assert.Contains("(plots/4-loss.png)", report);
+        Assert.DoesNotContain("(plots/1a-loss.png)", report);
         // lap compare: the reused phases' measures are the same in both laps (difference 0).
         var (rc, output, err) = await stack.CliAsync("lap", "compare", id, again, "--measures", "verifierV1.,verifierV2.accuracy", "--json");
         Assert.True(rc == 0, err);

@@ -169,6 +169,11 @@ public sealed class SearchTests(StackFixture stack)
         foreach (var job in Enumerable.Range(1, view.Output.Rounds).SelectMany(r => new[] { $"{id}-r{r}-generation0", $"{id}-r{r}-generation1", $"{id}-r{r}-verification0", $"{id}-r{r}-verification1" }))
             Assert.Single((await stack.Jobs.GetAsync(job))!.Attempts);
 
+        // The search is listed (its jobs, which share its prefix, are not).
+        var listed = await stack.Http.GetFromJsonAsync<JsonElement>("/api/searches");
+        Assert.Contains(listed.EnumerateArray(), s => s.GetProperty("id").GetString() == id && s.GetProperty("runtimeStatus").GetString() == "Completed");
+        Assert.DoesNotContain(listed.EnumerateArray(), s => s.GetProperty("id").GetString()!.StartsWith($"{id}-"));
+
         // The result: the best proof per problem, its analyses, the published fields.
         var text = await stack.Http.GetStringAsync($"/api/searches/{id}/proofs");
         var rows = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();

@@ -8,9 +8,9 @@ public static class ApiRoutes
         "POST probes", "GET instances/{id}", "DELETE instances/{id}", "POST instances/{id}/raiseEvent/{name}",
         "POST instances/{id}/{action:regex(^(terminate|rewind|restart|suspend|resume)$)}", "GET jobs/{id}", "GET jobs/{id}/metrics", "GET artifacts/{id}", "GET artifacts/{id}/lineage", "GET artifacts/{id}/files/{*path}",
         "POST laps", "GET laps", "GET laps/{id}", "GET laps/{id}/annotations/{batchId}", "POST laps/{id}/annotations/{batchId}",
-        "POST laps/{id}/restart", "GET laps/{id}/report", "POST flywheels", "GET flywheels/{id}",
+        "POST laps/{id}/restart", "GET laps/{id}/report", "POST flywheels", "GET flywheels", "GET flywheels/{id}",
         "POST artifacts/uploads", "GET artifacts/uploads/{id}", "DELETE artifacts/uploads/{id}", "POST artifacts/uploads/{id}/commit",
-        "PUT artifacts/uploads/{id}/files/{*path}", "POST searches", "GET searches/{id}", "GET searches/{id}/proofs",
+        "PUT artifacts/uploads/{id}/files/{*path}", "POST searches", "GET searches", "GET searches/{id}", "GET searches/{id}/proofs",
     ];
 
     /// <summary>"METHOD /api/path" with route constraints and catch-all marks taken off, as OpenAPI writes paths.</summary>

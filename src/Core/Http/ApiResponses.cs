@@ -101,6 +101,26 @@ public sealed record LapSummary
     public Laps.LapStatus? Status { get; init; }
 }
 
+/// <summary>A row of GET /api/flywheels.</summary>
+public sealed record FlywheelSummary
+{
+    public required string Id { get; init; }
+    public required string RuntimeStatus { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset LastUpdatedAt { get; init; }
+    public Laps.FlywheelStatus? Status { get; init; }
+}
+
+/// <summary>A row of GET /api/searches.</summary>
+public sealed record SearchSummary
+{
+    public required string Id { get; init; }
+    public required string RuntimeStatus { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset LastUpdatedAt { get; init; }
+    public Search.SearchStatus? Status { get; init; }
+}
+
 /// <summary>GET /api/flywheels/{id}: the lap running, the laps so far, why it stopped.</summary>
 public sealed record FlywheelView
 {

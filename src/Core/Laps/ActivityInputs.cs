@@ -162,4 +162,6 @@ public sealed record LapReportInput
     public LapArtifacts Artifacts { get; init; } = new();
     /// <summary>The lap's spec as it ran (defaults filled in), recorded in the report.</summary>
     public LapSpec? Spec { get; init; }
+    /// <summary>In a flywheel: the earlier laps' reports, for the plot of held-out measures per lap.</summary>
+    public List<string> EarlierReports { get; init; } = [];
 }

@@ -17,6 +17,8 @@ public sealed record LapInput
     public LapArtifacts? Previous { get; init; }
     /// <summary>Human-free mode (later flywheel laps): no annotation batches; D_v and D_mv come from the previous lap.</summary>
     public bool HumanFree { get; init; }
+    /// <summary>In a flywheel: the earlier laps' report artifacts (the report plots held-out measures per lap).</summary>
+    public List<string> EarlierReports { get; init; } = [];
 }
 
 /// <summary>What a phase produced (artifact ids), its held-out measures, its jobs, and how long it took.</summary>

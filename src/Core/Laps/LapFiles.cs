@@ -27,5 +27,7 @@ public static class LapFiles
     public const string Consensus = "consensus.jsonl";
     public const string Discarded = "discarded.jsonl";
     public const string ReportJson = "report.json";
+    /// <summary>A training job's per-step metrics (sft, grpo results).</summary>
+    public const string Metrics = "metrics.jsonl";
     public const string ReportMarkdown = "report.md";
 }

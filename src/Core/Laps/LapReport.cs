@@ -52,6 +52,8 @@ public sealed record LapReport
     public LapSpec? Spec { get; init; }
     /// <summary>The code version, packages and machine the report was made with (the host's; jobs record their worker).</summary>
     public ReportRun? Run { get; init; }
+    /// <summary>PNG plots in the report artifact (training curves per phase; held-out measures per lap in a flywheel).</summary>
+    public List<ReportPlot> Plots { get; init; } = [];
 
     public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, LapArtifacts artifacts,
         string domain = LapSpec.DemoDomain)
@@ -142,6 +144,11 @@ public sealed record LapReport
         {
             sb.Append("\n## Targets\n\n| target | rule | met |\n|---|---|---|\n");
             foreach (var t in Targets) sb.Append(ci, $"| {t.Name} | {t.Rule} | {(t.Met is null ? "n/a" : t.Met.Value ? "yes" : "no")} |\n");
+        }
+        if (Plots.Count > 0)
+        {
+            sb.Append("\n## Plots\n\n");
+            foreach (var plot in Plots) sb.Append(ci, $"![{plot.Title}]({plot.File})\n\n");
         }
         if (Run is { } run)
         {
