@@ -17,6 +17,8 @@ public static class Routes
             KeyMatches(ApiHandlers.KeyOf(ctx.HttpContext.Request), key) ? await next(ctx) : Problems.Unauthorized());
 
         api.MapOpenApi("/openapi/{documentName}.json");
+        // The dashboard page: static files with no data (outside the key filter); every API call it makes sends the key.
+        app.MapGet(DashboardPage.Route + "/{**file}", (HttpResponse res, string? file) => DashboardPage.Get(res, file)).ExcludeFromDescription();
         api.MapPost("/probes", (HttpRequest req, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartProbeAsync(req, c, ct));
         api.MapGet("/instances/{id}", (HttpRequest req, string id, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetInstanceAsync(req, c, id, ct));
         api.MapDelete("/instances/{id}", (HttpRequest req, string id, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.PurgeInstanceAsync(req, c, id, ct));
