@@ -65,6 +65,19 @@ public sealed class ShellTests
     }
 
     [Fact]
+    public async Task The_dashboard_function_serves_the_page_anonymously_at_api_dashboard()
+    {
+        var trigger = typeof(DashboardFunctions).GetMethod(nameof(DashboardFunctions.Dashboard))!.GetParameters()[0].GetCustomAttribute<HttpTriggerAttribute>()!;
+        Assert.Equal((AuthorizationLevel.Anonymous, "dashboard/{*file}"), (trigger.AuthLevel, trigger.Route));
+        var ctx = Context("GET", "/api/dashboard/");
+        await new DashboardFunctions().Dashboard(ctx.Request, null);
+        ctx.Response.Body.Position = 0;
+        Assert.Equal((200, "text/html; charset=utf-8"), (ctx.Response.StatusCode, ctx.Response.ContentType));
+        Assert.Contains("/api/dashboard/dashboard.js", await new StreamReader(ctx.Response.Body).ReadToEndAsync());
+        Assert.Equal(DashboardPage.ContentSecurityPolicy, ctx.Response.Headers["Content-Security-Policy"].ToString());
+    }
+
+    [Fact]
     public void Http_routes_match_the_documented_api_and_all_need_a_function_key()
     {
         var routes = typeof(HttpFunctions).GetMethods()

@@ -100,6 +100,21 @@ public sealed class ApiTests(StackFixture stack)
         Assert.Contains("x-functions-key", body.GetProperty("detail").GetString());
     }
 
+    [Theory]
+    [InlineData("/api/dashboard/", "text/html")]
+    [InlineData("/api/dashboard", "text/html")]
+    [InlineData("/api/dashboard/dashboard.js", "text/javascript")]
+    public async Task The_dashboard_page_loads_without_the_key_while_the_api_it_calls_needs_it(string path, string type)
+    {
+        await stack.Stack.UpAsync();
+        using var plain = new HttpClient { BaseAddress = stack.Http.BaseAddress };
+        var page = await plain.GetAsync(path);
+        Assert.Equal((HttpStatusCode.OK, type), (page.StatusCode, page.Content.Headers.ContentType?.MediaType));
+        Assert.Contains("script-src 'self'", string.Join("", page.Headers.GetValues("Content-Security-Policy")));
+        Assert.Equal(HttpStatusCode.NotFound, (await plain.GetAsync("/api/dashboard/no-such.js")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, "/api/laps")).Status);
+    }
+
     [Fact]
     public async Task The_key_is_also_accepted_as_the_code_query_parameter()
     {
