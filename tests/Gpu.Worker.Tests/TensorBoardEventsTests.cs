@@ -75,7 +75,7 @@ public sealed class TensorBoardEventsTests
     {
         StepMetrics[] metrics =
         [
-            new() { Step = 1, Steps = 2, Loss = 2.5, LearningRate = 1e-4, Time = 1764558000.125, MeanReward = 0.5, Kl = 0.01 },
+            new() { Step = 1, Steps = 2, Loss = 2.5, LearningRate = 1e-4, Time = 1764558000.125, MeanReward = 0.5, Kl = 0.01, AdvantageStd = 0.75 },
             new() { Step = 2, Steps = 2, Loss = 2.25, LearningRate = 5e-5, Time = 1764558001.5, EvalLoss = 2.4 },
         ];
         var records = Records(TensorBoardEvents.Write(metrics));
@@ -92,6 +92,7 @@ public sealed class TensorBoardEventsTests
             Assert.Equal((float)metrics[i].Loss, values["train/loss"]);
             Assert.Equal((float)metrics[i].LearningRate, values["train/learning_rate"]);
             Assert.Equal(i == 0, values.ContainsKey("train/reward_mean"));
+            Assert.Equal(i == 0 ? 0.75f : (float?)null, values.TryGetValue("train/advantage_std", out float a) ? a : (float?)null);
             Assert.Equal(i == 1, values.ContainsKey("eval/loss"));
         }
         Assert.Equal("events.out.tfevents.1764558000.mathv2", TensorBoardEvents.FileName(metrics));

@@ -274,6 +274,10 @@ public sealed class TrainingTests(ITestOutputHelper output)
         output.WriteLine($"mean reward {early:F3} → {late:F3}; kl {trainer.Metrics[^1].Kl:F4}; clip {trainer.Metrics.Max(m => m.ClipFraction):F3}; {string.Join(" ", r.Select(x => x.ToString("F2")))}");
         Assert.True(late >= early + 0.4, $"mean reward {early:F3} → {late:F3} (margin 0.4 required)");
         Assert.All(trainer.Metrics, m => Assert.True(m.Kl >= 0 && m.RewardStd >= 0 && m.TokensPerSecond > 0));
+        // Advantages spread only when rewards differ within a group: (about) 1 when they do, 0 when no group varies.
+        Assert.All(trainer.Metrics, m => Assert.InRange(m.AdvantageStd!.Value, 0, 1.01));
+        Assert.All(trainer.Metrics.Where(m => m.RewardStd == 0), m => Assert.Equal(0, m.AdvantageStd!.Value, 9));
+        Assert.Contains(trainer.Metrics, m => m.AdvantageStd > 0.5);
         Assert.Contains(trainer.Metrics, m => m.ClipFraction > 0);   // the second pass sees ratios away from 1
     }
 

@@ -212,6 +212,14 @@ public sealed class DatasetLapTests(StackFixture stack)
         Assert.Contains(report2.GetProperty("plots").EnumerateArray(), p => p.GetProperty("file").GetString() == "plots/flywheel-heldout.png"
             && p.GetProperty("title").GetString() == "Held-out measures, laps 1–2");
         Assert.DoesNotContain(report.GetProperty("plots").EnumerateArray(), p => p.GetProperty("file").GetString() == "plots/flywheel-heldout.png");
+        // flywheel curves: every finished lap's training runs, one folder per lap.
+        string curves = Path.Combine(dir, "curves");
+        var (crc, cout, cerr) = await stack.CliAsync("flywheel", "curves", id, "--out", curves, "--json");
+        Assert.True(crc == 0, cerr);
+        var runs = JsonDocument.Parse(cout).RootElement.GetProperty("runs").EnumerateArray().Select(r => r.GetString()!).ToList();
+        Assert.Contains(Path.Combine("lap1", "1b", "verifier-v1"), runs);
+        Assert.Contains(Path.Combine("lap2", "1b", "verifier-v1"), runs);
+        Assert.All(runs, r => Assert.Single(Directory.GetFiles(Path.Combine(curves, r), "events.out.tfevents.*")));
         Assert.Equal((800, 450), LapTests.PngSize(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync($"{lap2}.report"))!, "plots/flywheel-heldout.png")));
         Directory.Delete(dir, true);
     }

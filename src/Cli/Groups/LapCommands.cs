@@ -112,25 +112,9 @@ public static class LapCommands
         {
             using var api = c.Api();
             var lap = await api.GetAsync<LapView>($"/api/laps/{Escape(pr.GetValue(lapId))}", ct);
-            if (lap.Output is not { } result) throw new CliException($"lap {lap.Id} is {lap.RuntimeStatus.ToLowerInvariant()}: curves come from a finished lap's jobs (a running job's: GET /api/jobs/ID/metrics)");
+            if (lap.Output is null) throw new CliException($"lap {lap.Id} is {lap.RuntimeStatus.ToLowerInvariant()}: curves come from a finished lap's jobs (a running job's: GET /api/jobs/ID/metrics)");
             string dir = Path.GetFullPath(pr.GetValue(outDir)!);
-            var written = new List<string>();
-            foreach (var phase in result.Phases.Where(p => p.ReusedFrom == null))
-                foreach (var job in phase.Jobs.Where(j => j.ResultArtifactId != null))
-                {
-                    var manifest = await api.GetAsync<Core.Artifacts.ArtifactManifest>($"/api/artifacts/{Escape(job.ResultArtifactId!)}", ct);
-                    var files = manifest.Files.Where(f => f.Path.StartsWith("events.out.tfevents.") || f.Path == "metrics.jsonl").ToList();
-                    if (!files.Any(f => f.Path.StartsWith("events.out.tfevents."))) continue;
-                    // One run per job: {phase}/{the job's step}, as TensorBoard names runs by folder.
-                    string run = Path.Combine(dir, phase.Phase, job.JobId.StartsWith($"{lap.Id}-{phase.Phase}-") ? job.JobId[$"{lap.Id}-{phase.Phase}-".Length..] : job.JobId);
-                    Directory.CreateDirectory(run);
-                    foreach (var f in files)
-                    {
-                        await using var target = File.Create(Path.Combine(run, f.Path));
-                        await api.DownloadAsync($"/api/artifacts/{Escape(manifest.Id)}/files/{f.Path}", target, ct);
-                    }
-                    written.Add(Path.GetRelativePath(dir, run));
-                }
+            var written = await WriteCurvesAsync(api, lap, dir, "", ct);
             if (c.IsJson(pr)) c.WriteJson(new { lap = lap.Id, dir, runs = written });
             else c.Out.WriteLine(written.Count == 0 ? $"lap {lap.Id}: no training job with curves (reused phases are the earlier lap's)"
                 : $"{written.Count} runs of lap {lap.Id} in {dir}:\n  {string.Join("\n  ", written)}\nview them: tensorboard --logdir {dir}");
@@ -160,6 +144,29 @@ public static class LapCommands
         }, lapId, fromPhase, restartSpec, wait);
 
         return Group("lap", "Laps: one turn of the flywheel (phases 1a, 1b, 1c, 1d, 2, 3, 4)", start, show, list, report, compare, curves, restart);
+    }
+
+    /// <summary>A finished lap's training runs ({prefix}{phase}/{job}: event file and metrics.jsonl) under dir; the runs written.</summary>
+    static async Task<List<string>> WriteCurvesAsync(ApiClient api, LapView lap, string dir, string prefix, CancellationToken ct)
+    {
+        var written = new List<string>();
+        foreach (var phase in lap.Output!.Phases.Where(p => p.ReusedFrom == null))
+            foreach (var job in phase.Jobs.Where(j => j.ResultArtifactId != null))
+            {
+                var manifest = await api.GetAsync<Core.Artifacts.ArtifactManifest>($"/api/artifacts/{Escape(job.ResultArtifactId!)}", ct);
+                var files = manifest.Files.Where(f => f.Path.StartsWith("events.out.tfevents.") || f.Path == "metrics.jsonl").ToList();
+                if (!files.Any(f => f.Path.StartsWith("events.out.tfevents."))) continue;
+                // One run per job: {phase}/{the job's step}, as TensorBoard names runs by folder.
+                string run = Path.Combine(dir, prefix, phase.Phase, job.JobId.StartsWith($"{lap.Id}-{phase.Phase}-") ? job.JobId[$"{lap.Id}-{phase.Phase}-".Length..] : job.JobId);
+                Directory.CreateDirectory(run);
+                foreach (var f in files)
+                {
+                    await using var target = File.Create(Path.Combine(run, f.Path));
+                    await api.DownloadAsync($"/api/artifacts/{Escape(manifest.Id)}/files/{f.Path}", target, ct);
+                }
+                written.Add(Path.GetRelativePath(dir, run));
+            }
+        return written;
     }
 
     static Command Flywheel(CliContext c)
@@ -194,7 +201,22 @@ public static class LapCommands
             return 0;
         }, flywheelId);
 
-        return Group("flywheel", "Flywheels: several laps, human-free from a chosen lap", start, show);
+        var curvesOut = new Option<string>("--out") { Description = "The folder to write the curves to (one folder per job: lapN/phase/job)", HelpName = "DIR", Required = true };
+        var curves = Command("curves", "The flywheel's finished laps' training curves (TensorBoard event files and metrics.jsonl), for tensorboard --logdir DIR", async (pr, ct) =>
+        {
+            using var api = c.Api();
+            var fw = await api.GetAsync<FlywheelView>($"/api/flywheels/{Escape(pr.GetValue(flywheelId))}", ct);
+            string dir = Path.GetFullPath(pr.GetValue(curvesOut)!);
+            var written = new List<string>();
+            foreach (var l in fw.Output?.Laps ?? fw.Status?.Laps ?? [])
+                written.AddRange(await WriteCurvesAsync(api, await api.GetAsync<LapView>($"/api/laps/{Escape(l.LapId)}", ct), dir, $"lap{l.Number}", ct));
+            if (c.IsJson(pr)) c.WriteJson(new { flywheel = fw.Id, dir, runs = written });
+            else c.Out.WriteLine(written.Count == 0 ? $"flywheel {fw.Id}: no finished lap with training curves yet"
+                : $"{written.Count} runs of flywheel {fw.Id} in {dir}:\n  {string.Join("\n  ", written)}\nview them: tensorboard --logdir {dir}");
+            return 0;
+        }, flywheelId, curvesOut);
+
+        return Group("flywheel", "Flywheels: several laps, human-free from a chosen lap", start, show, curves);
     }
 
     static Command Annotations(CliContext c)

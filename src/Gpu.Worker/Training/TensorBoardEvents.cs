@@ -23,6 +23,7 @@ public static class TensorBoardEvents
         yield return ("train/step_seconds", m.Seconds);
         if (m.MeanReward is { } r) yield return ("train/reward_mean", r);
         if (m.RewardStd is { } s) yield return ("train/reward_std", s);
+        if (m.AdvantageStd is { } a) yield return ("train/advantage_std", a);
         if (m.Kl is { } kl) yield return ("train/kl", kl);
         if (m.ClipFraction is { } c) yield return ("train/clip_fraction", c);
         if (m.MaskedRewards is { } masked) yield return ("train/masked_rewards", masked);

@@ -31,6 +31,8 @@ public sealed record StepMetrics
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? EvalLoss { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? MeanReward { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? RewardStd { get; init; }
+    /// <summary>GRPO: the spread of the step's advantages (0 when no group had different rewards: nothing to learn from).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? AdvantageStd { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Kl { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ClipFraction { get; init; }
     /// <summary>GRPO: samples whose reward could not be computed (a reward model's output did not parse), left out.</summary>
