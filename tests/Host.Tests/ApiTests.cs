@@ -69,6 +69,36 @@ public sealed class ApiTests(StackFixture stack)
         Assert.Equal(steps, lines.Length);
         Assert.Equal(partial, lines.Take(partial.Length));
         Assert.Equal(HttpStatusCode.BadRequest, (await stack.Http.GetAsync("/api/jobs/..%2Fx/metrics")).StatusCode);
+
+        // A running GRPO job of that checkpoint: its reward curve so far, readable long before its last step.
+        string rl = $"rl-{Guid.NewGuid():N}"[..15];
+        var rw = stack.Artifacts.Create(rl, "dataset", StorageNames.DatasetsContainer, rl, new ArtifactProducer { Worker = "test" });
+        await rw.AddTextAsync("rl.jsonl", string.Concat(Enumerable.Range(0, 8).Select(i => JsonSerializer.Serialize(new { prompt = $"{i} + {i} =" }) + "\n")));
+        await rw.CommitAsync();
+        string grpo = $"grpo-{Guid.NewGuid():N}"[..17];
+        const int grpoSteps = 5000;
+        await stack.Jobs.SubmitAsync(new GpuJobSpec
+        {
+            JobId = grpo, Kind = GpuJobKinds.Grpo, InstanceId = grpo, Inputs = [job.ResultArtifactId!, rl],
+            Parameters = JsonSerializer.SerializeToElement(new
+            {
+                policy = job.ResultArtifactId, reward = new { kind = "suffix", text = "1" }, dataset = new { artifact = rl, file = "rl.jsonl" },
+                options = new { steps = grpoSteps, groupSize = 4, promptsPerStep = 2, maxNewTokens = 3, batchSize = 8, maxSeqLen = 32, checkpointEvery = grpoSteps },
+            }),
+        });
+        string[] running = [];
+        await StackFixture.Until(async () =>
+        {
+            var resp = await stack.Http.GetAsync($"/api/jobs/{grpo}/metrics");
+            if (resp.StatusCode == HttpStatusCode.OK) running = (await resp.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            return running.Length >= 2 || (await stack.Jobs.GetAsync(grpo))?.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed;
+        }, 180, () => $"no metrics of {grpo} while it ran");
+        Assert.Equal(GpuJobStatus.Running, (await stack.Jobs.GetAsync(grpo))!.Status);
+        var steps2 = running.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(Enumerable.Range(1, steps2.Count), steps2.Select(e => e.GetProperty("step").GetInt32()));
+        Assert.All(steps2, e => Assert.True(e.TryGetProperty("meanReward", out _) && e.TryGetProperty("advantageStd", out _) && e.TryGetProperty("kl", out _), e.ToString()));
+        Assert.True(await stack.Jobs.CancelAsync(grpo, "test: curves read"));
+        await stack.WaitForJobAsync(grpo, j => j.Status == GpuJobStatus.Cancelled, 120);
     }
 
     [Fact]

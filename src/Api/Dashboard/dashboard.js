@@ -101,7 +101,8 @@ function route() {
 }
 window.addEventListener('hashchange', route);
 
-function swap(view, gen, ...children) { if (gen === generation) view.replaceChildren(...children); }
+// replaceChildren would write a null as the text "null": absent parts are dropped first.
+function swap(view, gen, ...children) { if (gen === generation) view.replaceChildren(...children.flat().filter(c => c !== null && c !== undefined && c !== false && c !== '')); }
 const finished = s => ['completed', 'failed', 'terminated'].includes(lower(s));
 
 // ---- Home: laps, flywheels, searches, batches waiting for people ----
