@@ -154,7 +154,11 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         {
             var phaseStatus = Read<PhaseStatus>(sub.SerializedCustomStatus);
             var running = await jobs.ProgressAsync(phaseStatus?.Jobs ?? [], ct);
-            phaseView = new PhaseView { InstanceId = sub.InstanceId, RuntimeStatus = sub.RuntimeStatus.ToString(), Status = phaseStatus, Jobs = running };
+            // A batch waiting for people: its annotator token, issued on this first look (admins hand it on).
+            AnnotatorAccessView? annotators = null;
+            if (phaseStatus is { Status: PhaseStatus.AwaitingAnnotation, BatchId: { } batchId, Deadline: { } deadline })
+                annotators = AnnotatorAccessView.Of(await LapStore.IssueAccessAsync(storage, batchId, deadline, ct));
+            phaseView = new PhaseView { InstanceId = sub.InstanceId, RuntimeStatus = sub.RuntimeStatus.ToString(), Status = phaseStatus, Jobs = running, Annotators = annotators };
         }
         return Results.Json(new LapView
         {
@@ -184,8 +188,21 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
     {
         var batch = await LapStore.GetBatchAsync(storage, batchId, ct);
         if (batch == null || batch.LapId != id) return Problems.NotFound("Annotation batch", batchId);
-        string items = await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.ItemsPath, ct);
-        return Results.Text(items, "application/x-ndjson", Encoding.UTF8);
+        return await ItemsAsync(batch, ct);
+    }
+
+    /// <summary>GET /api/annotations/{batchId}: the batch's items with its annotator token (x-annotation-token), no admin key.</summary>
+    public async Task<IResult> GetAnnotationBatchByTokenAsync(HttpRequest req, string batchId, CancellationToken ct = default)
+    {
+        var (batch, refused) = await ByTokenAsync(req, batchId, ct);
+        return refused ?? await ItemsAsync(batch!, ct);
+    }
+
+    /// <summary>POST /api/annotations/{batchId}: the labels, with the batch's annotator token; as the admin route otherwise.</summary>
+    public async Task<IResult> SubmitAnnotationsByTokenAsync(HttpRequest req, DurableTaskClient client, string batchId, CancellationToken ct = default)
+    {
+        var (batch, refused) = await ByTokenAsync(req, batchId, ct);
+        return refused ?? await SubmitAsync(req, client, batch!, ct);
     }
 
     /// <summary>
@@ -197,6 +214,27 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
     {
         var batch = await LapStore.GetBatchAsync(storage, batchId, ct);
         if (batch == null || batch.LapId != id) return Problems.NotFound("Annotation batch", batchId);
+        return await SubmitAsync(req, client, batch, ct);
+    }
+
+    /// <summary>The batch the token opens, or the 401/404 answer (the same 401 for a wrong token and a batch without one).</summary>
+    async Task<(AnnotationBatch? Batch, IResult? Refused)> ByTokenAsync(HttpRequest req, string batchId, CancellationToken ct)
+    {
+        var batch = await LapStore.GetBatchAsync(storage, batchId, ct);
+        if (batch == null) return (null, Problems.NotFound("Annotation batch", batchId));
+        string? given = req.Headers[AnnotationAccess.Header].FirstOrDefault();
+        var access = await LapStore.GetAccessAsync(storage, batchId, ct);
+        string? why = access == null ? (string.IsNullOrEmpty(given) ? $"the {AnnotationAccess.Header} header with the batch's token is required" : $"the token does not open batch {batchId}")
+            : access.Refuses(given, DateTime.UtcNow);
+        return why == null ? (batch, null) : (null, Problems.Unauthorized(why));
+    }
+
+    async Task<IResult> ItemsAsync(AnnotationBatch batch, CancellationToken ct) =>
+        Results.Text(await LapStore.ReadTextAsync(storage, StorageNames.AnnotationsContainer, batch.ItemsPath, ct), "application/x-ndjson", Encoding.UTF8);
+
+    async Task<IResult> SubmitAsync(HttpRequest req, DurableTaskClient client, AnnotationBatch batch, CancellationToken ct)
+    {
+        string batchId = batch.BatchId;
         using var reader = new StreamReader(req.Body);
         string body = await reader.ReadToEndAsync(ct);
         if (string.IsNullOrWhiteSpace(body)) return Problems.BadRequest("a JSONL body is required: one {\"itemId\", \"score\"} per line", "body");

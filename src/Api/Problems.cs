@@ -19,7 +19,7 @@ public static class Problems
 
     public static IResult Conflict(string detail) => Results.Problem(detail, statusCode: 409, title: "Conflict");
 
-    public static IResult Unauthorized() => Results.Problem(
-        "A function key is required: send it in the x-functions-key header or the code query parameter.",
-        statusCode: 401, title: "Unauthorized");
+    public static IResult Unauthorized() => Unauthorized("A function key is required: send it in the x-functions-key header or the code query parameter.");
+
+    public static IResult Unauthorized(string detail) => Results.Problem(detail, statusCode: 401, title: "Unauthorized");
 }

@@ -11,6 +11,9 @@ public sealed record LocalHostOptions
     public int ApiPort { get; init; } = 7071;
     public int GrpcPort { get; init; } = 7072;
     public required string Key { get; init; }
+    /// <summary>MATHV2_KEY_NEXT: a second key valid at the same time, while clients move to it (then it becomes MATHV2_KEY).</summary>
+    public string? NextKey { get; init; }
+    public IReadOnlyList<string> Keys => NextKey is { } next ? [Key, next] : [Key];
     public string TaskHub { get; init; } = "mathv2";
     /// <summary>MATHV2_BIND: the addresses the API and gRPC ports listen on (loopback by default; any in a container).</summary>
     public HostBind Bind { get; init; } = HostBind.Loopback;
@@ -31,6 +34,7 @@ public sealed record LocalHostOptions
             ApiPort = api,
             GrpcPort = env.Int("MATHV2_GRPC_PORT", 7072, 1, 65535),
             Key = key,
+            NextKey = env.String("MATHV2_KEY_NEXT"),
             TaskHub = hub,
             Bind = env.Enum("MATHV2_BIND", HostBind.Loopback),
         };

@@ -87,7 +87,7 @@ app.MapGrpcService<MathV2Sidecar>();
 // Ready only when a client call goes all the way through the sidecar to storage (what `up` waits for).
 app.MapGet("/healthz", async (HttpRequest req, DurableTaskClient client, CancellationToken ct) =>
 {
-    if (!Routes.KeyMatches(ApiHandlers.KeyOf(req), options.Key)) return Problems.Unauthorized();
+    if (!Routes.KeyMatches(ApiHandlers.KeyOf(req), options.Keys)) return Problems.Unauthorized();
     try
     {
         await client.GetInstanceAsync("mathv2-healthz", getInputsAndOutputs: false, ct);
@@ -98,5 +98,5 @@ app.MapGet("/healthz", async (HttpRequest req, DurableTaskClient client, Cancell
         return Results.Json(new { status = "starting", error = e.Message }, statusCode: 503);
     }
 }).ExcludeFromDescription();   // the local host's readiness, not the API
-app.MapMathV2Api(options.Key);
+app.MapMathV2Api(options.Keys);
 app.Run();

@@ -11,12 +11,16 @@ namespace MathV2.Host;
 /// <summary>The local host's routes over the shared handlers, behind a function-key check as in Functions.</summary>
 public static class Routes
 {
-    public static void MapMathV2Api(this WebApplication app, string key)
+    public static void MapMathV2Api(this WebApplication app, IReadOnlyList<string> keys)
     {
         var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
-            KeyMatches(ApiHandlers.KeyOf(ctx.HttpContext.Request), key) ? await next(ctx) : Problems.Unauthorized());
+            KeyMatches(ApiHandlers.KeyOf(ctx.HttpContext.Request), keys) ? await next(ctx) : Problems.Unauthorized());
 
         api.MapOpenApi("/openapi/{documentName}.json");
+        // An annotation batch with its own token (x-annotation-token), for annotators who hold no key.
+        var annotators = app.MapGroup("/api/annotations");
+        annotators.MapGet("/{batchId}", (HttpRequest req, string batchId, LapHandlers h, CancellationToken ct) => h.GetAnnotationBatchByTokenAsync(req, batchId, ct));
+        annotators.MapPost("/{batchId}", (HttpRequest req, string batchId, LapHandlers h, DurableTaskClient c, CancellationToken ct) => h.SubmitAnnotationsByTokenAsync(req, c, batchId, ct));
         // The dashboard page: static files with no data (outside the key filter); every API call it makes sends the key.
         app.MapGet(DashboardPage.Route + "/{**file}", (HttpResponse res, string? file) => DashboardPage.Get(res, file)).ExcludeFromDescription();
         api.MapPost("/probes", (HttpRequest req, ApiHandlers h, DurableTaskClient c, CancellationToken ct) => h.StartProbeAsync(req, c, ct));
@@ -56,8 +60,15 @@ public static class Routes
         api.MapFallback(() => Results.Problem("No such API route.", statusCode: 404, title: "Not found"));
     }
 
-    public static bool KeyMatches(string? given, string key) =>
-        given != null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key));
+    /// <summary>Whether the key given is one of the valid keys (two while one is rotated), compared in fixed time.</summary>
+    public static bool KeyMatches(string? given, IReadOnlyList<string> keys)
+    {
+        if (given == null) return false;
+        byte[] g = SHA256.HashData(Encoding.UTF8.GetBytes(given));
+        bool any = false;
+        foreach (string k in keys) any |= CryptographicOperations.FixedTimeEquals(g, SHA256.HashData(Encoding.UTF8.GetBytes(k)));
+        return any;
+    }
 
     /// <summary>Every orchestrator and activity of MathV2 (Orchestrators.All, ActivityServices.All).</summary>
     public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r)

@@ -30,4 +30,20 @@ public sealed class AnnotationLabelTests
         Assert.Equal(["labels.jsonl:1: comment is not a field of a label (known here: itemId, score)",
             "labels.jsonl:2: scroe is not a field of a label; did you mean 'score'? (known here: itemId, score)"], errors.Select(e => e.ToString()));
     }
+
+    [Fact]
+    public void A_batch_token_opens_only_its_batch_until_the_deadline()
+    {
+        var deadline = new DateTime(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);
+        var access = AnnotationAccess.Issue("lap-000000000001-1a-batch", deadline);
+        var other = AnnotationAccess.Issue("lap-000000000001-1c-batch", deadline);
+        Assert.StartsWith("mva_", access.Token);
+        Assert.NotEqual(access.Token, other.Token);
+        Assert.Null(access.Refuses(access.Token, deadline.AddMinutes(-1)));
+        Assert.Contains("x-annotation-token header", access.Refuses(null, deadline.AddMinutes(-1)));
+        Assert.Contains("x-annotation-token header", access.Refuses("", deadline.AddMinutes(-1)));
+        Assert.Contains("does not open batch lap-000000000001-1a-batch", access.Refuses(other.Token, deadline.AddMinutes(-1)));
+        Assert.Contains("does not open", access.Refuses(access.Token + "x", deadline.AddMinutes(-1)));
+        Assert.Contains("expired at 2026-12-01 12:00:00Z", access.Refuses(access.Token, deadline));
+    }
 }

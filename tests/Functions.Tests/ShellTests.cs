@@ -85,6 +85,11 @@ public sealed class ShellTests
         Assert.All(routes, r => Assert.Equal(AuthorizationLevel.Function, r.AuthLevel));
         var expected = MathV2.Tests.ApiRoutes.Documented;
         Assert.Equal(expected.OrderBy(x => x), routes.Select(r => $"{r.Methods![0].ToUpperInvariant()} {r.Route}").OrderBy(x => x));
+        // The annotators' routes: no function key, the batch's token checked by the shared handler.
+        var byToken = typeof(AnnotatorFunctions).GetMethods()
+            .SelectMany(m => m.GetParameters()).Select(p => p.GetCustomAttribute<HttpTriggerAttribute>()).OfType<HttpTriggerAttribute>().ToList();
+        Assert.All(byToken, r => Assert.Equal(AuthorizationLevel.Anonymous, r.AuthLevel));
+        Assert.Equal(MathV2.Tests.ApiRoutes.ByToken.OrderBy(x => x), byToken.Select(r => $"{r.Methods![0].ToUpperInvariant()} {r.Route}").OrderBy(x => x));
     }
 
     [Fact]

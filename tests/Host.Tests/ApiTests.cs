@@ -146,6 +146,15 @@ public sealed class ApiTests(StackFixture stack)
     }
 
     [Fact]
+    public async Task Two_keys_are_valid_at_once_while_one_is_rotated()
+    {
+        await stack.Stack.UpAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, "/api/jobs/none", key: StackFixture.NextKey)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Get, "/api/jobs/none", key: null)).Status);   // the stack's own key
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, "/api/jobs/none", key: StackFixture.NextKey + "x")).Status);
+    }
+
+    [Fact]
     public async Task The_key_is_also_accepted_as_the_code_query_parameter()
     {
         await stack.Stack.UpAsync();

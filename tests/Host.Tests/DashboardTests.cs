@@ -104,11 +104,31 @@ public sealed class DashboardTests(StackFixture stack)
         b.Find("#annotation-submit")!.Click();
         await b.WaitAsync("#annotation-message.ok", e => e.Text.StartsWith("4 labels stored"));
 
-        // Phase 1C's batch of analyses arrives in the same page; every analysis rated 1.
-        await b.WaitAsync("#annotation-form", f => f.GetAttribute("data-batch") == $"{id}-1c-batch", seconds: 600);
+        // Phase 1C's batch of analyses: the lap's page shows its annotator token; an annotator without the key
+        // labels it on the batch's own page (every analysis rated 1).
+        string batch1c = $"{id}-1c-batch";
+        await b.WaitAsync("#annotator-access", e => e.Text.Contains(batch1c), seconds: 600);
+        string token = b.Find("#annotator-token")!.Text;
+        Assert.StartsWith("mva_", token);
+        b.Find("#forget-key")!.Click();
+        b.Driver.Navigate().GoToUrl($"{stack.Stack.Layout.Url}/api/dashboard/#/annotate/{batch1c}");
+        b.Driver.Navigate().Refresh();
+        (await b.WaitAsync("#annotator-token-input", e => e.Displayed)).SendKeys("mva_not-the-token");
+        b.Find("#token-form button")!.Click();
+        await b.WaitAsync("#token-error", e => e.Text.Contains($"does not open batch {batch1c}"));
+        b.Find("#annotator-token-input")!.SendKeys(token);
+        b.Find("#token-form button")!.Click();
+        await b.WaitAsync("#annotation-form", f => f.GetAttribute("data-batch") == batch1c);
+        Assert.Null(b.Script("return sessionStorage.getItem('mathv2.key');"));   // the annotator holds no key
         Assert.All(b.Driver.FindElements(By.CssSelector("#annotation-form .item")), item => item.FindElement(By.CssSelector("input[value='1']")).Click());
+        b.Screenshot("annotator.png");
         b.Find("#annotation-submit")!.Click();
         await b.WaitAsync("#annotation-message.ok", e => e.Text.Contains("labels stored"));
+
+        // Back to the lap as an admin: the key again.
+        b.Driver.Navigate().GoToUrl($"{stack.Stack.Layout.Url}/api/dashboard/#/laps/{id}");
+        (await b.WaitAsync("#key", e => e.Displayed)).SendKeys(stack.Stack.Key);
+        b.Find("#login-form button")!.Click();
 
         // The lap ends in the page: every phase done, the report with its plots (fetched with the key).
         await b.WaitAsync("#lap-status", e => e.Text == "Completed", seconds: 600);
@@ -138,6 +158,6 @@ public sealed class DashboardTests(StackFixture stack)
         // The key never appears in a URL the page loaded or navigated to.
         var urls = ((IEnumerable<object>)b.Script("return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);")!).Select(u => u.ToString()!).ToList();
         Assert.Contains(urls, u => u.Contains("/api/laps"));
-        Assert.DoesNotContain(urls, u => u.Contains(stack.Stack.Key));
+        Assert.DoesNotContain(urls, u => u.Contains(stack.Stack.Key) || u.Contains(token));
     }
 }

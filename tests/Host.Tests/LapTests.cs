@@ -306,14 +306,45 @@ public sealed class LapTests(StackFixture stack)
         Assert.False((await stack.Storage.Container(StorageNames.AnnotationsContainer).GetBlobClient($"{batchId}/{LapFiles.Labels}").ExistsAsync()).Value);
         Assert.Equal("Running", (await LapAsync(id)).GetProperty("runtimeStatus").GetString());
 
+        // Annotators hold the batch's own token, not the key: it opens this batch's items and labels, nothing else.
+        var access = lap.GetProperty("phaseStatus").GetProperty("annotators");
+        string token = access.GetProperty("token").GetString()!;
+        Assert.Equal(batchId, access.GetProperty("batchId").GetString());
+        Assert.Equal(wait.GetProperty("deadline").GetDateTime(), access.GetProperty("expiresAt").GetDateTime());
+        Assert.Equal(token, (await LapAsync(id)).GetProperty("phaseStatus").GetProperty("annotators").GetProperty("token").GetString());   // issued once
+        using var annotator = new HttpClient { BaseAddress = stack.Http.BaseAddress };
+        async Task<(HttpStatusCode Status, string Body)> AsAnnotator(HttpMethod method, string path, string? withToken, string? body = null)
+        {
+            using var req = new HttpRequestMessage(method, path);
+            if (withToken != null) req.Headers.Add("x-annotation-token", withToken);
+            if (body != null) req.Content = new StringContent(body, Encoding.UTF8, "application/x-ndjson");
+            var resp = await annotator.SendAsync(req);
+            return (resp.StatusCode, await resp.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(itemsJsonl, (await AsAnnotator(HttpMethod.Get, $"/api/annotations/{batchId}", token)).Body);
+        foreach (var (given, why) in new[] { ((string?)null, "x-annotation-token header"), ("mva_wrong", "does not open batch"), (stack.Stack.Key, "does not open batch") })
+        {
+            var (status, refusal) = await AsAnnotator(HttpMethod.Get, $"/api/annotations/{batchId}", given);
+            Assert.Equal(HttpStatusCode.Unauthorized, status);
+            Assert.Contains(why, refusal);
+        }
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AsAnnotator(HttpMethod.Get, $"/api/laps/{id}", token)).Status);   // the token is no key
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AsAnnotator(HttpMethod.Post, $"/api/annotations/{batchId}", "mva_wrong", Line(items[0].ItemId, 1))).Status);
+
         double[] scores = [1, 0.5, 0, 1];
-        var good = await Post(string.Concat(items.Select((it, i) => Line(it.ItemId, i == 1 ? "1/2" : scores[i]))));
-        Assert.Equal(HttpStatusCode.Accepted, good.StatusCode);
+        var (goodStatus, goodBody) = await AsAnnotator(HttpMethod.Post, $"/api/annotations/{batchId}", token, string.Concat(items.Select((it, i) => Line(it.ItemId, i == 1 ? "1/2" : scores[i]))));
+        Assert.True(goodStatus == HttpStatusCode.Accepted, goodBody);
+        Assert.Equal(HttpStatusCode.Conflict, (await AsAnnotator(HttpMethod.Post, $"/api/annotations/{batchId}", token, string.Concat(items.Select(it => Line(it.ItemId, 0))))).Status);
         Assert.Equal(HttpStatusCode.Conflict, (await Post(string.Concat(items.Select(it => Line(it.ItemId, 0))))).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.PostAsync($"/api/laps/{id}/annotations/no-such-batch", new StringContent(Line("x", 1)))).StatusCode);
 
-        // Phase 1C asks for ratings of verifier analyses in a second batch.
+        // Phase 1C asks for ratings of verifier analyses in a second batch, with a token of its own.
         string batch1c = await WaitForBatchAsync(stack, id, "-1c-batch");
+        string token1c = "";
+        await StackFixture.Until(async () => (lap = await LapAsync(id)).TryGetProperty("phaseStatus", out var ps) && ps.TryGetProperty("annotators", out var a)
+            && a.GetProperty("batchId").GetString() == batch1c && (token1c = a.GetProperty("token").GetString()!) != "", 120, () => $"no token for {batch1c}: {lap}");
+        Assert.NotEqual(token, token1c);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AsAnnotator(HttpMethod.Get, $"/api/annotations/{batch1c}", token)).Status);
         var analyses = AnnotationValidation.ReadItems(await stack.Http.GetStringAsync($"/api/laps/{id}/annotations/{batch1c}"));
         Assert.All(analyses, a => Assert.False(string.IsNullOrEmpty(a.Analysis)));
         Assert.Equal(HttpStatusCode.Accepted, (await stack.Http.PostAsync($"/api/laps/{id}/annotations/{batch1c}",
@@ -323,6 +354,15 @@ public sealed class LapTests(StackFixture stack)
         string dv = lap.GetProperty("output").GetProperty("phases")[0].GetProperty("artifacts").GetProperty("dv").GetString()!;
         var rows = Jsonl.Read<GradedProofRow>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync((await stack.Artifacts.GetAsync(dv))!, LapFiles.GradedProofs)), "dv").Rows;
         Assert.Equal(scores, rows.TakeLast(4).Select(r => r.Score));
+        // Neither the keys nor the tokens are in any log of the stack (host, worker, Azurite).
+        var logs = Directory.GetFiles(stack.Stack.Layout.LogDir, "*", SearchOption.AllDirectories);
+        Assert.NotEmpty(logs);
+        foreach (string log in logs)
+        {
+            string text = File.ReadAllText(log);
+            foreach (string secret in new[] { stack.Stack.Key, StackFixture.NextKey, token, token1c })
+                Assert.False(text.Contains(secret), $"{log} holds a key or token");
+        }
     }
 
     [Fact]

@@ -22,6 +22,9 @@ public sealed class StackFixture : IAsyncLifetime
     public GpuJobClient Jobs => new(Storage);
     public ArtifactStore Artifacts => new(Storage);
 
+    /// <summary>The second key the test stacks accept (rotation): valid beside the stack's own key.</summary>
+    public const string NextKey = "next-key-for-rotation-0123456789abcdef";
+
     public static StackLayout NewLayout(string stateDir)
     {
         int b = Repo.FreePorts(5);
@@ -40,6 +43,7 @@ public sealed class StackFixture : IAsyncLifetime
                 ["MATHV2_WORKER_LEASE_S"] = "6",
                 ["MATHV2_WORKER_HEARTBEAT_S"] = "1",
                 ["MATHV2_WORKER_MAX_POLL_S"] = "0.5",
+                ["MATHV2_KEY_NEXT"] = NextKey,
             },
         };
     }

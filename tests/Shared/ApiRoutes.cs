@@ -13,8 +13,11 @@ public static class ApiRoutes
         "PUT artifacts/uploads/{id}/files/{*path}", "POST searches", "GET searches", "GET searches/{id}", "GET searches/{id}/proofs",
     ];
 
+    /// <summary>Routes opened by an annotation batch's own token (x-annotation-token) instead of the key.</summary>
+    public static readonly string[] ByToken = ["GET annotations/{batchId}", "POST annotations/{batchId}"];
+
     /// <summary>"METHOD /api/path" with route constraints and catch-all marks taken off, as OpenAPI writes paths.</summary>
-    public static IEnumerable<string> AsOpenApiPaths() => Documented.Select(r =>
+    public static IEnumerable<string> AsOpenApiPaths() => Documented.Concat(ByToken).Select(r =>
     {
         string[] parts = r.Split(' ', 2);
         string path = System.Text.RegularExpressions.Regex.Replace(parts[1], @"\{\*?([A-Za-z]+)(:[^}]*(\}[^/]*)?)?\}", "{$1}");

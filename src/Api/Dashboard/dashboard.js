@@ -78,14 +78,15 @@ document.getElementById('forget-key').addEventListener('click', () => { sessionS
 // ---- Routing: #/, #/laps/ID, #/flywheels/ID, #/searches/ID, #/jobs/ID ----
 function route() {
   clearTimeout(timer);
-  if (!key()) { showLogin(''); return; }
+  const [, kind, id] = (location.hash.replace(/^#/, '') || '/').split('/');
+  const annotator = kind === 'annotate';   // an annotator's page: the batch's token, no admin key
+  if (!annotator && !key()) { showLogin(''); return; }
   document.getElementById('login').hidden = true;
   document.getElementById('view').hidden = false;
-  document.getElementById('forget-key').hidden = false;
+  document.getElementById('forget-key').hidden = annotator;
   const gen = ++generation;
-  const [, kind, id] = (location.hash.replace(/^#/, '') || '/').split('/');
   const view = document.getElementById('view');
-  const render = { laps: renderLap, flywheels: renderFlywheel, searches: renderSearch, jobs: renderJob }[kind] || renderHome;
+  const render = { laps: renderLap, flywheels: renderFlywheel, searches: renderSearch, jobs: renderJob, annotate: renderAnnotate }[kind] || renderHome;
   const tick = async () => {
     let again = true;
     try { again = await render(view, decodeURIComponent(id || ''), gen) !== false; }
@@ -150,8 +151,15 @@ async function renderLap(view, id, gen) {
     parts.push(h('h2', {}, `Phase ${wait?.phase || lap.status?.phase}: ${wait?.step || wait?.status || lap.phaseStatus.runtimeStatus}`));
     for (const j of lap.phaseStatus.jobs || []) parts.push(await jobBox(j));
   }
+  const access = lap.phaseStatus?.annotators;
+  if (!done && access) parts.push(h('p', { id: 'annotator-access' }, 'Annotators need no key: give them the token ',
+    h('code', { id: 'annotator-token' }, access.token), ` (it opens only batch ${access.batchId}, until ${when(access.expiresAt)}) and the page `,
+    h('a', { href: `#/annotate/${access.batchId}` }, `/api/dashboard/#/annotate/${access.batchId}`), '.'));
   if (!done && wait?.status === 'awaiting-annotation') {
-    if (annotation?.batchId !== wait.batchId) annotation = { batchId: wait.batchId, element: await annotationForm(id, wait) };
+    if (annotation?.batchId !== wait.batchId) {
+      const base = `/api/laps/${enc(id)}/annotations/${enc(wait.batchId)}`;
+      annotation = { batchId: wait.batchId, element: await annotationForm(wait.batchId, wait.deadline, base, api) };
+    }
     parts.push(annotation.element);
   } else if (annotation && !(annotation.element.querySelector('.ok'))) annotation = null;
   else if (annotation) parts.push(annotation.element);   // keep the confirmation on screen
@@ -235,12 +243,15 @@ function curve(rows, width = 640, height = 220) {
 }
 
 // The batch's items with a 0 / 0.5 / 1 choice each; the server checks the labels (a 4xx is shown, nothing stored).
-async function annotationForm(lapId, wait) {
-  const items = (await getText(`/api/laps/${enc(lapId)}/annotations/${enc(wait.batchId)}`)).split('\n').filter(l => l.trim()).map(l => JSON.parse(l));
+// fetcher: api (the admin key) or an annotator's token fetch; path: the batch's items (GET) and labels (POST).
+async function annotationForm(batchId, deadline, path, fetcher) {
+  const r = await fetcher(path);
+  if (!r.ok) throw await problemOf(r);
+  const items = (await r.text()).split('\n').filter(l => l.trim()).map(l => JSON.parse(l));
   const message = h('p', { id: 'annotation-message', role: 'status' });
-  const form = h('form', { id: 'annotation-form', 'data-batch': wait.batchId },
-    h('h2', {}, `Annotation batch ${wait.batchId}`),
-    h('p', { class: 'muted' }, `${items.length} items; deadline ${when(wait.deadline)}. Score each ${items.some(i => i.analysis) ? 'analysis with the meta-rubric' : 'proof with the rubric'}: 1 correct and rigorous, 0.5 minor gaps, 0 wrong.`),
+  const form = h('form', { id: 'annotation-form', 'data-batch': batchId },
+    h('h2', {}, `Annotation batch ${batchId}`),
+    h('p', { class: 'muted' }, `${items.length} items${deadline ? `; deadline ${when(deadline)}` : ''}. Score each ${items.some(i => i.analysis) ? 'analysis with the meta-rubric' : 'proof with the rubric'}: 1 correct and rigorous, 0.5 minor gaps, 0 wrong.`),
     items.map(it => h('div', { class: 'item', 'data-item': it.itemId },
       h('div', {}, h('strong', {}, it.itemId), h('span', { class: 'muted' }, ` (${it.problemId})`)),
       h('div', {}, 'Problem'), h('pre', {}, it.problem),
@@ -253,7 +264,7 @@ async function annotationForm(lapId, wait) {
     e.preventDefault();
     const lines = items.map(it => form.querySelector(`input[name="${CSS.escape(it.itemId)}"]:checked`))
       .filter(x => x).map(x => JSON.stringify({ itemId: x.name, score: Number(x.value) }) + '\n').join('');
-    const r = await api(`/api/laps/${enc(lapId)}/annotations/${enc(wait.batchId)}`, { method: 'POST', body: lines, headers: { 'content-type': 'application/x-ndjson' } });
+    const r = await fetcher(path, { method: 'POST', body: lines, headers: { 'content-type': 'application/x-ndjson' } });
     if (r.ok) {
       const accepted = await r.json();
       message.className = 'ok';
@@ -301,6 +312,30 @@ async function markdown(text, artifact) {
     } else if (line.trim()) out.push(h('p', {}, line));
   }
   return out;
+}
+
+// ---- An annotator's page: one batch, opened by its token (kept in this tab only), no admin key ----
+const tokenKey = batchId => 'mathv2.token.' + batchId;
+async function renderAnnotate(view, batchId, gen) {
+  const token = sessionStorage.getItem(tokenKey(batchId));
+  const ask = message => {
+    const input = h('input', { id: 'annotator-token-input', type: 'password', autocomplete: 'off', required: true });
+    const form = h('form', { id: 'token-form' }, h('label', {}, 'Batch token ', input), ' ', h('button', { type: 'submit' }, 'Open'));
+    form.addEventListener('submit', e => { e.preventDefault(); sessionStorage.setItem(tokenKey(batchId), input.value); route(); });
+    swap(view, gen, h('h1', {}, `Annotation batch ${batchId}`), h('p', {}, 'Enter the token you were given for this batch.'), form,
+      message ? h('p', { class: 'error', id: 'token-error' }, message) : null);
+    return false;
+  };
+  if (!token) return ask('');
+  const fetcher = (path, init = {}) => fetch(path, { ...init, headers: { ...(init.headers || {}), 'x-annotation-token': token } });
+  let form;
+  try { form = await annotationForm(batchId, null, `/api/annotations/${enc(batchId)}`, fetcher); }
+  catch (e) {
+    if (e instanceof ApiError && e.status === 401) { sessionStorage.removeItem(tokenKey(batchId)); return ask(e.message); }
+    throw e;
+  }
+  swap(view, gen, form);
+  return false;   // the form stays put while it is filled in
 }
 
 // ---- A flywheel: its laps with held-out accuracy and best verifier ----

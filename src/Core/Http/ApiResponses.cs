@@ -81,6 +81,27 @@ public sealed record PhaseView
     public required string RuntimeStatus { get; init; }
     public Laps.PhaseStatus? Status { get; init; }
     public IReadOnlyList<JobProgressView> Jobs { get; init; } = [];
+    /// <summary>While the phase waits for people: the batch's annotator token and where annotators use it.</summary>
+    public AnnotatorAccessView? Annotators { get; init; }
+}
+
+/// <summary>What an admin hands to annotators: the batch's token (it opens only this batch, until the deadline) and where to use it.</summary>
+public sealed record AnnotatorAccessView
+{
+    public required string BatchId { get; init; }
+    public required string Token { get; init; }
+    public required DateTime ExpiresAt { get; init; }
+    /// <summary>The dashboard's annotation page for this batch (the token is entered there, never put in the URL).</summary>
+    public required string Page { get; init; }
+    public required string Items { get; init; }
+    public required string Submit { get; init; }
+
+    public static AnnotatorAccessView Of(Laps.AnnotationAccess a) => new()
+    {
+        BatchId = a.BatchId, Token = a.Token, ExpiresAt = a.ExpiresAt, Page = $"/api/dashboard/#/annotate/{a.BatchId}",
+        Items = $"GET /api/annotations/{a.BatchId} ({Laps.AnnotationAccess.Header}: the token)",
+        Submit = $"POST /api/annotations/{a.BatchId} ({Laps.AnnotationAccess.Header}: the token; JSONL {{\"itemId\", \"score\"}} per item)",
+    };
 }
 
 public sealed record JobProgressView

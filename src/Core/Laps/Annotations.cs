@@ -112,3 +112,36 @@ public static class AnnotationValidation
     public static string WriteItems(IEnumerable<AnnotationItem> items) =>
         string.Concat(items.Select(i => Json.Serialize(i) + "\n"));
 }
+
+/// <summary>
+/// An annotation batch's own access token: it reads the batch's items and posts its labels (once) through
+/// /api/annotations/{batchId}, and nothing else; it expires with the batch's deadline. Annotators hold it instead of
+/// the admin key. Kept beside the batch (annotations/{batchId}/access.json), issued when an admin first reads the
+/// waiting lap.
+/// </summary>
+public sealed record AnnotationAccess
+{
+    public const string Header = "x-annotation-token";
+
+    public required string BatchId { get; init; }
+    public required string Token { get; init; }
+    public required DateTime ExpiresAt { get; init; }
+
+    public static AnnotationAccess Issue(string batchId, DateTime expiresAt) => new()
+    {
+        BatchId = batchId, ExpiresAt = expiresAt,
+        Token = "mva_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
+    };
+
+    /// <summary>Null when the token opens this batch now; else why not (no token, another token, expired).</summary>
+    public string? Refuses(string? given, DateTime now)
+    {
+        if (string.IsNullOrEmpty(given)) return $"the {Header} header with the batch's token is required";
+        if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(given)),
+                System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Token))))
+            return $"the token does not open batch {BatchId}";
+        if (now >= ExpiresAt) return $"the token of batch {BatchId} expired at {ExpiresAt:u} (the batch's deadline)";
+        return null;
+    }
+}

@@ -15,6 +15,8 @@ public static class LapFiles
     public const string Items = "items.jsonl";
     public const string Labels = "labels.jsonl";
     public const string Batch = "batch.json";
+    /// <summary>The batch's annotator token (<see cref="AnnotationAccess"/>).</summary>
+    public const string Access = "access.json";
     public const string HeldOutProblems = "heldout-problems.jsonl";
     public const string HeldOutGenerationPrompts = "heldout-generation-prompts.jsonl";
     public const string HeldOutGradedProofs = "heldout-graded-proofs.jsonl";

@@ -23,6 +23,28 @@ public static class LapStore
         catch (RequestFailedException e) when (e.Status == 404) { return null; }
     }
 
+    /// <summary>The batch's annotator token, or null when none was issued.</summary>
+    public static async Task<AnnotationAccess?> GetAccessAsync(MathV2Storage storage, string batchId, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(batchId)) return null;
+        try { return Json.Deserialize<AnnotationAccess>(await ReadTextAsync(storage, StorageNames.AnnotationsContainer, $"{batchId}/{LapFiles.Access}", ct)); }
+        catch (RequestFailedException e) when (e.Status == 404) { return null; }
+    }
+
+    /// <summary>The batch's annotator token, issued now (expiring at the deadline) unless one was: one token per batch, whoever asks first.</summary>
+    public static async Task<AnnotationAccess> IssueAccessAsync(MathV2Storage storage, string batchId, DateTime expiresAt, CancellationToken ct = default)
+    {
+        if (await GetAccessAsync(storage, batchId, ct) is { } existing) return existing;
+        var access = AnnotationAccess.Issue(batchId, expiresAt);
+        try
+        {
+            await storage.Container(StorageNames.AnnotationsContainer).GetBlobClient($"{batchId}/{LapFiles.Access}").UploadAsync(
+                BinaryData.FromString(Json.Serialize(access)), new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, ct);
+            return access;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412) { return (await GetAccessAsync(storage, batchId, ct))!; }
+    }
+
     /// <summary>Stores labels once (If-None-Match): false when the batch was already labelled.</summary>
     public static async Task<bool> TryStoreLabelsAsync(MathV2Storage storage, AnnotationBatch batch, IEnumerable<AnnotationLabel> labels, CancellationToken ct = default)
     {
