@@ -15,7 +15,7 @@ param deploymentContainerName string
 // Names the code relies on (src/Core/Storage/MathV2Storage.cs, StorageNames).
 var blobContainers = ['jobs', 'datasets', 'checkpoints', 'laps', 'annotations', deploymentContainerName]
 var tableNames = ['jobs', 'artifacts', 'lineage', 'workers', 'uploads']
-var queueNames = ['gpu-jobs', 'job-events']
+var queueNames = ['gpu-jobs', 'job-events', 'gpu-jobs-poison', 'job-events-poison']
 
 resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   name: name

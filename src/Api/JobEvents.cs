@@ -14,7 +14,7 @@ public static class JobEvents
     /// <summary>
     /// Shared by the local host's pump and the Functions queue trigger: parse the event and raise it. A malformed event,
     /// one for an unknown instance and one for an instance that has finished (RunGpuJob saw the record first; the lap
-    /// was terminated) are logged and acknowledged, never retried into the poison queue: on both engines alike.
+    /// was terminated) are logged and acknowledged, never retried; the caller sets a malformed one aside in job-events-poison.
     /// </summary>
     public static async Task<Delivery> DeliverAsync(DurableTaskClient client, string body, ILogger log, CancellationToken ct)
     {
@@ -22,7 +22,7 @@ public static class JobEvents
         try { ev = Json.Deserialize<GpuJobEvent>(body); }
         catch (System.Text.Json.JsonException e)
         {
-            log.LogError("dropping malformed job event {Body}: {Error}", body, e.Message);
+            log.LogError("malformed job event set aside in job-events-poison: {Body}: {Error}", body.Length > 500 ? body[..500] + "…" : body, e.Message);
             return Delivery.Malformed;
         }
         var meta = await client.GetInstanceAsync(ev.InstanceId, getInputsAndOutputs: false, ct);

@@ -158,9 +158,14 @@ public sealed class ActivityFunctions(SubmitGpuJob submit, GetJobStatus status, 
 public sealed class JobEventFunctions(ILogger<JobEventFunctions> log)
 {
     [Function("JobEventPump")]
-    public Task Pump(
+    public async Task Pump(
         [QueueTrigger(StorageNames.JobEventsQueue, Connection = "MATHV2_STORAGE")] string body,
         [DurableClient] DurableTaskClient client,
-        CancellationToken ct) =>
-        JobEvents.DeliverAsync(client, body, log, ct);
+        CancellationToken ct)
+    {
+        // A malformed event fails the invocation: the Functions host retries it (maxDequeueCount) and then sets it
+        // aside in job-events-poison, as the local pump does at once.
+        if (await JobEvents.DeliverAsync(client, body, log, ct) == JobEvents.Delivery.Malformed)
+            throw new InvalidDataException("malformed job event (kept in job-events-poison once the retries are spent)");
+    }
 }

@@ -55,8 +55,8 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
         try { jobId = Json.Deserialize<GpuJobClient.JobMessage>(msg.Body.ToString()).JobId; } catch (JsonException) { }
         if (jobId == null || !Ids.IsValid(jobId))
         {
-            Log($"dropping malformed gpu-jobs message {msg.MessageId}: {Truncate(msg.Body.ToString())}");
-            await queue.DeleteMessageAsync(msg.MessageId, msg.PopReceipt, CancellationToken.None);
+            Log($"malformed gpu-jobs message {msg.MessageId} set aside in {StorageNames.Poison(StorageNames.GpuJobsQueue)}: {Truncate(msg.Body.ToString())}");
+            await storage.SetAsideAsync(StorageNames.GpuJobsQueue, msg.MessageId, msg.PopReceipt, msg.Body.ToString(), CancellationToken.None);
             return;
         }
         var claim = await _jobs.ClaimAsync(jobId, options.WorkerId, stop);

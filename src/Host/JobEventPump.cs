@@ -29,8 +29,9 @@ public sealed class JobEventPump(MathV2Storage storage, DurableTaskClient client
                 idle = TimeSpan.FromMilliseconds(50);
                 foreach (var m in messages)
                 {
-                    await JobEvents.DeliverAsync(client, m.Body.ToString(), log, stop);
-                    await queue.DeleteMessageAsync(m.MessageId, m.PopReceipt, stop);
+                    if (await JobEvents.DeliverAsync(client, m.Body.ToString(), log, stop) == JobEvents.Delivery.Malformed)
+                        await storage.SetAsideAsync(StorageNames.JobEventsQueue, m.MessageId, m.PopReceipt, m.Body.ToString(), stop);
+                    else await queue.DeleteMessageAsync(m.MessageId, m.PopReceipt, stop);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }

@@ -98,7 +98,8 @@ public sealed class ShellTests
         var pump = new JobEventFunctions(NullLogger<JobEventFunctions>.Instance);
         _client.Add("job-1", OrchestrationRuntimeStatus.Running);
         string ev(string instance) => Json.Serialize(new GpuJobEvent { InstanceId = instance, Outcome = new GpuJobOutcome { JobId = instance, Status = GpuJobStatus.Succeeded } });
-        await pump.Pump("not json", _client, default);
+        // A malformed event fails the invocation: the host retries it, then sets it aside in job-events-poison.
+        await Assert.ThrowsAsync<InvalidDataException>(() => pump.Pump("not json", _client, default));
         await pump.Pump(ev("unknown"), _client, default);
         await pump.Pump(ev("job-1"), _client, default);
         Assert.Equal([$"raise:job-1:{GpuJobEvent.EventName}"], _client.Calls);

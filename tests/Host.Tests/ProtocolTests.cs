@@ -140,4 +140,28 @@ public sealed class ProtocolTests(StackFixture stack)
         Assert.Equal(sub.GetProperty("lastUpdatedTime").GetString(), after.GetProperty("lastUpdatedTime").GetString());
         Assert.Equal(st.GetProperty("output").GetRawText(), (await stack.InstanceAsync(id)).GetProperty("output").GetRawText());
     }
+
+    [Fact]
+    public async Task Malformed_queue_messages_are_set_aside_in_poison_queues_and_the_work_goes_on()
+    {
+        await stack.Stack.UpAsync();
+        string tag = Guid.NewGuid().ToString("N")[..8];
+        string[] badJobs = [$"not json {tag}", $"{{\"jobId\": \"../{tag}\"}}"], badEvents = [$"{{\"instanceId\": 42, \"tag\": \"{tag}\"}}", $"<xml>{tag}</xml>"];
+        foreach (string b in badJobs) await stack.Storage.Queue(StorageNames.GpuJobsQueue).SendMessageAsync(b);
+        foreach (string b in badEvents) await stack.Storage.Queue(StorageNames.JobEventsQueue).SendMessageAsync(b);
+        // The worker and the pump read past them: a probe's job runs and its event arrives.
+        string id = await stack.StartProbeAsync(new { size = 32, repeats = 1, jobs = 1 });
+        await stack.WaitForStatusAsync(id, "Completed");
+        async Task<List<string>> Poisoned(string queue)
+        {
+            var peeked = (await stack.Storage.Queue(StorageNames.Poison(queue)).PeekMessagesAsync(32)).Value;
+            return peeked.Select(m => m.Body.ToString()).Where(b => b.Contains(tag)).ToList();
+        }
+        await StackFixture.Until(async () => (await Poisoned(StorageNames.GpuJobsQueue)).Count == 2 && (await Poisoned(StorageNames.JobEventsQueue)).Count == 2, 30,
+            () => "the malformed messages were not set aside");
+        Assert.Equal(badJobs.Order(), (await Poisoned(StorageNames.GpuJobsQueue)).Order());
+        Assert.Equal(badEvents.Order(), (await Poisoned(StorageNames.JobEventsQueue)).Order());
+        string workerLog = string.Concat(Directory.GetFiles(stack.Stack.Layout.LogDir, "worker*").Select(File.ReadAllText));
+        Assert.Contains($"set aside in {StorageNames.Poison(StorageNames.GpuJobsQueue)}", workerLog);
+    }
 }

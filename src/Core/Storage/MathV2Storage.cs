@@ -24,7 +24,9 @@ public static class StorageNames
 
     public static readonly string[] Containers = [JobsContainer, DatasetsContainer, CheckpointsContainer, LapsContainer, AnnotationsContainer];
     public static readonly string[] Tables = [JobsTable, ArtifactsTable, LineageTable, WorkersTable, UploadsTable];
-    public static readonly string[] Queues = [GpuJobsQueue, JobEventsQueue];
+    /// <summary>Where a malformed message of a queue is set aside (as the Functions host names its poison queues).</summary>
+    public static string Poison(string queue) => queue + "-poison";
+    public static readonly string[] Queues = [GpuJobsQueue, JobEventsQueue, Poison(GpuJobsQueue), Poison(JobEventsQueue)];
 }
 
 /// <summary>The storage account (Azurite locally): one set of clients for blobs, queues and tables.</summary>
@@ -63,6 +65,13 @@ public sealed class MathV2Storage
     public TableServiceClient Tables { get; }
 
     public QueueClient Queue(string name) => Queues.GetQueueClient(name);
+
+    /// <summary>Sets a message that cannot be read aside in the queue's poison queue (kept for a look), then deletes it.</summary>
+    public async Task SetAsideAsync(string queue, string messageId, string popReceipt, string body, CancellationToken ct = default)
+    {
+        await Queue(StorageNames.Poison(queue)).SendMessageAsync(body, timeToLive: TimeSpan.FromSeconds(-1), cancellationToken: ct);
+        await Queue(queue).DeleteMessageAsync(messageId, popReceipt, ct);
+    }
     public TableClient Table(string name) => Tables.GetTableClient(name);
     public BlobContainerClient Container(string name) => Blobs.GetBlobContainerClient(name);
 
