@@ -66,6 +66,14 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             await queue.DeleteMessageAsync(msg.MessageId, msg.PopReceipt, CancellationToken.None);
             return;
         }
+        if (claim.SpecProblem is { } problem)
+        {
+            // A spec changed or lost behind MathV2's back is bad input: the job fails at once, never runs on it.
+            Log($"job {jobId}: {problem}");
+            await _jobs.FailAttemptAsync(jobId, claim.Attempt, $"InvalidDataException: {problem}", CancellationToken.None, permanent: true);
+            await queue.DeleteMessageAsync(msg.MessageId, msg.PopReceipt, CancellationToken.None);
+            return;
+        }
         var lease = new Lease(queue, msg.MessageId, msg.PopReceipt, TimeSpan.FromSeconds(options.LeaseSeconds));
         bool finished = await RunClaimedAsync(claim.Spec!, claim.Attempt, lease, stop);
         await lease.StopAsync();

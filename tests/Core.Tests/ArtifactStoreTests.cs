@@ -40,6 +40,7 @@ public sealed class ArtifactStoreTests(AzuriteFixture azurite) : IClassFixture<A
             .UploadAsync(BinaryData.FromString("tampered"), overwrite: true);
         await Assert.ThrowsAsync<InvalidDataException>(() => Store.ReadFileAsync(m, "data.jsonl"));
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => Store.DownloadFileAsync(m, "data.jsonl", local));
+        Assert.Contains("sha256 mismatch", e.Message);
         Assert.Contains("does not match the manifest", e.Message);
         Assert.False(File.Exists(local));
     }

@@ -13,7 +13,7 @@ namespace MathV2.Gpu.Worker.Tests;
 public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     /// <summary>Counts to a target, saving its count as resumable state after each step; the first attempt crashes at failAt.</summary>
-    sealed class CountingJob : IGpuJobHandler
+    sealed class CountingJob(MathV2Storage? tamperWith = null) : IGpuJobHandler
     {
         public string Kind => "count";
 
@@ -27,20 +27,27 @@ public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<Azurite
             {
                 await context.SaveResumeStateAsync("counter", Encoding.UTF8.GetBytes($"{i + 1}"), ct);
                 context.ReportProgress(new GpuJobProgress { Step = i + 1, Steps = target });
-                if (context.Attempt == 1 && i + 1 == failAt) throw new InvalidOperationException($"simulated crash at step {i + 1}");
+                if (context.Attempt == 1 && i + 1 == failAt)
+                {
+                    // Someone rewrites the saved state behind MathV2's back before the retry reads it.
+                    if (tamperWith != null)
+                        await tamperWith.Container(StorageNames.JobsContainer).GetBlobClient($"{context.Spec.JobId}/resume/counter").UploadAsync(BinaryData.FromString("4"), overwrite: true, ct);
+                    throw new InvalidOperationException($"simulated crash at step {i + 1}");
+                }
             }
             await context.Output.AddTextAsync("result.txt", $"counted to {target}", ct);
             return JsonSerializer.SerializeToElement(new { resumedFrom = start, steps = target - start });
         }
     }
 
-    async Task<GpuJobRecord> RunUntilFinished(GpuJobSpec spec)
+    async Task<GpuJobRecord> RunUntilFinished(GpuJobSpec spec, bool tamper = false, Func<Task>? afterSubmit = null)
     {
         var jobs = new GpuJobClient(azurite.Storage);
         await jobs.SubmitAsync(spec);
+        if (afterSubmit != null) await afterSubmit();
         var options = new WorkerOptions { WorkerId = "test-worker", LeaseSeconds = 5, HeartbeatSeconds = 0.2, MaxPollSeconds = 0.2 };
         using var stop = new CancellationTokenSource();
-        var loop = new JobLoop(azurite.Storage, [new CountingJob()], options, "cpu").RunAsync(stop.Token);
+        var loop = new JobLoop(azurite.Storage, [new CountingJob(tamper ? azurite.Storage : null)], options, "cpu").RunAsync(stop.Token);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         GpuJobRecord record;
         while ((record = (await jobs.GetAsync(spec.JobId))!).Status is GpuJobStatus.Queued or GpuJobStatus.Running)
@@ -95,5 +102,30 @@ public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<Azurite
         var record = await RunUntilFinished(Spec("no-such-kind", 1, new { }));
         Assert.Equal(GpuJobStatus.Failed, record.Status);
         Assert.Contains("unknown job kind 'no-such-kind'", record.Error);
+    }
+
+    [Fact]
+    public async Task A_resume_state_changed_behind_the_workers_back_fails_the_job_as_bad_input_and_is_never_resumed_from()
+    {
+        var record = await RunUntilFinished(Spec("count", 3, new { target = 5, failAt = 3 }), tamper: true);
+        Assert.Equal(GpuJobStatus.Failed, record.Status);
+        Assert.Equal(["failed", "failed"], record.Attempts.Select(a => a.State));   // attempt 3 is never tried
+        Assert.Contains($"job {record.JobId} resume state counter: sha256 mismatch", record.Error);
+        Assert.Contains("bad input, not retried", record.Error);
+        Assert.Null(record.ResultArtifactId);
+    }
+
+    [Fact]
+    public async Task A_job_spec_changed_after_submission_fails_the_job_as_bad_input_without_running_it()
+    {
+        var spec = Spec("count", 3, new { target = 5, failAt = 0 });
+        var record = await RunUntilFinished(spec, afterSubmit: () =>
+            azurite.Storage.Container(StorageNames.JobsContainer).GetBlobClient($"{spec.JobId}/spec.json")
+                .UploadAsync(BinaryData.FromString(Json.Serialize(spec with { Parameters = JsonSerializer.SerializeToElement(new { target = 500, failAt = 0 }) })), overwrite: true));
+        Assert.Equal(GpuJobStatus.Failed, record.Status);
+        Assert.Contains($"job {spec.JobId} file spec.json: sha256 mismatch", record.Error);
+        Assert.Contains("bad input, not retried", record.Error);
+        Assert.Single(record.Attempts);
+        Assert.Null(await new GpuJobClient(azurite.Storage).GetAsync(spec.JobId) is { Progress: not null } r ? r : null);   // it never ran a step
     }
 }

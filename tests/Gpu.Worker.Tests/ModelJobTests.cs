@@ -332,6 +332,17 @@ public sealed class ModelJobTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Equal(GpuJobStatus.Failed, typo.Status);
         Assert.Contains("learningRat", typo.Error);
         Assert.Single(typo.Attempts);
+
+        // A dataset file changed behind MathV2's back (here: truncated) is caught by its sha256, never trained on.
+        string good = await Dataset("demos.jsonl", Demonstrations());
+        var m = (await Artifacts.GetAsync(good))!;
+        string text = Demonstrations();
+        await azurite.Storage.Container(m.Container).GetBlobClient($"{m.Prefix}/demos.jsonl").UploadAsync(BinaryData.FromString(text[..(text.Length / 2)]), overwrite: true);
+        var changed = await Run(Spec(GpuJobKinds.Sft, new { init = new { config = TinyConfig }, dataset = new { artifact = good, file = "demos.jsonl" }, options = new { steps = 1 } }, good));
+        Assert.Equal(GpuJobStatus.Failed, changed.Status);
+        Assert.Contains($"artifact {good} file demos.jsonl: sha256 mismatch", changed.Error);
+        Assert.Contains("not retried", changed.Error);
+        Assert.Single(changed.Attempts);
     }
 
     [Fact]

@@ -81,7 +81,7 @@ public sealed class ArtifactStore(MathV2Storage storage)
         byte[] bytes = content.Value.Content.ToArray();
         string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (sha != file.Sha256 || bytes.LongLength != file.Size)
-            throw new InvalidDataException($"artifact {m.Id} file {path}: sha256 {sha} does not match the manifest's {file.Sha256}");
+            throw new InvalidDataException($"artifact {m.Id} file {path}: sha256 mismatch: the stored file ({bytes.LongLength} bytes) hashes to {sha}, which does not match the manifest's {file.Sha256} ({file.Size} bytes)");
         return bytes;
     }
 
@@ -110,7 +110,7 @@ public sealed class ArtifactStore(MathV2Storage storage)
         if (sha != file.Sha256 || size != file.Size)
         {
             File.Delete(localPath);
-            throw new InvalidDataException($"artifact {m.Id} file {path}: sha256 {sha} ({size} bytes) does not match the manifest's {file.Sha256} ({file.Size} bytes)");
+            throw new InvalidDataException($"artifact {m.Id} file {path}: sha256 mismatch: the stored file ({size} bytes) hashes to {sha}, which does not match the manifest's {file.Sha256} ({file.Size} bytes)");
         }
     }
 

@@ -9,7 +9,8 @@ namespace MathV2.Core.Jobs;
 /// <summary>Result of a worker's claim on a dequeued job.</summary>
 public enum ClaimKind { Claimed, AlreadyFinished, HeldByLiveWorker, AttemptsExhausted, Missing, LostRace }
 
-public sealed record ClaimResult(ClaimKind Kind, int Attempt = 0, GpuJobSpec? Spec = null);
+/// <summary>A claim; a claimed job whose spec.json is missing or changed since submission has no Spec but a SpecProblem (bad input).</summary>
+public sealed record ClaimResult(ClaimKind Kind, int Attempt = 0, GpuJobSpec? Spec = null, string? SpecProblem = null);
 
 /// <summary>What the failure confirmation step found (see <see cref="GpuJobClient.ConfirmFailureAsync"/>).</summary>
 public enum FailureConfirmation { Failed, Requeued, Succeeded }
@@ -43,9 +44,10 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
     {
         ValidateJobId(spec.JobId);
         var blob = storage.Container(StorageNames.JobsContainer).GetBlobClient($"{spec.JobId}/spec.json");
+        string specText = Json.Serialize(spec, indented: true);
         try
         {
-            await blob.UploadAsync(BinaryData.FromString(Json.Serialize(spec, indented: true)),
+            await blob.UploadAsync(BinaryData.FromString(specText),
                 new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, ct);
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412) { /* already written by an earlier call */ }
@@ -58,6 +60,8 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
             ["InstanceId"] = spec.InstanceId,
             ["Attempt"] = 0,
             ["MaxAttempts"] = spec.Limits.MaxAttempts,
+            // The spec's sha256: a claim reads spec.json only if it is still what was submitted.
+            ["SpecSha256"] = Sha256(System.Text.Encoding.UTF8.GetBytes(specText)),
             ["StaleSeconds"] = spec.Limits.HeartbeatStaleSeconds,
             ["CreatedAt"] = now,
             ["QueuedAt"] = now,
@@ -139,8 +143,22 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         e["Progress"] = null;
         e["Attempts"] = Json.Serialize(attempts);
         if (!await TryUpdateAsync(e, ct)) return new ClaimResult(ClaimKind.LostRace);
-        var spec = await GetSpecAsync(jobId, ct) ?? throw new InvalidOperationException($"job {jobId} has no spec.json");
-        return new ClaimResult(ClaimKind.Claimed, next, spec);
+        return await ReadClaimedSpecAsync(jobId, next, e.GetString("SpecSha256"), ct);
+    }
+
+    static string Sha256(byte[] bytes) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+
+    /// <summary>The claimed job's spec, checked against the sha256 recorded at submission (records from before it are taken as they are).</summary>
+    async Task<ClaimResult> ReadClaimedSpecAsync(string jobId, int attempt, string? sha256, CancellationToken ct)
+    {
+        byte[] bytes;
+        try { bytes = (await storage.Container(StorageNames.JobsContainer).GetBlobClient($"{jobId}/spec.json").DownloadContentAsync(ct)).Value.Content.ToArray(); }
+        catch (RequestFailedException e) when (e.Status == 404) { return new ClaimResult(ClaimKind.Claimed, attempt, SpecProblem: $"job {jobId} has no spec.json"); }
+        string actual = Sha256(bytes);
+        if (sha256 != null && actual != sha256)
+            return new ClaimResult(ClaimKind.Claimed, attempt, SpecProblem: $"job {jobId} file spec.json: sha256 mismatch: the stored spec ({bytes.Length} bytes) hashes to {actual}, not the submitted {sha256}; it was changed behind MathV2's back");
+        try { return new ClaimResult(ClaimKind.Claimed, attempt, Json.Deserialize<GpuJobSpec>(System.Text.Encoding.UTF8.GetString(bytes))); }
+        catch (System.Text.Json.JsonException e) { return new ClaimResult(ClaimKind.Claimed, attempt, SpecProblem: $"job {jobId} spec.json is not a job spec: {e.Message}"); }
     }
 
     /// <summary>Records progress; false when this attempt no longer owns the job (then the worker must stop).</summary>

@@ -68,13 +68,28 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     /// so that a retried attempt continues where the last one saved. Each save replaces the previous one whole.
     /// </summary>
     public async Task SaveResumeStateAsync(string name, byte[] data, CancellationToken ct = default) =>
-        await ResumeBlob(name).UploadAsync(BinaryData.FromBytes(data), overwrite: true, ct);
+        await ResumeBlob(name).UploadAsync(BinaryData.FromBytes(data), new Azure.Storage.Blobs.Models.BlobUploadOptions
+        {
+            Metadata = new Dictionary<string, string> { [ResumeShaKey] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data)) },
+        }, ct);
 
-    /// <summary>The state an earlier attempt saved under this name, or null.</summary>
+    const string ResumeShaKey = "sha256";
+
+    /// <summary>
+    /// The state an earlier attempt saved under this name, or null. Its sha256 (saved with it) is checked: a state
+    /// changed or truncated since is bad input, never resumed from.
+    /// </summary>
     public async Task<byte[]?> LoadResumeStateAsync(string name, CancellationToken ct = default)
     {
-        try { return (await ResumeBlob(name).DownloadContentAsync(ct)).Value.Content.ToArray(); }
+        Azure.Response<Azure.Storage.Blobs.Models.BlobDownloadResult> r;
+        try { r = await ResumeBlob(name).DownloadContentAsync(ct); }
         catch (Azure.RequestFailedException e) when (e.Status == 404) { return null; }
+        byte[] data = r.Value.Content.ToArray();
+        string actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data));
+        if (!r.Value.Details.Metadata.TryGetValue(ResumeShaKey, out string? saved) || saved != actual)
+            throw new InvalidDataException($"job {Spec.JobId} resume state {name}: sha256 mismatch: the stored state ({data.Length} bytes) hashes to {actual}, " +
+                $"not the {saved ?? "(none recorded)"} saved with it; it was changed behind MathV2's back");
+        return data;
     }
 
     Azure.Storage.Blobs.BlobClient ResumeBlob(string name)
