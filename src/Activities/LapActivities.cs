@@ -605,13 +605,18 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
         if (await artifacts.GetAsync(id) != null) return id;
         var report = LapReport.Build(input.LapId, input.Name, input.Number, input.Phases, input.Started, input.Finished, input.Artifacts, input.Domain)
             with { Spec = input.Spec, Run = CurrentRun() };
-        var plots = await PlotsAsync(input, report.Measures);
-        report = report with { Plots = [.. plots.Select(p => new ReportPlot(p.File, p.Title))] };
+        var (plots, plotErrors) = await PlotsAsync(input, report.Measures);
+        // Plots are for people: one that cannot be drawn is left out with the reason, never failing the finished lap.
+        var pngs = new List<(PlotSpec Spec, byte[] Png)>();
+        foreach (var plot in plots)
+            try { pngs.Add((plot, ReportPlotter.Png(plot))); }
+            catch (Exception e) when (e is not OutOfMemoryException) { plotErrors.Add($"{plot.File}: {e.GetType().Name}: {e.Message}"); }
+        report = report with { Plots = [.. pngs.Select(p => new ReportPlot(p.Spec.File, p.Spec.Title))], PlotErrors = plotErrors.Count > 0 ? plotErrors : null };
         var parents = new List<string>();
         foreach (string a in input.Artifacts.Named().Select(x => x.Id).Distinct())
             if (await artifacts.GetAsync(a) != null) parents.Add(a); // batch ids are not artifacts
         var w = artifacts.Create(id, "lap-report", StorageNames.DatasetsContainer, id, new ArtifactProducer { Lap = input.LapId, Phase = "report" }, parents);
-        foreach (var plot in plots) await w.AddFileAsync(plot.File, ReportPlotter.Png(plot));
+        foreach (var (plot, png) in pngs) await w.AddFileAsync(plot.File, png);
         await w.AddTextAsync(LapFiles.ReportJson, Json.Serialize(report, indented: true));
         await w.AddTextAsync(LapFiles.ReportMarkdown, report.ToMarkdown());
         await LapStore.CommitOnceAsync(w);
@@ -619,30 +624,35 @@ public sealed class WriteLapReport(ArtifactStore artifacts) : TaskActivity<LapRe
     }
 
     /// <summary>The training curves of each phase that ran (its jobs' metrics.jsonl) and, in a flywheel, the held-out measures per lap.</summary>
-    async Task<List<PlotSpec>> PlotsAsync(LapReportInput input, IReadOnlyDictionary<string, double> measures)
+    async Task<(List<PlotSpec> Plots, List<string> Errors)> PlotsAsync(LapReportInput input, IReadOnlyDictionary<string, double> measures)
     {
         var plots = new List<PlotSpec>();
+        var errors = new List<string>();
         foreach (var phase in input.Phases.Where(p => p.ReusedFrom == null))
         {
             var runs = new List<LapPlots.TrainingRun>();
             foreach (var job in phase.Jobs.Where(j => j.ResultArtifactId != null))
-            {
-                var m = await artifacts.GetAsync(job.ResultArtifactId!);
-                if (m == null || !m.Files.Any(f => f.Path == LapFiles.Metrics)) continue;
-                string prefix = $"{input.LapId}-{phase.Phase}-";
-                string run = job.JobId.StartsWith(prefix, StringComparison.Ordinal) ? job.JobId[prefix.Length..] : job.JobId;
-                runs.Add(LapPlots.TrainingRun.Read(run, System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, LapFiles.Metrics))));
-            }
+                try
+                {
+                    var m = await artifacts.GetAsync(job.ResultArtifactId!);
+                    if (m == null || !m.Files.Any(f => f.Path == LapFiles.Metrics)) continue;
+                    string prefix = $"{input.LapId}-{phase.Phase}-";
+                    string run = job.JobId.StartsWith(prefix, StringComparison.Ordinal) ? job.JobId[prefix.Length..] : job.JobId;
+                    runs.Add(LapPlots.TrainingRun.Read(run, System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, LapFiles.Metrics))));
+                }
+                catch (InvalidDataException e) { errors.Add($"{job.JobId}: {e.Message}"); }   // a bad or changed metrics.jsonl: that run left out
             plots.AddRange(LapPlots.Training(phase.Phase, runs));
         }
         var laps = new List<(int, IReadOnlyDictionary<string, double>)>();
         foreach (string earlier in input.EarlierReports)
-        {
-            var r = Json.Deserialize<LapReport>(await LapStore.ReadArtifactTextAsync(artifacts, earlier, LapFiles.ReportJson));
-            laps.Add((r.Number, r.Measures));
-        }
+            try
+            {
+                var r = Json.Deserialize<LapReport>(await LapStore.ReadArtifactTextAsync(artifacts, earlier, LapFiles.ReportJson));
+                laps.Add((r.Number, r.Measures));
+            }
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException or System.Text.Json.JsonException) { errors.Add($"{earlier}: {e.Message}"); }
         laps.Add((input.Number, measures));
         if (LapPlots.HeldOut(laps) is { } heldOut) plots.Add(heldOut);
-        return plots;
+        return (plots, errors);
     }
 }

@@ -16,13 +16,22 @@ public static class JobEvents
     /// one for an unknown instance and one for an instance that has finished (RunGpuJob saw the record first; the lap
     /// was terminated) are logged and acknowledged, never retried; the caller sets a malformed one aside in job-events-poison.
     /// </summary>
+    static bool IsComplete(GpuJobEvent e) => Ids.IsValid(e.InstanceId) && (e.Outcome as object) is not null && !string.IsNullOrEmpty(e.Outcome.JobId);
+
     public static async Task<Delivery> DeliverAsync(DurableTaskClient client, string body, ILogger log, CancellationToken ct)
     {
         GpuJobEvent ev;
-        try { ev = Json.Deserialize<GpuJobEvent>(body); }
-        catch (System.Text.Json.JsonException e)
+        string? problem = null;
+        try
         {
-            log.LogError("malformed job event set aside in job-events-poison: {Body}: {Error}", body.Length > 500 ? body[..500] + "…" : body, e.Message);
+            ev = Json.Deserialize<GpuJobEvent>(body);
+            // Present but empty (JSON null, ""): as malformed as missing.
+            if (!IsComplete(ev)) problem = "no valid instanceId and outcome";
+        }
+        catch (System.Text.Json.JsonException e) { ev = null!; problem = e.Message; }
+        if (problem != null)
+        {
+            log.LogError("malformed job event set aside in job-events-poison: {Body}: {Error}", body.Length > 500 ? body[..500] + "…" : body, problem);
             return Delivery.Malformed;
         }
         var meta = await client.GetInstanceAsync(ev.InstanceId, getInputsAndOutputs: false, ct);

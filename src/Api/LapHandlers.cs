@@ -217,13 +217,13 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         return await SubmitAsync(req, client, batch, ct);
     }
 
-    /// <summary>The batch the token opens, or the 401/404 answer (the same 401 for a wrong token and a batch without one).</summary>
+    /// <summary>The batch the token opens, or the 401 answer (the same for a wrong token, a batch without one and no batch).</summary>
     async Task<(AnnotationBatch? Batch, IResult? Refused)> ByTokenAsync(HttpRequest req, string batchId, CancellationToken ct)
     {
+        // A batch that does not exist answers as one the token does not open: the anonymous route tells nothing more.
         var batch = await LapStore.GetBatchAsync(storage, batchId, ct);
-        if (batch == null) return (null, Problems.NotFound("Annotation batch", batchId));
         string? given = req.Headers[AnnotationAccess.Header].FirstOrDefault();
-        var access = await LapStore.GetAccessAsync(storage, batchId, ct);
+        var access = batch == null ? null : await LapStore.GetAccessAsync(storage, batchId, ct);
         string? why = access == null ? (string.IsNullOrEmpty(given) ? $"the {AnnotationAccess.Header} header with the batch's token is required" : $"the token does not open batch {batchId}")
             : access.Refuses(given, DateTime.UtcNow);
         return why == null ? (batch, null) : (null, Problems.Unauthorized(why));

@@ -13,7 +13,7 @@ namespace MathV2.Gpu.Worker.Tests;
 public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     /// <summary>Counts to a target, saving its count as resumable state after each step; the first attempt crashes at failAt.</summary>
-    sealed class CountingJob(MathV2Storage? tamperWith = null) : IGpuJobHandler
+    sealed class CountingJob(MathV2Storage? tamperWith = null, bool keepHash = true) : IGpuJobHandler
     {
         public string Kind => "count";
 
@@ -30,8 +30,13 @@ public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<Azurite
                 if (context.Attempt == 1 && i + 1 == failAt)
                 {
                     // Someone rewrites the saved state behind MathV2's back before the retry reads it.
+                    // Either the bytes change and the recorded hash stays (an edit in place), or the blob is replaced whole (no hash).
                     if (tamperWith != null)
-                        await tamperWith.Container(StorageNames.JobsContainer).GetBlobClient($"{context.Spec.JobId}/resume/counter").UploadAsync(BinaryData.FromString("4"), overwrite: true, ct);
+                    {
+                        var blob = tamperWith.Container(StorageNames.JobsContainer).GetBlobClient($"{context.Spec.JobId}/resume/counter");
+                        var metadata = keepHash ? (await blob.GetPropertiesAsync(cancellationToken: ct)).Value.Metadata : new Dictionary<string, string>();
+                        await blob.UploadAsync(BinaryData.FromString("4"), new Azure.Storage.Blobs.Models.BlobUploadOptions { Metadata = metadata }, ct);
+                    }
                     throw new InvalidOperationException($"simulated crash at step {i + 1}");
                 }
             }
@@ -40,14 +45,14 @@ public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<Azurite
         }
     }
 
-    async Task<GpuJobRecord> RunUntilFinished(GpuJobSpec spec, bool tamper = false, Func<Task>? afterSubmit = null)
+    async Task<GpuJobRecord> RunUntilFinished(GpuJobSpec spec, bool tamper = false, Func<Task>? afterSubmit = null, bool keepHash = true)
     {
         var jobs = new GpuJobClient(azurite.Storage);
         await jobs.SubmitAsync(spec);
         if (afterSubmit != null) await afterSubmit();
         var options = new WorkerOptions { WorkerId = "test-worker", LeaseSeconds = 5, HeartbeatSeconds = 0.2, MaxPollSeconds = 0.2 };
         using var stop = new CancellationTokenSource();
-        var loop = new JobLoop(azurite.Storage, [new CountingJob(tamper ? azurite.Storage : null)], options, "cpu").RunAsync(stop.Token);
+        var loop = new JobLoop(azurite.Storage, [new CountingJob(tamper ? azurite.Storage : null, keepHash)], options, "cpu").RunAsync(stop.Token);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         GpuJobRecord record;
         while ((record = (await jobs.GetAsync(spec.JobId))!).Status is GpuJobStatus.Queued or GpuJobStatus.Running)
@@ -113,6 +118,12 @@ public sealed class JobLoopTests(AzuriteFixture azurite) : IClassFixture<Azurite
         Assert.Contains($"job {record.JobId} resume state counter: sha256 mismatch", record.Error);
         Assert.Contains("bad input, not retried", record.Error);
         Assert.Null(record.ResultArtifactId);
+
+        // A state replaced whole, without its hash (or saved before states carried one), is not resumed from: the job starts over.
+        var replaced = await RunUntilFinished(Spec("count", 3, new { target = 5, failAt = 3 }), tamper: true, keepHash: false);
+        Assert.Equal(GpuJobStatus.Succeeded, replaced.Status);
+        Assert.Equal(0, replaced.Summary!.Value.GetProperty("resumedFrom").GetInt32());
+        Assert.Equal(5, replaced.Summary!.Value.GetProperty("steps").GetInt32());
     }
 
     [Fact]

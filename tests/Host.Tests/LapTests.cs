@@ -329,6 +329,7 @@ public sealed class LapTests(StackFixture stack)
             Assert.Contains(why, refusal);
         }
         Assert.Equal(HttpStatusCode.Unauthorized, (await AsAnnotator(HttpMethod.Get, $"/api/laps/{id}", token)).Status);   // the token is no key
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AsAnnotator(HttpMethod.Get, "/api/annotations/lap-000000000000-1a-batch", token)).Status);   // no batch: as a wrong token
         Assert.Equal(HttpStatusCode.Unauthorized, (await AsAnnotator(HttpMethod.Post, $"/api/annotations/{batchId}", "mva_wrong", Line(items[0].ItemId, 1))).Status);
 
         double[] scores = [1, 0.5, 0, 1];

@@ -149,6 +149,13 @@ public sealed class ProtocolTests(StackFixture stack)
         string[] badJobs = [$"not json {tag}", $"{{\"jobId\": \"../{tag}\"}}"], badEvents = [$"{{\"instanceId\": 42, \"tag\": \"{tag}\"}}", $"<xml>{tag}</xml>"];
         foreach (string b in badJobs) await stack.Storage.Queue(StorageNames.GpuJobsQueue).SendMessageAsync(b);
         foreach (string b in badEvents) await stack.Storage.Queue(StorageNames.JobEventsQueue).SendMessageAsync(b);
+        // Written raw (not base64, as a tool might): every receive of such a queue would throw without the set-aside.
+        string raw = $"raw {tag} !! not base64";
+        foreach (string q in new[] { StorageNames.GpuJobsQueue, StorageNames.JobEventsQueue })
+            await new Azure.Storage.Queues.QueueClient(stack.Stack.Layout.StorageConnectionString, q).SendMessageAsync(raw);
+        badJobs = [.. badJobs, raw];
+        badEvents = [.. badEvents, raw, $"{{\"instanceId\": null, \"outcome\": null, \"tag\": \"{tag}\"}}"];
+        await stack.Storage.Queue(StorageNames.JobEventsQueue).SendMessageAsync(badEvents[^1]);
         // The worker and the pump read past them: a probe's job runs and its event arrives.
         string id = await stack.StartProbeAsync(new { size = 32, repeats = 1, jobs = 1 });
         await stack.WaitForStatusAsync(id, "Completed");
@@ -157,7 +164,7 @@ public sealed class ProtocolTests(StackFixture stack)
             var peeked = (await stack.Storage.Queue(StorageNames.Poison(queue)).PeekMessagesAsync(32)).Value;
             return peeked.Select(m => m.Body.ToString()).Where(b => b.Contains(tag)).ToList();
         }
-        await StackFixture.Until(async () => (await Poisoned(StorageNames.GpuJobsQueue)).Count == 2 && (await Poisoned(StorageNames.JobEventsQueue)).Count == 2, 30,
+        await StackFixture.Until(async () => (await Poisoned(StorageNames.GpuJobsQueue)).Count == badJobs.Length && (await Poisoned(StorageNames.JobEventsQueue)).Count == badEvents.Length, 30,
             () => "the malformed messages were not set aside");
         Assert.Equal(badJobs.Order(), (await Poisoned(StorageNames.GpuJobsQueue)).Order());
         Assert.Equal(badEvents.Order(), (await Poisoned(StorageNames.JobEventsQueue)).Order());

@@ -3,7 +3,8 @@
 'use strict';
 
 const KEY = 'mathv2.key';
-const POLL_MS = 1500;
+const POLL_MS = 1500;        // a lap, a job, a search
+const HOME_POLL_MS = 5000;   // the runs (it reads every running lap)
 const PHASES = ['1a', '1b', '1c', '1d', '2', '3', '4'];
 let timer = null;
 let generation = 0;            // bumped on navigation: a stale render does not touch the new view
@@ -96,7 +97,7 @@ function route() {
     }
     if (gen !== generation) return;
     document.getElementById('refreshed').textContent = 'updated ' + new Date().toLocaleTimeString();
-    if (again) timer = setTimeout(tick, POLL_MS);
+    if (again) timer = setTimeout(tick, render === renderHome ? HOME_POLL_MS : POLL_MS);
   };
   tick();
 }
@@ -158,11 +159,11 @@ async function renderLap(view, id, gen) {
   if (!done && wait?.status === 'awaiting-annotation') {
     if (annotation?.batchId !== wait.batchId) {
       const base = `/api/laps/${enc(id)}/annotations/${enc(wait.batchId)}`;
-      annotation = { batchId: wait.batchId, element: await annotationForm(wait.batchId, wait.deadline, base, api) };
+      annotation = { lap: id, batchId: wait.batchId, element: await annotationForm(wait.batchId, wait.deadline, base, api) };
     }
     parts.push(annotation.element);
-  } else if (annotation && !(annotation.element.querySelector('.ok'))) annotation = null;
-  else if (annotation) parts.push(annotation.element);   // keep the confirmation on screen
+  } else if (annotation && (annotation.lap !== id || !annotation.element.querySelector('.ok'))) annotation = null;
+  else if (annotation) parts.push(annotation.element);   // this lap's confirmation stays on screen
   if (lap.output?.report) parts.push(h('h2', {}, 'Report'), await reportBox(id, lap.output.report));
   swap(view, gen, ...parts);
   return !done;
@@ -304,7 +305,8 @@ async function markdown(text, artifact) {
       const cells = r => r.slice(1, -1).split('|').map(c => c.trim());
       out.push(h('table', {}, h('thead', {}, h('tr', {}, cells(rows[0]).map(c => h('th', {}, c)))),
         h('tbody', {}, rows.slice(2).map(r => h('tr', {}, cells(r).map(c => h('td', {}, c)))))));
-    } else if (/^!\[[^\]]*\]\([^)]+\)$/.test(line)) {
+    } else if (/^!\[[^\]]*\]\(plots\/[A-Za-z0-9._-]+\.png\)$/.test(line)) {
+      // Only the report's own plots are fetched (with the key); any other image line stays text.
       const [, alt, file] = line.match(/^!\[([^\]]*)\]\(([^)]+)\)$/);
       const img = h('img', { alt, title: alt, 'data-file': file });
       img.src = await artifactUrl(artifact, file);

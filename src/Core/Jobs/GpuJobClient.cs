@@ -50,7 +50,11 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
             await blob.UploadAsync(BinaryData.FromString(specText),
                 new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, ct);
         }
-        catch (RequestFailedException e) when (e.Status is 409 or 412) { /* already written by an earlier call */ }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            // Written by an earlier call: its bytes are what a claim will read (another build may serialize differently).
+            specText = (await blob.DownloadContentAsync(ct)).Value.Content.ToString();
+        }
 
         var now = Now;
         var entity = new TableEntity(spec.JobId, Row)

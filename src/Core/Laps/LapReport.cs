@@ -54,6 +54,8 @@ public sealed record LapReport
     public ReportRun? Run { get; init; }
     /// <summary>PNG plots in the report artifact (training curves per phase; held-out measures per lap in a flywheel).</summary>
     public List<ReportPlot> Plots { get; init; } = [];
+    /// <summary>Plots left out, and why (a bad metrics file, a drawing error): the report is made all the same.</summary>
+    public List<string>? PlotErrors { get; init; }
 
     public static LapReport Build(string lapId, string? name, int number, IReadOnlyList<PhaseResult> phases, DateTime started, DateTime finished, LapArtifacts artifacts,
         string domain = LapSpec.DemoDomain)
@@ -149,6 +151,11 @@ public sealed record LapReport
         {
             sb.Append("\n## Plots\n\n");
             foreach (var plot in Plots) sb.Append(ci, $"![{plot.Title}]({plot.File})\n\n");
+        }
+        if (PlotErrors is { Count: > 0 } left)
+        {
+            sb.Append("\nPlots left out:\n\n");
+            foreach (string why in left) sb.Append("- ").Append(why.ReplaceLineEndings(" ")).Append('\n');
         }
         if (Run is { } run)
         {

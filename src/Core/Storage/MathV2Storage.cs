@@ -40,7 +40,7 @@ public sealed class MathV2Storage
         ConnectionString = connectionString;
         Blobs = new BlobServiceClient(connectionString);
         // Base64 so that the Functions queue trigger (base64 by default) reads what we write.
-        Queues = new QueueServiceClient(connectionString, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
+        Queues = new QueueServiceClient(connectionString, QueueOptions());
         Tables = new TableServiceClient(connectionString);
     }
 
@@ -50,8 +50,24 @@ public sealed class MathV2Storage
         Endpoints = endpoints;
         Credential = credential;
         Blobs = new BlobServiceClient(endpoints.Blob, credential);
-        Queues = new QueueServiceClient(endpoints.Queue, credential, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
+        Queues = new QueueServiceClient(endpoints.Queue, credential, QueueOptions());
         Tables = new TableServiceClient(endpoints.Table, credential);
+    }
+
+    /// <summary>
+    /// Base64 messages, as the Functions queue trigger reads them. A message that is not base64 (written raw by a tool)
+    /// would make every receive throw: it is set aside in the queue's poison queue instead, as it came.
+    /// </summary>
+    QueueClientOptions QueueOptions()
+    {
+        var o = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        o.MessageDecodingFailed += async args =>
+        {
+            if (args.ReceivedMessage is not { } m || args.Queue.Name.EndsWith("-poison", StringComparison.Ordinal)) return;
+            await Queue(StorageNames.Poison(args.Queue.Name)).SendMessageAsync(m.Body.ToString(), timeToLive: TimeSpan.FromSeconds(-1), cancellationToken: args.CancellationToken);
+            await args.Queue.DeleteMessageAsync(m.MessageId, m.PopReceipt, args.CancellationToken);
+        };
+        return o;
     }
 
     /// <summary>The connection string, when the account is reached with one (Azurite; keys).</summary>

@@ -86,9 +86,15 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
         catch (Azure.RequestFailedException e) when (e.Status == 404) { return null; }
         byte[] data = r.Value.Content.ToArray();
         string actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data));
-        if (!r.Value.Details.Metadata.TryGetValue(ResumeShaKey, out string? saved) || saved != actual)
+        if (!r.Value.Details.Metadata.TryGetValue(ResumeShaKey, out string? saved))
+        {
+            // Saved before states carried their hash, or rewritten without it: unverifiable, so not resumed from.
+            Log($"resume state {name} has no recorded sha256 ({data.Length} bytes): not resumed from; the job starts over");
+            return null;
+        }
+        if (saved != actual)
             throw new InvalidDataException($"job {Spec.JobId} resume state {name}: sha256 mismatch: the stored state ({data.Length} bytes) hashes to {actual}, " +
-                $"not the {saved ?? "(none recorded)"} saved with it; it was changed behind MathV2's back");
+                $"not the {saved} saved with it; it was changed behind MathV2's back");
         return data;
     }
 

@@ -129,7 +129,7 @@ public sealed class GrpoTrainer : Trainer
             GradNorm = norm / updates,
             MeanReward = mean,
             RewardStd = std,
-            AdvantageStd = Math.Sqrt(advantages.Sum(a => a * a) / Math.Max(1, advantages.Length) - Math.Pow(advantages.Sum() / Math.Max(1, advantages.Length), 2)),
+            AdvantageStd = Math.Sqrt(Math.Max(0, advantages.Sum(a => a * a) / Math.Max(1, advantages.Length) - Math.Pow(advantages.Sum() / Math.Max(1, advantages.Length), 2))),
             Kl = _ref is null ? null : tokens == 0 ? 0 : kl / tokens,
             ClipFraction = tokens == 0 ? 0 : clipped / tokens,
             MaskedRewards = scored.Count < rewards.Length ? rewards.Length - scored.Count : null,
