@@ -14,14 +14,16 @@ namespace MathV2.Api;
 /// The HTTP API (README.md, "HTTP API"). Both hosts route here: the local host through minimal-API routes, the
 /// Functions app through thin HTTP-trigger shells that pass their bound <see cref="DurableTaskClient"/>.
 /// </summary>
-public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJobLimits defaultLimits)
+public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJobLimits defaultLimits, RunAdmission? admission = null)
 {
     public static readonly string[] InstanceActions = ["terminate", "rewind", "restart", "suspend", "resume"];
 
     /// <summary>The job limits a probe or lap gets when its request names none (MATHV2_JOB_*).</summary>
     public GpuJobLimits DefaultLimits => defaultLimits;
 
-    /// <summary>POST /api/probes: starts a Probe orchestration; 202 with the check-status payload.</summary>
+    public const string ProbePrefix = "probe-";
+
+    /// <summary>POST /api/probes: starts a Probe orchestration; 202 with the check-status payload (429 when MATHV2_MAX_ACTIVE_RUNS runs are active).</summary>
     public async Task<IResult> StartProbeAsync(HttpRequest req, DurableTaskClient client, CancellationToken ct = default)
     {
         var (request, error) = await ReadBodyAsync<ProbeRequest>(req, allowEmpty: true, ct);
@@ -30,7 +32,8 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
         var errors = request.Validate().GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
         if (errors.Count > 0) return Problems.Invalid(errors);
         request = request with { Limits = request.Limits ?? defaultLimits };
-        string id = "probe-" + Guid.NewGuid().ToString("N")[..12];
+        if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
+        string id = ProbePrefix + Guid.NewGuid().ToString("N")[..12];
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Probe, request, new() { InstanceId = id }, ct);
         return CheckStatus(req, id);
     }

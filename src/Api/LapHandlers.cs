@@ -12,7 +12,7 @@ using Microsoft.DurableTask.Client;
 namespace MathV2.Api;
 
 /// <summary>The lap routes: start, show, list, restart, report, flywheels, and the annotation batches a lap waits for.</summary>
-public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, GpuJobClient jobs, GpuJobLimits defaultLimits)
+public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, GpuJobClient jobs, GpuJobLimits defaultLimits, RunAdmission? admission = null)
 {
     public const string LapPrefix = "lap-";
     public const string FlywheelPrefix = "fly-";
@@ -26,6 +26,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         spec = spec with { Limits = spec.Limits ?? defaultLimits };
         if (await InvalidAsync(spec.Validate(), spec, "", ct) is { } invalid) return invalid;
         string id = LapPrefix + Guid.NewGuid().ToString("N")[..12];
+        if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, new LapInput { LapId = id, Spec = spec }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
     }
@@ -62,6 +63,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
             reused.Add(sub.ReadOutputAs<PhaseResult>()! with { ReusedFrom = id });
         }
         string newId = LapPrefix + Guid.NewGuid().ToString("N")[..12];
+        if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, old with { LapId = newId, Spec = spec, Reused = reused, RestartedFrom = id },
             new() { InstanceId = newId }, ct);
         return ApiHandlers.CheckStatus(req, newId);
@@ -87,6 +89,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         spec = spec with { Lap = spec.Lap with { Limits = spec.Lap.Limits ?? defaultLimits } };
         if (await InvalidAsync(spec.Validate(), spec.Lap, "lap.", ct) is { } invalid) return invalid;
         string id = FlywheelPrefix + Guid.NewGuid().ToString("N")[..12];
+        if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new FlywheelInput { FlywheelId = id, Spec = spec }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
     }

@@ -11,7 +11,7 @@ using Microsoft.DurableTask.Client;
 namespace MathV2.Api;
 
 /// <summary>The test-time search's routes: start one, follow it, read its best proofs.</summary>
-public sealed class SearchHandlers(ArtifactStore artifacts, GpuJobClient jobs, GpuJobLimits defaultLimits)
+public sealed class SearchHandlers(ArtifactStore artifacts, GpuJobClient jobs, GpuJobLimits defaultLimits, RunAdmission? admission = null)
 {
     public const string Prefix = "search-";
 
@@ -28,6 +28,7 @@ public sealed class SearchHandlers(ArtifactStore artifacts, GpuJobClient jobs, G
         if (Ids.IsValid(spec.ProblemsArtifact) && await ArtifactDoor.DatasetProblemAsync(artifacts, spec.ProblemsArtifact!, [spec.ProblemsFile], ct) is ({ } why, _))
             errors.Add(("problemsArtifact", why));
         if (errors.Count > 0) return Problems.Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
+        if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
         string id = Prefix + Guid.NewGuid().ToString("N")[..12];
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Search, new SearchInput { SearchId = id, Spec = spec }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);

@@ -17,6 +17,8 @@ public static class ServiceSetup
         services.AddSingleton<ArtifactUploads>();
         services.AddSingleton<UploadHandlers>();
         services.AddSettings(GpuJobLimits.FromEnvironment);
+        services.AddSettings(RunLimits.FromEnvironment);
+        services.AddSingleton<RunAdmission>();
         services.AddSingleton<ApiHandlers>();
         services.AddSingleton<LapHandlers>();
         services.AddSingleton<SearchHandlers>();
