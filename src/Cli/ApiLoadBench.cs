@@ -12,6 +12,20 @@ public sealed record ApiLoadOptions
     public int Requests { get; init; }
     /// <summary>GET routes, taken in turn by each client (offset by the client's number).</summary>
     public IReadOnlyList<string> Routes { get; init; } = DefaultRoutes;
+    /// <summary>Bad inputs sent in the same rotation ("POST /path" and a body): each must be a 4xx, never a 5xx.</summary>
+    public IReadOnlyList<(string Route, string Body)> BadRequests { get; init; } = DefaultBadRequests;
+    /// <summary>Every Nth request is a start (a one-job probe of size 16); 0: no starts.</summary>
+    public int StartEvery { get; init; }
+    /// <summary>Requests per second in all, paced open-loop (a late request goes at once); 0: as fast as the clients go.</summary>
+    public double Rate { get; init; }
+
+    public const string StartRoute = "POST /api/probes (start)";
+    public const string StartBody = "{\"size\":16,\"repeats\":1,\"jobs\":1}";
+
+    public static readonly IReadOnlyList<(string Route, string Body)> DefaultBadRequests =
+    [
+        ("POST /api/probes", "{\"size\": -1}"), ("POST /api/laps", "{\"demo\": {\"sed\": 1}}"), ("POST /api/flywheels", "not json"),
+    ];
 
     /// <summary>The mix that found the shared-options race: lap list, health, unknown job/artifact/instance/lap.</summary>
     public static readonly IReadOnlyList<string> DefaultRoutes =
@@ -28,6 +42,8 @@ public sealed record ApiRouteResult(string Route, int Requests, IReadOnlyDiction
 public sealed record ApiLoadResult
 {
     public required int Clients { get; init; }
+    /// <summary>The paced rate asked for (0: unpaced).</summary>
+    public double TargetRate { get; init; }
     public required double Seconds { get; init; }
     public required int Requests { get; init; }
     public required double RequestsPerSecond { get; init; }
@@ -42,8 +58,9 @@ public sealed record ApiLoadResult
 }
 
 /// <summary>
-/// A small load generator for the HTTP API: N clients each send one GET after another over a shared connection pool,
-/// for S seconds (or until R requests in all); records each request's latency and status code.
+/// A small load generator for the HTTP API: N clients each send one request after another over a shared connection
+/// pool (GET routes and bad inputs in turn, every Nth a start), for S seconds (or until R requests in all), optionally
+/// paced to a rate; records each request's latency and status code.
 /// </summary>
 public static class ApiLoadBench
 {
@@ -56,18 +73,29 @@ public static class ApiLoadBench
         int issued = 0;
         var total = Stopwatch.StartNew();
         var deadline = TimeSpan.FromSeconds(o.Seconds);
+        // The rotation: the GET routes, then the bad inputs; the start is its own route (index names).
+        var names = o.Routes.Concat(o.BadRequests.Select(b => b.Route)).Append(ApiLoadOptions.StartRoute).ToList();
+        int rotation = names.Count - 1, startIndex = names.Count - 1;
         async Task Client(int c)
         {
             for (int i = c; ; i++)
             {
-                if (o.Requests > 0 ? Interlocked.Increment(ref issued) > o.Requests : total.Elapsed >= deadline) return;
+                int n = Interlocked.Increment(ref issued);
+                if (o.Requests > 0 ? n > o.Requests : total.Elapsed >= deadline) return;
                 ct.ThrowIfCancellationRequested();
-                int route = i % o.Routes.Count;
+                if (o.Rate > 0 && TimeSpan.FromSeconds(n / o.Rate) - total.Elapsed is { Ticks: > 0 } wait) await Task.Delay(wait, ct);
+                int route = o.StartEvery > 0 && n % o.StartEvery == 0 ? startIndex : i % rotation;
                 long start = Stopwatch.GetTimestamp();
                 string status;
                 try
                 {
-                    using var resp = await http.GetAsync(o.Routes[route], HttpCompletionOption.ResponseContentRead, ct);
+                    using var req = route == startIndex ? new HttpRequestMessage(HttpMethod.Post, "/api/probes") { Content = new StringContent(ApiLoadOptions.StartBody, System.Text.Encoding.UTF8, "application/json") }
+                        : route < o.Routes.Count ? new HttpRequestMessage(HttpMethod.Get, o.Routes[route])
+                        : new HttpRequestMessage(HttpMethod.Post, o.BadRequests[route - o.Routes.Count].Route.Split(' ')[1])
+                        {
+                            Content = new StringContent(o.BadRequests[route - o.Routes.Count].Body, System.Text.Encoding.UTF8, "application/json"),
+                        };
+                    using var resp = await http.SendAsync(req, HttpCompletionOption.ResponseContentRead, ct);
                     status = ((int)resp.StatusCode).ToString();
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested) { status = "error"; }
@@ -84,6 +112,7 @@ public static class ApiLoadBench
         return new ApiLoadResult
         {
             Clients = o.Clients,
+            TargetRate = o.Rate,
             Seconds = seconds,
             Requests = all.Count,
             RequestsPerSecond = seconds > 0 ? all.Count / seconds : 0,
@@ -93,12 +122,12 @@ public static class ApiLoadBench
             MaxMs = ms.Count == 0 ? 0 : ms.Max(),
             StatusCodes = codes,
             ServerErrors = codes.Where(c => c.Key.StartsWith('5') || c.Key == "error").Sum(c => c.Value),
-            Routes = o.Routes.Select((r, i) =>
+            Routes = names.Select((r, i) =>
             {
                 var mine = all.Where(s => s.Route == i).ToList();
                 var l = mine.Select(s => s.Ms).ToList();
                 return new ApiRouteResult(r, mine.Count, Codes(mine), Commands.Percentile(l, 50), Commands.Percentile(l, 99));
-            }).ToList(),
+            }).Where(r => r.Requests > 0).ToList(),
         };
     }
 }

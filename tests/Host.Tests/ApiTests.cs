@@ -236,15 +236,23 @@ public sealed class ApiTests(StackFixture stack)
     public async Task Concurrent_mixed_requests_get_no_server_errors_and_the_right_answers()
     {
         await stack.Stack.UpAsync();
-        var r = await MathV2.Cli.ApiLoadBench.RunAsync(stack.Stack.Layout.Url, stack.Stack.Key, new MathV2.Cli.ApiLoadOptions { Clients = 16, Requests = 1200 });
+        var r = await MathV2.Cli.ApiLoadBench.RunAsync(stack.Stack.Layout.Url, stack.Stack.Key, new MathV2.Cli.ApiLoadOptions { Clients = 16, Requests = 1200, StartEvery = 100 });
         Assert.Equal(1200, r.Requests);
         Assert.Equal(0, r.ServerErrors);
         foreach (var route in r.Routes)
         {
-            string expected = route.Route is "/api/laps" or "/healthz" ? "200" : "404";
+            string expected = route.Route switch
+            {
+                "/api/laps" or "/healthz" => "200", MathV2.Cli.ApiLoadOptions.StartRoute => "202", _ when route.Route.StartsWith("POST ") => "400", _ => "404",
+            };
             Assert.Equal([expected], route.StatusCodes.Keys);
-            Assert.True(route.Requests > 100, $"{route.Route}: {route.Requests} requests");
+            Assert.True(route.Route == MathV2.Cli.ApiLoadOptions.StartRoute ? route.Requests == 12 : route.Requests > 80, $"{route.Route}: {route.Requests} requests");
         }
+        Assert.Equal(10, r.Routes.Count);
         Assert.True(r.P50Ms > 0 && r.P99Ms >= r.P50Ms);
+        // Paced: never faster than the rate asked for (300 requests at 200/s take at least 1.5 s).
+        var paced = await MathV2.Cli.ApiLoadBench.RunAsync(stack.Stack.Layout.Url, stack.Stack.Key, new MathV2.Cli.ApiLoadOptions { Clients = 8, Requests = 300, Rate = 200 });
+        Assert.Equal((300, 0), (paced.Requests, paced.ServerErrors));
+        Assert.True(paced.Seconds >= 1.49, $"{paced.Seconds} s");
     }
 }

@@ -211,17 +211,20 @@ public static class BenchCommands
         var clients = Int("--clients", "Concurrent clients", 16, 1, 512);
         var seconds = Int("--seconds", "How long to run", 30, 1, 3600);
         var requests = Int("--requests", "Stop after this many requests in all (0: run for --seconds)", 0, 0, 10_000_000);
-        return Command("api", "HTTP load: requests/s, p50/p95/p99 latency and status codes per route; exit 1 on any 5xx", async (pr, ct) =>
+        var rate = Int("--rate", "Requests per second in all, paced (0: as fast as the clients go)", 0, 0, 100_000);
+        var startEvery = Int("--start-every", "Every Nth request starts a one-job probe (0: no starts)", 0, 0, 10_000_000);
+        return Command("api", "HTTP load (GETs, bad inputs, starts): requests/s, p50/p95/p99 latency and status codes per route; exit 1 on any 5xx", async (pr, ct) =>
         {
-            var o = new ApiLoadOptions { Clients = pr.GetValue(clients), Seconds = pr.GetValue(seconds), Requests = pr.GetValue(requests) };
+            var o = new ApiLoadOptions { Clients = pr.GetValue(clients), Seconds = pr.GetValue(seconds), Requests = pr.GetValue(requests), Rate = pr.GetValue(rate), StartEvery = pr.GetValue(startEvery) };
             using var api = c.Api();
-            c.Progress(pr).WriteLine(o.Requests > 0 ? $"bench api: {o.Clients} clients, {o.Requests} requests against {api.BaseUrl}..."
-                : $"bench api: {o.Clients} clients for {o.Seconds} s against {api.BaseUrl}...");
+            string paced = o.Rate > 0 ? $" at {o.Rate} requests/s" : "";
+            c.Progress(pr).WriteLine(o.Requests > 0 ? $"bench api: {o.Clients} clients, {o.Requests} requests{paced} against {api.BaseUrl}..."
+                : $"bench api: {o.Clients} clients for {o.Seconds} s{paced} against {api.BaseUrl}...");
             var r = await ApiLoadBench.RunAsync(api.BaseUrl, api.Key, o, ct);
             if (c.IsJson(pr)) c.WriteJson(new { benchmark = "api", result = r, target = "no 5xx", meetsTarget = r.ServerErrors == 0 });
             else
             {
-                c.Out.WriteLine($"api load: {r.Requests} requests from {r.Clients} clients in {r.Seconds:F1} s = {r.RequestsPerSecond:F0} requests/s; " +
+                c.Out.WriteLine($"api load: {r.Requests} requests from {r.Clients} clients in {r.Seconds:F1} s = {r.RequestsPerSecond:F0} requests/s{(r.TargetRate > 0 ? $" (paced at {r.TargetRate:F0})" : "")}; " +
                     $"latency ms p50 {r.P50Ms:F1}, p95 {r.P95Ms:F1}, p99 {r.P99Ms:F1}, max {r.MaxMs:F0}");
                 c.Out.WriteLine("  status codes: " + string.Join(", ", r.StatusCodes.Select(x => $"{x.Key} × {x.Value}")));
                 foreach (var route in r.Routes)
@@ -230,7 +233,7 @@ public static class BenchCommands
                 c.Out.WriteLine($"  target (no 5xx): {(r.ServerErrors == 0 ? "met" : $"NOT met ({r.ServerErrors} server errors)")}");
             }
             return r.ServerErrors == 0 ? 0 : 1;
-        }, clients, seconds, requests);
+        }, clients, seconds, requests, rate, startEvery);
     }
 
     static T Read<T>(string json)
