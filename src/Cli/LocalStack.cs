@@ -79,6 +79,9 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
         File.WriteAllText(layout.EnvFile, $"MATHV2_URL={layout.Url}\nMATHV2_KEY={Key}\nMATHV2_STORAGE=\"{layout.StorageConnectionString}\"\n");
     }
 
+    /// <summary>The recorded workers that are alive.</summary>
+    public int AliveWorkers() => StackPids.Load(layout.PidFile).Workers.Count(w => IsAlive(w, "MathV2.Gpu.Worker.dll"));
+
     /// <summary>Stops exactly the processes `up` recorded; keeps the data.</summary>
     public async Task<List<string>> DownAsync()
     {

@@ -65,4 +65,32 @@ public sealed class LoadTests(StackFixture stack)
             try { Directory.Delete(layout.StateDir, true); } catch (IOException) { }
         }
     }
+
+    [Fact]
+    public async Task Bench_scale_runs_one_sharded_probe_on_one_worker_then_on_two_and_reports_both()
+    {
+        var layout = StackFixture.NewLayout(Directory.CreateTempSubdirectory("mathv2-scale-").FullName);
+        var own = new LocalStack(layout, TextWriter.Null);
+        await own.UpAsync();
+        try
+        {
+            using var api = new ApiClient(layout.Url, own.Key);
+            var probe = new MathV2.Core.Probes.ProbeRequest { Jobs = 8, Size = 256, Repeats = 300 };
+            var r = await ScaleBench.RunAsync(own, api, probe, TextWriter.Null, default);
+            Assert.Equal((1, 8), (r.One.Workers, r.One.Jobs));
+            Assert.Equal(8, Assert.Single(r.One.JobsPerWorker).Value);
+            Assert.Equal(2, own.AliveWorkers());
+            Assert.Equal(8, r.Two.JobsPerWorker.Values.Sum());
+            Assert.Equal(2, r.Two.JobsPerWorker.Count);   // both workers took jobs of the second probe
+            Assert.Equal(r.One.Seconds / r.Two.Seconds, r.SpeedUp, 9);
+            // It starts from one worker only: the same stack now runs two.
+            var e = await Assert.ThrowsAsync<CliException>(() => ScaleBench.RunAsync(own, api, probe, TextWriter.Null, default));
+            Assert.Contains("the stack runs 2", e.Message);
+        }
+        finally
+        {
+            await own.DownAsync();
+            try { Directory.Delete(layout.StateDir, true); } catch (IOException) { }
+        }
+    }
 }

@@ -16,7 +16,7 @@ public static class BenchCommands
     public static IEnumerable<Command> Build(CliContext c)
     {
         yield return Group("bench", "Benchmarks that print numbers, each with its target",
-            Protocol(c), Consensus(c), Worker(c), Memory(c), Bootstrap(c), Api(c));
+            Protocol(c), Consensus(c), Worker(c), Memory(c), Bootstrap(c), Api(c), Scale(c));
     }
 
     public sealed record BenchRow(string JobId, double SubmitToClaimMs, double FinishToResumedMs, double RunMs);
@@ -204,6 +204,29 @@ public static class BenchCommands
                     $"oracle pass rate {x.Generation.GetValueOrDefault("greedy")?.OraclePassRate:F2} greedy / {x.Generation.GetValueOrDefault("sampled")?.OraclePassRate:F2} sampled");
             return 0;
         }, quick, steps, heldOut, seed, tokenizers);
+    }
+
+    static Command Scale(CliContext c)
+    {
+        var jobs = Int("--jobs", "Probe jobs submitted together", 8, 2, 256);
+        var size = Int("--size", "Matmul size of each job", 512, 16, 8192);
+        var repeats = Int("--repeats", "Matmuls per job", 60, 1, 100_000);
+        return Command("scale", "Scale-out on the local stack: one sharded probe with 1 worker, then with 2; wall times and the speed-up", async (pr, ct) =>
+        {
+            var probe = new ProbeRequest { Jobs = pr.GetValue(jobs), Size = pr.GetValue(size), Repeats = pr.GetValue(repeats) };
+            using var api = c.Api();
+            c.Progress(pr).WriteLine($"bench scale: {probe.Jobs} jobs of {probe.Repeats} {probe.Size}×{probe.Size} matmuls, on 1 worker then 2...");
+            var r = await ScaleBench.RunAsync(new LocalStack(c.Layout, TextWriter.Null), api, probe, c.Progress(pr), ct);
+            if (c.IsJson(pr)) c.WriteJson(new { benchmark = "scale", result = r });
+            else
+            {
+                foreach (var run in new[] { r.One, r.Two })
+                    c.Out.WriteLine($"{run.Workers} worker(s): {run.Jobs} jobs in {run.Seconds:F1} s, {run.MeanJobSeconds:F2} s per job; jobs per worker: " +
+                        string.Join(", ", run.JobsPerWorker.Select(w => $"{w.Key} × {w.Value}")));
+                c.Out.WriteLine($"speed-up with 2 workers: {r.SpeedUp:F2}× on {r.Cores} cores");
+            }
+            return 0;
+        }, jobs, size, repeats);
     }
 
     static Command Api(CliContext c)
