@@ -29,6 +29,7 @@ public static class FunctionsSetup
         var storage = MathV2Storage.FromSettings(settings);
         settings.TaskHub(fallback: null);                 // host.json names the hub %MATHV2_TASKHUB%
         GpuJobLimits.FromEnvironment(settings);           // checked now: a bad value stops the app here (exit 2)
+        MathV2.Api.RunLimits.FromEnvironment(settings);   // likewise MATHV2_MAX_ACTIVE_RUNS
         builder.Services.AddMathV2Services(_ => storage).AddMathV2Activities();
         builder.Services.AddHostedService<StorageSetup>();
         return builder;

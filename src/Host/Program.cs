@@ -73,7 +73,7 @@ services.AddDurableTaskWorker(b =>
 
 var app = builder.Build();
 // The Options read from configuration (job limits), checked now rather than at the first request.
-try { app.Services.GetRequiredService<GpuJobLimits>(); }
+try { app.Services.GetRequiredService<GpuJobLimits>(); app.Services.GetRequiredService<MathV2.Api.RunLimits>(); }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
 await storage.EnsureCreatedAsync();
 await app.Services.GetRequiredService<AzureStorageOrchestrationService>().CreateIfNotExistsAsync();

@@ -147,5 +147,8 @@ public sealed class FunctionsConfigurationTests
         // A bad job limit stops the app while it is configured (Program.cs: exit 2), before it starts.
         Assert.Contains("MATHV2_JOB_POLL_S='soon'", Assert.Throws<SettingsException>(() =>
             FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["MATHV2_JOB_POLL_S"] = "soon" }))).Message);
+        Assert.Contains("MATHV2_MAX_ACTIVE_RUNS='-1'", Assert.Throws<SettingsException>(() =>
+            FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["MATHV2_MAX_ACTIVE_RUNS"] = "-1" }))).Message);
+        Assert.Equal(0, sp.GetRequiredService<MathV2.Api.RunLimits>().MaxActiveRuns);   // no limit unless set
     }
 }

@@ -27,6 +27,7 @@ public sealed class SettingsTests
     [Theory]
     [InlineData("MATHV2_PORT", "seventy", "MATHV2_PORT='seventy' is not an integer between 1 and 65535")]
     [InlineData("MATHV2_JOB_MAX_ATTEMPTS", "0", "MATHV2_JOB_MAX_ATTEMPTS must be between 1 and 20")]
+    [InlineData("MATHV2_MAX_ACTIVE_RUNS", "ten", "MATHV2_MAX_ACTIVE_RUNS='ten' is not an integer between 0 and 1000000")]
     [InlineData("MATHV2_TASKHUB", "my-hub", "MATHV2_TASKHUB='my-hub' must be 3-45 letters and digits")]
     public async Task The_host_refuses_a_mistyped_setting(string name, string value, string message)
     {
