@@ -1,3 +1,4 @@
+using MathV2.Core.Http;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Models;
@@ -53,12 +54,18 @@ public static class ArtifactDoor
 public static class ApiJson
 {
     /// <summary>The top-level runs with the prefix (lap-, fly-, search-), newest first: their phases and jobs share the prefix but have more dashes.</summary>
-    public static async Task<List<T>> ListRunsAsync<T>(Microsoft.DurableTask.Client.DurableTaskClient client, string prefix, Func<Microsoft.DurableTask.Client.OrchestrationMetadata, T> summary, CancellationToken ct)
+    public static async Task<List<RunSummary<TStatus>>> ListRunsAsync<TStatus>(Microsoft.DurableTask.Client.DurableTaskClient client, string prefix, CancellationToken ct)
+        where TStatus : class
     {
-        var runs = new List<(DateTimeOffset Created, T Summary)>();
+        var runs = new List<RunSummary<TStatus>>();
         await foreach (var m in client.GetAllInstancesAsync(new Microsoft.DurableTask.Client.OrchestrationQuery { InstanceIdPrefix = prefix, FetchInputsAndOutputs = false }).WithCancellation(ct))
-            if (m.InstanceId.Count(c => c == '-') == 1) runs.Add((m.CreatedAt, summary(m)));
-        return [.. runs.OrderByDescending(r => r.Created).Select(r => r.Summary)];
+            if (m.InstanceId.Count(c => c == '-') == 1)
+                runs.Add(new RunSummary<TStatus>
+                {
+                    Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
+                    Status = Read<TStatus>(m.SerializedCustomStatus),
+                });
+        return [.. runs.OrderByDescending(r => r.CreatedAt)];
     }
 
     /// <summary>A custom status or output in its record; null when absent or of another shape (both engines' casing is read).</summary>

@@ -172,19 +172,11 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
 
     /// <summary>GET /api/laps: the laps, newest first.</summary>
     public async Task<IResult> ListLapsAsync(DurableTaskClient client, CancellationToken ct = default) =>
-        Results.Json(await ApiJson.ListRunsAsync(client, LapPrefix, m => new LapSummary
-        {
-            Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
-            Status = Read<LapStatus>(m.SerializedCustomStatus),
-        }, ct), Json.Options);
+        Results.Json(await ApiJson.ListRunsAsync<LapStatus>(client, LapPrefix, ct), Json.Options);
 
     /// <summary>GET /api/flywheels: the flywheels, newest first, each with its lap running and the laps so far.</summary>
     public async Task<IResult> ListFlywheelsAsync(DurableTaskClient client, CancellationToken ct = default) =>
-        Results.Json(await ApiJson.ListRunsAsync(client, FlywheelPrefix, m => new FlywheelSummary
-        {
-            Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
-            Status = Read<FlywheelStatus>(m.SerializedCustomStatus),
-        }, ct), Json.Options);
+        Results.Json(await ApiJson.ListRunsAsync<FlywheelStatus>(client, FlywheelPrefix, ct), Json.Options);
 
     /// <summary>GET /api/laps/{id}/annotations/{batchId}: the batch's items as JSONL.</summary>
     public async Task<IResult> GetAnnotationBatchAsync(string id, string batchId, CancellationToken ct = default)

@@ -36,11 +36,7 @@ public sealed class SearchHandlers(ArtifactStore artifacts, GpuJobClient jobs, G
 
     /// <summary>GET /api/searches: the searches, newest first, each with its round and step.</summary>
     public async Task<IResult> ListAsync(DurableTaskClient client, CancellationToken ct = default) =>
-        Results.Json(await ApiJson.ListRunsAsync(client, Prefix, m => new SearchSummary
-        {
-            Id = m.InstanceId, RuntimeStatus = m.RuntimeStatus.ToString(), CreatedAt = m.CreatedAt, LastUpdatedAt = m.LastUpdatedAt,
-            Status = ApiJson.Read<SearchStatus>(m.SerializedCustomStatus),
-        }, ct), Json.Options);
+        Results.Json(await ApiJson.ListRunsAsync<SearchStatus>(client, Prefix, ct), Json.Options);
 
     /// <summary>GET /api/searches/{id}: status, each problem after the last scored round, the running jobs' progress.</summary>
     public async Task<IResult> GetAsync(DurableTaskClient client, string id, CancellationToken ct = default)

@@ -20,9 +20,11 @@ function h(tag, attrs, ...children) {
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat().filter(present)) e.append(c instanceof Node ? c : String(c));
   return e;
 }
+// A part of a view that is there (null, undefined, false and '' stand for "nothing here").
+const present = c => c !== null && c !== undefined && c !== false && c !== '';
 const lower = s => String(s || '').toLowerCase();
 const statusEl = s => h('span', { class: 'status ' + lower(s) }, s || '?');
 const when = t => t ? new Date(t).toLocaleString() : '';
@@ -104,7 +106,7 @@ function route() {
 window.addEventListener('hashchange', route);
 
 // replaceChildren would write a null as the text "null": absent parts are dropped first.
-function swap(view, gen, ...children) { if (gen === generation) view.replaceChildren(...children.flat().filter(c => c !== null && c !== undefined && c !== false && c !== '')); }
+function swap(view, gen, ...children) { if (gen === generation) view.replaceChildren(...children.flat().filter(present)); }
 const finished = s => ['completed', 'failed', 'terminated'].includes(lower(s));
 
 // ---- Home: laps, flywheels, searches, batches waiting for people ----

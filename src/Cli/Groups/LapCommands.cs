@@ -65,7 +65,7 @@ public static class LapCommands
         var list = Command("list", "The laps, newest first (with --measures, those measures of the finished ones)", async (pr, ct) =>
         {
             using var api = c.Api();
-            var all = await api.GetAsync<List<LapSummary>>("/api/laps", ct);
+            var all = await api.GetAsync<List<RunSummary<LapStatus>>>("/api/laps", ct);
             var keys = Keys(pr);
             var values = new Dictionary<string, Dictionary<string, double?>>();
             if (keys.Count > 0)

@@ -97,7 +97,7 @@ public static class SearchCommands
         LapView? lap = null;
         if (lapId != null) lap = await api.GetAsync<LapView>($"/api/laps/{LapCommands.Escape(lapId)}", ct);
         else
-            foreach (var summary in await api.GetAsync<List<LapSummary>>("/api/laps", ct))
+            foreach (var summary in await api.GetAsync<List<RunSummary<LapStatus>>>("/api/laps", ct))
                 if (summary.RuntimeStatus == RuntimeStates.Completed && await api.GetAsync<LapView>($"/api/laps/{LapCommands.Escape(summary.Id)}", ct) is { Output.Artifacts.HeldOut: not null } v
                     && (await LapSpecAsync(api, v.Id, ct)).IsDemo) { lap = v; break; }
         if (lap == null)

@@ -112,34 +112,14 @@ public sealed record JobProgressView
     public Jobs.GpuJobProgress? Progress { get; init; }
 }
 
-/// <summary>GET /api/laps: one lap, newest first.</summary>
-public sealed record LapSummary
+/// <summary>A row of GET /api/laps, /api/flywheels or /api/searches: the run and its own status (LapStatus, FlywheelStatus, SearchStatus).</summary>
+public sealed record RunSummary<TStatus> where TStatus : class
 {
     public required string Id { get; init; }
     public required string RuntimeStatus { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset LastUpdatedAt { get; init; }
-    public Laps.LapStatus? Status { get; init; }
-}
-
-/// <summary>A row of GET /api/flywheels.</summary>
-public sealed record FlywheelSummary
-{
-    public required string Id { get; init; }
-    public required string RuntimeStatus { get; init; }
-    public DateTimeOffset CreatedAt { get; init; }
-    public DateTimeOffset LastUpdatedAt { get; init; }
-    public Laps.FlywheelStatus? Status { get; init; }
-}
-
-/// <summary>A row of GET /api/searches.</summary>
-public sealed record SearchSummary
-{
-    public required string Id { get; init; }
-    public required string RuntimeStatus { get; init; }
-    public DateTimeOffset CreatedAt { get; init; }
-    public DateTimeOffset LastUpdatedAt { get; init; }
-    public Search.SearchStatus? Status { get; init; }
+    public TStatus? Status { get; init; }
 }
 
 /// <summary>GET /api/flywheels/{id}: the lap running, the laps so far, why it stopped.</summary>
