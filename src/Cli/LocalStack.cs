@@ -93,7 +93,7 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
         if (await StopAsync(pids.Host, "MathV2.Host.dll")) stopped.Add($"host {pids.Host}");
         if (await StopAsync(pids.Azurite, "azurite")) stopped.Add($"azurite {pids.Azurite}");
         if (File.Exists(layout.PidFile)) File.Delete(layout.PidFile);
-        File.Delete(StoppingFile);
+        if (Directory.Exists(layout.StateDir)) File.Delete(StoppingFile);
         return stopped;
     }
 
@@ -250,6 +250,15 @@ public sealed class LocalStack(StackLayout layout, TextWriter log)
         using var p = Process.Start(psi) ?? throw new CliException($"could not start {program}");
         log.WriteLine($"started {name} (pid {p.Id}), log: {logPath}");
         return p.Id;
+    }
+
+    public const int SigStop = 19, SigCont = 18;
+
+    /// <summary>Sends a signal (chaos freezes Azurite with SIGSTOP and thaws it with SIGCONT).</summary>
+    public static void Signal(int pid, int signal)
+    {
+        if (kill(pid, signal) != 0 && Marshal.GetLastPInvokeError() != 3 /* ESRCH */)
+            throw new CliException($"could not signal process {pid} (errno {Marshal.GetLastPInvokeError()})");
     }
 
     public static void Kill(int pid, bool force)

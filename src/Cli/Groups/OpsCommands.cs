@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Http;
@@ -17,6 +19,61 @@ public static class OpsCommands
         yield return Instances(c);
         yield return Jobs(c);
         yield return Artifacts(c);
+        yield return Chaos(c);
+    }
+
+    static Command Chaos(CliContext c)
+    {
+        var laps = Int("--laps", "Laps to run under faults", 3, 1, 1000);
+        var spec = ExistingFile("--spec", "A lap spec (JSON) instead of the reduced default lap");
+        var seed = Int("--seed", "Seeds the faults' kinds, moments and durations", 1, 0, int.MaxValue);
+        var concurrent = Int("--concurrent", "Laps running at once", 2, 1, 16);
+        var workers = Int("--workers", "Workers of the chaos stack", 2, 1, 16);
+        var minGap = Double("--min-gap", "Fewest seconds between two faults", 8, 1, 3600);
+        var maxGap = Double("--max-gap", "Most seconds between two faults", 30, 1, 3600);
+        var maxOutage = Double("--max-outage", "Longest Azurite outage (pause or stop), seconds", 60, 5, 600);
+        var keep = Flag("--keep", "Keep the chaos stack's state (logs, Azurite data) after a run that passed");
+        return Command("chaos", "Laps on a stack of their own while hosts, workers and Azurite are killed and stopped at seeded moments; " +
+            "checks every lap against the same lap run undisturbed (exit 1 if anything was lost)", async (pr, ct) =>
+        {
+            if (pr.GetValue(minGap) > pr.GetValue(maxGap)) throw new CliException("--min-gap must not be greater than --max-gap");
+            JsonObject? lapSpec = null;
+            if (pr.GetValue(spec) is { } file)
+            {
+                try { lapSpec = JsonNode.Parse(File.ReadAllText(file)) as JsonObject ?? throw new CliException($"{file}: a lap spec is a JSON object"); }
+                catch (JsonException e) { throw new CliException($"{file}: not JSON: {e.Message}"); }
+            }
+            int basePort = LoopbackPorts.FreeRange(5);
+            var layout = c.Layout with
+            {
+                StateDir = Path.Combine(c.Layout.StateDir, "chaos"),
+                AzuritePort = basePort, ApiPort = basePort + 3, GrpcPort = basePort + 4, Workers = pr.GetValue(workers),
+                // Short leases and heartbeats: a killed worker's job is noticed in seconds.
+                Environment = new Dictionary<string, string>(c.Layout.Environment)
+                {
+                    ["MATHV2_WORKER_LEASE_S"] = "6", ["MATHV2_WORKER_HEARTBEAT_S"] = "1", ["MATHV2_WORKER_MAX_POLL_S"] = "0.5",
+                },
+            };
+            var progress = c.Progress(pr);
+            var stack = new LocalStack(layout, TextWriter.Null);
+            await stack.DownAsync();   // a chaos stack left by an interrupted run
+            if (Directory.Exists(layout.StateDir)) Directory.Delete(layout.StateDir, recursive: true);
+            ChaosReport report;
+            try
+            {
+                report = await new ChaosRun(stack, progress).RunAsync(new ChaosOptions
+                {
+                    Laps = pr.GetValue(laps), Seed = pr.GetValue(seed), Concurrent = pr.GetValue(concurrent), Spec = lapSpec,
+                    MinGapSeconds = pr.GetValue(minGap), MaxGapSeconds = pr.GetValue(maxGap), MaxOutageSeconds = pr.GetValue(maxOutage),
+                }, ct);
+            }
+            finally { await stack.DownAsync(); }
+            if (c.IsJson(pr)) c.WriteJson(report);
+            else ChaosRun.Print(report, c.Out);
+            if (report.Passed && !pr.GetValue(keep)) Directory.Delete(layout.StateDir, recursive: true);
+            else progress.WriteLine($"chaos: the stack's logs and data are in {layout.StateDir}");
+            return report.Passed ? 0 : 1;
+        }, laps, spec, seed, concurrent, workers, minGap, maxGap, maxOutage, keep);
     }
 
     static Command Probe(CliContext c)
