@@ -4,7 +4,7 @@ using Polly.Retry;
 
 namespace MathV2.Activities;
 
-/// <summary>The retry pipeline activities use around storage calls: transient failures only (429, 5xx, timeouts).</summary>
+/// <summary>The retry pipeline activities use around storage calls: transient failures only (no connection, 408, 429, 5xx, timeouts).</summary>
 public static class StorageResilience
 {
     public static ResiliencePipeline Create(int maxRetries = 4) => new ResiliencePipelineBuilder()
@@ -15,9 +15,7 @@ public static class StorageResilience
             UseJitter = true,
             Delay = TimeSpan.FromMilliseconds(200),
             ShouldHandle = new PredicateBuilder()
-                .Handle<RequestFailedException>(e => e.Status is 0 or 408 or 429 or >= 500)
-                .Handle<HttpRequestException>()
-                .Handle<TimeoutException>(),
+                .Handle<Exception>(MathV2.Core.Storage.StorageFaults.IsTransient),
         })
         .Build();
 }

@@ -27,19 +27,21 @@ public static class ChaosFaults
     /// <summary>Every worker SIGKILLed and kept down until the running laps fail (a job exhausted: no worker claims it), then back and the laps rewound.</summary>
     public const string WorkersOut = "workers-out";
 
-    public static readonly (string Kind, int Weight)[] Weights =
-        [(Host, 3), (Worker, 4), (AzuriteRestart, 2), (AzuritePause, 1), (AzuriteDown, 1), (WorkersOut, 1)];
+    public static readonly string[] All = [Host, Worker, AzuriteRestart, AzuritePause, AzuriteDown, WorkersOut];
 
-    /// <summary>The fault a draw of <paramref name="random"/> picks, by <see cref="Weights"/>.</summary>
-    public static string Pick(Random random)
+    /// <summary>
+    /// The faults to inject, in rounds: each round is every kind of <paramref name="kinds"/> (all when empty) once, in
+    /// an order drawn from <paramref name="random"/>; so every kind comes early, and one seed draws one sequence.
+    /// </summary>
+    public static IEnumerable<string> Draw(Random random, IReadOnlyList<string>? kinds = null)
     {
-        int r = random.Next(Weights.Sum(w => w.Weight));
-        foreach (var (kind, weight) in Weights)
+        string[] pool = kinds is { Count: > 0 } ? [.. kinds.Distinct()] : All;
+        while (true)
         {
-            if (r < weight) return kind;
-            r -= weight;
+            string[] round = [.. pool];
+            random.Shuffle(round);
+            foreach (string kind in round) yield return kind;
         }
-        throw new UnreachableException();
     }
 }
 
@@ -56,6 +58,8 @@ public sealed record ChaosOptions
     public double MaxOutageSeconds { get; init; } = 60;
     /// <summary>Rewinds of one lap before it counts as lost.</summary>
     public int MaxRewinds { get; init; } = 4;
+    /// <summary>The kinds of fault to draw from (<see cref="ChaosFaults"/>); empty for all.</summary>
+    public IReadOnlyList<string> Kinds { get; init; } = [];
     /// <summary>The lap spec (JSON); null for <see cref="ChaosRun.DefaultSpec"/>.</summary>
     public JsonObject? Spec { get; init; }
 }
@@ -134,9 +138,12 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         }
         """)!.AsObject();
 
-    /// <summary>Files that hold wall-clock times (progress and speed), so they differ between any two runs: left out of the comparison.</summary>
+    /// <summary>
+    /// Files that hold wall-clock times, so they differ between any two runs: a training job's metrics.jsonl (each
+    /// step's time and speed) and its TensorBoard file (named by its first time). Left out of the comparison.
+    /// </summary>
     public static bool IsTimed(string path) =>
-        Path.GetFileName(path) is "metrics.jsonl" or "summary.json" || Path.GetFileName(path).StartsWith("events.out.tfevents", StringComparison.Ordinal);
+        Path.GetFileName(path) is "metrics.jsonl" || Path.GetFileName(path).StartsWith("events.out.tfevents.", StringComparison.Ordinal);
 
     readonly List<string> _unplanned = [];
 
@@ -164,6 +171,7 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
 
         var faults = new List<ChaosFault>();
         var random = new Random(options.Seed);
+        using var draw = ChaosFaults.Draw(new Random(options.Seed), options.Kinds).GetEnumerator();
         var running = new Dictionary<string, LapRun>();
         var finished = new List<LapRun>();
         int started = 0;
@@ -180,7 +188,8 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
             }
             if (clock.Elapsed.TotalSeconds >= nextFault)
             {
-                var fault = await InjectAsync(ChaosFaults.Pick(random), random, options, clock, running, api, ct);
+                draw.MoveNext();
+                var fault = await InjectAsync(draw.Current, random, options, clock, running, api, ct);
                 faults.Add(fault);
                 foreach (var r in running.Values) r.Faults++;
                 progress.WriteLine($"chaos: {clock.Elapsed.TotalSeconds,6:F0} s  {fault.Kind} {fault.Target} (down {fault.DownSeconds:F0} s); {running.Count} lap(s) running");
@@ -207,7 +216,7 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         }
 
         // Everything back up, then the checks.
-        await stack.UpAsync(ct);
+        await UpAsync(ct);
         var laps = new List<ChaosLapResult>();
         foreach (var run in finished.OrderBy(r => r.Number))
             laps.Add(await CheckLapAsync(run, reference, historyBound, ct));
@@ -268,16 +277,38 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
 
     async Task RewindAsync(ApiClient api, LapRun run, string? failure, CancellationToken ct)
     {
-        await stack.UpAsync(ct);
+        await UpAsync(ct);
         await RetryAsync(async () => { await api.PostAsync($"/api/instances/{run.Id}/rewind?reason=chaos", ct); return 0; }, ct);
         run.Rewinds++;
         progress.WriteLine($"chaos: lap {run.Number} {run.Id} failed ({failure}); rewound");
     }
 
+    /// <summary>
+    /// Brings up whatever is down. A process that exits while starting (the host when storage is not back yet) is
+    /// started again, as a container platform does; the stack's own waits bound each try.
+    /// </summary>
+    async Task UpAsync(CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try { await stack.UpAsync(ct); return; }
+            catch (CliException e) when (attempt < 10)
+            {
+                string line = $"starting the stack failed ({e.Message.Split('\n')[0]}); trying again";
+                _unplanned.Add(line);
+                progress.WriteLine($"chaos: {line}");
+                await Task.Delay(TimeSpan.FromSeconds(2), ct);
+            }
+        }
+    }
+
     /// <summary>Starts again what died on its own (what a container platform does), recording it.</summary>
     async Task SuperviseAsync(CancellationToken ct)
     {
-        foreach (string line in await stack.HealAsync(ct))
+        List<string> lines;
+        try { lines = await stack.HealAsync(ct); }
+        catch (CliException e) { lines = [$"a restart failed ({e.Message.Split('\n')[0]})"]; await UpAsync(ct); }
+        foreach (string line in lines)
         {
             _unplanned.Add(line.Split('\n')[0]);
             progress.WriteLine($"chaos: {line.Split('\n')[0]}");
@@ -290,53 +321,51 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         double at = clock.Elapsed.TotalSeconds;
         double shortDown = random.NextDouble() * 5, outage = 5 + random.NextDouble() * Math.Max(0, o.MaxOutageSeconds - 5);
         int pick = random.Next(1000);
+        var pids = stack.Pids;
+        switch (kind)
         {
-            var pids = stack.Pids;
-            switch (kind)
-            {
-                case ChaosFaults.Host:
-                    await KillAsync(pids.Host, "MathV2.Host.dll");
-                    await Task.Delay(TimeSpan.FromSeconds(shortDown), ct);
-                    await stack.UpAsync(ct);
-                    return new ChaosFault(kind, at, shortDown, $"host {pids.Host}");
-                case ChaosFaults.Worker:
-                    int worker = pids.Workers[pick % pids.Workers.Count];
-                    await KillAsync(worker, "MathV2.Gpu.Worker.dll");
-                    await Task.Delay(TimeSpan.FromSeconds(shortDown), ct);
-                    await stack.UpAsync(ct);
-                    return new ChaosFault(kind, at, shortDown, $"worker {worker}");
-                case ChaosFaults.AzuriteRestart:
-                    await LocalStack.StopAsync(pids.Azurite, "azurite");
-                    await Task.Delay(TimeSpan.FromSeconds(shortDown), ct);
-                    await stack.UpAsync(ct);
-                    return new ChaosFault(kind, at, shortDown, $"azurite {pids.Azurite}");
-                case ChaosFaults.AzuritePause:
-                    LocalStack.Signal(pids.Azurite!.Value, LocalStack.SigStop);
-                    try { await Task.Delay(TimeSpan.FromSeconds(outage), ct); }
-                    finally { LocalStack.Signal(pids.Azurite!.Value, LocalStack.SigCont); }
-                    return new ChaosFault(kind, at, outage, $"azurite {pids.Azurite}");
-                case ChaosFaults.AzuriteDown:
-                    await LocalStack.StopAsync(pids.Azurite, "azurite");
-                    await Task.Delay(TimeSpan.FromSeconds(outage), ct);
-                    await stack.UpAsync(ct);
-                    return new ChaosFault(kind, at, outage, $"azurite {pids.Azurite}");
-                case ChaosFaults.WorkersOut:
-                    foreach (int w in pids.Workers) await KillAsync(w, "MathV2.Gpu.Worker.dll");
-                    var down = Stopwatch.StartNew();
-                    // Until every running lap has failed (its jobs unclaimed past the limit), or long enough that they must have.
-                    while (down.Elapsed < TimeSpan.FromSeconds(240) && running.Count > 0)
-                    {
-                        bool allFailed = true;
-                        foreach (var id in running.Keys)
-                            if (await TryGetLapAsync(api, id, ct) is not { RuntimeStatus: RuntimeStates.Failed } and not { IsFinished: true }) allFailed = false;
-                        if (allFailed) break;
-                        await Task.Delay(1000, ct);
-                    }
-                    await stack.UpAsync(ct);
-                    return new ChaosFault(kind, at, down.Elapsed.TotalSeconds, $"{pids.Workers.Count} worker(s)");
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
-            }
+            case ChaosFaults.Host:
+                await KillAsync(pids.Host, "MathV2.Host.dll");
+                await Task.Delay(TimeSpan.FromSeconds(shortDown), ct);
+                await UpAsync(ct);
+                return new ChaosFault(kind, at, shortDown, $"host {pids.Host}");
+            case ChaosFaults.Worker:
+                int worker = pids.Workers[pick % pids.Workers.Count];
+                await KillAsync(worker, "MathV2.Gpu.Worker.dll");
+                await Task.Delay(TimeSpan.FromSeconds(shortDown), ct);
+                await UpAsync(ct);
+                return new ChaosFault(kind, at, shortDown, $"worker {worker}");
+            case ChaosFaults.AzuriteRestart:
+                await LocalStack.StopAsync(pids.Azurite, "azurite");
+                await Task.Delay(TimeSpan.FromSeconds(shortDown), ct);
+                await UpAsync(ct);
+                return new ChaosFault(kind, at, shortDown, $"azurite {pids.Azurite}");
+            case ChaosFaults.AzuritePause:
+                LocalStack.Signal(pids.Azurite!.Value, LocalStack.SigStop);
+                try { await Task.Delay(TimeSpan.FromSeconds(outage), ct); }
+                finally { LocalStack.Signal(pids.Azurite!.Value, LocalStack.SigCont); }
+                return new ChaosFault(kind, at, outage, $"azurite {pids.Azurite}");
+            case ChaosFaults.AzuriteDown:
+                await LocalStack.StopAsync(pids.Azurite, "azurite");
+                await Task.Delay(TimeSpan.FromSeconds(outage), ct);
+                await UpAsync(ct);
+                return new ChaosFault(kind, at, outage, $"azurite {pids.Azurite}");
+            case ChaosFaults.WorkersOut:
+                foreach (int w in pids.Workers) await KillAsync(w, "MathV2.Gpu.Worker.dll");
+                var down = Stopwatch.StartNew();
+                // Until every running lap has failed (its jobs unclaimed past the limit), or long enough that they must have.
+                while (down.Elapsed < TimeSpan.FromSeconds(240) && running.Count > 0)
+                {
+                    bool allFailed = true;
+                    foreach (var id in running.Keys)
+                        if (await TryGetLapAsync(api, id, ct) is not { RuntimeStatus: RuntimeStates.Failed } and not { IsFinished: true }) allFailed = false;
+                    if (allFailed) break;
+                    await Task.Delay(1000, ct);
+                }
+                await UpAsync(ct);
+                return new ChaosFault(kind, at, down.Elapsed.TotalSeconds, $"{pids.Workers.Count} worker(s)");
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
         }
     }
 
@@ -384,24 +413,12 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
             {
                 jobs++;
                 var r = await client.GetAsync(jobId, ct);
-                if (r == null) { problems.Add($"job {jobId}: no record"); continue; }
-                int succeeded = r.Attempts.Count(a => a.State == "succeeded");
-                if (r.Status != GpuJobStatus.Succeeded) problems.Add($"job {jobId}: {r.Status}");
-                if (succeeded != 1) problems.Add($"job {jobId}: {succeeded} succeeded attempts");
-                if (r.Attempts.Any(a => a.State == "running")) problems.Add($"job {jobId}: an attempt is still recorded running");
-                if (r.Attempts.Count > 0 && (r.Attempts[^1].Number != r.Attempt || r.Attempts[^1].State != "succeeded"))
-                    problems.Add($"job {jobId}: the last recorded attempt ({r.Attempts[^1].Number}, {r.Attempts[^1].State}) is not the one that succeeded ({r.Attempt})");
-                if (r.ResultArtifactId != $"{jobId}.attempt-{r.Attempt}") problems.Add($"job {jobId}: result {r.ResultArtifactId} is not attempt {r.Attempt}'s");
-                if (r.Attempts.Count > 1) retried++;
+                problems.AddRange(JobProblems(jobId, r));
+                if (r?.Attempts.Count > 1) retried++;
             }
             var files = await FingerprintAsync(view, ct);
-            foreach (var (key, sha) in reference)
-            {
-                if (!files.TryGetValue(key, out string? got)) problems.Add($"{key}: missing");
-                else if (got != sha) problems.Add($"{key}: sha256 differs from the undisturbed lap's");
-                else compared++;
-            }
-            foreach (string key in files.Keys.Where(k => !reference.ContainsKey(k))) problems.Add($"{key}: not in the undisturbed lap");
+            problems.AddRange(FileProblems(reference, files));
+            compared = reference.Count(f => files.TryGetValue(f.Key, out string? sha) && sha == f.Value);
         }
         int history = await MaxHistoryRowsAsync(view.Id, ct);
         if (history > historyBound) problems.Add($"history of {history} rows, over the bound of {historyBound}");
@@ -410,6 +427,30 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
             Number = run.Number, LapId = run.Id, Status = view.RuntimeStatus, Minutes = run.Minutes, Faults = run.Faults, Rewinds = run.Rewinds,
             Jobs = jobs, Retried = retried, FilesCompared = compared, MaxHistoryRows = history, Problems = problems,
         };
+    }
+
+    /// <summary>What is wrong with a job of a completed lap: it must have succeeded exactly once, in its last recorded attempt, with that attempt's result.</summary>
+    public static IEnumerable<string> JobProblems(string jobId, GpuJobRecord? r)
+    {
+        if (r == null) { yield return $"job {jobId}: no record"; yield break; }
+        if (r.Status != GpuJobStatus.Succeeded) yield return $"job {jobId}: {r.Status.ToString().ToLowerInvariant()}";
+        int succeeded = r.Attempts.Count(a => a.State == "succeeded");
+        if (succeeded != 1) yield return $"job {jobId}: {succeeded} succeeded attempts";
+        if (r.Attempts.Any(a => a.State == "running")) yield return $"job {jobId}: an attempt is still recorded running";
+        if (r.Attempts.Count == 0 || r.Attempts[^1].Number != r.Attempt || r.Attempts[^1].State != "succeeded")
+            yield return $"job {jobId}: its last recorded attempt is not attempt {r.Attempt} succeeding";
+        if (r.ResultArtifactId != $"{jobId}.attempt-{r.Attempt}") yield return $"job {jobId}: result {r.ResultArtifactId} is not attempt {r.Attempt}'s";
+    }
+
+    /// <summary>Files missing, changed (sha256) or extra against the undisturbed lap's.</summary>
+    public static IEnumerable<string> FileProblems(IReadOnlyDictionary<string, string> reference, IReadOnlyDictionary<string, string> files)
+    {
+        foreach (var (key, sha) in reference.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            if (!files.TryGetValue(key, out string? got)) yield return $"{key}: missing";
+            else if (got != sha) yield return $"{key}: sha256 differs from the undisturbed lap's";
+        }
+        foreach (string key in files.Keys.Where(k => !reference.ContainsKey(k)).Order(StringComparer.Ordinal)) yield return $"{key}: not in the undisturbed lap";
     }
 
     string TaskHub => stack.Layout.Environment.TryGetValue("MATHV2_TASKHUB", out var hub) ? hub : "mathv2";

@@ -25,7 +25,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
 
     public async Task RunAsync(CancellationToken stop)
     {
-        await storage.EnsureCreatedAsync(stop);
+        await StorageFaults.RetryAsync(() => storage.EnsureCreatedAsync(stop), TimeSpan.FromMinutes(2), Log, "worker start", stop);
         var queue = storage.Queue(StorageNames.GpuJobsQueue);
         await SeenAsync("idle", null, force: true);
         Log($"worker {options.WorkerId} ready on {device}; kinds: {string.Join(", ", _handlers.Keys)}");
@@ -35,7 +35,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             QueueMessage? msg;
             try { msg = (await queue.ReceiveMessageAsync(TimeSpan.FromSeconds(options.LeaseSeconds), stop)).Value; }
             catch (OperationCanceledException) { break; }
-            catch (RequestFailedException e) { Log($"queue poll failed: {e.Message}"); msg = null; }
+            catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"queue poll failed: {StorageFaults.First(e)}"); msg = null; }
             if (msg == null)
             {
                 await SeenAsync("idle", null);
@@ -44,7 +44,14 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 continue;
             }
             idle = TimeSpan.FromMilliseconds(50);
-            await HandleAsync(queue, msg, stop);
+            // Storage down while a job is claimed or settled: the worker lives on; the message's lease lapses and the
+            // protocol hands the job out again (a claimed job whose heartbeat stops is requeued).
+            try { await HandleAsync(queue, msg, stop); }
+            catch (Exception e) when (StorageFaults.IsTransient(e) && !stop.IsCancellationRequested)
+            {
+                Log($"job message {msg.MessageId}: storage unavailable ({StorageFaults.First(e)}); left for its lease to lapse");
+                try { await Task.Delay(TimeSpan.FromSeconds(1), stop); } catch (OperationCanceledException) { break; }
+            }
         }
         await SeenAsync("stopped", null, force: true);
     }
@@ -102,8 +109,10 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 throw new NotSupportedException($"unknown job kind '{spec.Kind}' (this worker runs: {string.Join(", ", _handlers.Keys)})");
             JsonElement? summary = await Task.Run(() => handler.RunAsync(context, jobCts.Token), jobCts.Token);
             jobCts.Token.ThrowIfCancellationRequested();
-            await writer.CommitAsync(CancellationToken.None);
-            bool owned = await _jobs.CompleteAsync(spec.JobId, attempt, artifactId, summary, CancellationToken.None);
+            // The work is done: its result is worth waiting for through a storage outage.
+            await StorageFaults.RetryAsync(() => writer.CommitAsync(CancellationToken.None), SettlePatience, Log, $"job {spec.JobId} commit", stop);
+            bool owned = await StorageFaults.RetryAsync(() => _jobs.CompleteAsync(spec.JobId, attempt, artifactId, summary, CancellationToken.None),
+                SettlePatience, Log, $"job {spec.JobId} completion", stop);
             Log(owned ? $"job {spec.JobId} attempt {attempt} succeeded → {artifactId}" : $"job {spec.JobId} attempt {attempt} finished after losing the job; result ignored");
             return true;
         }
@@ -116,7 +125,8 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
         catch (Exception e)
         {
             Log($"job {spec.JobId} attempt {attempt} failed: {e}");
-            await _jobs.FailAttemptAsync(spec.JobId, attempt, $"{e.GetType().Name}: {e.Message}", CancellationToken.None, permanent: IsBadInput(e));
+            await StorageFaults.RetryAsync(() => _jobs.FailAttemptAsync(spec.JobId, attempt, $"{e.GetType().Name}: {e.Message}", CancellationToken.None, permanent: IsBadInput(e)),
+                SettlePatience, Log, $"job {spec.JobId} failure", stop);
             return true;
         }
         finally
@@ -126,6 +136,9 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             await SeenAsync("idle", null, force: true);
         }
     }
+
+    /// <summary>How long a finished job's commit, completion or failure waits for storage to come back.</summary>
+    static readonly TimeSpan SettlePatience = TimeSpan.FromMinutes(3);
 
     /// <summary>Errors another attempt would repeat: bad parameters, bad datasets, missing or corrupt artifacts, unknown kinds.</summary>
     static bool IsBadInput(Exception e) => e is ArgumentException or Core.Datasets.DatasetException or InvalidDataException
@@ -147,7 +160,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 await SeenAsync("running", context.Spec.JobId);
                 await context.PublishMetricsAsync(CancellationToken.None);
             }
-            catch (RequestFailedException e) { Log($"heartbeat failed: {e.Message}"); }
+            catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"heartbeat failed: {StorageFaults.First(e)}"); }
         }
     }
 
@@ -169,7 +182,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 ["Host"] = Environment.MachineName,
             }, TableUpdateMode.Replace);
         }
-        catch (RequestFailedException e) { Log($"worker registration failed: {e.Message}"); }
+        catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"worker registration failed: {StorageFaults.First(e)}"); }
     }
 
     static string Truncate(string s) => s.Length > 200 ? s[..200] + "…" : s;
@@ -191,7 +204,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 {
                     try { await Task.Delay(lease / 3, _cts.Token); } catch (OperationCanceledException) { return; }
                     try { PopReceipt = (await queue.UpdateMessageAsync(messageId, PopReceipt, visibilityTimeout: lease)).Value.PopReceipt; }
-                    catch (RequestFailedException e) { Log($"lease renewal failed: {e.Message}"); }
+                    catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"lease renewal failed: {StorageFaults.First(e)}"); }
                 }
             });
         }

@@ -35,9 +35,10 @@ public sealed class JobEventPump(MathV2Storage storage, DurableTaskClient client
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
-            catch (Exception e) when (e is RequestFailedException or HttpRequestException or Grpc.Core.RpcException)
+            // Storage or the engine unavailable for a while (an outage, a restart): wait and go on, never stop the host.
+            catch (Exception e) when (e is RequestFailedException or Grpc.Core.RpcException || StorageFaults.IsTransient(e))
             {
-                log.LogWarning(e, "job-event pump: will retry");
+                log.LogWarning("job-event pump: {Error}; will retry", StorageFaults.First(e));
                 await Task.Delay(TimeSpan.FromSeconds(1), stop);
             }
         }

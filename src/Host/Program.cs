@@ -75,12 +75,14 @@ var app = builder.Build();
 // The Options read from configuration (job limits), checked now rather than at the first request.
 try { app.Services.GetRequiredService<GpuJobLimits>(); app.Services.GetRequiredService<MathV2.Api.RunLimits>(); }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 host: {e.Message}"); Environment.Exit(2); return; }
-await storage.EnsureCreatedAsync();
-await app.Services.GetRequiredService<AzureStorageOrchestrationService>().CreateIfNotExistsAsync();
+// Storage may be coming back (an outage, Azurite restarting): wait for it rather than exit.
+await StorageFaults.RetryAsync(() => storage.EnsureCreatedAsync(), TimeSpan.FromMinutes(2), Console.Error.WriteLine, "mathv2 host start");
+await StorageFaults.RetryAsync(() => app.Services.GetRequiredService<AzureStorageOrchestrationService>().CreateIfNotExistsAsync(),
+    TimeSpan.FromMinutes(2), Console.Error.WriteLine, "mathv2 host start");
 // The engine (sidecar or storage) briefly unavailable is a 503 the caller may retry, not a 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions
 {
-    StatusCodeSelector = e => e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable } or Azure.RequestFailedException { Status: 503 or 0 } ? 503 : 500,
+    StatusCodeSelector = e => e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable } || StorageFaults.IsTransient(e) ? 503 : 500,
 });
 app.UseStatusCodePages();
 app.MapGrpcService<MathV2Sidecar>();

@@ -32,11 +32,15 @@ public static class OpsCommands
         var minGap = Double("--min-gap", "Fewest seconds between two faults", 8, 1, 3600);
         var maxGap = Double("--max-gap", "Most seconds between two faults", 30, 1, 3600);
         var maxOutage = Double("--max-outage", "Longest Azurite outage (pause or stop), seconds", 60, 5, 600);
+        var kinds = Text("--faults", $"Comma-separated kinds of fault to draw from (default all: {string.Join(", ", ChaosFaults.All)})", "KIND,...");
         var keep = Flag("--keep", "Keep the chaos stack's state (logs, Azurite data) after a run that passed");
         return Command("chaos", "Laps on a stack of their own while hosts, workers and Azurite are killed and stopped at seeded moments; " +
             "checks every lap against the same lap run undisturbed (exit 1 if anything was lost)", async (pr, ct) =>
         {
             if (pr.GetValue(minGap) > pr.GetValue(maxGap)) throw new CliException("--min-gap must not be greater than --max-gap");
+            var faultKinds = (pr.GetValue(kinds) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+            if (faultKinds.FirstOrDefault(k => !ChaosFaults.All.Contains(k)) is { } unknown)
+                throw new CliException($"--faults: no fault '{unknown}'; the faults are {string.Join(", ", ChaosFaults.All)}");
             JsonObject? lapSpec = null;
             if (pr.GetValue(spec) is { } file)
             {
@@ -63,7 +67,7 @@ public static class OpsCommands
             {
                 report = await new ChaosRun(stack, progress).RunAsync(new ChaosOptions
                 {
-                    Laps = pr.GetValue(laps), Seed = pr.GetValue(seed), Concurrent = pr.GetValue(concurrent), Spec = lapSpec,
+                    Laps = pr.GetValue(laps), Seed = pr.GetValue(seed), Concurrent = pr.GetValue(concurrent), Spec = lapSpec, Kinds = faultKinds,
                     MinGapSeconds = pr.GetValue(minGap), MaxGapSeconds = pr.GetValue(maxGap), MaxOutageSeconds = pr.GetValue(maxOutage),
                 }, ct);
             }
@@ -73,7 +77,7 @@ public static class OpsCommands
             if (report.Passed && !pr.GetValue(keep)) Directory.Delete(layout.StateDir, recursive: true);
             else progress.WriteLine($"chaos: the stack's logs and data are in {layout.StateDir}");
             return report.Passed ? 0 : 1;
-        }, laps, spec, seed, concurrent, workers, minGap, maxGap, maxOutage, keep);
+        }, laps, spec, seed, concurrent, workers, minGap, maxGap, maxOutage, kinds, keep);
     }
 
     static Command Probe(CliContext c)
