@@ -6,6 +6,7 @@ using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker.Middleware;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -32,8 +33,25 @@ public static class FunctionsSetup
         MathV2.Api.RunLimits.FromEnvironment(settings);   // likewise MATHV2_MAX_ACTIVE_RUNS
         builder.Services.AddMathV2Services(_ => storage).AddMathV2Activities();
         builder.Services.AddHostedService<StorageSetup>();
+        builder.UseMiddleware<StorageFaultMiddleware>();
         return builder;
     }
+}
+
+/// <summary>
+/// The Functions app's counterpart of the local host's StorageFaultGuard: an activity whose storage is unavailable
+/// fails with <see cref="StorageUnavailableException"/>, which the orchestrations retry after a pause.
+/// </summary>
+public sealed class StorageFaultMiddleware : IFunctionsWorkerMiddleware
+{
+    public async Task Invoke(FunctionContext context, FunctionExecutionDelegate next)
+    {
+        try { await next(context); }
+        catch (Exception e) when (IsActivity(context) && StorageFaults.IsTransient(e)) { throw StorageUnavailableException.Of(e); }
+    }
+
+    public static bool IsActivity(FunctionContext context) =>
+        context.FunctionDefinition.InputBindings.Values.Any(b => string.Equals(b.Type, "activityTrigger", StringComparison.OrdinalIgnoreCase));
 }
 
 /// <summary>Creates the app's queues, tables and containers at start (idempotent), so a fresh account works from the first lap.</summary>

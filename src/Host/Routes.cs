@@ -74,7 +74,9 @@ public static class Routes
     public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r)
     {
         foreach (var o in Orchestrators.All) r.AddOrchestrator(o);
-        foreach (var a in ActivityServices.All) r.AddActivity(a);
+        // Each activity behind the guard that turns storage being unavailable into a failure orchestrations retry.
+        foreach (var a in ActivityServices.All)
+            r.AddActivity(new TaskName(a.Name), sp => new StorageFaultGuard((ITaskActivity)ActivatorUtilities.GetServiceOrCreateInstance(sp, a)));
         return r;
     }
 }

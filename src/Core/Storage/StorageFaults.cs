@@ -48,3 +48,12 @@ public static class StorageFaults
         return e.Message.Split('\n')[0];
     }
 }
+
+/// <summary>
+/// An activity's storage was unavailable (what <see cref="StorageFaults.IsTransient"/> says): thrown in its place so
+/// that orchestrations retry the activity after a pause (their retry policy handles this type only).
+/// </summary>
+public sealed class StorageUnavailableException(string message, Exception inner) : Exception(message, inner)
+{
+    public static StorageUnavailableException Of(Exception e) => new($"storage unavailable: {StorageFaults.First(e)}", e);
+}
