@@ -81,6 +81,8 @@ public sealed record ChaosLapResult
     public int FilesCompared { get; init; }
     /// <summary>The largest orchestration history (rows) among the lap's instances.</summary>
     public int MaxHistoryRows { get; init; }
+    /// <summary>The most it may be (<see cref="ChaosRun.HistoryBound"/>).</summary>
+    public int HistoryBound { get; init; }
     /// <summary>What the checks found wrong (empty: recovered, nothing lost).</summary>
     public List<string> Problems { get; init; } = [];
     public bool Recovered => Status == RuntimeStates.Completed && Problems.Count == 0;
@@ -94,7 +96,6 @@ public sealed record ChaosReport
     public int ReferenceJobs { get; init; }
     public int ReferenceFiles { get; init; }
     public int ReferenceMaxHistoryRows { get; init; }
-    public int HistoryRowsBound { get; init; }
     public required List<ChaosFault> Faults { get; init; }
     public required List<ChaosLapResult> Laps { get; init; }
     /// <summary>Processes that died on their own (not killed by chaos) and were started again.</summary>
@@ -165,8 +166,6 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
             throw new CliException($"the reference lap {refId} did not complete ({refView.RuntimeStatus}: {refView.Failure}); chaos needs a spec that completes undisturbed");
         var reference = await FingerprintAsync(refView, ct);
         int refHistory = await MaxHistoryRowsAsync(refId, ct);
-        // Faults add polls (a job waiting for a claim polls every pollSeconds) and retries; anything beyond this is a leak.
-        int historyBound = Math.Max(refHistory * 4, refHistory + 2000);
         progress.WriteLine($"chaos: reference lap {refId} completed in {refMinutes:F1} min: {reference.Count} files, largest history {refHistory} rows");
 
         var faults = new List<ChaosFault>();
@@ -219,12 +218,12 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         await UpAsync(ct);
         var laps = new List<ChaosLapResult>();
         foreach (var run in finished.OrderBy(r => r.Number))
-            laps.Add(await CheckLapAsync(run, reference, historyBound, ct));
+            laps.Add(await CheckLapAsync(run, reference, refHistory, ct));
         var problems = await CheckStackAsync([.. finished.Select(r => r.Id)], ct);
         var report = new ChaosReport
         {
             Seed = options.Seed, ReferenceLap = refId, ReferenceMinutes = refMinutes, ReferenceJobs = refView.Output!.Phases.Sum(p => p.Jobs.Count),
-            ReferenceFiles = reference.Count, ReferenceMaxHistoryRows = refHistory, HistoryRowsBound = historyBound,
+            ReferenceFiles = reference.Count, ReferenceMaxHistoryRows = refHistory,
             Faults = faults, Laps = laps, UnplannedRestarts = [.. _unplanned], Problems = problems, Minutes = total.Elapsed.TotalMinutes,
         };
         return report;
@@ -311,7 +310,7 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         foreach (string line in lines)
         {
             _unplanned.Add(line.Split('\n')[0]);
-            progress.WriteLine($"chaos: {line.Split('\n')[0]}");
+            progress.WriteLine($"chaos: {line}");   // with the last lines of its log
         }
     }
 
@@ -397,7 +396,14 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         return files;
     }
 
-    async Task<ChaosLapResult> CheckLapAsync(LapRun run, Dictionary<string, string> reference, int historyBound, CancellationToken ct)
+    /// <summary>
+    /// The most history rows one instance of a lap may have: faults add polls (a job waiting for a claim polls every
+    /// pollSeconds until the claim timeout, each poll a few rows) and each rewind runs that wait again; beyond this is
+    /// a leak.
+    /// </summary>
+    public static int HistoryBound(int undisturbed, int rewinds) => 4 * undisturbed + 1000 * (1 + rewinds);
+
+    async Task<ChaosLapResult> CheckLapAsync(LapRun run, Dictionary<string, string> reference, int refHistory, CancellationToken ct)
     {
         var view = run.Final!;
         var problems = new List<string>();
@@ -421,11 +427,12 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
             compared = reference.Count(f => files.TryGetValue(f.Key, out string? sha) && sha == f.Value);
         }
         int history = await MaxHistoryRowsAsync(view.Id, ct);
-        if (history > historyBound) problems.Add($"history of {history} rows, over the bound of {historyBound}");
+        int bound = HistoryBound(refHistory, run.Rewinds);
+        if (history > bound) problems.Add($"history of {history} rows, over the bound of {bound}");
         return new ChaosLapResult
         {
             Number = run.Number, LapId = run.Id, Status = view.RuntimeStatus, Minutes = run.Minutes, Faults = run.Faults, Rewinds = run.Rewinds,
-            Jobs = jobs, Retried = retried, FilesCompared = compared, MaxHistoryRows = history, Problems = problems,
+            Jobs = jobs, Retried = retried, FilesCompared = compared, MaxHistoryRows = history, HistoryBound = bound, Problems = problems,
         };
     }
 
@@ -503,6 +510,6 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         if (r.UnplannedRestarts.Count > 0) o.WriteLine($"  restarted after dying on their own: {string.Join("; ", r.UnplannedRestarts)}");
         foreach (string p in r.Problems) o.WriteLine($"  problem: {p}");
         o.WriteLine($"  laps {r.Laps.Count}, faults {r.Faults.Count}, rewinds {r.Laps.Sum(l => l.Rewinds)}, recovered {r.Recovered}, lost {r.Lost}; " +
-            $"largest history {r.Laps.Select(l => l.MaxHistoryRows).DefaultIfEmpty().Max()} rows (undisturbed {r.ReferenceMaxHistoryRows}, bound {r.HistoryRowsBound})");
+            $"largest history {r.Laps.Select(l => l.MaxHistoryRows).DefaultIfEmpty().Max()} rows (undisturbed {r.ReferenceMaxHistoryRows}; bound 4 × that + 1,000 per rewind and one more)");
     }
 }

@@ -47,9 +47,11 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             // Storage down while a job is claimed or settled: the worker lives on; the message's lease lapses and the
             // protocol hands the job out again (a claimed job whose heartbeat stops is requeued).
             try { await HandleAsync(queue, msg, stop); }
-            catch (Exception e) when (StorageFaults.IsTransient(e) && !stop.IsCancellationRequested)
+            // Any storage error in handling one message (unavailable, or a pop receipt gone stale while it was) ends
+            // that message's turn, never the worker.
+            catch (Exception e) when ((e is RequestFailedException || StorageFaults.IsTransient(e)) && !stop.IsCancellationRequested)
             {
-                Log($"job message {msg.MessageId}: storage unavailable ({StorageFaults.First(e)}); left for its lease to lapse");
+                Log($"job message {msg.MessageId}: storage error ({StorageFaults.First(e)}); left for its lease to lapse");
                 try { await Task.Delay(TimeSpan.FromSeconds(1), stop); } catch (OperationCanceledException) { break; }
             }
         }

@@ -13,6 +13,8 @@ public sealed class StorageFaultsTests
         Assert.True(StorageFaults.IsTransient(new RequestFailedException(503, "busy")));
         Assert.True(StorageFaults.IsTransient(new RequestFailedException(429, "throttled")));
         Assert.True(StorageFaults.IsTransient(new TimeoutException()));
+        Assert.True(StorageFaults.IsTransient(new TaskCanceledException("The operation was cancelled because it exceeded the configured timeout of 0:01:40. Network timeout can be adjusted in ClientOptions.Retry.NetworkTimeout.")));
+        Assert.False(StorageFaults.IsTransient(new TaskCanceledException()));   // a cancellation asked for
         // The SDK's "Retry failed after 4 tries": transient when every try was.
         Assert.True(StorageFaults.IsTransient(new AggregateException("Retry failed after 4 tries.", refused, refused)));
         Assert.False(StorageFaults.IsTransient(new AggregateException(refused, new RequestFailedException(404, "gone"))));

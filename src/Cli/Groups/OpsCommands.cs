@@ -74,7 +74,8 @@ public static class OpsCommands
             finally { await stack.DownAsync(); }
             if (c.IsJson(pr)) c.WriteJson(report);
             else ChaosRun.Print(report, c.Out);
-            if (report.Passed && !pr.GetValue(keep)) Directory.Delete(layout.StateDir, recursive: true);
+            // Kept for a look when anything was lost or a process died on its own.
+            if (report.Passed && report.UnplannedRestarts.Count == 0 && !pr.GetValue(keep)) Directory.Delete(layout.StateDir, recursive: true);
             else progress.WriteLine($"chaos: the stack's logs and data are in {layout.StateDir}");
             return report.Passed ? 0 : 1;
         }, laps, spec, seed, concurrent, workers, minGap, maxGap, maxOutage, kinds, keep);

@@ -13,6 +13,8 @@ public static class StorageFaults
     {
         RequestFailedException r => r.Status is 0 or 408 or 429 or >= 500,
         HttpRequestException or TimeoutException => true,
+        // Azure.Core's network timeout (ClientOptions.Retry.NetworkTimeout): a request that storage never answered.
+        TaskCanceledException t => t.InnerException is TimeoutException || t.Message.Contains("exceeded the configured timeout", StringComparison.Ordinal),
         AggregateException a => a.InnerExceptions.Count > 0 && a.InnerExceptions.All(IsTransient),
         _ => false,
     };
