@@ -29,9 +29,7 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
                 bool healthy = record.Status == GpuJobStatus.Running && !IsStale(record, context.CurrentUtcDateTime, limits);
                 if (record.Status == GpuJobStatus.Running && !healthy)
                     record = await context.CallActivityRetryingAsync<GpuJobRecord>(TaskNames.RequeueStaleGpuJob, spec.JobId);
-                // While a worker heartbeats, poll less and less often (up to 8x): the event is what ends the wait,
-                // and a long job must not grow the history by one poll every few seconds.
-                poll = healthy ? Math.Min(poll * 2, limits.PollSeconds * 8) : limits.PollSeconds;
+                poll = NextPoll(poll, record, healthy, context.CurrentUtcDateTime, limits);
                 if (record.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed or GpuJobStatus.Cancelled)
                     outcome = GpuJobClient.OutcomeOf(record);
                 else
@@ -77,6 +75,22 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
     }
 
     static DateTime ToUtc(DateTimeOffset t) => t.UtcDateTime;
+
+    /// <summary>
+    /// Seconds to the next poll. While a worker heartbeats, and while the job waits for a claim, less and less often
+    /// (doubling up to 8x pollSeconds): the event is what ends the wait, and a long job, or a long wait for workers,
+    /// must not grow the history by one poll every few seconds. A queued job is still looked at within a second of
+    /// its claim deadline. After a stale heartbeat (requeued), every pollSeconds.
+    /// </summary>
+    public static int NextPoll(int poll, GpuJobRecord record, bool healthy, DateTime now, GpuJobLimits limits)
+    {
+        bool queued = record.Status == GpuJobStatus.Queued;
+        if (!healthy && !queued) return limits.PollSeconds;
+        int next = Math.Min(poll * 2, limits.PollSeconds * 8);
+        if (!queued) return next;
+        double left = limits.ClaimTimeoutSeconds - (now - ToUtc(record.QueuedAt)).TotalSeconds;
+        return (int)Math.Clamp(Math.Ceiling(left) + 1, limits.PollSeconds, next);
+    }
 
     static bool IsStale(GpuJobRecord r, DateTime now, GpuJobLimits limits) =>
         r.HeartbeatAt is not { } hb || now - hb.UtcDateTime > TimeSpan.FromSeconds(limits.HeartbeatStaleSeconds);

@@ -155,3 +155,31 @@ public sealed class RunGpuJobTests
         Assert.True(gaps[1] > gaps[0] * 1.5 && gaps[2] > gaps[1] * 1.5, $"gaps {string.Join(", ", gaps)}");
     }
 }
+
+public sealed class RunGpuJobPollTests
+{
+    static readonly GpuJobLimits Limits = new() { PollSeconds = 2, ClaimTimeoutSeconds = 60 };
+    static readonly DateTime T0 = new(2026, 12, 1, 10, 0, 0, DateTimeKind.Utc);
+
+    static GpuJobRecord Record(GpuJobStatus status) => new() { JobId = "j", Kind = "probe", Status = status, InstanceId = "j", QueuedAt = T0 };
+
+    [Fact]
+    public void A_job_waiting_for_a_claim_is_polled_less_and_less_often_but_not_past_its_claim_deadline()
+    {
+        var queued = Record(GpuJobStatus.Queued);
+        Assert.Equal(4, RunGpuJob.NextPoll(2, queued, healthy: false, T0.AddSeconds(2), Limits));
+        Assert.Equal(16, RunGpuJob.NextPoll(8, queued, healthy: false, T0.AddSeconds(14), Limits));
+        Assert.Equal(16, RunGpuJob.NextPoll(16, queued, healthy: false, T0.AddSeconds(30), Limits));   // at most 8x
+        Assert.Equal(11, RunGpuJob.NextPoll(16, queued, healthy: false, T0.AddSeconds(50), Limits));   // the deadline, and a second
+        Assert.Equal(2, RunGpuJob.NextPoll(16, queued, healthy: false, T0.AddSeconds(70), Limits));    // past it: every pollSeconds
+    }
+
+    [Fact]
+    public void A_heartbeating_job_backs_off_and_a_stale_one_is_polled_every_pollSeconds()
+    {
+        var running = Record(GpuJobStatus.Running);
+        Assert.Equal(8, RunGpuJob.NextPoll(4, running, healthy: true, T0.AddSeconds(500), Limits));
+        Assert.Equal(16, RunGpuJob.NextPoll(16, running, healthy: true, T0.AddSeconds(500), Limits));
+        Assert.Equal(2, RunGpuJob.NextPoll(16, running, healthy: false, T0.AddSeconds(500), Limits));
+    }
+}
