@@ -397,11 +397,11 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
     }
 
     /// <summary>
-    /// The most history rows one instance of a lap may have: faults add polls (a job waiting for a claim polls every
-    /// pollSeconds until the claim timeout, each poll a few rows) and each rewind runs that wait again; beyond this is
-    /// a leak.
+    /// The most history rows one instance of a lap may have: faults add polls (backing off while a job waits for a
+    /// claim), activity retries, and each rewind runs a wait again. Beyond this is a leak (polling every second
+    /// through a 40 s wait for workers gave over 2,000 rows).
     /// </summary>
-    public static int HistoryBound(int undisturbed, int rewinds) => 4 * undisturbed + 1000 * (1 + rewinds);
+    public static int HistoryBound(int undisturbed, int rewinds) => 3 * undisturbed + 200 * (1 + rewinds);
 
     async Task<ChaosLapResult> CheckLapAsync(LapRun run, Dictionary<string, string> reference, int refHistory, CancellationToken ct)
     {
@@ -510,6 +510,6 @@ public sealed class ChaosRun(LocalStack stack, TextWriter progress)
         if (r.UnplannedRestarts.Count > 0) o.WriteLine($"  restarted after dying on their own: {string.Join("; ", r.UnplannedRestarts)}");
         foreach (string p in r.Problems) o.WriteLine($"  problem: {p}");
         o.WriteLine($"  laps {r.Laps.Count}, faults {r.Faults.Count}, rewinds {r.Laps.Sum(l => l.Rewinds)}, recovered {r.Recovered}, lost {r.Lost}; " +
-            $"largest history {r.Laps.Select(l => l.MaxHistoryRows).DefaultIfEmpty().Max()} rows (undisturbed {r.ReferenceMaxHistoryRows}; bound 4 × that + 1,000 per rewind and one more)");
+            $"largest history {r.Laps.Select(l => l.MaxHistoryRows).DefaultIfEmpty().Max()} rows (undisturbed {r.ReferenceMaxHistoryRows}; bound 3 × that + 200 per rewind and 200 more)");
     }
 }
