@@ -20,8 +20,13 @@ public sealed class ChaosTests
             // Every kind of fault, workers-out first (a seed that draws it first): the laps fail, no worker claiming
             // their jobs, and are rewound; then the other kinds while they run again.
             int seed = Enumerable.Range(1, 1000).First(s => ChaosFaults.Draw(new Random(s)).First() == ChaosFaults.WorkersOut);
-            int rc = await new Commands(layout, o, e).RunAsync(["chaos", "--laps", "1", "--seed", $"{seed}", "--min-gap", "4", "--max-gap", "8",
-                "--max-outage", "8", "--json"]);
+            // The reduced lap with a shorter claim timeout (one lap, two workers: no job waits long in the queue).
+            var spec = ChaosRun.DefaultSpec();
+            spec["limits"]!["claimTimeoutSeconds"] = 15;
+            string specFile = Path.Combine(layout.StateDir, "chaos-spec.json");
+            File.WriteAllText(specFile, spec.ToJsonString());
+            int rc = await new Commands(layout, o, e).RunAsync(["chaos", "--laps", "1", "--seed", $"{seed}", "--spec", specFile,
+                "--min-gap", "3", "--max-gap", "6", "--max-outage", "6", "--json"]);
             Assert.True(rc == 0, $"{o}\n{e}");
             var report = JsonSerializer.Deserialize<ChaosReport>(o.ToString(), Json.Options)!;
             Assert.True(report.Passed);
