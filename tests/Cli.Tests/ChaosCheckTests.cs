@@ -76,3 +76,32 @@ public sealed class ChaosCheckTests
         foreach (var round in some.Chunk(2)) Assert.Equal(only.Order(), round.Order());
     }
 }
+
+public sealed class ChaosCommandLineTests
+{
+    static async Task<(int Rc, string Err)> Run(params string[] args)
+    {
+        var layout = StackLayout.ForRepository(Path.Combine(Path.GetTempPath(), "mathv2-no-stack-" + Guid.NewGuid().ToString("N")[..8]));
+        var e = new StringWriter();
+        try { return (await new Commands(layout, new StringWriter(), e, new StringReader("")).RunAsync(args), e.ToString()); }
+        catch (CliException x) { return (1, e + x.Message); }
+    }
+
+    [Fact]
+    public async Task Bad_chaos_options_are_refused_before_any_stack_starts_naming_the_option()
+    {
+        var (rc, err) = await Run("chaos", "--faults", "kill-host,kill-wroker");
+        Assert.Equal(1, rc);
+        Assert.Contains("--faults: no fault 'kill-wroker'", err);
+        (rc, err) = await Run("chaos", "--min-gap", "20", "--max-gap", "10");
+        Assert.Contains("--min-gap must not be greater than --max-gap", err);
+        (rc, err) = await Run("chaos", "--laps", "0");
+        Assert.Equal(Commands.UsageError, rc);
+        Assert.Contains("--laps must be a whole number between 1 and 1000", err);
+        string bad = Path.GetTempFileName();
+        File.WriteAllText(bad, "{ not json");
+        (rc, err) = await Run("chaos", "--spec", bad);
+        Assert.Contains($"{bad}: not JSON", err);
+        File.Delete(bad);
+    }
+}
