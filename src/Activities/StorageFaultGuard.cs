@@ -1,20 +1,23 @@
 using MathV2.Core.Storage;
 using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MathV2.Activities;
 
 /// <summary>
-/// Wraps an activity of the local host: storage being unavailable becomes a <see cref="StorageUnavailableException"/>,
-/// which the orchestrations retry after a pause (<c>ActivityRetry</c>); any other failure passes unchanged.
+/// Wraps an activity of the local host: while its storage is unavailable the activity is run again in place
+/// (<see cref="ActivityOutage"/>), so the orchestration's history records no failed attempt; any other failure
+/// passes unchanged.
 /// </summary>
-public sealed class StorageFaultGuard(ITaskActivity inner) : ITaskActivity
+public sealed class StorageFaultGuard(ITaskActivity inner, string name, ILogger? log = null, ActivityOutage? outage = null) : ITaskActivity
 {
+    readonly ILogger log = log ?? NullLogger.Instance;
+
     public Type InputType => inner.InputType;
     public Type OutputType => inner.OutputType;
 
-    public async Task<object?> RunAsync(TaskActivityContext context, object? input)
-    {
-        try { return await inner.RunAsync(context, input); }
-        catch (Exception e) when (StorageFaults.IsTransient(e)) { throw StorageUnavailableException.Of(e); }
-    }
+    public Task<object?> RunAsync(TaskActivityContext context, object? input) =>
+        (outage ?? ActivityOutage.Default).RunAsync(() => inner.RunAsync(context, input),
+            m => log.LogWarning("{Message}", m), $"activity {name} of {context.InstanceId}");
 }

@@ -9,6 +9,7 @@ using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Azure.Functions.Worker.Middleware;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace MathV2.Functions;
 
@@ -39,16 +40,18 @@ public static class FunctionsSetup
 }
 
 /// <summary>
-/// The Functions app's counterpart of the local host's StorageFaultGuard: an activity whose storage is unavailable
-/// fails with <see cref="StorageUnavailableException"/>, which the orchestrations retry after a pause.
+/// The Functions app's counterpart of the local host's StorageFaultGuard: while an activity's storage is
+/// unavailable the activity is run again in place (<see cref="ActivityOutage"/>); FailGpuJob and other functions
+/// pass unchanged.
 /// </summary>
-public sealed class StorageFaultMiddleware : IFunctionsWorkerMiddleware
+public sealed class StorageFaultMiddleware(ILogger<StorageFaultMiddleware> log) : IFunctionsWorkerMiddleware
 {
-    public async Task Invoke(FunctionContext context, FunctionExecutionDelegate next)
-    {
-        try { await next(context); }
-        catch (Exception e) when (IsActivity(context) && StorageFaults.IsTransient(e)) { throw StorageUnavailableException.Of(e); }
-    }
+    public ActivityOutage Outage { get; init; } = ActivityOutage.Default;
+
+    public Task Invoke(FunctionContext context, FunctionExecutionDelegate next) => IsActivity(context) && ActivityOutage.RidesOut(context.FunctionDefinition.Name)
+        ? Outage.RunAsync(async () => { await next(context); return true; }, m => log.LogWarning("{Message}", m),
+            $"activity {context.FunctionDefinition.Name}", context.CancellationToken)
+        : next(context);
 
     public static bool IsActivity(FunctionContext context) =>
         context.FunctionDefinition.InputBindings.Values.Any(b => string.Equals(b.Type, "activityTrigger", StringComparison.OrdinalIgnoreCase));

@@ -2,9 +2,11 @@ using System.Security.Cryptography;
 using System.Text;
 using MathV2.Activities;
 using MathV2.Api;
+using MathV2.Core.Storage;
 using MathV2.Orchestrations;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
 
 namespace MathV2.Host;
 
@@ -74,9 +76,15 @@ public static class Routes
     public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r)
     {
         foreach (var o in Orchestrators.All) r.AddOrchestrator(o);
-        // Each activity behind the guard that turns storage being unavailable into a failure orchestrations retry.
+        // Each activity that may run again behind the guard that rides out a storage outage in place.
         foreach (var a in ActivityServices.All)
-            r.AddActivity(new TaskName(a.Name), sp => new StorageFaultGuard((ITaskActivity)ActivatorUtilities.GetServiceOrCreateInstance(sp, a)));
+            r.AddActivity(new TaskName(a.Name), sp =>
+            {
+                var activity = (ITaskActivity)ActivatorUtilities.GetServiceOrCreateInstance(sp, a);
+                return ActivityOutage.RidesOut(a.Name)
+                    ? new StorageFaultGuard(activity, a.Name, sp.GetService<ILoggerFactory>()?.CreateLogger<StorageFaultGuard>())
+                    : activity;
+            });
         return r;
     }
 }

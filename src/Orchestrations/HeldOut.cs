@@ -16,7 +16,7 @@ static class HeldOut
     public static async Task<(Dictionary<string, double> Metrics, List<GpuJobOutcome> Jobs)> MeasureMetaAsync(TaskOrchestrationContext context, PhaseInput input, string phase,
         string subject, string model)
     {
-        string? heldOut = await context.CallActivityRetryingAsync<string?>(TaskNames.PrepareHeldOutMeta, new LapInput { LapId = input.LapId, Spec = input.Spec });
+        string? heldOut = await context.CallActivityAsync<string?>(TaskNames.PrepareHeldOutMeta, new LapInput { LapId = input.LapId, Spec = input.Spec });
         if (heldOut == null) return ([], []);
         var (_, metrics, jobs) = await MeasureAsync(context, input, phase, subject, model, "meta", heldOut);
         return (metrics, jobs);
@@ -48,7 +48,7 @@ static class HeldOut
             sampled.Add(s.ResultArtifactId!);
             jobs.Add(s);
         }
-        var metrics = await context.CallActivityRetryingAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+        var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
             new MeasureInput { Kind = kind, Subject = subject, Samples = [job.ResultArtifactId!], Sampled = sampled, HeldOut = heldOut, Oracle = input.Spec.IsDemo });
         return (job, metrics, jobs);
     }

@@ -22,7 +22,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
     {
         var started = context.CurrentUtcDateTime;
         context.SetCustomStatus(new LapStatus { Phase = "datasets" });
-        var datasets = await context.CallActivityRetryingAsync<LapDatasets>(TaskNames.PrepareLapDatasets, input);
+        var datasets = await context.CallActivityAsync<LapDatasets>(TaskNames.PrepareLapDatasets, input);
         var artifacts = new LapArtifacts { Problems = datasets.Problems, Demonstrations = datasets.Demonstrations, HeldOut = datasets.HeldOut };
         var results = new List<PhaseResult>();
         foreach (var (phase, orchestrator) in Phases)
@@ -45,7 +45,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
             results.Add(r);
         }
         context.SetCustomStatus(LapStatus.Of("report", results, artifacts));
-        string report = await context.CallActivityRetryingAsync<string>(TaskNames.WriteLapReport, new LapReportInput
+        string report = await context.CallActivityAsync<string>(TaskNames.WriteLapReport, new LapReportInput
         {
             LapId = input.LapId, Name = input.Spec.Name, Number = input.Number, Domain = input.Spec.Domain, Phases = results, Started = started, Finished = context.CurrentUtcDateTime, Artifacts = artifacts,
             Spec = input.Spec, EarlierReports = input.EarlierReports,

@@ -60,17 +60,17 @@ public sealed class Phase1A : TaskOrchestrator<PhaseInput, PhaseResult>
             }, proposer, input.Datasets.Problems);
         jobs.Add(sample);
 
-        var batch = await context.CallActivityRetryingAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
+        var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
         {
             LapId = input.LapId, Phase = "1a", InstanceId = context.InstanceId, Samples = sample.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize, Seed = spec.Demo.Seed,
             Problems = input.Datasets.Problems,
         });
-        if (spec.Annotator == AnnotationOptions.Oracle) await context.CallActivityRetryingAsync<int>(TaskNames.OracleAnnotate, batch);
+        if (spec.Annotator == AnnotationOptions.Oracle) await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
         else await Annotations.WaitAsync(context, batch, spec.Annotation, "1a");
-        string dv = await context.CallActivityRetryingAsync<string>(TaskNames.BuildLabelledDataset, batch);
+        string dv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
         // Later laps add to the previous D_v; lap 1 may start with the demo's graded proofs.
         if ((input.Previous?.Dv ?? input.Datasets.Graded) is { } earlier)
-            dv = await context.CallActivityRetryingAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
+            dv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
             {
                 Id = $"{input.LapId}-1a.dv", LapId = input.LapId, Phase = "1a", Type = "dataset-graded-proofs", File = LapFiles.GradedProofs, Parents = [earlier, dv],
             });

@@ -24,7 +24,7 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
         if (input.HumanFree && input.Previous?.Dmv is { } previousDmv) dmv = previousDmv;
         else
         {
-            string prompts = await context.CallActivityRetryingAsync<string>(TaskNames.WriteVerificationPrompts,
+            string prompts = await context.CallActivityAsync<string>(TaskNames.WriteVerificationPrompts,
                 new VerificationPromptsInput { LapId = input.LapId, Phase = "1c", GradedProofs = dv, Prompts = spec.PromptSet, MaxRows = spec.Annotation.BatchSize });
             var analyses = await PhaseJobs.RunAsync(context, input, "1c", "analyses", new SampleJobParameters
             {
@@ -32,16 +32,16 @@ public sealed class Phase1C : TaskOrchestrator<PhaseInput, PhaseResult>
                 N = spec.Analyses.PerProof, MaxNewTokens = spec.Analyses.MaxNewTokens, Temperature = spec.Analyses.Temperature, Seed = spec.Demo.Seed,
             }, v1, prompts);
             jobs.Add(analyses);
-            var batch = await context.CallActivityRetryingAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
+            var batch = await context.CallActivityAsync<AnnotationBatch>(TaskNames.CreateAnnotationBatch, new CreateAnnotationBatchInput
             {
                 LapId = input.LapId, Phase = "1c", InstanceId = context.InstanceId, Samples = analyses.ResultArtifactId!, BatchSize = spec.Annotation.BatchSize, Seed = spec.Demo.Seed,
                 Kind = AnnotationKinds.Analyses, GradedProofs = dv,
             });
-            if (spec.Annotator == AnnotationOptions.Oracle) await context.CallActivityRetryingAsync<int>(TaskNames.OracleAnnotate, batch);
+            if (spec.Annotator == AnnotationOptions.Oracle) await context.CallActivityAsync<int>(TaskNames.OracleAnnotate, batch);
             else await Annotations.WaitAsync(context, batch, spec.Annotation, "1c");
-            dmv = await context.CallActivityRetryingAsync<string>(TaskNames.BuildLabelledDataset, batch);
+            dmv = await context.CallActivityAsync<string>(TaskNames.BuildLabelledDataset, batch);
             if ((input.Previous?.Dmv ?? input.Datasets.Graded) is { } earlier)
-                dmv = await context.CallActivityRetryingAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
+                dmv = await context.CallActivityAsync<string>(TaskNames.MergeDatasets, new MergeDatasetsInput
                 {
                     Id = $"{input.LapId}-1c.dmv", LapId = input.LapId, Phase = "1c", Type = "dataset-graded-analyses", File = LapFiles.GradedAnalyses, Parents = [earlier, dmv],
                 });

@@ -33,7 +33,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
         var (eval, metrics, _) = await HeldOut.MeasureAsync(context, input, "2", "generator", generator, "generator");
 
         // Both models' held-out proofs judged by v2: the verifier's view of the improvement.
-        string prompts = await context.CallActivityRetryingAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
+        string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
             LapId = input.LapId, Phase = "2", Step = "judged", Prompts = spec.PromptSet, Problems = [ArtifactFileRef.Of(heldOut, LapFiles.HeldOutProblems)],
             Sources = new() { ["base"] = [PhaseInput.Need(input.Artifacts.BaseHeldOutProofs, "baseHeldOutProofs")], ["generator"] = [eval.ResultArtifactId!] },
@@ -43,7 +43,7 @@ public sealed class Phase2 : TaskOrchestrator<PhaseInput, PhaseResult>
             Model = v2, Prompts = ArtifactFileRef.Of(prompts, LapFiles.VerificationPrompts), N = 1,
             MaxNewTokens = spec.Evaluation.MaxNewTokens, Temperature = spec.Evaluation.Temperature, Seed = spec.Demo.Seed,
         }, v2, prompts);
-        LapMeasures.Merge(metrics, await context.CallActivityRetryingAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+        LapMeasures.Merge(metrics, await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
             new MeasureInput { Kind = "judged", Samples = [judged.ResultArtifactId!] }));
         return new PhaseResult
         {

@@ -35,13 +35,13 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
             MaxIterations = spec.Refinement.MaxIterations, Samples = spec.Refinement.Samples, MaxNewTokens = spec.Refinement.MaxNewTokens, Temperature = spec.Refinement.Temperature,
             Seed = spec.Demo.Seed, Prompts = spec.PromptSet,
         }, selfVerifying, heldOut);
-        var metrics = await context.CallActivityRetryingAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+        var metrics = await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
             new MeasureInput { Kind = "refinement", Samples = [refine.ResultArtifactId!], MaxIterations = spec.Refinement.MaxIterations, Oracle = spec.IsDemo });
         List<GpuJobOutcome> jobs = [grpo, refine];
         // Without an oracle, verifier v2 judges the first attempts and the answers.
         if (!spec.IsDemo)
         {
-            string prompts = await context.CallActivityRetryingAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
+            string prompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
             {
                 LapId = input.LapId, Phase = "3", Step = "judged", Prompts = spec.PromptSet, Refinements = [refine.ResultArtifactId!],
                 Problems = [ArtifactFileRef.Of(heldOut, LapFiles.HeldOutProblems)],
@@ -52,7 +52,7 @@ public sealed class Phase3 : TaskOrchestrator<PhaseInput, PhaseResult>
                 MaxNewTokens = spec.Evaluation.MaxNewTokens, Temperature = spec.Evaluation.Temperature, Seed = spec.Demo.Seed,
             }, v2, prompts);
             jobs.Add(judged);
-            LapMeasures.Merge(metrics, await context.CallActivityRetryingAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
+            LapMeasures.Merge(metrics, await context.CallActivityAsync<Dictionary<string, double>>(TaskNames.MeasureSamples,
                 new MeasureInput { Kind = "judged", Samples = [judged.ResultArtifactId!] }));
         }
         return new PhaseResult

@@ -30,7 +30,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
             MaxNewTokens = spec.ColdStart.MaxNewTokens, Temperature = spec.ColdStart.Temperature, Seed = spec.Demo.Seed + 4, Shard = shard,
         }, generator, input.Datasets.Problems);
         jobs.AddRange(proofs);
-        string proofPrompts = await context.CallActivityRetryingAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
+        string proofPrompts = await context.CallActivityAsync<string>(TaskNames.WriteProofPrompts, new ProofPromptsInput
         {
             LapId = input.LapId, Phase = "4", Step = "consensus", Prompts = spec.PromptSet, Problems = [ArtifactFileRef.Of(input.Datasets.Problems, LapFiles.Problems)],
             Sources = new() { ["proof"] = proofs.Select(j => j.ResultArtifactId!).ToList() },
@@ -41,7 +41,7 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
         int waves = 0;
         for (int w = 0; w < c.Waves; w++)
         {
-            var wave = await context.CallActivityRetryingAsync<ConsensusWaveResult>(TaskNames.PlanConsensusWave, new ConsensusWaveInput
+            var wave = await context.CallActivityAsync<ConsensusWaveResult>(TaskNames.PlanConsensusWave, new ConsensusWaveInput
             {
                 LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, N = c.N, M = c.M, K = c.K,
                 Wave = w, Waves = c.Waves, Prompts = spec.PromptSet,
@@ -66,14 +66,14 @@ public sealed class Phase4 : TaskOrchestrator<PhaseInput, PhaseResult>
             for (int i = 0; i < steps.Count; i++)
                 (steps[i].Step.EndsWith("-meta") ? metaIds : analysisIds).AddRange(drawn[i].Select(j => j.ResultArtifactId!));
         }
-        var labelled = await context.CallActivityRetryingAsync<AutoLabelResult>(TaskNames.AutoLabel, new AutoLabelInput
+        var labelled = await context.CallActivityAsync<AutoLabelResult>(TaskNames.AutoLabel, new AutoLabelInput
         {
             LapId = input.LapId, Proofs = proofPrompts, Analyses = analysisIds, Metas = metaIds, N = c.N, M = c.M, K = c.K,
             AuditSize = spec.AuditSize, Seed = spec.Demo.Seed, InstanceId = context.InstanceId, Oracle = spec.IsDemo,
         });
         // People check a stratified sample of the labels (http annotator); their scores take the labels' place.
         if (labelled.Audit is { } audit) await Annotations.WaitAsync(context, audit, spec.Annotation, "4");
-        var dvResult = await context.CallActivityRetryingAsync<ConsensusDvResult>(TaskNames.BuildConsensusDv, new ConsensusDvInput
+        var dvResult = await context.CallActivityAsync<ConsensusDvResult>(TaskNames.BuildConsensusDv, new ConsensusDvInput
         {
             LapId = input.LapId, Consensus = labelled.Consensus, Dv = dv, Audit = labelled.Audit,
         });

@@ -17,7 +17,7 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
     public override async Task<GpuJobOutcome> RunAsync(TaskOrchestrationContext context, GpuJobSpec spec)
     {
         var limits = spec.Limits;
-        await context.CallActivityRetryingAsync<GpuJobRecord>(TaskNames.SubmitGpuJob, spec);
+        await context.CallActivityAsync<GpuJobRecord>(TaskNames.SubmitGpuJob, spec);
         DateTime since = context.CurrentUtcDateTime;
         int poll = limits.PollSeconds;
         while (true)
@@ -25,10 +25,10 @@ public sealed class RunGpuJob : TaskOrchestrator<GpuJobSpec, GpuJobOutcome>
             GpuJobOutcome? outcome = await WaitForEventAsync(context, spec.JobId, TimeSpan.FromSeconds(poll));
             if (outcome == null)
             {
-                var record = await context.CallActivityRetryingAsync<GpuJobRecord>(TaskNames.GetJobStatus, spec.JobId);
+                var record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.GetJobStatus, spec.JobId);
                 bool healthy = record.Status == GpuJobStatus.Running && !IsStale(record, context.CurrentUtcDateTime, limits);
                 if (record.Status == GpuJobStatus.Running && !healthy)
-                    record = await context.CallActivityRetryingAsync<GpuJobRecord>(TaskNames.RequeueStaleGpuJob, spec.JobId);
+                    record = await context.CallActivityAsync<GpuJobRecord>(TaskNames.RequeueStaleGpuJob, spec.JobId);
                 poll = NextPoll(poll, record, healthy, context.CurrentUtcDateTime, limits);
                 if (record.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed or GpuJobStatus.Cancelled)
                     outcome = GpuJobClient.OutcomeOf(record);

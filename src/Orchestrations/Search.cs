@@ -21,7 +21,7 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         var spec = input.Spec;
         var o = spec.Options;
         int round = input.Round;
-        string problems = input.Problems ?? (await context.CallActivityRetryingAsync<SearchStepResult>(TaskNames.PrepareSearch, input)).Artifact;
+        string problems = input.Problems ?? (await context.CallActivityAsync<SearchStepResult>(TaskNames.PrepareSearch, input)).Artifact;
         // From here on the problems are read from their artifact: inline ones leave the history with the first round.
         if (spec.Problems != null) input = input with { Spec = spec = spec with { Problems = null } };
         // One chat date for the whole search (strftime_now cannot change a prompt between rounds).
@@ -32,12 +32,12 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         });
 
         Status("prompts");
-        var prompts = await context.CallActivityRetryingAsync<SearchStepResult>(TaskNames.WriteSearchPrompts, new SearchPromptsInput
+        var prompts = await context.CallActivityAsync<SearchStepResult>(TaskNames.WriteSearchPrompts, new SearchPromptsInput
         {
             SearchId = input.SearchId, Round = round, Problems = problems, State = input.State, Spec = spec,
         });
         var generation = await SampleAsync(context, input, "generation", spec.Generator!, SearchFiles.Prompts, prompts.Artifact, o.SamplesPerPrompt, o.MaxNewTokens, o.Seed * 7919 + round, Status);
-        var proofs = await context.CallActivityRetryingAsync<SearchStepResult>(TaskNames.WriteSearchProofs, new SearchProofsInput
+        var proofs = await context.CallActivityAsync<SearchStepResult>(TaskNames.WriteSearchProofs, new SearchProofsInput
         {
             SearchId = input.SearchId, Round = round, Prompts = prompts.Artifact, Completions = generation, PromptSet = spec.PromptSet,
         });
@@ -49,7 +49,7 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         async Task MetaAsync(List<string> drawn, int wave)
         {
             if (o.MetaVerifications == 0) return;
-            var metaPrompts = await context.CallActivityRetryingAsync<SearchStepResult>(TaskNames.WriteSearchMetaPrompts, new SearchMetaPromptsInput
+            var metaPrompts = await context.CallActivityAsync<SearchStepResult>(TaskNames.WriteSearchMetaPrompts, new SearchMetaPromptsInput
             {
                 SearchId = input.SearchId, Round = round, Problems = problems, Proofs = proofs.Artifact, Analyses = drawn, PromptSet = spec.PromptSet, Wave = wave,
             });
@@ -65,7 +65,7 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         else
             for (int w = 0; w < o.VerificationWaves; w++)
             {
-                var wave = await context.CallActivityRetryingAsync<SearchStepResult>(TaskNames.PlanSearchVerification, new SearchWaveInput
+                var wave = await context.CallActivityAsync<SearchStepResult>(TaskNames.PlanSearchVerification, new SearchWaveInput
                 {
                     SearchId = input.SearchId, Round = round, Wave = w, Proofs = proofs.Artifact, Analyses = analyses, Metas = metas, State = input.State, Options = o,
                 });
@@ -75,7 +75,7 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
                 await MetaAsync(drawn, w + 1);
             }
         Status("scoring");
-        var scored = await context.CallActivityRetryingAsync<ScoreSearchRoundResult>(TaskNames.ScoreSearchRound, new ScoreSearchRoundInput
+        var scored = await context.CallActivityAsync<ScoreSearchRoundResult>(TaskNames.ScoreSearchRound, new ScoreSearchRoundInput
         {
             SearchId = input.SearchId, Round = round, Problems = problems, Proofs = proofs.Artifact, Analyses = analyses, Metas = metas, State = input.State, Options = o,
         });
@@ -86,7 +86,7 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         }
         input = input with { State = scored.State };
         Status("result", totals: scored.Totals);
-        var result = await context.CallActivityRetryingAsync<SearchResultSummary>(TaskNames.WriteSearchResult, new SearchResultInput
+        var result = await context.CallActivityAsync<SearchResultSummary>(TaskNames.WriteSearchResult, new SearchResultInput
         {
             SearchId = input.SearchId, Problems = problems, State = scored.State, Options = o,
         });

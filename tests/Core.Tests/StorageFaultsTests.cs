@@ -33,7 +33,7 @@ public sealed class StorageFaultsTests
         int v = await StorageFaults.RetryAsync(() => ++calls < 3 ? throw new RequestFailedException(503, "busy") : Task.FromResult(42),
             TimeSpan.FromSeconds(30), log.Add, "commit");
         Assert.Equal((42, 3), (v, calls));
-        Assert.Equal(["commit: storage unavailable (busy); retrying for up to 30 s"], log);
+        Assert.Equal(["commit: storage unavailable (busy); retrying for up to 30 s", "commit: storage is back after 2 retries"], log);
 
         calls = 0;
         await Assert.ThrowsAsync<RequestFailedException>(() => StorageFaults.RetryAsync(() => { calls++; throw new RequestFailedException(409, "conflict"); },

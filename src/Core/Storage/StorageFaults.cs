@@ -20,21 +20,29 @@ public static class StorageFaults
     };
 
     /// <summary>
-    /// Runs <paramref name="call"/> until it succeeds, retrying transient failures with a growing pause (up to 5 s)
-    /// for at most <paramref name="patience"/>; then, or on any other failure, the exception is thrown.
+    /// Runs <paramref name="call"/> until it succeeds, retrying transient failures with a growing pause (from
+    /// <paramref name="firstPause"/>, 250 ms, doubling up to <paramref name="maxPause"/>, 5 s) for at most
+    /// <paramref name="patience"/>; then, or on any other failure, the exception is thrown.
     /// </summary>
-    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, TimeSpan patience, Action<string> log, string what, CancellationToken ct = default)
+    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, TimeSpan patience, Action<string> log, string what, CancellationToken ct = default,
+        TimeSpan? firstPause = null, TimeSpan? maxPause = null)
     {
         var deadline = DateTime.UtcNow + patience;
-        var pause = TimeSpan.FromMilliseconds(250);
+        var pause = firstPause ?? TimeSpan.FromMilliseconds(250);
+        var most = maxPause ?? TimeSpan.FromSeconds(5);
         for (int attempt = 1; ; attempt++)
         {
-            try { return await call(); }
+            try
+            {
+                T result = await call();
+                if (attempt > 1) log($"{what}: storage is back after {attempt - 1} retr{(attempt == 2 ? "y" : "ies")}");
+                return result;
+            }
             catch (Exception e) when (IsTransient(e) && DateTime.UtcNow + pause < deadline && !ct.IsCancellationRequested)
             {
                 if (attempt == 1) log($"{what}: storage unavailable ({First(e)}); retrying for up to {patience.TotalSeconds:0} s");
                 await Task.Delay(pause, ct);
-                pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 5000));
+                pause = pause * 2 < most ? pause * 2 : most;
             }
         }
     }
@@ -52,10 +60,32 @@ public static class StorageFaults
 }
 
 /// <summary>
-/// An activity's storage was unavailable (what <see cref="StorageFaults.IsTransient"/> says): thrown in its place so
-/// that orchestrations retry the activity after a pause (their retry policy handles this type only).
+/// An activity's storage stayed unavailable (what <see cref="StorageFaults.IsTransient"/> says) for all of
+/// <see cref="ActivityOutage"/>'s patience: thrown in its place, naming the cause.
 /// </summary>
 public sealed class StorageUnavailableException(string message, Exception inner) : Exception(message, inner)
 {
     public static StorageUnavailableException Of(Exception e) => new($"storage unavailable: {StorageFaults.First(e)}", e);
+}
+
+/// <summary>
+/// How an activity rides out a storage outage: in place, running its body again after a pause (2 s doubling to
+/// 30 s) for up to 15 minutes, then failing with <see cref="StorageUnavailableException"/>. In place, not by an
+/// orchestration retry policy: a failed attempt the orchestration handled stays in its history, and a later rewind
+/// (which clears every failed task and leaves the retry timers) would then replay as non-deterministic. Every
+/// activity may run again (deterministic ids, an artifact's manifest written last) except FailGpuJob, whose second
+/// run reads as a rewind: it fails with the storage error (<see cref="RidesOut"/>).
+/// </summary>
+public sealed record ActivityOutage(TimeSpan Patience, TimeSpan FirstPause, TimeSpan MaxPause)
+{
+    public static readonly ActivityOutage Default = new(TimeSpan.FromMinutes(15), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30));
+
+    /// <summary>Whether the activity named may be run again in place (all but FailGpuJob).</summary>
+    public static bool RidesOut(string activity) => activity != TaskNames.FailGpuJob;
+
+    public async Task<T> RunAsync<T>(Func<Task<T>> call, Action<string> log, string what, CancellationToken ct = default)
+    {
+        try { return await StorageFaults.RetryAsync(call, Patience, log, what, ct, FirstPause, MaxPause); }
+        catch (Exception e) when (StorageFaults.IsTransient(e)) { throw StorageUnavailableException.Of(e); }
+    }
 }
