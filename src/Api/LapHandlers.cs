@@ -2,6 +2,7 @@ using System.Text;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Http;
+using MathV2.Core.Telemetry;
 using MathV2.Core.Jobs;
 using MathV2.Core.Laps;
 using MathV2.Core.Models;
@@ -27,7 +28,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (await InvalidAsync(spec.Validate(), spec, "", ct) is { } invalid) return invalid;
         string id = LapPrefix + Guid.NewGuid().ToString("N")[..12];
         if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
-        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, new LapInput { LapId = id, Spec = spec }, new() { InstanceId = id }, ct);
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, new LapInput { LapId = id, Spec = spec, TraceParent = MathV2Telemetry.CurrentTraceParent() }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
     }
 
@@ -64,7 +65,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         }
         string newId = LapPrefix + Guid.NewGuid().ToString("N")[..12];
         if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
-        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, old with { LapId = newId, Spec = spec, Reused = reused, RestartedFrom = id },
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Lap, old with { LapId = newId, Spec = spec, Reused = reused, RestartedFrom = id, TraceParent = MathV2Telemetry.CurrentTraceParent() },
             new() { InstanceId = newId }, ct);
         return ApiHandlers.CheckStatus(req, newId);
     }

@@ -19,51 +19,51 @@ public static class OrchestratorFunctions
 {
     [Function(TaskNames.RunGpuJob)]
     public static Task<GpuJobOutcome> RunGpuJob([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new RunGpuJob().RunAsync(context, context.GetInput<GpuJobSpec>()!);
+        Traced.Run(context, new RunGpuJob(), context.GetInput<GpuJobSpec>()!);
 
     [Function(TaskNames.Probe)]
     public static Task<ProbeReport> Probe([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Probe().RunAsync(context, context.GetInput<ProbeRequest>() ?? new ProbeRequest());
+        Traced.Run(context, new Probe(), context.GetInput<ProbeRequest>() ?? new ProbeRequest());
 
     [Function(TaskNames.Lap)]
     public static Task<LapResult> Lap([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Lap().RunAsync(context, context.GetInput<LapInput>()!);
+        Traced.Run(context, new Lap(), context.GetInput<LapInput>()!);
 
     [Function(TaskNames.Phase1A)]
     public static Task<PhaseResult> Phase1A([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Phase1A().RunAsync(context, context.GetInput<PhaseInput>()!);
+        Traced.Run(context, new Phase1A(), context.GetInput<PhaseInput>()!);
 
     [Function(TaskNames.Phase1B)]
     public static Task<PhaseResult> Phase1B([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Phase1B().RunAsync(context, context.GetInput<PhaseInput>()!);
+        Traced.Run(context, new Phase1B(), context.GetInput<PhaseInput>()!);
 
     [Function(TaskNames.Phase1C)]
     public static Task<PhaseResult> Phase1C([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Phase1C().RunAsync(context, context.GetInput<PhaseInput>()!);
+        Traced.Run(context, new Phase1C(), context.GetInput<PhaseInput>()!);
 
     [Function(TaskNames.Phase1D)]
     public static Task<PhaseResult> Phase1D([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Phase1D().RunAsync(context, context.GetInput<PhaseInput>()!);
+        Traced.Run(context, new Phase1D(), context.GetInput<PhaseInput>()!);
 
     [Function(TaskNames.Phase2)]
     public static Task<PhaseResult> Phase2([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Phase2().RunAsync(context, context.GetInput<PhaseInput>()!);
+        Traced.Run(context, new Phase2(), context.GetInput<PhaseInput>()!);
 
     [Function(TaskNames.Phase3)]
     public static Task<PhaseResult> Phase3([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Phase3().RunAsync(context, context.GetInput<PhaseInput>()!);
+        Traced.Run(context, new Phase3(), context.GetInput<PhaseInput>()!);
 
     [Function(TaskNames.Phase4)]
     public static Task<PhaseResult> Phase4([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Phase4().RunAsync(context, context.GetInput<PhaseInput>()!);
+        Traced.Run(context, new Phase4(), context.GetInput<PhaseInput>()!);
 
     [Function(TaskNames.Flywheel)]
     public static Task<FlywheelResult> Flywheel([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Flywheel().RunAsync(context, context.GetInput<FlywheelInput>()!);
+        Traced.Run(context, new Flywheel(), context.GetInput<FlywheelInput>()!);
 
     [Function(TaskNames.Search)]
     public static Task<SearchResult> Search([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new Search().RunAsync(context, context.GetInput<SearchInput>()!);
+        Traced.Run(context, new Search(), context.GetInput<SearchInput>()!);
 }
 
 /// <summary>Activity triggers of the test-time search.</summary>

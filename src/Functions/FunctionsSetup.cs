@@ -4,6 +4,12 @@ using MathV2.Api;
 using MathV2.Core;
 using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
+using MathV2.Core.Telemetry;
+using Azure.Monitor.OpenTelemetry.Exporter;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Azure.Functions.Worker.Middleware;
@@ -34,6 +40,17 @@ public static class FunctionsSetup
         MathV2.Api.RunLimits.FromEnvironment(settings);   // likewise MATHV2_MAX_ACTIVE_RUNS
         builder.Services.AddMathV2Services(_ => storage).AddMathV2Activities();
         builder.Services.AddHostedService<StorageSetup>();
+        // Traces and metrics (docs/observe.md): to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, to Application
+        // Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is (the Bicep sets it).
+        bool otlp = TelemetrySetup.OtlpEnabled(), azureMonitor = !string.IsNullOrWhiteSpace(builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"]);
+        if (otlp || azureMonitor)
+        {
+            var telemetry = builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults()
+                .WithTracing(t => t.AddSource(MathV2Telemetry.Name)).WithMetrics(m => m.AddMeter(MathV2Telemetry.Name));
+            if (otlp) telemetry.UseOtlpExporter();
+            if (azureMonitor) telemetry.UseAzureMonitorExporter();
+            builder.Services.AddHostedService<QueueDepthSampler>();
+        }
         builder.UseMiddleware<StorageFaultMiddleware>();
         return builder;
     }

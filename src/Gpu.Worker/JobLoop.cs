@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using MathV2.Core.Telemetry;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
@@ -103,6 +105,11 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
         var context = new GpuJobContext(spec, attempt, options.WorkerId, writer, _artifacts, storage) { Memory = MemoryBudget.Of(options, device) };
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stop);
         Log($"job {spec.JobId} ({spec.Kind}) attempt {attempt} started");
+        // The attempt's span: a child of the job's RunGpuJob span, whatever host or worker runs it.
+        using var span = MathV2Telemetry.Source.StartActivity($"gpu-job {spec.Kind}", ActivityKind.Consumer, MathV2Telemetry.ContextOf(spec.InstanceId, spec.TraceParent),
+            [new("mathv2.job_id", spec.JobId), new("mathv2.job.kind", spec.Kind), new("mathv2.job.attempt", attempt), new("mathv2.worker", options.WorkerId)]);
+        var clock = Stopwatch.StartNew();
+        string outcome = "failed";
         await SeenAsync("running", spec.JobId, force: true);
         var heartbeat = HeartbeatLoopAsync(context, jobCts);
         try
@@ -116,10 +123,12 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             bool owned = await StorageFaults.RetryAsync(() => _jobs.CompleteAsync(spec.JobId, attempt, artifactId, summary, CancellationToken.None),
                 SettlePatience, Log, $"job {spec.JobId} completion", stop);
             Log(owned ? $"job {spec.JobId} attempt {attempt} succeeded → {artifactId}" : $"job {spec.JobId} attempt {attempt} finished after losing the job; result ignored");
+            outcome = owned ? "succeeded" : "lost";
             return true;
         }
         catch (OperationCanceledException) when (jobCts.IsCancellationRequested)
         {
+            outcome = stop.IsCancellationRequested ? "interrupted" : "lost";
             if (stop.IsCancellationRequested) { Log($"job {spec.JobId} attempt {attempt} interrupted by shutdown"); return false; }
             Log($"job {spec.JobId} attempt {attempt} lost ownership; stopped");
             return true;
@@ -127,12 +136,15 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
         catch (Exception e)
         {
             Log($"job {spec.JobId} attempt {attempt} failed: {e}");
+            span?.SetStatus(ActivityStatusCode.Error, e.Message.Split('\n')[0]);
             await StorageFaults.RetryAsync(() => _jobs.FailAttemptAsync(spec.JobId, attempt, $"{e.GetType().Name}: {e.Message}", CancellationToken.None, permanent: IsBadInput(e)),
                 SettlePatience, Log, $"job {spec.JobId} failure", stop);
             return true;
         }
         finally
         {
+            span?.SetTag("mathv2.job.outcome", outcome);
+            MathV2Telemetry.JobDuration.Record(clock.Elapsed.TotalSeconds, new("kind", spec.Kind), new("outcome", outcome));
             await jobCts.CancelAsync();
             await heartbeat;
             await SeenAsync("idle", null, force: true);

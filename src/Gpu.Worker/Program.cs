@@ -64,6 +64,8 @@ if (args is ["bench", ..])
     Console.WriteLine(MathV2.Core.Json.Serialize(result, indented: true));
     return 0;
 }
+// Traces and metrics to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/observe.md); flushed at exit.
+using var telemetry = MathV2.Core.Telemetry.TelemetrySetup.StartForProcess("mathv2-worker", options.WorkerId);
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();

@@ -7,6 +7,8 @@ using MathV2.Api;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
+using MathV2.Core.Telemetry;
+using OpenTelemetry.Trace;
 using MathV2.Host;
 using MathV2.Orchestrations;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -55,6 +57,11 @@ services.AddSingleton<IOrchestrationServiceClient>(sp => SidecarClientAdapter.Wr
 services.AddSingleton<MathV2Sidecar>();
 services.AddMathV2Services(_ => storage).AddMathV2Activities();
 services.AddHostedService<JobEventPump>();
+// Traces and metrics to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/observe.md): the API's requests (not the
+// dashboard's files or the sidecar's gRPC), the durable instances' spans, the gpu-jobs queue depth.
+if (services.AddMathV2Telemetry("mathv2-host", t => t.AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
+        ctx.Request.Path.StartsWithSegments("/api") && !ctx.Request.Path.StartsWithSegments("/api/dashboard"))))
+    services.AddHostedService<QueueDepthSampler>();
 
 var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{options.GrpcPort}");
 var converter = new JsonDataConverter(MathV2.Core.Json.Options);

@@ -75,7 +75,8 @@ public static class Routes
     /// <summary>Every orchestrator and activity of MathV2 (Orchestrators.All, ActivityServices.All).</summary>
     public static DurableTaskRegistry AddMathV2Tasks(this DurableTaskRegistry r)
     {
-        foreach (var o in Orchestrators.All) r.AddOrchestrator(o);
+        // Each orchestrator emits its span when it ends (Traced).
+        foreach (var o in Orchestrators.All) r.AddOrchestrator(new TaskName(o.Name), () => new TracedOrchestrator((ITaskOrchestrator)Activator.CreateInstance(o)!));
         // Each activity that may run again behind the guard that rides out a storage outage in place.
         foreach (var a in ActivityServices.All)
             r.AddActivity(new TaskName(a.Name), sp =>

@@ -39,6 +39,7 @@ public sealed class Lap : TaskOrchestrator<LapInput, LapResult>
                 {
                     LapId = input.LapId, Spec = input.Spec, Datasets = datasets, Artifacts = artifacts, Previous = input.Previous, HumanFree = input.HumanFree,
                     ChatDate = input.Spec.ChatTemplate ? started.Date : null,
+                    TraceParent = Traced.ChildTraceParent(context, input.TraceParent),
                 },
                 new SubOrchestrationOptions { InstanceId = $"{input.LapId}-{phase}" });
             artifacts = artifacts.Merge(r.Artifacts);

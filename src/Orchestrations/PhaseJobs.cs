@@ -33,7 +33,8 @@ static class PhaseJobs
     static Task<GpuJobOutcome> RunQuietAsync<T>(TaskOrchestrationContext context, PhaseInput input, string phase, string step, T parameters, params string[] inputs)
         where T : IGpuJobParameters =>
         GpuJobRuns.RunAsync(context, $"{input.LapId}-{phase}-{step}", input.LapId, phase, parameters, inputs, input.Spec.Limits ?? new GpuJobLimits(),
-            input.Spec.ChatTemplate, input.Spec.ChatTemplate ? input.ChatDate ?? context.CurrentUtcDateTime.Date : null, $"phase {phase}");
+            input.Spec.ChatTemplate, input.Spec.ChatTemplate ? input.ChatDate ?? context.CurrentUtcDateTime.Date : null, $"phase {phase}",
+            Traced.ChildTraceParent(context, input.TraceParent));
 
     /// <summary>
     /// A sample job split into shards (rows i % shards == s), run side by side on as many workers as there are:

@@ -22,6 +22,7 @@ public sealed class Probe : TaskOrchestrator<ProbeRequest, ProbeReport>
             InstanceId = $"{context.InstanceId}-probe-{i}",
             Parameters = request.ToJobParameters(),
             Limits = limits,
+            TraceParent = Traced.ChildTraceParent(context, null),
         }).ToList();
         context.SetCustomStatus(new PhaseStatus { Phase = "probe", Jobs = specs.Select(s => s.JobId).ToList() });
 

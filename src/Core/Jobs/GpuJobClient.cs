@@ -147,6 +147,9 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
         e["Progress"] = null;
         e["Attempts"] = Json.Serialize(attempts);
         if (!await TryUpdateAsync(e, ct)) return new ClaimResult(ClaimKind.LostRace);
+        var kind = new KeyValuePair<string, object?>("kind", e.GetString("Kind"));
+        Telemetry.MathV2Telemetry.Attempts.Add(1, kind);
+        if (e.GetDateTimeOffset("QueuedAt") is { } queued) Telemetry.MathV2Telemetry.QueueWait.Record(Math.Max(0, (now - queued).TotalSeconds), kind);
         return await ReadClaimedSpecAsync(jobId, next, e.GetString("SpecSha256"), ct);
     }
 

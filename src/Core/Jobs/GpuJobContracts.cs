@@ -76,7 +76,7 @@ public sealed record GpuJobLimits
 }
 
 /// <summary>What to run: written to jobs/{jobId}/spec.json by SubmitGpuJob.</summary>
-public sealed record GpuJobSpec
+public sealed record GpuJobSpec : MathV2.Core.Telemetry.ITraced
 {
     public required string JobId { get; init; }
     public required string Kind { get; init; }
@@ -93,6 +93,8 @@ public sealed record GpuJobSpec
     public bool ChatTemplate { get; init; }
     /// <summary>The date chat templates print (strftime_now): the day the lap submitted the job, so retries see the same prompts.</summary>
     public DateTime? ChatDate { get; init; }
+    /// <summary>The W3C traceparent of the span this runs under (docs/observe.md, "Traces and metrics"); null: a trace of its own.</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>How a job ended, as carried by a job-event and returned by RunGpuJob.</summary>

@@ -4,7 +4,7 @@ using MathV2.Core.Models;
 namespace MathV2.Core.Laps;
 
 /// <summary>The input of the Lap orchestration.</summary>
-public sealed record LapInput
+public sealed record LapInput : Telemetry.ITraced
 {
     public required string LapId { get; init; }
     public required LapSpec Spec { get; init; }
@@ -19,6 +19,8 @@ public sealed record LapInput
     public bool HumanFree { get; init; }
     /// <summary>In a flywheel: the earlier laps' report artifacts (the report plots held-out measures per lap).</summary>
     public List<string> EarlierReports { get; init; } = [];
+    /// <summary>The W3C traceparent of the span this runs under (docs/observe.md, "Traces and metrics"); null: a trace of its own.</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>What a phase produced (artifact ids), its held-out measures, its jobs, and how long it took.</summary>

@@ -60,7 +60,14 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     }
 
     /// <summary>Latest progress (step, loss, tokens/s...), sent with the next heartbeat.</summary>
-    public void ReportProgress(GpuJobProgress progress) => _progress = progress;
+    public void ReportProgress(GpuJobProgress progress)
+    {
+        _progress = progress;
+        var kind = new KeyValuePair<string, object?>("kind", Spec.Kind);
+        if (progress.TokensPerSecond is { } tps) MathV2.Core.Telemetry.MathV2Telemetry.TokensPerSecond.Record(tps, kind);
+        if (progress.Loss is { } loss && double.IsFinite(loss)) MathV2.Core.Telemetry.MathV2Telemetry.TrainingLoss.Record(loss, kind);
+        if (progress.MeanReward is { } reward && double.IsFinite(reward)) MathV2.Core.Telemetry.MathV2Telemetry.TrainingReward.Record(reward, kind);
+    }
     internal GpuJobProgress? Progress => _progress;
 
     /// <summary>

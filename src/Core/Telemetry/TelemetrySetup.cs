@@ -1,0 +1,62 @@
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace MathV2.Core.Telemetry;
+
+/// <summary>
+/// Turns on the OpenTelemetry SDK with the OTLP exporter when the standard variables ask for it
+/// (OTEL_EXPORTER_OTLP_ENDPOINT, or its _TRACES_ / _METRICS_ forms; OTEL_EXPORTER_OTLP_PROTOCOL,
+/// OTEL_METRIC_EXPORT_INTERVAL, OTEL_BSP_SCHEDULE_DELAY, OTEL_SERVICE_NAME... as the SDK reads them).
+/// OTEL_SDK_DISABLED=true turns it off. With none set nothing is collected.
+/// </summary>
+public static class TelemetrySetup
+{
+    public static bool OtlpEnabled(Func<string, string?>? env = null)
+    {
+        env ??= Environment.GetEnvironmentVariable;
+        if (string.Equals(env("OTEL_SDK_DISABLED"), "true", StringComparison.OrdinalIgnoreCase)) return false;
+        return new[] { "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" }
+            .Any(v => !string.IsNullOrWhiteSpace(env(v)));
+    }
+
+    static void Resource(ResourceBuilder r, string service, string? instance)
+    {
+        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME"))) r.AddService(service, serviceInstanceId: instance);
+    }
+
+    /// <summary>A host's traces (MathV2 and <paramref name="tracing"/>'s sources) and metrics to OTLP; false when not asked for.</summary>
+    public static bool AddMathV2Telemetry(this IServiceCollection services, string service, Action<TracerProviderBuilder>? tracing = null, Action<MeterProviderBuilder>? metrics = null)
+    {
+        if (!OtlpEnabled()) return false;
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => Resource(r, service, null))
+            .WithTracing(t => { t.AddSource(MathV2Telemetry.Name); tracing?.Invoke(t); t.AddOtlpExporter(); })
+            .WithMetrics(m => { m.AddMeter(MathV2Telemetry.Name); metrics?.Invoke(m); m.AddOtlpExporter(); });
+        return true;
+    }
+
+    /// <summary>A process without a host (the worker): providers that flush when disposed; null when not asked for.</summary>
+    public static IDisposable? StartForProcess(string service, string? instance)
+    {
+        if (!OtlpEnabled()) return null;
+        var traces = Sdk.CreateTracerProviderBuilder().ConfigureResource(r => Resource(r, service, instance))
+            .AddSource(MathV2Telemetry.Name).AddOtlpExporter().Build();
+        var meters = Sdk.CreateMeterProviderBuilder().ConfigureResource(r => Resource(r, service, instance))
+            .AddMeter(MathV2Telemetry.Name).AddOtlpExporter().Build();
+        return new Providers(traces, meters);
+    }
+
+    sealed class Providers(TracerProvider? traces, MeterProvider? meters) : IDisposable
+    {
+        public void Dispose()
+        {
+            traces?.ForceFlush(5000);
+            meters?.ForceFlush(5000);
+            traces?.Dispose();
+            meters?.Dispose();
+        }
+    }
+}

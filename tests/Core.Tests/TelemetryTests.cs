@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using MathV2.Core.Telemetry;
+
+namespace MathV2.Core.Tests;
+
+/// <summary>The spans of durable instances: ids that follow from instance ids, so children know their parents before they are emitted.</summary>
+public sealed class TelemetryTests
+{
+    static List<Activity> Listen(out ActivityListener listener)
+    {
+        var spans = new List<Activity>();
+        listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == MathV2Telemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a => { lock (spans) spans.Add(a); },
+        };
+        ActivitySource.AddActivityListener(listener);
+        return spans;
+    }
+
+    [Fact]
+    public void An_instance_span_has_its_derived_id_under_the_parent_its_input_names_and_leaves_the_current_span_alone()
+    {
+        Assert.True(MathV2Telemetry.CanSetIds);
+        var spans = Listen(out var listener);
+        using var _ = listener;
+        using var outer = new Activity("around").Start();
+        const string post = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var start = new DateTime(2026, 12, 1, 10, 0, 0, DateTimeKind.Utc);
+
+        MathV2Telemetry.EmitInstanceSpan("Lap", "lap-1", post, start, start.AddMinutes(3), null);
+        string child = MathV2Telemetry.ChildTraceParent("lap-1", post);
+        MathV2Telemetry.EmitInstanceSpan("Phase1A", "lap-1-1a", child, start, start.AddMinutes(1), new InvalidOperationException("phase 1a: job failed\nstack"));
+
+        Assert.Same(outer, Activity.Current);
+        var lap = spans.Single(s => s.DisplayName == "Lap");
+        Assert.Equal(("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"), (lap.TraceId.ToHexString(), lap.ParentSpanId.ToHexString()));
+        Assert.Equal(MathV2Telemetry.SpanIdOf("lap-1"), lap.SpanId);
+        Assert.Equal((start, TimeSpan.FromMinutes(3)), (lap.StartTimeUtc, lap.Duration));
+        Assert.Equal("lap-1", lap.GetTagItem("mathv2.instance_id"));
+        var phase = spans.Single(s => s.DisplayName == "Phase1A");
+        Assert.Equal((lap.TraceId, lap.SpanId, MathV2Telemetry.SpanIdOf("lap-1-1a")), (phase.TraceId, phase.ParentSpanId, phase.SpanId));
+        Assert.Equal((ActivityStatusCode.Error, "phase 1a: job failed"), (phase.Status, phase.StatusDescription));
+    }
+
+    [Fact]
+    public void A_run_with_no_trace_around_it_is_a_root_whose_trace_follows_from_its_instance_id()
+    {
+        var spans = Listen(out var listener);
+        using var _ = listener;
+        var t = DateTime.UtcNow;
+        MathV2Telemetry.EmitInstanceSpan("Probe", "probe-7", null, t, t.AddSeconds(1), null);
+        var probe = spans.Single(s => s.DisplayName == "Probe");
+        Assert.Equal((MathV2Telemetry.TraceIdOf("probe-7"), default(ActivitySpanId)), (probe.TraceId, probe.ParentSpanId));
+        // Its children (and a worker's attempt of a job, ContextOf) land in that same trace under it.
+        Assert.Equal(MathV2Telemetry.ContextOf("probe-7", null), MathV2Telemetry.Parse(MathV2Telemetry.ChildTraceParent("probe-7", null)));
+        Assert.Equal((probe.TraceId, probe.SpanId), (MathV2Telemetry.ContextOf("probe-7", null).TraceId, MathV2Telemetry.ContextOf("probe-7", null).SpanId));
+        // A malformed traceparent is no parent.
+        Assert.Equal(default, MathV2Telemetry.Parse("not-a-traceparent"));
+    }
+
+    [Fact]
+    public void Otlp_export_is_on_only_when_an_endpoint_is_set_and_the_sdk_is_not_disabled()
+    {
+        Assert.False(TelemetrySetup.OtlpEnabled(_ => null));
+        Assert.True(TelemetrySetup.OtlpEnabled(v => v == "OTEL_EXPORTER_OTLP_ENDPOINT" ? "http://collector:4318" : null));
+        Assert.True(TelemetrySetup.OtlpEnabled(v => v == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" ? "http://collector:4318/v1/traces" : null));
+        Assert.False(TelemetrySetup.OtlpEnabled(v => v switch { "OTEL_EXPORTER_OTLP_ENDPOINT" => "http://collector:4318", "OTEL_SDK_DISABLED" => "true", _ => null }));
+    }
+}
