@@ -121,6 +121,7 @@ module worker 'modules/worker.bicep' = {
     identityClientId: roles.outputs.workerIdentityClientId
     storageAccountName: storage.outputs.name
     workerMemoryGb: workerMemoryGb
+    appInsightsName: monitoring.outputs.appInsightsName
   }
   dependsOn: [
     acrPull // the first revision pulls the image at once

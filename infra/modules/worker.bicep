@@ -48,6 +48,9 @@ param storageAccountName string
 @description('MATHV2_WORKER_MEMORY_GB: memory a job may plan for.')
 param workerMemoryGb int
 
+@description('Application Insights component the environment\'s OpenTelemetry agent sends the worker\'s traces to.')
+param appInsightsName string
+
 // Per-replica resources of the serverless GPU profiles (workload-profiles-overview: 8-24 vCPU, 56-220 GiB).
 var gpuResources = {
   'Consumption-GPU-NC24-A100': { cpu: 24, memory: '220Gi' }
@@ -59,10 +62,24 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2025-02-01' existin
   name: workspaceName
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+// The managed OpenTelemetry agent (an API version that has it) sets OTEL_EXPORTER_OTLP_ENDPOINT in the worker's
+// container, so its traces reach Application Insights (docs/observe.md). The agent sends metrics to OTLP
+// destinations only: none is configured here.
+resource environment 'Microsoft.App/managedEnvironments@2025-02-02-preview' = {
   name: environmentName
   location: location
   properties: {
+    appInsightsConfiguration: {
+      connectionString: appInsights.properties.ConnectionString
+    }
+    openTelemetryConfiguration: {
+      tracesConfiguration: { destinations: ['appInsights'] }
+      logsConfiguration: { destinations: ['appInsights'] }
+    }
     appLogsConfiguration: {
       destination: 'log-analytics'
       logAnalyticsConfiguration: {

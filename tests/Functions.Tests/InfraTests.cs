@@ -129,5 +129,13 @@ public sealed class InfraTests
             .Where(f => !f.Contains("/obj/") && !f.Contains("/bin/")).Select(File.ReadAllText));
         foreach (string name in app.Concat(worker).Where(n => n.StartsWith("MATHV2_") && !n.StartsWith("MATHV2_STORAGE__")).Distinct())
             Assert.Contains($"\"{name}\"", code);
+
+        // Telemetry: the app exports to Application Insights by the variable FunctionsSetup reads; the worker's
+        // environment runs the OpenTelemetry agent that sends its traces there (it sets OTEL_EXPORTER_OTLP_ENDPOINT).
+        Assert.Contains("APPLICATIONINSIGHTS_CONNECTION_STRING", app);
+        Assert.Contains("\"APPLICATIONINSIGHTS_CONNECTION_STRING\"", code);
+        string raw = template.GetRawText();
+        Assert.Matches("\"tracesConfiguration\":\\s*\\{\\s*\"destinations\":\\s*\\[\\s*\"appInsights\"", raw);
+        Assert.Contains("\"appInsightsConfiguration\"", raw);
     }
 }
