@@ -68,7 +68,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 
 // The managed OpenTelemetry agent (an API version that has it) sets OTEL_EXPORTER_OTLP_ENDPOINT in the worker's
 // container, so its traces reach Application Insights (docs/observe.md). The agent sends metrics to OTLP
-// destinations only: none is configured here.
+// destinations only: none is configured here. The worker's console logs go to Log Analytics (appLogsConfiguration).
 resource environment 'Microsoft.App/managedEnvironments@2025-02-02-preview' = {
   name: environmentName
   location: location
@@ -78,7 +78,6 @@ resource environment 'Microsoft.App/managedEnvironments@2025-02-02-preview' = {
     }
     openTelemetryConfiguration: {
       tracesConfiguration: { destinations: ['appInsights'] }
-      logsConfiguration: { destinations: ['appInsights'] }
     }
     appLogsConfiguration: {
       destination: 'log-analytics'

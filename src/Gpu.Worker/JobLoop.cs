@@ -135,7 +135,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
         }
         catch (Exception e)
         {
-            Log($"job {spec.JobId} attempt {attempt} failed: {e}");
+            WorkerLog.Worker($"job {spec.JobId} attempt {attempt} failed: {e}", Microsoft.Extensions.Logging.LogLevel.Error);
             span?.SetStatus(ActivityStatusCode.Error, e.Message.Split('\n')[0]);
             await StorageFaults.RetryAsync(() => _jobs.FailAttemptAsync(spec.JobId, attempt, $"{e.GetType().Name}: {e.Message}", CancellationToken.None, permanent: IsBadInput(e)),
                 SettlePatience, Log, $"job {spec.JobId} failure", stop);
@@ -201,7 +201,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
 
     static string Truncate(string s) => s.Length > 200 ? s[..200] + "…" : s;
 
-    internal static void Log(string line) => Console.Error.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {line}");
+    internal static void Log(string line) => WorkerLog.Worker(line);
 
     /// <summary>Renews a message's visibility every third of the lease until stopped.</summary>
     sealed class Lease
@@ -230,5 +230,21 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             await _cts.CancelAsync();
             await _loop;
         }
+    }
+}
+
+/// <summary>The job loop as the worker host's service: runs until the host stops (SIGTERM, SIGINT).</summary>
+public sealed class WorkerService(JobLoop loop, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) : Microsoft.Extensions.Hosting.BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        try { await loop.RunAsync(stop); }
+        catch (Exception e) when (!stop.IsCancellationRequested)
+        {
+            // The worker cannot go on (storage never came back at start, a bug): exit 1 so the platform restarts it.
+            WorkerLog.Worker($"worker stopped: {e}", Microsoft.Extensions.Logging.LogLevel.Critical);
+            Environment.ExitCode = 1;
+        }
+        finally { lifetime.StopApplication(); }
     }
 }

@@ -1,6 +1,11 @@
 using MathV2.Core.Storage;
 using MathV2.Gpu.Worker;
 using MathV2.Gpu.Worker.Jobs;
+using MathV2.Core.Telemetry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 
 // The GPU worker process: one job at a time, until SIGTERM/SIGINT.
@@ -64,14 +69,24 @@ if (args is ["bench", ..])
     Console.WriteLine(MathV2.Core.Json.Serialize(result, indented: true));
     return 0;
 }
-// Traces and metrics to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/observe.md); flushed at exit.
-using var telemetry = MathV2.Core.Telemetry.TelemetrySetup.StartForProcess("mathv2-worker", options.WorkerId);
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-var loop = new JobLoop(storage, [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob(), new RefineJob()], options, device);
-await loop.RunAsync(stop.Token);
-return 0;
+// The job loop on the Generic Host: SIGTERM/SIGINT stop it (a running job is interrupted between steps and its
+// lease lapses), logs go to the console (JSON with MATHV2_LOG_FORMAT=json), and traces and metrics to OTLP when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/observe.md), flushed at exit.
+var hb = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+hb.Configuration.AddEnvironmentVariables(); // the OpenTelemetry SDK reads OTEL_* from the configuration
+hb.Logging.SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning).AddFilter("System", LogLevel.Warning);
+if (options.LogFormat == WorkerLogFormat.Json)
+    hb.Logging.AddJsonConsole(o => { o.UseUtcTimestamp = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; });
+else
+    hb.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.UseUtcTimestamp = true; o.TimestampFormat = "HH:mm:ss.fff "; o.IncludeScopes = false; });
+hb.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));
+hb.Services.AddMathV2Telemetry("mathv2-worker", instance: options.WorkerId);
+hb.Services.AddSingleton(new JobLoop(storage, [new ProbeJob(), new SftJob(), new SampleJob(), new GrpoJob(), new RefineJob()], options, device));
+hb.Services.AddHostedService<WorkerService>();
+using var host = hb.Build();
+WorkerLog.Use(host.Services.GetRequiredService<ILoggerFactory>());
+await host.RunAsync();
+return Environment.ExitCode;
 
 string? Opt(string name)
 {

@@ -12,6 +12,8 @@ public sealed record WorkerOptions
     public double MaxPollSeconds { get; init; } = 1;
     /// <summary>Memory a job may plan for (GB); left out: the memory available when a job starts (CPU), or no check (CUDA).</summary>
     public double? MemoryGb { get; init; }
+    /// <summary>Log lines as text (one per message) or as JSON objects (containers: MATHV2_LOG_FORMAT=json).</summary>
+    public WorkerLogFormat LogFormat { get; init; } = WorkerLogFormat.Text;
 
     /// <summary>From MATHV2_WORKER_*; a mistyped value stops the worker with the variable named.</summary>
     public static WorkerOptions FromEnvironment(Core.Settings? settings = null)
@@ -25,8 +27,11 @@ public sealed record WorkerOptions
             HeartbeatSeconds = env.Double("MATHV2_WORKER_HEARTBEAT_S", d.HeartbeatSeconds, 0.05, 3600),
             MaxPollSeconds = env.Double("MATHV2_WORKER_MAX_POLL_S", d.MaxPollSeconds, 0.01, 600),
             MemoryGb = env.String("MATHV2_WORKER_MEMORY_GB") is null ? null : env.Double("MATHV2_WORKER_MEMORY_GB", 0, 0.001, 1_000_000),
+            LogFormat = env.Enum("MATHV2_LOG_FORMAT", d.LogFormat),
         };
         if (!Core.Ids.IsValid(o.WorkerId)) throw new Core.SettingsException($"MATHV2_WORKER_ID='{o.WorkerId}' must be letters, digits, '-', '_' or '.'");
         return o;
     }
 }
+
+public enum WorkerLogFormat { Text, Json }

@@ -83,5 +83,10 @@ public sealed class SettingsTests
         var (code, err) = await RunAsync("Gpu.Worker", "MathV2.Gpu.Worker.dll", new() { ["MATHV2_WORKER_HEARTBEAT_S"] = "5s" });
         Assert.Equal(2, code);
         Assert.Contains("MATHV2_WORKER_HEARTBEAT_S='5s' is not a number", err);
+        (code, err) = await RunAsync("Gpu.Worker", "MathV2.Gpu.Worker.dll", new() { ["MATHV2_LOG_FORMAT"] = "yaml" });
+        Assert.Equal(2, code);
+        Assert.Contains("MATHV2_LOG_FORMAT='yaml' is not one of Text, Json", err);
+        // The image logs JSON, a value the worker accepts.
+        Assert.Contains(File.ReadAllLines(Path.Combine(Repo.Root, "src", "Gpu.Worker", "Dockerfile")), l => l.Trim() == "MATHV2_LOG_FORMAT=json");
     }
 }

@@ -14,6 +14,7 @@ namespace MathV2.Host.Tests;
 /// A small lap on a stack of its own whose host and worker export to an OTLP/HTTP collector in this test: one trace
 /// from the POST through the lap, its phases, each job's run and each job's attempt on the worker.
 /// </summary>
+[Collection("stack")] // run alone: a lap beside the other stacks' laps would slow their timed steps
 [Trait("Category", "EndToEnd")]
 public sealed class TelemetryTests
 {

@@ -23,7 +23,7 @@ public static class MathV2Telemetry
     public static readonly Histogram<double> QueueWait = Meter.CreateHistogram<double>("mathv2.gpu_job.queue_wait", "s",
         "From a job's queueing (or requeueing) to its claim by a worker (tag: kind)");
     public static readonly Counter<long> Attempts = Meter.CreateCounter<long>("mathv2.gpu_job.attempts", "{attempt}",
-        "GPU job attempts claimed (tags: kind, attempt)");
+        "GPU job attempts claimed (tag: kind)");
     public static readonly Histogram<double> TokensPerSecond = Meter.CreateHistogram<double>("mathv2.worker.tokens_per_second", "{token}/s",
         "Tokens per second reported by a job's progress (tag: kind)");
     public static readonly Histogram<double> TrainingLoss = Meter.CreateHistogram<double>("mathv2.training.loss", null,
@@ -83,21 +83,25 @@ public static class MathV2Telemetry
         if (!Source.HasListeners() || !CanSetIds) return;
         var parent = Parse(traceParent);
         var previous = Activity.Current;
-        Activity.Current = null; // the parent is the one named, never what happens to run around this call
-        using var span = Source.StartActivity(name, ActivityKind.Internal, parent, tags, startTime: DateTime.SpecifyKind(start, DateTimeKind.Utc));
-        if (span == null) return;
+        Activity? span = null;
         try
         {
+            Activity.Current = null; // the parent is the one named, never what happens to run around this call
+            span = Source.StartActivity(name, ActivityKind.Internal, parent, tags, startTime: DateTime.SpecifyKind(start, DateTimeKind.Utc));
+            if (span == null) return;
             var own = ContextOf(instanceId, traceParent);
             SpanIdField!.SetValue(span, own.SpanId.ToHexString());
             TraceIdField!.SetValue(span, own.TraceId.ToHexString());
             span.SetTag("mathv2.instance_id", instanceId);
             if (error != null) span.SetStatus(ActivityStatusCode.Error, error.Message.Split('\n')[0]);
             span.SetEndTime(DateTime.SpecifyKind(end, DateTimeKind.Utc));
+            span.Stop();
         }
+        // Telemetry never fails the orchestration that emits it.
+        catch (Exception) { }
         finally
         {
-            span.Stop();
+            span?.Dispose();
             Activity.Current = previous;
         }
     }

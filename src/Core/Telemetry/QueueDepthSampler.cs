@@ -15,7 +15,9 @@ public sealed class QueueDepthSampler(MathV2Storage storage) : BackgroundService
         do
         {
             try { Interlocked.Exchange(ref _depth, (await storage.Queue(StorageNames.GpuJobsQueue).GetPropertiesAsync(stop)).Value.ApproximateMessagesCount); }
-            catch (Exception e) when (StorageFaults.IsTransient(e) || e is Azure.RequestFailedException) { Interlocked.Exchange(ref _depth, -1); }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { return; }
+            // A gauge never stops the host: any failure (an outage, a credential problem) is "not known" until the next read.
+            catch (Exception) { Interlocked.Exchange(ref _depth, -1); }
         }
         while (await tick.WaitForNextTickAsync(stop));
     }

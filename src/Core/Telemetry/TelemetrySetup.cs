@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -28,35 +27,14 @@ public static class TelemetrySetup
     }
 
     /// <summary>A host's traces (MathV2 and <paramref name="tracing"/>'s sources) and metrics to OTLP; false when not asked for.</summary>
-    public static bool AddMathV2Telemetry(this IServiceCollection services, string service, Action<TracerProviderBuilder>? tracing = null, Action<MeterProviderBuilder>? metrics = null)
+    public static bool AddMathV2Telemetry(this IServiceCollection services, string service, Action<TracerProviderBuilder>? tracing = null, Action<MeterProviderBuilder>? metrics = null,
+        string? instance = null)
     {
         if (!OtlpEnabled()) return false;
         services.AddOpenTelemetry()
-            .ConfigureResource(r => Resource(r, service, null))
+            .ConfigureResource(r => Resource(r, service, instance))
             .WithTracing(t => { t.AddSource(MathV2Telemetry.Name); tracing?.Invoke(t); t.AddOtlpExporter(); })
             .WithMetrics(m => { m.AddMeter(MathV2Telemetry.Name); metrics?.Invoke(m); m.AddOtlpExporter(); });
         return true;
-    }
-
-    /// <summary>A process without a host (the worker): providers that flush when disposed; null when not asked for.</summary>
-    public static IDisposable? StartForProcess(string service, string? instance)
-    {
-        if (!OtlpEnabled()) return null;
-        var traces = Sdk.CreateTracerProviderBuilder().ConfigureResource(r => Resource(r, service, instance))
-            .AddSource(MathV2Telemetry.Name).AddOtlpExporter().Build();
-        var meters = Sdk.CreateMeterProviderBuilder().ConfigureResource(r => Resource(r, service, instance))
-            .AddMeter(MathV2Telemetry.Name).AddOtlpExporter().Build();
-        return new Providers(traces, meters);
-    }
-
-    sealed class Providers(TracerProvider? traces, MeterProvider? meters) : IDisposable
-    {
-        public void Dispose()
-        {
-            traces?.ForceFlush(5000);
-            meters?.ForceFlush(5000);
-            traces?.Dispose();
-            meters?.Dispose();
-        }
     }
 }

@@ -27,7 +27,7 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
     public ArtifactStore Artifacts { get; } = artifacts;
 
     /// <summary>A line in the worker's log, prefixed with the job id.</summary>
-    public void Log(string message) => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} job {Spec.JobId}: {message}");
+    public void Log(string message) => WorkerLog.Job(Spec.JobId, message);
 
     readonly System.Text.StringBuilder _metrics = new();
     int _metricsVersion, _metricsPublished;
