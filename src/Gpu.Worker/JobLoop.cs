@@ -37,7 +37,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             QueueMessage? msg;
             try { msg = (await queue.ReceiveMessageAsync(TimeSpan.FromSeconds(options.LeaseSeconds), stop)).Value; }
             catch (OperationCanceledException) { break; }
-            catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"queue poll failed: {StorageFaults.First(e)}"); msg = null; }
+            catch (Exception e) when (StorageFaults.IsStorageError(e)) { Log($"queue poll failed: {StorageFaults.First(e)}"); msg = null; }
             if (msg == null)
             {
                 await SeenAsync("idle", null);
@@ -51,7 +51,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
             try { await HandleAsync(queue, msg, stop); }
             // Any storage error in handling one message (unavailable, or a pop receipt gone stale while it was) ends
             // that message's turn, never the worker.
-            catch (Exception e) when ((e is RequestFailedException || StorageFaults.IsTransient(e)) && !stop.IsCancellationRequested)
+            catch (Exception e) when (StorageFaults.IsStorageError(e) && !stop.IsCancellationRequested)
             {
                 Log($"job message {msg.MessageId}: storage error ({StorageFaults.First(e)}); left for its lease to lapse");
                 try { await Task.Delay(TimeSpan.FromSeconds(1), stop); } catch (OperationCanceledException) { break; }
@@ -174,7 +174,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 await SeenAsync("running", context.Spec.JobId);
                 await context.PublishMetricsAsync(CancellationToken.None);
             }
-            catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"heartbeat failed: {StorageFaults.First(e)}"); }
+            catch (Exception e) when (StorageFaults.IsStorageError(e)) { Log($"heartbeat failed: {StorageFaults.First(e)}"); }
         }
     }
 
@@ -196,7 +196,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 ["Host"] = Environment.MachineName,
             }, TableUpdateMode.Replace);
         }
-        catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"worker registration failed: {StorageFaults.First(e)}"); }
+        catch (Exception e) when (StorageFaults.IsStorageError(e)) { Log($"worker registration failed: {StorageFaults.First(e)}"); }
     }
 
     static string Truncate(string s) => s.Length > 200 ? s[..200] + "…" : s;
@@ -218,7 +218,7 @@ public sealed class JobLoop(MathV2Storage storage, IEnumerable<IGpuJobHandler> h
                 {
                     try { await Task.Delay(lease / 3, _cts.Token); } catch (OperationCanceledException) { return; }
                     try { PopReceipt = (await queue.UpdateMessageAsync(messageId, PopReceipt, visibilityTimeout: lease)).Value.PopReceipt; }
-                    catch (Exception e) when (e is RequestFailedException || StorageFaults.IsTransient(e)) { Log($"lease renewal failed: {StorageFaults.First(e)}"); }
+                    catch (Exception e) when (StorageFaults.IsStorageError(e)) { Log($"lease renewal failed: {StorageFaults.First(e)}"); }
                 }
             });
         }

@@ -40,8 +40,7 @@ public static class Traced
     static bool Emit(TaskOrchestrationContext context, string? traceParent, DateTime start, Exception? error)
     {
         if (!context.IsReplaying)
-            MathV2Telemetry.EmitInstanceSpan(context.Name.Name, context.InstanceId, traceParent, start, context.CurrentUtcDateTime, error,
-                [new("mathv2.orchestration", context.Name.Name)]);
+            MathV2Telemetry.EmitInstanceSpan(context.Name.Name, context.InstanceId, traceParent, start, context.CurrentUtcDateTime, error);
         return false;
     }
 

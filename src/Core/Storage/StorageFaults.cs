@@ -19,6 +19,9 @@ public static class StorageFaults
         _ => false,
     };
 
+    /// <summary>Any storage error: unavailable (<see cref="IsTransient"/>) or refused (a RequestFailedException of any status).</summary>
+    public static bool IsStorageError(Exception e) => e is RequestFailedException || IsTransient(e);
+
     /// <summary>
     /// Runs <paramref name="call"/> until it succeeds, retrying transient failures with a growing pause (from
     /// <paramref name="firstPause"/>, 250 ms, doubling up to <paramref name="maxPause"/>, 5 s) for at most

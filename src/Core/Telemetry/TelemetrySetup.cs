@@ -27,14 +27,14 @@ public static class TelemetrySetup
     }
 
     /// <summary>A host's traces (MathV2 and <paramref name="tracing"/>'s sources) and metrics to OTLP; false when not asked for.</summary>
-    public static bool AddMathV2Telemetry(this IServiceCollection services, string service, Action<TracerProviderBuilder>? tracing = null, Action<MeterProviderBuilder>? metrics = null,
+    public static bool AddMathV2Telemetry(this IServiceCollection services, string service, Action<TracerProviderBuilder>? tracing = null,
         string? instance = null)
     {
         if (!OtlpEnabled()) return false;
         services.AddOpenTelemetry()
             .ConfigureResource(r => Resource(r, service, instance))
             .WithTracing(t => { t.AddSource(MathV2Telemetry.Name); tracing?.Invoke(t); t.AddOtlpExporter(); })
-            .WithMetrics(m => { m.AddMeter(MathV2Telemetry.Name); metrics?.Invoke(m); m.AddOtlpExporter(); });
+            .WithMetrics(m => m.AddMeter(MathV2Telemetry.Name).AddOtlpExporter());
         return true;
     }
 }
