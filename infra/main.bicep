@@ -27,10 +27,16 @@ param gpuProfileType string = 'Consumption-GPU-NC24-A100'
 @maxValue(100)
 param maxWorkers int = 4
 
-@description('Worker container image, e.g. myregistry.azurecr.io/mathv2-worker:latest.')
-param workerImage string
+@description('Worker container image, e.g. myregistry.azurecr.io/mathv2-worker:cuda; empty: the image the worker runs now (workerExists), or a placeholder until `azd deploy` (or `az containerapp update --image`) sets it.')
+param workerImage string = ''
 
-@description('Registry login server the worker pulls from with its identity (e.g. myregistry.azurecr.io); empty for a public image.')
+@description('Whether the worker app exists already (azd sets SERVICE_WORKER_RESOURCE_EXISTS): with workerImage empty, a re-provision keeps its image.')
+param workerExists bool = false
+
+@description('Create a container registry in this resource group for the worker image (azd pushes there), unless registryServer names one of your own.')
+param createRegistry bool = true
+
+@description('Registry login server the worker pulls from with its identity (e.g. myregistry.azurecr.io); empty: the registry created here, or a public image.')
 param registryServer string = ''
 
 @description('Resource id of an Azure Container Registry to grant the worker AcrPull on; empty to grant it yourself.')
@@ -42,6 +48,9 @@ param workerMemoryGb int = 80
 
 var prefix = toLower(namePrefix)
 var suffix = uniqueString(resourceGroup().id)
+var ownRegistry = createRegistry && empty(registryServer)
+var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+var workerName = 'ca-${prefix}-worker'
 var deploymentContainerName = 'app-package'
 // A well-formed id even when registryResourceId is empty: ARM evaluates the conditional module's scope anyway.
 var registryIdParts = split(
@@ -79,6 +88,28 @@ module roles 'modules/roles.bicep' = {
   }
 }
 
+// The registry the worker image is pushed to, with AcrPull for the worker identity.
+module registry 'modules/registry.bicep' = if (ownRegistry) {
+  name: 'registry'
+  params: {
+    name: 'cr${prefix}${suffix}'
+    location: location
+    principalId: roles.outputs.workerPrincipalId
+    identityId: roles.outputs.workerIdentityId
+  }
+}
+
+var workerRegistry = ownRegistry ? registry!.outputs.loginServer : registryServer
+
+module existingImage 'modules/worker-image.bicep' = if (empty(workerImage)) {
+  name: 'worker-image'
+  params: {
+    workerName: workerName
+    exists: workerExists
+    placeholder: placeholderImage
+  }
+}
+
 // AcrPull at the registry's own resource group (it may live elsewhere in the subscription or another one).
 module acrPull 'modules/acr-pull.bicep' = if (!empty(registryResourceId)) {
   name: 'acr-pull'
@@ -111,12 +142,12 @@ module worker 'modules/worker.bicep' = {
   params: {
     location: location
     environmentName: 'cae-${prefix}-${suffix}'
-    workerName: 'ca-${prefix}-worker'
+    workerName: workerName
     workspaceName: monitoring.outputs.workspaceName
     gpuProfileType: gpuProfileType
     maxWorkers: maxWorkers
-    workerImage: workerImage
-    registryServer: registryServer
+    workerImage: empty(workerImage) ? existingImage!.outputs.image : workerImage
+    registryServer: workerRegistry
     identityId: roles.outputs.workerIdentityId
     identityClientId: roles.outputs.workerIdentityClientId
     storageAccountName: storage.outputs.name
@@ -124,7 +155,7 @@ module worker 'modules/worker.bicep' = {
     appInsightsName: monitoring.outputs.appInsightsName
   }
   dependsOn: [
-    acrPull // the first revision pulls the image at once
+    acrPull // the first revision pulls the image at once (the registry created here: through its output)
   ]
 }
 
@@ -135,3 +166,5 @@ output containerAppsEnvironmentName string = worker.outputs.environmentName
 @description('The GPU worker is a Container App (see modules/worker.bicep), not a Container Apps job.')
 output workerAppName string = worker.outputs.workerName
 output appInsightsName string = monitoring.outputs.appInsightsName
+@description('Where `azd deploy` pushes the worker image (the registry created here, or registryServer).')
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = workerRegistry

@@ -53,6 +53,9 @@ resource app 'Microsoft.Web/sites@2024-11-01' = {
   name: appName
   location: location
   kind: 'functionapp,linux'
+  tags: {
+    'azd-service-name': 'functions' // azure.yaml's service: `azd deploy` publishes src/Functions here
+  }
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {

@@ -48,7 +48,7 @@ param storageAccountName string
 @description('MATHV2_WORKER_MEMORY_GB: memory a job may plan for.')
 param workerMemoryGb int
 
-@description('Application Insights component the environment\'s OpenTelemetry agent sends the worker\'s traces to.')
+@description('Application Insights component the worker sends its traces and metrics to (APPLICATIONINSIGHTS_CONNECTION_STRING).')
 param appInsightsName string
 
 // Per-replica resources of the serverless GPU profiles (workload-profiles-overview: 8-24 vCPU, 56-220 GiB).
@@ -66,19 +66,12 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
 
-// The managed OpenTelemetry agent (an API version that has it) sets OTEL_EXPORTER_OTLP_ENDPOINT in the worker's
-// container, so its traces reach Application Insights (docs/observe.md). The agent sends metrics to OTLP
-// destinations only: none is configured here. The worker's console logs go to Log Analytics (appLogsConfiguration).
-resource environment 'Microsoft.App/managedEnvironments@2025-02-02-preview' = {
+// The worker's console logs go to Log Analytics (appLogsConfiguration); its traces and metrics go to Application
+// Insights from the process itself (the Azure Monitor exporter, APPLICATIONINSIGHTS_CONNECTION_STRING below).
+resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: environmentName
   location: location
   properties: {
-    appInsightsConfiguration: {
-      connectionString: appInsights.properties.ConnectionString
-    }
-    openTelemetryConfiguration: {
-      tracesConfiguration: { destinations: ['appInsights'] }
-    }
     appLogsConfiguration: {
       destination: 'log-analytics'
       logAnalyticsConfiguration: {
@@ -102,6 +95,9 @@ resource environment 'Microsoft.App/managedEnvironments@2025-02-02-preview' = {
 resource worker 'Microsoft.App/containerApps@2025-01-01' = {
   name: workerName
   location: location
+  tags: {
+    'azd-service-name': 'worker' // azure.yaml's service: `azd deploy` sets this app's image
+  }
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
@@ -113,6 +109,12 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
     workloadProfileName: gpuProfileName
     configuration: {
       activeRevisionsMode: 'Single'
+      secrets: [
+        {
+          name: 'appinsights-connection-string'
+          value: appInsights.properties.ConnectionString
+        }
+      ]
       registries: empty(registryServer)
         ? []
         : [
@@ -138,6 +140,7 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
             { name: 'MATHV2_STORAGE__queueServiceUri', value: 'https://${storageAccountName}.queue.${az.environment().suffixes.storage}' }
             { name: 'MATHV2_STORAGE__tableServiceUri', value: 'https://${storageAccountName}.table.${az.environment().suffixes.storage}' }
             { name: 'MATHV2_WORKER_MEMORY_GB', value: string(workerMemoryGb) }
+            { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secretRef: 'appinsights-connection-string' }
           ]
         }
       ]

@@ -61,6 +61,14 @@ static class SearchStore
         return judged;
     }
 
+    /// <summary>Each proof's analyses (index order) as the scores they count with.</summary>
+    public static IReadOnlyList<IReadOnlyList<double?>> Standings(IReadOnlyList<List<PoolAnalysis>> proofs) =>
+        [.. proofs.Select(a => (IReadOnlyList<double?>)[.. a.Select(x => x.Standing)])];
+
+    /// <summary>Each proof's analyses as meta-confirmed fatal issues or not, when the search refutes; else null.</summary>
+    public static IReadOnlyList<IReadOnlyList<bool>>? Fatal(IReadOnlyList<List<PoolAnalysis>> proofs, SearchOptions o) =>
+        o.Refutes ? [.. proofs.Select(a => (IReadOnlyList<bool>)[.. a.Select(x => x.Fatal)])] : null;
+
     public static string Lines<T>(IEnumerable<T> rows) => string.Concat(rows.Select(r => Json.Serialize(r) + "\n"));
 }
 
@@ -254,13 +262,13 @@ public sealed class PlanSearchVerification(ArtifactStore artifacts) : TaskActivi
         {
             var state = await SearchStore.StateAsync(artifacts, input.State);
             // Scores as they stand: with meta-verification, every drawn issue report already has its verdicts.
-            var byProof = SearchStore.Judge(await LapStore.ReadCompletionsAsync(artifacts, input.Analyses), await LapStore.ReadCompletionsAsync(artifacts, input.Metas), o.MetaVerifications)
-                .ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double?>)kv.Value.Select(a => a.Standing).ToList());
+            var byProof = SearchStore.Judge(await LapStore.ReadCompletionsAsync(artifacts, input.Analyses), await LapStore.ReadCompletionsAsync(artifacts, input.Metas), o.MetaVerifications);
             foreach (var g in proofs.GroupBy(p => p.ProblemId))
             {
                 var list = g.ToList();
                 var kept = state?.Problems.FirstOrDefault(x => x.ProblemId == g.Key)?.Top ?? [];
-                bool[] still = SearchRanking.Open(kept, list.Select(p => byProof.GetValueOrDefault(p.ProofId, [])).ToList(), list.Select(_ => o.Verifications).ToList(), o.Keep);
+                var mine = list.Select(p => byProof.GetValueOrDefault(p.ProofId, [])).ToList();
+                bool[] still = SearchRanking.Open(kept, SearchStore.Standings(mine), list.Select(_ => o.Verifications).ToList(), o.Keep, SearchStore.Fatal(mine, o));
                 for (int i = 0; i < list.Count; i++) if (!still[i]) open.Remove(list[i].ProofId);
             }
         }
@@ -305,12 +313,12 @@ public sealed class ScoreSearchRound(ArtifactStore artifacts) : TaskActivity<Sco
             scored.Add(p with
             {
                 Scores = scores, Unparsable = mineScored.Count - scores.Count, Bogus = bogus, Confirmed = mineScored.Count(a => a.Verdict == PoolAnalysis.Confirmed),
-                MeanScore = scores.Count > 0 ? scores.Average() : 0, Artifact = id,
+                Refuted = input.Options.Refutes && mineScored.Any(a => a.Fatal), MeanScore = scores.Count > 0 ? scores.Average() : 0, Artifact = id,
             });
         }
         var before = await SearchStore.StateAsync(artifacts, input.State);
         // The adaptive rule replayed on each problem's full verifications (index order): what it would have drawn.
-        var ordered = analyses.GroupBy(a => a.ProofId).ToDictionary(g => g.Key, g => (IReadOnlyList<double?>)g.OrderBy(a => a.Index).Select(a => a.Standing).ToList());
+        var ordered = analyses.GroupBy(a => a.ProofId).ToDictionary(g => g.Key, g => g.OrderBy(a => a.Index).ToList());
         var byProblem = new Dictionary<string, List<PoolRecord>>();
         foreach (var g in scored.GroupBy(p => p.ProblemId))
         {
@@ -319,7 +327,8 @@ public sealed class ScoreSearchRound(ArtifactStore artifacts) : TaskActivity<Sco
             // Drawn in waves, what was drawn is what the rule drew; drawn at once, the rule is replayed on it.
             int[] used = input.Options.VerificationWaves > 1
                 ? [.. list.Select(p => p.Scores.Count + p.Unparsable)]
-                : SearchRanking.AdaptiveVerifications(kept, list.Select(p => ordered.GetValueOrDefault(p.ProofId, [])).ToList(), input.Options.Keep);
+                : SearchRanking.AdaptiveVerifications(kept, SearchStore.Standings(list.Select(p => ordered.GetValueOrDefault(p.ProofId, [])).ToList()), input.Options.Keep,
+                    SearchStore.Fatal(list.Select(p => ordered.GetValueOrDefault(p.ProofId, [])).ToList(), input.Options));
             byProblem[g.Key] = list.Select((p, i) => p with { AdaptiveVerifications = used[i] }).ToList();
         }
         scored = [.. byProblem.Values.SelectMany(x => x)];
@@ -411,7 +420,7 @@ public sealed class WriteSearchResult(ArtifactStore artifacts) : TaskActivity<Se
         return new SearchReport
         {
             Problems = totals.Problems, Proofs = totals.Proofs, Verifications = totals.Verifications, AdaptiveVerifications = totals.AdaptiveVerifications,
-            VerificationBudget = totals.VerificationBudget, VerificationWaves = input.Options.VerificationWaves, MetaVerifications = totals.MetaVerifications,
+            VerificationBudget = totals.VerificationBudget, VerificationWaves = input.Options.VerificationWaves, MetaVerifications = totals.MetaVerifications, Refuted = totals.Refuted,
             OraclePass1 = pass1, OracleAnyPass = anyPass, Rounds = rounds,
         };
     }

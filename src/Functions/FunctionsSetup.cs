@@ -42,7 +42,7 @@ public static class FunctionsSetup
         builder.Services.AddHostedService<StorageSetup>();
         // Traces and metrics (docs/observe.md): to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, to Application
         // Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is (the Bicep sets it).
-        bool otlp = TelemetrySetup.OtlpEnabled(), azureMonitor = !string.IsNullOrWhiteSpace(builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"]);
+        bool otlp = TelemetrySetup.OtlpEnabled(k => builder.Configuration[k]), azureMonitor = TelemetrySetup.AzureMonitorConnectionString(k => builder.Configuration[k]) != null;
         if (otlp || azureMonitor)
         {
             var telemetry = builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults()

@@ -169,4 +169,83 @@ public sealed class SearchTests
                 if (top.Contains($"n{i}")) Assert.Equal(v, drawn[i]);   // every proof the full budget keeps was fully verified
         }
     }
+
+    [Fact]
+    public void A_refuted_proof_ranks_after_every_proof_that_is_not_and_never_stops_its_problem()
+    {
+        var o = new SearchOptions { Keep = 2, Rounds = 3, StopScore = 0.5, MetaVerifications = 2 };
+        Assert.True(o.Refutes);
+        Assert.False((o with { RefuteFatal = false }).Refutes);
+        Assert.False(new SearchOptions().Refutes);   // no meta-verification, nothing is confirmed
+        // x has the best mean but a confirmed fatal issue: below y and z, whatever their means.
+        var state = SearchRanking.Next(null, "a", 1, [Proof("x", 0.9) with { Refuted = true }, Proof("y", 0.25), Proof("z", 0.3)], o);
+        Assert.Equal(["z", "y"], state.Top.Select(p => p.ProofId));
+        Assert.Equal(1, state.Refuted);
+        // Only refuted proofs: the best of them is kept, but at stopScore it does not stop the problem nor count as solved.
+        var refuted = SearchRanking.Next(null, "a", 1, [Proof("x", 0.9) with { Refuted = true }], o);
+        Assert.Equal(("x", false), (refuted.Top[0].ProofId, refuted.Stopped));
+        Assert.Equal(0, new SearchState { Problems = [refuted] }.Totals(o.StopScore).Solved);
+        Assert.Equal(1, new SearchState { Problems = [SearchRanking.Next(null, "a", 1, [Proof("y", 0.5)], o)] }.Totals(o.StopScore).Solved);
+    }
+
+    [Fact]
+    public void A_meta_confirmed_fatal_issue_stops_a_proofs_verification_once_keep_proofs_surely_rank_above_it()
+    {
+        // Two kept proofs from an earlier round, not refuted, with low means; keep 2, 16 verifications.
+        var kept = new List<PoolRecord> { Proof("k0", 0.3), Proof("k1", 0.2) };
+        IReadOnlyList<double?> first = [0.0];
+        // By its mean alone the new proof could still reach 15/16 and go on; refuted by its first analysis it stops.
+        Assert.Equal([true], SearchRanking.Open(kept, [first], [16], 2));
+        Assert.Equal([true], SearchRanking.Open(kept, [first], [16], 2, [[false]]));
+        Assert.Equal([false], SearchRanking.Open(kept, [first], [16], 2, [[true]]));
+        // A refuted kept proof is not above it; nor is an unrefuted one of this round that may yet be refuted...
+        Assert.Equal([true], SearchRanking.Open([Proof("k0", 0.3), Proof("k1", 0.2) with { Refuted = true }], [first], [16], 2, [[true]]));
+        Assert.Equal([true, true], SearchRanking.Open([Proof("k0", 0.3)], [first, [1.0]], [16, 16], 2, [[true], [false]]));
+        // ...unless it is fully verified.
+        Assert.Equal([false, false], SearchRanking.Open([Proof("k0", 0.3)], [first, [1.0]], [16, 1], 2, [[true], [false]]));
+        // With refutation on, a proof that may still be refuted no longer rules out an unrefuted one by its mean.
+        IReadOnlyList<double?> good = [1.0, 1.0, 1.0], poor = [0.0, 0.0, 0.0];
+        Assert.Equal([true, false, true], SearchRanking.Open([], [good, poor, good], [4, 4, 4], 2));
+        Assert.Equal([true, true, true], SearchRanking.Open([], [good, poor, good], [4, 4, 4], 2, [[false, false, false], [false, false, false], [false, false, false]]));
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void Refuting_on_confirmed_fatal_issues_replayed_or_in_waves_keeps_the_full_budgets_selection(int seed)
+    {
+        var rng = new Random(seed);
+        const int keep = 3, v = 12, chunk = 3;
+        int replayed = 0, waved = 0, full = 0;
+        for (int trial = 0; trial < 100; trial++)
+        {
+            var kept = Enumerable.Range(0, rng.Next(0, keep + 1)).Select(i => Proof($"k{i}", Math.Round(rng.NextDouble(), 2)) with { Refuted = rng.Next(3) == 0 }).ToList();
+            // Each verification: 1, 0.5, 0 or unparsable; a 0 is a confirmed fatal issue half the time.
+            var quality = Enumerable.Range(0, 16).Select(_ => rng.NextDouble()).ToList();
+            var scores = quality.Select(q => (IReadOnlyList<double?>)Enumerable.Range(0, v)
+                .Select(_ => rng.Next(10) == 0 ? (double?)null : rng.NextDouble() < q ? 1.0 : rng.NextDouble() < 0.5 ? 0.5 : 0.0).ToList()).ToList();
+            var fatal = scores.Select(s => (IReadOnlyList<bool>)s.Select(x => x == 0.0 && rng.Next(2) == 0).ToList()).ToList();
+            var added = scores.Select((s, i) => s.OfType<double>().ToList() is var parsed
+                ? new PoolRecord { ProofId = $"n{i}", ProblemId = "a", Round = 2, Prompt = i, MeanScore = parsed.Count > 0 ? parsed.Average() : 0, Scores = parsed, Refuted = fatal[i].Any(f => f) }
+                : null!).ToList();
+            var top = SearchRanking.Rank(kept.Concat(added)).Take(keep).Select(p => p.ProofId).ToHashSet();
+
+            int[] used = SearchRanking.AdaptiveVerifications(kept, scores, keep, fatal);
+            var drawn = scores.Select(_ => 0).ToArray();
+            for (int from = 0; from < v; from += chunk)
+            {
+                bool[] open = from == 0 ? [.. scores.Select(_ => true)]
+                    : SearchRanking.Open(kept, scores.Select((f, i) => (IReadOnlyList<double?>)f.Take(drawn[i]).ToList()).ToList(), scores.Select(_ => v).ToList(), keep,
+                        fatal.Select((f, i) => (IReadOnlyList<bool>)f.Take(drawn[i]).ToList()).ToList());
+                for (int i = 0; i < scores.Count; i++) if (open[i] && drawn[i] == from) drawn[i] = from + chunk;
+            }
+            for (int i = 0; i < added.Count; i++)
+                if (top.Contains($"n{i}")) Assert.Equal((v, v), (used[i], drawn[i]));   // every proof the full budget keeps was fully verified
+            replayed += used.Sum();
+            waved += drawn.Sum();
+            full += v * added.Count;
+        }
+        Assert.True(replayed < full * 0.9, $"replayed {replayed} of {full}");
+        Assert.True(waved < full, $"waves drew {waved} of {full}");
+    }
 }

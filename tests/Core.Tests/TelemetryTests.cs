@@ -1,5 +1,12 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.IO.Compression;
+using System.Net;
+using System.Net.Sockets;
 using MathV2.Core.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace MathV2.Core.Tests;
 
@@ -67,5 +74,67 @@ public sealed class TelemetryTests
         Assert.True(TelemetrySetup.OtlpEnabled(v => v == "OTEL_EXPORTER_OTLP_ENDPOINT" ? "http://collector:4318" : null));
         Assert.True(TelemetrySetup.OtlpEnabled(v => v == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" ? "http://collector:4318/v1/traces" : null));
         Assert.False(TelemetrySetup.OtlpEnabled(v => v switch { "OTEL_EXPORTER_OTLP_ENDPOINT" => "http://collector:4318", "OTEL_SDK_DISABLED" => "true", _ => null }));
+    }
+
+    [Fact]
+    public void Application_insights_export_is_on_only_with_a_connection_string_and_the_sdk_not_disabled()
+    {
+        const string cs = "InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://example.invalid/";
+        Assert.Null(TelemetrySetup.AzureMonitorConnectionString(_ => null));
+        Assert.Null(TelemetrySetup.AzureMonitorConnectionString(v => v == "APPLICATIONINSIGHTS_CONNECTION_STRING" ? " " : null));
+        Assert.Equal(cs, TelemetrySetup.AzureMonitorConnectionString(v => v == "APPLICATIONINSIGHTS_CONNECTION_STRING" ? cs : null));
+        Assert.Null(TelemetrySetup.AzureMonitorConnectionString(v => v switch { "APPLICATIONINSIGHTS_CONNECTION_STRING" => cs, "OTEL_SDK_DISABLED" => "TRUE", _ => null }));
+        Assert.False(new ServiceCollection().AddMathV2Telemetry("mathv2-test", env: _ => null));
+    }
+
+    [Fact]
+    public async Task With_a_connection_string_a_process_sends_its_spans_and_meters_to_application_insights_ingestion()
+    {
+        // An ingestion endpoint of our own: the Azure Monitor exporter posts (gzipped) JSON lines to {endpoint}/v2.1/track.
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0)) { probe.Start(); port = ((IPEndPoint)probe.LocalEndpoint).Port; probe.Stop(); }
+        using var ingestion = new HttpListener();
+        ingestion.Prefixes.Add($"http://127.0.0.1:{port}/");
+        ingestion.Start();
+        var received = new ConcurrentQueue<string>();
+        var serve = Task.Run(async () =>
+        {
+            while (ingestion.IsListening)
+            {
+                HttpListenerContext ctx;
+                try { ctx = await ingestion.GetContextAsync(); } catch (Exception) { return; }
+                Stream body = ctx.Request.InputStream;
+                if (ctx.Request.Headers["Content-Encoding"] == "gzip") body = new GZipStream(body, CompressionMode.Decompress);
+                using (var reader = new StreamReader(body)) received.Enqueue(ctx.Request.Url!.AbsolutePath + "\n" + await reader.ReadToEndAsync());
+                var answer = """{"itemsReceived":1,"itemsAccepted":1,"errors":[]}"""u8.ToArray();
+                ctx.Response.StatusCode = 200;
+                ctx.Response.ContentType = "application/json";
+                await ctx.Response.OutputStream.WriteAsync(answer);
+                ctx.Response.Close();
+            }
+        });
+
+        string cs = $"InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=http://127.0.0.1:{port}/";
+        var services = new ServiceCollection();
+        Assert.True(services.AddMathV2Telemetry("mathv2-test", env: v => v == "APPLICATIONINSIGHTS_CONNECTION_STRING" ? cs : null));
+        using (var provider = services.BuildServiceProvider())
+        {
+            var tracer = provider.GetRequiredService<TracerProvider>();
+            var meter = provider.GetRequiredService<MeterProvider>();
+            var t = DateTime.UtcNow;
+            MathV2Telemetry.EmitInstanceSpan("Lap", "lap-appinsights", null, t.AddSeconds(-2), t, null);
+            MathV2Telemetry.JobDuration.Record(12.5, new KeyValuePair<string, object?>("mathv2.job_kind", "appinsights-test"));
+            // Both flushes export synchronously: when they return, the endpoint has answered the posts.
+            Assert.True(tracer.ForceFlush(30_000));
+            Assert.True(meter.ForceFlush(30_000));
+        }
+        ingestion.Stop();
+        await serve;
+
+        var posts = received.ToArray();
+        Assert.All(posts, p => Assert.StartsWith("/v2.1/track", p));
+        var span = Assert.Single(posts.SelectMany(p => p.Split('\n')), l => l.Contains("lap-appinsights"));
+        Assert.Contains(MathV2Telemetry.TraceIdOf("lap-appinsights").ToHexString(), span);
+        Assert.Contains(posts.SelectMany(p => p.Split('\n')), l => l.Contains("mathv2.gpu_job.duration") && l.Contains("appinsights-test"));
     }
 }

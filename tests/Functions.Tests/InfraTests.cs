@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using MathV2.Core;
 using MathV2.Core.Storage;
 using MathV2.Tests;
+using YamlDotNet.RepresentationModel;
 
 namespace MathV2.Functions.Tests;
 
@@ -130,12 +131,77 @@ public sealed class InfraTests
         foreach (string name in app.Concat(worker).Where(n => n.StartsWith("MATHV2_") && !n.StartsWith("MATHV2_STORAGE__")).Distinct())
             Assert.Contains($"\"{name}\"", code);
 
-        // Telemetry: the app exports to Application Insights by the variable FunctionsSetup reads; the worker's
-        // environment runs the OpenTelemetry agent that sends its traces there (it sets OTEL_EXPORTER_OTLP_ENDPOINT).
+        // Telemetry: the app and the worker export to Application Insights by the variable FunctionsSetup and
+        // TelemetrySetup read; the worker gets it from a secret, not as a plain value.
         Assert.Contains("APPLICATIONINSIGHTS_CONNECTION_STRING", app);
+        Assert.Contains("APPLICATIONINSIGHTS_CONNECTION_STRING", worker);
         Assert.Contains("\"APPLICATIONINSIGHTS_CONNECTION_STRING\"", code);
-        string raw = template.GetRawText();
-        Assert.Matches("\"tracesConfiguration\":\\s*\\{\\s*\"destinations\":\\s*\\[\\s*\"appInsights\"", raw);
-        Assert.Contains("\"appInsightsConfiguration\"", raw);
+        var workerEnv = Resources(template).Single(r => r.GetProperty("type").GetString() == "Microsoft.App/containerApps")
+            .GetProperty("properties").GetProperty("template").GetProperty("containers")[0].GetProperty("env").EnumerateArray();
+        Assert.True(workerEnv.Single(e => e.GetProperty("name").GetString() == "APPLICATIONINSIGHTS_CONNECTION_STRING").TryGetProperty("secretRef", out _));
+    }
+
+    /// <summary>Every resource of the template and of its modules' nested templates.</summary>
+    static IEnumerable<JsonElement> Resources(JsonElement e)
+    {
+        if (e.ValueKind == JsonValueKind.Object)
+        {
+            if (e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && e.TryGetProperty("apiVersion", out _)) yield return e;
+            foreach (var p in e.EnumerateObject()) foreach (var r in Resources(p.Value)) yield return r;
+        }
+        else if (e.ValueKind == JsonValueKind.Array)
+            foreach (var x in e.EnumerateArray()) foreach (var r in Resources(x)) yield return r;
+    }
+
+    [Fact]
+    public async Task Azure_yaml_deploys_each_service_to_the_resource_the_templates_tag_for_it()
+    {
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(File.ReadAllText(Path.Combine(Repo.Root, "azure.yaml"))));
+        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
+        static YamlNode At(YamlNode n, params string[] path) => path.Aggregate(n, (x, key) => ((YamlMappingNode)x).Children[new YamlScalarNode(key)]);
+        static string Text(YamlNode n, params string[] path) => ((YamlScalarNode)At(n, path)).Value!;
+
+        // azd provisions infra/main.bicep with infra/main.bicepparam (which it prefers to a parameters.json).
+        Assert.Equal(("bicep", "infra", "main"), (Text(root, "infra", "provider"), Text(root, "infra", "path"), Text(root, "infra", "module")));
+        Assert.True(File.Exists(Path.Combine(Repo.Root, "infra", "main.bicepparam")));
+        var services = ((YamlMappingNode)At(root, "services")).Children.ToDictionary(kv => ((YamlScalarNode)kv.Key).Value!, kv => kv.Value);
+        Assert.Equal(["functions", "worker"], services.Keys.Order());
+        // A top-level infra/<service>.bicep would switch azd to another deploy mode for that service.
+        Assert.All(services.Keys, k => Assert.False(File.Exists(Path.Combine(Repo.Root, "infra", $"{k}.bicep")), k));
+
+        var template = await TemplateAsync();
+        var resources = Resources(template).ToList();
+        string Tagged(string service) => Assert.Single(resources, r => r.TryGetProperty("tags", out var tags) && tags.ValueKind == JsonValueKind.Object
+            && tags.TryGetProperty("azd-service-name", out var v) && v.GetString() == service).GetProperty("type").GetString()!;
+        Assert.Equal("Microsoft.Web/sites", Tagged("functions"));
+        Assert.Equal("Microsoft.App/containerApps", Tagged("worker"));
+        Assert.True(template.GetProperty("outputs").TryGetProperty("AZURE_CONTAINER_REGISTRY_ENDPOINT", out _), "azd pushes images to this output's registry");
+
+        var functions = services["functions"];
+        Assert.Equal(("function", "dotnet"), (Text(functions, "host"), Text(functions, "language")));
+        Assert.True(File.Exists(Path.Combine(Repo.Root, Text(functions, "project"), "MathV2.Functions.csproj")));
+
+        // The worker: its project, Dockerfile and build context as azd resolves them (relative to the project).
+        var worker = services["worker"];
+        Assert.Equal(("containerapp", "docker"), (Text(worker, "host"), Text(worker, "language")));
+        string project = Path.GetFullPath(Path.Combine(Repo.Root, Text(worker, "project")));
+        Assert.True(File.Exists(Path.Combine(project, "MathV2.Gpu.Worker.csproj")));
+        string dockerfile = Path.GetFullPath(Path.Combine(project, Text(worker, "docker", "path")));
+        string context = Path.GetFullPath(Path.Combine(project, Text(worker, "docker", "context")));
+        Assert.Equal(Path.Combine(Repo.Root, "src", "Gpu.Worker", "Dockerfile"), dockerfile);
+        Assert.Equal(Path.GetFullPath(Repo.Root), context.TrimEnd('/'));
+        // Its prebuild hook publishes (CUDA) into the folder the Dockerfile copies from the context.
+        string copied = Regex.Match(File.ReadAllText(dockerfile), @"^COPY (\S+) ", RegexOptions.Multiline).Groups[1].Value;
+        foreach (string os in new[] { "posix", "windows" })
+        {
+            string run = Text(worker, "hooks", "prebuild", os, "run");
+            Assert.StartsWith("dotnet publish . ", run);
+            Assert.Contains("-p:TorchBackend=cuda", run);
+            string output = Regex.Match(run, @"-o (\S+)").Groups[1].Value;
+            Assert.Equal(Path.GetFullPath(Path.Combine(context, copied)).TrimEnd('/'), Path.GetFullPath(Path.Combine(project, output)).TrimEnd('/'));
+        }
+        // azd patches the app at the API version of the template, which keeps the scale rule's identity.
+        Assert.Contains($"Microsoft.App/containerApps@{Text(worker, "apiVersion")}'", File.ReadAllText(Path.Combine(Infra, "modules", "worker.bicep")));
     }
 }

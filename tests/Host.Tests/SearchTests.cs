@@ -27,27 +27,30 @@ public sealed class SearchTests(StackFixture stack)
 
     /// <summary>
     /// One tiny model for both roles: it proves with a self-evaluation and verifies every proof with a score of 0.5,
-    /// so no proof reaches stopScore and the search runs all its rounds. As a judge, it also meta-verifies.
+    /// so no proof reaches stopScore and the search runs all its rounds. As a judge, it verifies p|2's proofs with a
+    /// fatal issue (score 0) instead, and meta-verifies.
     /// </summary>
     async Task<string> CheckpointAsync(bool judge = false)
     {
         const string analysis = "Here is my evaluation of the solution:\nOne step is not justified.\nBased on my evaluation, the final overall score should be:\n\\boxed{0.5}";
+        const string fatal = "Here is my evaluation of the solution:\nOne step is not justified.\nBased on my evaluation, the final overall score should be:\n\\boxed{0}";
         string Proof(string problem) => $"## Solution\nWe compute it: {problem[12..^1]}.\n\n## Self Evaluation\n{analysis}";
+        string Analysis(ProblemRow p) => judge && p.Id == "p|2" ? fatal : analysis;
         var set = Prompts.Compact;
-        // As meta-verifier it judges p-1's issue reports bogus (0) and confirms p|2's (1).
+        // As meta-verifier it judges p-1's issue reports bogus (0) and confirms p|2's fatal ones (1).
         static string Verdict(int score) => $"{Prompts.CompactMetaLead}\nThe claimed issue is {(score == 0 ? "not real" : "real")}.\n{Prompts.CompactMetaClosing} \\boxed{{{score}}}";
         var rows = Problems.SelectMany(p => new[]
         {
             new DemonstrationRow { Kind = "generation", Prompt = Prompts.RenderGeneration(p.Problem, set.Generation), Completion = Proof(p.Problem) },
-            new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Problem, Proof(p.Problem)[12..40], set.Verification), Completion = analysis },
+            new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Problem, Proof(p.Problem)[12..40], set.Verification), Completion = Analysis(p) },
         }.Concat(judge
             // The proof as a search shows it (the solution alone), and as the verification rows cut it.
             ? new[] { $"We compute it: {p.Problem[12..^1]}.", Proof(p.Problem)[12..40] }.SelectMany(proof => new[]
             {
-                new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Problem, proof, set.Verification), Completion = analysis },
+                new DemonstrationRow { Kind = "verification", Prompt = Prompts.RenderVerification(p.Problem, proof, set.Verification), Completion = Analysis(p) },
                 new DemonstrationRow
                 {
-                    Kind = "meta-verification", Prompt = Prompts.RenderMetaVerification(p.Problem, proof, analysis, set.MetaVerification), Completion = Verdict(p.Id == "p-1" ? 0 : 1),
+                    Kind = "meta-verification", Prompt = Prompts.RenderMetaVerification(p.Problem, proof, Analysis(p), set.MetaVerification), Completion = Verdict(p.Id == "p-1" ? 0 : 1),
                 },
             })
             : [])).ToList();
@@ -219,7 +222,7 @@ public sealed class SearchTests(StackFixture stack)
         for (int r = 1; r <= metaView.Output!.Rounds; r++)
         {
             var m = (await stack.Artifacts.GetAsync($"{meta}.r{r}.pool"))!;
-            Assert.Contains($"{meta}-r{r}-meta-w1-0.attempt-1", m.Parents);
+            Assert.True(m.Parents.Contains($"{meta}-r{r}-meta-w1-0.attempt-1"), string.Join(", ", m.Parents) + "\n" + Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(m, "analyses.jsonl")));
             metaPool.AddRange(Jsonl.Records<PoolRecord>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(m, "pool.jsonl"))));
             metaAnalyses.AddRange(Jsonl.Records<PoolAnalysis>(Encoding.UTF8.GetString(await stack.Artifacts.ReadFileAsync(m, "analyses.jsonl"))));
         }
@@ -235,11 +238,19 @@ public sealed class SearchTests(StackFixture stack)
             Assert.Equal(mine.Count(a => a.Verdict == PoolAnalysis.Bogus), x.Bogus);
             Assert.Equal(x.Scores.Count > 0 ? x.Scores.Average() : 0, x.MeanScore, 9);
         }
-        // The tiny model judges p-1's reports bogus: its proofs' means reach 1 and it stops there; p|2's stand at 0.5.
+        // The tiny model judges p-1's reports bogus: its proofs' means reach 1 and it stops there.
         var judged = metaView.Problems.Single(p => p.ProblemId == "p-1");
         Assert.True(metaAnalyses.Any(a => a.Verdict == PoolAnalysis.Bogus && a.ProofId.StartsWith("p-1|")), string.Join("\n", issues.Select(a => $"{a.ProofId} {a.Verdict} {string.Join(",", a.MetaScores!)}")));
         Assert.Equal(1, judged.BestMeanScore);
         Assert.StartsWith("a proof's mean score reached 1", judged.StopReason);
+        // It finds a fatal issue in p|2's proofs and confirms it: each such proof is refuted (options.refuteFatal, on by default).
+        Assert.Contains(metaAnalyses, a => a.Fatal && a.ProofId.StartsWith("p|2|"));
+        foreach (var x in metaPool)
+            Assert.Equal(metaAnalyses.Any(a => a.ProofId == x.ProofId && a.Fatal), x.Refuted);
+        Assert.Equal(metaPool.Count(x => x.Refuted), metaView.Output.Report.Refuted);
+        Assert.All(metaPool.Where(x => x.Refuted), x => Assert.StartsWith("p|2|", x.ProofId));
+        // Refuted proofs never stop their problem: p|2 runs its two rounds.
+        Assert.Equal("2 rounds done", metaView.Problems.Single(p => p.ProblemId == "p|2").StopReason);
 
         var lineage = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/artifacts/{id}.result/lineage");
         string lineageText = lineage.ToString();

@@ -143,7 +143,7 @@ public static class SearchCommands
             ? $"  samples: {report.Proofs} proofs; verification in {report.VerificationWaves} waves drew {report.Verifications} of the full budget's {report.VerificationBudget} ({report.AdaptiveSaving:P0} fewer)"
             : $"  samples: {report.Proofs} proofs, {report.Verifications} verifications; adaptive verification would have drawn {report.AdaptiveVerifications} " +
               $"({report.AdaptiveSaving:P0} fewer) for the same selection");
-        if (report.MetaVerifications > 0) c.Out.WriteLine($"  meta-verifications of issue reports: {report.MetaVerifications}");
+        if (report.MetaVerifications > 0) c.Out.WriteLine($"  meta-verifications of issue reports: {report.MetaVerifications}; proofs refuted by a confirmed fatal issue: {report.Refuted}");
         c.Out.WriteLine($"  wall time {sw.Elapsed:m\\:ss} (target 5:00: {(demoReport.TimeMet ? "met" : "not met")})");
         return 0;
     }

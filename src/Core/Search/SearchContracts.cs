@@ -37,6 +37,14 @@ public sealed record SearchOptions
     /// shown in refinement prompts; one they confirm (rate 1), or that no majority judges, counts with its score.
     /// </summary>
     public int MetaVerifications { get; init; }
+    /// <summary>
+    /// With meta-verification: a proof with a meta-confirmed fatal issue (a verification scoring 0 that the majority
+    /// of its verdicts confirms) is refuted: it ranks after every proof that is not, never stops its problem, and is
+    /// verified no further once at least keep proofs surely rank above it. False: such a proof ranks by its mean.
+    /// </summary>
+    public bool RefuteFatal { get; init; } = true;
+    /// <summary>Whether confirmed fatal issues refute proofs in this search (meta-verification on and <see cref="RefuteFatal"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public bool Refutes => MetaVerifications > 0 && RefuteFatal;
     /// <summary>Sample jobs per generation or verification step (rows split i % shards), for several workers.</summary>
     public int Shards { get; init; } = 1;
     /// <summary>Rows a sample job decodes together (continuous batching).</summary>
@@ -165,6 +173,8 @@ public sealed record SearchTotals
     public int AdaptiveVerifications { get; init; }
     public int VerificationBudget { get; init; }
     public int MetaVerifications { get; init; }
+    /// <summary>Proofs refuted by a meta-confirmed fatal issue.</summary>
+    public int Refuted { get; init; }
     /// <summary>Problems whose best proof's mean score reached stopScore.</summary>
     public int Solved { get; init; }
 }
@@ -196,6 +206,8 @@ public sealed record SearchReport
     public int VerificationWaves { get; init; } = 1;
     /// <summary>Meta-verifications drawn (options.metaVerifications per issue report).</summary>
     public int MetaVerifications { get; init; }
+    /// <summary>Proofs refuted by a meta-confirmed fatal issue (options.refuteFatal).</summary>
+    public int Refuted { get; init; }
     /// <summary>Share of the full budget adaptive verification does not draw, at the same selection.</summary>
     public double AdaptiveSaving => VerificationBudget == 0 ? 0 : 1 - (double)AdaptiveVerifications / VerificationBudget;
     /// <summary>Mean over problems of the share of round-1 proofs the oracle passes: the generator's single-sample pass@1.</summary>
@@ -244,6 +256,8 @@ public sealed record PoolRecord
     public int Bogus { get; init; }
     /// <summary>Issue reports the majority of their meta-verifications confirmed.</summary>
     public int Confirmed { get; init; }
+    /// <summary>A confirmed report scores it 0 (options.refuteFatal): it ranks after every proof that is not refuted.</summary>
+    public bool Refuted { get; init; }
     /// <summary>Mean of <see cref="Scores"/>; 0 when no verification parsed.</summary>
     public double MeanScore { get; init; }
     /// <summary>Verifications the adaptive rule would have drawn (replayed on these, in index order): the same pool selection.</summary>
@@ -270,6 +284,9 @@ public sealed record PoolAnalysis
     public static string? VerdictOf(IReadOnlyList<double?> metaScores, int m) =>
         metaScores.Count(s => s >= 1) * 2 > m ? Confirmed : metaScores.Count(s => s <= 0) * 2 > m ? Bogus : null;
 
+    /// <summary>A fatal issue (score 0) its meta-verifications confirm: it refutes the proof (options.refuteFatal).</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public bool Fatal => Verdict == Confirmed && Score == 0;
+
     /// <summary>The score it counts with in its proof's mean: 1 when judged bogus, null when unparsable.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public double? Standing => Verdict == Bogus ? 1 : Score;
 }
@@ -286,6 +303,8 @@ public sealed record ProblemState
     /// <summary>What drawing every verification costs: proofs × verifications.</summary>
     public int VerificationBudget { get; init; }
     public int MetaVerifications { get; init; }
+    /// <summary>Proofs refuted by a meta-confirmed fatal issue (options.refuteFatal).</summary>
+    public int Refuted { get; init; }
     public bool Stopped { get; init; }
     public string? StopReason { get; init; }
     /// <summary>The pool's best proofs, best first (mean score, then self-score, then round, prompt, sample): the next round's candidates.</summary>
@@ -303,16 +322,20 @@ public sealed record SearchState
     {
         Problems = Problems.Count, Stopped = Problems.Count(p => p.Stopped), Proofs = Problems.Sum(p => p.Proofs),
         Verifications = Problems.Sum(p => p.Verifications), AdaptiveVerifications = Problems.Sum(p => p.AdaptiveVerifications),
-        VerificationBudget = Problems.Sum(p => p.VerificationBudget), MetaVerifications = Problems.Sum(p => p.MetaVerifications),
-        Solved = Problems.Count(p => p.BestMeanScore >= stopScore),
+        VerificationBudget = Problems.Sum(p => p.VerificationBudget), MetaVerifications = Problems.Sum(p => p.MetaVerifications), Refuted = Problems.Sum(p => p.Refuted),
+        Solved = Problems.Count(p => p.Top is [{ Refuted: false }, ..] && p.BestMeanScore >= stopScore),
     };
 }
 
-/// <summary>The ranking of the reference code: mean verification score, then the proof's self-evaluation score.</summary>
+/// <summary>
+/// The ranking of the reference code: mean verification score, then the proof's self-evaluation score; with
+/// options.refuteFatal (and meta-verification), refuted proofs after all others.
+/// </summary>
 public static class SearchRanking
 {
     public static IEnumerable<PoolRecord> Rank(IEnumerable<PoolRecord> pool) =>
-        pool.OrderByDescending(p => p.MeanScore).ThenByDescending(p => p.SelfScore ?? -1).ThenBy(p => p.Round).ThenBy(p => p.Prompt).ThenBy(p => p.Sample);
+        pool.OrderBy(p => p.Refuted).ThenByDescending(p => p.MeanScore).ThenByDescending(p => p.SelfScore ?? -1)
+            .ThenBy(p => p.Round).ThenBy(p => p.Prompt).ThenBy(p => p.Sample);
 
     /// <summary>A problem's state after a round: the old top and the round's proofs ranked, the stop rule applied.</summary>
     public static ProblemState Next(ProblemState? before, string problemId, int round, IReadOnlyList<PoolRecord> added, SearchOptions o, int metaVerifications = 0)
@@ -321,12 +344,14 @@ public static class SearchRanking
         int proofs = (before?.Proofs ?? 0) + added.Count, verifications = (before?.Verifications ?? 0) + added.Sum(p => p.Scores.Count + p.Unparsable);
         int adaptive = (before?.AdaptiveVerifications ?? 0) + added.Sum(p => p.AdaptiveVerifications);
         int budget = (before?.VerificationBudget ?? 0) + added.Count * o.Verifications;
-        string? stop = top.Count > 0 && top[0].MeanScore >= o.StopScore ? $"a proof's mean score reached {o.StopScore:0.###} in round {round}"
+        // A refuted proof never stops its problem, whatever its mean (stopScore may be below 1).
+        string? stop = top.Count > 0 && !top[0].Refuted && top[0].MeanScore >= o.StopScore ? $"a proof's mean score reached {o.StopScore:0.###} in round {round}"
             : round >= o.Rounds ? $"{o.Rounds} rounds done" : null;
         return new ProblemState
         {
             ProblemId = problemId, Round = round, Proofs = proofs, Verifications = verifications, AdaptiveVerifications = adaptive, VerificationBudget = budget,
-            MetaVerifications = (before?.MetaVerifications ?? 0) + metaVerifications, Top = top, Stopped = stop != null, StopReason = stop,
+            MetaVerifications = (before?.MetaVerifications ?? 0) + metaVerifications, Refuted = (before?.Refuted ?? 0) + added.Count(p => p.Refuted),
+            Top = top, Stopped = stop != null, StopReason = stop,
         };
     }
 
@@ -337,8 +362,10 @@ public static class SearchRanking
     /// </summary>
     /// <param name="kept">The problem's kept proofs before the round (exact means).</param>
     /// <param name="scores">Each new proof's verification scores in index order (null: unparsable, left out of the mean).</param>
+    /// <param name="fatal">With refutation on: whether each of those verifications is a meta-confirmed fatal issue; null: off.</param>
     /// <returns>How many verifications of each new proof the rule draws.</returns>
-    public static int[] AdaptiveVerifications(IReadOnlyList<PoolRecord> kept, IReadOnlyList<IReadOnlyList<double?>> scores, int keep)
+    public static int[] AdaptiveVerifications(IReadOnlyList<PoolRecord> kept, IReadOnlyList<IReadOnlyList<double?>> scores, int keep,
+        IReadOnlyList<IReadOnlyList<bool>>? fatal = null)
     {
         int n = scores.Count;
         var used = new int[n];
@@ -348,33 +375,42 @@ public static class SearchRanking
         {
             for (int i = 0; i < n; i++)
                 if (open[i] && j < scores[i].Count) used[i] = j + 1;
-            var still = Open(kept, scores.Select((s, i) => (IReadOnlyList<double?>)s.Take(used[i]).ToList()).ToList(), scores.Select(s => s.Count).ToList(), keep);
+            var still = Open(kept, scores.Select((s, i) => (IReadOnlyList<double?>)s.Take(used[i]).ToList()).ToList(), scores.Select(s => s.Count).ToList(), keep,
+                fatal?.Select((f, i) => (IReadOnlyList<bool>)f.Take(used[i]).ToList()).ToList());
             for (int i = 0; i < n; i++) open[i] &= still[i];
         }
         return used;
     }
 
     /// <summary>
-    /// Which proofs still need verifications: a proof stops once at least keep others are surely better than its best
-    /// possible mean — the kept proofs of earlier rounds with their means, this round's with their lowest possible
-    /// means (their remaining verifications all 0) above its highest (its remaining all 1). Bounds only tighten as
-    /// verifications arrive, so a stopped proof stays stopped, and it can never be in the top keep.
+    /// Which proofs still need verifications: a proof stops once at least keep others surely rank above its best
+    /// possible place — the kept proofs of earlier rounds as they are, this round's at their worst (their remaining
+    /// verifications all 0, and, with refutation on, refuted if they still can be) above it at its best (its
+    /// remaining all 1, refuted only if it already is). Bounds only tighten as verifications arrive, so a stopped
+    /// proof stays stopped, and it can never be in the top keep.
     /// </summary>
     /// <param name="seen">Each proof's verification scores so far, in index order (null: unparsable).</param>
     /// <param name="total">Each proof's full budget of verifications.</param>
-    public static bool[] Open(IReadOnlyList<PoolRecord> kept, IReadOnlyList<IReadOnlyList<double?>> seen, IReadOnlyList<int> total, int keep)
+    /// <param name="fatal">With refutation on: whether each of the verifications so far is a meta-confirmed fatal issue; null: off.</param>
+    public static bool[] Open(IReadOnlyList<PoolRecord> kept, IReadOnlyList<IReadOnlyList<double?>> seen, IReadOnlyList<int> total, int keep,
+        IReadOnlyList<IReadOnlyList<bool>>? fatal = null)
     {
         int n = seen.Count;
         var bounds = Enumerable.Range(0, n).Select(i => Bounds(seen[i], total[i] - seen[i].Count)).ToList();
+        // Refuted now; refuted at worst (already, or while a verification that may be a confirmed 0 is still to come).
+        var refuted = Enumerable.Range(0, n).Select(i => fatal != null && fatal[i].Any(f => f)).ToArray();
+        var mayBeRefuted = Enumerable.Range(0, n).Select(i => refuted[i] || (fatal != null && seen[i].Count < total[i])).ToArray();
+        // (refuted, mean) ranks above (refuted', mean') when not refuted against refuted, or in the same group by a higher mean.
+        static bool Above(bool refutedA, double meanA, bool refutedB, double meanB) => refutedA != refutedB ? !refutedA : meanA > meanB;
         var open = new bool[n];
         for (int i = 0; i < n; i++)
         {
             if (seen[i].Count >= total[i]) continue;
             double upper = bounds[i].Upper;
-            int surelyBetter = kept.Count(k => k.MeanScore > upper);
-            for (int k = 0; k < n && surelyBetter < keep; k++)
-                if (k != i && bounds[k].Lower > upper) surelyBetter++;
-            open[i] = surelyBetter < keep;
+            int surelyAbove = kept.Count(k => Above(k.Refuted, k.MeanScore, refuted[i], upper));
+            for (int k = 0; k < n && surelyAbove < keep; k++)
+                if (k != i && Above(mayBeRefuted[k], bounds[k].Lower, refuted[i], upper)) surelyAbove++;
+            open[i] = surelyAbove < keep;
         }
         return open;
     }

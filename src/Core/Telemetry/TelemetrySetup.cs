@@ -1,3 +1,4 @@
+using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -9,7 +10,9 @@ namespace MathV2.Core.Telemetry;
 /// Turns on the OpenTelemetry SDK with the OTLP exporter when the standard variables ask for it
 /// (OTEL_EXPORTER_OTLP_ENDPOINT, or its _TRACES_ / _METRICS_ forms; OTEL_EXPORTER_OTLP_PROTOCOL,
 /// OTEL_METRIC_EXPORT_INTERVAL, OTEL_BSP_SCHEDULE_DELAY, OTEL_SERVICE_NAME... as the SDK reads them).
-/// OTEL_SDK_DISABLED=true turns it off. With none set nothing is collected.
+/// APPLICATIONINSIGHTS_CONNECTION_STRING sends the same traces and metrics to Application Insights (Azure Monitor
+/// exporter), as the Functions app does; both may be set. OTEL_SDK_DISABLED=true turns all off. With none set nothing
+/// is collected.
 /// </summary>
 public static class TelemetrySetup
 {
@@ -21,20 +24,45 @@ public static class TelemetrySetup
             .Any(v => !string.IsNullOrWhiteSpace(env(v)));
     }
 
+    /// <summary>The Application Insights connection string to export to, or null (also when OTEL_SDK_DISABLED=true).</summary>
+    public static string? AzureMonitorConnectionString(Func<string, string?>? env = null)
+    {
+        env ??= Environment.GetEnvironmentVariable;
+        if (string.Equals(env("OTEL_SDK_DISABLED"), "true", StringComparison.OrdinalIgnoreCase)) return null;
+        var value = env("APPLICATIONINSIGHTS_CONNECTION_STRING");
+        return string.IsNullOrWhiteSpace(value) ? null : value;
+    }
+
     static void Resource(ResourceBuilder r, string service, string? instance)
     {
         if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME"))) r.AddService(service, serviceInstanceId: instance);
     }
 
-    /// <summary>A host's traces (MathV2 and <paramref name="tracing"/>'s sources) and metrics to OTLP; false when not asked for.</summary>
+    /// <summary>
+    /// A host's traces (MathV2 and <paramref name="tracing"/>'s sources) and metrics to OTLP and/or Application
+    /// Insights; false when neither is asked for. <paramref name="env"/> reads the variables (the process's by default).
+    /// </summary>
     public static bool AddMathV2Telemetry(this IServiceCollection services, string service, Action<TracerProviderBuilder>? tracing = null,
-        string? instance = null)
+        string? instance = null, Func<string, string?>? env = null)
     {
-        if (!OtlpEnabled()) return false;
+        bool otlp = OtlpEnabled(env);
+        var azureMonitor = AzureMonitorConnectionString(env);
+        if (!otlp && azureMonitor == null) return false;
         services.AddOpenTelemetry()
             .ConfigureResource(r => Resource(r, service, instance))
-            .WithTracing(t => { t.AddSource(MathV2Telemetry.Name); tracing?.Invoke(t); t.AddOtlpExporter(); })
-            .WithMetrics(m => m.AddMeter(MathV2Telemetry.Name).AddOtlpExporter());
+            .WithTracing(t =>
+            {
+                t.AddSource(MathV2Telemetry.Name);
+                tracing?.Invoke(t);
+                if (otlp) t.AddOtlpExporter();
+                if (azureMonitor != null) t.AddAzureMonitorTraceExporter(o => o.ConnectionString = azureMonitor);
+            })
+            .WithMetrics(m =>
+            {
+                m.AddMeter(MathV2Telemetry.Name);
+                if (otlp) m.AddOtlpExporter();
+                if (azureMonitor != null) m.AddAzureMonitorMetricExporter(o => o.ConnectionString = azureMonitor);
+            });
         return true;
     }
 }
