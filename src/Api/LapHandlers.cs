@@ -91,7 +91,7 @@ public sealed class LapHandlers(MathV2Storage storage, ArtifactStore artifacts, 
         if (await InvalidAsync(spec.Validate(), spec.Lap, "lap.", ct) is { } invalid) return invalid;
         string id = FlywheelPrefix + Guid.NewGuid().ToString("N")[..12];
         if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
-        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new FlywheelInput { FlywheelId = id, Spec = spec }, new() { InstanceId = id }, ct);
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new FlywheelInput { FlywheelId = id, Spec = spec, TraceParent = MathV2Telemetry.CurrentTraceParent() }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
     }
 

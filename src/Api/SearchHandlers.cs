@@ -1,3 +1,4 @@
+using MathV2.Core.Telemetry;
 using System.Text;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
@@ -30,7 +31,7 @@ public sealed class SearchHandlers(ArtifactStore artifacts, GpuJobClient jobs, G
         if (errors.Count > 0) return Problems.Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
         if (admission != null && await admission.AdmitAsync(client, ct) is { } full) return full;
         string id = Prefix + Guid.NewGuid().ToString("N")[..12];
-        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Search, new SearchInput { SearchId = id, Spec = spec }, new() { InstanceId = id }, ct);
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Search, new SearchInput { SearchId = id, Spec = spec, TraceParent = MathV2Telemetry.CurrentTraceParent() }, new() { InstanceId = id }, ct);
         return ApiHandlers.CheckStatus(req, id);
     }
 

@@ -42,13 +42,17 @@ public static class FunctionsSetup
         builder.Services.AddHostedService<StorageSetup>();
         // Traces and metrics (docs/observe.md): to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, to Application
         // Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is (the Bicep sets it).
-        bool otlp = TelemetrySetup.OtlpEnabled(k => builder.Configuration[k]), azureMonitor = TelemetrySetup.AzureMonitorConnectionString(k => builder.Configuration[k]) != null;
-        if (otlp || azureMonitor)
+        bool otlp = TelemetrySetup.OtlpEnabled(k => builder.Configuration[k]);
+        string? azureMonitor = TelemetrySetup.AzureMonitorConnectionString(k => builder.Configuration[k]);
+        if (otlp || azureMonitor != null)
         {
             var telemetry = builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults()
                 .WithTracing(t => t.AddSource(MathV2Telemetry.Name)).WithMetrics(m => m.AddMeter(MathV2Telemetry.Name));
             if (otlp) telemetry.UseOtlpExporter();
-            if (azureMonitor) telemetry.UseAzureMonitorExporter();
+            // Per signal, as the host and the worker do (FunctionsConfigurationTests: the builder-wide
+            // UseAzureMonitorExporter exported the meters but none of MathV2's spans).
+            if (azureMonitor != null)
+                telemetry.WithTracing(t => TelemetrySetup.AddAzureMonitor(t, azureMonitor)).WithMetrics(m => TelemetrySetup.AddAzureMonitor(m, azureMonitor));
             builder.Services.AddHostedService<QueueDepthSampler>();
         }
         builder.UseMiddleware<StorageFaultMiddleware>();

@@ -25,7 +25,7 @@ public sealed class Flywheel : TaskOrchestrator<FlywheelInput, FlywheelResult>
         {
             LapId = lapId, Spec = input.Spec.Lap with { Name = input.Spec.Name ?? input.Spec.Lap.Name }, Number = k,
             Previous = previous?.Artifacts, HumanFree = k >= input.Spec.HumanFreeFromLap,
-            EarlierReports = [.. input.Laps.Select(l => l.Report).OfType<string>()],
+            EarlierReports = [.. input.Laps.Select(l => l.Report).OfType<string>()], TraceParent = Traced.ChildTraceParent(context, input),
         }, new SubOrchestrationOptions { InstanceId = lapId });
         var metrics = result.Phases.SelectMany(p => p.Metrics).GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Last().Value);
         double? accuracy = metrics.TryGetValue("verifierV3.accuracy", out var a3) ? a3 : metrics.TryGetValue("verifierV2.accuracy", out var a2) ? a2 : null;

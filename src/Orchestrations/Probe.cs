@@ -22,7 +22,7 @@ public sealed class Probe : TaskOrchestrator<ProbeRequest, ProbeReport>
             InstanceId = $"{context.InstanceId}-probe-{i}",
             Parameters = request.ToJobParameters(),
             Limits = limits,
-            TraceParent = Traced.ChildTraceParent(context, null),
+            TraceParent = Traced.ChildTraceParent(context, (string?)null),
         }).ToList();
         context.SetCustomStatus(new PhaseStatus { Phase = "probe", Jobs = specs.Select(s => s.JobId).ToList() });
 

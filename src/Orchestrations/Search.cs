@@ -107,7 +107,8 @@ public sealed class Search : TaskOrchestrator<SearchInput, SearchResult>
         {
             Model = model, Prompts = ArtifactFileRef.Of(prompts, file), N = n, BatchSize = o.BatchSize, MaxNewTokens = maxNewTokens,
             Temperature = o.Temperature, TopP = o.TopP, Seed = seed, Shard = shards > 1 ? new SampleShard(s, shards) : null, StreamsByPrompt = true,
-        }, [model, prompts], input.Spec.Limits ?? new GpuJobLimits(), input.Spec.ChatTemplate, input.ChatDate, $"round {input.Round} ({step})")).ToList();
+        }, [model, prompts], input.Spec.Limits ?? new GpuJobLimits(), input.Spec.ChatTemplate, input.ChatDate, $"round {input.Round} ({step})",
+            Traced.ChildTraceParent(context, input))).ToList();
         return (await Task.WhenAll(tasks)).Select(x => x.ResultArtifactId!).ToList();
     }
 }

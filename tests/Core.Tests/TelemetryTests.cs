@@ -1,9 +1,6 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.IO.Compression;
-using System.Net;
-using System.Net.Sockets;
 using MathV2.Core.Telemetry;
+using MathV2.Tests;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -90,51 +87,25 @@ public sealed class TelemetryTests
     [Fact]
     public async Task With_a_connection_string_a_process_sends_its_spans_and_meters_to_application_insights_ingestion()
     {
-        // An ingestion endpoint of our own: the Azure Monitor exporter posts (gzipped) JSON lines to {endpoint}/v2.1/track.
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0)) { probe.Start(); port = ((IPEndPoint)probe.LocalEndpoint).Port; probe.Stop(); }
-        using var ingestion = new HttpListener();
-        ingestion.Prefixes.Add($"http://127.0.0.1:{port}/");
-        ingestion.Start();
-        var received = new ConcurrentQueue<string>();
-        var serve = Task.Run(async () =>
-        {
-            while (ingestion.IsListening)
-            {
-                HttpListenerContext ctx;
-                try { ctx = await ingestion.GetContextAsync(); } catch (Exception) { return; }
-                Stream body = ctx.Request.InputStream;
-                if (ctx.Request.Headers["Content-Encoding"] == "gzip") body = new GZipStream(body, CompressionMode.Decompress);
-                using (var reader = new StreamReader(body)) received.Enqueue(ctx.Request.Url!.AbsolutePath + "\n" + await reader.ReadToEndAsync());
-                var answer = """{"itemsReceived":1,"itemsAccepted":1,"errors":[]}"""u8.ToArray();
-                ctx.Response.StatusCode = 200;
-                ctx.Response.ContentType = "application/json";
-                await ctx.Response.OutputStream.WriteAsync(answer);
-                ctx.Response.Close();
-            }
-        });
-
-        string cs = $"InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=http://127.0.0.1:{port}/";
+        await using var ingestion = new IngestionEndpoint();
         var services = new ServiceCollection();
-        Assert.True(services.AddMathV2Telemetry("mathv2-test", env: v => v == "APPLICATIONINSIGHTS_CONNECTION_STRING" ? cs : null));
+        Assert.True(services.AddMathV2Telemetry("mathv2-test", env: v => v == "APPLICATIONINSIGHTS_CONNECTION_STRING" ? ingestion.ConnectionString : null));
         using (var provider = services.BuildServiceProvider())
         {
             var tracer = provider.GetRequiredService<TracerProvider>();
             var meter = provider.GetRequiredService<MeterProvider>();
             var t = DateTime.UtcNow;
-            MathV2Telemetry.EmitInstanceSpan("Lap", "lap-appinsights", null, t.AddSeconds(-2), t, null);
+            // Several at once: every one is kept (the exporter's default rate-limited sampling would drop some).
+            for (int i = 0; i < 20; i++) MathV2Telemetry.EmitInstanceSpan("Lap", $"lap-appinsights-{i}", null, t.AddSeconds(-2), t, null);
             MathV2Telemetry.JobDuration.Record(12.5, new KeyValuePair<string, object?>("mathv2.job_kind", "appinsights-test"));
             // Both flushes export synchronously: when they return, the endpoint has answered the posts.
             Assert.True(tracer.ForceFlush(30_000));
             Assert.True(meter.ForceFlush(30_000));
         }
-        ingestion.Stop();
-        await serve;
-
-        var posts = received.ToArray();
-        Assert.All(posts, p => Assert.StartsWith("/v2.1/track", p));
-        var span = Assert.Single(posts.SelectMany(p => p.Split('\n')), l => l.Contains("lap-appinsights"));
-        Assert.Contains(MathV2Telemetry.TraceIdOf("lap-appinsights").ToHexString(), span);
-        Assert.Contains(posts.SelectMany(p => p.Split('\n')), l => l.Contains("mathv2.gpu_job.duration") && l.Contains("appinsights-test"));
+        Assert.All(ingestion.Posts, p => Assert.StartsWith("/v2.1/track\n", p));
+        var items = ingestion.Items();
+        for (int i = 0; i < 20; i++)
+            Assert.Contains(MathV2Telemetry.TraceIdOf($"lap-appinsights-{i}").ToHexString(), Assert.Single(items, l => l.Contains($"\"lap-appinsights-{i}\"")));
+        Assert.Contains(items, l => l.Contains("mathv2.gpu_job.duration") && l.Contains("appinsights-test"));
     }
 }

@@ -5,6 +5,8 @@ using MathV2.Core.Laps;
 using MathV2.Core.Search;
 using MathV2.Core.Probes;
 using MathV2.Core.Storage;
+using MathV2.Core.Telemetry;
+using MathV2.Tests;
 using MathV2.Orchestrations;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.DurableTask;
@@ -15,6 +17,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace MathV2.Functions.Tests;
 
@@ -56,7 +60,7 @@ public sealed class FunctionsConfigurationTests
             new LapResult { LapId = "lap-1", Phases = [phase], Report = "lap-1.report", Artifacts = artifacts },
             new PhaseInput { LapId = "lap-1", Spec = spec, Datasets = new LapDatasets { Problems = "p", Demonstrations = "d", HeldOut = "h" }, Artifacts = artifacts, Previous = artifacts, HumanFree = true },
             phase,
-            new FlywheelInput { FlywheelId = "fly-1", Spec = new FlywheelSpec { Laps = 3 }, Next = 2, Laps = [lapLap] },
+            new FlywheelInput { FlywheelId = "fly-1", Spec = new FlywheelSpec { Laps = 3 }, Next = 2, Laps = [lapLap], TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
             new FlywheelResult { FlywheelId = "fly-1", Laps = [lapLap], Stopped = "all 3 laps done" },
             LapStatus.Of("1c", [phase], artifacts),
             new PhaseStatus { Phase = "1a", Step = "proofs", Jobs = ["j-1"], Status = PhaseStatus.AwaitingAnnotation, BatchId = "b", Items = 4, Deadline = new DateTime(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc), Submit = "/api/laps/lap-1/annotations/b" },
@@ -65,6 +69,7 @@ public sealed class FunctionsConfigurationTests
             new SearchInput
             {
                 SearchId = "search-1", Round = 2, Problems = "search-1.problems", State = "search-1.r1.pool", ChatDate = new DateTime(2026, 11, 30, 0, 0, 0, DateTimeKind.Utc),
+                TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
                 Spec = new SearchSpec { Problems = [new() { Id = "p|1", Problem = "P" }], Generator = "g", Verifier = "v", Options = new() { Pool = 8, VerificationWaves = 2 }, Prompts = "compact" },
             },
             new SearchResult
@@ -150,5 +155,27 @@ public sealed class FunctionsConfigurationTests
         Assert.Contains("MATHV2_MAX_ACTIVE_RUNS='-1'", Assert.Throws<SettingsException>(() =>
             FunctionsSetup.Configure(Builder(new() { ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["MATHV2_MAX_ACTIVE_RUNS"] = "-1" }))).Message);
         Assert.Equal(0, sp.GetRequiredService<MathV2.Api.RunLimits>().MaxActiveRuns);   // no limit unless set
+    }
+
+    [Fact]
+    public async Task With_a_connection_string_the_app_sends_every_span_and_its_meters_to_application_insights()
+    {
+        // The app's real telemetry pipeline (the Functions worker's OpenTelemetry defaults and ours) to an ingestion
+        // endpoint of the test's own: each of MathV2's spans arrives, none sampled away, and its meters.
+        await using var ingestion = new IngestionEndpoint();
+        using var services = FunctionsSetup.Configure(Builder(new()
+        {
+            ["MATHV2_STORAGE"] = MathV2Storage.DevelopmentConnectionString, ["APPLICATIONINSIGHTS_CONNECTION_STRING"] = ingestion.ConnectionString,
+        })).Services.BuildServiceProvider();
+        var tracer = services.GetRequiredService<TracerProvider>();
+        var meter = services.GetRequiredService<MeterProvider>();
+        var t = DateTime.UtcNow;
+        for (int i = 0; i < 20; i++) MathV2Telemetry.EmitInstanceSpan("Phase1A", $"lap-functions-{i}-1a", null, t.AddSeconds(-1), t, null);
+        MathV2Telemetry.Attempts.Add(1, new KeyValuePair<string, object?>("mathv2.job_kind", "functions-test"));
+        Assert.True(tracer.ForceFlush(30_000));
+        Assert.True(meter.ForceFlush(30_000));
+        var items = ingestion.Items();
+        for (int i = 0; i < 20; i++) Assert.Single(items, l => l.Contains($"\"lap-functions-{i}-1a\""));
+        Assert.Contains(items, l => l.Contains("mathv2.gpu_job.attempts") && l.Contains("functions-test"));
     }
 }

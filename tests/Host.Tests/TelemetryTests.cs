@@ -174,6 +174,12 @@ public sealed class TelemetryTests
             // Every span of the lap is in its one trace; nothing of it is emitted twice.
             var ofLap = collector.Spans.Where(s => s.TraceId == lapSpan.TraceId).ToList();
             Assert.Equal(ofLap.Count, ofLap.Select(s => s.SpanId).Distinct().Count());
+            // Each activity an orchestration of the lap called is a span under that orchestration's span.
+            var activities = ofLap.Where(s => s.Name.StartsWith("activity ")).ToList();
+            foreach (var a in activities)
+                Assert.Equal(a.Tags.GetValueOrDefault("mathv2.orchestration_id"), Find(s => s.SpanId == a.ParentSpanId, $"parent of {a.Name}").Tags.GetValueOrDefault("mathv2.instance_id"));
+            foreach (string owner in jobs.Append(lapId).Append($"{lapId}-1a"))
+                Assert.Contains(activities, a => a.Tags.GetValueOrDefault("mathv2.orchestration_id") == owner);
 
             await StackFixture.Until(() => Task.FromResult(collector.Metrics.ContainsKey("mathv2.gpu_jobs.queue_depth")), 30, () => $"metrics: {string.Join(", ", collector.Metrics.Keys)}");
             foreach (string m in new[] { "mathv2.gpu_job.duration", "mathv2.gpu_job.queue_wait", "mathv2.gpu_job.attempts", "mathv2.training.loss", "mathv2.worker.tokens_per_second" })

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using MathV2.Core;
+using MathV2.Core.Telemetry;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
@@ -7,7 +9,10 @@ using Microsoft.Extensions.Logging;
 
 namespace MathV2.Orchestrations.Tests;
 
-/// <summary>Orchestrators log their start and their end once, however often they replay (Traced, replay-safe).</summary>
+/// <summary>
+/// Orchestrators log their start and their end once, however often they replay (Traced, replay-safe); a traced one
+/// emits a span per activity it calls, once, under its own span.
+/// </summary>
 public sealed class OrchestrationLogTests
 {
     sealed class Lines : ILoggerProvider
@@ -64,5 +69,88 @@ public sealed class OrchestrationLogTests
         Assert.Equal("the last step was wrong", Only(bad, "failed after ").Split(": ", 2)[1]);
         Assert.Equal(LogLevel.Warning, mine.Single(l => l.Text.StartsWith($"Steps {bad} failed")).Level);
         Assert.Equal(4, mine.Count);
+    }
+
+    [Fact]
+    public async Task A_traced_orchestrator_emits_one_span_per_activity_call_under_its_own_span_never_on_replay()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == MathV2Telemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        // Registered under a traced orchestrator's name (a probe's), so it runs with activity spans.
+        await using var host = await DurableTaskTestHost.StartAsync(r =>
+        {
+            r.AddOrchestrator(new TaskName(TaskNames.Probe), () => new TracedOrchestrator(new Steps()));
+            r.AddActivityFunc<int, int>("Step", (_, i) => i == 3 ? throw new InvalidOperationException("step 3 broke") : i);
+        }, new DurableTaskTestHostOptions { Port = LoopbackPorts.FreeRange(1) });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Probe, 0);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, (await host.Client.WaitForInstanceCompletionAsync(id, cts.Token)).RuntimeStatus);
+
+        var mine = spans.Where(s => s.GetTagItem("mathv2.orchestration_id") as string == id || s.GetTagItem("mathv2.instance_id") as string == id).ToList();
+        var run = Assert.Single(mine, s => s.DisplayName == TaskNames.Probe);
+        var steps = mine.Where(s => s.DisplayName == "activity Step").OrderBy(s => s.StartTimeUtc).ToList();
+        Assert.Equal(3, steps.Count);   // three calls, three spans, though the orchestration replayed after each
+        Assert.All(steps, s => Assert.Equal((run.TraceId, run.SpanId), (s.TraceId, s.ParentSpanId)));
+        Assert.Equal(3, steps.Select(s => s.SpanId).Distinct().Count());
+        Assert.Equal([ActivityStatusCode.Unset, ActivityStatusCode.Unset, ActivityStatusCode.Error], steps.Select(s => s.Status));
+        Assert.Contains("step 3 broke", steps[2].StatusDescription);
+        Assert.Equal(ActivityStatusCode.Error, run.Status);
+    }
+
+    public sealed record Turns : ITracedGenerations
+    {
+        public int Turn { get; init; } = 1;
+        public string? TraceParent { get; init; }
+        int ITracedGenerations.Generation => Turn;
+    }
+
+    /// <summary>Three generations (ContinueAsNew), an activity in each.</summary>
+    sealed class Wheel : TaskOrchestrator<Turns, int>
+    {
+        public override async Task<int> RunAsync(TaskOrchestrationContext context, Turns input)
+        {
+            int got = await context.CallActivityAsync<int>("Step", input.Turn);
+            if (input.Turn == 3) return got;
+            context.ContinueAsNew(input with { Turn = input.Turn + 1 });
+            return 0;
+        }
+    }
+
+    [Fact]
+    public async Task Each_generation_of_a_flywheel_or_search_is_a_span_under_the_trace_it_started_in_with_its_activities_beneath()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == MathV2Telemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var host = await DurableTaskTestHost.StartAsync(r =>
+        {
+            r.AddOrchestrator(new TaskName(TaskNames.Flywheel), () => new TracedOrchestrator(new Wheel()));
+            r.AddActivityFunc<int, int>("Step", (_, i) => i);
+        }, new DurableTaskTestHostOptions { Port = LoopbackPorts.FreeRange(1) });
+        const string post = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new Turns { TraceParent = post });
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await host.Client.WaitForInstanceCompletionAsync(id, cts.Token)).RuntimeStatus);
+
+        var mine = spans.Where(s => s.GetTagItem("mathv2.orchestration_id") as string == id).ToList();
+        var turns = mine.Where(s => s.DisplayName == TaskNames.Flywheel).OrderBy(s => (string)s.GetTagItem("mathv2.instance_id")!).ToList();
+        Assert.Equal([$"{id}#1", $"{id}#2", $"{id}#3"], turns.Select(s => (string)s.GetTagItem("mathv2.instance_id")!));
+        Assert.All(turns, t => Assert.Equal(("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"), (t.TraceId.ToHexString(), t.ParentSpanId.ToHexString())));
+        Assert.Equal(turns.Select(t => MathV2Telemetry.SpanIdOf((string)t.GetTagItem("mathv2.instance_id")!)), turns.Select(t => t.SpanId));
+        // Each generation's activity beneath it; a child of generation 2 gets its traceparent from the input as it was then.
+        var steps = mine.Where(s => s.DisplayName == "activity Step").ToList();
+        Assert.Equal(turns.Select(t => t.SpanId.ToHexString()).Order(), steps.Select(s => s.ParentSpanId.ToHexString()).Order());
+        Assert.Equal(MathV2Telemetry.ChildTraceParent($"{id}#2", post), MathV2Telemetry.TraceParentOf(new ActivityContext(turns[1].TraceId, turns[1].SpanId, ActivityTraceFlags.Recorded)));
     }
 }

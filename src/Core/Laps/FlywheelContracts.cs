@@ -16,11 +16,14 @@ public sealed record FlywheelLap
 }
 
 /// <summary>The Flywheel orchestration's input; ContinueAsNew carries the next lap's number and the laps so far.</summary>
-public sealed record FlywheelInput
+public sealed record FlywheelInput : Telemetry.ITracedGenerations
 {
     public required string FlywheelId { get; init; }
     public required FlywheelSpec Spec { get; init; }
     public int Next { get; init; } = 1;
+    /// <summary>The span the flywheel runs under (its POST's): each of its laps is a span of its own beneath it.</summary>
+    public string? TraceParent { get; init; }
+    int Telemetry.ITracedGenerations.Generation => Next;
     public List<FlywheelLap> Laps { get; init; } = [];
 }
 

@@ -137,11 +137,14 @@ public sealed record SearchSpec
 }
 
 /// <summary>The Search orchestration's input; ContinueAsNew carries the next round and the pool's state artifact.</summary>
-public sealed record SearchInput
+public sealed record SearchInput : Telemetry.ITracedGenerations
 {
     public required string SearchId { get; init; }
     public required SearchSpec Spec { get; init; }
     public int Round { get; init; } = 1;
+    /// <summary>The span the search runs under (its POST's): each round is a span of its own beneath it.</summary>
+    public string? TraceParent { get; init; }
+    int Telemetry.ITracedGenerations.Generation => Round;
     /// <summary>The problems artifact (problems.jsonl), once written.</summary>
     public string? Problems { get; init; }
     /// <summary>The last round's state artifact (state.json), null before round 1 ends.</summary>

@@ -112,3 +112,12 @@ public interface ITraced
 {
     string? TraceParent { get; }
 }
+
+/// <summary>
+/// The input of an instance that runs as generations (ContinueAsNew: a flywheel's laps, a search's rounds): each
+/// generation is a span of its own, keyed by the instance id and <see cref="Generation"/>, under <see cref="ITraced.TraceParent"/>.
+/// </summary>
+public interface ITracedGenerations : ITraced
+{
+    int Generation { get; }
+}

@@ -33,6 +33,14 @@ public static class TelemetrySetup
         return string.IsNullOrWhiteSpace(value) ? null : value;
     }
 
+    /// <summary>Spans to Application Insights, every one (the exporter's default rate-limited sampling would drop a lap's spans at random).</summary>
+    public static TracerProviderBuilder AddAzureMonitor(TracerProviderBuilder t, string connectionString) =>
+        t.AddAzureMonitorTraceExporter(o => { o.ConnectionString = connectionString; o.TracesPerSecond = null; o.SamplingRatio = 1.0F; });
+
+    /// <summary>Meters to Application Insights.</summary>
+    public static MeterProviderBuilder AddAzureMonitor(MeterProviderBuilder m, string connectionString) =>
+        m.AddAzureMonitorMetricExporter(o => o.ConnectionString = connectionString);
+
     static void Resource(ResourceBuilder r, string service, string? instance)
     {
         if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME"))) r.AddService(service, serviceInstanceId: instance);
@@ -55,13 +63,13 @@ public static class TelemetrySetup
                 t.AddSource(MathV2Telemetry.Name);
                 tracing?.Invoke(t);
                 if (otlp) t.AddOtlpExporter();
-                if (azureMonitor != null) t.AddAzureMonitorTraceExporter(o => o.ConnectionString = azureMonitor);
+                if (azureMonitor != null) AddAzureMonitor(t, azureMonitor);
             })
             .WithMetrics(m =>
             {
                 m.AddMeter(MathV2Telemetry.Name);
                 if (otlp) m.AddOtlpExporter();
-                if (azureMonitor != null) m.AddAzureMonitorMetricExporter(o => o.ConnectionString = azureMonitor);
+                if (azureMonitor != null) AddAzureMonitor(m, azureMonitor);
             });
         return true;
     }
