@@ -29,6 +29,16 @@ public static class Traced
     public static string SpanKey(TaskOrchestrationContext context, object? input) =>
         input is ITracedGenerations g ? $"{context.InstanceId}#{g.Generation}" : context.InstanceId;
 
+    /// <summary>
+    /// The traceparent an execution runs under: its input's; for a generation started with none, one of the
+    /// instance's own (trace id TraceIdOf(instance id)), so all its generations share one trace.
+    /// </summary>
+    public static string? ParentOf(TaskOrchestrationContext context, object? input) =>
+        (input as ITraced)?.TraceParent ?? (input is ITracedGenerations
+            ? MathV2Telemetry.TraceParentOf(new System.Diagnostics.ActivityContext(MathV2Telemetry.TraceIdOf(context.InstanceId), MathV2Telemetry.SpanIdOf(context.InstanceId),
+                System.Diagnostics.ActivityTraceFlags.Recorded))
+            : null);
+
     /// <summary>Orchestrators that run as generations of one instance (ContinueAsNew: a flywheel's lap, a search's round).</summary>
     static readonly HashSet<string> Generations = [TaskNames.Flywheel, TaskNames.Search];
 
@@ -43,7 +53,7 @@ public static class Traced
     {
         var start = context.CurrentUtcDateTime;
         var log = Logger(context);
-        string? traceParent = (input as ITraced)?.TraceParent;
+        string? traceParent = ParentOf(context, input);
         string key = SpanKey(context, input);
         Try(() => log?.LogInformation("{Orchestration} {InstanceId} started", context.Name.Name, key));
         try
@@ -93,7 +103,7 @@ public static class Traced
 
     /// <summary>The traceparent of the children of this generation of a flywheel or search.</summary>
     public static string? ChildTraceParent(TaskOrchestrationContext context, ITracedGenerations input) =>
-        Orchestrators.Contains(context.Name.Name) ? MathV2Telemetry.ChildTraceParent(SpanKey(context, input), input.TraceParent) : null;
+        Orchestrators.Contains(context.Name.Name) ? MathV2Telemetry.ChildTraceParent(SpanKey(context, input), ParentOf(context, input)) : null;
 }
 
 /// <summary>An orchestrator run inside <see cref="Traced.RunAsync"/> (the local host registers every orchestrator so).</summary>
@@ -160,5 +170,7 @@ public sealed class ActivitySpanContext(TaskOrchestrationContext inner, string s
     public override Task<TResult> CallSubOrchestratorAsync<TResult>(TaskName orchestratorName, object? input = null, TaskOptions? options = null) =>
         inner.CallSubOrchestratorAsync<TResult>(orchestratorName, input, options);
     public override void ContinueAsNew(object? newInput = null, bool preserveUnprocessedEvents = true) => inner.ContinueAsNew(newInput, preserveUnprocessedEvents);
+    public override void ContinueAsNew(ContinueAsNewOptions options) => inner.ContinueAsNew(options);
+    public override ILoggerFactory ReplaySafeLoggerFactory => inner.ReplaySafeLoggerFactory;
     public override Guid NewGuid() => inner.NewGuid();
 }

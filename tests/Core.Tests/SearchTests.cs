@@ -241,6 +241,14 @@ public sealed class SearchTests
             }
             for (int i = 0; i < added.Count; i++)
                 if (top.Contains($"n{i}")) Assert.Equal((v, v), (used[i], drawn[i]));   // every proof the full budget keeps was fully verified
+            // Ranked as the waves leave them (stopped proofs with what they drew), the pool keeps the same proofs, in the same order.
+            PoolRecord Partial(int i)
+            {
+                var parsed = scores[i].Take(drawn[i]).OfType<double>().ToList();
+                return added[i] with { MeanScore = parsed.Count > 0 ? parsed.Average() : 0, Scores = parsed, Refuted = fatal[i].Take(drawn[i]).Any(f => f) };
+            }
+            Assert.Equal(SearchRanking.Rank(kept.Concat(added)).Take(keep).Select(p => p.ProofId),
+                SearchRanking.Rank(kept.Concat(added.Select((_, i) => Partial(i)))).Take(keep).Select(p => p.ProofId));
             replayed += used.Sum();
             waved += drawn.Sum();
             full += v * added.Count;

@@ -249,7 +249,8 @@ public sealed class SearchTests(StackFixture stack)
             Assert.Equal(metaAnalyses.Any(a => a.ProofId == x.ProofId && a.Fatal), x.Refuted);
         Assert.Equal(metaPool.Count(x => x.Refuted), metaView.Output.Report.Refuted);
         Assert.All(metaPool.Where(x => x.Refuted), x => Assert.StartsWith("p|2|", x.ProofId));
-        // Refuted proofs never stop their problem: p|2 runs its two rounds.
+        // Ranked last and with a mean of 0, p|2's proofs run its two rounds (Core SearchTests check that a refuted
+        // proof at stopScore does not stop a problem).
         Assert.Equal("2 rounds done", metaView.Problems.Single(p => p.ProblemId == "p|2").StopReason);
 
         var lineage = await stack.Http.GetFromJsonAsync<JsonElement>($"/api/artifacts/{id}.result/lineage");

@@ -115,7 +115,8 @@ public sealed class OrchestrationLogTests
     {
         public override async Task<int> RunAsync(TaskOrchestrationContext context, Turns input)
         {
-            int got = await context.CallActivityAsync<int>("Step", input.Turn);
+            // The activity records the traceparent this generation hands its children.
+            int got = await context.CallActivityAsync<int>("Trace", $"{input.Turn} {Traced.ChildTraceParent(context, input)}");
             if (input.Turn == 3) return got;
             context.ContinueAsNew(input with { Turn = input.Turn + 1 });
             return 0;
@@ -133,24 +134,34 @@ public sealed class OrchestrationLogTests
             ActivityStopped = spans.Enqueue,
         };
         ActivitySource.AddActivityListener(listener);
+        var handed = new ConcurrentDictionary<string, string>();   // "instance turn" → the traceparent its children got
         await using var host = await DurableTaskTestHost.StartAsync(r =>
         {
             r.AddOrchestrator(new TaskName(TaskNames.Flywheel), () => new TracedOrchestrator(new Wheel()));
-            r.AddActivityFunc<int, int>("Step", (_, i) => i);
+            r.AddActivityFunc<string, int>("Trace", (c, x) => { var parts = x.Split(' '); handed[$"{c.InstanceId} {parts[0]}"] = parts[1]; return int.Parse(parts[0]); });
         }, new DurableTaskTestHostOptions { Port = LoopbackPorts.FreeRange(1) });
         const string post = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         string id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new Turns { TraceParent = post });
+        string bare = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Flywheel, new Turns());
         Assert.Equal(OrchestrationRuntimeStatus.Completed, (await host.Client.WaitForInstanceCompletionAsync(id, cts.Token)).RuntimeStatus);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await host.Client.WaitForInstanceCompletionAsync(bare, cts.Token)).RuntimeStatus);
 
-        var mine = spans.Where(s => s.GetTagItem("mathv2.orchestration_id") as string == id).ToList();
-        var turns = mine.Where(s => s.DisplayName == TaskNames.Flywheel).OrderBy(s => (string)s.GetTagItem("mathv2.instance_id")!).ToList();
+        List<Activity> Turns(string instance) => [.. spans.Where(s => s.GetTagItem("mathv2.orchestration_id") as string == instance && s.DisplayName == TaskNames.Flywheel)
+            .OrderBy(s => (string)s.GetTagItem("mathv2.instance_id")!)];
+        var turns = Turns(id);
         Assert.Equal([$"{id}#1", $"{id}#2", $"{id}#3"], turns.Select(s => (string)s.GetTagItem("mathv2.instance_id")!));
         Assert.All(turns, t => Assert.Equal(("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"), (t.TraceId.ToHexString(), t.ParentSpanId.ToHexString())));
         Assert.Equal(turns.Select(t => MathV2Telemetry.SpanIdOf((string)t.GetTagItem("mathv2.instance_id")!)), turns.Select(t => t.SpanId));
-        // Each generation's activity beneath it; a child of generation 2 gets its traceparent from the input as it was then.
-        var steps = mine.Where(s => s.DisplayName == "activity Step").ToList();
+        // Each generation's activity beneath it, and the traceparent each generation hands its children names it.
+        var steps = spans.Where(s => s.GetTagItem("mathv2.orchestration_id") as string == id && s.DisplayName == "activity Trace").ToList();
         Assert.Equal(turns.Select(t => t.SpanId.ToHexString()).Order(), steps.Select(s => s.ParentSpanId.ToHexString()).Order());
-        Assert.Equal(MathV2Telemetry.ChildTraceParent($"{id}#2", post), MathV2Telemetry.TraceParentOf(new ActivityContext(turns[1].TraceId, turns[1].SpanId, ActivityTraceFlags.Recorded)));
+        for (int k = 1; k <= 3; k++)
+            Assert.Equal(MathV2Telemetry.TraceParentOf(new ActivityContext(turns[k - 1].TraceId, turns[k - 1].SpanId, ActivityTraceFlags.Recorded)), handed[$"{id} {k}"]);
+        // Started with no trace around it, its generations still share one trace (its instance's).
+        var bareTurns = Turns(bare);
+        Assert.Equal(3, bareTurns.Count);
+        Assert.All(bareTurns, t => Assert.Equal(MathV2Telemetry.TraceIdOf(bare), t.TraceId));
+        Assert.All(Enumerable.Range(1, 3), k => Assert.Contains(MathV2Telemetry.TraceIdOf(bare).ToHexString(), handed[$"{bare} {k}"]));
     }
 }
