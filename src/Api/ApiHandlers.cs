@@ -184,18 +184,47 @@ public sealed class ApiHandlers(GpuJobClient jobs, ArtifactStore artifacts, GpuJ
     }
 
     /// <summary>
-    /// GET /api/jobs/{id}/metrics: a training job's metrics, one JSON line per step (loss, learning rate, reward,
-    /// KL, …): those so far while it runs (published with its heartbeats), all of them once it has succeeded.
+    /// GET /api/jobs/{id}/metrics[?offset=B&amp;attempt=A]: a training job's metrics, one JSON line per step (loss,
+    /// learning rate, reward, KL, …): those so far while it runs (published with its heartbeats), all of them once it
+    /// has succeeded. With offset and attempt (a reader that holds the first B bytes attempt A wrote), only the bytes
+    /// after them; when the lines are another attempt's, all of them. The headers name the attempt and the offset
+    /// the body starts at (B, or 0 for all).
     /// </summary>
-    public async Task<IResult> GetJobMetricsAsync(string id, CancellationToken ct = default)
+    public async Task<IResult> GetJobMetricsAsync(string id, HttpRequest? req = null, CancellationToken ct = default)
     {
         if (!Ids.IsValid(id)) return Problems.BadRequest($"'{id}' is not a valid job id", "id");
+        long offset = 0;
+        int? attempt = null;
+        if (req != null)
+        {
+            string? o = req.Query["offset"], a = req.Query["attempt"];
+            if ((o == null) != (a == null)) return Problems.BadRequest("give offset and attempt together (the bytes held, and the attempt that wrote them), or neither", o == null ? "offset" : "attempt");
+            if (o != null && (!long.TryParse(o, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out offset)))
+                return Problems.BadRequest($"offset must be a whole number of bytes, not '{o}'", "offset");
+            if (a != null) attempt = int.TryParse(a, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1 ? n
+                : -1;
+            if (attempt == -1) return Problems.BadRequest($"attempt must be a whole number from 1, not '{a}'", "attempt");
+        }
         var record = await jobs.GetAsync(id, ct);
         if (record == null) return Problems.NotFound("Job", id);
         const string file = "metrics.jsonl", type = "application/x-ndjson";
+        // The reader's bytes are this attempt's and within the file: the rest (from their end); else all of it (from 0).
+        IResult Slice(byte[] bytes, int by, long from, long length) => new HeaderResult(Results.Bytes(bytes, type), new Dictionary<string, string>
+        {
+            [Core.Http.JobMetricsHeaders.Attempt] = by.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [Core.Http.JobMetricsHeaders.Offset] = (attempt == by && from <= length ? from : 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
         if (record.Status == GpuJobStatus.Succeeded && record.ResultArtifactId is { } result && await artifacts.GetAsync(result, ct) is { } m && m.Files.Any(f => f.Path == file))
-            return Results.Text(System.Text.Encoding.UTF8.GetString(await artifacts.ReadFileAsync(m, file, ct)), type);
-        if (await jobs.ReadLiveMetricsAsync(id, ct) is { } live) return Results.Text(live, type);
+        {
+            byte[] all = await artifacts.ReadFileAsync(m, file, ct);
+            return attempt == record.Attempt && offset <= all.Length ? Slice(all[(int)offset..], record.Attempt, offset, all.Length) : Slice(all, record.Attempt, 0, all.Length);
+        }
+        if (await jobs.ReadLiveMetricsAsync(id, attempt == null ? 0 : offset, ct) is { } live)
+        {
+            if (attempt == null || (attempt == live.Attempt && offset <= live.Length)) return Slice(live.Bytes, live.Attempt, offset, live.Length);
+            var whole = (await jobs.ReadLiveMetricsAsync(id, 0, ct))!.Value;   // another attempt's lines: all of them
+            return Slice(whole.Bytes, whole.Attempt, 0, whole.Length);
+        }
         return Results.Problem($"Job '{id}' has no metrics (yet): a training job (sft, grpo) writes them from its first step.", statusCode: 404, title: "Not found");
     }
 

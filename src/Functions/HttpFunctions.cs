@@ -153,7 +153,7 @@ public sealed class HttpFunctions(ApiHandlers api, LapHandlers laps, SearchHandl
     [Function("GetJobMetrics")]
     public Task<IActionResult> GetJobMetrics(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "jobs/{id}/metrics")] HttpRequest req, string id) =>
-        Execute(req, api.GetJobMetricsAsync(id, req.HttpContext.RequestAborted));
+        Execute(req, api.GetJobMetricsAsync(id, req, req.HttpContext.RequestAborted));
 
     [Function("GetArtifact")]
     public Task<IActionResult> GetArtifact(

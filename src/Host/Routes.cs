@@ -45,7 +45,7 @@ public static class Routes
         api.MapGet("/searches/{id}", (string id, SearchHandlers h, DurableTaskClient c, CancellationToken ct) => h.GetAsync(c, id, ct));
         api.MapGet("/searches/{id}/proofs", (string id, SearchHandlers h, CancellationToken ct) => h.GetProofsAsync(id, ct));
         api.MapGet("/jobs/{id}", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobAsync(id, ct));
-        api.MapGet("/jobs/{id}/metrics", (string id, ApiHandlers h, CancellationToken ct) => h.GetJobMetricsAsync(id, ct));
+        api.MapGet("/jobs/{id}/metrics", (string id, HttpRequest req, ApiHandlers h, CancellationToken ct) => h.GetJobMetricsAsync(id, req, ct));
         api.MapPost("/artifacts/uploads", (HttpRequest req, UploadHandlers h, CancellationToken ct) => h.StartAsync(req, ct));
         api.MapGet("/artifacts/uploads/{id}", (string id, UploadHandlers h, CancellationToken ct) => h.GetAsync(id, ct));
         api.MapDelete("/artifacts/uploads/{id}", (string id, UploadHandlers h, CancellationToken ct) => h.AbandonAsync(id, ct));

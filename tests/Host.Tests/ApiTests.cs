@@ -5,6 +5,7 @@ using System.Text.Json;
 using MathV2.Core;
 using MathV2.Core.Artifacts;
 using MathV2.Core.Datasets;
+using MathV2.Core.Http;
 using MathV2.Core.Jobs;
 using MathV2.Core.Storage;
 
@@ -48,16 +49,29 @@ public sealed class ApiTests(StackFixture stack)
         });
         // Before the job ends, its metrics so far: one line per step from step 1, in order.
         string[] partial = [];
+        int held = 0;
+        string attempt = "";
         await StackFixture.Until(async () =>
         {
             var resp = await stack.Http.GetAsync($"/api/jobs/{id}/metrics");
-            if (resp.StatusCode == HttpStatusCode.OK) partial = (await resp.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (resp.StatusCode == HttpStatusCode.OK)
+            {
+                byte[] body = await resp.Content.ReadAsByteArrayAsync();
+                (partial, held, attempt) = (Encoding.UTF8.GetString(body).Split('\n', StringSplitOptions.RemoveEmptyEntries), body.Length, Header(resp, JobMetricsHeaders.Attempt));
+                Assert.Equal("0", Header(resp, JobMetricsHeaders.Offset));
+            }
             return partial.Length > 0 || (await stack.Jobs.GetAsync(id))?.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed;
         }, 120, () => $"no metrics of {id} while it ran");
         Assert.InRange(partial.Length, 1, steps - 1);
+        Assert.Equal("1", attempt);
         var first = partial.Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(Enumerable.Range(1, partial.Length), first.Select(e => e.GetProperty("step").GetInt32()));
         Assert.All(first, e => Assert.True(e.GetProperty("loss").GetDouble() > 0));
+        // A reader holding those bytes gets only the lines after them (the dashboard's ticks), from the next step on.
+        var more = await stack.Http.GetAsync($"/api/jobs/{id}/metrics?offset={held}&attempt=1");
+        Assert.Equal((HttpStatusCode.OK, held.ToString(), "1"), (more.StatusCode, Header(more, JobMetricsHeaders.Offset), Header(more, JobMetricsHeaders.Attempt)));
+        var added = (await more.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (added.Length > 0) Assert.Equal(partial.Length + 1, JsonDocument.Parse(added[0]).RootElement.GetProperty("step").GetInt32());
         // Once it succeeded: every step, the result's metrics.jsonl, the lines read earlier at its start.
         var job = await stack.WaitForJobAsync(id, j => j.Status is GpuJobStatus.Succeeded or GpuJobStatus.Failed, 300);
         Assert.True(job.Status == GpuJobStatus.Succeeded, job.Error);
@@ -69,6 +83,24 @@ public sealed class ApiTests(StackFixture stack)
         Assert.Equal(steps, lines.Length);
         Assert.Equal(partial, lines.Take(partial.Length));
         Assert.Equal(HttpStatusCode.BadRequest, (await stack.Http.GetAsync("/api/jobs/..%2Fx/metrics")).StatusCode);
+        // Once it succeeded, the same tail comes from the result: the held bytes and the rest are the whole file.
+        byte[] whole = Encoding.UTF8.GetBytes(text);
+        var rest = await stack.Http.GetAsync($"/api/jobs/{id}/metrics?offset={held}&attempt=1");
+        Assert.Equal((held.ToString(), "1"), (Header(rest, JobMetricsHeaders.Offset), Header(rest, JobMetricsHeaders.Attempt)));
+        Assert.Equal(whole[held..], await rest.Content.ReadAsByteArrayAsync());
+        // Bytes of another attempt, or past the end: all of it, from 0.
+        foreach (string q in new[] { $"offset={held}&attempt=2", $"offset={whole.Length + 1}&attempt=1" })
+        {
+            var again = await stack.Http.GetAsync($"/api/jobs/{id}/metrics?{q}");
+            Assert.Equal(("0", text), (Header(again, JobMetricsHeaders.Offset), await again.Content.ReadAsStringAsync()));
+        }
+        // A malformed tail request is a 400 naming the parameter.
+        foreach (var (q, field) in new[] { ("offset=5", "attempt"), ("attempt=1", "offset"), ("offset=x&attempt=1", "offset"), ("offset=-1&attempt=1", "offset"), ("offset=5&attempt=0", "attempt") })
+        {
+            var bad = await stack.Http.GetAsync($"/api/jobs/{id}/metrics?{q}");
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Contains($"\"{field}\"", await bad.Content.ReadAsStringAsync());
+        }
 
         // A running GRPO job of that checkpoint: its reward curve so far, readable long before its last step.
         string rl = $"rl-{Guid.NewGuid():N}"[..15];
@@ -255,4 +287,6 @@ public sealed class ApiTests(StackFixture stack)
         Assert.Equal((300, 0), (paced.Requests, paced.ServerErrors));
         Assert.True(paced.Seconds >= 1.49, $"{paced.Seconds} s");
     }
+
+    static string Header(HttpResponseMessage resp, string name) => resp.Headers.TryGetValues(name, out var v) ? string.Join(",", v) : "";
 }

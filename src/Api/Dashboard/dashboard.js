@@ -210,11 +210,20 @@ async function jobBox(j) {
   return box;
 }
 
+// Each job's metrics as read so far ({ attempt, bytes, rows }): a tick asks only for the lines added since
+// (?offset=&attempt=); the server answers with all of them when they are another attempt's.
+const metricsHeld = new Map();
 async function metricsOf(jobId) {
-  const r = await api(`/api/jobs/${enc(jobId)}/metrics`);
+  const held = metricsHeld.get(jobId);
+  const r = await api(`/api/jobs/${enc(jobId)}/metrics` + (held && held.attempt >= 1 ? `?offset=${held.bytes}&attempt=${held.attempt}` : ''));
   if (r.status === 404) return [];
   if (!r.ok) throw await problemOf(r);
-  return (await r.text()).split('\n').filter(l => l.trim()).map(l => JSON.parse(l));
+  const bytes = new Uint8Array(await r.arrayBuffer());
+  const attempt = Number(r.headers.get('X-MathV2-Metrics-Attempt') || 0), from = Number(r.headers.get('X-MathV2-Metrics-Offset') || 0);
+  const rows = new TextDecoder().decode(bytes).split('\n').filter(l => l.trim()).map(l => JSON.parse(l));
+  const all = held && from > 0 && from === held.bytes && attempt === held.attempt ? held.rows.concat(rows) : rows;
+  metricsHeld.set(jobId, { attempt, bytes: from + bytes.length, rows: all });
+  return all;
 }
 
 // A training curve on a canvas: loss (blue), eval loss (orange), reward mean (green) by step.

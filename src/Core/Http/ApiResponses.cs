@@ -187,3 +187,12 @@ public sealed record ProblemView
     /// <summary>Field errors of a 400: the field's path → what is wrong with it.</summary>
     public Dictionary<string, string[]>? Errors { get; init; }
 }
+
+/// <summary>
+/// GET /api/jobs/{id}/metrics answers with these headers: the attempt whose lines the body holds, and the byte offset
+/// of the file the body starts at (the offset asked for, or 0 when it sends the whole file).
+/// </summary>
+public static class JobMetricsHeaders
+{
+    public const string Attempt = "X-MathV2-Metrics-Attempt", Offset = "X-MathV2-Metrics-Offset";
+}

@@ -31,12 +31,36 @@ public sealed class GpuJobClient(MathV2Storage storage, TimeProvider? time = nul
     /// <summary>Where a running training job's metrics so far are (jobs container): the worker rewrites it with its heartbeats.</summary>
     public static string LiveMetricsPath(string jobId) => $"{jobId}/live/metrics.jsonl";
 
+    /// <summary>The live metrics blob's metadata key naming the attempt that wrote it.</summary>
+    public const string LiveMetricsAttempt = "attempt";
+
     /// <summary>A job's live metrics.jsonl (one line per training step so far), or null before its first step.</summary>
-    public async Task<string?> ReadLiveMetricsAsync(string jobId, CancellationToken ct = default)
+    public async Task<string?> ReadLiveMetricsAsync(string jobId, CancellationToken ct = default) =>
+        (await ReadLiveMetricsAsync(jobId, 0, ct))?.Bytes is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes) : null;
+
+    /// <summary>
+    /// The live metrics.jsonl from byte <paramref name="offset"/> on (the file only grows within an attempt: the worker
+    /// rewrites it whole with more lines), with the attempt that wrote it (0 when unknown) and its length; null before
+    /// the first step. An offset past the end gives no bytes.
+    /// </summary>
+    public async Task<(byte[] Bytes, int Attempt, long Length)?> ReadLiveMetricsAsync(string jobId, long offset, CancellationToken ct = default)
     {
         ValidateJobId(jobId);
-        try { return (await storage.Container(StorageNames.JobsContainer).GetBlobClient(LiveMetricsPath(jobId)).DownloadContentAsync(ct)).Value.Content.ToString(); }
+        var blob = storage.Container(StorageNames.JobsContainer).GetBlobClient(LiveMetricsPath(jobId));
+        try
+        {
+            var props = (await blob.GetPropertiesAsync(cancellationToken: ct)).Value;
+            int attempt = props.Metadata.TryGetValue(LiveMetricsAttempt, out var a) && int.TryParse(a, out int n) ? n : 0;
+            if (offset >= props.ContentLength) return ([], attempt, props.ContentLength);
+            // Only the bytes asked for, from the version whose properties were read (If-Match: a rewrite in between is read again).
+            var content = await blob.DownloadContentAsync(new Azure.Storage.Blobs.Models.BlobDownloadOptions
+            {
+                Range = new Azure.HttpRange(offset), Conditions = new Azure.Storage.Blobs.Models.BlobRequestConditions { IfMatch = props.ETag },
+            }, ct);
+            return (content.Value.Content.ToArray(), attempt, props.ContentLength);
+        }
         catch (RequestFailedException e) when (e.Status == 404) { return null; }
+        catch (RequestFailedException e) when (e.Status == 412) { return await ReadLiveMetricsAsync(jobId, offset, ct); }
     }
 
     /// <summary>Writes the spec, creates the Queued record and enqueues the job once. A second call changes nothing.</summary>

@@ -55,7 +55,9 @@ public sealed class GpuJobContext(GpuJobSpec spec, int attempt, string workerId,
             if (_metricsVersion == _metricsPublished) return;
             (text, version) = (_metrics.ToString(), _metricsVersion);
         }
-        await storage.Container(StorageNames.JobsContainer).GetBlobClient(GpuJobClient.LiveMetricsPath(Spec.JobId)).UploadAsync(BinaryData.FromString(text), overwrite: true, ct);
+        // The attempt in the metadata: a reader that holds an earlier attempt's lines starts over (GET …/metrics?offset=).
+        await storage.Container(StorageNames.JobsContainer).GetBlobClient(GpuJobClient.LiveMetricsPath(Spec.JobId)).UploadAsync(BinaryData.FromString(text),
+            new Azure.Storage.Blobs.Models.BlobUploadOptions { Metadata = new Dictionary<string, string> { [GpuJobClient.LiveMetricsAttempt] = Attempt.ToString() } }, ct);
         _metricsPublished = version;
     }
 
