@@ -34,13 +34,7 @@ public static class Traced
     /// instance's own (trace id TraceIdOf(instance id)), so all its generations share one trace.
     /// </summary>
     public static string? ParentOf(TaskOrchestrationContext context, object? input) =>
-        (input as ITraced)?.TraceParent ?? (input is ITracedGenerations
-            ? MathV2Telemetry.TraceParentOf(new System.Diagnostics.ActivityContext(MathV2Telemetry.TraceIdOf(context.InstanceId), MathV2Telemetry.SpanIdOf(context.InstanceId),
-                System.Diagnostics.ActivityTraceFlags.Recorded))
-            : null);
-
-    /// <summary>Orchestrators that run as generations of one instance (ContinueAsNew: a flywheel's lap, a search's round).</summary>
-    static readonly HashSet<string> Generations = [TaskNames.Flywheel, TaskNames.Search];
+        (input as ITraced)?.TraceParent ?? (input is ITracedGenerations ? MathV2Telemetry.ChildTraceParent(context.InstanceId, null) : null);
 
     /// <summary>The log category of the orchestrations' start, end and failure lines.</summary>
     public const string LogCategory = "MathV2.Orchestrations";
@@ -86,7 +80,8 @@ public static class Traced
     {
         if (context.IsReplaying) return false;
         var elapsed = context.CurrentUtcDateTime - start;
-        if (error == null && Generations.Contains(context.Name.Name))
+        // A generation of a flywheel or search (its key is not the instance id) may continue as new.
+        if (error == null && key != context.InstanceId)
             Try(() => log?.LogInformation("{Orchestration} {InstanceId} ended a generation after {Elapsed} (it continues as new, or completed)", context.Name.Name, key, elapsed));
         else if (error == null) Try(() => log?.LogInformation("{Orchestration} {InstanceId} completed in {Elapsed}", context.Name.Name, key, elapsed));
         else Try(() => log?.LogWarning("{Orchestration} {InstanceId} failed after {Elapsed}: {Error}", context.Name.Name, key, elapsed,

@@ -30,6 +30,19 @@ public sealed class OrchestrationLogTests
         }
     }
 
+    /// <summary>Every MathV2 span stopped while the listener lives, recorded.</summary>
+    static ActivityListener Listen(ConcurrentQueue<Activity> spans)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == MathV2Telemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    }
+
     /// <summary>Three activities in a row: the orchestration replays at least three times.</summary>
     sealed class Steps : TaskOrchestrator<int, int>
     {
@@ -75,13 +88,7 @@ public sealed class OrchestrationLogTests
     public async Task A_traced_orchestrator_emits_one_span_per_activity_call_under_its_own_span_never_on_replay()
     {
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name == MathV2Telemetry.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = Listen(spans);
         // Registered under a traced orchestrator's name (a probe's), so it runs with activity spans.
         await using var host = await DurableTaskTestHost.StartAsync(r =>
         {
@@ -127,13 +134,7 @@ public sealed class OrchestrationLogTests
     public async Task Each_generation_of_a_flywheel_or_search_is_a_span_under_the_trace_it_started_in_with_its_activities_beneath()
     {
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name == MathV2Telemetry.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = Listen(spans);
         var handed = new ConcurrentDictionary<string, string>();   // "instance turn" → the traceparent its children got
         await using var host = await DurableTaskTestHost.StartAsync(r =>
         {
