@@ -62,7 +62,7 @@ if (args is ["bench", ..])
     var o = new MathV2.Gpu.Worker.Bench.WorkerBenchOptions
     {
         Quick = args.Contains("--quick"),
-        TrainSteps = OptInt("--steps") ?? 4,
+        TrainSteps = OptInt("--steps") ?? 10,
         NewTokens = OptInt("--new-tokens") ?? 256,
     };
     var result = MathV2.Gpu.Worker.Bench.WorkerBench.Run(o, m => Console.Error.WriteLine($"bench: {m}"));

@@ -135,7 +135,7 @@ public static class BenchCommands
             var r = Read<WorkerBenchResult>(json);
             c.Out.WriteLine($"worker benchmark on {r.Device} ({r.Threads} threads), matmul {r.MatmulGflops:F1} GFLOP/s");
             foreach (var x in r.Training)
-                c.Out.WriteLine($"  training {x.Config,-6} {x.Parameters,10:N0} params: {x.TokensPerSecond,9:F0} tokens/s, {x.ModelGflops:F1} GFLOP/s = {x.Mfu:P0} of matmul");
+                c.Out.WriteLine($"  training {x.Config,-6} {x.Parameters,10:N0} params: {x.TokensPerSecond,9:F0} tokens/s, {x.ModelGflops:F1} GFLOP/s = {x.Mfu:P0} of matmul ({x.MatmulGflops:F0} around it)");
             var sm = r.Sampling;
             c.Out.WriteLine($"  sampling {sm.NewTokens} new tokens after a {sm.PromptTokens}-token prompt: KV cache {sm.CachedTokensPerSecond:F0} vs. " +
                 $"{sm.UncachedTokensPerSecond:F0} tokens/s without ({sm.CacheSpeedup:F1}x; {sm.ShortPromptCacheSpeedup:F1}x after a {sm.ShortPromptTokens}-token prompt)");
@@ -148,8 +148,9 @@ public static class BenchCommands
                     $"{cb.ContinuousTokensPerSecond:F0} vs. static batches {cb.StaticTokensPerSecond:F0} tokens/s ({cb.Speedup:F2}x)");
             if (r.SftPacking is { } sp)
                 c.Out.WriteLine($"  sft on the demo demonstrations, batch {sp.BatchSize}, {sp.Steps} steps: packed {sp.PackedTokensPerSecond:F0} vs. padded {sp.PaddedTokensPerSecond:F0} useful tokens/s " +
-                    $"({sp.Speedup:F2}x; padding was {sp.PaddedShare:P0} of the padded rows)");
-            c.Out.WriteLine($"  targets: training >= 35% of matmul (larger): {(r.Targets.TrainingMfuLargerMet ? "met" : "NOT met")}; KV cache >= 5x: {(r.Targets.CacheSpeedupMet ? "met" : "NOT met")}; " +
+                    $"({sp.Speedup:F2}x; padding was {sp.PaddedShare:P0} of the padded rows: removing it alone gives at most {1 / (1 - sp.PaddedShare):F2}x)");
+            c.Out.WriteLine($"  targets: training >= 35% of matmul (larger): {(r.Targets.TrainingMfuLargerMet ? "met" : "NOT met")}; " +
+                $"training >= 55% of matmul (demo): {(r.Targets.TrainingMfuDemoMet ? "met" : "NOT met")}; KV cache >= 5x: {(r.Targets.CacheSpeedupMet ? "met" : "NOT met")}; " +
                 $"shared prefill >= 2x: {(r.Targets.SharedPrefillSpeedupMet ? "met" : "NOT met")}; continuous batching >= 1.5x: {(r.Targets.ContinuousBatchingSpeedupMet ? "met" : "NOT met")}; " +
                 $"sft packing >= 1.5x: {(r.Targets.SftPackingSpeedupMet ? "met" : "NOT met")}");
             return 0;

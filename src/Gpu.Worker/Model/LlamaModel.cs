@@ -187,7 +187,7 @@ public sealed class LlamaAttention : nn.Module
     }
 
     /// <param name="x">[batch, seq, hidden]</param>
-    /// <param name="cos">[batch, 1, seq, head_dim] for the query positions (sin likewise)</param>
+    /// <param name="cos">[batch, seq, 1, head_dim] for the query positions; sin likewise, its first half negated</param>
     /// <param name="mask">additive [batch, 1, (heads / kv heads) · seq, total] mask (0 or -inf), the causal mask tiled
     /// per query group; null: causal attention within the row, or within each of its packed sequences</param>
     /// <param name="packed">the (start, length) of each sequence packed into the row (batch 1), with mask null</param>
@@ -195,24 +195,29 @@ public sealed class LlamaAttention : nn.Module
     {
         long b = x.shape[0], s = x.shape[1];
         int h = _c.Heads, kvh = _c.KvHeads, d = _c.HeadDim;
+        // Heads stay in [batch, seq, heads, head_dim] through the rotation: every elementwise op reads and writes
+        // memory in order, and a packed sequence is one contiguous block.
         var q = q_proj.forward(x).view(b, s, h, d);
         var k = k_proj.forward(x).view(b, s, kvh, d);
         if (q_norm != null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));
-        q = q.transpose(1, 2);
-        k = k.transpose(1, 2);
-        var v = v_proj.forward(x).view(b, s, kvh, d).transpose(1, 2);
-        q = q * cos + RotateHalf(q) * sin;
-        k = k * cos + RotateHalf(k) * sin;
-        if (cache != null) (k, v) = cache.Append(layer, k, v);
+        var v = v_proj.forward(x).view(b, s, kvh, d);
+        // x·cos + rotate_half(x)·sin, with rotate_half(x) = (-x2, x1) = roll(x)·(-1, 1) and the sign in sin.
+        q = q * cos + q.roll(d / 2, -1) * sin;
+        k = k * cos + k.roll(d / 2, -1) * sin;
         if (mask is null)
         {
             // Causal attention by the fused kernel (no mask materialized): K/V repeated per query head.
-            if (h > kvh) (k, v) = (k.repeat_interleave(h / kvh, 1), v.repeat_interleave(h / kvh, 1));
-            var attended = packed is null
-                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
-                : torch.cat(packed.Select(p => nn.functional.scaled_dot_product_attention(q.narrow(2, p.Start, p.Length), k.narrow(2, p.Start, p.Length), v.narrow(2, p.Start, p.Length), is_casual: true)).ToArray(), 2);
-            return o_proj.forward(attended.transpose(1, 2).reshape(b, s, h * d));
+            if (packed is null)
+                return o_proj.forward(CausalAttention(q, k, v, h / kvh).reshape(b, s, h * d));
+            // Packed: one fused call per sequence. split's backward is one cat (narrow's would add a zero-filled
+            // copy of the whole row per sequence).
+            var lengths = packed.Select(p => p.Length).ToArray();
+            var (qs, ks, vs) = (q.split(lengths, 1), k.split(lengths, 1), v.split(lengths, 1));
+            var attended = torch.cat(qs.Select((qi, i) => CausalAttention(qi, ks[i], vs[i], h / kvh)).ToArray(), 1);
+            return o_proj.forward(attended.reshape(b, s, h * d));
         }
+        (q, k, v) = (q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+        if (cache != null) (k, v) = cache.Append(layer, k, v);
         // Grouped-query attention without copying K/V per head: the query heads of one KV head are stacked along
         // the sequence axis (head i uses KV head i / (h / kvh), as repeat_interleave would), one fused SDPA call.
         var qg = q.reshape(b, kvh, h / kvh * s, d);
@@ -220,12 +225,11 @@ public sealed class LlamaAttention : nn.Module
         return o_proj.forward(o);
     }
 
-    static Tensor RotateHalf(Tensor x)
+    /// <summary>Causal attention of [batch, seq, heads, d] queries over [batch, seq, kv heads, d] keys and values; [batch, seq, heads, d].</summary>
+    static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, int groups)
     {
-        long half = x.shape[^1] / 2;
-        var x1 = x.narrow(-1, 0, half);
-        var x2 = x.narrow(-1, half, half);
-        return torch.cat([-x2, x1], -1);
+        if (groups > 1) (k, v) = (k.repeat_interleave(groups, 2), v.repeat_interleave(groups, 2));
+        return nn.functional.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_casual: true).transpose(1, 2);
     }
 }
 
@@ -434,7 +438,10 @@ public sealed class LlamaForCausalLM : nn.Module
         var invFreq = _invFreq;
         var freqs = positions.to_type(ScalarType.Float32).unsqueeze(-1) * invFreq;   // [b, s, d/2]
         var emb = torch.cat([freqs, freqs], -1);                                      // [b, s, d]
-        return (emb.cos().unsqueeze(1), emb.sin().unsqueeze(1));
+        var sin = emb.sin();
+        // The sign of rotate_half's first half goes in sin (LlamaAttention rotates by roll).
+        var signedSin = torch.cat([-sin.narrow(-1, 0, d / 2), sin.narrow(-1, d / 2, d / 2)], -1);
+        return (emb.cos().unsqueeze(2), signedSin.unsqueeze(2));                      // [b, s, 1, d]
     }
 
     static Tensor CausalMask(long b, long s, long past, Tensor? attentionMask, ScalarType dtype, Device device)

@@ -53,28 +53,36 @@ public abstract class Trainer : IDisposable
     /// <summary>Runs the remaining steps, awaiting each checkpoint's upload between steps; cancellation stops between steps.</summary>
     public async Task RunAsync(CancellationToken ct = default)
     {
-        Model.train();
         while (StepsDone < Options.Steps)
         {
             ct.ThrowIfCancellationRequested();
-            int step = StepsDone;
-            double lr = LrSchedule.At(Options, step);
-            var sw = Stopwatch.StartNew();
-            var m = TrainStep(step, lr);
-            double seconds = sw.Elapsed.TotalSeconds;
-            m = m with
-            {
-                Step = step + 1, Steps = Options.Steps, LearningRate = lr, Seconds = Math.Round(seconds, 4), Attempt = Attempt,
-                Time = Math.Round(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0, 3),
-            };
-            if ((step + 1) % Options.EvalEvery == 0 || step + 1 == Options.Steps)
-                if (Evaluate() is { } evalLoss) m = m with { EvalLoss = evalLoss };
-            Metrics.Add(m);
-            StepsDone = step + 1;
-            OnStep?.Invoke(m);
+            RunStep();
             if (OnCheckpoint != null && (StepsDone % Options.CheckpointEvery == 0 || StepsDone == Options.Steps))
                 await OnCheckpoint(SaveState());
         }
+    }
+
+    /// <summary>The next step, with its evaluation when one is due; its metrics (Seconds: the step's own time).</summary>
+    public StepMetrics RunStep()
+    {
+        if (StepsDone >= Options.Steps) throw new InvalidOperationException($"all {Options.Steps} steps are done");
+        Model.train();
+        int step = StepsDone;
+        double lr = LrSchedule.At(Options, step);
+        var sw = Stopwatch.StartNew();
+        var m = TrainStep(step, lr);
+        double seconds = sw.Elapsed.TotalSeconds;
+        m = m with
+        {
+            Step = step + 1, Steps = Options.Steps, LearningRate = lr, Seconds = Math.Round(seconds, 4), Attempt = Attempt,
+            Time = Math.Round(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0, 3),
+        };
+        if ((step + 1) % Options.EvalEvery == 0 || step + 1 == Options.Steps)
+            if (Evaluate() is { } evalLoss) m = m with { EvalLoss = evalLoss };
+        Metrics.Add(m);
+        StepsDone = step + 1;
+        OnStep?.Invoke(m);
+        return m;
     }
 
     /// <summary>One optimizer step (or GRPO step); returns metrics with Loss and whatever else it measures.</summary>
