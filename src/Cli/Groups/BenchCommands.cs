@@ -142,7 +142,7 @@ public static class BenchCommands
             c.Out.WriteLine($"  batched ({sm.Batch}) {sm.BatchedTokensPerSecond:F0} vs. one by one {sm.OneByOneTokensPerSecond:F0} tokens/s ({sm.BatchSpeedup:F1}x)");
             if (r.GroupSampling is { } g)
                 c.Out.WriteLine($"  GRPO group of {g.Group}, {g.PromptTokens}-token prompt, {g.NewTokens} new tokens each: prefill shared {g.SharedSeconds:F2} s vs. " +
-                    $"each row prefilling {g.SeparateSeconds:F2} s ({g.Speedup:F1}x; the prefill and first token alone {g.FirstTokenSpeedup:F1}x)");
+                    $"each row prefilling {g.SeparateSeconds:F2} s ({g.Speedup:F2}x; the prefill and first token alone {g.FirstTokenSpeedup:F1}x)");
             if (r.ContinuousBatching is { } cb)
                 c.Out.WriteLine($"  {cb.Prompts} demo completions ({cb.MeanNewTokens} tokens on average, up to {cb.MaxNewTokens}), {cb.BatchSize} rows at once: continuous batching " +
                     $"{cb.ContinuousTokensPerSecond:F0} vs. static batches {cb.StaticTokensPerSecond:F0} tokens/s ({cb.Speedup:F2}x)");
