@@ -19,13 +19,7 @@ try
 }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 worker: {e.Message}"); Environment.Exit(2); return 2; }
 string device;
-try
-{
-    device = torch.cuda.is_available() ? "cuda" : "cpu";
-    // at::set_num_threads also turns MKL's dynamic threading off. With it on, an sft run's numbers differed in the
-    // last bits in 3 processes of 36 (a kernel run on fewer threads sums in another order); pinned, in 0 of 30.
-    torch.set_num_threads(torch.get_num_threads());
-}
+try { device = torch.cuda.is_available() ? "cuda" : "cpu"; }
 catch (Exception e)
 {
     Console.Error.WriteLine($"TorchSharp failed to load: {e.Message}");
