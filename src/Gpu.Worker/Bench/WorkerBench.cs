@@ -39,7 +39,8 @@ public static class WorkerBench
         var larger = o.Quick ? Larger with { HiddenSize = 64, Layers = 1, IntermediateSize = 128 } : Larger;
         int newTokens = o.Quick ? 16 : o.NewTokens;
         progress("matmul baseline");
-        var matmul = ProbeJob.Measure(new ProbeParameters { Size = o.Quick ? 128 : 1024, Repeats = 3, MinSeconds = o.Quick ? 0.2 : 3 }, "bench");
+        ProbeResult Matmul(double minSeconds) => ProbeJob.Measure(new ProbeParameters { Size = o.Quick ? 128 : 1024, Repeats = 3, MinSeconds = o.Quick ? 0.2 : minSeconds }, "bench");
+        var matmul = Matmul(3);
         var training = new List<TrainingBench>();
         double lastMatmul = matmul.Gflops;
         foreach (var (name, c, batch, seq) in new[] { ("demo", demo, 8, o.Quick ? 32 : 256), ("larger", larger, 8, o.Quick ? 32 : 256) })
@@ -47,7 +48,7 @@ public static class WorkerBench
             progress($"training {name}");
             var (bench, gflops) = Train(name, c, batch, seq, o.Quick ? 2 : o.TrainSteps, device);
             // MFU against the matmul measured just before and just after (this VM's speed drifts within a run).
-            double after = ProbeJob.Measure(new ProbeParameters { Size = o.Quick ? 128 : 1024, Repeats = 3, MinSeconds = o.Quick ? 0.2 : 1.5 }, "bench").Gflops;
+            double after = Matmul(1.5).Gflops;
             double baseline = (lastMatmul + after) / 2;
             training.Add(bench with { Mfu = Math.Round(gflops / baseline, 3), MatmulGflops = Math.Round(baseline, 2) });
             lastMatmul = after;
