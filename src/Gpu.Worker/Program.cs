@@ -19,7 +19,11 @@ try
 }
 catch (MathV2.Core.SettingsException e) { Console.Error.WriteLine($"mathv2 worker: {e.Message}"); Environment.Exit(2); return 2; }
 string device;
-try { device = torch.cuda.is_available() ? "cuda" : "cpu"; }
+try
+{
+    device = torch.cuda.is_available() ? "cuda" : "cpu";
+    MathV2.Gpu.Worker.Model.TorchMath.EnsureReady();
+}
 catch (Exception e)
 {
     Console.Error.WriteLine($"TorchSharp failed to load: {e.Message}");

@@ -35,6 +35,19 @@ public sealed class LlamaModelTests
         Assert.DoesNotContain("lm_head.weight", Make(Tiny with { TieEmbeddings = true }).state_dict().Keys);
     }
 
+    [Fact]
+    public void A_model_readies_the_cpu_math_library_on_one_thread_before_its_first_kernel()
+    {
+        // Its first call from two threads at once gave one thread's share of a sin() table far less accurate (TorchMath).
+        using var m = Make(Tiny);
+        Assert.True(TorchMath.IsReady);
+        using var x = torch.arange(0, 8192, dtype: ScalarType.Float32) * 0.37f;
+        var sin = x.sin().data<float>().ToArray();
+        // Every element as accurate as a one-element call (the far less accurate share was off by ~1e-4 relative).
+        var xs = x.data<float>().ToArray();
+        Assert.All(Enumerable.Range(0, xs.Length).Where(i => i % 97 == 0), i => Assert.Equal(torch.tensor(xs[i]).sin().item<float>(), sin[i]));
+    }
+
     [Theory]
     [InlineData(false, 2)]
     [InlineData(true, 4)]

@@ -297,6 +297,8 @@ public sealed class LlamaForCausalLM : nn.Module
     public readonly LlamaBody model;
     public readonly Linear? lm_head;
 
+    static LlamaForCausalLM() => TorchMath.EnsureReady();
+
     public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
     {
         Config = config;
