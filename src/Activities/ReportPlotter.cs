@@ -1,5 +1,3 @@
-using MathV2.Core.Laps;
-
 namespace MathV2.Activities;
 
 /// <summary>Renders a report's <see cref="PlotSpec"/> as a PNG with ScottPlot.</summary>

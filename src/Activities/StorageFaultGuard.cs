@@ -1,5 +1,3 @@
-using MathV2.Core.Storage;
-using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
